@@ -1,0 +1,19 @@
+"""sockjs-gevent: a SockJS server for gevent with blocking-style handlers.
+
+    from sockjs_gevent import SockJS, serve
+
+    def echo(conn):
+        for message in conn:
+            conn.send(message)
+
+    serve(SockJS(echo, prefix="/echo"), port=8080)
+"""
+
+from .app import SockJS
+from .connection import Connection
+from .options import Options, OptionsError
+from .router import Router
+from .server import SockJSHandler, make_server, serve
+
+__all__ = ["SockJS", "Connection", "Options", "OptionsError", "Router", "SockJSHandler", "make_server", "serve"]
+__version__ = "0.1.0"

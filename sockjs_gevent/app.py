@@ -1,0 +1,173 @@
+"""The SockJS service as a WSGI application: routing, static answers, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+from typing import Any, Callable, Iterable, Optional
+
+from werkzeug.http import parse_etags, quote_etag
+
+from .connection import Connection, ConnectionInfo
+from .options import Options
+from .receiver import receive
+from .responses import (
+    HTML,
+    JSON,
+    NO_CACHE,
+    Environ,
+    StartResponse,
+    cache_for_a_year,
+    cors,
+    error,
+    method_not_allowed,
+    not_found,
+    preflight,
+    respond,
+)
+from .session import Session, SessionRegistry
+from .transports import RECEIVING, SENDING
+from .transports.base import CallbackError
+from .transports.websocket import raw_websocket, sockjs_websocket
+
+log = logging.getLogger("sockjs_gevent")
+
+Handler = Callable[[Connection], Any]
+
+_SESSION_PATH = re.compile(r"^/([^/.]+)/([^/.]+)/([^/.]+)$")
+_IFRAME_PATH = re.compile(r"^/iframe[0-9a-z._-]*\.html$")
+_GREETING = b"Welcome to SockJS!\n"
+_IFRAME_PAGE = """<!DOCTYPE html>
+<html>
+<head>
+  <meta http-equiv="X-UA-Compatible" content="IE=edge" />
+  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+  <script src="{sockjs_url}"></script>
+  <script>
+    document.domain = document.domain;
+    SockJS.bootstrap_iframe();
+  </script>
+</head>
+<body>
+  <h2>Don't panic!</h2>
+  <p>This is a SockJS hidden iframe. It's used for cross domain magic.</p>
+</body>
+</html>"""
+
+_random = random.SystemRandom()
+
+
+class SockJS:
+    """A SockJS service: a WSGI app that runs ``handler(conn)`` per session.
+
+    >>> def echo(conn):
+    ...     for message in conn:
+    ...         conn.send(message)
+    >>> app = SockJS(echo, prefix="/echo")
+
+    Options are those of :class:`~sockjs_gevent.options.Options`; a bad
+    value raises ``OptionsError`` here, not at request time.
+    """
+
+    def __init__(self, handler: Handler, prefix: str = "", **options: Any) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler must be a callable taking a connection, got {handler!r}")
+        self.handler = handler
+        self.options = Options.build(prefix=prefix, **options)
+        self.sessions = SessionRegistry()
+        page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
+        self._iframe_page = page
+        self._iframe_etag = quote_etag(hashlib.md5(page).hexdigest())
+
+    @property
+    def prefix(self) -> str:
+        return self.options.prefix
+
+    def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False) -> Session:
+        """Create a session and start its handler greenlet."""
+        info = ConnectionInfo(transport, environ)
+        registry = self.sessions if session_id is not None else None
+        session = Session(info, self.options.disconnect_delay, registry, session_id, raw=raw)
+        if registry is not None:
+            registry.add(session)
+        session.start(self.handler, Connection(session))
+        return session
+
+    # -- WSGI ---------------------------------------------------------------
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        prefix = self.options.prefix
+        if not path.startswith(prefix):
+            return not_found(start_response)
+        path = path[len(prefix):]
+        method = environ.get("REQUEST_METHOD", "GET")
+
+        match = _SESSION_PATH.match(path)
+        if match is not None:
+            return self._session_request(match.group(2), match.group(3), method, environ, start_response)
+        if path == "" or path == "/":
+            if method != "GET":
+                return method_not_allowed(start_response, ("GET",))
+            return respond(start_response, 200, [], _GREETING)
+        if path == "/info":
+            return self._info(method, environ, start_response)
+        if _IFRAME_PATH.match(path):
+            return self._iframe(method, environ, start_response)
+        if path == "/websocket" and self.options.websocket:
+            if method != "GET":
+                return method_not_allowed(start_response, ("GET",))
+            return raw_websocket(self, environ, start_response)
+        return not_found(start_response)
+
+    def _session_request(self, session_id: str, name: str, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        transport = RECEIVING.get(name)
+        if transport is not None:
+            if method in transport.methods:
+                try:
+                    return receive(self, transport, session_id, environ, start_response)
+                except CallbackError as exc:
+                    return error(start_response, 500, str(exc))
+            if method == "OPTIONS" and transport.cors:
+                return preflight(environ, start_response, "OPTIONS, POST")
+            return method_not_allowed(start_response, _allowed(transport.methods, transport.cors))
+        sender = SENDING.get(name)
+        if sender is not None:
+            send, cors_enabled = sender
+            if method == "POST":
+                return send(self, session_id, environ, start_response)
+            if method == "OPTIONS" and cors_enabled:
+                return preflight(environ, start_response, "OPTIONS, POST")
+            return method_not_allowed(start_response, _allowed(("POST",), cors_enabled))
+        if name == "websocket" and self.options.websocket:
+            if method != "GET":
+                return method_not_allowed(start_response, ("GET",))
+            return sockjs_websocket(self, session_id, environ, start_response)
+        return not_found(start_response)
+
+    def _info(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if method == "OPTIONS":
+            return preflight(environ, start_response, "OPTIONS, GET")
+        if method != "GET":
+            return method_not_allowed(start_response, ("OPTIONS", "GET"))
+        body = '{"websocket":%s,"cookie_needed":%s,"origins":["*:*"],"entropy":%d}' % (
+            "true" if self.options.websocket else "false",
+            "true" if self.options.jsessionid else "false",
+            _random.randint(0, 2**32 - 1),
+        )
+        return respond(start_response, 200, [*NO_CACHE, *cors(environ)], body.encode("ascii"), JSON)
+
+    def _iframe(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if method != "GET":
+            return method_not_allowed(start_response, ("GET",))
+        headers = [*cache_for_a_year(), ("ETag", self._iframe_etag)]
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and parse_etags(if_none_match).contains_weak(self._iframe_etag.strip('"')):
+            return respond(start_response, 304, headers, content_type=None)
+        return respond(start_response, 200, headers, self._iframe_page, HTML)
+
+
+def _allowed(methods: Iterable[str], cors_enabled: bool) -> tuple[str, ...]:
+    return (("OPTIONS",) if cors_enabled else ()) + tuple(methods)

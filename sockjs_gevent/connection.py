@@ -1,0 +1,167 @@
+"""The handler's view of a session: a blocking, socket-like connection."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Optional
+
+from werkzeug.http import parse_cookie
+
+from .session import Session
+
+#: Request headers a handler may read (PROTOCOL.md section 10). Others, such
+#: as Authorization, are not shown: with HTTP transports every request of a
+#: session carries its own headers, so only these stable ones are meaningful.
+SAFE_HEADERS = (
+    "referer",
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "via",
+    "x-forwarded-proto",
+    "host",
+    "user-agent",
+    "accept-language",
+    "dnt",
+)
+_SAFE_KEYS = tuple(("HTTP_" + h.upper().replace("-", "_"), h) for h in SAFE_HEADERS)
+
+#: The environ keys kept from the opening request, for framework integration
+#: (e.g. the Flask extension builds a request context from them).
+_KEPT_KEYS = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "wsgi.url_scheme",
+)
+
+
+class ConnectionInfo:
+    """Facts about the request that opened a session."""
+
+    __slots__ = ("transport", "environ")
+
+    def __init__(self, transport: str, environ: Mapping[str, Any]) -> None:
+        self.transport = transport
+        kept = {k: environ[k] for k in _KEPT_KEYS if k in environ}
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                kept[key] = value
+        kept["wsgi.version"] = (1, 0)
+        kept["wsgi.multithread"] = False
+        kept["wsgi.multiprocess"] = False
+        kept["wsgi.run_once"] = False
+        #: A copy of the opening request's WSGI environ without its streams.
+        self.environ: dict[str, Any] = kept
+
+    @property
+    def remote_addr(self) -> Optional[str]:
+        return self.environ.get("REMOTE_ADDR")
+
+    @property
+    def path(self) -> str:
+        return self.environ.get("SCRIPT_NAME", "") + self.environ.get("PATH_INFO", "")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        env = self.environ
+        return {name: env[key] for key, name in _SAFE_KEYS if key in env}
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        return dict(parse_cookie(self.environ.get("HTTP_COOKIE", "")))
+
+
+class Connection:
+    """One client, as the handler sees it.
+
+    ``recv()`` blocks until a message arrives and returns None once the
+    session is closed; iterating yields messages until then. ``send()``
+    never blocks: the transport writes in its own greenlet.
+    """
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def send(self, message: str) -> bool:
+        """Send one text message; returns False (and drops it) once closed."""
+        if not isinstance(message, str):
+            raise TypeError(f"SockJS messages are text: send() takes str, got {type(message).__name__}")
+        return self._session.send(message)
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+        """Block for the next message; None once closed.
+
+        With ``timeout`` (seconds), raise TimeoutError if nothing arrives.
+        """
+        return self._session.recv(timeout)
+
+    def __iter__(self) -> Iterator[str]:
+        recv = self._session.recv
+        while True:
+            message = recv()
+            if message is None:
+                return
+            yield message
+
+    def close(self, code: int = 1000, reason: str = "Normal closure") -> None:
+        """Close the session with ``code`` (1000 or 3000-4999) and ``reason``."""
+        if not isinstance(code, int) or isinstance(code, bool) or not (code == 1000 or 3000 <= code <= 4999):
+            raise ValueError(f"close code must be 1000 or in 3000-4999, got {code!r}")
+        if not isinstance(reason, str):
+            raise TypeError(f"close reason must be str, got {type(reason).__name__}")
+        if len(reason.encode("utf-8", "surrogatepass")) > 123:
+            raise ValueError("close reason must fit in 123 bytes of UTF-8 (the WebSocket limit)")
+        self._session.close(code, reason)
+
+    @property
+    def closed(self) -> bool:
+        """True once either side closed the session."""
+        return self._session.closed
+
+    @property
+    def close_code(self) -> Optional[int]:
+        """The close code once closed (e.g. 1002 when the client vanished)."""
+        return self._session.close_code or None
+
+    @property
+    def transport(self) -> str:
+        """The transport that opened the session, e.g. ``websocket`` or ``xhr_streaming``."""
+        return self._session.info.transport
+
+    @property
+    def remote_addr(self) -> Optional[str]:
+        """The peer's IP address as the server saw it."""
+        return self._session.info.remote_addr
+
+    @property
+    def path(self) -> str:
+        """The URL path of the request that opened the session."""
+        return self._session.info.path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The safe subset of the opening request's headers, lowercase names."""
+        return self._session.info.headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies of the opening request."""
+        return self._session.info.cookies
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The opening request's WSGI environ (no streams), for frameworks."""
+        return self._session.info.environ
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Connection {self.transport} from {self.remote_addr} {state}>"

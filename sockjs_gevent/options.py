@@ -1,0 +1,91 @@
+"""The per-service options: one typed object, validated when it is built."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Mapping, Optional, Union
+
+#: sockjs-client 1.x from a public CDN; the iframe page loads it from here.
+DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
+
+#: A callable that sets the session cookie itself: it gets the WSGI environ of
+#: a session request and returns a full ``Set-Cookie`` value (or None).
+CookieSetter = Callable[[Mapping[str, Any]], Optional[str]]
+
+_PREFIX = re.compile(r"^(/[^/?#]+)*$")
+
+
+class OptionsError(ValueError):
+    """An option value that cannot work; raised when the service is built."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How one SockJS service behaves.
+
+    prefix: the base URL, e.g. ``/echo`` (no trailing slash; ``""`` for root).
+    response_limit: bytes a streaming response may carry before it is ended
+        and the client opens a new one (frames included).
+    heartbeat_delay: seconds of silence before the server sends ``h``.
+    disconnect_delay: seconds a session lives with no receiving request
+        attached before it expires (and how long a closed session keeps
+        answering with its close frame).
+    jsessionid: True to send ``Set-Cookie: JSESSIONID=...`` on session
+        requests (for cookie-sticky load balancers), or a CookieSetter.
+    sockjs_url: where the iframe page loads sockjs-client from.
+    websocket: False to turn the websocket transports off.
+    max_message_size: the largest client payload accepted, in bytes: a
+        WebSocket message (bigger closes with 1009) or an HTTP send body
+        (bigger is answered 413).
+    """
+
+    prefix: str = ""
+    response_limit: int = 128 * 1024
+    heartbeat_delay: float = 25.0
+    disconnect_delay: float = 5.0
+    jsessionid: Union[bool, CookieSetter] = False
+    sockjs_url: str = DEFAULT_SOCKJS_URL
+    websocket: bool = True
+    max_message_size: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
+            raise OptionsError(
+                f"prefix must look like '/name' or '/a/b' with no trailing slash, got {self.prefix!r}"
+            )
+        if not _is_number(self.response_limit, int) or self.response_limit < 1:
+            raise OptionsError(f"response_limit must be a positive int of bytes, got {self.response_limit!r}")
+        for name in ("heartbeat_delay", "disconnect_delay"):
+            value = getattr(self, name)
+            if not _is_number(value, (int, float)) or not value > 0:
+                raise OptionsError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not (isinstance(self.jsessionid, bool) or callable(self.jsessionid)):
+            raise OptionsError(
+                f"jsessionid must be True, False or a callable(environ) -> Set-Cookie value, got {self.jsessionid!r}"
+            )
+        if not isinstance(self.sockjs_url, str) or not (
+            self.sockjs_url.startswith(("http://", "https://")) or self.sockjs_url.startswith("/")
+        ):
+            raise OptionsError(
+                f"sockjs_url must be an absolute http(s) URL or a path starting with '/', got {self.sockjs_url!r}"
+            )
+        if any(c in self.sockjs_url for c in "\"<>\r\n"):
+            raise OptionsError(f"sockjs_url must not contain quotes, angle brackets or newlines: {self.sockjs_url!r}")
+        if not _is_number(self.max_message_size, int) or self.max_message_size < 1:
+            raise OptionsError(f"max_message_size must be a positive int of bytes, got {self.max_message_size!r}")
+        if not isinstance(self.websocket, bool):
+            raise OptionsError(f"websocket must be True or False, got {self.websocket!r}")
+
+    @classmethod
+    def build(cls, **options: Any) -> "Options":
+        """Build from keyword arguments, naming any unknown option."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise OptionsError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**options)
+
+
+def _is_number(value: Any, kinds: Any) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)

@@ -1,0 +1,86 @@
+"""Notice a client that hung up while its request waits for data.
+
+gevent does not tell a greenlet blocked on an Event that the client closed
+the TCP connection; it would only learn at the next write (the next
+heartbeat, 25 s later). A libev io watcher on the socket costs no greenlet:
+when the socket turns readable, the waiting receiver is woken and peeks: an
+empty read means the peer is gone.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Mapping, Optional
+
+from gevent import get_hub
+from gevent.event import Event
+
+#: The environ key under which sockjs_gevent's pywsgi handler puts the socket.
+SOCKET_KEY = "sockjs_gevent.socket"
+
+
+def find_socket(environ: Mapping[str, Any]) -> Optional[socket.socket]:
+    """The client socket of a request, or None when the server hides it.
+
+    ``serve()`` uses a handler that puts it in the environ; under a plain
+    gevent pywsgi handler it is reached through the request's input stream.
+    """
+    sock = environ.get(SOCKET_KEY)
+    if sock is not None:
+        return sock
+    stream = environ.get("wsgi.input")
+    for path in (("rfile", "raw", "_sock"), ("raw", "_sock")):
+        obj: Any = stream
+        for attr in path:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                break
+        if obj is not None and hasattr(obj, "recv"):
+            return obj
+    return None
+
+
+class PeerWatch:
+    """Wakes ``wakeup`` when the client's socket becomes readable."""
+
+    __slots__ = ("_sock", "_watcher", "_wakeup", "_readable")
+
+    def __init__(self, sock: Optional[socket.socket], wakeup: Event) -> None:
+        self._sock = sock
+        self._wakeup = wakeup
+        self._readable = False
+        self._watcher = None
+        if sock is not None:
+            try:
+                fileno = sock.fileno()
+            except OSError:
+                return
+            if fileno >= 0:
+                self._watcher = get_hub().loop.io(fileno, 1)
+                self._watcher.start(self._on_readable)
+
+    def _on_readable(self) -> None:
+        self._readable = True
+        self._watcher.stop()
+        self._wakeup.set()
+
+    def gone(self) -> bool:
+        """True if the client closed or reset its connection."""
+        if not self._readable:
+            return False
+        try:
+            data = self._sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
+        if data:
+            # The client sent more (a pipelined request): it is alive, and
+            # we cannot watch further without consuming its bytes.
+            self._readable = False
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None

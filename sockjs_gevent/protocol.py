@@ -1,0 +1,107 @@
+"""SockJS frames and payloads: pure functions, no I/O.
+
+This is the hot path of every message, so each function does the least work
+that is correct: one ``json.dumps`` per message, one regex scan that usually
+finds nothing, and a single join per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable
+
+OPEN_FRAME = "o"
+HEARTBEAT_FRAME = "h"
+
+#: Characters that browsers or proxies mangle; they must travel as \\uXXXX.
+#: JSON itself already escapes U+0000-U+001F, so after ``json.dumps`` only
+#: the remaining ranges (and lone surrogates) need a second look.
+_ESCAPABLE = re.compile(
+    "[\u200c-\u200f\u2028-\u202f\u2060-\u206f\ufff0-\uffff\ud800-\udfff]"
+)
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _escape_char(match: re.Match) -> str:
+    return "\\u%04x" % ord(match.group())
+
+
+def quote(message: str) -> str:
+    """Encode one message as a JSON string literal with SockJS escaping."""
+    encoded = _dumps(message)
+    if _ESCAPABLE.search(encoded) is None:
+        return encoded
+    return _ESCAPABLE.sub(_escape_char, encoded)
+
+
+def message_frame(quoted: Iterable[str]) -> str:
+    """Build an ``a[...]`` frame from messages already passed through quote()."""
+    return "a[" + ",".join(quoted) + "]"
+
+
+def close_frame(code: int, reason: str) -> str:
+    """Build a ``c[code,"reason"]`` frame."""
+    return "c[%d,%s]" % (code, quote(reason))
+
+
+class PayloadError(ValueError):
+    """A client payload that cannot be turned into messages.
+
+    The string form is the exact text the protocol answers with.
+    """
+
+
+PAYLOAD_EXPECTED = "Payload expected."
+BROKEN_JSON = "Broken JSON encoding."
+NOT_UTF8 = "Broken JSON encoding: the payload is not UTF-8."
+
+
+def decode_payload(body: bytes | str) -> list[str]:
+    """Decode an HTTP send body: a JSON array of strings.
+
+    Raises PayloadError with the protocol's wording for an empty body,
+    bytes that are not UTF-8, JSON that does not parse, or JSON of the
+    wrong shape.
+    """
+    if not body:
+        raise PayloadError(PAYLOAD_EXPECTED)
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PayloadError(NOT_UTF8) from None
+    try:
+        messages = json.loads(body)
+    except ValueError:
+        raise PayloadError(BROKEN_JSON) from None
+    if not isinstance(messages, list):
+        raise PayloadError(BROKEN_JSON)
+    return _strings(messages)
+
+
+def decode_websocket_message(text: str) -> list[str]:
+    """Decode one SockJS websocket message: a JSON array or a single string.
+
+    An empty message decodes to no messages. Raises PayloadError when the
+    text is not JSON of that shape.
+    """
+    if not text:
+        return []
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        raise PayloadError(BROKEN_JSON) from None
+    if isinstance(decoded, str):
+        return [decoded]
+    if not isinstance(decoded, list):
+        raise PayloadError(BROKEN_JSON)
+    return _strings(decoded)
+
+
+def _strings(messages: list) -> list[str]:
+    for message in messages:
+        if not isinstance(message, str):
+            raise PayloadError(BROKEN_JSON)
+    return messages

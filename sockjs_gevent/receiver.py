@@ -1,0 +1,126 @@
+"""The request that writes a session's frames to an HTTP client.
+
+Streaming and polling transports differ only in framing and in when the
+response ends; waiting for frames, heartbeats, the 2010 rule and noticing
+a vanished client live here once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Optional
+
+from gevent.event import Event
+
+from . import protocol
+from .peerwatch import PeerWatch, find_socket
+from .responses import NO_CACHE, Environ, StartResponse, cors, respond, session_cookie
+from .session import ANOTHER_CONNECTION, Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import SockJS
+    from .transports.base import ReceivingTransport
+
+_HEARTBEAT = [protocol.HEARTBEAT_FRAME]
+
+
+class HttpReceiver:
+    """One attached receiving request; the session sets ``wakeup``."""
+
+    __slots__ = ("wakeup",)
+
+    def __init__(self) -> None:
+        self.wakeup = Event()
+
+
+def wait_frames(
+    session: Session, receiver: HttpReceiver, heartbeat_delay: float, peer: PeerWatch, single: bool = False
+) -> Optional[list[str]]:
+    """Block until there is something to write.
+
+    Returns the frames (just one with ``single``), ``["h"]`` after
+    ``heartbeat_delay`` of silence, or None if the client hung up.
+    """
+    wakeup = receiver.wakeup
+    while True:
+        if single:
+            frame = session.take_frame()
+            if frame is not None:
+                return [frame]
+        else:
+            frames = session.take_frames()
+            if frames:
+                return frames
+        wakeup.clear()
+        if not wakeup.wait(heartbeat_delay):
+            return _HEARTBEAT
+        if peer.gone():
+            return None
+
+
+def receive(
+    service: "SockJS",
+    transport: "ReceivingTransport",
+    session_id: str,
+    environ: Environ,
+    start_response: StartResponse,
+) -> Iterator[bytes]:
+    """Answer one receiving request of an HTTP transport."""
+    callback = transport.callback(environ)  # raises CallbackError
+    session = service.sessions.get(session_id)
+    if session is None:
+        session = service.open_session(session_id, environ, transport.name)
+    options = service.options
+    headers = [*NO_CACHE, *transport.headers]
+    if transport.cors:
+        headers += cors(environ)
+    headers += session_cookie(environ, options)
+
+    receiver = HttpReceiver()
+    if not session.attach(receiver):
+        body = transport.frame(ANOTHER_CONNECTION, callback)
+        if transport.streaming:
+            body = transport.prelude(callback) + body
+        return respond(start_response, 200, headers, body, transport.content_type)
+
+    peer = PeerWatch(find_socket(environ), receiver.wakeup)
+    if not transport.streaming:
+        try:
+            frames = wait_frames(session, receiver, options.heartbeat_delay, peer, single=True)
+        finally:
+            session.detach(receiver)
+            peer.stop()
+        if frames is None:
+            session.abort()
+            return respond(start_response, 200, headers, b"", transport.content_type)
+        return respond(start_response, 200, headers, transport.frame(frames[0], callback), transport.content_type)
+
+    if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
+        headers.append(("Connection", "close"))  # no chunking: the close ends the body
+    start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+    return _stream(session, receiver, transport, callback, peer, options)
+
+
+def _stream(session, receiver, transport, callback, peer, options) -> Iterator[bytes]:
+    finished = False
+    frame = transport.frame
+    try:
+        first = session.take_frames()
+        sent = 0
+        data = b"".join([frame(f, callback) for f in first])
+        yield transport.prelude(callback) + data
+        sent += len(data)
+        limit = options.response_limit
+        heartbeat_delay = options.heartbeat_delay
+        while not session.closed and sent < limit:
+            frames = wait_frames(session, receiver, heartbeat_delay, peer)
+            if frames is None:
+                return  # the client hung up: abort below
+            data = b"".join([frame(f, callback) for f in frames])
+            yield data
+            sent += len(data)
+        finished = True
+    finally:
+        session.detach(receiver)
+        peer.stop()
+        if not finished:
+            session.abort()

@@ -1,0 +1,108 @@
+"""HTTP answers and the header sets the protocol asks for (PROTOCOL.md section 8)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Mapping
+
+from werkzeug.http import dump_cookie, http_date, parse_cookie
+
+from .options import Options
+
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Any]
+Environ = Mapping[str, Any]
+
+YEAR = 365 * 24 * 60 * 60
+NO_CACHE: Headers = [("Cache-Control", "no-store, no-cache, no-transform, must-revalidate, max-age=0")]
+TEXT = "text/plain; charset=UTF-8"
+JAVASCRIPT = "application/javascript; charset=UTF-8"
+JSON = "application/json; charset=UTF-8"
+HTML = "text/html; charset=UTF-8"
+
+STATUS = {
+    200: "200 OK",
+    204: "204 No Content",
+    304: "304 Not Modified",
+    400: "400 Bad Request",
+    403: "403 Forbidden",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    413: "413 Content Too Large",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
+
+
+def cache_for_a_year() -> Headers:
+    """Headers that let browsers and proxies keep an answer for a year."""
+    return [("Cache-Control", f"public, max-age={YEAR}"), ("Expires", http_date(time.time() + YEAR))]
+
+
+def cors(environ: Environ) -> Headers:
+    """CORS headers for XHR transports and /info: echo the origin with credentials."""
+    origin = environ.get("HTTP_ORIGIN")
+    if origin:
+        headers = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
+    else:
+        headers = [("Access-Control-Allow-Origin", "*")]
+    headers.append(("Vary", "Origin"))
+    requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+    if requested:
+        headers.append(("Access-Control-Allow-Headers", requested))
+    return headers
+
+
+def session_cookie(environ: Environ, options: Options) -> Headers:
+    """The JSESSIONID cookie for cookie-sticky load balancers, when enabled."""
+    setting = options.jsessionid
+    if setting is False:
+        return []
+    if setting is True:
+        value = parse_cookie(environ.get("HTTP_COOKIE", "")).get("JSESSIONID") or "dummy"
+        # Werkzeug quotes the value safely; the attribute is written as the protocol spells it.
+        return [("Set-Cookie", dump_cookie("JSESSIONID", value, path=None) + "; path=/")]
+    header = setting(environ)
+    return [("Set-Cookie", header)] if header else []
+
+
+def respond(
+    start_response: StartResponse,
+    code: int,
+    headers: Headers,
+    body: bytes = b"",
+    content_type: str | None = TEXT,
+) -> Iterable[bytes]:
+    """A complete answer with a known length."""
+    if content_type is not None:
+        headers = [("Content-Type", content_type), *headers]
+    if code not in (204, 304):
+        headers.append(("Content-Length", str(len(body))))
+    start_response(STATUS[code], headers)
+    return [body] if body else []
+
+
+def error(start_response: StartResponse, code: int, message: str, headers: Headers | None = None) -> Iterable[bytes]:
+    """A plain-text error answer the client can read."""
+    return respond(start_response, code, [*NO_CACHE, *(headers or [])], message.encode("utf-8"))
+
+
+def not_found(start_response: StartResponse) -> Iterable[bytes]:
+    return error(start_response, 404, "Not found.")
+
+
+def method_not_allowed(start_response: StartResponse, allowed: Iterable[str]) -> Iterable[bytes]:
+    """405 with Allow, no Content-Type and an empty body, as the protocol asks."""
+    return respond(start_response, 405, [("Allow", ", ".join(allowed))], content_type=None)
+
+
+def preflight(environ: Environ, start_response: StartResponse, methods: str, extra: Headers = ()) -> Iterable[bytes]:
+    """Answer a CORS preflight (OPTIONS): cacheable for a year."""
+    headers = [
+        *cache_for_a_year(),
+        ("Access-Control-Max-Age", str(YEAR)),
+        ("Access-Control-Allow-Methods", methods),
+        *cors(environ),
+        *extra,
+    ]
+    return respond(start_response, 204, headers, content_type=None)

@@ -1,0 +1,44 @@
+"""Several SockJS services (and an optional fallback WSGI app) in one process."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+from .app import SockJS
+from .responses import Environ, StartResponse, not_found
+
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+class Router:
+    """Dispatch requests to the service whose prefix matches, longest first.
+
+    Requests under no prefix go to ``fallback`` (e.g. a Flask app) or 404.
+    """
+
+    def __init__(self, services: Sequence[SockJS], fallback: Optional[WSGIApp] = None) -> None:
+        prefixes = [service.prefix for service in services]
+        duplicates = sorted({p for p in prefixes if prefixes.count(p) > 1})
+        if duplicates:
+            raise ValueError(f"two services share the prefix {duplicates[0]!r}")
+        self.services = sorted(services, key=lambda s: len(s.prefix), reverse=True)
+        self.fallback = fallback
+
+    def service_for(self, path: str) -> Optional[SockJS]:
+        for service in self.services:
+            prefix = service.prefix
+            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                return service
+        return None
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        service = self.service_for(environ.get("PATH_INFO", ""))
+        if service is not None:
+            return service(environ, start_response)
+        if self.fallback is not None:
+            return self.fallback(environ, start_response)
+        return not_found(start_response)
+
+    def add(self, service: SockJS) -> None:
+        """Mount one more service."""
+        self.__init__([*self.services, service], self.fallback)  # type: ignore[misc]

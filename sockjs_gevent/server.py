@@ -1,0 +1,75 @@
+"""Run a WSGI app (SockJS services, a Router, a Flask app) on gevent's WSGIServer."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Any, Callable, Iterable, Optional
+
+import gevent
+from gevent.pywsgi import WSGIHandler, WSGIServer
+
+from .peerwatch import SOCKET_KEY
+
+log = logging.getLogger("sockjs_gevent.server")
+
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+class SockJSHandler(WSGIHandler):
+    """pywsgi's handler, plus the client socket in the environ.
+
+    Receiving transports watch the socket to notice a client that hung up
+    while its request waits for data.
+    """
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ[SOCKET_KEY] = self.socket
+        return environ
+
+
+def make_server(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, **kwargs: Any) -> WSGIServer:
+    """A WSGIServer set up for SockJS (not yet started)."""
+    kwargs.setdefault("handler_class", SockJSHandler)
+    kwargs.setdefault("log", None)  # no access log per request; errors still go to logging
+    return WSGIServer((host, port), app, **kwargs)
+
+
+def serve(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    ready: Optional[Callable[[WSGIServer], None]] = None,
+    stop_timeout: float = 5.0,
+    **kwargs: Any,
+) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then stop gracefully.
+
+    ``ready(server)`` is called once the socket listens (``server.server_port``
+    is the real port when ``port=0``).
+    """
+    server = make_server(app, host, port, **kwargs)
+    server.start()
+    stopping = gevent.event.Event()
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, stop)
+    if ready is not None:
+        ready(server)
+    else:
+        log.info("sockjs-gevent listening on http://%s:%d", server.server_host, server.server_port)
+    stopping.wait()
+    log.info("shutting down")
+    server.stop(timeout=stop_timeout)
+
+
+def print_ready(server: WSGIServer) -> None:
+    """A ``ready`` callback that prints where the server listens (for scripts and tests)."""
+    print(f"sockjs-gevent listening on http://{server.server_host}:{server.server_port}", flush=True)
+    sys.stdout.flush()

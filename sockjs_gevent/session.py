@@ -1,0 +1,266 @@
+"""One SockJS session: inbox, outbox, close state, expiry, handler greenlet.
+
+A session outlives the HTTP requests that carry it. Transports attach one
+*receiver* at a time (the request that writes frames to the client); the
+session wakes it when there is something to write. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
+
+import gevent
+from gevent.event import Event
+from gevent.queue import Queue
+
+from . import protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .connection import Connection, ConnectionInfo
+
+log = logging.getLogger("sockjs_gevent.session")
+
+#: Close frames with a fixed meaning in the protocol.
+ANOTHER_CONNECTION = protocol.close_frame(2010, "Another connection still open")
+INTERRUPTED = (1002, "Connection interrupted")
+NORMAL_CLOSURE = (1000, "Normal closure")
+HANDLER_FAILED = (1011, "Internal error")
+
+_CLOSED = object()  # inbox sentinel: the session is closed
+
+
+class Receiver(Protocol):
+    """What a transport attaches to a session to be told of new frames."""
+
+    wakeup: Event
+
+
+class Session:
+    """State shared by the handler greenlet and the transports of one session."""
+
+    __slots__ = (
+        "info",
+        "registry",
+        "key",
+        "receiver",
+        "close_frame",
+        "close_code",
+        "close_reason",
+        "_opened",
+        "_outbox",
+        "_inbox",
+        "_expiry",
+        "_disconnect_delay",
+        "handler_greenlet",
+        "connection",
+        "raw",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        info: "ConnectionInfo",
+        disconnect_delay: float,
+        registry: Optional["SessionRegistry"] = None,
+        key: Optional[str] = None,
+        raw: bool = False,
+    ) -> None:
+        self.info = info
+        self.raw = raw  # raw websocket: messages are not JSON-quoted
+        self.registry = registry
+        self.key = key
+        self.receiver: Optional[Receiver] = None
+        self.close_frame: Optional[str] = None
+        self.close_code = 0
+        self.close_reason = ""
+        self._opened = False  # has the "o" frame been taken?
+        self._outbox: list[str] = []  # quoted messages not yet written
+        self._inbox: Queue = Queue()
+        self._disconnect_delay = disconnect_delay
+        self._expiry = None
+        self.handler_greenlet: Optional[gevent.Greenlet] = None
+        self.connection: Optional["Connection"] = None
+
+    # -- handler side -----------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self.close_frame is not None
+
+    def start(self, handler: Callable[["Connection"], object], connection: "Connection") -> None:
+        """Run the handler in its own greenlet; it sees messages until close."""
+        self.connection = connection
+        self.handler_greenlet = gevent.spawn(self._run_handler, handler, connection)
+
+    def _run_handler(self, handler: Callable, connection: "Connection") -> None:
+        try:
+            handler(connection)
+        except gevent.GreenletExit:
+            self.close(*NORMAL_CLOSURE)
+        except Exception:
+            log.exception(
+                "handler %s failed (transport=%s remote=%s); closing its session",
+                getattr(handler, "__qualname__", handler),
+                self.info.transport,
+                self.info.remote_addr,
+            )
+            self.close(*HANDLER_FAILED)
+        else:
+            self.close(*NORMAL_CLOSURE)
+
+    def send(self, message: str) -> bool:
+        """Queue one message for the client; False if the session is closed."""
+        if self.close_frame is not None:
+            return False
+        self._outbox.append(message if self.raw else protocol.quote(message))
+        receiver = self.receiver
+        if receiver is not None:
+            receiver.wakeup.set()
+        return True
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+        """Next message from the client; None once the session is closed.
+
+        Messages that arrived before the close are still returned first.
+        Raises gevent.Timeout's sibling ``TimeoutError`` if ``timeout``
+        passes with nothing to return.
+        """
+        inbox = self._inbox
+        if self.close_frame is not None and inbox.empty():
+            return None
+        try:
+            item = inbox.get(timeout=timeout)
+        except gevent.queue.Empty:
+            raise TimeoutError("no message within %s s" % timeout) from None
+        if item is _CLOSED:
+            inbox.put(_CLOSED)  # every later recv() sees the close too
+            return None
+        return item
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the session: pending messages go out, then ``c[code,reason]``."""
+        if self.close_frame is not None:
+            return
+        self.close_code = code
+        self.close_reason = reason
+        self.close_frame = protocol.close_frame(code, reason)
+        self._inbox.put(_CLOSED)
+        receiver = self.receiver
+        if receiver is not None:
+            receiver.wakeup.set()
+
+    # -- transport side ---------------------------------------------------
+
+    def deliver(self, messages: list[str]) -> None:
+        """Hand messages from the client to the handler (ignored once closed)."""
+        if self.close_frame is None:
+            put = self._inbox.put
+            for message in messages:
+                put(message)
+
+    def take_frame(self) -> Optional[str]:
+        """The next frame to write, or None when there is nothing to send.
+
+        Order: ``o`` once, then queued messages as one ``a[...]`` frame,
+        then the close frame (which every later call returns again).
+        """
+        if not self._opened:
+            self._opened = True
+            return protocol.OPEN_FRAME
+        if self._outbox:
+            frame = protocol.message_frame(self._outbox)
+            self._outbox = []
+            return frame
+        return self.close_frame
+
+    def take_frames(self) -> list[str]:
+        """Every frame ready now, in order; the close frame, if any, is last."""
+        frames = []
+        if not self._opened:
+            self._opened = True
+            frames.append(protocol.OPEN_FRAME)
+        if self._outbox:
+            frames.append(protocol.message_frame(self._outbox))
+            self._outbox = []
+        if self.close_frame is not None:
+            frames.append(self.close_frame)
+        return frames
+
+    def take_messages(self) -> list[str]:
+        """Queued messages, for transports without SockJS framing."""
+        messages = self._outbox
+        self._outbox = []
+        return messages
+
+    def attach(self, receiver: Receiver) -> bool:
+        """Make ``receiver`` the one writing to the client; False if taken."""
+        if self.receiver is not None:
+            return False
+        self.receiver = receiver
+        if self._expiry is not None:
+            self._expiry.stop()
+        return True
+
+    def detach(self, receiver: Receiver) -> None:
+        """The receiver is done; the session expires unless another attaches."""
+        if self.receiver is receiver:
+            self.receiver = None
+            if self.registry is not None:
+                self._arm_expiry()
+
+    def abort(self) -> None:
+        """The attached request was dropped by the network: close the session."""
+        self.close(*INTERRUPTED)
+
+    def _arm_expiry(self) -> None:
+        if self._expiry is None:
+            self._expiry = gevent.get_hub().loop.timer(self._disconnect_delay)
+        else:
+            self._expiry.stop()
+        self._expiry.start(self._expire)
+
+    def _expire(self) -> None:
+        """No receiver for disconnect_delay: close (if open) and forget."""
+        if self.receiver is not None:
+            return
+        self._close_silently()
+        if self.registry is not None:
+            self.registry.remove(self)
+        if self._expiry is not None:
+            self._expiry.close()
+            self._expiry = None
+
+    def _close_silently(self) -> None:
+        # Expiry is the client going away: the handler sees the close; no
+        # client is left to read a close frame.
+        if self.close_frame is None:
+            self.close_code, self.close_reason = NORMAL_CLOSURE
+            self.close_frame = protocol.close_frame(*NORMAL_CLOSURE)
+            self._inbox.put(_CLOSED)
+
+
+class SessionRegistry:
+    """The live sessions of one service, by session id."""
+
+    __slots__ = ("_sessions",)
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+
+    def get(self, key: str) -> Optional[Session]:
+        return self._sessions.get(key)
+
+    def add(self, session: Session) -> None:
+        assert session.key is not None
+        self._sessions[session.key] = session
+
+    def remove(self, session: Session) -> None:
+        if session.key is not None and self._sessions.get(session.key) is session:
+            del self._sessions[session.key]
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self):
+        return iter(list(self._sessions.values()))

@@ -1,0 +1,118 @@
+"""The conformance services of PROTOCOL.md section 11 on one port.
+
+    python -m sockjs_gevent.testserver --port 8081 [--sockjs-url URL]
+
+Also: ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
+handler raises on any message) and ``/whoami`` (reports the connection info).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from typing import Any
+
+import gevent
+
+from . import Connection, Router, SockJS
+from .options import DEFAULT_SOCKJS_URL
+from .server import print_ready, serve
+
+
+def echo(conn: Connection) -> None:
+    for message in conn:
+        conn.send(message)
+
+
+def close(conn: Connection) -> None:
+    conn.close(3000, "Go away!")
+
+
+def ticker(conn: Connection) -> None:
+    while not conn.closed:
+        try:
+            conn.recv(timeout=1.0)
+        except TimeoutError:
+            conn.send("tick!")
+
+
+def amplify(conn: Connection) -> None:
+    for message in conn:
+        try:
+            n = int(message)
+        except ValueError:
+            n = 1
+        if not 0 < n <= 18:
+            n = 1
+        conn.send("x" * 2**n)
+
+
+class Broadcast:
+    """Every message to every open connection of the service."""
+
+    def __init__(self) -> None:
+        self.members: set[Connection] = set()
+
+    def __call__(self, conn: Connection) -> None:
+        self.members.add(conn)
+        try:
+            for message in conn:
+                for member in list(self.members):
+                    member.send(message)
+        finally:
+            self.members.discard(conn)
+
+
+def crash(conn: Connection) -> None:
+    for message in conn:
+        raise RuntimeError(f"the /crash service fails on purpose (got {message!r})")
+
+
+def whoami(conn: Connection) -> None:
+    conn.send(json.dumps({
+        "transport": conn.transport,
+        "remote_addr": conn.remote_addr,
+        "path": conn.path,
+        "headers": conn.headers,
+        "cookies": conn.cookies,
+    }))
+    echo(conn)
+
+
+def custom_cookie(environ: Any) -> str:
+    return "JSESSIONID=custom; Path=/; HttpOnly"
+
+
+def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
+    """The test services, with ``common`` options applied to each."""
+    common["sockjs_url"] = sockjs_url
+    return Router([
+        SockJS(echo, "/echo", response_limit=4096, **common),
+        SockJS(echo, "/disabled_websocket_echo", websocket=False, **common),
+        SockJS(echo, "/cookie_needed_echo", jsessionid=True, **common),
+        SockJS(echo, "/cookie_callable_echo", jsessionid=custom_cookie, **common),
+        SockJS(close, "/close", **common),
+        SockJS(ticker, "/ticker", **common),
+        SockJS(amplify, "/amplify", **common),
+        SockJS(Broadcast(), "/broadcast", **common),
+        SockJS(crash, "/crash", **common),
+        SockJS(whoami, "/whoami", **common),
+    ])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser.add_argument("--sockjs-url", default=DEFAULT_SOCKJS_URL, help="where the iframe page loads sockjs-client")
+    parser.add_argument("--heartbeat-delay", type=float, default=25.0, help="seconds (all services)")
+    parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build(args.sockjs_url, heartbeat_delay=args.heartbeat_delay, disconnect_delay=args.disconnect_delay)
+    serve(app, args.host, args.port, ready=print_ready)
+
+
+if __name__ == "__main__":
+    main()

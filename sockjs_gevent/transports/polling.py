@@ -1,0 +1,36 @@
+"""Polling transports: one frame per response (xhr, jsonp)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .. import protocol
+from ..responses import JAVASCRIPT
+from .base import ReceivingTransport, callback_param
+
+
+def _xhr_frame(frame: str, callback: Optional[str]) -> bytes:
+    return (frame + "\n").encode("utf-8")
+
+
+def _jsonp_frame(frame: str, callback: Optional[str]) -> bytes:
+    return ("/**/%s(%s);\r\n" % (callback, protocol.quote(frame))).encode("utf-8")
+
+
+XHR = ReceivingTransport(
+    name="xhr",
+    content_type=JAVASCRIPT,
+    frame=_xhr_frame,
+    streaming=False,
+    cors=True,
+)
+
+JSONP = ReceivingTransport(
+    name="jsonp",
+    content_type=JAVASCRIPT,
+    frame=_jsonp_frame,
+    streaming=False,
+    callback=callback_param(max_length=32),
+    headers=[("X-Content-Type-Options", "nosniff")],
+    methods=("GET",),
+)

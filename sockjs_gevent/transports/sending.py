@@ -1,0 +1,86 @@
+"""Sending transports: client-to-server messages over HTTP (xhr_send, jsonp_send)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+from urllib.parse import parse_qsl
+
+from werkzeug.http import parse_options_header
+
+from ..protocol import NOT_UTF8, PAYLOAD_EXPECTED, PayloadError, decode_payload
+from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond, session_cookie
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import SockJS
+
+
+class BodyTooLarge(ValueError):
+    """A request body over the service's max_message_size (answered 413)."""
+
+
+def read_body(environ: Environ, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0  # the server's input stream enforces the real length
+    if declared > limit:
+        raise BodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise BodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
+    return body
+
+
+def _deliver(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse, decode) -> Iterable[bytes] | None:
+    """Decode the body and hand it to the session; an error answer or None."""
+    session = service.sessions.get(session_id)
+    if session is None:
+        return error(start_response, 404, "Not found: no such session.")
+    try:
+        body = read_body(environ, service.options.max_message_size)
+        session.deliver(decode(body, environ))
+    except BodyTooLarge as exc:
+        return error(start_response, 413, str(exc))
+    except PayloadError as exc:
+        return error(start_response, 500, str(exc))
+    return None
+
+
+def _xhr_payload(body: bytes, environ: Environ) -> list[str]:
+    return decode_payload(body)
+
+
+def _jsonp_payload(body: bytes, environ: Environ) -> list[str]:
+    content_type, _ = parse_options_header(environ.get("CONTENT_TYPE", ""))
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+        except UnicodeDecodeError:
+            raise PayloadError(NOT_UTF8) from None
+        payload = form.get("d")
+        if not payload:
+            raise PayloadError(PAYLOAD_EXPECTED)
+        return decode_payload(payload)
+    return decode_payload(body)
+
+
+def xhr_send(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """POST /xhr_send: a JSON array of messages; 204 on success."""
+    failed = _deliver(service, session_id, environ, start_response, _xhr_payload)
+    if failed is not None:
+        return failed
+    headers = [*NO_CACHE, *cors(environ), *session_cookie(environ, service.options)]
+    return respond(start_response, 204, headers)
+
+
+def jsonp_send(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """POST /jsonp_send: ``d=<JSON array>`` form or raw JSON; 200 ``ok``."""
+    failed = _deliver(service, session_id, environ, start_response, _jsonp_payload)
+    if failed is not None:
+        return failed
+    headers = [*NO_CACHE, *session_cookie(environ, service.options)]
+    return respond(start_response, 200, headers, b"ok")

@@ -1,0 +1,80 @@
+"""Streaming transports: many frames per response (xhr_streaming, eventsource, htmlfile)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .. import protocol
+from ..responses import HTML, JAVASCRIPT
+from .base import ReceivingTransport, callback_param
+
+_XHR_PRELUDE = b"h" * 2048 + b"\n"
+
+
+def _xhr_frame(frame: str, callback: Optional[str]) -> bytes:
+    return (frame + "\n").encode("utf-8")
+
+
+# The client URI-decodes event data, so '%' must be escaped along with the
+# characters that would end an event line.
+_EVENTSOURCE_ESCAPES = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A", "\0": "%00"})
+
+
+def _eventsource_frame(frame: str, callback: Optional[str]) -> bytes:
+    return ("data: " + frame.translate(_EVENTSOURCE_ESCAPES) + "\r\n\r\n").encode("utf-8")
+
+
+_HTMLFILE_HEAD = """<!doctype html>
+<html><head>
+  <meta http-equiv="X-UA-Compatible" content="IE=edge" />
+  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+</head><body><h2>Don't panic!</h2>
+  <script>
+    document.domain = document.domain;
+    var c = parent.{callback};
+    c.start();
+    function p(d) {{c.message(d);}};
+    window.onload = function() {{c.stop();}};
+  </script>"""
+
+
+def _htmlfile_prelude(callback: Optional[str]) -> bytes:
+    head = _HTMLFILE_HEAD.format(callback=callback)
+    # Some browsers render nothing until they have 1 KiB of document.
+    return (head + " " * max(0, 1037 - len(head)) + "\r\n\r\n").encode("utf-8")
+
+
+def _htmlfile_frame(frame: str, callback: Optional[str]) -> bytes:
+    # "</" would end the script element early; "<\/" is the same JS string.
+    quoted = protocol.quote(frame).replace("</", "<\\/")
+    return ("<script>\np(%s);\n</script>\r\n" % quoted).encode("utf-8")
+
+
+XHR_STREAMING = ReceivingTransport(
+    name="xhr_streaming",
+    content_type=JAVASCRIPT,
+    frame=_xhr_frame,
+    streaming=True,
+    cors=True,
+    prelude=lambda callback: _XHR_PRELUDE,
+)
+
+EVENTSOURCE = ReceivingTransport(
+    name="eventsource",
+    content_type="text/event-stream",
+    frame=_eventsource_frame,
+    streaming=True,
+    cors=True,
+    prelude=lambda callback: b"\r\n",
+    methods=("GET",),
+)
+
+HTMLFILE = ReceivingTransport(
+    name="htmlfile",
+    content_type=HTML,
+    frame=_htmlfile_frame,
+    streaming=True,
+    prelude=_htmlfile_prelude,
+    callback=callback_param(max_length=None),
+    methods=("GET",),
+)

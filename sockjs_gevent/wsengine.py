@@ -1,0 +1,302 @@
+"""WebSocket I/O on a gevent pywsgi connection.
+
+The RFC 6455 work (handshake validation, framing, masking, close handshake,
+ping/pong, size limits) is done by the ``websockets`` library's sans-I/O
+``ServerProtocol``; this module only moves bytes between it and the socket.
+The upgrade is plain WSGI: pywsgi hands upgrade requests the raw input
+stream and writes a 101 without chunking, so the app decides (routing,
+origin, options) before anything is sent.
+
+When the app runs under gevent-websocket's handler instead, the handshake
+has already happened and ``GeventWebSocketAdapter`` wraps its socket object.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections import deque
+from typing import Any, Callable, Iterable, Optional, Union
+
+import gevent
+from gevent.lock import Semaphore
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from .peerwatch import find_socket
+from .responses import Environ, StartResponse, error
+
+log = logging.getLogger("sockjs_gevent.websocket")
+#: The engine logs every open and close at INFO; keep that opt-in.
+engine_log = logging.getLogger("sockjs_gevent.websocket.engine")
+engine_log.setLevel(logging.WARNING)
+
+#: How long to wait for the client's close frame or EOF after we close.
+CLOSE_TIMEOUT = 5.0
+_READ_SIZE = 65536
+
+
+class WebSocket:
+    """A server-side WebSocket: blocking ``receive()``, ``send()``, ``close()``.
+
+    One greenlet reads; any greenlet may write (writes are serialized).
+    """
+
+    def __init__(self, engine: ServerProtocol, read: Callable[[int], bytes], write: Callable[[bytes], Any], sock: Optional[socket.socket]) -> None:
+        self._engine = engine
+        self._read = read
+        self._write = write
+        self._sock = sock
+        self._lock = Semaphore()
+        self._messages: deque[str] = deque()
+        self._fragments: list[bytes] = []
+        self._fragment_opcode: Optional[Opcode] = None
+        self._eof = False
+        self._close_timer: Any = None
+        #: Close code and reason the client sent, once it did.
+        self.close_code: Optional[int] = None
+        self.close_reason = ""
+
+    @property
+    def open(self) -> bool:
+        return self._engine.state is State.OPEN
+
+    def receive(self) -> Optional[str]:
+        """The next text message; None once the connection is closed."""
+        messages = self._messages
+        engine = self._engine
+        while not messages:
+            if self._eof:
+                return None
+            try:
+                data = self._read(_READ_SIZE)
+            except OSError:
+                data = b""
+            if data:
+                engine.receive_data(data)
+            else:
+                self._eof = True
+                engine.receive_eof()
+            for event in engine.events_received():
+                self._on_frame(event)
+            self._flush()
+            if engine.state is State.CLOSED:
+                self._eof = True
+        return messages.popleft()
+
+    def _on_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if frame.fin:
+                self._message(opcode, frame.data)
+            else:
+                self._fragment_opcode = opcode
+                self._fragments = [frame.data]
+        elif opcode is Opcode.CONT:
+            self._fragments.append(frame.data)
+            if frame.fin:
+                data = b"".join(self._fragments)
+                self._fragments = []
+                self._message(self._fragment_opcode, data)
+        elif opcode is Opcode.CLOSE:
+            self.close_code = self._engine.close_rcvd.code if self._engine.close_rcvd else 1005
+            self.close_reason = self._engine.close_rcvd.reason if self._engine.close_rcvd else ""
+
+    def _message(self, opcode: Optional[Opcode], data: bytes) -> None:
+        if opcode is Opcode.BINARY:
+            self._fail(1003, "Binary messages are not supported")
+            return
+        try:
+            self._messages.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            self._fail(1007, "Invalid UTF-8 in text message")
+
+    def _fail(self, code: int, reason: str) -> None:
+        self._engine.fail(code, reason)
+        self._flush()
+        self._eof = True
+
+    def send(self, text: str) -> bool:
+        """Send one text message; False if the connection is no longer open."""
+        try:
+            self._engine.send_text(text.encode("utf-8"))
+        except InvalidState:
+            return False
+        return self._flush()
+
+    def send_many(self, texts: Iterable[str]) -> bool:
+        """Send several text messages in one write."""
+        engine = self._engine
+        try:
+            for text in texts:
+                engine.send_text(text.encode("utf-8"))
+        except InvalidState:
+            return False
+        return self._flush()
+
+    def ping(self) -> bool:
+        try:
+            self._engine.send_ping(b"")
+        except InvalidState:
+            return False
+        return self._flush()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake; hang up if the client does not answer in time."""
+        if self._engine.state is State.OPEN:
+            self._engine.send_close(code, reason)
+            self._flush()
+        if self._close_timer is None:
+            self._close_timer = gevent.get_hub().loop.timer(CLOSE_TIMEOUT)
+            self._close_timer.start(self._hang_up)
+
+    def _hang_up(self) -> None:
+        self._eof = True
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _flush(self) -> bool:
+        chunks = self._engine.data_to_send()
+        if not chunks:
+            return True
+        with self._lock:
+            try:
+                for chunk in chunks:
+                    if chunk:
+                        self._write(chunk)
+                    else:  # the engine asks us to end the TCP stream
+                        self._shutdown()
+            except OSError:
+                self._eof = True
+                return False
+        return True
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def finish(self) -> None:
+        """After the session: wait briefly for the client's close, then hang up."""
+        if not self._eof:
+            with gevent.Timeout(CLOSE_TIMEOUT, False):
+                while self.receive() is not None:
+                    pass
+        if self._close_timer is not None:
+            self._close_timer.stop()
+            self._close_timer.close()
+            self._close_timer = None
+        self._hang_up()
+
+
+class GeventWebSocketAdapter:
+    """The same interface over gevent-websocket's ``wsgi.websocket`` object.
+
+    Kept so the app still mounts under ``geventwebsocket.handler.WebSocketHandler``;
+    that library's own limits (no origin check before 101, pure-Python
+    unmasking, lost close codes) apply on that path.
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self.close_code: Optional[int] = None
+        self.close_reason = ""
+
+    @property
+    def open(self) -> bool:
+        return not self._ws.closed
+
+    def receive(self) -> Optional[str]:
+        try:
+            message = self._ws.receive()
+        except Exception:  # its WebSocketError and socket errors alike
+            return None
+        if message is None:
+            return None
+        if isinstance(message, (bytes, bytearray)):
+            try:
+                return bytes(message).decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return message
+
+    def send(self, text: str) -> bool:
+        try:
+            self._ws.send(text)
+        except Exception:
+            return False
+        return True
+
+    def send_many(self, texts: Iterable[str]) -> bool:
+        return all(self.send(text) for text in texts)
+
+    def ping(self) -> bool:
+        try:
+            self._ws.send_frame(b"", self._ws.OPCODE_PING)
+        except Exception:
+            return False
+        return True
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        try:
+            self._ws.close(code, reason.encode("utf-8"))
+        except Exception:
+            pass
+
+    def finish(self) -> None:
+        self.close()
+
+
+AnyWebSocket = Union[WebSocket, GeventWebSocketAdapter]
+
+
+def _handshake_request(environ: Environ) -> Request:
+    headers = Headers()
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-")] = value
+    # Versions 8 (hybi-10) and 13 frame identically; the engine knows only 13.
+    if headers.get("Sec-WebSocket-Version") == "8":
+        del headers["Sec-WebSocket-Version"]
+        headers["Sec-WebSocket-Version"] = "13"
+    path = environ.get("PATH_INFO", "/")
+    if environ.get("QUERY_STRING"):
+        path += "?" + environ["QUERY_STRING"]
+    return Request(path, headers)
+
+
+def accept(
+    environ: Environ, start_response: StartResponse, max_message_size: int
+) -> Union[AnyWebSocket, Iterable[bytes]]:
+    """Upgrade this request to a WebSocket, or return the error answer (400)."""
+    existing = environ.get("wsgi.websocket")
+    if existing is not None:  # gevent-websocket's handler already upgraded
+        return GeventWebSocketAdapter(existing)
+    stream = environ.get("wsgi.input")
+    read = getattr(stream, "read1", None) or getattr(stream, "read", None)
+    if environ.get("REQUEST_METHOD") != "GET" or read is None:
+        return error(start_response, 400, "Not a valid websocket request")
+    response = ServerProtocol(logger=engine_log).accept(_handshake_request(environ))
+    if response.status_code != 101:
+        detail = response.body.decode("utf-8", "replace").strip()
+        return error(start_response, 400, f"Not a valid websocket request. {detail}")
+    # pywsgi parsed the request and writes the response itself, so the
+    # framing engine starts where a handshake would leave it: open.
+    engine = ServerProtocol(state=State.OPEN, max_size=max_message_size, logger=engine_log)
+    headers = [(k, v) for k, v in response.headers.raw_items() if k.lower() != "date"]
+    write = start_response("101 Switching Protocols", headers)
+    write(b"")  # send the 101 now
+    return WebSocket(engine, read, write, find_socket(environ))
+
+
+def is_websocket(obj: Any) -> bool:
+    return isinstance(obj, (WebSocket, GeventWebSocketAdapter))

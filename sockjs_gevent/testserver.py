@@ -108,10 +108,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sockjs-url", default=DEFAULT_SOCKJS_URL, help="where the iframe page loads sockjs-client")
     parser.add_argument("--heartbeat-delay", type=float, default=25.0, help="seconds (all services)")
     parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
+    parser.add_argument("--gevent-websocket", action="store_true",
+                        help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build(args.sockjs_url, heartbeat_delay=args.heartbeat_delay, disconnect_delay=args.disconnect_delay)
-    serve(app, args.host, args.port, ready=print_ready)
+    extra: dict[str, Any] = {}
+    if args.gevent_websocket:
+        from geventwebsocket.handler import WebSocketHandler
+
+        extra["handler_class"] = WebSocketHandler
+    serve(app, args.host, args.port, ready=print_ready, **extra)
 
 
 if __name__ == "__main__":

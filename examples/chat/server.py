@@ -1,0 +1,79 @@
+"""A chat room in the browser: the demo of sockjs-gevent.
+
+    python examples/chat/server.py --port 8080     # then open http://127.0.0.1:8080/
+
+The page loads sockjs-client from the npm copy in node_modules/ (run
+``npm install`` at the repo root first; scripts/demo.sh does it for you).
+Everyone connected to /chat sees every message; pick a transport on the page
+to watch the same chat run over websocket, streaming or polling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Iterable
+
+from werkzeug.middleware.shared_data import SharedDataMiddleware
+
+from sockjs_gevent import Connection, Router, SockJS
+from sockjs_gevent.server import print_ready, serve
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SOCKJS_CLIENT = os.path.join(ROOT, "node_modules", "sockjs-client", "dist", "sockjs.min.js")
+
+
+class ChatRoom:
+    """One room, in this process: every message goes to every member."""
+
+    def __init__(self) -> None:
+        self.members: set[Connection] = set()
+
+    def __call__(self, conn: Connection) -> None:
+        self.members.add(conn)
+        self.say(f"* someone joined over {conn.transport} ({len(self.members)} here)")
+        try:
+            for message in conn:
+                self.say(message[:2000])
+        finally:
+            self.members.discard(conn)
+            self.say(f"* someone left ({len(self.members)} here)")
+
+    def say(self, text: str) -> None:
+        for member in list(self.members):
+            member.send(text)
+
+
+def page(environ, start_response) -> Iterable[bytes]:
+    """The chat page at /, 404 elsewhere."""
+    if environ.get("PATH_INFO") not in ("", "/"):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not found.\n"]
+    with open(os.path.join(HERE, "index.html"), "rb") as f:
+        body = f.read()
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def build_app() -> Router:
+    """The chat service at /chat plus the page and sockjs-client as static files."""
+    if not os.path.exists(SOCKJS_CLIENT):
+        raise SystemExit(f"sockjs-client not found at {SOCKJS_CLIENT}: run `npm install` in {ROOT}")
+    static = SharedDataMiddleware(page, {"/static/sockjs.min.js": SOCKJS_CLIENT})
+    chat = SockJS(ChatRoom(), prefix="/chat", sockjs_url="/static/sockjs.min.js")
+    return Router([chat], fallback=static)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="sockjs-gevent chat demo")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(build_app(), args.host, args.port, ready=print_ready)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Packaging for sockjs-gevent (the library) and flask_sockjs (the Flask extension)."""
+
+from setuptools import find_packages, setup
+
+with open("requirements.txt") as f:
+    requirements = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+setup(
+    name="sockjs-gevent",
+    version="0.1.0",
+    description="SockJS server for gevent: every transport, blocking-style handlers",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["sockjs_gevent", "sockjs_gevent.*"]),
+    install_requires=requirements,
+    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Flask",
+        "Topic :: Internet :: WWW/HTTP :: WSGI :: Server",
+        "License :: OSI Approved :: MIT License",
+    ],
+)

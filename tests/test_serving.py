@@ -1,0 +1,71 @@
+"""Ways of running the server: the CLI, a Router with a fallback app, gevent-websocket."""
+
+import http.client
+import json
+
+from websockets.sync.client import connect
+
+from conftest import start_server, start_testserver
+
+
+def get(server, path, method="GET", body=None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request(method, path, body=body)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response, data
+
+
+def test_cli_serves_a_handler_function_under_a_prefix():
+    server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0"])
+    try:
+        response, body = get(server, "/echo")
+        assert (response.status, body) == (200, b"Welcome to SockJS!\n")
+        with connect(f"ws://{server.host}:{server.port}/echo/0/a/websocket") as ws:
+            assert ws.recv() == "o"
+            ws.send('["hi"]')
+            assert ws.recv() == 'a["hi"]'
+    finally:
+        server.stop()
+
+
+def test_cli_names_a_bad_target():
+    import subprocess, sys
+    result = subprocess.run([sys.executable, "-m", "sockjs_gevent", "no_such_module:x"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "cannot import 'no_such_module'" in result.stderr
+
+
+def test_chat_demo_serves_page_client_and_service():
+    server = start_server(["examples/chat/server.py", "--port", "0"])
+    try:
+        response, body = get(server, "/")
+        assert response.status == 200 and b"new SockJS('/chat'" in body
+        response, body = get(server, "/static/sockjs.min.js")
+        assert response.status == 200 and b"SockJS" in body
+        response, body = get(server, "/chat/info")
+        assert json.loads(body)["websocket"] is True
+        response, body = get(server, "/chat/iframe.html")
+        assert b'<script src="/static/sockjs.min.js"></script>' in body
+        response, _ = get(server, "/nothing-here")
+        assert response.status == 404
+    finally:
+        server.stop()
+
+
+def test_app_still_mounts_under_gevent_websocket_handler():
+    server = start_testserver("--gevent-websocket")
+    try:
+        with connect(f"ws://{server.host}:{server.port}/echo/0/s/websocket") as ws:
+            assert ws.recv() == "o"
+            ws.send('["via gevent-websocket"]')
+            assert ws.recv() == 'a["via gevent-websocket"]'
+        response, body = get(server, "/echo/0/poll/xhr", "POST")
+        assert body == b"o\n"
+        response, _ = get(server, "/echo/0/poll/xhr_send", "POST", b'["x"]')
+        assert response.status == 204
+        response, body = get(server, "/echo/0/poll/xhr", "POST")
+        assert body == b'a["x"]\n'
+    finally:
+        server.stop()

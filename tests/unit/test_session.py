@@ -1,0 +1,133 @@
+"""Session state in-process: ordering, batching, close, expiry (gevent, no network)."""
+
+import gevent
+import pytest
+from gevent.event import Event
+
+from sockjs_gevent.connection import Connection, ConnectionInfo
+from sockjs_gevent.session import Session, SessionRegistry
+
+
+class FakeReceiver:
+    def __init__(self):
+        self.wakeup = Event()
+
+
+def make_session(registry=None, delay=5.0):
+    info = ConnectionInfo("xhr", {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"})
+    session = Session(info, delay, registry, "sid" if registry is not None else None)
+    if registry is not None:
+        registry.add(session)
+    return session
+
+
+def test_open_frame_first_then_batched_messages():
+    session = make_session()
+    session.send("a")
+    session.send("b")
+    assert session.take_frames() == ["o", 'a["a","b"]']
+    assert session.take_frames() == []
+
+
+def test_polling_takes_one_frame_at_a_time():
+    session = make_session()
+    session.send("a")
+    assert session.take_frame() == "o"
+    assert session.take_frame() == 'a["a"]'
+    assert session.take_frame() is None
+
+
+def test_close_delivers_pending_messages_then_the_close_frame_forever():
+    session = make_session()
+    session.take_frame()
+    session.send("last")
+    session.close(3000, "Go away!")
+    assert session.take_frames() == ['a["last"]', 'c[3000,"Go away!"]']
+    assert session.take_frames() == ['c[3000,"Go away!"]']
+    assert session.send("dropped") is False
+
+
+def test_send_wakes_the_attached_receiver():
+    session = make_session()
+    receiver = FakeReceiver()
+    assert session.attach(receiver)
+    assert not session.attach(FakeReceiver())  # only one at a time
+    session.send("x")
+    assert receiver.wakeup.is_set()
+
+
+def test_recv_returns_queued_messages_then_none_after_close():
+    session = make_session()
+    session.deliver(["1", "2"])
+    session.close(1000, "bye")
+    session.deliver(["ignored"])
+    assert [session.recv(), session.recv(), session.recv(), session.recv()] == ["1", "2", None, None]
+
+
+def test_recv_timeout():
+    session = make_session()
+    with pytest.raises(TimeoutError):
+        session.recv(timeout=0.01)
+
+
+def test_unattached_session_expires_and_leaves_the_registry():
+    registry = SessionRegistry()
+    session = make_session(registry, delay=0.05)
+    receiver = FakeReceiver()
+    session.attach(receiver)
+    session.detach(receiver)
+    assert session.recv(timeout=2) is None  # the handler sees the close
+    assert registry.get("sid") is None
+
+
+def test_attaching_cancels_expiry():
+    registry = SessionRegistry()
+    session = make_session(registry, delay=0.05)
+    first = FakeReceiver()
+    session.attach(first)
+    session.detach(first)
+    session.attach(FakeReceiver())
+    with pytest.raises(TimeoutError):
+        session.recv(timeout=0.2)
+    assert registry.get("sid") is session
+
+
+def test_handler_exception_closes_with_1011_and_logs(caplog):
+    session = make_session()
+
+    def broken(conn):
+        raise ValueError("boom")
+
+    session.start(broken, Connection(session))
+    session.handler_greenlet.join(timeout=2)
+    assert session.close_frame == 'c[1011,"Internal error"]'
+    assert "boom" in caplog.text
+
+
+def test_handler_return_closes_normally():
+    session = make_session()
+    session.start(lambda conn: None, Connection(session))
+    session.handler_greenlet.join(timeout=2)
+    assert session.close_frame == 'c[1000,"Normal closure"]'
+
+
+def test_connection_exposes_only_safe_headers():
+    conn = Connection(make_session())
+    assert conn.headers == {"user-agent": "t"}
+    assert conn.remote_addr == "127.0.0.1"
+    assert conn.transport == "xhr"
+
+
+@pytest.mark.parametrize("code", [999, 1001, 2999, 5000, True])
+def test_close_rejects_reserved_codes(code):
+    conn = Connection(make_session())
+    with pytest.raises(ValueError):
+        conn.close(code, "x")
+
+
+def test_close_rejects_long_reasons_and_send_rejects_bytes():
+    conn = Connection(make_session())
+    with pytest.raises(ValueError):
+        conn.close(3000, "x" * 124)
+    with pytest.raises(TypeError):
+        conn.send(b"bytes")

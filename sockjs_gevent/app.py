@@ -26,6 +26,7 @@ from .responses import (
     not_found,
     preflight,
     respond,
+    session_cookie,
 )
 from .session import Session, SessionRegistry
 from .transports import RECEIVING, SENDING
@@ -123,6 +124,14 @@ class SockJS:
         return not_found(start_response)
 
     def _session_request(self, session_id: str, name: str, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if name == "websocket" and self.options.websocket:
+            if method != "GET":
+                return method_not_allowed(start_response, ("GET",))
+            return sockjs_websocket(self, session_id, environ, start_response)
+        if self.options.jsessionid is not False:
+            # Every answer on a session URL of an HTTP transport carries the
+            # cookie, errors and preflights included, so the balancer sticks.
+            start_response = _adding_headers(start_response, session_cookie(environ, self.options))
         transport = RECEIVING.get(name)
         if transport is not None:
             if method in transport.methods:
@@ -141,10 +150,6 @@ class SockJS:
             if method == "OPTIONS" and cors_enabled:
                 return preflight(environ, start_response, "OPTIONS, POST")
             return method_not_allowed(start_response, _allowed(("POST",), cors_enabled))
-        if name == "websocket" and self.options.websocket:
-            if method != "GET":
-                return method_not_allowed(start_response, ("GET",))
-            return sockjs_websocket(self, session_id, environ, start_response)
         return not_found(start_response)
 
     def _info(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -167,6 +172,13 @@ class SockJS:
         if if_none_match and parse_etags(if_none_match).contains_weak(self._iframe_etag.strip('"')):
             return respond(start_response, 304, headers, content_type=None)
         return respond(start_response, 200, headers, self._iframe_page, HTML)
+
+
+def _adding_headers(start_response: StartResponse, extra: list[tuple[str, str]]) -> StartResponse:
+    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, headers + extra, exc_info)
+
+    return wrapped
 
 
 def _allowed(methods: Iterable[str], cors_enabled: bool) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from gevent.event import Event
 
 from . import protocol
 from .peerwatch import PeerWatch, find_socket
-from .responses import NO_CACHE, Environ, StartResponse, cors, respond, session_cookie
+from .responses import NO_CACHE, Environ, StartResponse, cors, respond
 from .session import ANOTHER_CONNECTION, Session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,8 +73,8 @@ def receive(
     headers = [*NO_CACHE, *transport.headers]
     if transport.cors:
         headers += cors(environ)
-    headers += session_cookie(environ, options)
 
+    _discard_body(environ)
     receiver = HttpReceiver()
     if not session.attach(receiver):
         body = transport.frame(ANOTHER_CONNECTION, callback)
@@ -96,8 +96,27 @@ def receive(
 
     if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         headers.append(("Connection", "close"))  # no chunking: the close ends the body
-    start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+    try:
+        start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+    except BaseException:
+        session.detach(receiver)
+        peer.stop()
+        raise
     return _stream(session, receiver, transport, callback, peer, options)
+
+
+def _discard_body(environ: Environ, limit: int = 65536) -> None:
+    """Read away a receiving request's (normally empty) body.
+
+    Unread bytes would keep the socket readable, which the hang-up watch
+    would take for a pipelined request and stop watching.
+    """
+    stream = environ.get("wsgi.input")
+    if stream is not None and environ.get("REQUEST_METHOD") == "POST":
+        try:
+            stream.read(limit)
+        except (OSError, ValueError):
+            pass
 
 
 def _stream(session, receiver, transport, callback, peer, options) -> Iterator[bytes]:

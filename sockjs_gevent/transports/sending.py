@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from werkzeug.http import parse_options_header
 
 from ..protocol import NOT_UTF8, PAYLOAD_EXPECTED, PayloadError, decode_payload
-from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond, session_cookie
+from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS
@@ -73,7 +73,7 @@ def xhr_send(service: "SockJS", session_id: str, environ: Environ, start_respons
     failed = _deliver(service, session_id, environ, start_response, _xhr_payload)
     if failed is not None:
         return failed
-    headers = [*NO_CACHE, *cors(environ), *session_cookie(environ, service.options)]
+    headers = [*NO_CACHE, *cors(environ)]
     return respond(start_response, 204, headers)
 
 
@@ -82,5 +82,5 @@ def jsonp_send(service: "SockJS", session_id: str, environ: Environ, start_respo
     failed = _deliver(service, session_id, environ, start_response, _jsonp_payload)
     if failed is not None:
         return failed
-    headers = [*NO_CACHE, *session_cookie(environ, service.options)]
+    headers = list(NO_CACHE)
     return respond(start_response, 200, headers, b"ok")

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from werkzeug.http import parse_etags, quote_etag
 
-from .connection import Connection, ConnectionInfo
+from .connection import Connection, ConnectionInfo, Refuse
 from .options import Options
 from .receiver import receive
 from .responses import (
@@ -28,7 +28,7 @@ from .responses import (
     respond,
     session_cookie,
 )
-from .session import Session, SessionRegistry
+from .session import HANDLER_FAILED, Session, SessionRegistry
 from .transports import RECEIVING, SENDING
 from .transports.base import CallbackError
 from .transports.websocket import raw_websocket, sockjs_websocket
@@ -36,6 +36,7 @@ from .transports.websocket import raw_websocket, sockjs_websocket
 log = logging.getLogger("sockjs_gevent")
 
 Handler = Callable[[Connection], Any]
+BeforeOpen = Callable[[Connection], Optional[bool]]
 
 _SESSION_PATH = re.compile(r"^/([^/.]+)/([^/.]+)/([^/.]+)$")
 _IFRAME_PATH = re.compile(r"^/iframe[0-9a-z._-]*\.html$")
@@ -72,10 +73,15 @@ class SockJS:
     value raises ``OptionsError`` here, not at request time.
     """
 
-    def __init__(self, handler: Handler, prefix: str = "", **options: Any) -> None:
+    def __init__(self, handler: Handler, prefix: str = "", *, before_open: Optional[BeforeOpen] = None, **options: Any) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be a callable taking a connection, got {handler!r}")
+        if before_open is not None and not callable(before_open):
+            raise TypeError(f"before_open must be a callable taking a connection, got {before_open!r}")
         self.handler = handler
+        #: Runs in the opening request's greenlet before a session opens;
+        #: returning False or raising Refuse turns the client away.
+        self.before_open = before_open
         self.options = Options.build(prefix=prefix, **options)
         self.sessions = SessionRegistry()
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
@@ -93,8 +99,26 @@ class SockJS:
         session = Session(info, self.options.disconnect_delay, registry, session_id, raw=raw)
         if registry is not None:
             registry.add(session)
-        session.start(self.handler, Connection(session))
+        connection = Connection(session)
+        refusal = self._refusal(connection)
+        if refusal is None:
+            session.start(self.handler, connection)
+        else:
+            session.refuse(*refusal)
         return session
+
+    def _refusal(self, connection: Connection) -> Optional[tuple[int, str]]:
+        """What before_open says: None to open, or the (code, reason) to close with."""
+        if self.before_open is None:
+            return None
+        try:
+            verdict = self.before_open(connection)
+        except Refuse as refused:
+            return refused.code, refused.reason
+        except Exception:
+            log.exception("before_open hook %r failed; refusing the connection", self.before_open)
+            return HANDLER_FAILED
+        return (Refuse().code, Refuse().reason) if verdict is False else None
 
     # -- WSGI ---------------------------------------------------------------
 

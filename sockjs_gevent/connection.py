@@ -42,6 +42,30 @@ _KEPT_KEYS = (
 )
 
 
+def check_close(code: int, reason: str) -> None:
+    """Raise if (code, reason) is not an application close the protocol allows."""
+    if not isinstance(code, int) or isinstance(code, bool) or not (code == 1000 or 3000 <= code <= 4999):
+        raise ValueError(f"close code must be 1000 or in 3000-4999, got {code!r}")
+    if not isinstance(reason, str):
+        raise TypeError(f"close reason must be str, got {type(reason).__name__}")
+    if len(reason.encode("utf-8", "surrogatepass")) > 123:
+        raise ValueError("close reason must fit in 123 bytes of UTF-8 (the WebSocket limit)")
+
+
+class Refuse(Exception):
+    """Raise from a ``before_open`` hook to turn a client away.
+
+    The client never sees the session open; its ``onclose`` gets ``code``
+    and ``reason`` (default 3003 "Forbidden", the registered WebSocket code).
+    """
+
+    def __init__(self, code: int = 3003, reason: str = "Forbidden") -> None:
+        check_close(code, reason)
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
 class ConnectionInfo:
     """Facts about the request that opened a session."""
 
@@ -114,12 +138,7 @@ class Connection:
 
     def close(self, code: int = 1000, reason: str = "Normal closure") -> None:
         """Close the session with ``code`` (1000 or 3000-4999) and ``reason``."""
-        if not isinstance(code, int) or isinstance(code, bool) or not (code == 1000 or 3000 <= code <= 4999):
-            raise ValueError(f"close code must be 1000 or in 3000-4999, got {code!r}")
-        if not isinstance(reason, str):
-            raise TypeError(f"close reason must be str, got {type(reason).__name__}")
-        if len(reason.encode("utf-8", "surrogatepass")) > 123:
-            raise ValueError("close reason must fit in 123 bytes of UTF-8 (the WebSocket limit)")
+        check_close(code, reason)
         self._session.close(code, reason)
 
     @property

@@ -93,6 +93,11 @@ class Session:
         self.connection = connection
         self.handler_greenlet = gevent.spawn(self._run_handler, handler, connection)
 
+    def refuse(self, code: int, reason: str) -> None:
+        """Close without ever opening: the client's first frame is the close."""
+        self._opened = True
+        self.close(code, reason)
+
     def _run_handler(self, handler: Callable, connection: "Connection") -> None:
         try:
             handler(connection)

@@ -1,0 +1,128 @@
+"""Unit-test a handler in-process: no server, no sockets.
+
+    from sockjs_gevent.testing import HandlerClient
+
+    def test_echo():
+        with HandlerClient(SockJS(echo)) as client:
+            client.send("hi")
+            assert client.recv() == "hi"
+
+The client plays the browser: ``send`` delivers messages to the handler,
+``recv`` returns what the handler sent, ``close`` is the browser leaving.
+The handler runs in its own greenlet exactly as under the server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Mapping, Optional
+
+import gevent
+from gevent.event import Event
+from werkzeug.test import EnvironBuilder
+
+from .app import SockJS
+from .session import NORMAL_CLOSURE, Session
+
+
+class _Receiver:
+    __slots__ = ("wakeup",)
+
+    def __init__(self) -> None:
+        self.wakeup = Event()
+
+
+class HandlerClient:
+    """One fake client session against ``service``'s handler."""
+
+    def __init__(
+        self,
+        service: SockJS,
+        path: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        cookies: Optional[Mapping[str, str]] = None,
+        transport: str = "websocket",
+        remote_addr: str = "127.0.0.1",
+        environ: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        all_headers = dict(headers or {})
+        if cookies:
+            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        if environ is None:
+            builder = EnvironBuilder(
+                path=path or service.prefix + "/0/test/" + transport,
+                headers=all_headers,
+                environ_base={"REMOTE_ADDR": remote_addr},
+            )
+            environ = builder.get_environ()
+        self._receiver = _Receiver()
+        self._received: deque[str] = deque()
+        #: The server-side session; messages are kept unquoted for reading.
+        self.session: Session = service.open_session(None, environ, transport, raw=True)
+        self.session.attach(self._receiver)
+
+    def send(self, *messages: str) -> None:
+        """Deliver messages to the handler, as if the browser sent them."""
+        self.session.deliver(list(messages))
+
+    def recv(self, timeout: float = 1.0) -> Optional[str]:
+        """The next message the handler sent; None once the session closed.
+
+        Raises TimeoutError if nothing comes within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        wakeup = self._receiver.wakeup
+        while not self._received:
+            self._received.extend(self.session.take_messages())
+            if self._received:
+                break
+            if self.session.closed:
+                return None
+            wakeup.clear()
+            if not wakeup.wait(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"the handler sent nothing within {timeout} s")
+        return self._received.popleft()
+
+    def wait_closed(self, timeout: float = 1.0) -> tuple[int, str]:
+        """Wait for the server side to close; returns (code, reason)."""
+        deadline = time.monotonic() + timeout
+        wakeup = self._receiver.wakeup
+        while not self.session.closed:
+            wakeup.clear()
+            if not wakeup.wait(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"the session did not close within {timeout} s")
+        return self.session.close_code, self.session.close_reason
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
+
+    @property
+    def close_code(self) -> Optional[int]:
+        return self.session.close_code or None
+
+    @property
+    def close_reason(self) -> str:
+        return self.session.close_reason
+
+    @property
+    def refused(self) -> bool:
+        """True if before_open turned this client away (the handler never ran)."""
+        return self.session.handler_greenlet is None and self.session.closed
+
+    def close(self, timeout: float = 1.0) -> None:
+        """The browser leaves: the handler sees the close; wait for it to return."""
+        self.session.close(*NORMAL_CLOSURE)
+        greenlet = self.session.handler_greenlet
+        if greenlet is not None:
+            greenlet.join(timeout)
+            if not greenlet.dead:
+                greenlet.kill(block=True, timeout=timeout)
+
+    def __enter__(self) -> "HandlerClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+        gevent.idle()

@@ -12,9 +12,13 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["sockjs_gevent", "sockjs_gevent.*"]),
+    packages=[*find_packages(include=["sockjs_gevent", "sockjs_gevent.*"]), "flask_sockjs"],
+    package_dir={"flask_sockjs": "flask_ext"},
     install_requires=requirements,
-    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1"]},
+    extras_require={
+        "flask": ["flask>=3.0"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1", "flask>=3.0"],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Framework :: Flask",

@@ -1,0 +1,210 @@
+"""The Flask extension: SockJS handlers as decorated functions of a Flask app."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import io
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from flask import Blueprint, Flask
+from werkzeug.exceptions import HTTPException
+
+from sockjs_gevent import Connection, Refuse, Router
+from sockjs_gevent import SockJS as Service
+from sockjs_gevent.server import serve
+from sockjs_gevent.testing import HandlerClient
+
+#: Flask config keys and the sockjs_gevent option each sets a default for.
+CONFIG_KEYS = {
+    "SOCKJS_HEARTBEAT_DELAY": "heartbeat_delay",
+    "SOCKJS_DISCONNECT_DELAY": "disconnect_delay",
+    "SOCKJS_RESPONSE_LIMIT": "response_limit",
+    "SOCKJS_URL": "sockjs_url",
+    "SOCKJS_JSESSIONID": "jsessionid",
+    "SOCKJS_WEBSOCKET": "websocket",
+    "SOCKJS_MAX_MESSAGE_SIZE": "max_message_size",
+}
+
+Handler = Callable[[Connection], Any]
+Hook = Callable[[Connection], Optional[bool]]
+
+
+@dataclass
+class _Route:
+    prefix: str
+    handler: Handler
+    options: dict[str, Any]
+    before_connect: Optional[Hook]
+
+
+@dataclass
+class _AppState:
+    """What the extension keeps per Flask app (in ``app.extensions["sockjs"]``)."""
+
+    router: Router
+    services: dict[str, Service] = field(default_factory=dict)
+
+
+class SockJS:
+    """SockJS services inside a Flask app, one WSGI app for both.
+
+    >>> sockjs = SockJS(app)          # or: sockjs = SockJS(); sockjs.init_app(app)
+    >>> @sockjs.route("/chat")
+    ... def chat(conn):
+    ...     for message in conn:
+    ...         conn.send(message)
+
+    Handlers run in the app context, with a request context built from the
+    request that opened the session: ``flask.request.cookies``,
+    ``flask.session`` and login extensions work for authentication.
+    """
+
+    def __init__(self, app: Optional[Flask] = None) -> None:
+        self._routes: list[_Route] = []
+        self._hooks: list[Hook] = []
+        self._apps: list[Flask] = []
+        if app is not None:
+            self.init_app(app)
+
+    # -- setup -------------------------------------------------------------
+
+    def init_app(self, app: Flask) -> None:
+        """Put the SockJS router in front of ``app.wsgi_app`` and mount the routes."""
+        if "sockjs" in app.extensions:
+            return
+        router = Router([], fallback=app.wsgi_app)
+        app.wsgi_app = router  # type: ignore[method-assign]
+        app.extensions["sockjs"] = _AppState(router)
+        self._apps.append(app)
+        for route in self._routes:
+            self._mount(app, route, route.prefix)
+
+    def route(
+        self,
+        prefix: str,
+        *,
+        blueprint: Optional[Blueprint] = None,
+        before_connect: Optional[Hook] = None,
+        **options: Any,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the handler of a SockJS service.
+
+        ``options`` are sockjs_gevent options (``heartbeat_delay=5``...); they
+        override the app's ``SOCKJS_*`` config. With ``blueprint``, the
+        service lives under the blueprint's ``url_prefix`` wherever it is
+        registered. ``before_connect`` is a per-route hook (see
+        :meth:`before_connect`).
+        """
+
+        def decorator(handler: Handler) -> Handler:
+            route = _Route(prefix, handler, options, before_connect)
+            if blueprint is not None:
+                blueprint.record(lambda state: self._mount(state.app, route, (state.url_prefix or "") + prefix))
+            else:
+                self._routes.append(route)
+                for app in self._apps:
+                    self._mount(app, route, prefix)
+            return handler
+
+        return decorator
+
+    def before_connect(self, hook: Hook) -> Hook:
+        """Register a hook run before any session of this extension opens.
+
+        It runs in the opening request's context and gets the connection.
+        Returning False refuses the client (close 3003 "Forbidden"); raising
+        ``Refuse(code, reason)`` refuses with that code; an
+        ``HTTPException`` such as ``abort(401)`` maps to 4000 + its status.
+        """
+        self._hooks.append(hook)
+        return hook
+
+    def _mount(self, app: Flask, route: _Route, prefix: str) -> None:
+        if "sockjs" not in app.extensions:
+            self.init_app(app)
+        state: _AppState = app.extensions["sockjs"]
+        options = {option: app.config[key] for key, option in CONFIG_KEYS.items() if key in app.config}
+        options.update(route.options)
+        service = Service(
+            _in_request_context(app, route.handler),
+            prefix,
+            before_open=functools.partial(self._check_connect, app, route),
+            **options,
+        )
+        state.router.add(service)
+        state.services[prefix] = service
+
+    def _check_connect(self, app: Flask, route: _Route, conn: Connection) -> Optional[bool]:
+        """Run the global hooks, then the route's, in the opening request's context."""
+        hooks = [*self._hooks, *([route.before_connect] if route.before_connect else [])]
+        if not hooks:
+            return None
+        with app.request_context(_request_environ(conn.environ)):
+            for hook in hooks:
+                try:
+                    verdict = hook(conn) if _takes_argument(hook) else hook()  # type: ignore[call-arg]
+                except HTTPException as exc:
+                    raise Refuse(4000 + exc.code if exc.code and exc.code < 1000 else 4000, exc.name) from None
+                if verdict is False:
+                    return False
+        return None
+
+    # -- running and testing ------------------------------------------------
+
+    def run(self, app: Flask, host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
+        """Serve the app and its SockJS services on gevent (like ``app.run``)."""
+        serve(app, host, port, **kwargs)
+
+    def service(self, app: Flask, prefix: str) -> Service:
+        """The sockjs_gevent service mounted at ``prefix`` in ``app``."""
+        state: Optional[_AppState] = app.extensions.get("sockjs")
+        if state is None or prefix not in state.services:
+            known = ", ".join(sorted(state.services)) if state else "none"
+            raise KeyError(f"no SockJS route {prefix!r} in this app (routes: {known})")
+        return state.services[prefix]
+
+    def test_client(
+        self,
+        app: Flask,
+        prefix: str,
+        headers: Optional[dict[str, str]] = None,
+        cookies: Optional[dict[str, str]] = None,
+        transport: str = "websocket",
+    ) -> HandlerClient:
+        """A client for unit tests: talks to the route's handler, no network.
+
+        ``send(...)`` delivers messages, ``recv()`` returns what the handler
+        sent, ``wait_closed()`` gives the close code; ``refused`` tells if a
+        before_connect hook turned the client away. Use it as a context
+        manager, under gevent (no monkey-patching needed).
+        """
+        return HandlerClient(self.service(app, prefix), headers=headers, cookies=cookies, transport=transport)
+
+
+def _request_environ(environ: dict[str, Any]) -> dict[str, Any]:
+    """The opening request's environ, with the streams WSGI requires."""
+    full = dict(environ)
+    full["wsgi.input"] = io.BytesIO()
+    full["wsgi.errors"] = sys.stderr
+    return full
+
+
+def _in_request_context(app: Flask, func: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+    """Run ``func(conn)`` inside a request context of the opening request."""
+
+    @functools.wraps(func)
+    def run(conn: Connection) -> Any:
+        with app.request_context(_request_environ(conn.environ)):
+            return func(conn)
+
+    return run
+
+
+def _takes_argument(func: Callable[..., Any]) -> bool:
+    try:
+        return bool(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return True

@@ -1,0 +1,64 @@
+"""examples/flask_chat served under gevent, driven over real sockets."""
+
+import http.client
+import urllib.parse
+
+import pytest
+from websockets.sync.client import connect
+
+from conftest import start_server
+
+
+@pytest.fixture(scope="module")
+def chat_server():
+    server = start_server(["examples/flask_chat/app.py", "--port", "0"])
+    yield server
+    server.stop()
+
+
+def request(server, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response, data
+
+
+def login(server, name):
+    body = urllib.parse.urlencode({"name": name})
+    response, _ = request(server, "POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 302
+    return response.getheader("Set-Cookie").split(";")[0]
+
+
+def test_flask_pages_are_served_beside_sockjs(chat_server):
+    response, body = request(chat_server, "GET", "/login")
+    assert response.status == 200 and b"<form" in body
+    response, body = request(chat_server, "GET", "/chat/info")
+    assert response.status == 200 and b'"websocket":true' in body
+
+
+def test_anonymous_websocket_client_is_refused_before_open(chat_server):
+    with connect(f"ws://{chat_server.host}:{chat_server.port}/chat/0/anon/websocket") as ws:
+        assert ws.recv() == 'c[3003,"Forbidden"]'
+
+
+def test_anonymous_polling_client_is_refused_before_open(chat_server):
+    _, body = request(chat_server, "POST", "/chat/0/anon-poll/xhr")
+    assert body == b'c[3003,"Forbidden"]\n'
+
+
+def test_logged_in_user_chats_over_websocket_and_polling(chat_server):
+    cookie = login(chat_server, "ann")
+    url = f"ws://{chat_server.host}:{chat_server.port}/chat/0/ann/websocket"
+    with connect(url, additional_headers={"Cookie": cookie}) as ws:
+        assert ws.recv() == "o"
+        assert ws.recv() == 'a["* ann joined"]'
+        bob = login(chat_server, "bob")
+        _, body = request(chat_server, "POST", "/chat/0/bob/xhr", headers={"Cookie": bob})
+        assert body == b"o\n"
+        assert ws.recv() == 'a["* bob joined"]'
+        response, _ = request(chat_server, "POST", "/chat/0/bob/xhr_send", '["hi ann"]', {"Cookie": bob})
+        assert response.status == 204
+        assert ws.recv() == 'a["bob: hi ann"]'

@@ -1,0 +1,161 @@
+"""flask_sockjs: construction, config, request context, refusals, blueprints, test client."""
+
+import flask
+import pytest
+from flask import Blueprint, Flask, abort, session
+
+from flask_sockjs import Refuse, SockJS
+
+
+def echo(conn):
+    for message in conn:
+        conn.send(message)
+
+
+def make_app(**config):
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test", **config)
+    return app
+
+
+def test_direct_construction_mounts_routes_declared_after():
+    app = make_app()
+    sockjs = SockJS(app)
+    sockjs.route("/echo")(echo)
+    with sockjs.test_client(app, "/echo") as client:
+        client.send("hi")
+        assert client.recv() == "hi"
+
+
+def test_factory_style_init_app_mounts_routes_declared_before():
+    sockjs = SockJS()
+    sockjs.route("/echo")(echo)
+    app = make_app()
+    sockjs.init_app(app)
+    with sockjs.test_client(app, "/echo") as client:
+        client.send("hi")
+        assert client.recv() == "hi"
+
+
+def test_flask_routes_keep_working_beside_sockjs_routes():
+    app = make_app()
+    sockjs = SockJS(app)
+    app.get("/")(lambda: "home")
+    sockjs.route("/echo")(echo)
+    web = app.test_client()
+    assert web.get("/").data == b"home"
+    assert web.get("/echo").data == b"Welcome to SockJS!\n"
+    assert web.get("/echo/info").json["websocket"] is True
+    assert web.get("/missing").status_code == 404
+
+
+def test_config_sets_defaults_and_route_options_override():
+    app = make_app(SOCKJS_HEARTBEAT_DELAY=7.0, SOCKJS_DISCONNECT_DELAY=3.0, SOCKJS_URL="/static/sockjs.js")
+    sockjs = SockJS(app)
+    sockjs.route("/a")(echo)
+    sockjs.route("/b", heartbeat_delay=1.5)(echo)
+    a, b = sockjs.service(app, "/a").options, sockjs.service(app, "/b").options
+    assert (a.heartbeat_delay, a.disconnect_delay, a.sockjs_url) == (7.0, 3.0, "/static/sockjs.js")
+    assert (b.heartbeat_delay, b.disconnect_delay) == (1.5, 3.0)
+
+
+def test_bad_config_fails_when_the_route_is_mounted():
+    app = make_app(SOCKJS_RESPONSE_LIMIT=-1)
+    sockjs = SockJS(app)
+    with pytest.raises(ValueError, match="response_limit"):
+        sockjs.route("/echo")(echo)
+
+
+def test_handler_runs_in_app_and_request_context():
+    app = make_app()
+    sockjs = SockJS(app)
+
+    @sockjs.route("/ctx")
+    def ctx(conn):
+        conn.send(flask.current_app.name)
+        conn.send(flask.request.cookies.get("flavour", "none"))
+        conn.send(flask.request.path)
+
+    with sockjs.test_client(app, "/ctx", cookies={"flavour": "mint"}) as client:
+        assert [client.recv(), client.recv(), client.recv()] == [app.name, "mint", "/ctx/0/test/websocket"]
+
+
+def login_cookie(app, user):
+    web = app.test_client()
+    web.post("/login", data={"user": user})
+    return {"session": web.get_cookie("session").value}
+
+
+def make_authenticated_app():
+    app = make_app()
+
+    @app.post("/login")
+    def login():
+        session["user"] = flask.request.form["user"]
+        return "ok"
+
+    sockjs = SockJS(app)
+
+    @sockjs.before_connect
+    def logged_in():
+        return "user" in session
+
+    @sockjs.route("/private")
+    def private(conn):
+        conn.send("hello " + session["user"])
+
+    return app, sockjs
+
+
+def test_authenticated_handler_refuses_an_anonymous_client():
+    app, sockjs = make_authenticated_app()
+    with sockjs.test_client(app, "/private") as client:
+        assert client.refused
+        assert client.wait_closed() == (3003, "Forbidden")
+
+
+def test_authenticated_handler_sees_the_logged_in_user():
+    app, sockjs = make_authenticated_app()
+    with sockjs.test_client(app, "/private", cookies=login_cookie(app, "ann")) as client:
+        assert not client.refused
+        assert client.recv() == "hello ann"
+
+
+def test_route_hook_may_refuse_with_its_own_code_or_an_http_error():
+    app = make_app()
+    sockjs = SockJS(app)
+
+    def needs_token(conn):
+        if flask.request.cookies.get("token") != "secret":
+            raise Refuse(4001, "Bad token")
+
+    sockjs.route("/token", before_connect=needs_token)(echo)
+    sockjs.route("/http", before_connect=lambda conn: abort(401))(echo)
+    with sockjs.test_client(app, "/token") as client:
+        assert client.wait_closed() == (4001, "Bad token")
+    with sockjs.test_client(app, "/token", cookies={"token": "secret"}) as client:
+        client.send("ok")
+        assert client.recv() == "ok"
+    with sockjs.test_client(app, "/http") as client:
+        assert client.wait_closed() == (4401, "Unauthorized")
+
+
+def test_blueprint_routes_live_under_the_blueprint_prefix():
+    sockjs = SockJS()
+    bp = Blueprint("rt", __name__)
+    sockjs.route("/echo", blueprint=bp)(echo)
+    app = make_app()
+    sockjs.init_app(app)
+    app.register_blueprint(bp, url_prefix="/rt")
+    assert app.test_client().get("/rt/echo").data == b"Welcome to SockJS!\n"
+    with sockjs.test_client(app, "/rt/echo") as client:
+        client.send("x")
+        assert client.recv() == "x"
+
+
+def test_unknown_route_in_test_client_names_the_known_ones():
+    app = make_app()
+    sockjs = SockJS(app)
+    sockjs.route("/echo")(echo)
+    with pytest.raises(KeyError, match="/echo"):
+        sockjs.test_client(app, "/nope")

@@ -55,6 +55,7 @@ class Session:
         "handler_greenlet",
         "connection",
         "raw",
+        "_close_callbacks",
         "__weakref__",
     )
 
@@ -81,6 +82,7 @@ class Session:
         self._expiry = None
         self.handler_greenlet: Optional[gevent.Greenlet] = None
         self.connection: Optional["Connection"] = None
+        self._close_callbacks: Optional[list[Callable[["Session"], object]]] = None
 
     # -- handler side -----------------------------------------------------
 
@@ -124,6 +126,39 @@ class Session:
             receiver.wakeup.set()
         return True
 
+    def send_quoted(self, message: str, quoted: str) -> bool:
+        """Queue a message already passed through ``protocol.quote``.
+
+        Broadcasts quote once and hand the same string to every member.
+        """
+        if self.close_frame is not None:
+            return False
+        self._outbox.append(message if self.raw else quoted)
+        receiver = self.receiver
+        if receiver is not None:
+            receiver.wakeup.set()
+        return True
+
+    def on_close(self, callback: Callable[["Session"], object]) -> None:
+        """Call ``callback(session)`` once the session closes (at once if it has).
+
+        Callbacks may run in the event loop (on expiry), so they must not block.
+        """
+        if self.close_frame is not None:
+            callback(self)
+        elif self._close_callbacks is None:
+            self._close_callbacks = [callback]
+        else:
+            self._close_callbacks.append(callback)
+
+    def _closed(self) -> None:
+        callbacks, self._close_callbacks = self._close_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except Exception:
+                log.exception("close callback %r failed", callback)
+
     def recv(self, timeout: Optional[float] = None) -> Optional[str]:
         """Next message from the client; None once the session is closed.
 
@@ -154,6 +189,8 @@ class Session:
         receiver = self.receiver
         if receiver is not None:
             receiver.wakeup.set()
+        if self._close_callbacks is not None:
+            self._closed()
 
     # -- transport side ---------------------------------------------------
 
@@ -243,6 +280,8 @@ class Session:
             self.close_code, self.close_reason = NORMAL_CLOSURE
             self.close_frame = protocol.close_frame(*NORMAL_CLOSURE)
             self._inbox.put(_CLOSED)
+            if self._close_callbacks is not None:
+                self._closed()
 
 
 class SessionRegistry:

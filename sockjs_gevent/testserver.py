@@ -13,9 +13,8 @@ import json
 import logging
 from typing import Any
 
-import gevent
 
-from . import Connection, Router, SockJS
+from . import Connection, Router, SockJS, channels
 from .options import DEFAULT_SOCKJS_URL
 from .server import print_ready, serve
 
@@ -48,20 +47,12 @@ def amplify(conn: Connection) -> None:
         conn.send("x" * 2**n)
 
 
-class Broadcast:
+def broadcast(conn: Connection) -> None:
     """Every message to every open connection of the service."""
-
-    def __init__(self) -> None:
-        self.members: set[Connection] = set()
-
-    def __call__(self, conn: Connection) -> None:
-        self.members.add(conn)
-        try:
-            for message in conn:
-                for member in list(self.members):
-                    member.send(message)
-        finally:
-            self.members.discard(conn)
+    everyone = channels.channel("testserver-broadcast")
+    everyone.join(conn)
+    for message in conn:
+        everyone.publish(message)
 
 
 def crash(conn: Connection) -> None:
@@ -95,7 +86,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
         SockJS(close, "/close", **common),
         SockJS(ticker, "/ticker", **common),
         SockJS(amplify, "/amplify", **common),
-        SockJS(Broadcast(), "/broadcast", **common),
+        SockJS(broadcast, "/broadcast", **common),
         SockJS(crash, "/crash", **common),
         SockJS(whoami, "/whoami", **common),
     ])

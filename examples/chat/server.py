@@ -17,7 +17,7 @@ from typing import Iterable
 
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
-from sockjs_gevent import Connection, Router, SockJS
+from sockjs_gevent import Connection, Router, SockJS, channels
 from sockjs_gevent.server import print_ready, serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,25 +25,14 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SOCKJS_CLIENT = os.path.join(ROOT, "node_modules", "sockjs-client", "dist", "sockjs.min.js")
 
 
-class ChatRoom:
-    """One room, in this process: every message goes to every member."""
-
-    def __init__(self) -> None:
-        self.members: set[Connection] = set()
-
-    def __call__(self, conn: Connection) -> None:
-        self.members.add(conn)
-        self.say(f"* someone joined over {conn.transport} ({len(self.members)} here)")
-        try:
-            for message in conn:
-                self.say(message[:2000])
-        finally:
-            self.members.discard(conn)
-            self.say(f"* someone left ({len(self.members)} here)")
-
-    def say(self, text: str) -> None:
-        for member in list(self.members):
-            member.send(text)
+def chat(conn: Connection) -> None:
+    """One room: every message goes to everyone in it."""
+    room = channels.channel("lobby")
+    room.join(conn)  # leaves by itself when the connection closes
+    room.publish(f"* someone joined over {conn.transport} ({len(room)} here)")
+    for message in conn:
+        room.publish(message[:2000])
+    room.publish(f"* someone left ({len(room)} here)")  # it has already left
 
 
 def page(environ, start_response) -> Iterable[bytes]:
@@ -62,8 +51,8 @@ def build_app() -> Router:
     if not os.path.exists(SOCKJS_CLIENT):
         raise SystemExit(f"sockjs-client not found at {SOCKJS_CLIENT}: run `npm install` in {ROOT}")
     static = SharedDataMiddleware(page, {"/static/sockjs.min.js": SOCKJS_CLIENT})
-    chat = SockJS(ChatRoom(), prefix="/chat", sockjs_url="/static/sockjs.min.js")
-    return Router([chat], fallback=static)
+    service = SockJS(chat, prefix="/chat", sockjs_url="/static/sockjs.min.js")
+    return Router([service], fallback=static)
 
 
 def main() -> None:

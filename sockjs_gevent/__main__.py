@@ -2,21 +2,30 @@
 
     python -m sockjs_gevent myapp:echo --prefix /echo --port 8080
     python -m sockjs_gevent myapp:app --port 8080        # a SockJS, Router or any WSGI app
+    python -m sockjs_gevent myapp:create_app             # a factory returning one
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import inspect
-import logging
-import os
-import sys
-from typing import Any
+# Before the user's module (and redis, database drivers...) is imported, so
+# their blocking I/O cooperates with the event loop.
+from gevent import monkey
 
-from .app import SockJS
-from .router import Router
-from .server import print_ready, serve
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import inspect  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import Any, Optional  # noqa: E402
+
+from .app import SockJS  # noqa: E402
+from .channels import default_hub  # noqa: E402
+from .channels.redis import URL_ENV as REDIS_URL_ENV  # noqa: E402
+from .router import Router  # noqa: E402
+from .server import print_ready, serve  # noqa: E402
 
 
 def load(target: str) -> Any:
@@ -35,18 +44,22 @@ def load(target: str) -> Any:
         raise SystemExit(f"{module_name!r} has no attribute {attribute!r}") from None
 
 
+def _required_positional(obj: Any) -> Optional[int]:
+    try:
+        parameters = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return len([p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty])
+
+
 def is_handler(obj: Any) -> bool:
     """A SockJS handler takes one argument (the connection); WSGI apps take two."""
-    if isinstance(obj, (SockJS, Router)):
-        return False
-    try:
-        params = [
-            p for p in inspect.signature(obj).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        ]
-    except (TypeError, ValueError):
-        return False
-    return len(params) == 1
+    return not isinstance(obj, (SockJS, Router)) and _required_positional(obj) == 1
+
+
+def is_factory(obj: Any) -> bool:
+    """An app factory takes no arguments and returns the app."""
+    return inspect.isfunction(obj) and _required_positional(obj) == 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,7 +72,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.environ.get(REDIS_URL_ENV):
+        # Subscribe before taking traffic, so no early broadcast is missed.
+        backend = default_hub().backend
+        if not backend.connected.wait(5.0):  # type: ignore[attr-defined]
+            logging.getLogger("sockjs_gevent").warning("Redis not reachable yet; serving anyway, will keep retrying")
     obj = load(args.target)
+    if is_factory(obj):
+        obj = obj()
     app = SockJS(obj, prefix=args.prefix) if is_handler(obj) else obj
     serve(app, args.host, args.port, ready=print_ready)
 

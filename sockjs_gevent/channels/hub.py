@@ -9,6 +9,7 @@ member's outbox, so a publish never waits on a slow member.
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Iterator, Optional, Protocol
 
 from .. import protocol
@@ -18,6 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..session import Session
 
 log = logging.getLogger("sockjs_gevent.channels")
+
+#: Environment variable that makes the process-wide hub use Redis.
+REDIS_URL_ENV = "SOCKJS_GEVENT_REDIS_URL"
 
 
 class Backend(Protocol):
@@ -144,10 +148,21 @@ _default_hub: Optional[ChannelHub] = None
 
 
 def default_hub() -> ChannelHub:
-    """The process-wide hub ``channel()`` uses (in-process unless configured)."""
+    """The process-wide hub ``channel()`` uses.
+
+    In-process, unless ``configure()`` was called or the environment
+    variable SOCKJS_GEVENT_REDIS_URL names a Redis server (as the cluster
+    runner sets it for its workers).
+    """
     global _default_hub
     if _default_hub is None:
-        _default_hub = ChannelHub()
+        url = os.environ.get(REDIS_URL_ENV)
+        if url:
+            from .redis import RedisBackend
+
+            _default_hub = ChannelHub(RedisBackend(url))
+        else:
+            _default_hub = ChannelHub()
     return _default_hub
 
 

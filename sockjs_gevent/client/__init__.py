@@ -1,0 +1,102 @@
+"""A gevent SockJS client, in the same blocking style as the server.
+
+    from sockjs_gevent.client import connect
+
+    conn = connect("http://127.0.0.1:8081/echo", transport="xhr-streaming")
+    conn.send("hello")
+    print(conn.recv(timeout=5))      # "hello"
+    conn.close()
+
+Transports: ``websocket``, ``xhr-streaming``, ``eventsource``,
+``xhr-polling``, and ``rawwebsocket`` (the ``/websocket`` endpoint with no
+SockJS framing). Use it from greenlets; no monkey-patching is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from typing import Optional, Sequence
+from urllib.parse import urlsplit
+
+from .connection import ClientConnection
+from .http import HttpConnection, HttpError
+from .transports import TRANSPORTS, WebSocketTransport
+
+__all__ = ["connect", "info", "ClientConnection", "ConnectError", "TRANSPORTS"]
+
+
+class ConnectError(ConnectionError):
+    """The session did not open: refused, closed before open, or unreachable.
+
+    ``code`` and ``reason`` are the close the server sent, when it sent one.
+    """
+
+    def __init__(self, message: str, code: Optional[int] = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+def _split(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "ws") or not parts.hostname:
+        raise ValueError(f"expected an http:// URL of a SockJS service, got {url!r}")
+    return parts.hostname, parts.port or 80, parts.path.rstrip("/")
+
+
+def info(url: str, timeout: float = 10.0) -> dict:
+    """GET the service's /info (websocket support, cookie_needed, ...)."""
+    host, port, prefix = _split(url)
+    http = HttpConnection(host, port, timeout)
+    try:
+        response = http.request("GET", prefix + "/info")
+        body = http.read_body()
+    except (OSError, HttpError) as exc:
+        raise ConnectError(f"cannot reach {url}: {exc}") from exc
+    finally:
+        http.close()
+    if response.status != 200:
+        raise ConnectError(f"{url}/info answered {response.status}")
+    return json.loads(body)
+
+
+def connect(
+    url: str,
+    transport: str = "auto",
+    timeout: float = 10.0,
+    headers: Sequence[tuple[str, str]] = (),
+    session_id: Optional[str] = None,
+    server_id: Optional[str] = None,
+) -> ClientConnection:
+    """Open a session on the SockJS service at ``url`` and wait until it is open.
+
+    ``transport="auto"`` asks /info and picks websocket when the server
+    allows it, else xhr-streaming. Raises ConnectError if the session does
+    not open within ``timeout`` (its ``code``/``reason`` tell a refusal).
+    """
+    host, port, prefix = _split(url)
+    if transport == "auto":
+        transport = "websocket" if info(url, timeout).get("websocket") else "xhr-streaming"
+    conn = ClientConnection(url)
+    if transport == "rawwebsocket":
+        impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, raw=True)
+    else:
+        cls = TRANSPORTS.get(transport)
+        if cls is None:
+            raise ValueError(f"unknown transport {transport!r}; choose from auto, rawwebsocket, {', '.join(TRANSPORTS)}")
+        server_id = server_id or "%03d" % random.randrange(1000)
+        session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
+        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout)
+    conn.transport = impl
+    impl.start()
+    if not conn.opened.wait(timeout):
+        conn.close()
+        raise ConnectError(f"session at {url} did not open within {timeout} s over {transport}")
+    if not conn.was_opened:
+        raise ConnectError(
+            f"session at {url} closed before opening: {conn.close_code} {conn.close_reason}",
+            conn.close_code, conn.close_reason,
+        )
+    return conn

@@ -1,0 +1,121 @@
+"""A small keep-alive HTTP/1.1 client on gevent sockets, framed by h11."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Sequence
+
+import h11
+from gevent import socket
+
+
+class HttpError(ConnectionError):
+    """The server closed or broke the connection mid-request."""
+
+
+class Response:
+    """Status and headers of a response whose body is read separately."""
+
+    __slots__ = ("status", "headers")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.headers = headers
+
+    def header(self, name: str) -> Optional[str]:
+        key = name.lower().encode("latin-1")
+        for k, v in self.headers:
+            if k == key:
+                return v.decode("latin-1")
+        return None
+
+
+class HttpConnection:
+    """One connection to ``host:port``; reopened by itself after the server closes it."""
+
+    def __init__(self, host: str, port: int, timeout: Optional[float] = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._sock: Optional[socket.socket] = None
+        self._h11: Optional[h11.Connection] = None
+
+    def _connect(self) -> None:
+        self.close()
+        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._h11 = h11.Connection(h11.CLIENT)
+
+    def request(self, method: str, target: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Response:
+        """Send a request and read the response head (the body is left to read)."""
+        if self._h11 is None or self._h11.our_state is not h11.IDLE:
+            if self._h11 is not None and self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+                self._h11.start_next_cycle()
+            else:
+                self._connect()
+        all_headers = [("Host", f"{self.host}:{self.port}"), ("Content-Length", str(len(body))), *headers]
+        data = self._h11.send(h11.Request(method=method, target=target, headers=all_headers))
+        data += self._h11.send(h11.Data(data=body)) if body else b""
+        data += self._h11.send(h11.EndOfMessage())
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise HttpError(f"could not send {method} {target}: {exc}") from exc
+        while True:
+            event = self._next_event()
+            if isinstance(event, h11.Response):
+                return Response(event.status_code, list(event.headers))
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            raise HttpError(f"unexpected {event!r} while waiting for a response")
+
+    def iter_body(self, read_timeout: Optional[float] = None) -> Iterator[bytes]:
+        """Yield body chunks as they arrive, until the response ends."""
+        while True:
+            event = self._next_event(read_timeout)
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                if self._h11.our_state is h11.MUST_CLOSE or self._h11.their_state is h11.MUST_CLOSE:
+                    self.close()
+                return
+            else:
+                raise HttpError(f"unexpected {event!r} in a response body")
+
+    def read_body(self) -> bytes:
+        return b"".join(self.iter_body())
+
+    def _next_event(self, read_timeout: Optional[float] = None) -> object:
+        assert self._h11 is not None and self._sock is not None
+        while True:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                self.close()
+                raise HttpError(f"bad HTTP from the server: {exc}") from exc
+            if event is h11.NEED_DATA:
+                if read_timeout is not None:
+                    self._sock.settimeout(read_timeout)
+                try:
+                    data = self._sock.recv(65536)
+                except OSError as exc:
+                    self.close()
+                    raise HttpError(f"connection lost: {exc}") from exc
+                finally:
+                    if read_timeout is not None and self._sock is not None:
+                        self._sock.settimeout(self.timeout)
+                self._h11.receive_data(data)
+                continue
+            if isinstance(event, h11.ConnectionClosed):
+                self.close()
+                raise HttpError("the server closed the connection")
+            return event
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self._h11 = None

@@ -1,0 +1,279 @@
+"""Client transports: each moves frames between a server and a ClientConnection."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence
+from urllib.parse import unquote
+
+import gevent
+from gevent import socket
+from gevent.event import Event
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidState
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from .connection import ClientConnection
+from .http import HttpConnection, HttpError
+
+Headers = Sequence[tuple[str, str]]
+
+
+class Transport:
+    """Common ground: where the session lives and who to tell."""
+
+    name = ""
+
+    def __init__(self, conn: ClientConnection, host: str, port: int, session_path: str, headers: Headers, timeout: float) -> None:
+        self.conn = conn
+        self.host = host
+        self.port = port
+        self.session_path = session_path  # /prefix/<server>/<session>
+        self.headers = list(headers)
+        self.timeout = timeout
+        self._greenlets: list[gevent.Greenlet] = []
+
+    def start(self) -> None:
+        self._greenlets.append(gevent.spawn(self._run))
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def send(self, message: str) -> None:
+        raise NotImplementedError
+
+    def close(self, code: int, reason: str) -> None:
+        current = gevent.getcurrent()
+        gevent.killall([g for g in self._greenlets if g is not current], block=False)
+
+
+class WebSocketTransport(Transport):
+    """SockJS frames over one WebSocket (``/websocket``), or raw messages (``raw=True``)."""
+
+    name = "websocket"
+
+    def __init__(self, *args, raw: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.raw = raw
+        self._sock: Optional[socket.socket] = None
+        self._engine: Optional[ClientProtocol] = None
+
+    def _run(self) -> None:
+        try:
+            self._handshake()
+            self._read_loop()
+        except (OSError, HttpError) as exc:
+            self.conn.broken(1006, f"WebSocket failed: {exc}")
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+        self.conn.broken()
+
+    def _handshake(self) -> None:
+        path = self.session_path + "/websocket" if not self.raw else self.session_path
+        self._engine = ClientProtocol(parse_uri(f"ws://{self.host}:{self.port}{path}"), max_size=None)
+        request = self._engine.connect()
+        for key, value in self.headers:
+            request.headers[key] = value
+        self._engine.send_request(request)
+        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._flush()
+        self._sock.settimeout(None)
+
+    def _feed(self) -> list:
+        data = self._sock.recv(65536)
+        if data:
+            self._engine.receive_data(data)
+        else:
+            self._engine.receive_eof()
+        events = self._engine.events_received()
+        self._flush()
+        if self._engine.handshake_exc is not None:
+            raise HttpError(f"handshake refused: {self._engine.handshake_exc}")
+        if not data and not events:
+            raise HttpError("connection closed")
+        return events
+
+    def _read_loop(self) -> None:
+        fragments: list[bytes] = []
+        while True:
+            for event in self._feed():
+                opcode = getattr(event, "opcode", None)
+                if opcode is None:  # the handshake response
+                    if self.raw:
+                        self.conn.mark_open()
+                    continue
+                if opcode is Opcode.TEXT or opcode is Opcode.CONT:
+                    fragments.append(event.data)
+                    if not event.fin:
+                        continue
+                    text = b"".join(fragments).decode("utf-8")
+                    fragments = []
+                    if self.raw:
+                        self.conn.handle_message(text)
+                    else:
+                        self.conn.handle_frame(text)
+                elif opcode is Opcode.CLOSE:
+                    received = self._engine.close_rcvd
+                    if received is not None and (self.raw or not self.conn.closed):
+                        self.conn.broken(received.code, received.reason)
+            if self._engine.state is State.CLOSED:
+                return
+
+    def send(self, message: str) -> None:
+        if self._engine is None or self._engine.state is not State.OPEN:
+            return
+        payload = message if self.raw else json.dumps([message])
+        try:
+            self._engine.send_text(payload.encode("utf-8", "surrogatepass"))
+            self._flush()
+        except (InvalidState, OSError):
+            pass
+
+    def _flush(self) -> None:
+        for chunk in self._engine.data_to_send():
+            if chunk:
+                self._sock.sendall(chunk)
+
+    def close(self, code: int, reason: str) -> None:
+        if self._engine is not None and self._engine.state is State.OPEN:
+            try:
+                self._engine.send_close(code if self.raw else 1000, reason if self.raw else "")
+                self._flush()
+            except (InvalidState, OSError):
+                pass
+        super().close(code, reason)
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class HttpSender:
+    """Sends buffered messages with POST xhr_send, one request at a time."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.http = HttpConnection(transport.host, transport.port, transport.timeout)
+        self.buffer: list[str] = []
+        self.wakeup = Event()
+        self.greenlet = gevent.spawn(self._run)
+        transport._greenlets.append(self.greenlet)
+
+    def send(self, message: str) -> None:
+        self.buffer.append(message)
+        self.wakeup.set()
+
+    def _run(self) -> None:
+        conn = self.transport.conn
+        path = self.transport.session_path + "/xhr_send"
+        headers = [("Content-Type", "text/plain;charset=UTF-8"), *self.transport.headers]
+        while True:
+            self.wakeup.wait()
+            self.wakeup.clear()
+            batch, self.buffer = self.buffer, []
+            if not batch:
+                continue
+            body = json.dumps(batch).encode("utf-8", "surrogatepass")
+            try:
+                response = self.http.request("POST", path, headers, body)
+                self.http.read_body()
+            except HttpError as exc:
+                conn.broken(1006, f"xhr_send failed: {exc}")
+                return
+            if response.status not in (200, 204):
+                conn.broken(1006, f"xhr_send answered {response.status}")
+                return
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class HttpReceivingTransport(Transport):
+    """Receiving over HTTP requests; sending with xhr_send."""
+
+    def start(self) -> None:
+        self.sender = HttpSender(self)
+        self.http = HttpConnection(self.host, self.port, self.timeout)
+        super().start()
+
+    def send(self, message: str) -> None:
+        self.sender.send(message)
+
+    def close(self, code: int, reason: str) -> None:
+        super().close(code, reason)
+        self.http.close()
+        self.sender.close()
+
+    def _run(self) -> None:
+        try:
+            while not self.conn.closed:
+                self._receive_once()
+        except HttpError as exc:
+            self.conn.broken(1006, f"{self.name} failed: {exc}")
+
+    def _receive_once(self) -> None:
+        raise NotImplementedError
+
+    def _expect_ok(self, method: str, transport: str) -> None:
+        response = self.http.request(method, f"{self.session_path}/{transport}", self.headers)
+        if response.status != 200:
+            body = self.http.read_body()[:200]
+            raise HttpError(f"{transport} answered {response.status}: {body!r}")
+
+
+class XhrStreamingTransport(HttpReceivingTransport):
+    """Frames as lines of a chunked POST response; reopened at the response limit."""
+
+    name = "xhr-streaming"
+
+    def _receive_once(self) -> None:
+        self._expect_ok("POST", "xhr_streaming")
+        buffer = b""
+        prelude = True
+        for chunk in self.http.iter_body():
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if prelude:
+                    prelude = False  # the 2048 h's
+                    continue
+                self.conn.handle_frame(line.decode("utf-8"))
+
+
+class EventSourceTransport(HttpReceivingTransport):
+    """Frames as server-sent events (``data: ...``), URI-escaped by the server."""
+
+    name = "eventsource"
+
+    def _receive_once(self) -> None:
+        self._expect_ok("GET", "eventsource")
+        buffer = b""
+        for chunk in self.http.iter_body():
+            buffer += chunk
+            *events, buffer = buffer.split(b"\r\n\r\n")
+            for event in events:
+                for line in event.split(b"\r\n"):
+                    if line.startswith(b"data: "):
+                        self.conn.handle_frame(unquote(line[6:].decode("utf-8")))
+
+
+class XhrPollingTransport(HttpReceivingTransport):
+    """One frame per POST /xhr; the next poll starts at once."""
+
+    name = "xhr-polling"
+
+    def _receive_once(self) -> None:
+        self._expect_ok("POST", "xhr")
+        for line in self.http.read_body().split(b"\n"):
+            if line:
+                self.conn.handle_frame(line.decode("utf-8"))
+
+
+TRANSPORTS = {
+    t.name: t for t in (WebSocketTransport, XhrStreamingTransport, EventSourceTransport, XhrPollingTransport)
+}

@@ -1,0 +1,174 @@
+"""PROTOCOL.md section 5: xhr-streaming, eventsource and htmlfile."""
+
+import json
+import re
+
+import pytest
+
+from rawhttp import HTMLFILE_HEAD, NO_CACHE, Receiver, new_sid, send
+
+STREAMS = ["xhr_streaming", "eventsource", "htmlfile"]
+CONTENT_TYPE = {
+    "xhr_streaming": "application/javascript; charset=UTF-8",
+    "eventsource": "text/event-stream",
+    "htmlfile": "text/html; charset=UTF-8",
+}
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_streaming_answer_is_200_with_content_type_and_no_cache(server, transport):
+    with Receiver(server, "/echo", new_sid(), transport) as rx:
+        assert rx.head.status == 200
+        assert rx.head.header("Content-Type") == CONTENT_TYPE[transport]
+        assert rx.head.header("Cache-Control") == NO_CACHE
+        assert rx.frame() == "o"
+
+
+def test_xhr_streaming_prelude_is_2048_h_and_newline_then_frames(server):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, "xhr_streaming") as rx:
+        assert rx.prelude() == b"h" * 2048 + b"\n"
+        rx.raw.read_until(b"o\n")
+        assert rx.raw.body == b"h" * 2048 + b"\n" + b"o\n"
+        rx.pos += 2
+        send(server, "/echo", sid, ["x", "y"])
+        rx.raw.read_until(b"]\n")
+        assert rx.raw.body[rx.pos:] in (b'a["x","y"]\n', b'a["x"]\n')
+
+
+def test_eventsource_prelude_is_crlf_then_data_frames(server):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, "eventsource") as rx:
+        rx.raw.read_until(b"data: o\r\n\r\n")
+        assert rx.raw.body == b"\r\ndata: o\r\n\r\n"
+        rx.pos = len(rx.raw.body)
+        send(server, "/echo", sid, ["x"])
+        rx.raw.read_until(b'data: a["x"]\r\n\r\n')
+        assert rx.raw.body[rx.pos:] == b'data: a["x"]\r\n\r\n'
+
+
+def test_eventsource_escapes_percent_cr_lf_nul_in_frames(server):
+    sid = new_sid()
+    message = "100% \r\n\x00 %0A %25"
+    with Receiver(server, "/echo", sid, "eventsource") as rx:
+        assert rx.frame() == "o"
+        start = rx.pos
+        send(server, "/echo", sid, [message])
+        frame = rx.frame()
+        data = rx.raw.body[start + len(b"data: "): rx.pos - 4]
+    for raw_char in (b"\r", b"\n", b"\x00"):
+        assert raw_char not in data
+    assert b"%" not in re.sub(rb"%(25|0D|0A|00)", b"", data), data
+    assert data == b'a["100%25 \\r\\n\\u0000 %250A %2525"]'
+    assert json.loads(frame[1:]) == [message]
+
+
+def test_htmlfile_prelude_is_head_with_callback_padded_past_1024_then_crlfcrlf(server):
+    with Receiver(server, "/echo", new_sid(), "htmlfile", query="?c=my.cb_1") as rx:
+        prelude = rx.prelude()
+        assert rx.frame() == "o"
+        frame_bytes = rx.raw.body[len(prelude): rx.pos]
+    head = HTMLFILE_HEAD.replace("CALLBACK", "my.cb_1").encode()
+    assert prelude.startswith(head)
+    assert prelude.endswith(b"\r\n\r\n")
+    padding = prelude[len(head): -4]
+    assert padding.lstrip(b"\n").strip(b" ") == b"", padding
+    assert len(prelude) - 4 >= 1024
+    assert frame_bytes == b'<script>\np("o");\n</script>\r\n'
+
+
+def test_htmlfile_frame_is_script_calling_p_with_json_string(server):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, "htmlfile") as rx:
+        assert rx.frame() == "o"
+        start = rx.pos
+        send(server, "/echo", sid, ["</script>"])
+        assert rx.frame() == 'a["</script>"]'
+        raw = rx.raw.body[start: rx.pos]
+    assert raw.startswith(b"<script>\np(") and raw.endswith(b");\n</script>\r\n")
+    assert json.loads(raw[len(b"<script>\np("): -len(b");\n</script>\r\n")]) == 'a["</script>"]'
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_streaming_uses_chunked_encoding_on_http11(server, transport):
+    with Receiver(server, "/echo", new_sid(), transport) as rx:
+        assert rx.head.header("Transfer-Encoding") == "chunked"
+        assert not rx.head.has("Content-Length")
+        assert rx.frame() == "o"
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_streaming_delivers_messages_as_they_come(server, transport):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, transport) as rx:
+        assert rx.frame() == "o"
+        for i in range(5):
+            send(server, "/echo", sid, [f"n{i}"])
+            assert rx.messages(1) == [f"n{i}"]
+
+
+def limit_crossed_by_last_frame(sizes, prelude, limit=4096):
+    """The response ended after the frame that crossed ``limit``; the prelude may or may not count."""
+    for base in (0, prelude):
+        before, total = base + sum(sizes[:-1]), base + sum(sizes)
+        if before < limit <= total:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_response_limit_ends_stream_after_crossing_frame_and_session_survives(server, transport):
+    """/echo has response_limit=4096: each response ends right after the frame that
+    crossed it; the next response continues with nothing lost or duplicated."""
+    sid = new_sid()
+    expected = [f"{i:03d}" + "x" * 400 for i in range(40)]
+    got = []
+    rx = Receiver(server, "/echo", sid, transport)
+    prelude = len(rx.prelude())
+    assert rx.frame() == "o"
+    for message in expected:
+        send(server, "/echo", sid, [message])
+    endings = 0
+    while True:
+        frame = rx.frame_or_end()
+        if frame is None:
+            endings += 1
+            assert limit_crossed_by_last_frame(rx.frame_sizes, prelude), rx.frame_sizes
+            rx.close()
+            rx = Receiver(server, "/echo", sid, transport)  # same session: no "o" again
+            prelude = len(rx.prelude())
+            continue
+        assert frame.startswith("a["), frame
+        assert sum(rx.frame_sizes[:-1]) < 4096, "response went on after crossing the limit"
+        got += json.loads(frame[1:])
+        if len(got) >= len(expected):
+            break
+    if sum(rx.frame_sizes) >= 4096:
+        assert rx.ended()
+    rx.close()
+    assert got == expected
+    assert endings >= 1
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_second_streaming_receiver_gets_2010_and_first_is_untouched(server, transport):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, transport) as first:
+        assert first.frame() == "o"
+        with Receiver(server, "/echo", sid, transport) as second:
+            assert second.frame() == 'c[2010,"Another connection still open"]'
+            assert second.ended()
+        send(server, "/echo", sid, ["first still works"])
+        assert first.messages(1) == ["first still works"]
+
+
+def test_xhr_poll_while_streaming_attached_gets_2010(server):
+    from rawhttp import poll
+
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, "xhr_streaming") as rx:
+        assert rx.frame() == "o"
+        _, frame = poll(server, "/echo", sid)
+        assert frame == 'c[2010,"Another connection still open"]'
+        send(server, "/echo", sid, ["ok"])
+        assert rx.messages(1) == ["ok"]

@@ -26,6 +26,7 @@ CONFIG_KEYS = {
     "SOCKJS_JSESSIONID": "jsessionid",
     "SOCKJS_WEBSOCKET": "websocket",
     "SOCKJS_MAX_MESSAGE_SIZE": "max_message_size",
+    "SOCKJS_ALLOWED_ORIGINS": "allowed_origins",
 }
 
 Handler = Callable[[Connection], Any]

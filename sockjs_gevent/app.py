@@ -12,6 +12,7 @@ from werkzeug.http import parse_etags, quote_etag
 
 from .connection import Connection, ConnectionInfo, Refuse
 from .options import Options
+from .origins import OriginPolicy, request_origin
 from .receiver import receive
 from .responses import (
     HTML,
@@ -84,6 +85,7 @@ class SockJS:
         self.before_open = before_open
         self.options = Options.build(prefix=prefix, **options)
         self.sessions = SessionRegistry()
+        self.origins = OriginPolicy(self.options.allowed_origins)
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
         self._iframe_page = page
         self._iframe_etag = quote_etag(hashlib.md5(page).hexdigest())
@@ -132,6 +134,8 @@ class SockJS:
 
         match = _SESSION_PATH.match(path)
         if match is not None:
+            if not self.origins.allows(environ) and method != "OPTIONS":
+                return self._forbidden(environ, start_response)
             return self._session_request(match.group(2), match.group(3), method, environ, start_response)
         if path == "" or path == "/":
             if method != "GET":
@@ -140,10 +144,14 @@ class SockJS:
         if path == "/info":
             return self._info(method, environ, start_response)
         if _IFRAME_PATH.match(path):
+            if not self.origins.allows(environ):
+                return self._forbidden(environ, start_response)
             return self._iframe(method, environ, start_response)
         if path == "/websocket" and self.options.websocket:
             if method != "GET":
                 return method_not_allowed(start_response, ("GET",))
+            if not self.origins.allows(environ):
+                return self._forbidden(environ, start_response)
             return raw_websocket(self, environ, start_response)
         return not_found(start_response)
 
@@ -175,6 +183,13 @@ class SockJS:
                 return preflight(environ, start_response, "OPTIONS, POST")
             return method_not_allowed(start_response, _allowed(("POST",), cors_enabled))
         return not_found(start_response)
+
+    def _forbidden(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        log.warning(
+            "refused a request from origin %r to %s (not in allowed_origins)",
+            request_origin(environ), environ.get("PATH_INFO"),
+        )
+        return error(start_response, 403, "Forbidden: this origin may not use the service.")
 
     def _info(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if method == "OPTIONS":

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, Optional, Union
 
+from .origins import AllowedOrigins
+from .origins import validate as validate_origins
+
 #: sockjs-client 1.x from a public CDN; the iframe page loads it from here.
 DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
 
@@ -38,6 +41,10 @@ class Options:
     max_message_size: the largest client payload accepted, in bytes: a
         WebSocket message (bigger closes with 1009) or an HTTP send body
         (bigger is answered 413).
+    allowed_origins: which pages may use the service: ``"*"`` (any, the
+        protocol's default), a list of patterns like ``"https://*.example.com"``,
+        or a callable ``origin -> bool``. Refused requests get 403 (before
+        any WebSocket upgrade) and never reach the handler.
     """
 
     prefix: str = ""
@@ -48,6 +55,7 @@ class Options:
     sockjs_url: str = DEFAULT_SOCKJS_URL
     websocket: bool = True
     max_message_size: int = 1024 * 1024
+    allowed_origins: AllowedOrigins = "*"
 
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
@@ -74,6 +82,10 @@ class Options:
             raise OptionsError(f"sockjs_url must not contain quotes, angle brackets or newlines: {self.sockjs_url!r}")
         if not _is_number(self.max_message_size, int) or self.max_message_size < 1:
             raise OptionsError(f"max_message_size must be a positive int of bytes, got {self.max_message_size!r}")
+        try:
+            validate_origins(self.allowed_origins)
+        except ValueError as exc:
+            raise OptionsError(str(exc)) from None
         if not isinstance(self.websocket, bool):
             raise OptionsError(f"websocket must be True or False, got {self.websocket!r}")
 

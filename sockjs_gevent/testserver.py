@@ -3,7 +3,9 @@
     python -m sockjs_gevent.testserver --port 8081 [--sockjs-url URL]
 
 Also: ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
-handler raises on any message) and ``/whoami`` (reports the connection info).
+handler raises on any message), ``/whoami`` (reports the connection info)
+and ``/origin_echo`` (echo for http://allowed.example and
+https://*.trusted.example:* pages only).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
         SockJS(broadcast, "/broadcast", **common),
         SockJS(crash, "/crash", **common),
         SockJS(whoami, "/whoami", **common),
+        SockJS(echo, "/origin_echo", allowed_origins=["http://allowed.example", "https://*.trusted.example:*"], **common),
     ])
 
 

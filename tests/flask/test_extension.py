@@ -59,6 +59,15 @@ def test_config_sets_defaults_and_route_options_override():
     assert (b.heartbeat_delay, b.disconnect_delay) == (1.5, 3.0)
 
 
+def test_allowed_origins_config_guards_every_route():
+    app = make_app(SOCKJS_ALLOWED_ORIGINS=["https://app.example"])
+    sockjs = SockJS(app)
+    sockjs.route("/echo")(echo)
+    web = app.test_client()
+    assert web.post("/echo/0/s1/xhr", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert web.post("/echo/0/s2/xhr", headers={"Origin": "https://app.example"}).data == b"o\n"
+
+
 def test_bad_config_fails_when_the_route_is_mounted():
     app = make_app(SOCKJS_RESPONSE_LIMIT=-1)
     sockjs = SockJS(app)

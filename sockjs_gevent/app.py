@@ -6,6 +6,7 @@ import hashlib
 import logging
 import random
 import re
+import weakref
 from typing import Any, Callable, Iterable, Optional
 
 from werkzeug.http import parse_etags, quote_etag
@@ -61,6 +62,19 @@ _IFRAME_PAGE = """<!DOCTYPE html>
 
 _random = random.SystemRandom()
 
+#: Every service built in this process, so shutdown can close their sessions.
+_services: "weakref.WeakSet[SockJS]" = weakref.WeakSet()
+
+
+def close_all_sessions(code: int = 1001, reason: str = "Server shutting down") -> list[Session]:
+    """Close every live session of every service in this process; returns them."""
+    closed = []
+    for service in list(_services):
+        for session in list(service.live):
+            session.close(code, reason)
+            closed.append(session)
+    return closed
+
 
 class SockJS:
     """A SockJS service: a WSGI app that runs ``handler(conn)`` per session.
@@ -85,6 +99,9 @@ class SockJS:
         self.before_open = before_open
         self.options = Options.build(prefix=prefix, **options)
         self.sessions = SessionRegistry()
+        #: Open sessions of every transport (websocket ones are not in the registry).
+        self.live: set[Session] = set()
+        _services.add(self)
         self.origins = OriginPolicy(self.options.allowed_origins)
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
         self._iframe_page = page
@@ -101,6 +118,8 @@ class SockJS:
         session = Session(info, self.options.disconnect_delay, registry, session_id, raw=raw)
         if registry is not None:
             registry.add(session)
+        self.live.add(session)
+        session.on_close(self.live.discard)
         connection = Connection(session)
         refusal = self._refusal(connection)
         if refusal is None:

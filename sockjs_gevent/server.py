@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from typing import Any, Callable, Iterable, Optional
 
 import gevent
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from .app import close_all_sessions
 from .peerwatch import SOCKET_KEY
 
 log = logging.getLogger("sockjs_gevent.server")
@@ -43,13 +45,17 @@ def serve(
     port: int = 8080,
     *,
     ready: Optional[Callable[[WSGIServer], None]] = None,
-    stop_timeout: float = 5.0,
+    grace: float = 5.0,
+    shutdown_code: int = 1001,
+    shutdown_reason: str = "Server shutting down",
     **kwargs: Any,
 ) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM, then stop gracefully.
+    """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
 
     ``ready(server)`` is called once the socket listens (``server.server_port``
-    is the real port when ``port=0``).
+    is the real port when ``port=0``). On a signal the server stops
+    accepting, closes every session with ``c[shutdown_code,shutdown_reason]``,
+    gives handlers and open requests ``grace`` seconds to finish, and returns.
     """
     server = make_server(app, host, port, **kwargs)
     server.start()
@@ -65,8 +71,22 @@ def serve(
     else:
         log.info("sockjs-gevent listening on http://%s:%d", server.server_host, server.server_port)
     stopping.wait()
-    log.info("shutting down")
-    server.stop(timeout=stop_timeout)
+    shutdown(server, grace, shutdown_code, shutdown_reason)
+
+
+def shutdown(server: WSGIServer, grace: float = 5.0, code: int = 1001, reason: str = "Server shutting down") -> None:
+    """Stop accepting, close every session, wait up to ``grace`` s, stop."""
+    server.stop_accepting()
+    sessions = close_all_sessions(code, reason)
+    log.info("shutting down: closed %d session(s) with %d %r", len(sessions), code, reason)
+    handlers = [s.handler_greenlet for s in sessions if s.handler_greenlet is not None]
+    started = time.monotonic()
+    gevent.joinall(handlers, timeout=grace)
+    unfinished = [g for g in handlers if not g.dead]
+    if unfinished:
+        log.warning("%d handler(s) still running after %.1f s; stopping them", len(unfinished), grace)
+        gevent.killall(unfinished, block=True, timeout=1.0)
+    server.stop(timeout=max(0.1, grace - (time.monotonic() - started)))
 
 
 def print_ready(server: WSGIServer) -> None:

@@ -30,7 +30,7 @@ from .responses import (
     respond,
     session_cookie,
 )
-from .session import HANDLER_FAILED, Session, SessionRegistry
+from .session import HANDLER_FAILED, SERVER_BUSY, Session, SessionRegistry
 from .transports import RECEIVING, SENDING
 from .transports.base import CallbackError
 from .transports.websocket import raw_websocket, sockjs_websocket
@@ -115,13 +115,15 @@ class SockJS:
         """Create a session and start its handler greenlet."""
         info = ConnectionInfo(transport, environ)
         registry = self.sessions if session_id is not None else None
-        session = Session(info, self.options.disconnect_delay, registry, session_id, raw=raw)
+        options = self.options
+        session = Session(info, options.disconnect_delay, registry, session_id, raw=raw, max_queued_bytes=options.max_queued_bytes)
         if registry is not None:
             registry.add(session)
+        busy = 0 < options.max_sessions <= len(self.live)
         self.live.add(session)
         session.on_close(self.live.discard)
         connection = Connection(session)
-        refusal = self._refusal(connection)
+        refusal = SERVER_BUSY if busy else self._refusal(connection)
         if refusal is None:
             session.start(self.handler, connection)
         else:

@@ -41,6 +41,11 @@ class Options:
     max_message_size: the largest client payload accepted, in bytes: a
         WebSocket message (bigger closes with 1009) or an HTTP send body
         (bigger is answered 413).
+    max_queued_bytes: how much a session may have queued for a client that
+        is not reading (a slow consumer); past it the session is closed with
+        1008 instead of growing without bound.
+    max_sessions: how many sessions the service holds at once (0: no
+        limit); new ones are refused with 1013 "Server busy".
     allowed_origins: which pages may use the service: ``"*"`` (any, the
         protocol's default), a list of patterns like ``"https://*.example.com"``,
         or a callable ``origin -> bool``. Refused requests get 403 (before
@@ -55,6 +60,8 @@ class Options:
     sockjs_url: str = DEFAULT_SOCKJS_URL
     websocket: bool = True
     max_message_size: int = 1024 * 1024
+    max_queued_bytes: int = 4 * 1024 * 1024
+    max_sessions: int = 0
     allowed_origins: AllowedOrigins = "*"
 
     def __post_init__(self) -> None:
@@ -82,6 +89,10 @@ class Options:
             raise OptionsError(f"sockjs_url must not contain quotes, angle brackets or newlines: {self.sockjs_url!r}")
         if not _is_number(self.max_message_size, int) or self.max_message_size < 1:
             raise OptionsError(f"max_message_size must be a positive int of bytes, got {self.max_message_size!r}")
+        if not _is_number(self.max_queued_bytes, int) or self.max_queued_bytes < 1:
+            raise OptionsError(f"max_queued_bytes must be a positive int of bytes, got {self.max_queued_bytes!r}")
+        if not _is_number(self.max_sessions, int) or self.max_sessions < 0:
+            raise OptionsError(f"max_sessions must be an int >= 0 (0 means no limit), got {self.max_sessions!r}")
         try:
             validate_origins(self.allowed_origins)
         except ValueError as exc:

@@ -20,11 +20,25 @@ WSGIApp = Callable[..., Iterable[bytes]]
 
 
 class SockJSHandler(WSGIHandler):
-    """pywsgi's handler, plus the client socket in the environ.
+    """pywsgi's handler, plus the client socket in the environ and a timeout.
 
     Receiving transports watch the socket to notice a client that hung up
-    while its request waits for data.
+    while its request waits for data. Every socket operation of a request
+    (the request line and headers, the body, writes) must progress within
+    ``request_timeout`` seconds, so a slow or silent client cannot hold a
+    greenlet forever; an idle keep-alive connection is closed after it too.
+    WebSockets clear the timeout once upgraded.
     """
+
+    request_timeout: Optional[float] = 30.0
+
+    def handle_one_request(self):  # type: ignore[no-untyped-def]
+        if self.socket is not None and self.request_timeout is not None:
+            self.socket.settimeout(self.request_timeout)
+        try:
+            return super().handle_one_request()
+        except TimeoutError:
+            return None  # a silent client: close the connection quietly
 
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
@@ -32,9 +46,15 @@ class SockJSHandler(WSGIHandler):
         return environ
 
 
-def make_server(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, **kwargs: Any) -> WSGIServer:
-    """A WSGIServer set up for SockJS (not yet started)."""
-    kwargs.setdefault("handler_class", SockJSHandler)
+def make_server(
+    app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, request_timeout: Optional[float] = 30.0, **kwargs: Any
+) -> WSGIServer:
+    """A WSGIServer set up for SockJS (not yet started).
+
+    ``request_timeout``: seconds a client may stall a request (see SockJSHandler).
+    """
+    if "handler_class" not in kwargs:
+        kwargs["handler_class"] = type("SockJSHandler", (SockJSHandler,), {"request_timeout": request_timeout})
     kwargs.setdefault("log", None)  # no access log per request; errors still go to logging
     return WSGIServer((host, port), app, **kwargs)
 

@@ -26,6 +26,8 @@ ANOTHER_CONNECTION = protocol.close_frame(2010, "Another connection still open")
 INTERRUPTED = (1002, "Connection interrupted")
 NORMAL_CLOSURE = (1000, "Normal closure")
 HANDLER_FAILED = (1011, "Internal error")
+SLOW_CONSUMER = (1008, "Slow consumer: too much data queued")
+SERVER_BUSY = (1013, "Server busy: too many sessions")
 
 _CLOSED = object()  # inbox sentinel: the session is closed
 
@@ -56,6 +58,8 @@ class Session:
         "connection",
         "raw",
         "_close_callbacks",
+        "_queued",
+        "_max_queued",
         "__weakref__",
     )
 
@@ -66,6 +70,7 @@ class Session:
         registry: Optional["SessionRegistry"] = None,
         key: Optional[str] = None,
         raw: bool = False,
+        max_queued_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.info = info
         self.raw = raw  # raw websocket: messages are not JSON-quoted
@@ -83,6 +88,8 @@ class Session:
         self.handler_greenlet: Optional[gevent.Greenlet] = None
         self.connection: Optional["Connection"] = None
         self._close_callbacks: Optional[list[Callable[["Session"], object]]] = None
+        self._queued = 0  # characters in the outbox
+        self._max_queued = max_queued_bytes
 
     # -- handler side -----------------------------------------------------
 
@@ -120,7 +127,19 @@ class Session:
         """Queue one message for the client; False if the session is closed."""
         if self.close_frame is not None:
             return False
-        self._outbox.append(message if self.raw else protocol.quote(message))
+        return self._enqueue(message if self.raw else protocol.quote(message))
+
+    def _enqueue(self, item: str) -> bool:
+        self._queued += len(item)
+        if self._queued > self._max_queued:
+            # The client is not reading: drop what it has not taken and tell
+            # it why, rather than hold ever more memory for it.
+            self._outbox = []
+            self._queued = 0
+            log.warning("closing a slow consumer (transport=%s remote=%s)", self.info.transport, self.info.remote_addr)
+            self.close(*SLOW_CONSUMER)
+            return False
+        self._outbox.append(item)
         receiver = self.receiver
         if receiver is not None:
             receiver.wakeup.set()
@@ -133,11 +152,7 @@ class Session:
         """
         if self.close_frame is not None:
             return False
-        self._outbox.append(message if self.raw else quoted)
-        receiver = self.receiver
-        if receiver is not None:
-            receiver.wakeup.set()
-        return True
+        return self._enqueue(message if self.raw else quoted)
 
     def on_close(self, callback: Callable[["Session"], object]) -> None:
         """Call ``callback(session)`` once the session closes (at once if it has).
@@ -213,6 +228,7 @@ class Session:
         if self._outbox:
             frame = protocol.message_frame(self._outbox)
             self._outbox = []
+            self._queued = 0
             return frame
         return self.close_frame
 
@@ -225,6 +241,7 @@ class Session:
         if self._outbox:
             frames.append(protocol.message_frame(self._outbox))
             self._outbox = []
+            self._queued = 0
         if self.close_frame is not None:
             frames.append(self.close_frame)
         return frames
@@ -233,6 +250,7 @@ class Session:
         """Queued messages, for transports without SockJS framing."""
         messages = self._outbox
         self._outbox = []
+        self._queued = 0
         return messages
 
     def attach(self, receiver: Receiver) -> bool:

@@ -295,7 +295,10 @@ def accept(
     headers = [(k, v) for k, v in response.headers.raw_items() if k.lower() != "date"]
     write = start_response("101 Switching Protocols", headers)
     write(b"")  # send the 101 now
-    return WebSocket(engine, read, write, find_socket(environ))
+    sock = find_socket(environ)
+    if sock is not None:
+        sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
+    return WebSocket(engine, read, write, sock)
 
 
 def is_websocket(obj: Any) -> bool:

@@ -31,6 +31,7 @@ from .responses import (
     session_cookie,
 )
 from .session import HANDLER_FAILED, SERVER_BUSY, Session, SessionRegistry
+from .stats import Stats
 from .transports import RECEIVING, SENDING
 from .transports.base import CallbackError
 from .transports.websocket import raw_websocket, sockjs_websocket
@@ -101,6 +102,8 @@ class SockJS:
         self.sessions = SessionRegistry()
         #: Open sessions of every transport (websocket ones are not in the registry).
         self.live: set[Session] = set()
+        #: Counters for monitoring (see sockjs_gevent.stats.stats_app).
+        self.stats = Stats()
         _services.add(self)
         self.origins = OriginPolicy(self.options.allowed_origins)
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
@@ -116,7 +119,10 @@ class SockJS:
         info = ConnectionInfo(transport, environ)
         registry = self.sessions if session_id is not None else None
         options = self.options
-        session = Session(info, options.disconnect_delay, registry, session_id, raw=raw, max_queued_bytes=options.max_queued_bytes)
+        session = Session(
+            info, options.disconnect_delay, registry, session_id,
+            raw=raw, max_queued_bytes=options.max_queued_bytes, stats=self.stats,
+        )
         if registry is not None:
             registry.add(session)
         busy = 0 < options.max_sessions <= len(self.live)
@@ -124,9 +130,13 @@ class SockJS:
         session.on_close(self.live.discard)
         connection = Connection(session)
         refusal = SERVER_BUSY if busy else self._refusal(connection)
+        stats = self.stats
+        stats.sessions_opened[transport] += 1
+        session.on_close(lambda s: stats.sessions_closed.update((s.close_code,)))
         if refusal is None:
             session.start(self.handler, connection)
         else:
+            stats.error("busy" if busy else "refused")
             session.refuse(*refusal)
         return session
 
@@ -191,6 +201,7 @@ class SockJS:
                 try:
                     return receive(self, transport, session_id, environ, start_response)
                 except CallbackError as exc:
+                    self.stats.error("callback")
                     return error(start_response, 500, str(exc))
             if method == "OPTIONS" and transport.cors:
                 return preflight(environ, start_response, "OPTIONS, POST")
@@ -206,6 +217,7 @@ class SockJS:
         return not_found(start_response)
 
     def _forbidden(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        self.stats.error("origin")
         log.warning(
             "refused a request from origin %r to %s (not in allowed_origins)",
             request_origin(environ), environ.get("PATH_INFO"),

@@ -16,6 +16,8 @@ from gevent.queue import Queue
 
 from . import protocol
 
+from .stats import Stats
+
 if TYPE_CHECKING:  # pragma: no cover
     from .connection import Connection, ConnectionInfo
 
@@ -60,6 +62,7 @@ class Session:
         "_close_callbacks",
         "_queued",
         "_max_queued",
+        "stats",
         "__weakref__",
     )
 
@@ -71,6 +74,7 @@ class Session:
         key: Optional[str] = None,
         raw: bool = False,
         max_queued_bytes: int = 4 * 1024 * 1024,
+        stats: Optional["Stats"] = None,
     ) -> None:
         self.info = info
         self.raw = raw  # raw websocket: messages are not JSON-quoted
@@ -90,6 +94,7 @@ class Session:
         self._close_callbacks: Optional[list[Callable[["Session"], object]]] = None
         self._queued = 0  # characters in the outbox
         self._max_queued = max_queued_bytes
+        self.stats = stats if stats is not None else Stats()
 
     # -- handler side -----------------------------------------------------
 
@@ -113,11 +118,13 @@ class Session:
         except gevent.GreenletExit:
             self.close(*NORMAL_CLOSURE)
         except Exception:
+            self.stats.error("handler")
             log.exception(
                 "handler %s failed (transport=%s remote=%s); closing its session",
                 getattr(handler, "__qualname__", handler),
                 self.info.transport,
                 self.info.remote_addr,
+                extra=self.log_context(),
             )
             self.close(*HANDLER_FAILED)
         else:
@@ -136,9 +143,14 @@ class Session:
             # it why, rather than hold ever more memory for it.
             self._outbox = []
             self._queued = 0
-            log.warning("closing a slow consumer (transport=%s remote=%s)", self.info.transport, self.info.remote_addr)
+            self.stats.error("slow_consumer")
+            log.warning(
+                "closing a slow consumer (transport=%s remote=%s)",
+                self.info.transport, self.info.remote_addr, extra=self.log_context(),
+            )
             self.close(*SLOW_CONSUMER)
             return False
+        self.stats.messages_out += 1
         self._outbox.append(item)
         receiver = self.receiver
         if receiver is not None:
@@ -212,9 +224,14 @@ class Session:
     def deliver(self, messages: list[str]) -> None:
         """Hand messages from the client to the handler (ignored once closed)."""
         if self.close_frame is None:
+            self.stats.messages_in += len(messages)
             put = self._inbox.put
             for message in messages:
                 put(message)
+
+    def log_context(self) -> dict[str, object]:
+        """Fields for structured logs: the transport and peer, never the session id."""
+        return {"sockjs_transport": self.info.transport, "sockjs_remote_addr": self.info.remote_addr}
 
     def take_frame(self) -> Optional[str]:
         """The next frame to write, or None when there is nothing to send.
@@ -271,6 +288,8 @@ class Session:
 
     def abort(self) -> None:
         """The attached request was dropped by the network: close the session."""
+        if self.close_frame is None:
+            self.stats.error("aborted")
         self.close(*INTERRUPTED)
 
     def _arm_expiry(self) -> None:

@@ -5,7 +5,8 @@
 Also: ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
 handler raises on any message), ``/whoami`` (reports the connection info)
 and ``/origin_echo`` (echo for http://allowed.example and
-https://*.trusted.example:* pages only).
+https://*.trusted.example:* pages only); ``GET /stats`` gives every
+service's counters as JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 
 from . import Connection, Router, SockJS, channels
 from .options import DEFAULT_SOCKJS_URL
+from .responses import not_found
 from .server import print_ready, serve
+from .stats import stats_app
 
 
 def echo(conn: Connection) -> None:
@@ -80,7 +83,7 @@ def custom_cookie(environ: Any) -> str:
 def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
     """The test services, with ``common`` options applied to each."""
     common["sockjs_url"] = sockjs_url
-    return Router([
+    services = [
         SockJS(echo, "/echo", response_limit=4096, **common),
         SockJS(echo, "/disabled_websocket_echo", websocket=False, **common),
         SockJS(echo, "/cookie_needed_echo", jsessionid=True, **common),
@@ -92,7 +95,15 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
         SockJS(crash, "/crash", **common),
         SockJS(whoami, "/whoami", **common),
         SockJS(echo, "/origin_echo", allowed_origins=["http://allowed.example", "https://*.trusted.example:*"], **common),
-    ])
+    ]
+    stats = stats_app(*services)
+
+    def fallback(environ: Any, start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/stats":
+            return stats(environ, start_response)
+        return not_found(start_response)
+
+    return Router(services, fallback=fallback)
 
 
 def main(argv: list[str] | None = None) -> None:

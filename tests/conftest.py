@@ -1,99 +1,15 @@
-"""Shared fixtures: start real servers as subprocesses on loopback ports.
+"""Shared fixtures: the conformance test server, started once per session.
 
-Servers print one ready line (``... listening on http://HOST:PORT``) once the
-socket is bound, so fixtures wait on that line instead of sleeping or polling.
+The process helpers live in tests/serverproc.py.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-READY = re.compile(r"listening on http://([\d.]+):(\d+)")
-START_TIMEOUT = 20.0
-
-
-@dataclass
-class RunningServer:
-    """A server subprocess and where it listens."""
-
-    process: subprocess.Popen
-    host: str
-    port: int
-    output: list[str] = field(default_factory=list)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log(self) -> str:
-        """Everything the server printed so far (stdout and stderr)."""
-        return "".join(self.output)
-
-
-def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningServer:
-    """Run ``python ARGS`` from the repo root and wait for its ready line."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env["PYTHONUNBUFFERED"] = "1"
-    if env:
-        full_env.update(env)
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    found: dict[str, tuple[str, int]] = {}
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if not ready.is_set():
-                match = READY.search(line)
-                if match:
-                    found["addr"] = (match.group(1), int(match.group(2)))
-                    ready.set()
-        ready.set()  # process ended: wake the waiter either way
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(START_TIMEOUT) or "addr" not in found:
-        process.kill()
-        raise RuntimeError("server did not start:\n" + "".join(output))
-    host, port = found["addr"]
-    return RunningServer(process, host, port, output)
-
-
-def start_testserver(*extra: str) -> RunningServer:
-    """Start ``python -m sockjs_gevent.testserver`` on a free loopback port."""
-    return start_server(
-        ["-m", "sockjs_gevent.testserver", "--host", "127.0.0.1", "--port", "0", *extra]
-    )
+from serverproc import RunningServer, start_server, start_testserver  # noqa: F401 (re-exported for old imports)
 
 
 @pytest.fixture(scope="session")

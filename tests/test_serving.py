@@ -5,7 +5,7 @@ import json
 
 from websockets.sync.client import connect
 
-from conftest import start_server, start_testserver
+from serverproc import start_server, start_testserver
 
 
 def get(server, path, method="GET", body=None):

@@ -2,7 +2,7 @@
 
 import signal
 
-from conftest import start_testserver
+from serverproc import start_testserver
 from sockjs_gevent.client import connect
 
 

@@ -44,8 +44,10 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
         body = read_body(environ, service.options.max_message_size)
         session.deliver(decode(body, environ))
     except BodyTooLarge as exc:
+        service.stats.error("payload")
         return error(start_response, 413, str(exc))
     except PayloadError as exc:
+        service.stats.error("payload")
         return error(start_response, 500, str(exc))
     return None
 

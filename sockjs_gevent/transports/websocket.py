@@ -46,6 +46,7 @@ def raw_websocket(service: "SockJS", environ: Environ, start_response: StartResp
 def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
     ws: Union[AnyWebSocket, Iterable[bytes]] = accept(environ, start_response, service.options.max_message_size)
     if not is_websocket(ws):
+        service.stats.error("handshake")
         return ws  # the error answer
     session = service.open_session(None, environ, "rawwebsocket" if raw else "websocket", raw=raw)
     writer = gevent.spawn(_write_loop, session, ws, service.options.heartbeat_delay, raw)

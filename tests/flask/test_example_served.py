@@ -6,7 +6,7 @@ import urllib.parse
 import pytest
 from websockets.sync.client import connect
 
-from conftest import start_server
+from serverproc import start_server
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,57 @@
+"""Counters for one service, and a JSON endpoint to read them.
+
+    stats = stats_app(echo, chat)   # a WSGI app: mount it where only operators can reach it
+
+Never includes session ids: only counts by transport and by kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .responses import JSON, NO_CACHE, Environ, StartResponse, respond
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import SockJS
+
+
+class Stats:
+    """What one service has done since it started."""
+
+    __slots__ = ("messages_in", "messages_out", "sessions_opened", "sessions_closed", "errors")
+
+    def __init__(self) -> None:
+        self.messages_in = 0
+        self.messages_out = 0
+        self.sessions_opened: Counter[str] = Counter()  # by transport
+        self.sessions_closed: Counter[int] = Counter()  # by close code
+        #: Problems by kind: handler, slow_consumer, busy, refused, origin,
+        #: payload, callback, handshake, aborted.
+        self.errors: Counter[str] = Counter()
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] += 1
+
+    def snapshot(self, service: "SockJS") -> dict[str, Any]:
+        """A JSON-ready view, with the sessions open now by transport."""
+        open_now = Counter(session.info.transport for session in list(service.live))
+        return {
+            "sessions_open": dict(open_now),
+            "sessions_opened": dict(self.sessions_opened),
+            "sessions_closed": {str(code): n for code, n in self.sessions_closed.items()},
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "errors": dict(self.errors),
+        }
+
+
+def stats_app(*services: "SockJS") -> Any:
+    """A WSGI app answering GET with every service's stats as JSON, by prefix."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        body = json.dumps({s.prefix or "/": s.stats.snapshot(s) for s in services}, sort_keys=True).encode()
+        return respond(start_response, 200, list(NO_CACHE), body, JSON)
+
+    return app

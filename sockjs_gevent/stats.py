@@ -39,6 +39,7 @@ class Stats:
         open_now = Counter(session.info.transport for session in list(service.live))
         return {
             "sessions_open": dict(open_now),
+            "sessions_registered": len(service.sessions),
             "sessions_opened": dict(self.sessions_opened),
             "sessions_closed": {str(code): n for code, n in self.sessions_closed.items()},
             "messages_in": self.messages_in,

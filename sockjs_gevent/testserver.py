@@ -3,7 +3,8 @@
     python -m sockjs_gevent.testserver --port 8081 [--sockjs-url URL]
 
 Also: ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
-handler raises on any message), ``/whoami`` (reports the connection info)
+handler raises on any message), ``/stubborn`` (the handler never reads
+nor returns), ``/whoami`` (reports the connection info)
 and ``/origin_echo`` (echo for http://allowed.example and
 https://*.trusted.example:* pages only); ``GET /stats`` gives every
 service's counters as JSON.
@@ -15,6 +16,8 @@ import argparse
 import json
 import logging
 from typing import Any
+
+import gevent
 
 
 from . import Connection, Router, SockJS, channels
@@ -65,6 +68,12 @@ def crash(conn: Connection) -> None:
         raise RuntimeError(f"the /crash service fails on purpose (got {message!r})")
 
 
+def stubborn(conn: Connection) -> None:
+    """Never reads, never returns: a handler stuck on something else."""
+    conn.send("stuck")
+    gevent.sleep(10**6)
+
+
 def whoami(conn: Connection) -> None:
     conn.send(json.dumps({
         "transport": conn.transport,
@@ -94,6 +103,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
         SockJS(broadcast, "/broadcast", **common),
         SockJS(crash, "/crash", **common),
         SockJS(whoami, "/whoami", **common),
+        SockJS(stubborn, "/stubborn", **common),
         SockJS(echo, "/origin_echo", allowed_origins=["http://allowed.example", "https://*.trusted.example:*"], **common),
     ]
     stats = stats_app(*services)

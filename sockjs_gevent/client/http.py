@@ -41,7 +41,10 @@ class HttpConnection:
 
     def _connect(self) -> None:
         self.close()
-        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        try:
+            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._h11 = h11.Connection(h11.CLIENT)
 
@@ -113,6 +116,12 @@ class HttpConnection:
 
     def close(self) -> None:
         if self._sock is not None:
+            try:
+                # shutdown() tells the server at once; gevent defers close()
+                # of a socket another greenlet is reading until the hub runs.
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 self._sock.close()
             except OSError:

@@ -1,0 +1,119 @@
+"""Faults: clients vanishing at every step, misbehaving handlers, long polling runs."""
+
+import base64
+import http.client
+import json
+import os
+import socket
+import time
+import urllib.request
+
+import gevent
+import pytest
+
+from sockjs_gevent import SockJS
+from sockjs_gevent.client import connect
+from sockjs_gevent.testing import HandlerClient
+
+
+def post(server, path, body=b""):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    conn.request("POST", path, body=body)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def stats(server, prefix="/echo"):
+    with urllib.request.urlopen(server.url("/stats"), timeout=5) as response:
+        return json.loads(response.read())[prefix]
+
+
+def wait_until(predicate, timeout=10.0):
+    """Retry until true; gevent.sleep lets the client's greenlets run meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        gevent.sleep(0.02)
+
+
+def raw(server, data):
+    sock = socket.create_connection((server.host, server.port), timeout=5)
+    sock.sendall(data)
+    return sock
+
+
+def test_client_vanishing_mid_poll_closes_the_session(server):
+    sid = os.urandom(6).hex()
+    assert post(server, f"/echo/0/{sid}/xhr") == (200, b"o\n")
+    sock = raw(server, f"POST /echo/0/{sid}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+    time.sleep(0.05)  # let the poll attach before it vanishes (the behaviour under test needs it attached)
+    sock.close()
+    wait_until(lambda: post(server, f"/echo/0/{sid}/xhr") == (200, b'c[1002,"Connection interrupted"]\n'))
+
+
+def test_client_vanishing_mid_send_delivers_nothing_partial(server):
+    sid = os.urandom(6).hex()
+    post(server, f"/echo/0/{sid}/xhr")
+    sock = raw(server, f'POST /echo/0/{sid}/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n["half'.encode())
+    sock.close()
+    assert post(server, f"/echo/0/{sid}/xhr_send", b'["whole"]')[0] == 204
+    assert post(server, f"/echo/0/{sid}/xhr") == (200, b'a["whole"]\n')
+
+
+def test_client_vanishing_mid_handshake_leaves_no_session(server_factory):
+    server = server_factory()
+    key = base64.b64encode(os.urandom(16)).decode()
+    for _ in range(20):
+        raw(server, (f"GET /echo/0/hs/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()).close()
+    wait_until(lambda: stats(server)["sessions_open"] == {})
+    conn = connect(server.url("/echo"), transport="websocket")
+    conn.send("fine")
+    assert conn.recv(timeout=5) == "fine"
+
+
+def test_handler_that_never_returns_still_lets_the_session_close(server_factory):
+    server = server_factory("--disconnect-delay", "0.2")
+    conn = connect(server.url("/stubborn"), transport="xhr-polling")
+    assert conn.recv(timeout=5) == "stuck"
+    conn.close()
+    wait_until(lambda: stats(server, "/stubborn")["sessions_open"] == {})
+    other = connect(server.url("/echo"), transport="websocket")
+    other.send("still serving")
+    assert other.recv(timeout=5) == "still serving"
+
+
+def test_handler_sending_after_close_gets_false_not_an_error():
+    results = []
+
+    def late(conn):
+        for _ in conn:
+            pass
+        results.append(conn.send("too late"))
+
+    client = HandlerClient(SockJS(late))
+    client.close()
+    assert results == [False]
+
+
+def test_a_thousand_polls_deliver_every_message_once_in_order(server):
+    conn = connect(server.url("/echo"), transport="xhr-polling")
+    for i in range(1000):
+        conn.send(str(i))
+        if i % 10 == 9:  # a few messages per poll, and a new poll each time
+            assert [conn.recv(timeout=5) for _ in range(10)] == [str(n) for n in range(i - 9, i + 1)]
+    with pytest.raises(TimeoutError):
+        conn.recv(timeout=0.2)  # nothing duplicated
+    conn.close()
+
+
+def test_expired_sessions_are_freed(server_factory):
+    server = server_factory("--disconnect-delay", "0.1")
+    for _ in range(300):
+        sid = os.urandom(6).hex()
+        assert post(server, f"/echo/0/{sid}/xhr") == (200, b"o\n")
+    for _ in range(100):
+        connect(server.url("/echo"), transport="websocket").close()
+    wait_until(lambda: stats(server)["sessions_registered"] == 0 and stats(server)["sessions_open"] == {})

@@ -476,7 +476,8 @@ def ws_accept(key: str) -> str:
 
 
 def ws_handshake_headers(key: str | None = None, version: int = 13, connection: str = "Upgrade"):
-    key = key or base64.b64encode(os.urandom(16)).decode()
+    if key is None:
+        key = base64.b64encode(os.urandom(16)).decode()
     return [("Upgrade", "websocket"), ("Connection", connection),
             ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", str(version))]
 

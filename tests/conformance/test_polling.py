@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rawhttp import (NO_CACHE, Raw, collect, messages_of, new_sid, open_session, poll, request,
+from rawhttp import (NO_CACHE, alive, Raw, collect, messages_of, new_sid, open_session, poll, request,
                      send, session_path)
 
 
@@ -53,6 +53,7 @@ def test_missing_callback_is_500_callback_parameter_required(server, transport):
     r = request(server, "GET", session_path("/echo", new_sid(), transport))
     assert r.status == 500
     assert b'"callback" parameter required' in r.body
+    alive(server)
 
 
 @pytest.mark.parametrize("transport", ["jsonp", "htmlfile"])
@@ -61,6 +62,7 @@ def test_callback_with_bad_characters_is_500_invalid_callback(server, transport,
     r = request(server, "GET", session_path("/echo", new_sid(), transport) + "?c=" + callback)
     assert r.status == 500
     assert b'invalid "callback" parameter' in r.body
+    alive(server)
 
 
 def test_jsonp_callback_longer_than_32_is_500_invalid_callback(server):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rawhttp import messages_of, new_sid, open_session, poll, request, send
+from rawhttp import alive, messages_of, new_sid, open_session, poll, request, send
 
 
 @pytest.mark.parametrize("path", ["/echo", "/echo/"])
@@ -21,11 +21,13 @@ def test_greeting_is_plain_text_welcome(server, path):
 ])
 def test_unknown_path_under_base_is_404(server, path):
     assert request(server, "GET", path).status == 404
+    alive(server)
 
 
 @pytest.mark.parametrize("ids", ["/a./a", "/a/a.", "/./.", "//", "/", "///", "/a.b/c", "/a/b.c"])
 def test_server_or_session_id_with_dot_or_empty_is_404(server, ids):
     assert request(server, "POST", "/echo" + ids + "/xhr").status == 404
+    alive(server)
 
 
 @pytest.mark.parametrize("name", [
@@ -38,6 +40,7 @@ def test_iframe_names_matching_the_pattern_are_served(server, name):
 
 
 METHOD_NOT_ALLOWED = [
+    ("POST", "/echo", "GET"),
     ("POST", "/echo/info", "GET"),
     ("PUT", "/echo/info", "GET"),
     ("DELETE", "/echo/info", "GET"),
@@ -54,7 +57,7 @@ METHOD_NOT_ALLOWED = [
 
 
 @pytest.mark.parametrize("method,path,allowed", METHOD_NOT_ALLOWED,
-                         ids=[f"{m}-{p.split('/')[-1]}" for m, p, _ in METHOD_NOT_ALLOWED])
+                         ids=[f"{m}-{p.split('/')[-1] or 'greeting'}" for m, p, _ in METHOD_NOT_ALLOWED])
 def test_known_path_wrong_method_is_405_with_allow_no_type_empty_body(server, method, path, allowed):
     r = request(server, method, path.replace("SID", new_sid()), body=b"" if method != "GET" else None)
     assert r.status == 405
@@ -62,6 +65,7 @@ def test_known_path_wrong_method_is_405_with_allow_no_type_empty_body(server, me
     assert allowed in allow and method not in allow
     assert not r.has("Content-Type")
     assert r.body == b""
+    alive(server)
 
 
 def test_server_id_is_ignored_same_session_under_any_server_id(server):

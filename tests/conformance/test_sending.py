@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from rawhttp import (NO_CACHE, collect, messages_of, new_sid, open_session, poll, request, send,
+from rawhttp import (NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, request, send,
                      session_path)
 
 CONTENT_TYPES = [
@@ -37,6 +37,7 @@ def test_xhr_send_empty_body_is_500_payload_expected(server):
     sid = open_session(server)
     r = request(server, "POST", session_path("/echo", sid, "xhr_send"), b"")
     assert r.status == 500 and b"Payload expected." in r.body
+    alive(server)
 
 
 @pytest.mark.parametrize("body", [b'["x"', b"x", b"[x]", b'["a",]', b"{"])
@@ -44,6 +45,7 @@ def test_xhr_send_unparsable_json_is_500_broken_json(server, body):
     sid = open_session(server)
     r = request(server, "POST", session_path("/echo", sid, "xhr_send"), body)
     assert r.status == 500 and b"Broken JSON encoding." in r.body
+    alive(server)
 
 
 def test_xhr_send_empty_array_is_accepted_and_delivers_nothing(server):
@@ -59,6 +61,7 @@ def test_send_to_unknown_session_is_404(server, transport):
     r = request(server, "POST", session_path("/echo", new_sid(), transport), b'["x"]',
                 {"Content-Type": "text/plain"})
     assert r.status == 404
+    alive(server)
 
 
 def test_xhr_send_messages_reach_handler_in_order(server):
@@ -102,6 +105,7 @@ def test_jsonp_send_without_payload_is_500_payload_expected(server, body, conten
     sid = open_session(server)
     r = jsonp_send(server, sid, body, content_type)
     assert r.status == 500 and b"Payload expected." in r.body
+    alive(server)
 
 
 @pytest.mark.parametrize("body,content_type", [
@@ -112,6 +116,7 @@ def test_jsonp_send_broken_json_is_500_broken_json(server, body, content_type):
     sid = open_session(server)
     r = jsonp_send(server, sid, body, content_type)
     assert r.status == 500 and b"Broken JSON encoding." in r.body
+    alive(server)
 
 
 def test_jsonp_send_empty_array_is_ok_and_delivers_nothing(server):

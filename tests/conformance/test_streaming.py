@@ -172,3 +172,14 @@ def test_xhr_poll_while_streaming_attached_gets_2010(server):
         assert frame == 'c[2010,"Another connection still open"]'
         send(server, "/echo", sid, ["ok"])
         assert rx.messages(1) == ["ok"]
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_messages_queued_while_detached_come_in_one_frame_on_attach(server, transport):
+    from rawhttp import open_session
+
+    sid = open_session(server)
+    send(server, "/echo", sid, ["a", "b"])
+    send(server, "/echo", sid, ["c"])
+    with Receiver(server, "/echo", sid, transport) as rx:
+        assert rx.frame() == 'a["a","b","c"]'

@@ -116,7 +116,7 @@ class SockJS:
 
     def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False) -> Session:
         """Create a session and start its handler greenlet."""
-        info = ConnectionInfo(transport, environ)
+        info = ConnectionInfo(transport, environ, self.options.prefix or "/")
         registry = self.sessions if session_id is not None else None
         options = self.options
         session = Session(

@@ -71,9 +71,13 @@ class ConnectionInfo:
 
     __slots__ = ("transport", "environ")
 
-    def __init__(self, transport: str, environ: Mapping[str, Any]) -> None:
+    def __init__(self, transport: str, environ: Mapping[str, Any], path: Optional[str] = None) -> None:
         self.transport = transport
         kept = {k: environ[k] for k in _KEPT_KEYS if k in environ}
+        if path is not None:
+            # The service's path, not the session URL: the application never
+            # sees the session id (which would let it hijack the session).
+            kept["PATH_INFO"] = path
         for key, value in environ.items():
             if key.startswith("HTTP_"):
                 kept[key] = value
@@ -163,7 +167,7 @@ class Connection:
 
     @property
     def path(self) -> str:
-        """The URL path of the request that opened the session."""
+        """The path of the service the session belongs to (e.g. ``/chat``); no session id."""
         return self._session.info.path
 
     @property

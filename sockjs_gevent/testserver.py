@@ -4,7 +4,7 @@
 
 Also: ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
 handler raises on any message), ``/stubborn`` (the handler never reads
-nor returns), ``/whoami`` (reports the connection info)
+nor returns), ``/returns`` (returns at once), ``/whoami`` (reports the connection info)
 and ``/origin_echo`` (echo for http://allowed.example and
 https://*.trusted.example:* pages only); ``GET /stats`` gives every
 service's counters as JSON.
@@ -34,6 +34,10 @@ def echo(conn: Connection) -> None:
 
 def close(conn: Connection) -> None:
     conn.close(3000, "Go away!")
+
+
+def returns(conn: Connection) -> None:
+    """Returns at once: the session closes with the default 1000."""
 
 
 def ticker(conn: Connection) -> None:
@@ -104,6 +108,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
         SockJS(crash, "/crash", **common),
         SockJS(whoami, "/whoami", **common),
         SockJS(stubborn, "/stubborn", **common),
+        SockJS(returns, "/returns", **common),
         SockJS(echo, "/origin_echo", allowed_origins=["http://allowed.example", "https://*.trusted.example:*"], **common),
     ]
     stats = stats_app(*services)

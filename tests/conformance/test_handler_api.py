@@ -104,7 +104,8 @@ def test_whoami_polling_reports_transport_address_path_and_safe_headers(server, 
     poll(server, "/whoami", sid, transport, headers=SENT_HEADERS)
     _, frame = poll(server, "/whoami", sid, transport, headers=SENT_HEADERS)
     info = json.loads(messages_of(frame)[0])
-    check_whoami(info, transport, session_path("/whoami", sid, transport))
+    check_whoami(info, transport, "/whoami")
+    assert sid not in json.dumps(info)  # the application never sees the session id
     assert info["cookies"] == {"a": "1", "JSESSIONID": "j2"}
 
 
@@ -114,7 +115,8 @@ def test_whoami_streaming_reports_transport_and_safe_headers(server, transport):
     with Receiver(server, "/whoami", sid, transport, headers=list(SENT_HEADERS.items())) as rx:
         assert rx.frame() == "o"
         info = json.loads(rx.messages(1)[0])
-    check_whoami(info, transport, session_path("/whoami", sid, transport))
+    check_whoami(info, transport, "/whoami")
+    assert sid not in json.dumps(info)
     assert info["cookies"] == {"a": "1", "JSESSIONID": "j2"}
 
 
@@ -135,7 +137,8 @@ def test_whoami_websockets_report_transport_and_safe_headers(server, kind):
             info = json.loads(conn.recv(timeout=5))
             conn.send("echo")
             assert conn.recv(timeout=5) == "echo"
-    check_whoami(info, kind, path)
+    check_whoami(info, kind, "/whoami")
+    assert sid not in json.dumps(info)
     assert info["cookies"] == {"a": "1", "JSESSIONID": "j2"}
 
 
@@ -176,3 +179,18 @@ def test_crash_on_raw_websocket_closes_with_1011(server):
             conn.recv(timeout=5)
     assert closed.value.rcvd.code == 1011
     assert closed.value.rcvd.reason == "Internal error"
+
+
+# ------------------------------------------------------------------ /returns
+
+@pytest.mark.parametrize("transport", ["xhr", "jsonp"])
+def test_handler_returning_closes_with_1000_normal_closure(server, transport):
+    sid = new_sid()
+    assert poll(server, "/returns", sid, transport)[1] == "o"
+    assert poll(server, "/returns", sid, transport)[1] == 'c[1000,"Normal closure"]'
+
+
+def test_handler_returning_closes_websocket_with_1000(server):
+    with connect(f"ws://{server.host}:{server.port}/returns/000/{new_sid()}/websocket", open_timeout=5) as conn:
+        assert conn.recv(timeout=5) == "o"
+        assert conn.recv(timeout=5) == 'c[1000,"Normal closure"]'

@@ -147,11 +147,18 @@ class WebSocket:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; hang up if the client does not answer in time."""
+        self.hang_up_later()  # before the flush: it may block on a client that does not read
         if self._engine.state is State.OPEN:
             self._engine.send_close(code, reason)
             self._flush()
+
+    def hang_up_later(self, delay: float = CLOSE_TIMEOUT) -> None:
+        """Cut the connection in ``delay`` s unless finish() comes first.
+
+        Unblocks a writer stuck on a client that stopped reading.
+        """
         if self._close_timer is None:
-            self._close_timer = gevent.get_hub().loop.timer(CLOSE_TIMEOUT)
+            self._close_timer = gevent.get_hub().loop.timer(delay)
             self._close_timer.start(self._hang_up)
 
     def _hang_up(self) -> None:
@@ -251,6 +258,9 @@ class GeventWebSocketAdapter:
             self._ws.close(code, reason.encode("utf-8"))
         except Exception:
             pass
+
+    def hang_up_later(self, delay: float = CLOSE_TIMEOUT) -> None:
+        pass  # gevent-websocket owns its socket
 
     def finish(self) -> None:
         self.close()

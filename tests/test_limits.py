@@ -100,3 +100,19 @@ def test_oversized_websocket_message_closes_with_1009(server):
         with pytest.raises(ConnectionClosed) as info:
             ws.recv(timeout=5)
         assert info.value.rcvd.code == 1009
+
+
+def test_websocket_client_that_stops_reading_is_cut_off(server_factory):
+    server = server_factory("--max-queued-bytes", "100000")
+    sock = socket.create_connection((server.host, server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /amplify/0/slow/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    mask = b"\x00\x00\x00\x00"
+    for _ in range(200):  # ask for 200 x 256 KiB and never read a byte of it
+        payload = b'["18"]'
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + payload)
+    # the server gives up on us: the connection is cut within the close timeout
+    assert read_until_closed(sock, limit=15.0) < 14.0
+    sock.close()
+    assert post(server, "/echo/0/after-slow/xhr")[0] == 200

@@ -49,6 +49,9 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
         service.stats.error("handshake")
         return ws  # the error answer
     session = service.open_session(None, environ, "rawwebsocket" if raw else "websocket", raw=raw)
+    # Once closed (by anyone, e.g. as a slow consumer), the close frame has a
+    # few seconds to get out before the connection is cut.
+    session.on_close(lambda _: ws.hang_up_later())
     writer = gevent.spawn(_write_loop, session, ws, service.options.heartbeat_delay, raw)
     try:
         _read_loop(session, ws, raw)

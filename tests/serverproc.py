@@ -95,3 +95,17 @@ def start_testserver(*extra: str) -> RunningServer:
     )
 
 
+
+
+def http(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, bytes, "http.client.HTTPResponse"]:
+    """One plain HTTP request to a running server: (status, body, response)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read(), response
+    finally:
+        conn.close()

@@ -1,7 +1,6 @@
 """Faults: clients vanishing at every step, misbehaving handlers, long polling runs."""
 
 import base64
-import http.client
 import json
 import os
 import socket
@@ -11,18 +10,15 @@ import urllib.request
 import gevent
 import pytest
 
+from serverproc import http
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import connect
 from sockjs_gevent.testing import HandlerClient
 
 
 def post(server, path, body=b""):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
-    conn.request("POST", path, body=body)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, data
+    status, data, _ = http(server, "POST", path, body)
+    return status, data
 
 
 def stats(server, prefix="/echo"):

@@ -1,6 +1,5 @@
 """Limits: slow consumers, session caps, stalled requests, oversized payloads."""
 
-import http.client
 import os
 import socket
 import time
@@ -9,16 +8,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
+from serverproc import http
 from sockjs_gevent.client import connect
 
 
 def post(server, path, body=b""):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
-    conn.request("POST", path, body=body)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, data
+    status, data, _ = http(server, "POST", path, body)
+    return status, data
 
 
 def test_slow_consumer_is_closed_and_others_carry_on(server_factory):

@@ -1,11 +1,12 @@
 """Forged origins are refused on every transport before the handler runs."""
 
 import base64
-import http.client
 import os
 import socket
 
 import pytest
+
+from serverproc import http
 
 ALLOWED = "http://allowed.example"
 EVIL = "http://evil.example"
@@ -13,12 +14,8 @@ PREFIX = "/origin_echo"
 
 
 def request(server, method, path, headers=None, body=None):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, data
+    status, data, _ = http(server, method, path, body, headers)
+    return status, data
 
 
 def new_session(server, origin=ALLOWED):

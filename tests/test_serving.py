@@ -1,19 +1,14 @@
 """Ways of running the server: the CLI, a Router with a fallback app, gevent-websocket."""
 
-import http.client
 import json
 
 from websockets.sync.client import connect
 
-from serverproc import start_server, start_testserver
+from serverproc import http, start_server, start_testserver
 
 
 def get(server, path, method="GET", body=None):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    conn.request(method, path, body=body)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
+    _, data, response = http(server, method, path, body)
     return response, data
 
 

@@ -12,6 +12,11 @@ from ..responses import Environ, Headers
 _CALLBACK = re.compile(r"^[a-zA-Z0-9\-_.]+$")
 
 
+def line_frame(frame: str, callback: Optional[str]) -> bytes:
+    """A frame as one line: the framing of both XHR transports."""
+    return (frame + "\n").encode("utf-8")
+
+
 class CallbackError(ValueError):
     """A missing or unsafe JSONP/htmlfile callback name (answered with 500)."""
 

@@ -6,11 +6,7 @@ from typing import Optional
 
 from .. import protocol
 from ..responses import JAVASCRIPT
-from .base import ReceivingTransport, callback_param
-
-
-def _xhr_frame(frame: str, callback: Optional[str]) -> bytes:
-    return (frame + "\n").encode("utf-8")
+from .base import ReceivingTransport, callback_param, line_frame
 
 
 def _jsonp_frame(frame: str, callback: Optional[str]) -> bytes:
@@ -20,7 +16,7 @@ def _jsonp_frame(frame: str, callback: Optional[str]) -> bytes:
 XHR = ReceivingTransport(
     name="xhr",
     content_type=JAVASCRIPT,
-    frame=_xhr_frame,
+    frame=line_frame,
     streaming=False,
     cors=True,
 )

@@ -6,13 +6,9 @@ from typing import Optional
 
 from .. import protocol
 from ..responses import HTML, JAVASCRIPT
-from .base import ReceivingTransport, callback_param
+from .base import ReceivingTransport, callback_param, line_frame
 
 _XHR_PRELUDE = b"h" * 2048 + b"\n"
-
-
-def _xhr_frame(frame: str, callback: Optional[str]) -> bytes:
-    return (frame + "\n").encode("utf-8")
 
 
 # The client URI-decodes event data, so '%' must be escaped along with the
@@ -53,7 +49,7 @@ def _htmlfile_frame(frame: str, callback: Optional[str]) -> bytes:
 XHR_STREAMING = ReceivingTransport(
     name="xhr_streaming",
     content_type=JAVASCRIPT,
-    frame=_xhr_frame,
+    frame=line_frame,
     streaming=True,
     cors=True,
     prelude=lambda callback: _XHR_PRELUDE,

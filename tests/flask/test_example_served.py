@@ -1,12 +1,11 @@
 """examples/flask_chat served under gevent, driven over real sockets."""
 
-import http.client
 import urllib.parse
 
 import pytest
 from websockets.sync.client import connect
 
-from serverproc import start_server
+from serverproc import http, start_server
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +16,7 @@ def chat_server():
 
 
 def request(server, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
+    _, data, response = http(server, method, path, body, headers)
     return response, data
 
 

@@ -15,7 +15,6 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from . import protocol
-
 from .stats import Stats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -190,8 +189,7 @@ class Session:
         """Next message from the client; None once the session is closed.
 
         Messages that arrived before the close are still returned first.
-        Raises gevent.Timeout's sibling ``TimeoutError`` if ``timeout``
-        passes with nothing to return.
+        Raises TimeoutError if ``timeout`` seconds pass with nothing to return.
         """
         inbox = self._inbox
         if self.close_frame is not None and inbox.empty():
@@ -300,25 +298,15 @@ class Session:
         self._expiry.start(self._expire)
 
     def _expire(self) -> None:
-        """No receiver for disconnect_delay: close (if open) and forget."""
+        """No receiver for disconnect_delay: the client left. Close and forget."""
         if self.receiver is not None:
             return
-        self._close_silently()
+        self.close(*NORMAL_CLOSURE)  # no-op if already closed; nobody is left to read the frame
         if self.registry is not None:
             self.registry.remove(self)
         if self._expiry is not None:
             self._expiry.close()
             self._expiry = None
-
-    def _close_silently(self) -> None:
-        # Expiry is the client going away: the handler sees the close; no
-        # client is left to read a close frame.
-        if self.close_frame is None:
-            self.close_code, self.close_reason = NORMAL_CLOSURE
-            self.close_frame = protocol.close_frame(*NORMAL_CLOSURE)
-            self._inbox.put(_CLOSED)
-            if self._close_callbacks is not None:
-                self._closed()
 
 
 class SessionRegistry:

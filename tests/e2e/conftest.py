@@ -1,0 +1,91 @@
+"""Fixtures of the browser tests: one Chromium, one SockJS server per origin mode.
+
+- ``browser``: Debian's headless Chromium under Playwright, for the whole session.
+- ``servers``: the page server and the SockJS servers (see e2e_support.Servers),
+  started when a test first needs them.
+- ``origin_page(mode)``: a fresh page (own browser context) on the test page of
+  that origin mode, closed after the test.
+
+After every test that uses the servers, the SockJS servers' logs are checked:
+a traceback, an ERROR or a WARNING logged while the test ran fails it (as an
+error in teardown, quoting the log). A failing test also gets the browser
+console of its pages in its report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Iterator, Optional
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from e2e_support import LIVE_PAGES, LOG_PROBLEM, Origin, PageHandle, Servers, launch_browser  # noqa: E402
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-test.txt)")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    browser = launch_browser(playwright)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    running = Servers()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def origin_page(browser: Any, servers: Servers) -> Iterator[Callable[..., PageHandle]]:
+    """``origin_page(mode, page_url=None, sockjs_base=None)``: a fresh page, closed after the test."""
+    opened: list[PageHandle] = []
+
+    def factory(mode: str, page_url: Optional[str] = None, sockjs_base: Optional[str] = None) -> PageHandle:
+        origin = servers.origin(mode)
+        if page_url is not None or sockjs_base is not None:
+            origin = Origin(mode, page_url or origin.page_url, sockjs_base or origin.sockjs_base, origin.server)
+        handle = PageHandle(browser, origin)
+        opened.append(handle)
+        return handle
+
+    yield factory
+    for handle in opened:
+        handle.close()
+
+
+@pytest.fixture(autouse=True)
+def _check_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which a SockJS server logged a problem."""
+    if "servers" not in request.fixturenames:
+        yield
+        return
+    servers: Servers = request.getfixturevalue("servers")
+    marks = {id(s): len(s.output) for s in servers.running}
+    yield
+    problems = []
+    for server in servers.running:
+        new_lines = server.output[marks.get(id(server), 0):]
+        if any(LOG_PROBLEM.search(line) for line in new_lines):
+            problems.append(f"--- log of the SockJS server on port {server.port} during the test:\n" + "".join(new_lines))
+    if problems:
+        pytest.fail("the SockJS server logged problems during this test:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and LIVE_PAGES:
+        for handle in LIVE_PAGES:
+            if handle.console:
+                report.sections.append((f"browser console ({handle.origin.page_url})", "\n".join(handle.console[-100:])))

@@ -24,12 +24,15 @@ _HEARTBEAT = [protocol.HEARTBEAT_FRAME]
 
 
 class HttpReceiver:
-    """One attached receiving request; the session sets ``wakeup``."""
+    """One attached receiving request; ``wake()`` sets its ``wakeup`` event."""
 
     __slots__ = ("wakeup",)
 
     def __init__(self) -> None:
         self.wakeup = Event()
+
+    def wake(self) -> None:
+        self.wakeup.set()
 
 
 def wait_frames(

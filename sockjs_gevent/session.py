@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 import gevent
-from gevent.event import Event
 from gevent.queue import Queue
 
 from . import protocol
@@ -36,7 +35,8 @@ _CLOSED = object()  # inbox sentinel: the session is closed
 class Receiver(Protocol):
     """What a transport attaches to a session to be told of new frames."""
 
-    wakeup: Event
+    def wake(self) -> None:
+        """Called (never blocking) when there are frames to write."""
 
 
 class Session:
@@ -138,23 +138,35 @@ class Session:
     def _enqueue(self, item: str) -> bool:
         self._queued += len(item)
         if self._queued > self._max_queued:
-            # The client is not reading: drop what it has not taken and tell
-            # it why, rather than hold ever more memory for it.
-            self._outbox = []
-            self._queued = 0
-            self.stats.error("slow_consumer")
-            log.warning(
-                "closing a slow consumer (transport=%s remote=%s)",
-                self.info.transport, self.info.remote_addr, extra=self.log_context(),
-            )
-            self.close(*SLOW_CONSUMER)
+            self.overflow()
             return False
         self.stats.messages_out += 1
         self._outbox.append(item)
         receiver = self.receiver
         if receiver is not None:
-            receiver.wakeup.set()
+            receiver.wake()
         return True
+
+    @property
+    def max_queued_bytes(self) -> int:
+        """How much may wait for a client before it counts as a slow consumer."""
+        return self._max_queued
+
+    def overflow(self) -> None:
+        """The client is not reading: drop what it has not taken and close, saying why.
+
+        Better than holding ever more memory for it.
+        """
+        self._outbox = []
+        self._queued = 0
+        if self.close_frame is not None:
+            return
+        self.stats.error("slow_consumer")
+        log.warning(
+            "closing a slow consumer (transport=%s remote=%s)",
+            self.info.transport, self.info.remote_addr, extra=self.log_context(),
+        )
+        self.close(*SLOW_CONSUMER)
 
     def send_quoted(self, message: str, quoted: str) -> bool:
         """Queue a message already passed through ``protocol.quote``.
@@ -213,7 +225,7 @@ class Session:
         self._inbox.put(_CLOSED)
         receiver = self.receiver
         if receiver is not None:
-            receiver.wakeup.set()
+            receiver.wake()
         if self._close_callbacks is not None:
             self._closed()
 

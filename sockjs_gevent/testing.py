@@ -32,6 +32,9 @@ class _Receiver:
     def __init__(self) -> None:
         self.wakeup = Event()
 
+    def wake(self) -> None:
+        self.wakeup.set()
+
 
 class HandlerClient:
     """One fake client session against ``service``'s handler."""

@@ -19,7 +19,8 @@ from collections import deque
 from typing import Any, Callable, Iterable, Optional, Union
 
 import gevent
-from gevent.lock import Semaphore
+from gevent import ssl
+from gevent.event import Event
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
@@ -41,9 +42,13 @@ _READ_SIZE = 65536
 
 
 class WebSocket:
-    """A server-side WebSocket: blocking ``receive()``, ``send()``, ``close()``.
+    """A server-side WebSocket: blocking ``receive()``, non-blocking sends.
 
-    One greenlet reads; any greenlet may write (writes are serialized).
+    One greenlet reads. Sends never block: the engine's output goes to an
+    output buffer that is written straight to the socket when it accepts
+    data, and otherwise by a libev write watcher as the client reads, so a
+    send costs no greenlet switch and the session no writer greenlet.
+    ``buffered`` tells how much the client has not taken yet.
     """
 
     def __init__(self, engine: ServerProtocol, read: Callable[[int], bytes], write: Callable[[bytes], Any], sock: Optional[socket.socket]) -> None:
@@ -51,7 +56,16 @@ class WebSocket:
         self._read = read
         self._write = write
         self._sock = sock
-        self._lock = Semaphore()
+        # The OS socket under gevent's wrapper is non-blocking: writing to it
+        # directly never blocks. A TLS socket must go through its wrapper.
+        raw = getattr(sock, "_sock", None)
+        self._raw = raw if raw is not None and not isinstance(sock, ssl.SSLSocket) else None
+        self._out = bytearray()
+        self._out_eof = False  # end the TCP stream once ``_out`` is written
+        self._watcher: Any = None  # write watcher while the socket is full
+        self._writer: Optional[gevent.Greenlet] = None  # blocking writes when there is no raw socket
+        self._drained: Optional[Event] = None
+        self._broken = False
         self._messages: deque[str] = deque()
         self._fragments: list[bytes] = []
         self._fragment_opcode: Optional[Opcode] = None
@@ -64,6 +78,11 @@ class WebSocket:
     @property
     def open(self) -> bool:
         return self._engine.state is State.OPEN
+
+    @property
+    def buffered(self) -> int:
+        """Bytes sent but not yet taken by the client's TCP stack."""
+        return len(self._out)
 
     def receive(self) -> Optional[str]:
         """The next text message; None once the connection is closed."""
@@ -147,7 +166,7 @@ class WebSocket:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; hang up if the client does not answer in time."""
-        self.hang_up_later()  # before the flush: it may block on a client that does not read
+        self.hang_up_later()
         if self._engine.state is State.OPEN:
             self._engine.send_close(code, reason)
             self._flush()
@@ -155,7 +174,7 @@ class WebSocket:
     def hang_up_later(self, delay: float = CLOSE_TIMEOUT) -> None:
         """Cut the connection in ``delay`` s unless finish() comes first.
 
-        Unblocks a writer stuck on a client that stopped reading.
+        Frees a session whose client stopped reading or never answers a close.
         """
         if self._close_timer is None:
             self._close_timer = gevent.get_hub().loop.timer(delay)
@@ -163,27 +182,102 @@ class WebSocket:
 
     def _hang_up(self) -> None:
         self._eof = True
+        self._broken = True
+        self._out.clear()
+        self._stop_watcher()
         if self._sock is not None:
             try:
                 self._sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
+    # -- output ------------------------------------------------------------
+
     def _flush(self) -> bool:
+        """Move the engine's output to the socket; False once the connection is broken."""
         chunks = self._engine.data_to_send()
-        if not chunks:
-            return True
-        with self._lock:
+        if self._broken:
+            return False
+        if chunks:
+            out = self._out
+            for chunk in chunks:
+                if chunk:
+                    out += chunk
+                else:  # the engine asks us to end the TCP stream
+                    self._out_eof = True
+            self._write_out()
+        return not self._broken
+
+    def _write_out(self) -> None:
+        """Write what the socket takes now; wait for writability for the rest."""
+        if self._raw is None:
+            if self._writer is None:
+                self._writer = gevent.spawn(self._write_blocking)
+            return
+        out = self._out
+        if out and self._watcher is None:
             try:
-                for chunk in chunks:
-                    if chunk:
-                        self._write(chunk)
-                    else:  # the engine asks us to end the TCP stream
-                        self._shutdown()
+                sent = self._raw.send(out)
+            except BlockingIOError:
+                sent = 0
             except OSError:
-                self._eof = True
-                return False
-        return True
+                self._lost()
+                return
+            del out[:sent]
+        if out:
+            if self._watcher is None:
+                self._watcher = gevent.get_hub().loop.io(self._raw.fileno(), 2)
+                self._watcher.start(self._on_writable)
+            return
+        self._done_writing()
+
+    def _on_writable(self) -> None:
+        try:
+            sent = self._raw.send(self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._lost()
+            return
+        del self._out[:sent]
+        if not self._out:
+            self._stop_watcher()
+            self._done_writing()
+
+    def _write_blocking(self) -> None:
+        """Writer greenlet for servers that do not expose the raw socket."""
+        try:
+            while self._out:
+                data = bytes(self._out)
+                self._out.clear()
+                self._write(data)
+        except OSError:
+            self._lost()
+        else:
+            self._done_writing()
+        finally:
+            self._writer = None
+
+    def _done_writing(self) -> None:
+        if self._out_eof:
+            self._out_eof = False
+            self._shutdown()
+        if self._drained is not None:
+            self._drained.set()
+
+    def _lost(self) -> None:
+        self._broken = True
+        self._eof = True
+        self._out.clear()
+        self._stop_watcher()
+        if self._drained is not None:
+            self._drained.set()
+
+    def _stop_watcher(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
 
     def _shutdown(self) -> None:
         if self._sock is not None:
@@ -193,11 +287,13 @@ class WebSocket:
                 pass
 
     def finish(self) -> None:
-        """After the session: wait briefly for the client's close, then hang up."""
-        if not self._eof:
-            with gevent.Timeout(CLOSE_TIMEOUT, False):
-                while self.receive() is not None:
-                    pass
+        """After the session: let the output drain and the client close, then hang up."""
+        with gevent.Timeout(CLOSE_TIMEOUT, False):
+            if self._out and not self._broken:
+                self._drained = Event()
+                self._drained.wait()
+            while not self._eof and self.receive() is not None:
+                pass
         if self._close_timer is not None:
             self._close_timer.stop()
             self._close_timer.close()
@@ -210,17 +306,26 @@ class GeventWebSocketAdapter:
 
     Kept so the app still mounts under ``geventwebsocket.handler.WebSocketHandler``;
     that library's own limits (no origin check before 101, pure-Python
-    unmasking, lost close codes) apply on that path.
+    unmasking, lost close codes) apply on that path. Its sends block, so
+    they run in a writer greenlet fed from a queue.
     """
 
     def __init__(self, ws: Any) -> None:
         self._ws = ws
+        self._queue: deque[tuple[int, Callable[[], Any]]] = deque()
+        self._queued = 0
+        self._writer: Optional[gevent.Greenlet] = None
+        self._broken = False
         self.close_code: Optional[int] = None
         self.close_reason = ""
 
     @property
     def open(self) -> bool:
-        return not self._ws.closed
+        return not self._ws.closed and not self._broken
+
+    @property
+    def buffered(self) -> int:
+        return self._queued
 
     def receive(self) -> Optional[str]:
         try:
@@ -236,34 +341,52 @@ class GeventWebSocketAdapter:
                 return None
         return message
 
-    def send(self, text: str) -> bool:
-        try:
-            self._ws.send(text)
-        except Exception:
+    def _submit(self, size: int, operation: Callable[[], Any]) -> bool:
+        if self._broken:
             return False
+        self._queue.append((size, operation))
+        self._queued += size
+        if self._writer is None:
+            self._writer = gevent.spawn(self._write_loop)
         return True
+
+    def _write_loop(self) -> None:
+        queue = self._queue
+        try:
+            while queue:
+                size, operation = queue.popleft()
+                operation()
+                self._queued -= size
+        except Exception:  # its WebSocketError and socket errors alike
+            self._broken = True
+            queue.clear()
+        finally:
+            self._queued = 0
+            self._writer = None
+
+    def send(self, text: str) -> bool:
+        return self._submit(len(text), lambda: self._ws.send(text))
 
     def send_many(self, texts: Iterable[str]) -> bool:
         return all(self.send(text) for text in texts)
 
     def ping(self) -> bool:
-        try:
-            self._ws.send_frame(b"", self._ws.OPCODE_PING)
-        except Exception:
-            return False
-        return True
+        return self._submit(0, lambda: self._ws.send_frame(b"", self._ws.OPCODE_PING))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        try:
-            self._ws.close(code, reason.encode("utf-8"))
-        except Exception:
-            pass
+        self._submit(0, lambda: self._ws.close(code, reason.encode("utf-8")))
 
     def hang_up_later(self, delay: float = CLOSE_TIMEOUT) -> None:
         pass  # gevent-websocket owns its socket
 
     def finish(self) -> None:
-        self.close()
+        writer = self._writer
+        if writer is not None:
+            writer.join(CLOSE_TIMEOUT)
+        try:
+            self._ws.close()
+        except Exception:
+            pass
 
 
 AnyWebSocket = Union[WebSocket, GeventWebSocketAdapter]

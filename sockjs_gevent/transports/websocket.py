@@ -1,8 +1,11 @@
 """WebSocket transports: SockJS-framed (``/<server>/<session>/websocket``) and raw (``/websocket``).
 
 A websocket session lives exactly as long as its socket: it is not in the
-session registry. The request's greenlet reads; a second greenlet writes
-what the handler sends, so ``conn.send`` never blocks on the network.
+session registry. The request's greenlet reads. Writing needs no greenlet:
+when the handler sends, the session wakes a ``WebSocketPusher``, which
+schedules one event-loop callback that frames everything queued by then
+and hands it to the socket without blocking; a libev timer sends the
+heartbeat after ``heartbeat_delay`` of silence.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Union
 
 import gevent
-from gevent.event import Event
 
 from .. import protocol
 from ..protocol import PayloadError, decode_websocket_message
@@ -24,13 +26,70 @@ if TYPE_CHECKING:  # pragma: no cover
 BROKEN_JSON = (1007, "Broken JSON encoding.")
 
 
-class WebSocketReceiver:
-    """The writer side of a websocket session, as the session sees it."""
+class WebSocketPusher:
+    """Writes a session's frames to its websocket from event-loop callbacks."""
 
-    __slots__ = ("wakeup",)
+    __slots__ = ("session", "ws", "raw", "_loop", "_scheduled", "_heartbeat", "_heartbeat_delay", "_last_write", "_done")
 
-    def __init__(self) -> None:
-        self.wakeup = Event()
+    def __init__(self, session: Session, ws: AnyWebSocket, heartbeat_delay: float, raw: bool) -> None:
+        self.session = session
+        self.ws = ws
+        self.raw = raw
+        self._loop = gevent.get_hub().loop
+        self._scheduled = False
+        self._done = False
+        self._heartbeat_delay = heartbeat_delay
+        self._last_write = self._loop.now()
+        self._heartbeat = self._loop.timer(heartbeat_delay)
+        self._heartbeat.start(self._on_heartbeat_timer)
+
+    def wake(self) -> None:
+        """The session has something to write: push it once the handler yields."""
+        if not self._scheduled and not self._done:
+            self._scheduled = True
+            self._loop.run_callback(self.push)
+
+    def push(self) -> None:
+        """Write every frame ready now; close the websocket after the close frame."""
+        self._scheduled = False
+        if self._done:
+            return
+        session, ws = self.session, self.ws
+        frames = session.take_messages() if self.raw else session.take_frames()
+        if frames:
+            self._last_write = self._loop.now()
+            if not ws.send_many(frames):
+                self.stop()
+                return
+            if ws.buffered > session.max_queued_bytes:
+                session.overflow()  # the client is not reading: it is closed, below
+        if session.closed:
+            if self.raw:
+                ws.close(session.close_code, session.close_reason)
+            else:
+                ws.close(BROKEN_JSON[0] if session.close_code == BROKEN_JSON[0] else 1000, "")
+            self.stop()
+
+    def _on_heartbeat_timer(self) -> None:
+        idle = self._loop.now() - self._last_write
+        if idle >= self._heartbeat_delay * 0.99:
+            ok = self.ws.ping() if self.raw else self.ws.send(protocol.HEARTBEAT_FRAME)
+            if not ok:
+                self.stop()
+                return
+            self._last_write = self._loop.now()
+            idle = 0.0
+        # Next check when the channel will have been silent for heartbeat_delay.
+        self._heartbeat.close()
+        self._heartbeat = self._loop.timer(max(self._heartbeat_delay - idle, 0.001))
+        self._heartbeat.start(self._on_heartbeat_timer)
+
+    def stop(self) -> None:
+        """No more writes: the websocket is closing or gone."""
+        if not self._done:
+            self._done = True
+            self._heartbeat.stop()
+            self._heartbeat.close()
 
 
 def sockjs_websocket(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -52,13 +111,17 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
     # Once closed (by anyone, e.g. as a slow consumer), the close frame has a
     # few seconds to get out before the connection is cut.
     session.on_close(lambda _: ws.hang_up_later())
-    writer = gevent.spawn(_write_loop, session, ws, service.options.heartbeat_delay, raw)
+    pusher = WebSocketPusher(session, ws, service.options.heartbeat_delay, raw)
+    session.attach(pusher)
+    pusher.push()  # the open frame, and whatever the handler sent already
     try:
         _read_loop(session, ws, raw)
     finally:
         if not session.closed:  # the client closed or vanished
             session.close(ws.close_code or 1000, ws.close_reason or "")
-        writer.join()
+        pusher.push()
+        pusher.stop()
+        session.detach(pusher)
         ws.finish()
     return iter(())  # the 101 is sent; nothing more for pywsgi to write
 
@@ -79,30 +142,3 @@ def _read_loop(session: Session, ws: AnyWebSocket, raw: bool) -> None:
             return
         if messages:
             deliver(messages)
-
-
-def _write_loop(session: Session, ws: AnyWebSocket, heartbeat_delay: float, raw: bool) -> None:
-    receiver = WebSocketReceiver()
-    wakeup = receiver.wakeup
-    session.attach(receiver)
-    try:
-        while True:
-            frames = session.take_messages() if raw else session.take_frames()
-            if frames:
-                if not ws.send_many(frames):
-                    return
-                if not raw and session.closed:
-                    ws.close(BROKEN_JSON[0] if session.close_code == BROKEN_JSON[0] else 1000, "")
-                    return
-                continue
-            if raw and session.closed:
-                ws.close(session.close_code, session.close_reason)
-                return
-            wakeup.clear()
-            if not wakeup.wait(heartbeat_delay):
-                ok = ws.ping() if raw else ws.send(protocol.HEARTBEAT_FRAME)
-                if not ok:
-                    return
-    finally:
-        session.detach(receiver)
-

@@ -12,6 +12,9 @@ class FakeReceiver:
     def __init__(self):
         self.wakeup = Event()
 
+    def wake(self):
+        self.wakeup.set()
+
 
 def make_session(registry=None, delay=5.0):
     info = ConnectionInfo("xhr", {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"})

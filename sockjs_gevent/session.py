@@ -303,10 +303,12 @@ class Session:
         self.close(*INTERRUPTED)
 
     def _arm_expiry(self) -> None:
-        if self._expiry is None:
-            self._expiry = gevent.get_hub().loop.timer(self._disconnect_delay)
-        else:
-            self._expiry.stop()
+        # A fresh timer each time: gevent's libev timer, stopped and started
+        # again, keeps its first deadline (the session would expire
+        # disconnect_delay after it opened, however busy it was).
+        if self._expiry is not None:
+            self._expiry.close()
+        self._expiry = gevent.get_hub().loop.timer(self._disconnect_delay)
         self._expiry.start(self._expire)
 
     def _expire(self) -> None:

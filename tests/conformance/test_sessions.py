@@ -1,5 +1,7 @@
 """PROTOCOL.md sections 2 and 5: session life cycle, close frames, heartbeats, expiry."""
 
+import time
+
 import pytest
 
 from rawhttp import (Raw, Receiver, new_sid, open_session, poll, request, send, session_path,
@@ -108,6 +110,21 @@ def test_closed_session_expires_and_id_opens_a_new_session(fast):
     assert poll(fast, "/close", sid)[1] == GO_AWAY
     until(lambda: request(fast, "POST", session_path("/close", sid, "xhr_send"), b'["x"]').status == 404)
     assert poll(fast, "/close", sid)[1] == "o"
+
+
+@pytest.mark.parametrize("transport", ["xhr", "jsonp"])
+def test_polled_session_stays_alive_long_past_disconnect_delay(fast, transport):
+    """Every poll re-arms the expiry: a session busy with sends and polls for
+    three times the 0.5 s delay keeps going and never turns into a new one."""
+    sid = new_sid()
+    assert poll(fast, "/echo", sid, transport)[1] == "o"
+    deadline = time.monotonic() + 1.5
+    count = 0
+    while time.monotonic() < deadline:
+        count += 1
+        send(fast, "/echo", sid, [str(count)])
+        assert poll(fast, "/echo", sid, transport)[1] == f'a["{count}"]'
+    assert count > 10
 
 
 def test_attached_streaming_request_keeps_session_alive_past_disconnect_delay(fast):

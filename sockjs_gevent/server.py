@@ -13,6 +13,7 @@ import gevent
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .app import close_all_sessions
+from .httpheaders import Headers
 from .peerwatch import SOCKET_KEY
 
 log = logging.getLogger("sockjs_gevent.server")
@@ -32,6 +33,12 @@ class SockJSHandler(WSGIHandler):
     """
 
     request_timeout: Optional[float] = 30.0
+    MessageClass = Headers.read  # pywsgi's default runs the email package's parser
+
+    def _headers(self):  # type: ignore[no-untyped-def]
+        if isinstance(self.headers, Headers):
+            return self.headers.wsgi_items()
+        return super()._headers()
 
     def handle(self) -> None:
         # pywsgi writes a response's head and body in separate sends; with

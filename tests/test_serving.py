@@ -64,3 +64,14 @@ def test_app_still_mounts_under_gevent_websocket_handler():
         assert body == b'a["x"]\n'
     finally:
         server.stop()
+
+
+def test_malformed_request_headers_get_400_and_the_server_keeps_serving(server):
+    import socket
+
+    for block in (b"Bad header line\r\n", b"X-A : spaced name\r\n", b"X: " + b"a" * 70000 + b"\r\n"):
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n" + block + b"\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 400 ")
+    status, body, _ = http(server, "GET", "/echo")
+    assert (status, body) == (200, b"Welcome to SockJS!\n")

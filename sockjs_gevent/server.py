@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Iterable, Optional
 
 import gevent
+from gevent import pywsgi
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .app import close_all_sessions
@@ -19,6 +20,10 @@ from .peerwatch import SOCKET_KEY
 log = logging.getLogger("sockjs_gevent.server")
 
 WSGIApp = Callable[..., Iterable[bytes]]
+
+
+#: What pywsgi puts in place of an access log when there is none.
+_NOOP_LOG = getattr(pywsgi, "_NoopLog", ())
 
 
 class SockJSHandler(WSGIHandler):
@@ -34,6 +39,11 @@ class SockJSHandler(WSGIHandler):
 
     request_timeout: Optional[float] = 30.0
     MessageClass = Headers.read  # pywsgi's default runs the email package's parser
+
+    def log_request(self) -> None:
+        # pywsgi formats the access-log line even when it is thrown away.
+        if not isinstance(self.server.log, _NOOP_LOG):
+            super().log_request()
 
     def _headers(self):  # type: ignore[no-untyped-def]
         if isinstance(self.headers, Headers):

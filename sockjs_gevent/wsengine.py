@@ -429,9 +429,38 @@ def accept(
     write = start_response("101 Switching Protocols", headers)
     write(b"")  # send the 101 now
     sock = find_socket(environ)
+    if sock is not None and hasattr(stream, "peek"):
+        read = _socket_reader(stream, sock)
     if sock is not None:
         sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
     return WebSocket(engine, read, write, sock)
+
+
+def _socket_reader(stream: Any, sock: socket.socket) -> Callable[[int], bytes]:
+    """Read the socket itself, after whatever the request reader had buffered.
+
+    A read through the buffered request stream allocates its whole buffer
+    before it waits (64 KiB held by every idle websocket); ``sock.recv``
+    waits first and allocates only for data that has arrived.
+    """
+    sock.settimeout(0.0)  # peek below must not wait for the client
+    try:
+        pending = stream.peek(_READ_SIZE)
+    except OSError:
+        pending = b""
+    finally:
+        sock.settimeout(None)
+    if pending:
+        stream.read(len(pending))
+    leftover = [pending] if pending else []
+    recv = sock.recv
+
+    def read(size: int) -> bytes:
+        if leftover:
+            return leftover.pop()
+        return recv(size)
+
+    return read
 
 
 def is_websocket(obj: Any) -> bool:

@@ -496,6 +496,11 @@ def ws_connect_raw(server, path: str, version: int = 13, connection: str = "Upgr
 
 def ws_send(raw: Raw, payload: bytes | str, opcode: int = 1) -> None:
     """Send one masked, final frame (text by default)."""
+    raw.send(ws_frame(payload, opcode))
+
+
+def ws_frame(payload: bytes | str, opcode: int = 1) -> bytes:
+    """One masked, final client frame (text by default)."""
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
     mask = os.urandom(4)
@@ -507,7 +512,7 @@ def ws_send(raw: Raw, payload: bytes | str, opcode: int = 1) -> None:
     else:
         head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    raw.send(head + mask + masked)
+    return head + mask + masked
 
 
 def ws_recv(raw: Raw, timeout: float = TIMEOUT) -> tuple[int, bytes]:

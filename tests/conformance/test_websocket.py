@@ -6,7 +6,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from rawhttp import (Raw, alive, new_sid, ws_connect_raw, ws_handshake_headers, ws_recv, ws_send)
+from rawhttp import (Raw, alive, new_sid, ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send)
 
 
 def ws_url(server, path):
@@ -148,6 +148,28 @@ def test_sockjs_websocket_over_raw_frames(server):
     assert ws_recv(raw) == (1, b"o")
     ws_send(raw, '["raw"]')
     assert ws_recv(raw) == (1, b'a["raw"]')
+    raw.close()
+
+
+@pytest.mark.parametrize("path, early, late, expected", [
+    ("/echo/000/SID/websocket", '["early"]', '["late"]', [b"o", b'a["early"]', b'a["late"]']),
+    ("/echo/websocket", "early", "late", [b"early", b"late"]),
+])
+def test_websocket_frames_sent_with_the_handshake_are_not_lost(server, path, early, late, expected):
+    """A client that sends a frame in the same packet as its upgrade request
+    (before the 101) still has it read, and the later ones after it."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    head = f"GET {path.replace('SID', new_sid())} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in ws_handshake_headers(key)) + "\r\n"
+    raw = Raw(server)
+    raw.send(head.encode() + ws_frame(early))
+    response = raw.read_head()
+    assert response.status == 101 and response.header("Sec-WebSocket-Accept") == ws_accept(key)
+    raw.done = True
+    received = [ws_recv(raw)[1] for _ in range(len(expected) - 1)]
+    ws_send(raw, late)
+    received.append(ws_recv(raw)[1])
+    assert received == expected
     raw.close()
 
 

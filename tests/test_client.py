@@ -51,3 +51,23 @@ def test_bad_arguments_are_named():
         connect("http://127.0.0.1:1/echo", transport="carrier-pigeon")
     with pytest.raises(ValueError, match="http://"):
         connect("ftp://x/echo")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_quiet_session_outlives_the_connect_timeout(server, transport):
+    # Receiving requests wait for the server's heartbeat (25 s), not for the
+    # connect timeout: an idle session must not break after `timeout`.
+    conn = connect(server.url("/echo"), transport=transport, timeout=1.0)
+    with pytest.raises(TimeoutError):
+        conn.recv(timeout=1.5)
+    assert not conn.closed
+    conn.send("still here")
+    assert conn.recv(timeout=5) == "still here"
+    conn.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_idle_timeout_breaks_a_silent_session(server, transport):
+    conn = connect(server.url("/echo"), transport=transport, idle_timeout=0.5)
+    assert conn.recv(timeout=5) is None
+    assert conn.close_code == 1006

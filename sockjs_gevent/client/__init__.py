@@ -69,12 +69,16 @@ def connect(
     headers: Sequence[tuple[str, str]] = (),
     session_id: Optional[str] = None,
     server_id: Optional[str] = None,
+    idle_timeout: Optional[float] = None,
 ) -> ClientConnection:
     """Open a session on the SockJS service at ``url`` and wait until it is open.
 
     ``transport="auto"`` asks /info and picks websocket when the server
     allows it, else xhr-streaming. Raises ConnectError if the session does
     not open within ``timeout`` (its ``code``/``reason`` tell a refusal).
+    Once open, a session that hears nothing from the server for
+    ``idle_timeout`` seconds closes with 1006; None (the default) waits
+    forever, relying on the server's heartbeats and TCP to notice a loss.
     """
     host, port, prefix = _split(url)
     if transport == "auto":
@@ -89,6 +93,7 @@ def connect(
         server_id = server_id or "%03d" % random.randrange(1000)
         session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
         impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout)
+    impl.idle_timeout = idle_timeout
     conn.transport = impl
     impl.start()
     if not conn.opened.wait(timeout):

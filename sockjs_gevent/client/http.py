@@ -30,12 +30,18 @@ class Response:
 
 
 class HttpConnection:
-    """One connection to ``host:port``; reopened by itself after the server closes it."""
+    """One connection to ``host:port``; reopened by itself after the server closes it.
+
+    ``timeout`` bounds connecting; ``read_timeout`` (the same unless changed)
+    bounds every later socket operation, e.g. waiting for a long poll's answer.
+    """
 
     def __init__(self, host: str, port: int, timeout: Optional[float] = 10.0) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
+        #: Seconds a read or write may stall once connected; None waits forever.
+        self.read_timeout: Optional[float] = timeout
         self._sock: Optional[socket.socket] = None
         self._h11: Optional[h11.Connection] = None
 
@@ -46,6 +52,7 @@ class HttpConnection:
         except OSError as exc:
             raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock.settimeout(self.read_timeout)
         self._h11 = h11.Connection(h11.CLIENT)
 
     def request(self, method: str, target: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Response:
@@ -72,10 +79,10 @@ class HttpConnection:
                 continue
             raise HttpError(f"unexpected {event!r} while waiting for a response")
 
-    def iter_body(self, read_timeout: Optional[float] = None) -> Iterator[bytes]:
+    def iter_body(self) -> Iterator[bytes]:
         """Yield body chunks as they arrive, until the response ends."""
         while True:
-            event = self._next_event(read_timeout)
+            event = self._next_event()
             if isinstance(event, h11.Data):
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):
@@ -88,7 +95,7 @@ class HttpConnection:
     def read_body(self) -> bytes:
         return b"".join(self.iter_body())
 
-    def _next_event(self, read_timeout: Optional[float] = None) -> object:
+    def _next_event(self) -> object:
         assert self._h11 is not None and self._sock is not None
         while True:
             try:
@@ -97,16 +104,11 @@ class HttpConnection:
                 self.close()
                 raise HttpError(f"bad HTTP from the server: {exc}") from exc
             if event is h11.NEED_DATA:
-                if read_timeout is not None:
-                    self._sock.settimeout(read_timeout)
                 try:
                     data = self._sock.recv(65536)
                 except OSError as exc:
                     self.close()
                     raise HttpError(f"connection lost: {exc}") from exc
-                finally:
-                    if read_timeout is not None and self._sock is not None:
-                        self._sock.settimeout(self.timeout)
                 self._h11.receive_data(data)
                 continue
             if isinstance(event, h11.ConnectionClosed):

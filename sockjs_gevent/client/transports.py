@@ -33,6 +33,10 @@ class Transport:
         self.session_path = session_path  # /prefix/<server>/<session>
         self.headers = list(headers)
         self.timeout = timeout
+        #: Seconds the receiving side may hear nothing before the session is
+        #: taken as broken (1006); None waits forever, as browsers do (the
+        #: server's heartbeats show that it is alive). Set before ``start()``.
+        self.idle_timeout: Optional[float] = None
         self._greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
@@ -81,7 +85,7 @@ class WebSocketTransport(Transport):
         self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._flush()
-        self._sock.settimeout(None)
+        self._sock.settimeout(self.idle_timeout)
 
     def _feed(self) -> list:
         data = self._sock.recv(65536)
@@ -199,6 +203,9 @@ class HttpReceivingTransport(Transport):
     def start(self) -> None:
         self.sender = HttpSender(self)
         self.http = HttpConnection(self.host, self.port, self.timeout)
+        # A poll or stream may rightly stay silent until the server's next
+        # heartbeat (25 s by default), far longer than the connect timeout.
+        self.http.read_timeout = self.idle_timeout
         super().start()
 
     def send(self, message: str) -> None:

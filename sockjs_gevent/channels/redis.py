@@ -8,6 +8,11 @@ prefix and delivers what other workers published; it reconnects with
 backoff on its own. Needs gevent's monkey-patching (``python -m
 sockjs_gevent`` and ``sockjs_gevent.cluster`` do it) so redis-py's sockets
 cooperate with the event loop.
+
+Delivery between workers is at most once, like Redis pub/sub itself: what
+is published while Redis is unreachable reaches the publishing worker's
+members only, and is dropped for the others rather than held (memory stays
+bounded and nobody gets a burst of stale messages when Redis returns).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any, Optional
 
 import gevent
 from gevent import monkey
-from gevent.queue import Queue
+from gevent.event import Event
+from gevent.queue import Full, Queue
 
 from .hub import REDIS_URL_ENV as URL_ENV  # noqa: F401 (re-exported)
 from .hub import DeliverFn
@@ -27,12 +33,16 @@ log = logging.getLogger("sockjs_gevent.channels.redis")
 
 _ORIGIN_BYTES = 16
 _BATCH = 512
+#: Publishes waiting for the writer; past this (Redis stalled) new ones are
+#: delivered locally only.
+MAX_PENDING = 100_000
 
 
 class RedisBackend:
     """Channels across processes through Redis pub/sub at ``url``."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "sockjs:", max_backoff: float = 5.0) -> None:
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "sockjs:", max_backoff: float = 5.0,
+                 max_pending: int = MAX_PENDING) -> None:
         import redis  # imported here: only Redis deployments need the package
 
         self._redis = redis
@@ -42,10 +52,12 @@ class RedisBackend:
         self._origin = os.urandom(_ORIGIN_BYTES)
         self._client: Any = None
         self._deliver: Optional[DeliverFn] = None
-        self._outgoing: Queue = Queue()
+        self._outgoing: Queue = Queue(max_pending)
         self._greenlets: list[gevent.Greenlet] = []
-        #: True while the subscription is live (for tests and health checks).
-        self.connected = gevent.event.Event()
+        #: Publishes that reached local members only (Redis down or stalled).
+        self.dropped = 0
+        #: Set while the subscription is confirmed live (for tests and health checks).
+        self.connected = Event()
 
     def start(self, deliver: DeliverFn) -> None:
         if not monkey.is_module_patched("socket"):
@@ -53,25 +65,38 @@ class RedisBackend:
                 "RedisBackend needs gevent monkey-patching so Redis I/O does not block every session: "
                 "call gevent.monkey.patch_all() at the top of your program (python -m sockjs_gevent does)"
             )
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         self._deliver = deliver
-        self._client = self._redis.Redis.from_url(self.url, socket_connect_timeout=2.0, health_check_interval=10)
+        # One immediate retry (a pooled connection that went stale while Redis
+        # restarted), then the error reaches our loops, which log it and back off.
+        self._client = self._redis.Redis.from_url(
+            self.url, socket_connect_timeout=2.0, health_check_interval=10, retry=Retry(NoBackoff(), 1),
+        )
         self._greenlets = [gevent.spawn(self._read_loop), gevent.spawn(self._write_loop)]
 
     def publish(self, channel: str, message: str) -> None:
         assert self._deliver is not None, "backend not started"
         self._deliver(channel, message)  # local members first, whatever Redis does
-        self._outgoing.put((channel, message))
+        try:
+            self._outgoing.put_nowait((channel, message))
+        except Full:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("the Redis writer is %d messages behind; new publishes reach local members only",
+                            self._outgoing.maxsize)
 
     def stop(self) -> None:
         gevent.killall(self._greenlets)
         self._greenlets = []
+        self.connected.clear()
         if self._client is not None:
             self._client.close()
 
     # -- greenlets ----------------------------------------------------------
 
     def _write_loop(self) -> None:
-        errors = self._connection_errors()
         backoff = 0.1
         while True:
             batch = [self._outgoing.get()]
@@ -83,42 +108,56 @@ class RedisBackend:
                     pipe.publish(self.prefix + channel, self._origin + message.encode("utf-8", "surrogatepass"))
                 pipe.execute()
                 backoff = 0.1
-            except errors as exc:
-                log.warning("redis publish failed (%s); %d message(s) reached local members only", exc, len(batch))
+            except Exception as exc:  # noqa: BLE001 (this greenlet must outlive any error)
+                # Drop what waits too: by the time Redis is back it is stale.
+                pending = self._outgoing.qsize()
+                for _ in range(pending):
+                    self._outgoing.get_nowait()
+                self.dropped += len(batch) + pending
+                log.warning("redis publish failed (%s); %d message(s) reached local members only",
+                            _describe(exc), len(batch) + pending)
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
     def _read_loop(self) -> None:
-        errors = self._connection_errors()
         backoff = 0.1
         pattern = self.prefix + "*"
         skip = len(self.prefix)
         while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._client.pubsub()
             try:
                 pubsub.psubscribe(pattern)
-                log.info("subscribed to %s on %s", pattern, self.url)
-                self.connected.set()
-                backoff = 0.1
                 for item in pubsub.listen():
-                    if item.get("type") != "pmessage":
+                    kind = item.get("type")
+                    if kind == "psubscribe":
+                        # Confirmed: from now on every publish reaches us.
+                        log.info("subscribed to %s on %s", pattern, self.url)
+                        self.connected.set()
+                        backoff = 0.1
+                        continue
+                    if kind != "pmessage":
                         continue
                     data = item["data"]
                     if data[:_ORIGIN_BYTES] == self._origin:
                         continue  # ours: already delivered locally
                     channel = item["channel"][skip:].decode("utf-8", "replace")
-                    self._deliver(channel, data[_ORIGIN_BYTES:].decode("utf-8", "surrogatepass"))
-            except errors as exc:
+                    try:
+                        self._deliver(channel, data[_ORIGIN_BYTES:].decode("utf-8", "surrogatepass"))
+                    except Exception:  # noqa: BLE001
+                        log.exception("delivering a message of channel %r failed", channel)
+                raise self._redis.exceptions.ConnectionError("subscription ended")
+            except Exception as exc:  # noqa: BLE001 (this greenlet must outlive any error)
                 self.connected.clear()
-                log.warning("redis subscription lost (%s); reconnecting in %.1f s", exc, backoff)
+                log.warning("redis subscription lost (%s); reconnecting in %.1f s", _describe(exc), backoff)
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
             finally:
                 try:
                     pubsub.close()
-                except Exception:
+                except Exception:  # noqa: BLE001
                     pass
 
-    def _connection_errors(self) -> tuple[type[BaseException], ...]:
-        exceptions = self._redis.exceptions
-        return (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` (redis-py's own repr says little, e.g. ``network:ConnectionError``)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,42 @@
+"""Fixtures of the cluster tests: real Redis, three workers and HAProxy per test.
+
+- ``cluster``: HAProxy sticky by ``balance uri depth 2`` (the server_id
+  segment), the default backend of examples/haproxy.cfg.
+- ``cookie_cluster``: the same, with HAProxy on the JSESSIONID-cookie backend.
+
+Each test gets its own processes (they start in about a second), so a test
+that kills a worker or Redis leaves nothing behind. After the test, a
+traceback or an ERROR in any worker's log fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from clusterproc import Cluster, start_cluster  # noqa: E402
+
+
+def _run(backend: str) -> Iterator[Cluster]:
+    cluster = start_cluster(backend)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+    problems = cluster.problems()
+    assert not problems, "workers logged errors:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    yield from _run("workers")
+
+
+@pytest.fixture
+def cookie_cluster() -> Iterator[Cluster]:
+    yield from _run("workers_by_cookie")

@@ -1,0 +1,45 @@
+"""Broadcasts across three workers through HAProxy and Redis, on every transport."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+
+from clusterproc import WORKER_NAMES, Cluster
+from sessions import SERVER_NAME, TRANSPORTS, open_everywhere
+
+pytestmark = pytest.mark.cluster
+
+MESSAGES_PER_PUBLISHER = 40
+
+
+def test_every_session_gets_every_broadcast_once_and_in_order(cluster: Cluster) -> None:
+    sessions = open_everywhere(cluster, "/broadcast")
+    # Each worker's own /stats confirms where HAProxy put the sessions.
+    assert cluster.open_sessions("/broadcast") == {
+        worker: {SERVER_NAME[t]: 1 for t in TRANSPORTS} for worker in WORKER_NAMES
+    }
+    # One publisher per worker, each on another transport, all at once.
+    publishers = {
+        "w1": sessions[("w1", "websocket")],
+        "w2": sessions[("w2", "xhr-streaming")],
+        "w3": sessions[("w3", "jsonp-polling")],
+    }
+    expected = {p: [f"{p}:{i}" for i in range(MESSAGES_PER_PUBLISHER)] + [f"{p}:end"] for p in publishers}
+
+    def publish(name: str) -> None:
+        for message in expected[name]:
+            publishers[name].conn.send(message)
+            gevent.sleep(0)
+
+    gevent.joinall([gevent.spawn(publish, name) for name in publishers], raise_error=True)
+    ends = {f"{p}:end" for p in publishers}
+    for collector in sessions.values():
+        collector.wait_for(lambda got: ends <= set(got), 20.0, "every publisher's last message")
+    for collector in sessions.values():
+        for publisher, sent in expected.items():
+            got = [m for m in collector.messages if m.startswith(publisher + ":")]
+            assert got == sent, f"{collector.label} got {publisher}'s messages out of order or not exactly once"
+        assert len(collector.messages) == sum(map(len, expected.values())), f"{collector.label}: extra messages"
+    for collector in sessions.values():
+        collector.close()

@@ -1,0 +1,67 @@
+"""``python -m sockjs_gevent.cluster``: workers on consecutive ports, restarted when they die."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+import pytest
+
+from clusterproc import Proc, RedisServer, free_port
+from sessions import Collector, open_session
+
+pytestmark = pytest.mark.cluster
+
+
+def two_free_ports() -> int:
+    """A base port such that it and the next one are free."""
+    for _ in range(50):
+        base = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise AssertionError("no two consecutive free ports")
+
+
+def test_runner_restarts_a_dead_worker_and_stops_cleanly() -> None:
+    redis = RedisServer()
+    redis.start()
+    base = two_free_ports()
+    runner = Proc("cluster", [sys.executable, "-m", "sockjs_gevent.cluster", "sockjs_gevent.testserver:build",
+                              "--workers", "2", "--base-port", str(base), "--redis", redis.url])
+    try:
+        pids = {}
+        for port in (base, base + 1):
+            pids[port] = int(runner.wait_for(rf"worker on port {port} started \(pid (\d+)\)").group(1))
+            runner.wait_for(rf"listening on http://127\.0\.0\.1:{port}\b")
+        # The workers share Redis: a broadcast on one reaches the other.
+        a = Collector(open_session(f"http://127.0.0.1:{base}/broadcast", "websocket", "000"))
+        b = Collector(open_session(f"http://127.0.0.1:{base + 1}/broadcast", "xhr-streaming", "000"))
+        a.conn.send("across")
+        b.wait_for(lambda got: "across" in got, 10.0, "the broadcast from the other worker")
+
+        mark = len(runner.lines)
+        os.kill(pids[base + 1], signal.SIGKILL)
+        b.wait_closed(10.0)
+        runner.wait_for(rf"worker on port {base + 1} exited with -9; restarting", start=mark)
+        restarted = int(runner.wait_for(rf"worker on port {base + 1} started \(pid (\d+)\)", start=mark).group(1))
+        runner.wait_for(rf"listening on http://127\.0\.0\.1:{base + 1}\b", start=mark)
+        c = Collector(open_session(f"http://127.0.0.1:{base + 1}/broadcast", "xhr-polling", "000"))
+        c.conn.send("back")
+        a.wait_for(lambda got: "back" in got, 10.0, "a broadcast from the restarted worker")
+        a.close()
+        c.close()
+
+        runner.process.send_signal(signal.SIGTERM)
+        assert runner.process.wait(15) == 0
+        for pid in (pids[base], restarted):  # its workers went with it
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        runner.stop()  # SIGTERM: the runner stops its workers
+        redis.stop()

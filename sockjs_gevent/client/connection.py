@@ -16,6 +16,10 @@ BROKEN = (1006, "Connection broken")
 _CLOSED = object()
 
 
+#: Close seen when the server answers with a new session's open frame.
+LOST_SESSION = (1006, "Server lost session")
+
+
 class ClientConnection:
     """A SockJS session seen from the client: ``send``, ``recv``, ``close``."""
 
@@ -78,7 +82,12 @@ class ClientConnection:
         """Act on one SockJS frame from the server."""
         kind = frame[:1]
         if kind == "o":
-            self.mark_open()
+            if self.was_opened:
+                # A new session where ours should be: the server (or the
+                # worker a balancer picked) lost it. sockjs-client does the same.
+                self._closed(*LOST_SESSION)
+            else:
+                self.mark_open()
         elif kind == "a":
             put = self._inbox.put
             for message in json.loads(frame[1:]):

@@ -7,7 +7,8 @@ handler raises on any message), ``/stubborn`` (the handler never reads
 nor returns), ``/returns`` (returns at once), ``/whoami`` (reports the connection info)
 and ``/origin_echo`` (echo for http://allowed.example and
 https://*.trusted.example:* pages only); ``GET /stats`` gives every
-service's counters as JSON.
+service's counters as JSON. With ``SOCKJS_GEVENT_REDIS_URL`` set,
+``/broadcast`` reaches the members on every server sharing that Redis.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from typing import Any
 
 import gevent
 
 
 from . import Connection, Router, SockJS, channels
+from .channels.hub import REDIS_URL_ENV
 from .options import DEFAULT_SOCKJS_URL
 from .responses import not_found
 from .server import print_ready, serve
@@ -134,6 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gevent-websocket", action="store_true",
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
     args = parser.parse_args(argv)
+    if os.environ.get(REDIS_URL_ENV):
+        # /broadcast then goes through Redis, whose client needs cooperative sockets.
+        from gevent import monkey
+
+        monkey.patch_all()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build(
         args.sockjs_url,

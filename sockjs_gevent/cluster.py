@@ -13,6 +13,7 @@ server_id path segment or the JSESSIONID cookie.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import signal
@@ -23,6 +24,17 @@ from typing import Optional
 
 log = logging.getLogger("sockjs_gevent.cluster")
 RESTART_PAUSE = 1.0
+
+
+def _die_with_parent() -> None:
+    """In a worker before exec: SIGTERM it if the runner dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: workers may outlive a killed runner
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class Cluster:
@@ -46,7 +58,7 @@ class Cluster:
         return cmd + (["--prefix", self.prefix] if self.prefix else [])
 
     def start_worker(self, port: int) -> None:
-        self.processes[port] = subprocess.Popen(self.command(port), env=self.env)
+        self.processes[port] = subprocess.Popen(self.command(port), env=self.env, preexec_fn=_die_with_parent)
         log.info("worker on port %d started (pid %d)", port, self.processes[port].pid)
 
     def run(self) -> int:

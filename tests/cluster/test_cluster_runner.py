@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import select
 import sys
 
 import pytest
@@ -65,3 +66,24 @@ def test_runner_restarts_a_dead_worker_and_stops_cleanly() -> None:
     finally:
         runner.stop()  # SIGTERM: the runner stops its workers
         redis.stop()
+
+
+def test_workers_exit_when_the_runner_is_killed() -> None:
+    """SIGKILL gives the runner no chance to stop them: the kernel tells them (PR_SET_PDEATHSIG)."""
+    base = two_free_ports()
+    runner = Proc("cluster", [sys.executable, "-m", "sockjs_gevent.cluster", "sockjs_gevent.testserver:build",
+                              "--workers", "2", "--base-port", str(base)])
+    try:
+        pids = [int(runner.wait_for(rf"worker on port {port} started \(pid (\d+)\)").group(1)) for port in (base, base + 1)]
+        for port in (base, base + 1):
+            runner.wait_for(rf"listening on http://127\.0\.0\.1:{port}\b")
+        exits = [os.pidfd_open(pid) for pid in pids]  # readable once the process has exited
+        runner.process.kill()
+        runner.process.wait(10)
+        for pid, fd in zip(pids, exits):
+            readable, _, _ = select.select([fd], [], [], 10)
+            os.close(fd)
+            assert readable, f"worker {pid} outlived its killed runner"
+    finally:
+        runner.stop()
+

@@ -17,6 +17,9 @@ from gevent.event import Event
 
 #: The environ key under which sockjs_gevent's pywsgi handler puts the socket.
 SOCKET_KEY = "sockjs_gevent.socket"
+#: And a function that hands the socket over for good (an upgraded WebSocket):
+#: the handler then neither reads, writes nor closes it.
+TAKE_SOCKET_KEY = "sockjs_gevent.take_socket"
 
 
 def find_socket(environ: Mapping[str, Any]) -> Optional[socket.socket]:

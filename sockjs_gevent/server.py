@@ -15,7 +15,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .app import close_all_sessions
 from .httpheaders import Headers
-from .peerwatch import SOCKET_KEY
+from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 
 log = logging.getLogger("sockjs_gevent.server")
 
@@ -39,6 +39,18 @@ class SockJSHandler(WSGIHandler):
 
     request_timeout: Optional[float] = 30.0
     MessageClass = Headers.read  # pywsgi's default runs the email package's parser
+
+    def take_socket(self) -> socket.socket:
+        """Hand the connection over for good (an upgraded WebSocket).
+
+        This handler then ends without reading, writing or closing it; the
+        caller gets a new socket object on the same descriptor.
+        """
+        self.close_connection = True
+        sock = self.socket
+        taken = type(sock)(fileno=sock.detach())
+        taken.settimeout(None)
+        return taken
 
     def log_request(self) -> None:
         # pywsgi formats the access-log line even when it is thrown away.
@@ -72,6 +84,7 @@ class SockJSHandler(WSGIHandler):
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
         environ[SOCKET_KEY] = self.socket
+        environ[TAKE_SOCKET_KEY] = self.take_socket
         return environ
 
 

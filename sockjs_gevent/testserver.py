@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
     parser.add_argument("--gevent-websocket", action="store_true",
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
+    parser.add_argument("--plain-pywsgi", action="store_true",
+                        help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
     args = parser.parse_args(argv)
     if os.environ.get(REDIS_URL_ENV):
         # /broadcast then goes through Redis, whose client needs cooperative sockets.
@@ -155,6 +157,10 @@ def main(argv: list[str] | None = None) -> None:
         from geventwebsocket.handler import WebSocketHandler
 
         extra["handler_class"] = WebSocketHandler
+    elif args.plain_pywsgi:
+        from gevent.pywsgi import WSGIHandler
+
+        extra["handler_class"] = WSGIHandler
     serve(app, args.host, args.port, ready=print_ready, **extra)
 
 

@@ -28,7 +28,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from .peerwatch import find_socket
+from .peerwatch import TAKE_SOCKET_KEY, find_socket
 from .responses import Environ, StartResponse, error
 
 log = logging.getLogger("sockjs_gevent.websocket")
@@ -42,20 +42,41 @@ _READ_SIZE = 65536
 
 
 class WebSocket:
-    """A server-side WebSocket: blocking ``receive()``, non-blocking sends.
+    """A server-side WebSocket over a pywsgi connection.
 
-    One greenlet reads. Sends never block: the engine's output goes to an
-    output buffer that is written straight to the socket when it accepts
-    data, and otherwise by a libev write watcher as the client reads, so a
-    send costs no greenlet switch and the session no writer greenlet.
-    ``buffered`` tells how much the client has not taken yet.
+    Sends never block: the engine's output goes to an output buffer that is
+    written straight to the socket when it accepts data, and otherwise by a
+    libev write watcher as the client reads, so a send costs no greenlet
+    switch and the session no writer greenlet. ``buffered`` tells how much
+    the client has not taken yet.
+
+    Reading is either blocking (``receive()`` in the request's greenlet) or,
+    when the socket is ``owned`` (handed over by sockjs_gevent's pywsgi
+    handler), done from the event loop by ``start_reading()``: the
+    request's greenlet is then free to end, and a session costs no greenlet
+    but its handler's.
     """
 
-    def __init__(self, engine: ServerProtocol, read: Callable[[int], bytes], write: Callable[[bytes], Any], sock: Optional[socket.socket]) -> None:
+    def __init__(
+        self,
+        engine: ServerProtocol,
+        read: Optional[Callable[[int], bytes]],
+        write: Callable[[bytes], Any],
+        sock: Optional[socket.socket],
+        pending: bytes = b"",
+        owned: bool = False,
+    ) -> None:
         self._engine = engine
         self._read = read
         self._write = write
         self._sock = sock
+        self._pending = pending  # bytes the request reader had buffered past the handshake
+        #: True when this object owns the socket and must close it.
+        self.owned = owned
+        self._reader: Any = None  # read watcher (owned sockets)
+        self._on_message: Optional[Callable[[str], None]] = None
+        self._on_end: Optional[Callable[[], None]] = None
+        self._release_when_drained = False
         # The OS socket under gevent's wrapper is non-blocking: writing to it
         # directly never blocks. A TLS socket must go through its wrapper.
         raw = getattr(sock, "_sock", None)
@@ -91,21 +112,101 @@ class WebSocket:
         while not messages:
             if self._eof:
                 return None
-            try:
-                data = self._read(_READ_SIZE)
-            except OSError:
-                data = b""
-            if data:
-                engine.receive_data(data)
+            if self._pending:
+                data, self._pending = self._pending, b""
             else:
-                self._eof = True
-                engine.receive_eof()
-            for event in engine.events_received():
-                self._on_frame(event)
-            self._flush()
-            if engine.state is State.CLOSED:
-                self._eof = True
+                try:
+                    data = self._read(_READ_SIZE)  # type: ignore[misc]
+                except OSError:
+                    data = b""
+            self._feed(data)
         return messages.popleft()
+
+    def _feed(self, data: bytes) -> None:
+        """Give the engine what arrived (b"" for end of stream); answer pings and closes."""
+        engine = self._engine
+        if data:
+            engine.receive_data(data)
+        else:
+            self._eof = True
+            engine.receive_eof()
+        for event in engine.events_received():
+            self._on_frame(event)
+        self._flush()
+        if engine.state is State.CLOSED:
+            self._eof = True
+
+    # -- reading from the event loop (owned sockets) ------------------------
+
+    def start_reading(self, on_message: Callable[[str], None], on_end: Callable[[], None]) -> None:
+        """Call ``on_message(text)`` per message and ``on_end()`` once, from the event loop.
+
+        Neither may block. After ``on_end`` call ``release()``.
+        """
+        assert self.owned and self._raw is not None
+        self._on_message = on_message
+        self._on_end = on_end
+        loop = gevent.get_hub().loop
+        self._reader = loop.io(self._raw.fileno(), 1)
+        self._reader.start(self._on_readable)
+        if self._pending:
+            data, self._pending = self._pending, b""
+            loop.run_callback(self._take, data)
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._raw.recv(_READ_SIZE)  # type: ignore[union-attr]
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        try:
+            self._take(data)
+        except Exception:  # a bug must not leave the session hanging in the event loop
+            log.exception("websocket read failed; closing the connection")
+            self._fail(1011, "Internal error")
+            self._take(b"")
+
+    def _take(self, data: bytes) -> None:
+        if self._on_end is None:
+            return  # already ended
+        self._feed(data)
+        messages, on_message = self._messages, self._on_message
+        while messages:
+            on_message(messages.popleft())  # type: ignore[misc]
+        if self._eof:
+            self._stop_reading()
+            on_end, self._on_end = self._on_end, None
+            on_end()
+
+    def _stop_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader.close()
+            self._reader = None
+
+    def release(self) -> None:
+        """Owned socket, reading ended: close it once the output is out (or the close timer fires)."""
+        if self._out and not self._broken:
+            self._release_when_drained = True
+            self.hang_up_later()
+        else:
+            self._close_socket()
+
+    def _close_socket(self) -> None:
+        self._stop_reading()
+        self._stop_watcher()
+        if self._close_timer is not None:
+            self._close_timer.stop()
+            self._close_timer.close()
+            self._close_timer = None
+        self._broken = True
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._sock.close()
 
     def _on_frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -181,6 +282,20 @@ class WebSocket:
             self._close_timer.start(self._hang_up)
 
     def _hang_up(self) -> None:
+        if self.owned:
+            # Reading sees the end of stream and ends the session; if it
+            # already had, the socket is closed now.
+            self._out.clear()
+            self._broken = True
+            self._stop_watcher()
+            if self._on_end is None:
+                self._close_socket()
+            elif self._sock is not None:
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return
         self._eof = True
         self._broken = True
         self._out.clear()
@@ -264,6 +379,8 @@ class WebSocket:
             self._shutdown()
         if self._drained is not None:
             self._drained.set()
+        if self._release_when_drained:
+            self._close_socket()
 
     def _lost(self) -> None:
         self._broken = True
@@ -429,21 +546,26 @@ def accept(
     write = start_response("101 Switching Protocols", headers)
     write(b"")  # send the 101 now
     sock = find_socket(environ)
-    if sock is not None and hasattr(stream, "peek"):
-        read = _socket_reader(stream, sock)
-    if sock is not None:
-        sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
-    return WebSocket(engine, read, write, sock)
+    if sock is None or not hasattr(stream, "peek"):
+        return WebSocket(engine, read, write, sock)
+    pending = _take_buffered(stream, sock)
+    take_socket = environ.get(TAKE_SOCKET_KEY)
+    if take_socket is not None and not isinstance(sock, ssl.SSLSocket):
+        # sockjs_gevent's own handler hands the socket over: read it from
+        # the event loop and let the request's greenlet end.
+        return WebSocket(engine, None, write, take_socket(), pending, owned=True)
+    sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
+    return WebSocket(engine, sock.recv, write, sock, pending)
 
 
-def _socket_reader(stream: Any, sock: socket.socket) -> Callable[[int], bytes]:
-    """Read the socket itself, after whatever the request reader had buffered.
+def _take_buffered(stream: Any, sock: socket.socket) -> bytes:
+    """What the request reader had buffered past the handshake (a pipelined frame).
 
-    A read through the buffered request stream allocates its whole buffer
-    before it waits (64 KiB held by every idle websocket); ``sock.recv``
-    waits first and allocates only for data that has arrived.
+    After this, reads go to the socket itself: a read through the buffered
+    request stream allocates its whole buffer before it waits (64 KiB held
+    by every idle websocket); ``sock.recv`` waits first.
     """
-    sock.settimeout(0.0)  # peek below must not wait for the client
+    sock.settimeout(0.0)  # peek must not wait for the client
     try:
         pending = stream.peek(_READ_SIZE)
     except OSError:
@@ -452,15 +574,7 @@ def _socket_reader(stream: Any, sock: socket.socket) -> Callable[[int], bytes]:
         sock.settimeout(None)
     if pending:
         stream.read(len(pending))
-    leftover = [pending] if pending else []
-    recv = sock.recv
-
-    def read(size: int) -> bytes:
-        if leftover:
-            return leftover.pop()
-        return recv(size)
-
-    return read
+    return pending
 
 
 def is_websocket(obj: Any) -> bool:

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from serverproc import http, start_server, start_testserver
@@ -62,6 +64,27 @@ def test_app_still_mounts_under_gevent_websocket_handler():
         assert response.status == 204
         response, body = get(server, "/echo/0/poll/xhr", "POST")
         assert body == b'a["x"]\n'
+    finally:
+        server.stop()
+
+
+def test_websockets_work_under_the_stock_pywsgi_handler():
+    """Without sockjs_gevent's handler the request's greenlet reads the
+    websocket itself (the socket is not handed over); same behaviour."""
+    server = start_testserver("--plain-pywsgi", "--heartbeat-delay", "0.3")
+    try:
+        with connect(f"ws://{server.host}:{server.port}/echo/0/s/websocket") as ws:
+            assert ws.recv() == "o"
+            for word in ("one", "two"):
+                ws.send(f'["{word}"]')
+                assert ws.recv() == f'a["{word}"]'
+            assert ws.recv(timeout=3) == "h"  # heartbeats from the pusher's timer
+        with connect(f"ws://{server.host}:{server.port}/close/websocket") as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv()
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (3000, "Go away!")
+        status, body, _ = http(server, "GET", "/echo")
+        assert (status, body) == (200, b"Welcome to SockJS!\n")
     finally:
         server.stop()
 

@@ -1,7 +1,9 @@
 """WebSocket transports: SockJS-framed (``/<server>/<session>/websocket``) and raw (``/websocket``).
 
 A websocket session lives exactly as long as its socket: it is not in the
-session registry. The request's greenlet reads. Writing needs no greenlet:
+session registry. Under sockjs_gevent's own server the socket is read from
+the event loop and the request's greenlet ends at once (elsewhere that
+greenlet reads until the end). Writing needs no greenlet either:
 when the handler sends, the session wakes a ``WebSocketPusher``, which
 schedules one event-loop callback that frames everything queued by then
 and hands it to the socket without blocking; a libev timer sends the
@@ -10,7 +12,7 @@ heartbeat after ``heartbeat_delay`` of silence.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Union
 
 import gevent
 
@@ -18,7 +20,7 @@ from .. import protocol
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import Session
-from ..wsengine import AnyWebSocket, accept, is_websocket
+from ..wsengine import AnyWebSocket, WebSocket, accept, is_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS
@@ -114,27 +116,38 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
     pusher = WebSocketPusher(session, ws, service.options.heartbeat_delay, raw)
     session.attach(pusher)
     pusher.push()  # the open frame, and whatever the handler sent already
-    try:
-        _read_loop(session, ws, raw)
-    finally:
+    on_message = _message_handler(session, raw)
+
+    def end() -> None:
         if not session.closed:  # the client closed or vanished
             session.close(ws.close_code or 1000, ws.close_reason or "")
         pusher.push()
         pusher.stop()
         session.detach(pusher)
+
+    if isinstance(ws, WebSocket) and ws.owned:
+        # Read from the event loop; this request's greenlet ends now.
+        ws.start_reading(on_message, lambda: (end(), ws.release()))
+        return iter(())
+    try:
+        while True:
+            text = ws.receive()
+            if text is None:
+                break
+            on_message(text)
+    finally:
+        end()
         ws.finish()
     return iter(())  # the 101 is sent; nothing more for pywsgi to write
 
 
-def _read_loop(session: Session, ws: AnyWebSocket, raw: bool) -> None:
+def _message_handler(session: Session, raw: bool) -> Callable[[str], None]:
+    """What to do with each text message from the client (never blocks)."""
     deliver = session.deliver
-    while True:
-        text = ws.receive()
-        if text is None:
-            return
-        if raw:
-            deliver([text])
-            continue
+    if raw:
+        return lambda text: deliver([text])
+
+    def sockjs_message(text: str) -> None:
         try:
             messages = decode_websocket_message(text)
         except PayloadError:
@@ -142,3 +155,5 @@ def _read_loop(session: Session, ws: AnyWebSocket, raw: bool) -> None:
             return
         if messages:
             deliver(messages)
+
+    return sockjs_message

@@ -50,11 +50,12 @@ class WebSocket:
     switch and the session no writer greenlet. ``buffered`` tells how much
     the client has not taken yet.
 
-    Reading is either blocking (``receive()`` in the request's greenlet) or,
-    when the socket is ``owned`` (handed over by sockjs_gevent's pywsgi
-    handler), done from the event loop by ``start_reading()``: the
-    request's greenlet is then free to end, and a session costs no greenlet
-    but its handler's.
+    Reading is blocking (``receive()`` in the request's greenlet) or, when
+    the socket is ``owned`` (handed over by sockjs_gevent's pywsgi handler),
+    may be done from the event loop by ``start_reading()``: the request's
+    greenlet is then free to end, and a session costs no greenlet but its
+    handler's. Call ``finish()`` after blocking use, ``release()`` after
+    ``start_reading()`` ended.
     """
 
     def __init__(
@@ -553,7 +554,8 @@ def accept(
     if take_socket is not None and not isinstance(sock, ssl.SSLSocket):
         # sockjs_gevent's own handler hands the socket over: read it from
         # the event loop and let the request's greenlet end.
-        return WebSocket(engine, None, write, take_socket(), pending, owned=True)
+        taken = take_socket()
+        return WebSocket(engine, taken.recv, write, taken, pending, owned=True)
     sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
     return WebSocket(engine, sock.recv, write, sock, pending)
 

@@ -11,9 +11,9 @@ import logging
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 import gevent
-from gevent.queue import Queue
 
 from . import protocol
+from .inbox import Inbox
 from .stats import Stats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +29,6 @@ HANDLER_FAILED = (1011, "Internal error")
 SLOW_CONSUMER = (1008, "Slow consumer: too much data queued")
 SERVER_BUSY = (1013, "Server busy: too many sessions")
 
-_CLOSED = object()  # inbox sentinel: the session is closed
 
 
 class Receiver(Protocol):
@@ -85,7 +84,7 @@ class Session:
         self.close_reason = ""
         self._opened = False  # has the "o" frame been taken?
         self._outbox: list[str] = []  # quoted messages not yet written
-        self._inbox: Queue = Queue()
+        self._inbox = Inbox()
         self._disconnect_delay = disconnect_delay
         self._expiry = None
         self.handler_greenlet: Optional[gevent.Greenlet] = None
@@ -203,17 +202,7 @@ class Session:
         Messages that arrived before the close are still returned first.
         Raises TimeoutError if ``timeout`` seconds pass with nothing to return.
         """
-        inbox = self._inbox
-        if self.close_frame is not None and inbox.empty():
-            return None
-        try:
-            item = inbox.get(timeout=timeout)
-        except gevent.queue.Empty:
-            raise TimeoutError("no message within %s s" % timeout) from None
-        if item is _CLOSED:
-            inbox.put(_CLOSED)  # every later recv() sees the close too
-            return None
-        return item
+        return self._inbox.get(timeout)
 
     def close(self, code: int, reason: str) -> None:
         """Close the session: pending messages go out, then ``c[code,reason]``."""
@@ -222,7 +211,7 @@ class Session:
         self.close_code = code
         self.close_reason = reason
         self.close_frame = protocol.close_frame(code, reason)
-        self._inbox.put(_CLOSED)
+        self._inbox.close()
         receiver = self.receiver
         if receiver is not None:
             receiver.wake()
@@ -235,9 +224,7 @@ class Session:
         """Hand messages from the client to the handler (ignored once closed)."""
         if self.close_frame is None:
             self.stats.messages_in += len(messages)
-            put = self._inbox.put
-            for message in messages:
-                put(message)
+            self._inbox.put_many(messages)
 
     def log_context(self) -> dict[str, object]:
         """Fields for structured logs: the transport and peer, never the session id."""

@@ -123,23 +123,29 @@ def _discard_body(environ: Environ, limit: int = 65536) -> None:
 
 
 def _stream(session, receiver, transport, callback, peer, options) -> Iterator[bytes]:
+    # After each chunk an empty one: pywsgi skips it, and its loop variable
+    # then stops holding the last chunk (the 2 KiB prelude, or a big
+    # message) for as long as the stream waits.
     finished = False
     frame = transport.frame
     try:
-        first = session.take_frames()
-        sent = 0
-        data = b"".join([frame(f, callback) for f in first])
-        yield transport.prelude(callback) + data
-        sent += len(data)
+        chunk = b"".join([frame(f, callback) for f in session.take_frames()])
+        sent = len(chunk)
+        yield transport.prelude(callback) + chunk
+        chunk = b""
+        yield b""
         limit = options.response_limit
         heartbeat_delay = options.heartbeat_delay
         while not session.closed and sent < limit:
             frames = wait_frames(session, receiver, heartbeat_delay, peer)
             if frames is None:
                 return  # the client hung up: abort below
-            data = b"".join([frame(f, callback) for f in frames])
-            yield data
-            sent += len(data)
+            chunk = b"".join([frame(f, callback) for f in frames])
+            frames = None
+            sent += len(chunk)
+            yield chunk
+            chunk = b""
+            yield b""
         finished = True
     finally:
         session.detach(receiver)

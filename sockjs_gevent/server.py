@@ -38,6 +38,10 @@ class SockJSHandler(WSGIHandler):
     """
 
     request_timeout: Optional[float] = 30.0
+    #: Read buffer per connection (io's default is 8 KiB, held by every
+    #: waiting poll or stream); request heads are a few hundred bytes, and
+    #: bodies larger than it are read past it.
+    read_buffer = 2048
     MessageClass = Headers.read  # pywsgi's default runs the email package's parser
 
     def take_socket(self) -> socket.socket:
@@ -61,6 +65,11 @@ class SockJSHandler(WSGIHandler):
         if isinstance(self.headers, Headers):
             return self.headers.wsgi_items()
         return super()._headers()
+
+    def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
+        if rfile is None and sock is not None:
+            rfile = sock.makefile("rb", self.read_buffer)
+        super().__init__(sock, address, server, rfile)
 
     def handle(self) -> None:
         # pywsgi writes a response's head and body in separate sends; with

@@ -13,6 +13,7 @@ has already happened and ``GeventWebSocketAdapter`` wraps its socket object.
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 from collections import deque
@@ -550,6 +551,9 @@ def accept(
     if sock is None or not hasattr(stream, "peek"):
         return WebSocket(engine, read, write, sock)
     pending = _take_buffered(stream, sock)
+    # Nothing more will come through the request stream; do not let the
+    # environ (which conn.environ keeps) hold its read buffer.
+    environ["wsgi.input"] = io.BytesIO()
     take_socket = environ.get(TAKE_SOCKET_KEY)
     if take_socket is not None and not isinstance(sock, ssl.SSLSocket):
         # sockjs_gevent's own handler hands the socket over: read it from

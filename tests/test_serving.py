@@ -98,3 +98,9 @@ def test_malformed_request_headers_get_400_and_the_server_keeps_serving(server):
             assert sock.recv(65536).startswith(b"HTTP/1.1 400 ")
     status, body, _ = http(server, "GET", "/echo")
     assert (status, body) == (200, b"Welcome to SockJS!\n")
+
+
+def test_request_heads_longer_than_the_read_buffer_are_read_whole(server):
+    cookie = "a=" + "x" * 6000  # three times SockJSHandler.read_buffer
+    status, body, headers = http(server, "POST", "/cookie_needed_echo/000/big/xhr", b"", {"Cookie": cookie})
+    assert (status, body) == (200, b"o\n")

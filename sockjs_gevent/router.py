@@ -22,14 +22,17 @@ class Router:
         if duplicates:
             raise ValueError(f"two services share the prefix {duplicates[0]!r}")
         self.services = sorted(services, key=lambda s: len(s.prefix), reverse=True)
+        self._by_prefix = {service.prefix: service for service in services}
         self.fallback = fallback
 
     def service_for(self, path: str) -> Optional[SockJS]:
-        for service in self.services:
-            prefix = service.prefix
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+        """The service whose prefix is ``path`` or a leading run of its segments."""
+        by_prefix = self._by_prefix
+        while True:  # /a/b/c, then /a/b, /a, "": at most one lookup per segment
+            service = by_prefix.get(path)
+            if service is not None or not path:
                 return service
-        return None
+            path = path[: path.rfind("/")]
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         service = self.service_for(environ.get("PATH_INFO", ""))

@@ -14,6 +14,9 @@
 #   loadtests/results/<stamp>.html and <stamp>_server.log
 # With 2+ cores and `taskset` available, the server is pinned to CPU 0 and
 # locust to CPU 1 so they do not fight over a core (PIN=0 turns that off).
+# TARGET=http://host:port points it at a server already running instead
+# (any SockJS server with /echo and /broadcast services, or set
+# LOCUST_ECHO_PATH / LOCUST_BROADCAST_PATH).
 # Exit status: locust's (1 when any request failed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,20 +40,22 @@ mkdir -p "$results"
 stamp=$results/$(date +%Y%m%d-%H%M%S)
 server_log=${stamp}_server.log
 
-PYTHONUNBUFFERED=1 "${server_pin[@]}" .venv/bin/python -m sockjs_gevent.testserver \
-  --host 127.0.0.1 --port 0 >"$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true' EXIT
+url=${TARGET:-}
+if [ -z "$url" ]; then
+  PYTHONUNBUFFERED=1 "${server_pin[@]}" .venv/bin/python -m sockjs_gevent.testserver \
+    --host 127.0.0.1 --port 0 >"$server_log" 2>&1 &
+  server_pid=$!
+  trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true' EXIT
 
-# Wait for the server's ready line ("... listening on http://HOST:PORT").
-url=""
-for _ in $(seq 100); do
-  url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$server_log" | head -1 | cut -d' ' -f3) || true
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$server_log"; echo "loadtest: the server did not start" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$server_log"; echo "loadtest: no ready line from the server" >&2; exit 1; }
+  # Wait for the server's ready line ("... listening on http://HOST:PORT").
+  for _ in $(seq 100); do
+    url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$server_log" | head -1 | cut -d' ' -f3) || true
+    [ -n "$url" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$server_log"; echo "loadtest: the server did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$server_log"; echo "loadtest: no ready line from the server" >&2; exit 1; }
+fi
 
 echo "loadtest: $users users (spawn $rate/s) for $duration against $url; results in $stamp*"
 status=0

@@ -126,8 +126,14 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
         session.detach(pusher)
 
     if isinstance(ws, WebSocket) and ws.owned:
+        owned = ws
+
+        def end_and_release() -> None:
+            end()
+            owned.release()
+
         # Read from the event loop; this request's greenlet ends now.
-        ws.start_reading(on_message, lambda: (end(), ws.release()))
+        owned.start_reading(on_message, end_and_release)
         return iter(())
     try:
         while True:

@@ -12,7 +12,7 @@ import pytest
 
 from serverproc import http
 from sockjs_gevent import SockJS
-from sockjs_gevent.client import connect
+from sockjs_gevent.client import ConnectError, connect
 from sockjs_gevent.testing import HandlerClient
 
 
@@ -113,3 +113,38 @@ def test_expired_sessions_are_freed(server_factory):
     for _ in range(100):
         connect(server.url("/echo"), transport="websocket").close()
     wait_until(lambda: stats(server)["sessions_registered"] == 0 and stats(server)["sessions_open"] == {})
+
+
+def test_a_websocket_session_that_fails_to_start_is_not_left_live(monkeypatch):
+    """Websocket sessions never expire: if setting one up raises, it must be
+    closed there and then, and the server must go on serving."""
+    from sockjs_gevent.server import make_server
+    from sockjs_gevent.transports import websocket as ws_transport
+
+    def echo(conn):
+        for message in conn:
+            conn.send(message)
+
+    service = SockJS(echo, prefix="/echo")
+    server = make_server(service, "127.0.0.1", 0)
+    server.start()
+    url = f"http://127.0.0.1:{server.server_port}/echo"
+    try:
+        def broken(session, raw):
+            raise RuntimeError("injected setup failure")
+
+        monkeypatch.setattr(ws_transport, "_message_handler", broken)
+        try:
+            conn = connect(url, transport="websocket", timeout=5)
+        except ConnectError:
+            pass  # closed before the open frame got out
+        else:
+            assert conn.recv(timeout=5) is None, "the session stayed up"
+        wait_until(lambda: not service.live)
+        monkeypatch.undo()
+        conn = connect(url, transport="websocket", timeout=5)
+        conn.send("still serving")
+        assert conn.recv(timeout=5) == "still serving"
+        conn.close()
+    finally:
+        server.stop()

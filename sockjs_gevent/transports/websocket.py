@@ -110,31 +110,25 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
         service.stats.error("handshake")
         return ws  # the error answer
     session = service.open_session(None, environ, "rawwebsocket" if raw else "websocket", raw=raw)
-    # Once closed (by anyone, e.g. as a slow consumer), the close frame has a
-    # few seconds to get out before the connection is cut.
-    session.on_close(lambda _: ws.hang_up_later())
-    pusher = WebSocketPusher(session, ws, service.options.heartbeat_delay, raw)
-    session.attach(pusher)
-    pusher.push()  # the open frame, and whatever the handler sent already
-    on_message = _message_handler(session, raw)
-
-    def end() -> None:
-        if not session.closed:  # the client closed or vanished
-            session.close(ws.close_code or 1000, ws.close_reason or "")
-        pusher.push()
-        pusher.stop()
-        session.detach(pusher)
-
-    if isinstance(ws, WebSocket) and ws.owned:
-        owned = ws
-
-        def end_and_release() -> None:
-            end()
-            owned.release()
-
-        # Read from the event loop; this request's greenlet ends now.
-        owned.start_reading(on_message, end_and_release)
-        return iter(())
+    try:
+        # Once closed (by anyone, e.g. as a slow consumer), the close frame
+        # has a few seconds to get out before the connection is cut.
+        session.on_close(lambda _: ws.hang_up_later())
+        pusher = WebSocketPusher(session, ws, service.options.heartbeat_delay, raw)
+        session.attach(pusher)
+        pusher.push()  # the open frame, and whatever the handler sent already
+        on_message = _message_handler(session, raw)
+        owned = ws if isinstance(ws, WebSocket) and ws.owned else None
+        if owned is not None:
+            owned.start_reading(on_message, lambda: _end(session, ws, pusher, release=True))
+    except BaseException:
+        # A websocket session never expires: one that failed to start must
+        # be closed here, or it would stay among the live sessions for good.
+        session.close(1011, "Internal error")
+        ws.hang_up_later(0)
+        raise
+    if owned is not None:
+        return iter(())  # read from the event loop; this request's greenlet ends now
     try:
         while True:
             text = ws.receive()
@@ -142,9 +136,21 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
                 break
             on_message(text)
     finally:
-        end()
-        ws.finish()
+        _end(session, ws, pusher)
     return iter(())  # the 101 is sent; nothing more for pywsgi to write
+
+
+def _end(session: Session, ws: AnyWebSocket, pusher: WebSocketPusher, release: bool = False) -> None:
+    """Reading has ended: close the session (the client left), flush, let go of the socket."""
+    if not session.closed:
+        session.close(ws.close_code or 1000, ws.close_reason or "")
+    pusher.push()
+    pusher.stop()
+    session.detach(pusher)
+    if release:
+        ws.release()  # type: ignore[union-attr]
+    else:
+        ws.finish()
 
 
 def _message_handler(session: Session, raw: bool) -> Callable[[str], None]:

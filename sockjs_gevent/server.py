@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
 import time
+import weakref
 from typing import Any, Callable, Iterable, Optional
 
 import gevent
@@ -20,6 +22,27 @@ from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 log = logging.getLogger("sockjs_gevent.server")
 
 WSGIApp = Callable[..., Iterable[bytes]]
+
+
+class _SocketTaker:
+    """``environ[TAKE_SOCKET_KEY]``: calls the handler's take_socket().
+
+    It holds the handler weakly: a bound method in the environ (which the
+    handler holds) would make every request a reference cycle, garbage only
+    the cyclic GC frees, and with many sessions its full passes take
+    hundreds of milliseconds.
+    """
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: "SockJSHandler") -> None:
+        self._handler = weakref.ref(handler)
+
+    def __call__(self) -> socket.socket:
+        handler = self._handler()
+        if handler is None:
+            raise RuntimeError("the request is over: its socket is gone")
+        return handler.take_socket()
 
 
 #: What pywsgi puts in place of an access log when there is none.
@@ -70,6 +93,7 @@ class SockJSHandler(WSGIHandler):
         if rfile is None and sock is not None:
             rfile = sock.makefile("rb", self.read_buffer)
         super().__init__(sock, address, server, rfile)
+        self._socket_taker = _SocketTaker(self)
 
     def handle(self) -> None:
         # pywsgi writes a response's head and body in separate sends; with
@@ -93,7 +117,7 @@ class SockJSHandler(WSGIHandler):
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
         environ[SOCKET_KEY] = self.socket
-        environ[TAKE_SOCKET_KEY] = self.take_socket
+        environ[TAKE_SOCKET_KEY] = self._socket_taker
         return environ
 
 
@@ -127,7 +151,13 @@ def serve(
     is the real port when ``port=0``). On a signal the server stops
     accepting, closes every session with ``c[shutdown_code,shutdown_reason]``,
     gives handlers and open requests ``grace`` seconds to finish, and returns.
+
+    Unless ``GEVENT_TRACK_GREENLET_TREE`` is set, it turns off gevent's
+    greenlet-tree tracking, a debugging aid that walks the stack and keeps
+    ten frame records on every greenlet spawned (one per session here).
     """
+    if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
+        gevent.config.track_greenlet_tree = False
     server = make_server(app, host, port, **kwargs)
     server.start()
     stopping = gevent.event.Event()

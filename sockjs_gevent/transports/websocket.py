@@ -31,7 +31,7 @@ BROKEN_JSON = (1007, "Broken JSON encoding.")
 class WebSocketPusher:
     """Writes a session's frames to its websocket from event-loop callbacks."""
 
-    __slots__ = ("session", "ws", "raw", "_loop", "_scheduled", "_heartbeat", "_heartbeat_delay", "_last_write", "_done")
+    __slots__ = ("session", "ws", "raw", "_loop", "_scheduled", "_heartbeat", "_done")
 
     def __init__(self, session: Session, ws: AnyWebSocket, heartbeat_delay: float, raw: bool) -> None:
         self.session = session
@@ -40,10 +40,11 @@ class WebSocketPusher:
         self._loop = gevent.get_hub().loop
         self._scheduled = False
         self._done = False
-        self._heartbeat_delay = heartbeat_delay
-        self._last_write = self._loop.now()
-        self._heartbeat = self._loop.timer(heartbeat_delay)
-        self._heartbeat.start(self._on_heartbeat_timer)
+        # Repeats every heartbeat_delay; every write re-arms it (again()),
+        # so it fires only after that much silence. One timer for the
+        # session's life: no garbage per heartbeat.
+        self._heartbeat = self._loop.timer(heartbeat_delay, heartbeat_delay)
+        self._heartbeat.again(self._on_heartbeat_timer)
 
     def wake(self) -> None:
         """The session has something to write: push it once the handler yields."""
@@ -59,7 +60,7 @@ class WebSocketPusher:
         session, ws = self.session, self.ws
         frames = session.take_messages() if self.raw else session.take_frames()
         if frames:
-            self._last_write = self._loop.now()
+            self._heartbeat.again(self._on_heartbeat_timer)
             if not ws.send_many(frames):
                 self.stop()
                 return
@@ -73,18 +74,9 @@ class WebSocketPusher:
             self.stop()
 
     def _on_heartbeat_timer(self) -> None:
-        idle = self._loop.now() - self._last_write
-        if idle >= self._heartbeat_delay * 0.99:
-            ok = self.ws.ping() if self.raw else self.ws.send(protocol.HEARTBEAT_FRAME)
-            if not ok:
-                self.stop()
-                return
-            self._last_write = self._loop.now()
-            idle = 0.0
-        # Next check when the channel will have been silent for heartbeat_delay.
-        self._heartbeat.close()
-        self._heartbeat = self._loop.timer(max(self._heartbeat_delay - idle, 0.001))
-        self._heartbeat.start(self._on_heartbeat_timer)
+        ok = self.ws.ping() if self.raw else self.ws.send(protocol.HEARTBEAT_FRAME)
+        if not ok:
+            self.stop()
 
     def stop(self) -> None:
         """No more writes: the websocket is closing or gone."""

@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="module:name of a handler function or a WSGI app")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--freeze-gc", action="store_true",
+                        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--prefix", default="", help="base URL when TARGET is a handler, e.g. /echo")
     parser.add_argument("--log-level", default="INFO")
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     if is_factory(obj):
         obj = obj()
     app = SockJS(obj, prefix=args.prefix) if is_handler(obj) else obj
-    serve(app, args.host, args.port, ready=print_ready)
+    serve(app, args.host, args.port, ready=print_ready, freeze_gc=args.freeze_gc)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from gevent import pywsgi
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .app import close_all_sessions
+from . import gcfreeze
 from .httpheaders import Headers
 from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 
@@ -143,6 +144,7 @@ def serve(
     grace: float = 5.0,
     shutdown_code: int = 1001,
     shutdown_reason: str = "Server shutting down",
+    freeze_gc: bool = False,
     **kwargs: Any,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
@@ -155,7 +157,11 @@ def serve(
     Unless ``GEVENT_TRACK_GREENLET_TREE`` is set, it turns off gevent's
     greenlet-tree tracking, a debugging aid that walks the stack and keeps
     ten frame records on every greenlet spawned (one per session here).
+    ``freeze_gc=True`` keeps full GC passes short with many live sessions
+    (see ``sockjs_gevent.gcfreeze`` for the trade-off).
     """
+    if freeze_gc:
+        gcfreeze.enable()
     if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
         gevent.config.track_greenlet_tree = False
     server = make_server(app, host, port, **kwargs)

@@ -127,6 +127,8 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--freeze-gc", action="store_true",
+                        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--sockjs-url", default=DEFAULT_SOCKJS_URL, help="where the iframe page loads sockjs-client")
     parser.add_argument("--heartbeat-delay", type=float, default=25.0, help="seconds (all services)")
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         from gevent.pywsgi import WSGIHandler
 
         extra["handler_class"] = WSGIHandler
-    serve(app, args.host, args.port, ready=print_ready, **extra)
+    serve(app, args.host, args.port, ready=print_ready, **extra, freeze_gc=args.freeze_gc)
 
 
 if __name__ == "__main__":

@@ -198,16 +198,10 @@ class WebSocket:
     def _close_socket(self) -> None:
         self._stop_reading()
         self._stop_watcher()
-        if self._close_timer is not None:
-            self._close_timer.stop()
-            self._close_timer.close()
-            self._close_timer = None
+        self._stop_close_timer()
         self._broken = True
+        self._shutdown(socket.SHUT_RDWR)
         if self._sock is not None:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._sock.close()
 
     def _on_frame(self, frame: Frame) -> None:
@@ -284,29 +278,16 @@ class WebSocket:
             self._close_timer.start(self._hang_up)
 
     def _hang_up(self) -> None:
-        if self.owned:
-            # Reading sees the end of stream and ends the session; if it
-            # already had, the socket is closed now.
-            self._out.clear()
-            self._broken = True
-            self._stop_watcher()
-            if self._on_end is None:
-                self._close_socket()
-            elif self._sock is not None:
-                try:
-                    self._sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            return
         self._eof = True
         self._broken = True
         self._out.clear()
         self._stop_watcher()
-        if self._sock is not None:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if self.owned and self._on_end is None:
+            self._close_socket()  # nobody reads it any more
+        else:
+            # A reader (the blocking one, or the read watcher) sees the end
+            # of stream and ends the session.
+            self._shutdown(socket.SHUT_RDWR)
 
     # -- output ------------------------------------------------------------
 
@@ -378,7 +359,7 @@ class WebSocket:
     def _done_writing(self) -> None:
         if self._out_eof:
             self._out_eof = False
-            self._shutdown()
+            self._shutdown(socket.SHUT_WR)
         if self._drained is not None:
             self._drained.set()
         if self._release_when_drained:
@@ -398,12 +379,18 @@ class WebSocket:
             self._watcher.close()
             self._watcher = None
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, how: int) -> None:
         if self._sock is not None:
             try:
-                self._sock.shutdown(socket.SHUT_WR)
+                self._sock.shutdown(how)
             except OSError:
                 pass
+
+    def _stop_close_timer(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.stop()
+            self._close_timer.close()
+            self._close_timer = None
 
     def finish(self) -> None:
         """After the session: let the output drain and the client close, then hang up."""
@@ -413,10 +400,7 @@ class WebSocket:
                 self._drained.wait()
             while not self._eof and self.receive() is not None:
                 pass
-        if self._close_timer is not None:
-            self._close_timer.stop()
-            self._close_timer.close()
-            self._close_timer = None
+        self._stop_close_timer()
         self._hang_up()
 
 

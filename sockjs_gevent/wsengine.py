@@ -110,7 +110,6 @@ class WebSocket:
     def receive(self) -> Optional[str]:
         """The next text message; None once the connection is closed."""
         messages = self._messages
-        engine = self._engine
         while not messages:
             if self._eof:
                 return None

@@ -12,8 +12,9 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READY = re.compile(r"listening on http://([\d.]+):(\d+)")
@@ -109,3 +110,21 @@ def http(server: RunningServer, method: str, path: str, body: bytes | str | None
         return response.status, response.read(), response
     finally:
         conn.close()
+
+
+def poll_until(predicate: Callable[[], Any], timeout: float, what: str = "the condition",
+               interval: float = 0.02, sleep: Callable[[float], Any] = time.sleep) -> Any:
+    """Check ``predicate`` every ``interval`` s until it is truthy, and return it.
+
+    For state only a server can report, where there is no event to wait on;
+    AssertionError naming ``what`` after ``timeout`` s. Pass
+    ``sleep=gevent.sleep`` when client greenlets must run meanwhile.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        sleep(interval)

@@ -10,7 +10,7 @@ import urllib.request
 import gevent
 import pytest
 
-from serverproc import http
+from serverproc import http, poll_until
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import ConnectError, connect
 from sockjs_gevent.testing import HandlerClient
@@ -28,10 +28,7 @@ def stats(server, prefix="/echo"):
 
 def wait_until(predicate, timeout=10.0):
     """Retry until true; gevent.sleep lets the client's greenlets run meanwhile."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        gevent.sleep(0.02)
+    return poll_until(predicate, timeout, sleep=gevent.sleep)
 
 
 def raw(server, data):

@@ -25,6 +25,7 @@ from typing import Callable, Optional
 
 import gevent
 
+from serverproc import poll_until
 from sockjs_gevent.client.http import HttpConnection, HttpError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,15 +44,11 @@ def free_port() -> int:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02) -> object:
-    """Poll ``predicate`` until it returns something true; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        gevent.sleep(interval)  # a polling interval (lets client greenlets run), not a wait for state
+    """Poll ``predicate`` until it returns something true; AssertionError after ``timeout``.
+
+    gevent.sleep between polls lets the clients' greenlets run.
+    """
+    return poll_until(predicate, timeout, what, interval, sleep=gevent.sleep)
 
 
 class Proc:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 from urllib.parse import unquote
 
+from serverproc import poll_until
+
 TIMEOUT = 5.0
 NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 YEAR = "public, max-age=31536000"
@@ -448,14 +450,7 @@ def collect(server, prefix: str, sid: str, count: int, transport: str = "xhr") -
 
 def until(predicate: Callable[[], object], timeout: float = 5.0, step: float = 0.05):
     """Retry ``predicate`` until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached within %.1fs" % timeout)
-        time.sleep(step)
+    return poll_until(predicate, timeout, interval=step)
 
 
 def alive(server) -> None:

@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -158,7 +157,7 @@ class PageServer:
 
 # The shared launcher of the test suite (tests/serverproc.py).
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from serverproc import start_server, start_testserver  # noqa: E402
+from serverproc import poll_until, start_server, start_testserver  # noqa: E402
 
 # Lines of a server log that mean something went wrong.
 LOG_PROBLEM = re.compile(r"Traceback|\b(ERROR|CRITICAL|WARNING)\b| failed with ")
@@ -248,14 +247,7 @@ def wait_until(what: str, predicate: Callable[[], Any], timeout: float = 10.0) -
     For server-side state only the server can report (the browser's side is
     awaited through its events instead).
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
-        time.sleep(0.02)
+    return poll_until(predicate, timeout, what)
 
 
 def launch_browser(playwright: Any) -> Any:

@@ -724,12 +724,33 @@ class WsSession(Session):
                 self.greenlet.kill(block=False)
 
 
-class XhrStreamingSession(Session):
-    __slots__ = ("conn", "lines")
+class HttpSession(Session):
+    """A session on an HTTP transport: a receiving connection, sends by xhr_send."""
+
+    __slots__ = ("conn",)
 
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
         self.conn: Optional[Http] = None
+
+    def transmit(self, payload: bytes) -> None:
+        self.http_send(payload)
+
+    def close(self, wait: float = 0) -> None:
+        if self.state != OPEN:
+            return
+        self.state = CLOSING
+        T.open[self.kind] -= 1
+        if self.conn is not None:
+            self.conn.close()
+        self.close_http()
+
+
+class XhrStreamingSession(HttpSession):
+    __slots__ = ("lines",)
+
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
         self.lines = b""
 
     def run(self, gate: Semaphore) -> None:
@@ -773,25 +794,10 @@ class XhrStreamingSession(Session):
                 continue
             self.on_frame(line.decode("utf-8"))
 
-    def transmit(self, payload: bytes) -> None:
-        self.http_send(payload)
-
-    def close(self, wait: float = 0) -> None:
-        if self.state != OPEN:
-            return
-        self.state = CLOSING
-        T.open[self.kind] -= 1
-        if self.conn is not None:
-            self.conn.close()
-        self.close_http()
 
 
-class XhrPollingSession(Session):
-    __slots__ = ("conn",)
-
-    def __init__(self, *a: Any) -> None:
-        super().__init__(*a)
-        self.conn: Optional[Http] = None
+class XhrPollingSession(HttpSession):
+    __slots__ = ()
 
     def run(self, gate: Semaphore, heartbeat_delay: float = 25.0) -> None:
         request = post(self.base + "/xhr")
@@ -830,18 +836,6 @@ class XhrPollingSession(Session):
         for line in body.split(b"\n"):
             if line:
                 self.on_frame(line.decode("utf-8"))
-
-    def transmit(self, payload: bytes) -> None:
-        self.http_send(payload)
-
-    def close(self, wait: float = 0) -> None:
-        if self.state != OPEN:
-            return
-        self.state = CLOSING
-        T.open[self.kind] -= 1
-        if self.conn is not None:
-            self.conn.close()
-        self.close_http()
 
 
 CLASSES = {"ws": WsSession, "xs": XhrStreamingSession, "xp": XhrPollingSession}

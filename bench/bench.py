@@ -32,7 +32,7 @@ import platform
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import gevent
 from gevent.event import Event
@@ -200,8 +200,12 @@ def broadcast(server: Server, sessions: int, duration: float) -> dict:
 
 # -- (c) sessions opened per second -------------------------------------------
 
-def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
-    """Connect, handshake, read "o", close (client close frame, then hang up)."""
+def session_opens(server: Server, concurrency: int, duration: float,
+                  open_session: Callable[[int, str], tuple[Any, Callable[[], bytes]]]) -> dict:
+    """``concurrency`` workers open sessions back to back: connect to "o", then close.
+
+    ``open_session(port, tag)`` returns the session and how to read its first frame.
+    """
     port = server.port
 
     def loop(worker: int, samples: Samples, end: float) -> None:
@@ -209,31 +213,31 @@ def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
             started = perf()
             if started >= end:
                 return
-            ws = WsClient(port, f"/echo/0/wo{worker}x{n}/websocket")
-            if ws.read_data() != b"o":
+            session, first_frame = open_session(port, f"{worker}x{n}")
+            if first_frame() != b"o":
                 raise ProtocolError("no open frame")
             samples.add(started, perf())
-            ws.close()
+            session.close()
 
     return run_workers(concurrency, loop, duration, WARMUP, server.pid).summary()
+
+
+def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
+    """Connect, handshake, read "o", close (client close frame, then hang up)."""
+    def open_session(port: int, tag: str) -> tuple[WsClient, Callable[[], bytes]]:
+        ws = WsClient(port, f"/echo/0/wo{tag}/websocket")
+        return ws, ws.read_data
+
+    return session_opens(server, concurrency, duration, open_session)
 
 
 def xhr_streaming_opens(server: Server, concurrency: int, duration: float) -> dict:
     """POST xhr_streaming, read the prelude and "o", close the socket."""
-    port = server.port
+    def open_session(port: int, tag: str) -> tuple[XhrStream, Callable[[], bytes]]:
+        stream = XhrStream(port, f"/echo/0/xo{tag}")
+        return stream, stream.frame
 
-    def loop(worker: int, samples: Samples, end: float) -> None:
-        for n in range(MAX_ROUNDS):
-            started = perf()
-            if started >= end:
-                return
-            stream = XhrStream(port, f"/echo/0/xo{worker}x{n}")
-            if stream.frame() != b"o":
-                raise ProtocolError("no open frame")
-            samples.add(started, perf())
-            stream.close()
-
-    return run_workers(concurrency, loop, duration, WARMUP, server.pid).summary()
+    return session_opens(server, concurrency, duration, open_session)
 
 
 # -- (d) xhr-polling and xhr-streaming echo -----------------------------------

@@ -80,10 +80,11 @@ def receive(
     _discard_body(environ)
     receiver = HttpReceiver()
     if not session.attach(receiver):
-        body = transport.frame(ANOTHER_CONNECTION, callback)
-        if transport.streaming:
-            body = transport.prelude(callback) + body
-        return respond(start_response, 200, headers, body, transport.content_type)
+        if not transport.streaming:
+            body = transport.frame(ANOTHER_CONNECTION, callback)
+            return respond(start_response, 200, headers, body, transport.content_type)
+        _start_stream(environ, start_response, transport, headers)
+        return _refusal_stream(transport, callback)
 
     peer = PeerWatch(find_socket(environ), receiver.wakeup)
     if not transport.streaming:
@@ -97,15 +98,26 @@ def receive(
             return respond(start_response, 200, headers, b"", transport.content_type)
         return respond(start_response, 200, headers, transport.frame(frames[0], callback), transport.content_type)
 
-    if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
-        headers.append(("Connection", "close"))  # no chunking: the close ends the body
     try:
-        start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+        _start_stream(environ, start_response, transport, headers)
     except BaseException:
         session.detach(receiver)
         peer.stop()
         raise
     return _stream(session, receiver, transport, callback, peer, options)
+
+
+def _start_stream(environ: Environ, start_response: StartResponse, transport: "ReceivingTransport", headers: list) -> None:
+    """Send the head of a streaming answer (no length: chunked, or ended by the close on HTTP/1.0)."""
+    if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
+        headers.append(("Connection", "close"))  # no chunking: the close ends the body
+    start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+
+
+def _refusal_stream(transport: "ReceivingTransport", callback: Optional[str]) -> Iterator[bytes]:
+    """The 2010 answer of a streaming transport: the prelude, then the close frame, one write each."""
+    yield transport.prelude(callback)
+    yield transport.frame(ANOTHER_CONNECTION, callback)
 
 
 def _discard_body(environ: Environ, limit: int = 65536) -> None:
@@ -123,29 +135,40 @@ def _discard_body(environ: Environ, limit: int = 65536) -> None:
 
 
 def _stream(session, receiver, transport, callback, peer, options) -> Iterator[bytes]:
-    # After each chunk an empty one: pywsgi skips it, and its loop variable
-    # then stops holding the last chunk (the 2 KiB prelude, or a big
-    # message) for as long as the stream waits.
+    """The body of a streaming answer: the prelude, then one frame per write.
+
+    Every yield is one write (one chunk on HTTP/1.1), so clients and proxies
+    that read frame by frame see exactly one unit each. After each write an
+    empty item: servers skip it, and the loop variable then stops holding
+    the last chunk (the 2 KiB prelude, or a big message) while the stream
+    waits.
+    """
     finished = False
     frame = transport.frame
     try:
-        chunk = b"".join([frame(f, callback) for f in session.take_frames()])
-        sent = len(chunk)
-        yield transport.prelude(callback) + chunk
+        chunk = transport.prelude(callback)
+        yield chunk
         chunk = b""
         yield b""
+        sent = 0
         limit = options.response_limit
         heartbeat_delay = options.heartbeat_delay
-        while not session.closed and sent < limit:
+        frames = session.take_frames()
+        while True:
+            for text in frames:
+                chunk = frame(text, callback)
+                sent += len(chunk)
+                yield chunk
+                chunk = b""
+                yield b""
+                if sent >= limit:
+                    break  # the client opens a new request for the rest
+            frames = None
+            if session.closed or sent >= limit:
+                break
             frames = wait_frames(session, receiver, heartbeat_delay, peer)
             if frames is None:
                 return  # the client hung up: abort below
-            chunk = b"".join([frame(f, callback) for f in frames])
-            frames = None
-            sent += len(chunk)
-            yield chunk
-            chunk = b""
-            yield b""
         finished = True
     finally:
         session.detach(receiver)

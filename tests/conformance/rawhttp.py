@@ -105,6 +105,8 @@ class Raw:
         self.remaining = 0
         self.chunk_left = -1  # -1: expecting a chunk-size line
         self.chunked_wire = b""  # raw chunked bytes of the current body
+        #: The payload of each chunk of a chunked body, as the server framed it.
+        self.chunks: list[bytes] = []
 
     # sending
     def send(self, data: bytes) -> None:
@@ -198,6 +200,7 @@ class Raw:
                         self.chunk_left = -2  # trailers: wait for the empty line
                     else:
                         self.chunk_left = size
+                        self.chunks.append(b"")
                 elif self.chunk_left == -2:
                     end = self.buf.find(b"\r\n")
                     if end < 0:
@@ -218,6 +221,7 @@ class Raw:
                     if not take:
                         return
                     self.chunked_wire += take
+                    self.chunks[-1] += take
                     self.body += take
                     self.buf = self.buf[len(take):]
                     self.chunk_left -= len(take)
@@ -311,6 +315,11 @@ STREAMING = {
 }
 
 
+#: Fixed preludes (htmlfile's depends on the callback), and what ends one frame.
+PRELUDES = {"xhr_streaming": b"h" * 2048 + b"\n", "eventsource": b"\r\n"}
+FRAME_END = {"xhr_streaming": b"\n", "eventsource": b"\r\n\r\n", "htmlfile": b"</script>"}
+
+
 def decode_frame(transport: str, data: bytes) -> str:
     if transport == "eventsource":
         return unquote(data.decode("utf-8"), errors="strict")
@@ -383,6 +392,32 @@ class Receiver:
             assert frame.startswith("a"), frame
             got += json.loads(frame[1:])
         return got
+
+    def chunks(self, count: int, timeout: float | None = None) -> list[bytes]:
+        """The first ``count`` chunks of the (chunked) answer, as the server wrote them."""
+        raw = self.raw
+        raw.read_until(lambda body: len(raw.chunks) >= count or raw.done, timeout)
+        assert len(raw.chunks) >= count, f"the answer ended after {len(raw.chunks)} chunks: {[c[:40] for c in raw.chunks]!r}"
+        return raw.chunks[:count]
+
+    def units(self, count: int, timeout: float | None = None) -> list[str]:
+        """Frames of the first ``count`` chunks after the prelude, each chunk exactly one unit.
+
+        Asserts the first chunk is the whole prelude alone and every later
+        chunk one whole frame: nothing merged, nothing split.
+        """
+        chunks = self.chunks(count + 1, timeout)
+        prelude = chunks[0]
+        assert prelude_length(self.transport, prelude) == len(prelude), f"first chunk is not the prelude alone: {prelude[-80:]!r}"
+        assert prelude == PRELUDES.get(self.transport, prelude), prelude
+        frames = []
+        for chunk in chunks[1:]:
+            m = self.pattern.fullmatch(chunk)
+            one = m is not None and chunk.count(FRAME_END[self.transport]) == 1
+            assert one, f"chunk is not exactly one {self.transport} frame: {chunk[:300]!r}"
+            frames.append(decode_frame(self.transport, m.group(1)))
+        self.pos = sum(len(c) for c in chunks)
+        return frames
 
     def ended(self, timeout: float | None = None) -> bool:
         """Wait for the end of the response body; True if it ended with nothing more."""

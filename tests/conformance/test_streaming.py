@@ -27,24 +27,119 @@ def test_streaming_answer_is_200_with_content_type_and_no_cache(server, transpor
 def test_xhr_streaming_prelude_is_2048_h_and_newline_then_frames(server):
     sid = new_sid()
     with Receiver(server, "/echo", sid, "xhr_streaming") as rx:
-        assert rx.prelude() == b"h" * 2048 + b"\n"
-        rx.raw.read_until(b"o\n")
-        assert rx.raw.body == b"h" * 2048 + b"\n" + b"o\n"
-        rx.pos += 2
-        send(server, "/echo", sid, ["x", "y"])
-        rx.raw.read_until(b"]\n")
-        assert rx.raw.body[rx.pos:] in (b'a["x","y"]\n', b'a["x"]\n')
+        assert rx.chunks(2) == [b"h" * 2048 + b"\n", b"o\n"]
+        send(server, "/echo", sid, ["x"])
+        assert rx.chunks(3)[2] == b'a["x"]\n'
 
 
 def test_eventsource_prelude_is_crlf_then_data_frames(server):
     sid = new_sid()
     with Receiver(server, "/echo", sid, "eventsource") as rx:
-        rx.raw.read_until(b"data: o\r\n\r\n")
-        assert rx.raw.body == b"\r\ndata: o\r\n\r\n"
-        rx.pos = len(rx.raw.body)
+        assert rx.chunks(2) == [b"\r\n", b"data: o\r\n\r\n"]
         send(server, "/echo", sid, ["x"])
-        rx.raw.read_until(b'data: a["x"]\r\n\r\n')
-        assert rx.raw.body[rx.pos:] == b'data: a["x"]\r\n\r\n'
+        assert rx.chunks(3)[2] == b'data: a["x"]\r\n\r\n'
+
+
+# -- one unit per write (PROTOCOL.md section 5) -------------------------------
+# Each test reads the chunked body chunk by chunk: the prelude alone, then
+# exactly one frame per chunk, never two merged.
+
+GO_AWAY = 'c[3000,"Go away!"]'
+ANOTHER = 'c[2010,"Another connection still open"]'
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_prelude_and_open_frame_are_separate_chunks(server, transport):
+    with Receiver(server, "/echo", new_sid(), transport) as rx:
+        assert rx.units(1) == ["o"]
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_every_message_frame_is_its_own_chunk(server, transport):
+    sid = new_sid()
+    expected = [f"m{i}" for i in range(20)]
+    with Receiver(server, "/echo", sid, transport) as rx:
+        assert rx.units(1) == ["o"]
+        send(server, "/echo", sid, expected[:10])
+        send(server, "/echo", sid, expected[10:])
+        got: list[str] = []
+        count = 1
+        while len(got) < len(expected):
+            count += 1
+            frame = rx.units(count)[-1]
+            assert frame.startswith("a["), frame
+            got += json.loads(frame[1:])
+    assert got == expected  # batched as the handler queued them, each batch one chunk
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_close_service_sends_open_and_close_in_separate_chunks(server, transport):
+    sid = new_sid()
+    with Receiver(server, "/close", sid, transport) as rx:
+        assert rx.units(2) == ["o", GO_AWAY]
+        assert rx.ended()
+        assert len(rx.raw.chunks) == 3
+    # A later request on the closed session: the prelude, then the close frame alone.
+    with Receiver(server, "/close", sid, transport) as rx:
+        assert rx.units(1) == [GO_AWAY]
+        assert rx.ended()
+        assert len(rx.raw.chunks) == 2
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_2010_answer_is_prelude_then_close_frame_in_separate_chunks(server, transport):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, transport) as first:
+        assert first.units(1) == ["o"]
+        with Receiver(server, "/echo", sid, transport) as second:
+            assert second.head.header("Transfer-Encoding") == "chunked"
+            assert second.units(1) == [ANOTHER]
+            assert second.ended()
+            assert len(second.raw.chunks) == 2
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_response_limit_writes_one_frame_per_chunk_and_ends_after_the_crossing_one(server, transport):
+    sid = new_sid()
+    with Receiver(server, "/echo", sid, transport) as rx:
+        assert rx.units(1) == ["o"]
+        for i in range(20):
+            send(server, "/echo", sid, [f"{i:02d}" + "x" * 400])
+            # One frame per message, each written while the stream waited.
+            rx.chunks(i + 3)
+            assert len(rx.raw.chunks) == i + 3
+            if sum(len(chunk) for chunk in rx.raw.chunks[1:]) >= 4096:
+                break
+        count = len(rx.raw.chunks)
+        rx.raw.read_body()  # the answer ends right after the chunk that crossed the limit
+        assert len(rx.raw.chunks) == count
+        frames = rx.units(count - 1)
+    sizes = [len(chunk) for chunk in rx.raw.chunks[1:]]
+    assert sum(sizes[:-1]) < 4096 <= sum(sizes), sizes
+    assert all(frame.startswith("a[") for frame in frames[1:]), frames
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_aborted_stream_then_next_request_gets_close_frame_alone(server, transport):
+    from rawhttp import poll, until
+
+    sid = new_sid()
+    rx = Receiver(server, "/echo", sid, transport)
+    assert rx.units(1) == ["o"]
+    rx.raw.abort()
+    # A reset travels asynchronously: until the server reads it, the aborted
+    # request still counts as attached (2010).
+    until(lambda: poll(server, "/echo", sid)[1] != ANOTHER, timeout=3)
+    with Receiver(server, "/echo", sid, transport) as again:
+        assert again.units(1) == ['c[1002,"Connection interrupted"]']
+        assert again.ended()
+
+
+@pytest.mark.parametrize("transport", STREAMS)
+def test_heartbeat_is_its_own_chunk(server_factory, transport):
+    fast = server_factory("--heartbeat-delay", "0.1")
+    with Receiver(fast, "/echo", new_sid(), transport) as rx:
+        assert rx.units(3) == ["o", "h", "h"]
 
 
 def test_eventsource_escapes_percent_cr_lf_nul_in_frames(server):

@@ -38,7 +38,7 @@ def build() -> Router:
     def fallback(environ, start_response):
         if environ.get("PATH_INFO") == "/stats":
             return stats(environ, start_response)
-        return not_found(start_response)
+        return not_found(environ, start_response)
 
     return Router(services, fallback=fallback)
 

@@ -24,7 +24,7 @@ MAX_MESSAGES = 100_000_000  # per connection: a bound, never reached in a run
 def app(environ, start_response):
     path = environ.get("PATH_INFO")
     if path not in ("/echo/websocket", "/close/websocket"):
-        return not_found(start_response)
+        return not_found(environ, start_response)
     ws = accept(environ, start_response, MAX_MESSAGE_SIZE)
     if not is_websocket(ws):
         return ws  # the 400 answer

@@ -102,7 +102,7 @@ def refuse(start_response, status: int):
 def app(environ, start_response):
     path = environ.get("PATH_INFO")
     if path not in ("/echo/websocket", "/close/websocket"):
-        return not_found(start_response)
+        return not_found(environ, start_response)
     conn, headers = handshake(environ)
     if conn is None:
         return refuse(start_response, headers)

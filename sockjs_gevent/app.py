@@ -159,7 +159,7 @@ class SockJS:
         path = environ.get("PATH_INFO", "")
         prefix = self.options.prefix
         if not path.startswith(prefix):
-            return not_found(start_response)
+            return not_found(environ, start_response)
         path = path[len(prefix):]
         method = environ.get("REQUEST_METHOD", "GET")
 
@@ -170,7 +170,7 @@ class SockJS:
             return self._session_request(match.group(2), match.group(3), method, environ, start_response)
         if path == "" or path == "/":
             if method != "GET":
-                return method_not_allowed(start_response, ("GET",))
+                return method_not_allowed(environ, start_response, ("GET",))
             return respond(start_response, 200, [], _GREETING)
         if path == "/info":
             return self._info(method, environ, start_response)
@@ -180,16 +180,16 @@ class SockJS:
             return self._iframe(method, environ, start_response)
         if path == "/websocket" and self.options.websocket:
             if method != "GET":
-                return method_not_allowed(start_response, ("GET",))
+                return method_not_allowed(environ, start_response, ("GET",))
             if not self.origins.allows(environ):
                 return self._forbidden(environ, start_response)
             return raw_websocket(self, environ, start_response)
-        return not_found(start_response)
+        return not_found(environ, start_response)
 
     def _session_request(self, session_id: str, name: str, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if name == "websocket" and self.options.websocket:
             if method != "GET":
-                return method_not_allowed(start_response, ("GET",))
+                return method_not_allowed(environ, start_response, ("GET",))
             return sockjs_websocket(self, session_id, environ, start_response)
         if self.options.jsessionid is not False:
             # Every answer on a session URL of an HTTP transport carries the
@@ -202,10 +202,10 @@ class SockJS:
                     return receive(self, transport, session_id, environ, start_response)
                 except CallbackError as exc:
                     self.stats.error("callback")
-                    return error(start_response, 500, str(exc))
+                    return error(environ, start_response, 500, str(exc))
             if method == "OPTIONS" and transport.cors:
                 return preflight(environ, start_response, "OPTIONS, POST")
-            return method_not_allowed(start_response, _allowed(transport.methods, transport.cors))
+            return method_not_allowed(environ, start_response, _allowed(transport.methods, transport.cors))
         sender = SENDING.get(name)
         if sender is not None:
             send, cors_enabled = sender
@@ -213,8 +213,8 @@ class SockJS:
                 return send(self, session_id, environ, start_response)
             if method == "OPTIONS" and cors_enabled:
                 return preflight(environ, start_response, "OPTIONS, POST")
-            return method_not_allowed(start_response, _allowed(("POST",), cors_enabled))
-        return not_found(start_response)
+            return method_not_allowed(environ, start_response, _allowed(("POST",), cors_enabled))
+        return not_found(environ, start_response)
 
     def _forbidden(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self.stats.error("origin")
@@ -222,13 +222,13 @@ class SockJS:
             "refused a request from origin %r to %s (not in allowed_origins)",
             request_origin(environ), environ.get("PATH_INFO"),
         )
-        return error(start_response, 403, "Forbidden: this origin may not use the service.")
+        return error(environ, start_response, 403, "Forbidden: this origin may not use the service.")
 
     def _info(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if method == "OPTIONS":
             return preflight(environ, start_response, "OPTIONS, GET")
         if method != "GET":
-            return method_not_allowed(start_response, ("OPTIONS", "GET"))
+            return method_not_allowed(environ, start_response, ("OPTIONS", "GET"))
         body = '{"websocket":%s,"cookie_needed":%s,"origins":["*:*"],"entropy":%d}' % (
             "true" if self.options.websocket else "false",
             "true" if self.options.jsessionid else "false",
@@ -238,7 +238,7 @@ class SockJS:
 
     def _iframe(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if method != "GET":
-            return method_not_allowed(start_response, ("GET",))
+            return method_not_allowed(environ, start_response, ("GET",))
         headers = [*cache_for_a_year(), ("ETag", self._iframe_etag)]
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and parse_etags(if_none_match).contains_weak(self._iframe_etag.strip('"')):

@@ -82,18 +82,23 @@ def respond(
     return [body] if body else []
 
 
-def error(start_response: StartResponse, code: int, message: str, headers: Headers | None = None) -> Iterable[bytes]:
-    """A plain-text error answer the client can read."""
-    return respond(start_response, code, [*NO_CACHE, *(headers or [])], message.encode("utf-8"))
+def error(environ: Environ, start_response: StartResponse, code: int, message: str) -> Iterable[bytes]:
+    """A plain-text error answer the client can read, cross-origin too.
+
+    Every error under a service carries the CORS headers, so a page on
+    another origin sees the status (a 404 for a wrong URL) instead of an
+    opaque network error that hides the real mistake.
+    """
+    return respond(start_response, code, [*NO_CACHE, *cors(environ)], message.encode("utf-8"))
 
 
-def not_found(start_response: StartResponse) -> Iterable[bytes]:
-    return error(start_response, 404, "Not found.")
+def not_found(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    return error(environ, start_response, 404, "Not found.")
 
 
-def method_not_allowed(start_response: StartResponse, allowed: Iterable[str]) -> Iterable[bytes]:
-    """405 with Allow, no Content-Type and an empty body, as the protocol asks."""
-    return respond(start_response, 405, [("Allow", ", ".join(allowed))], content_type=None)
+def method_not_allowed(environ: Environ, start_response: StartResponse, allowed: Iterable[str]) -> Iterable[bytes]:
+    """405 with Allow, no Content-Type and an empty body, as the protocol asks (and CORS)."""
+    return respond(start_response, 405, [("Allow", ", ".join(allowed)), *cors(environ)], content_type=None)
 
 
 def preflight(environ: Environ, start_response: StartResponse, methods: str, extra: Headers = ()) -> Iterable[bytes]:

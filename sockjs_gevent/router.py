@@ -40,7 +40,7 @@ class Router:
             return service(environ, start_response)
         if self.fallback is not None:
             return self.fallback(environ, start_response)
-        return not_found(start_response)
+        return not_found(environ, start_response)
 
     def add(self, service: SockJS) -> None:
         """Mount one more service."""

@@ -119,7 +119,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
     def fallback(environ: Any, start_response: Any) -> Any:
         if environ.get("PATH_INFO") == "/stats":
             return stats(environ, start_response)
-        return not_found(start_response)
+        return not_found(environ, start_response)
 
     return Router(services, fallback=fallback)
 

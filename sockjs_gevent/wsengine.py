@@ -519,11 +519,11 @@ def accept(
     stream = environ.get("wsgi.input")
     read = getattr(stream, "read1", None) or getattr(stream, "read", None)
     if environ.get("REQUEST_METHOD") != "GET" or read is None:
-        return error(start_response, 400, "Not a valid websocket request")
+        return error(environ, start_response, 400, "Not a valid websocket request")
     response = ServerProtocol(logger=engine_log).accept(_handshake_request(environ))
     if response.status_code != 101:
         detail = response.body.decode("utf-8", "replace").strip()
-        return error(start_response, 400, f"Not a valid websocket request. {detail}")
+        return error(environ, start_response, 400, f"Not a valid websocket request. {detail}")
     # pywsgi parsed the request and writes the response itself, so the
     # framing engine starts where a handshake would leave it: open.
     engine = ServerProtocol(state=State.OPEN, max_size=max_message_size, logger=engine_log)

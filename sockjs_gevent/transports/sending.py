@@ -39,16 +39,16 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
     """Decode the body and hand it to the session; an error answer or None."""
     session = service.sessions.get(session_id)
     if session is None:
-        return error(start_response, 404, "Not found: no such session.")
+        return error(environ, start_response, 404, "Not found: no such session.")
     try:
         body = read_body(environ, service.options.max_message_size)
         session.deliver(decode(body, environ))
     except BodyTooLarge as exc:
         service.stats.error("payload")
-        return error(start_response, 413, str(exc))
+        return error(environ, start_response, 413, str(exc))
     except PayloadError as exc:
         service.stats.error("payload")
-        return error(start_response, 500, str(exc))
+        return error(environ, start_response, 500, str(exc))
     return None
 
 

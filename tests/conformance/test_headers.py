@@ -121,3 +121,41 @@ def test_cors_no_allow_headers_when_request_headers_absent_or_empty(server, meth
         headers.append(("Access-Control-Request-Headers", acrh))
     r = head_of(server, method, path, headers, body)
     assert not r.has("Access-Control-Allow-Headers")
+
+
+# Errors under the base URL carry CORS too, so a page on another origin reads
+# the status (a 404 for a wrong URL) instead of an opaque network error.
+ERROR_ANSWERS = [
+    ("GET", "/echo/nope", b"", 404),
+    ("GET", "/echo/a/b/c/d", b"", 404),
+    ("POST", "/echo/000/SID/xhr_send", b'["x"]', 404),  # no such session
+    ("POST", "/echo/000/SID/nope", b"", 404),
+    ("GET", "/echo/000/SID/xhr", b"", 405),
+    ("POST", "/echo/info", b"", 405),
+    ("POST", "/echo/000/SEND/xhr_send", b"", 500),  # Payload expected.
+    ("POST", "/echo/000/SEND/xhr_send", b"[", 500),  # Broken JSON encoding.
+    ("GET", "/echo/000/SID/jsonp", b"", 500),  # "callback" parameter required
+    ("GET", "/echo/000/SID/websocket", b"", 400),  # not an upgrade
+    ("GET", "/echo/websocket", b"", 400),
+    ("POST", "/echo/000/SEND/xhr_send", b'["' + b"x" * (1024 * 1024) + b'"]', 413),
+]
+ERROR_IDS = [f"{code}-{m}-{p.rsplit('/', 1)[-1]}" for m, p, _, code in ERROR_ANSWERS]
+
+
+@pytest.mark.parametrize("method,path,body,code", ERROR_ANSWERS, ids=ERROR_IDS)
+def test_error_answers_carry_cors(server, method, path, body, code):
+    r = head_of(server, method, path, [("Origin", "https://other.example")], body)
+    assert r.status == code
+    assert r.all("Access-Control-Allow-Origin") == ["https://other.example"]
+    assert r.all("Access-Control-Allow-Credentials") == ["true"]
+    assert vary_has_origin(r)
+    r = head_of(server, method, path, [], body)
+    assert r.status == code
+    assert r.all("Access-Control-Allow-Origin") == ["*"]
+
+
+def test_origin_refusal_is_readable_by_the_refused_page(server):
+    """The 403 says why; it carries nothing a refused page should not read."""
+    r = head_of(server, "POST", "/origin_echo/000/SID/xhr", [("Origin", "https://other.example")])
+    assert r.status == 403
+    assert r.all("Access-Control-Allow-Origin") == ["https://other.example"]

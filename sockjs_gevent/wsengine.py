@@ -267,6 +267,16 @@ class WebSocket:
             self._engine.send_close(code, reason)
             self._flush()
 
+    def abort(self) -> None:
+        """Drop the connection now, with no closing handshake.
+
+        What the socket took already (a last message) goes out; anything
+        still buffered is discarded. The client sees the stream end, not a
+        clean close.
+        """
+        self._stop_close_timer()
+        self._hang_up()
+
     def hang_up_later(self, delay: float = CLOSE_TIMEOUT) -> None:
         """Cut the connection in ``delay`` s unless finish() comes first.
 
@@ -477,6 +487,20 @@ class GeventWebSocketAdapter:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         self._submit(0, lambda: self._ws.close(code, reason.encode("utf-8")))
+
+    def abort(self) -> None:
+        """Drop the connection with no closing handshake, once queued sends are out."""
+        self._submit(0, self._drop)
+
+    def _drop(self) -> None:
+        handler = getattr(getattr(self._ws, "stream", None), "handler", None)
+        sock = getattr(handler, "socket", None)
+        self._broken = True
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def hang_up_later(self, delay: float = CLOSE_TIMEOUT) -> None:
         pass  # gevent-websocket owns its socket

@@ -64,6 +64,7 @@ def test_app_still_mounts_under_gevent_websocket_handler():
         assert response.status == 204
         response, body = get(server, "/echo/0/poll/xhr", "POST")
         assert body == b'a["x"]\n'
+        assert_broken_json_drops_the_connection(server)
     finally:
         server.stop()
 
@@ -83,10 +84,22 @@ def test_websockets_work_under_the_stock_pywsgi_handler():
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv()
             assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (3000, "Go away!")
+        assert_broken_json_drops_the_connection(server)
         status, body, _ = http(server, "GET", "/echo")
         assert (status, body) == (200, b"Welcome to SockJS!\n")
     finally:
         server.stop()
+
+
+def assert_broken_json_drops_the_connection(server):
+    """PROTOCOL.md 6.1 on this server path too: no close handshake after broken JSON."""
+    with connect(f"ws://{server.host}:{server.port}/echo/0/broken/websocket") as ws:
+        assert ws.recv() == "o"
+        ws.send('["a')
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is None
 
 
 def test_malformed_request_headers_get_400_and_the_server_keeps_serving(server):

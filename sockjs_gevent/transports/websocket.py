@@ -69,8 +69,10 @@ class WebSocketPusher:
         if session.closed:
             if self.raw:
                 ws.close(session.close_code, session.close_reason)
+            elif session.close_code == BROKEN_JSON[0]:
+                ws.abort()  # PROTOCOL.md 6.1: the c[1007,...] frame, then the TCP connection drops
             else:
-                ws.close(BROKEN_JSON[0] if session.close_code == BROKEN_JSON[0] else 1000, "")
+                ws.close(1000, "")
             self.stop()
 
     def _on_heartbeat_timer(self) -> None:

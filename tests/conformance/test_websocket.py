@@ -52,16 +52,30 @@ def test_sockjs_websocket_ignores_empty_message_and_empty_array(server):
         assert ws.recv(timeout=5) == 'a["after"]'
 
 
-@pytest.mark.parametrize("bad", ['["x"', "not json", "[x]", '{"a"'])
-def test_sockjs_websocket_broken_json_closes_connection(server, bad):
+@pytest.mark.parametrize("bad", ['["x"', "not json", "[x]", '{"a"', "[1]", '"\\ud800'])
+def test_sockjs_websocket_broken_json_drops_the_connection_without_close_handshake(server, bad):
+    """PROTOCOL.md 6.1: at most a c[1007,...] message, then the TCP stream ends: no close frame."""
+    raw, _ = ws_connect_raw(server, f"/echo/000/{new_sid()}/websocket")
+    with raw:
+        assert ws_recv(raw) == (1, b"o")
+        ws_send(raw, bad)
+        frames = []
+        with pytest.raises(ConnectionError):
+            while True:
+                frames.append(ws_recv(raw))
+        assert frames in ([], [(1, b'c[1007,"Broken JSON encoding."]')]), frames
+        assert raw.peer_closed
+    alive(server)
+
+
+def test_sockjs_websocket_broken_json_client_sees_abnormal_end(server):
     with sockjs_ws(server) as ws:
         assert ws.recv(timeout=5) == "o"
-        ws.send(bad)
-        with pytest.raises(ConnectionClosed):
+        ws.send('["a')
+        with pytest.raises(ConnectionClosed) as closed:
             while True:
-                frame = ws.recv(timeout=5)
-                assert not frame.startswith("a"), frame
-    alive(server)
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is None  # no close frame came: the socket just ended
 
 
 def test_sockjs_websocket_close_service_sends_close_frame_then_closes(server):

@@ -1,0 +1,89 @@
+"""The chat demo (scripts/demo.sh) as a new user sees it, in real Chromium.
+
+Two tabs on examples/chat/server.py: each says it is connected (and over
+which transport), its input is enabled, and a message typed in one tab
+appears in the other. Picking a transport reconnects over it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterator
+
+import pytest
+
+from e2e_support import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from serverproc import RunningServer, start_server  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[RunningServer]:
+    server = start_server([os.path.join("examples", "chat", "server.py"), "--port", "0"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tab(browser: Any, demo: RunningServer) -> Iterator[Any]:
+    contexts = []
+
+    def open_tab() -> Any:
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.errors = errors
+        page.goto(demo.base_url + "/", wait_until="load")
+        return page
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
+def status_of(page: Any) -> str:
+    return page.locator("#status").inner_text()
+
+
+def wait_connected(page: Any, transport: str) -> None:
+    page.wait_for_function(
+        "want => document.getElementById('status').textContent === 'connected over ' + want",
+        arg=transport, timeout=TIMEOUT_MS,
+    )
+
+
+def test_demo_says_connected_enables_input_and_chats_between_tabs(tab: Any) -> None:
+    first, second = tab(), tab()
+    for page in (first, second):
+        wait_connected(page, "websocket")
+        assert status_of(page) == "connected over websocket"
+        assert page.locator("#text").is_enabled()
+        assert page.locator("#send").is_enabled()
+    second.fill("#text", "hello from the second tab")
+    second.press("#text", "Enter")
+    first.locator("#log div", has_text="hello from the second tab").wait_for(timeout=TIMEOUT_MS)
+    second.locator("#log div", has_text="hello from the second tab").wait_for(timeout=TIMEOUT_MS)
+    assert second.input_value("#text") == ""
+    assert first.errors == [] and second.errors == []
+
+
+@pytest.mark.parametrize("transport", ["xhr-streaming", "xhr-polling", "jsonp-polling"])
+def test_demo_reconnects_over_the_picked_transport(tab: Any, transport: str) -> None:
+    page, other = tab(), tab()
+    wait_connected(page, "websocket")
+    page.select_option("#transport", transport)
+    wait_connected(page, transport)
+    assert page.locator("#text").is_enabled()
+    wait_connected(other, "websocket")
+    page.fill("#text", f"over {transport}")
+    page.click("#send")
+    other.locator("#log div", has_text=f"over {transport}").wait_for(timeout=TIMEOUT_MS)
+    assert page.errors == []

@@ -197,6 +197,11 @@ def shutdown(server: WSGIServer, grace: float = 5.0, code: int = 1001, reason: s
 
 
 def print_ready(server: WSGIServer) -> None:
-    """A ``ready`` callback that prints where the server listens (for scripts and tests)."""
-    print(f"sockjs-gevent listening on http://{server.server_host}:{server.server_port}", flush=True)
+    """A ``ready`` callback that prints where the server listens (for scripts and tests).
+
+    One write of the whole line: cluster workers share one stdout, and
+    print() writes the text and the newline separately, so two workers'
+    lines could interleave mid-line.
+    """
+    sys.stdout.write(f"sockjs-gevent listening on http://{server.server_host}:{server.server_port}\n")
     sys.stdout.flush()

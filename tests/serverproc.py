@@ -13,12 +13,61 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READY = re.compile(r"listening on http://([\d.]+):(\d+)")
 START_TIMEOUT = 20.0
+
+
+class Output:
+    """What a subprocess prints, collected line by line by a reader thread.
+
+    ``wait_for`` blocks until a line matching a pattern has been read: log
+    lines travel through a pipe and a thread, so a client can see the effect
+    of an action before its log line has reached us.
+    """
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self.ended = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.ended = True
+            self._changed.notify_all()
+
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for(self, pattern: str | re.Pattern, timeout: float = 10.0) -> re.Match:
+        """The first match of ``pattern`` in the output; AssertionError after ``timeout`` s."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                match = regex.search("".join(self.lines))
+                if match is not None:
+                    return match
+                left = deadline - time.monotonic()
+                if self.ended or left <= 0:
+                    raise AssertionError(f"no output matching {regex.pattern!r}; got:\n{''.join(self.lines)}")
+                self._changed.wait(left)
+
+    def wait_ended(self, timeout: float = 10.0) -> None:
+        """Wait until the process closed its output (after it exited): then nothing more comes."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the process output did not end"
 
 
 @dataclass
@@ -28,11 +77,16 @@ class RunningServer:
     process: subprocess.Popen
     host: str
     port: int
-    output: list[str] = field(default_factory=list)
+    out: Output
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def output(self) -> list[str]:
+        """The lines printed so far (stdout and stderr)."""
+        return self.out.lines
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -48,7 +102,17 @@ class RunningServer:
 
     def log(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""
-        return "".join(self.output)
+        return self.out.text()
+
+    def wait_for_log(self, pattern: str | re.Pattern, timeout: float = 10.0) -> re.Match:
+        """Block until the server has printed a line matching ``pattern``."""
+        return self.out.wait_for(pattern, timeout)
+
+    def wait_exited(self, timeout: float = 15.0) -> int:
+        """Wait for the process to exit and for all of its output; its exit status."""
+        status = self.process.wait(timeout=timeout)
+        self.out.wait_ended(timeout)
+        return status
 
 
 def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningServer:
@@ -66,27 +130,14 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningS
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output: list[str] = []
-    found: dict[str, tuple[str, int]] = {}
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if not ready.is_set():
-                match = READY.search(line)
-                if match:
-                    found["addr"] = (match.group(1), int(match.group(2)))
-                    ready.set()
-        ready.set()  # process ended: wake the waiter either way
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(START_TIMEOUT) or "addr" not in found:
+    out = Output(process)
+    try:
+        match = out.wait_for(READY, START_TIMEOUT)
+    except AssertionError:
         process.kill()
-        raise RuntimeError("server did not start:\n" + "".join(output))
-    host, port = found["addr"]
-    return RunningServer(process, host, port, output)
+        process.wait()
+        raise RuntimeError("server did not start:\n" + out.text()) from None
+    return RunningServer(process, match.group(1), int(match.group(2)), out)
 
 
 def start_testserver(*extra: str) -> RunningServer:

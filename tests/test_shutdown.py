@@ -21,7 +21,7 @@ def test_sigterm_closes_every_session_and_exits_cleanly():
         for client in clients:
             assert client.recv(timeout=10) is None
             assert (client.close_code, client.close_reason) == (1001, "Server shutting down"), client
-        assert server.process.wait(timeout=15) == 0
+        assert server.wait_exited() == 0
         assert "Traceback" not in server.log()
     finally:
         server.stop()

@@ -37,6 +37,8 @@ def test_log_lines_name_transport_and_peer_but_not_the_session(server_factory):
     conn = connect(server.url("/crash"), transport="xhr-streaming", session_id="secretsessionid")
     conn.send("boom")
     assert conn.recv(timeout=5) is None
+    server.wait_for_log("handler .* failed")
+    server.wait_for_log(r"RuntimeError: the /crash service fails on purpose")  # the traceback's last line
     log = server.log()
     assert "transport=xhr_streaming remote=127.0.0.1" in log
     assert "secretsessionid" not in log

@@ -152,7 +152,7 @@ def test_crash_closes_session_with_1011_logs_traceback_other_sessions_fine(serve
         assert conn.recv(timeout=5) == 'c[1011,"Internal error"]'
         with pytest.raises(ConnectionClosed):
             conn.recv(timeout=5)
-    until(lambda: "Traceback" in server.log() and "RuntimeError" in server.log())
+    server.wait_for_log(r"Traceback[\s\S]*RuntimeError")
     with sockjs_ws(server, "/echo") as other:
         assert other.recv(timeout=5) == "o"
         other.send('["fine"]')

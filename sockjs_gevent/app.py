@@ -122,6 +122,7 @@ class SockJS:
         session = Session(
             info, options.disconnect_delay, registry, session_id,
             raw=raw, max_queued_bytes=options.max_queued_bytes, stats=self.stats,
+            max_inbox_bytes=options.max_inbox_bytes,
         )
         if registry is not None:
             registry.add(session)

@@ -1,5 +1,12 @@
 """A session's inbox: messages from the client waiting for the handler.
 
+The inbox is bounded: it counts what it holds (``cost``: characters plus a
+per-message overhead, so a payload of many empty messages is not free) and
+tells the transports when it is past its limit, so they stop taking more
+(a websocket stops reading; an HTTP send is refused) instead of letting a
+client that sends faster than the handler reads grow the server without
+bound. ``on_room`` wakes them when the handler has caught up.
+
 gevent's ``Queue`` keeps three deques (about 2.5 KB) per session; an inbox
 needs one deque, made when the first message comes, and one event, made
 when a reader first has to wait.
@@ -9,34 +16,81 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Iterable, Optional
+from typing import Callable, Optional
 
+import gevent
 from gevent.event import Event
+
+#: What one message costs beyond its characters: a str object and its slot.
+MESSAGE_OVERHEAD = 64
+#: A reader that finds messages waiting yields to other greenlets after this
+#: many in a row, so one huge batch cannot keep every other session waiting.
+YIELD_EVERY = 64
+
+
+def cost(messages: list[str]) -> int:
+    """What ``messages`` take in an inbox, in the unit of ``max_inbox_bytes``."""
+    return sum(map(len, messages)) + MESSAGE_OVERHEAD * len(messages)
 
 
 class Inbox:
-    """FIFO of messages with a blocking ``get``; ``close()`` ends it once drained."""
+    """FIFO of messages with a blocking ``get``; ``close()`` ends it once drained.
 
-    __slots__ = ("_items", "_ready", "_closed")
+    ``limit`` is what it may hold; ``full`` says it holds more (the caller
+    decides what to refuse); ``on_room(callback)`` calls back, once, when
+    the reader has brought it down to half the limit.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_items", "_ready", "_closed", "queued", "limit", "_on_room", "_streak")
+
+    def __init__(self, limit: int = 4 * 1024 * 1024) -> None:
         self._items: Optional[deque[str]] = None
         self._ready: Optional[Event] = None
         self._closed = False
+        #: The cost of what is waiting.
+        self.queued = 0
+        self.limit = limit
+        self._on_room: Optional[Callable[[], object]] = None
+        self._streak = 0  # messages returned without waiting, since the last yield
 
-    def put_many(self, messages: Iterable[str]) -> None:
+    @property
+    def full(self) -> bool:
+        return self.queued > self.limit
+
+    def has_room(self, amount: int) -> bool:
+        """Whether ``amount`` more fits under the limit."""
+        return self.queued + amount <= self.limit
+
+    def put_many(self, messages: list[str], amount: Optional[int] = None) -> None:
+        """Add messages (``amount``: their cost, if the caller computed it)."""
         items = self._items
         if items is None:
             items = self._items = deque()
         items.extend(messages)
+        self.queued += cost(messages) if amount is None else amount
         if self._ready is not None:
             self._ready.set()
+
+    def on_room(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once the reader has taken the inbox down to half its limit."""
+        if self.queued <= self.limit // 2:
+            callback()
+        else:
+            self._on_room = callback
 
     def close(self) -> None:
         """No more messages: readers get None once the inbox is empty."""
         self._closed = True
         if self._ready is not None:
             self._ready.set()
+
+    def drop(self) -> int:
+        """Throw away what is waiting (its reader is gone or stuck); how many messages."""
+        dropped = len(self._items or ())
+        self._items = None
+        self.queued = 0
+        self._wake_writer()
+        return dropped
 
     def empty(self) -> bool:
         return not self._items
@@ -50,7 +104,19 @@ class Inbox:
         while True:
             items = self._items
             if items:
-                return items.popleft()
+                self._streak += 1
+                if self._streak >= YIELD_EVERY:
+                    self._streak = 0
+                    gevent.sleep(0)  # let other sessions run; the items stay ours
+                    items = self._items
+                    if not items:
+                        continue  # dropped meanwhile
+                message = items.popleft()
+                self.queued -= len(message) + MESSAGE_OVERHEAD
+                if self._on_room is not None and self.queued <= self.limit // 2:
+                    self._wake_writer()
+                return message
+            self._streak = 0
             if self._closed:
                 return None
             ready = self._ready
@@ -60,3 +126,8 @@ class Inbox:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not ready.wait(remaining) and not self._items and not self._closed:
                 raise TimeoutError(f"no message within {timeout} s")
+
+    def _wake_writer(self) -> None:
+        callback, self._on_room = self._on_room, None
+        if callback is not None:
+            callback()

@@ -44,6 +44,11 @@ class Options:
     max_queued_bytes: how much a session may have queued for a client that
         is not reading (a slow consumer); past it the session is closed with
         1008 instead of growing without bound.
+    max_inbox_bytes: how much client data may wait for a handler that reads
+        slower than the client sends (characters, plus 64 per message).
+        Past it a websocket stops reading until the handler catches up (TCP
+        pushes back on the client) and an HTTP send is answered 503. At
+        least ``max_message_size``.
     max_sessions: how many sessions the service holds at once (0: no
         limit); new ones are refused with 1013 "Server busy".
     allowed_origins: which pages may use the service: ``"*"`` (any, the
@@ -61,6 +66,7 @@ class Options:
     websocket: bool = True
     max_message_size: int = 1024 * 1024
     max_queued_bytes: int = 4 * 1024 * 1024
+    max_inbox_bytes: int = 4 * 1024 * 1024
     max_sessions: int = 0
     allowed_origins: AllowedOrigins = "*"
 
@@ -91,6 +97,11 @@ class Options:
             raise OptionsError(f"max_message_size must be a positive int of bytes, got {self.max_message_size!r}")
         if not _is_number(self.max_queued_bytes, int) or self.max_queued_bytes < 1:
             raise OptionsError(f"max_queued_bytes must be a positive int of bytes, got {self.max_queued_bytes!r}")
+        if not _is_number(self.max_inbox_bytes, int) or self.max_inbox_bytes < self.max_message_size:
+            raise OptionsError(
+                f"max_inbox_bytes must be an int of bytes at least max_message_size ({self.max_message_size}), "
+                f"got {self.max_inbox_bytes!r}: raise it with max_message_size"
+            )
         if not _is_number(self.max_sessions, int) or self.max_sessions < 0:
             raise OptionsError(f"max_sessions must be an int >= 0 (0 means no limit), got {self.max_sessions!r}")
         try:

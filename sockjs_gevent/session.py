@@ -73,6 +73,7 @@ class Session:
         raw: bool = False,
         max_queued_bytes: int = 4 * 1024 * 1024,
         stats: Optional["Stats"] = None,
+        max_inbox_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.info = info
         self.raw = raw  # raw websocket: messages are not JSON-quoted
@@ -84,7 +85,7 @@ class Session:
         self.close_reason = ""
         self._opened = False  # has the "o" frame been taken?
         self._outbox: list[str] = []  # quoted messages not yet written
-        self._inbox = Inbox()
+        self._inbox = Inbox(max_inbox_bytes)
         self._disconnect_delay = disconnect_delay
         self._expiry = None
         self.handler_greenlet: Optional[gevent.Greenlet] = None
@@ -217,7 +218,14 @@ class Session:
         self.close_code = code
         self.close_reason = reason
         self.close_frame = protocol.close_frame(code, reason)
-        self._inbox.close()
+        inbox = self._inbox
+        inbox.close()
+        if not inbox.empty():
+            # What arrived before the close is still the handler's to read,
+            # but a stuck handler must not keep it forever: it gets
+            # disconnect_delay, as a client gets to come back.
+            # (A one-shot timer stops itself; the loop lets go of it then.)
+            gevent.get_hub().loop.timer(self._disconnect_delay).start(self._drop_unread)
         receiver = self.receiver
         if receiver is not None:
             receiver.wake()
@@ -226,11 +234,42 @@ class Session:
 
     # -- transport side ---------------------------------------------------
 
-    def deliver(self, messages: list[str]) -> None:
-        """Hand messages from the client to the handler (ignored once closed)."""
+    def deliver(self, messages: list[str], amount: Optional[int] = None) -> None:
+        """Hand messages from the client to the handler (ignored once closed).
+
+        Always takes them: the transport checks ``inbox_has_room`` first, or
+        stops reading once ``inbox_full``.
+        """
         if self.close_frame is None:
             self.stats.messages_in += len(messages)
-            self._inbox.put_many(messages)
+            self._inbox.put_many(messages, amount)
+
+    def inbox_has_room(self, amount: int) -> bool:
+        """Whether messages of cost ``amount`` (see ``inbox.cost``) fit in the inbox now."""
+        return self._inbox.has_room(amount)
+
+    @property
+    def inbox_full(self) -> bool:
+        """The handler is behind: more waits for it than ``max_inbox_bytes``."""
+        return self._inbox.full
+
+    @property
+    def max_inbox_bytes(self) -> int:
+        return self._inbox.limit
+
+    def on_inbox_room(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once the handler has read the inbox down to half its limit."""
+        self._inbox.on_room(callback)
+
+    def _drop_unread(self) -> None:
+        dropped = self._inbox.drop()
+        if dropped:
+            self.stats.error("inbox_dropped")
+            log.warning(
+                "dropped %d message(s) the handler did not read within disconnect_delay of the close "
+                "(transport=%s remote=%s)", dropped, self.info.transport, self.info.remote_addr,
+                extra=self.log_context(),
+            )
 
     def log_context(self) -> dict[str, object]:
         """Fields for structured logs: the transport and peer, never the session id."""

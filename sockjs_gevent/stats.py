@@ -28,7 +28,8 @@ class Stats:
         self.sessions_opened: Counter[str] = Counter()  # by transport
         self.sessions_closed: Counter[int] = Counter()  # by close code
         #: Problems by kind: handler, slow_consumer, busy, refused, origin,
-        #: payload, callback, handshake, aborted.
+        #: payload, callback, handshake, aborted, inbox_full (a send refused or
+        #: a websocket paused for a handler that is behind), inbox_dropped.
         self.errors: Counter[str] = Counter()
 
     def error(self, kind: str) -> None:

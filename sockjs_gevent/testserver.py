@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
     parser.add_argument("--request-timeout", type=float, default=30.0, help="seconds a client may stall a request")
     parser.add_argument("--max-queued-bytes", type=int, default=4 * 1024 * 1024, help="per-session outgoing bound (all services)")
+    parser.add_argument("--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)")
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
     parser.add_argument("--gevent-websocket", action="store_true",
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         heartbeat_delay=args.heartbeat_delay,
         disconnect_delay=args.disconnect_delay,
         max_queued_bytes=args.max_queued_bytes,
+        max_inbox_bytes=args.max_inbox_bytes,
         max_sessions=args.max_sessions,
     )
     extra: dict[str, Any] = {"request_timeout": args.request_timeout}

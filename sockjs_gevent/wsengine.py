@@ -40,6 +40,15 @@ engine_log.setLevel(logging.WARNING)
 #: How long to wait for the client's close frame or EOF after we close.
 CLOSE_TIMEOUT = 5.0
 _READ_SIZE = 65536
+#: Reading stops while more than this waits to be written (the client is
+#: not reading): its pings would otherwise pile up pongs without bound.
+OUTPUT_HIGH_WATER = 256 * 1024
+#: Most fragments one message may come in; more closes with 1009 (each
+#: costs parsing, and empty ones would cost nothing against the size limit).
+MAX_FRAGMENTS = 1024
+#: Why reading is paused (``pause_reading``), as bits.
+PAUSED_FOR_INBOX = 1
+PAUSED_FOR_OUTPUT = 2
 
 
 class WebSocket:
@@ -94,6 +103,8 @@ class WebSocket:
         self._fragment_opcode: Optional[Opcode] = None
         self._eof = False
         self._close_timer: Any = None
+        self._paused = 0  # PAUSED_FOR_* bits; reading goes on when 0
+        self._unpaused: Optional[Event] = None  # wakes a blocking reader
         #: Close code and reason the client sent, once it did.
         self.close_code: Optional[int] = None
         self.close_reason = ""
@@ -113,6 +124,11 @@ class WebSocket:
         while not messages:
             if self._eof:
                 return None
+            while self._paused and not self._eof:
+                if self._unpaused is None:
+                    self._unpaused = Event()
+                self._unpaused.clear()
+                self._unpaused.wait()
             if self._pending:
                 data, self._pending = self._pending, b""
             else:
@@ -134,8 +150,33 @@ class WebSocket:
         for event in engine.events_received():
             self._on_frame(event)
         self._flush()
+        if len(self._out) > OUTPUT_HIGH_WATER:
+            self.pause_reading(PAUSED_FOR_OUTPUT)
         if engine.state is State.CLOSED:
             self._eof = True
+
+    # -- flow control --------------------------------------------------------
+
+    def pause_reading(self, reason: int) -> None:
+        """Stop reading for ``reason`` (a PAUSED_FOR_* bit): TCP pushes back on the client."""
+        if not self._paused and self._reader is not None:
+            self._reader.stop()
+        self._paused |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        """``reason`` is gone; reading goes on once no reason is left."""
+        if not self._paused & reason:
+            return
+        self._paused &= ~reason
+        if not self._paused:
+            self._unpause()
+
+    def _unpause(self) -> None:
+        self._paused = 0
+        if self._reader is not None:
+            self._reader.start(self._on_readable)
+        if self._unpaused is not None:
+            self._unpaused.set()
 
     # -- reading from the event loop (owned sockets) ------------------------
 
@@ -177,6 +218,7 @@ class WebSocket:
             on_message(messages.popleft())  # type: ignore[misc]
         if self._eof:
             self._stop_reading()
+            self._on_message = None
             on_end, self._on_end = self._on_end, None
             on_end()
 
@@ -213,6 +255,10 @@ class WebSocket:
                 self._fragments = [frame.data]
         elif opcode is Opcode.CONT:
             self._fragments.append(frame.data)
+            if len(self._fragments) > MAX_FRAGMENTS:
+                self._fragments = []
+                self._fail(1009, "Too many fragments in one message")
+                return
             if frame.fin:
                 data = b"".join(self._fragments)
                 self._fragments = []
@@ -291,6 +337,8 @@ class WebSocket:
         self._broken = True
         self._out.clear()
         self._stop_watcher()
+        if self._paused:
+            self._unpause()  # a paused reader must see the end, or the session never ends
         if self.owned and self._on_end is None:
             self._close_socket()  # nobody reads it any more
         else:
@@ -366,6 +414,8 @@ class WebSocket:
             self._writer = None
 
     def _done_writing(self) -> None:
+        if self._paused & PAUSED_FOR_OUTPUT:
+            self.resume_reading(PAUSED_FOR_OUTPUT)
         if self._out_eof:
             self._out_eof = False
             self._shutdown(socket.SHUT_WR)
@@ -379,6 +429,10 @@ class WebSocket:
         self._eof = True
         self._out.clear()
         self._stop_watcher()
+        if self._paused:
+            # The client is gone, but a paused reader would never find out.
+            self._shutdown(socket.SHUT_RDWR)
+            self._unpause()
         if self._drained is not None:
             self._drained.set()
 
@@ -428,6 +482,8 @@ class GeventWebSocketAdapter:
         self._queued = 0
         self._writer: Optional[gevent.Greenlet] = None
         self._broken = False
+        self._paused = 0
+        self._unpaused: Optional[Event] = None
         self.close_code: Optional[int] = None
         self.close_reason = ""
 
@@ -439,7 +495,21 @@ class GeventWebSocketAdapter:
     def buffered(self) -> int:
         return self._queued
 
+    def pause_reading(self, reason: int) -> None:
+        """Stop reading (the next ``receive`` waits) until ``resume_reading``."""
+        self._paused |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        self._paused &= ~reason
+        if not self._paused and self._unpaused is not None:
+            self._unpaused.set()
+
     def receive(self) -> Optional[str]:
+        while self._paused and not self._broken:
+            if self._unpaused is None:
+                self._unpaused = Event()
+            self._unpaused.clear()
+            self._unpaused.wait()
         try:
             message = self._ws.receive()
         except Exception:  # its WebSocketError and socket errors alike

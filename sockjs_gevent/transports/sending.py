@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_options_header
 
+from .. import inbox
 from ..protocol import NOT_UTF8, PAYLOAD_EXPECTED, PayloadError, decode_payload
 from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 
@@ -42,13 +43,22 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
         return error(environ, start_response, 404, "Not found: no such session.")
     try:
         body = read_body(environ, service.options.max_message_size)
-        session.deliver(decode(body, environ))
+        messages = decode(body, environ)
     except BodyTooLarge as exc:
         service.stats.error("payload")
         return error(environ, start_response, 413, str(exc))
     except PayloadError as exc:
         service.stats.error("payload")
         return error(environ, start_response, 500, str(exc))
+    amount = inbox.cost(messages)
+    if not session.inbox_has_room(amount):
+        service.stats.error("inbox_full")
+        if amount > session.max_inbox_bytes:
+            return error(environ, start_response, 413,
+                         f"Payload too large: {len(messages)} messages take more than the inbox holds.")
+        return error(environ, start_response, 503,
+                     "Inbox full: the handler has not read what was sent before; send again later.")
+    session.deliver(messages, amount)
     return None
 
 

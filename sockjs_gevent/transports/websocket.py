@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING, Callable, Iterable, Union
 
 import gevent
 
-from .. import protocol
+from .. import inbox, protocol
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import Session
-from ..wsengine import AnyWebSocket, WebSocket, accept, is_websocket
+from ..wsengine import PAUSED_FOR_INBOX, AnyWebSocket, WebSocket, accept, is_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS
 
 BROKEN_JSON = (1007, "Broken JSON encoding.")
+#: One websocket message holding more messages than the whole inbox may.
+TOO_MANY_MESSAGES = (1009, "Message too big: more than the inbox holds")
 
 
 class WebSocketPusher:
@@ -111,7 +113,7 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
         pusher = WebSocketPusher(session, ws, service.options.heartbeat_delay, raw)
         session.attach(pusher)
         pusher.push()  # the open frame, and whatever the handler sent already
-        on_message = _message_handler(session, raw)
+        on_message = _message_handler(session, ws, raw)
         owned = ws if isinstance(ws, WebSocket) and ws.owned else None
         if owned is not None:
             owned.start_reading(on_message, lambda: _end(session, ws, pusher, release=True))
@@ -147,11 +149,30 @@ def _end(session: Session, ws: AnyWebSocket, pusher: WebSocketPusher, release: b
         ws.finish()
 
 
-def _message_handler(session: Session, raw: bool) -> Callable[[str], None]:
-    """What to do with each text message from the client (never blocks)."""
+def _message_handler(session: Session, ws: AnyWebSocket, raw: bool) -> Callable[[str], None]:
+    """What to do with each text message from the client (never blocks).
+
+    When the handler falls behind (its inbox is past ``max_inbox_bytes``),
+    reading stops until it has caught up: TCP then pushes back on the client.
+    """
     deliver = session.deliver
+
+    def resume() -> None:
+        ws.resume_reading(PAUSED_FOR_INBOX)
+
+    def take(messages: list[str]) -> None:
+        amount = inbox.cost(messages)
+        if amount > session.max_inbox_bytes:
+            session.stats.error("inbox_full")
+            session.close(*TOO_MANY_MESSAGES)
+            return
+        deliver(messages, amount)
+        if session.inbox_full:
+            ws.pause_reading(PAUSED_FOR_INBOX)
+            session.on_inbox_room(resume)
+
     if raw:
-        return lambda text: deliver([text])
+        return lambda text: take([text])
 
     def sockjs_message(text: str) -> None:
         try:
@@ -160,6 +181,6 @@ def _message_handler(session: Session, raw: bool) -> Callable[[str], None]:
             session.close(*BROKEN_JSON)
             return
         if messages:
-            deliver(messages)
+            take(messages)
 
     return sockjs_message

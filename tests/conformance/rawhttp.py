@@ -529,18 +529,19 @@ def ws_send(raw: Raw, payload: bytes | str, opcode: int = 1) -> None:
     raw.send(ws_frame(payload, opcode))
 
 
-def ws_frame(payload: bytes | str, opcode: int = 1) -> bytes:
-    """One masked, final client frame (text by default)."""
+def ws_frame(payload: bytes | str, opcode: int = 1, fin: bool = True) -> bytes:
+    """One masked client frame (text and final by default)."""
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
     mask = os.urandom(4)
     n = len(payload)
+    first = (0x80 if fin else 0) | opcode
     if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        head = struct.pack("!BB", first, 0x80 | n)
     elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        head = struct.pack("!BBH", first, 0x80 | 126, n)
     else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        head = struct.pack("!BBQ", first, 0x80 | 127, n)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return head + mask + masked
 

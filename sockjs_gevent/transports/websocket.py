@@ -168,6 +168,7 @@ def _message_handler(session: Session, ws: AnyWebSocket, raw: bool) -> Callable[
             return
         deliver(messages, amount)
         if session.inbox_full:
+            session.stats.error("inbox_full")
             ws.pause_reading(PAUSED_FOR_INBOX)
             session.on_inbox_room(resume)
 

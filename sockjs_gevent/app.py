@@ -106,6 +106,13 @@ class SockJS:
         self.stats = Stats()
         _services.add(self)
         self.origins = OriginPolicy(self.options.allowed_origins)
+        if before_open is not None and "allowed_origins" not in options:
+            log.warning(
+                "service %r authenticates in before_open but lets every web page in: another site's page can "
+                "open sessions with your users' cookies. Set allowed_origins=[...] to the pages that may use it "
+                "([] for this server's own pages; '*' to keep allowing all and silence this).",
+                self.options.prefix or "/",
+            )
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
         self._iframe_page = page
         self._iframe_etag = quote_etag(hashlib.md5(page).hexdigest())
@@ -241,6 +248,11 @@ class SockJS:
         if method != "GET":
             return method_not_allowed(environ, start_response, ("GET",))
         headers = [*cache_for_a_year(), ("ETag", self._iframe_etag)]
+        frame_ancestors = self.origins.frame_ancestors(environ)
+        if frame_ancestors is not None:
+            # Only the page that asked may embed it: the iframe page runs
+            # sockjs-client on the service's own origin, which is trusted.
+            headers += [("Content-Security-Policy", frame_ancestors), ("Vary", "Referer")]
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and parse_etags(if_none_match).contains_weak(self._iframe_etag.strip('"')):
             return respond(start_response, 304, headers, content_type=None)

@@ -53,8 +53,10 @@ class Options:
         limit); new ones are refused with 1013 "Server busy".
     allowed_origins: which pages may use the service: ``"*"`` (any, the
         protocol's default), a list of patterns like ``"https://*.example.com"``,
-        or a callable ``origin -> bool``. Refused requests get 403 (before
-        any WebSocket upgrade) and never reach the handler.
+        or a callable ``origin -> bool``. The service's own origin (its scheme
+        and Host: its own pages, its iframe page) is always allowed, so ``[]``
+        means those only. Refused requests get 403 (before any WebSocket
+        upgrade) and never reach the handler.
     """
 
     prefix: str = ""

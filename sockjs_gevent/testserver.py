@@ -17,7 +17,7 @@ import argparse
 import json
 import logging
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import gevent
 
@@ -96,8 +96,15 @@ def custom_cookie(environ: Any) -> str:
     return "JSESSIONID=custom; Path=/; HttpOnly"
 
 
-def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
-    """The test services, with ``common`` options applied to each."""
+#: Who may use /origin_echo (more with --allowed-origin).
+ORIGIN_ECHO_ALLOWED = ["http://allowed.example", "https://*.trusted.example:*"]
+
+
+def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (), **common: Any) -> Router:
+    """The test services, with ``common`` options applied to each.
+
+    ``allowed_origins`` are added to those /origin_echo allows.
+    """
     common["sockjs_url"] = sockjs_url
     services = [
         SockJS(echo, "/echo", response_limit=4096, **common),
@@ -112,7 +119,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, **common: Any) -> Router:
         SockJS(whoami, "/whoami", **common),
         SockJS(stubborn, "/stubborn", **common),
         SockJS(returns, "/returns", **common),
-        SockJS(echo, "/origin_echo", allowed_origins=["http://allowed.example", "https://*.trusted.example:*"], **common),
+        SockJS(echo, "/origin_echo", allowed_origins=[*ORIGIN_ECHO_ALLOWED, *allowed_origins], **common),
     ]
     stats = stats_app(*services)
 
@@ -135,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
     parser.add_argument("--request-timeout", type=float, default=30.0, help="seconds a client may stall a request")
     parser.add_argument("--max-queued-bytes", type=int, default=4 * 1024 * 1024, help="per-session outgoing bound (all services)")
+    parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                        help="also allow this origin (pattern) on /origin_echo; repeatable")
     parser.add_argument("--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)")
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
     parser.add_argument("--gevent-websocket", action="store_true",
@@ -150,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build(
         args.sockjs_url,
+        args.allowed_origin,
         heartbeat_delay=args.heartbeat_delay,
         disconnect_delay=args.disconnect_delay,
         max_queued_bytes=args.max_queued_bytes,

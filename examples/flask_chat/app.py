@@ -19,7 +19,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOCKJS_CLIENT = os.path.join(HERE, "..", "..", "node_modules", "sockjs-client", "dist", "sockjs.min.js")
 
 app = Flask(__name__)
-app.config.update(SECRET_KEY=os.environ.get("CHAT_SECRET_KEY", "dev-only-secret"), SOCKJS_URL="/sockjs.min.js")
+app.config.update(
+    SECRET_KEY=os.environ.get("CHAT_SECRET_KEY", "dev-only-secret"),
+    SOCKJS_URL="/sockjs.min.js",
+    # The chat trusts the session cookie, so only this app's own pages may
+    # open chat sessions: another site's page would otherwise chat as the
+    # logged-in user (cross-site WebSocket hijacking). List other origins
+    # that serve the chat page here, e.g. ["https://chat.example.com"].
+    SOCKJS_ALLOWED_ORIGINS=[],
+)
 sockjs = SockJS(app)
 members: set[Connection] = set()
 

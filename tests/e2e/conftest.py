@@ -8,13 +8,15 @@
 
 After every test that uses the servers, the SockJS servers' logs are checked:
 a traceback, an ERROR or a WARNING logged while the test ran fails it (as an
-error in teardown, quoting the log). A failing test also gets the browser
+error in teardown, quoting the log), unless the test expects it with
+``@pytest.mark.expect_log(regex)``. A failing test also gets the browser
 console of its pages in its report.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, Callable, Iterator, Optional
 
@@ -70,12 +72,14 @@ def _check_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     servers: Servers = request.getfixturevalue("servers")
+    expected = [re.compile(m.args[0]) for m in request.node.iter_markers("expect_log")]
     marks = {id(s): len(s.output) for s in servers.running}
     yield
     problems = []
     for server in servers.running:
         new_lines = server.output[marks.get(id(server), 0):]
-        if any(LOG_PROBLEM.search(line) for line in new_lines):
+        unexpected = [line for line in new_lines if not any(p.search(line) for p in expected)]
+        if any(LOG_PROBLEM.search(line) for line in unexpected):
             problems.append(f"--- log of the SockJS server on port {server.port} during the test:\n" + "".join(new_lines))
     if problems:
         pytest.fail("the SockJS server logged problems during this test:\n" + "\n".join(problems), pytrace=False)

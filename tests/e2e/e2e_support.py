@@ -111,6 +111,8 @@ def check_sockjs_client() -> None:
 
 class _PageHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: A Referrer-Policy for the pages, e.g. "no-referrer" (a page hiding where it is).
+    referrer_policy: Optional[str] = None
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         found = static_file(self.path)
@@ -122,6 +124,8 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
+        if self.referrer_policy:
+            self.send_header("Referrer-Policy", self.referrer_policy)
         self.end_headers()
         self.wfile.write(body)
 
@@ -132,9 +136,10 @@ class _PageHandler(BaseHTTPRequestHandler):
 class PageServer:
     """Serves the test page and sockjs-client from its own port, in a thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, referrer_policy: Optional[str] = None) -> None:
         check_sockjs_client()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
+        handler = type("PageHandler", (_PageHandler,), {"referrer_policy": referrer_policy})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="e2e-page-server", daemon=True)
@@ -216,7 +221,8 @@ class Servers:
             return Origin(mode, server.url(PAGE_PATH), server.base_url, server)
         if mode == CROSS_ORIGIN:
             pages = self.pages()
-            server = start_testserver("--sockjs-url", pages.url(SOCKJS_PATH))
+            # /origin_echo allows the page server's origin (and no other local one).
+            server = start_testserver("--sockjs-url", pages.url(SOCKJS_PATH), "--allowed-origin", pages.base_url)
             self.running.append(server)
             return Origin(mode, pages.url(PAGE_PATH), server.base_url, server)
         raise ValueError(mode)

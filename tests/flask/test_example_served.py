@@ -57,3 +57,20 @@ def test_logged_in_user_chats_over_websocket_and_polling(chat_server):
         response, _ = request(chat_server, "POST", "/chat/0/bob/xhr_send", '["hi ann"]', {"Cookie": bob})
         assert response.status == 204
         assert ws.recv() == 'a["bob: hi ann"]'
+
+
+def test_another_sites_page_cannot_chat_as_the_logged_in_user(chat_server):
+    """Cross-site WebSocket hijacking: the victim's cookie rides along, the origin gives it away."""
+    from websockets.exceptions import InvalidStatus
+
+    cookie = login(chat_server, "victim")
+    url = f"ws://{chat_server.host}:{chat_server.port}/chat/0/hijack/websocket"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, additional_headers={"Cookie": cookie}, origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+    response, _ = request(chat_server, "GET", "/chat/0/steal/jsonp?c=cb",
+                          headers={"Cookie": cookie, "Referer": "https://evil.example/page.html"})
+    assert response.status == 403
+    own = f"http://{chat_server.host}:{chat_server.port}"
+    with connect(url, additional_headers={"Cookie": cookie}, origin=own) as ws:  # the app's own page
+        assert ws.recv() == "o"

@@ -1,0 +1,6 @@
+"""The hostile-input tests reuse the conformance tests' wire helpers (rawhttp)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance"))

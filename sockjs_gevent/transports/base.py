@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from ..responses import Environ, Headers
 
-_CALLBACK = re.compile(r"^[a-zA-Z0-9\-_.]+$")
+_CALLBACK = re.compile(r"[a-zA-Z0-9\-_.]+")  # used with fullmatch: "$" would let "cb\n" through
 
 
 def line_frame(frame: str, callback: Optional[str]) -> bytes:
@@ -33,7 +33,7 @@ def callback_param(max_length: Optional[int]) -> Callable[[Environ], str]:
         name = params.get("c", params.get("callback"))
         if not name:
             raise CallbackError('"callback" parameter required')
-        if not _CALLBACK.match(name) or (max_length is not None and len(name) > max_length):
+        if not _CALLBACK.fullmatch(name) or (max_length is not None and len(name) > max_length):
             raise CallbackError('invalid "callback" parameter')
         return name
 

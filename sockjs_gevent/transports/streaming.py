@@ -41,8 +41,10 @@ def _htmlfile_prelude(callback: Optional[str]) -> bytes:
 
 
 def _htmlfile_frame(frame: str, callback: Optional[str]) -> bytes:
-    # "</" would end the script element early; "<\/" is the same JS string.
-    quoted = protocol.quote(frame).replace("</", "<\\/")
+    # Inside a <script>, "</script>" ends it early, and "<!--" followed by
+    # "<script" makes the HTML parser swallow later frames whole; written
+    # as \u003c, "<" is the same JS string and the parser never sees one.
+    quoted = protocol.quote(frame).replace("<", "\\u003c")
     return ("<script>\np(%s);\n</script>\r\n" % quoted).encode("utf-8")
 
 

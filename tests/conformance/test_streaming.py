@@ -181,7 +181,9 @@ def test_htmlfile_frame_is_script_calling_p_with_json_string(server):
         assert rx.frame() == 'a["</script>"]'
         raw = rx.raw.body[start: rx.pos]
     assert raw.startswith(b"<script>\np(") and raw.endswith(b");\n</script>\r\n")
-    assert json.loads(raw[len(b"<script>\np("): -len(b");\n</script>\r\n")]) == 'a["</script>"]'
+    inner = raw[len(b"<script>\np("): -len(b");\n</script>\r\n")]
+    assert json.loads(inner) == 'a["</script>"]'
+    assert b"<" not in inner  # every "<" written \u003c: no markup inside the script element
 
 
 @pytest.mark.parametrize("transport", STREAMS)

@@ -160,6 +160,32 @@ def test_awkward_characters(tp: TransportPage) -> None:
     assert result["problems"] == [], result
 
 
+HTML_COMMENT = r"""async ({url, options}) => {
+  // In an htmlfile <script>, "<!--" then "<script" made Chromium's parser
+  // swallow the frames that followed: only "one" and "five" arrived.
+  // Each goes alone and is echoed in its own frame before the next is sent.
+  const sent = ['one', '<!--<script>', 'three', 'four', '--> x', 'five', '</script><!--', 'END'];
+  const c = E2E.connect(url, options);
+  await c.opens();
+  for (let i = 0; i < sent.length; i++) {
+    c.send(sent[i]);
+    try {
+      await c.receives(i + 1, {timeoutMs: 5000});
+    } catch (e) {
+      return {transport: c.transport, problems: ['message ' + i + ' never arrived: ' + e.message]};
+    }
+  }
+  return {transport: c.transport, problems: E2E.compare(sent, c.messages)};
+}"""
+
+
+def test_html_comment_and_script_markup_in_messages(tp: TransportPage) -> None:
+    """Markup that would end or hide an htmlfile <script> comes back whole, on every transport."""
+    result = tp.run(HTML_COMMENT, "/echo")
+    assert result["problems"] == [], result
+    assert tp.handle.console == [] or not any("pageerror" in line for line in tp.handle.console), tp.handle.console
+
+
 LONE_SURROGATES = r"""async ({url, options}) => {
   const sent = ['\ud800', '\udfff', 'a\ud83db', '\udc00\ud800', 'x\ud83d', 'END'];
   const c = E2E.connect(url, options);

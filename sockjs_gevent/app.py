@@ -138,6 +138,7 @@ class SockJS:
         session.on_close(self.live.discard)
         connection = Connection(session)
         refusal = SERVER_BUSY if busy else self._refusal(connection)
+        info.settle()
         stats = self.stats
         stats.sessions_opened[transport] += 1
         session.on_close(lambda s: stats.sessions_closed.update((s.close_code,)))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Optional
 
-from werkzeug.http import parse_cookie
-
+from .cookies import request_cookies
 from .session import Session
 
 #: Request headers a handler may read (PROTOCOL.md section 10). Others, such
@@ -25,6 +24,8 @@ SAFE_HEADERS = (
     "dnt",
 )
 _SAFE_KEYS = tuple(("HTTP_" + h.upper().replace("-", "_"), h) for h in SAFE_HEADERS)
+#: The request headers a connection keeps once open: what it exposes.
+_KEPT_HEADERS = frozenset(key for key, _ in _SAFE_KEYS) | {"HTTP_COOKIE"}
 
 #: The environ keys kept from the opening request, for framework integration
 #: (e.g. the Flask extension builds a request context from them).
@@ -67,7 +68,13 @@ class Refuse(Exception):
 
 
 class ConnectionInfo:
-    """Facts about the request that opened a session."""
+    """Facts about the request that opened a session.
+
+    ``environ`` is the opening request's environ while the session opens
+    (a ``before_open`` hook sees every header); ``settle()`` then keeps only
+    what a connection exposes (the safe headers and cookies), so an open
+    session does not hold a client's whole request head.
+    """
 
     __slots__ = ("transport", "environ")
 
@@ -88,6 +95,10 @@ class ConnectionInfo:
         #: A copy of the opening request's WSGI environ without its streams.
         self.environ: dict[str, Any] = kept
 
+    def settle(self) -> None:
+        """The session is open: drop the headers a connection does not expose."""
+        self.environ = {k: v for k, v in self.environ.items() if not k.startswith("HTTP_") or k in _KEPT_HEADERS}
+
     @property
     def remote_addr(self) -> Optional[str]:
         return self.environ.get("REMOTE_ADDR")
@@ -103,7 +114,7 @@ class ConnectionInfo:
 
     @property
     def cookies(self) -> dict[str, str]:
-        return dict(parse_cookie(self.environ.get("HTTP_COOKIE", "")))
+        return request_cookies(self.environ)
 
 
 class Connection:
@@ -182,7 +193,11 @@ class Connection:
 
     @property
     def environ(self) -> dict[str, Any]:
-        """The opening request's WSGI environ (no streams), for frameworks."""
+        """The opening request's WSGI environ (no streams), for frameworks.
+
+        Complete while ``before_open`` runs; afterwards only the safe
+        headers and the cookies are left of its ``HTTP_*`` keys.
+        """
         return self._session.info.environ
 
     def __repr__(self) -> str:

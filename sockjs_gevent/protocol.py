@@ -74,7 +74,7 @@ def decode_payload(body: bytes | str) -> list[str]:
             raise PayloadError(NOT_UTF8) from None
     try:
         messages = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[...]]]]" nested past the stack
         raise PayloadError(BROKEN_JSON) from None
     if not isinstance(messages, list):
         raise PayloadError(BROKEN_JSON)
@@ -91,7 +91,7 @@ def decode_websocket_message(text: str) -> list[str]:
         return []
     try:
         decoded = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise PayloadError(BROKEN_JSON) from None
     if isinstance(decoded, str):
         return [decoded]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from werkzeug.http import dump_cookie, http_date, parse_cookie
+from werkzeug.http import dump_cookie, http_date
+
+from .cookies import request_cookies
 
 from .options import Options
 
@@ -28,6 +31,7 @@ STATUS = {
     403: "403 Forbidden",
     404: "404 Not Found",
     405: "405 Method Not Allowed",
+    408: "408 Request Timeout",
     413: "413 Content Too Large",
     500: "500 Internal Server Error",
     503: "503 Service Unavailable",
@@ -39,16 +43,22 @@ def cache_for_a_year() -> Headers:
     return [("Cache-Control", f"public, max-age={YEAR}"), ("Expires", http_date(time.time() + YEAR))]
 
 
+#: What may be echoed into a response header: visible ASCII and spaces.
+#: A value with a CR, LF or other control character (which some servers
+#: pass through) is not echoed: it would break the header block.
+_ECHOABLE = re.compile(r"[\x20-\x7e]+")
+
+
 def cors(environ: Environ) -> Headers:
     """CORS headers for XHR transports and /info: echo the origin with credentials."""
     origin = environ.get("HTTP_ORIGIN")
-    if origin:
+    if origin and _ECHOABLE.fullmatch(origin):
         headers = [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
     else:
         headers = [("Access-Control-Allow-Origin", "*")]
     headers.append(("Vary", "Origin"))
     requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
-    if requested:
+    if requested and _ECHOABLE.fullmatch(requested):
         headers.append(("Access-Control-Allow-Headers", requested))
     return headers
 
@@ -59,7 +69,7 @@ def session_cookie(environ: Environ, options: Options) -> Headers:
     if setting is False:
         return []
     if setting is True:
-        value = parse_cookie(environ.get("HTTP_COOKIE", "")).get("JSESSIONID") or "dummy"
+        value = request_cookies(environ).get("JSESSIONID") or "dummy"
         # Werkzeug quotes the value safely; the attribute is written as the protocol spells it.
         return [("Set-Cookie", dump_cookie("JSESSIONID", value, path=None) + "; path=/")]
     header = setting(environ)

@@ -17,6 +17,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .app import close_all_sessions
 from . import gcfreeze
+from .bodyrate import MinRateInput
 from .httpheaders import Headers
 from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 
@@ -50,18 +51,34 @@ class _SocketTaker:
 _NOOP_LOG = getattr(pywsgi, "_NoopLog", ())
 
 
+class _BadRequest(ValueError):
+    """A request pywsgi would take but that is ambiguous or incomplete (answered 400)."""
+
+
+#: Answers to a request that could not be read.
+_CLIENT_ERRORS = {
+    400: ("400 Bad Request", b"Bad Request"),
+    431: ("431 Request Header Fields Too Large", b"Request Header Fields Too Large"),
+}
+
+
 class SockJSHandler(WSGIHandler):
-    """pywsgi's handler, plus the client socket in the environ and a timeout.
+    """pywsgi's handler, plus the client socket in the environ and timeouts.
 
     Receiving transports watch the socket to notice a client that hung up
-    while its request waits for data. Every socket operation of a request
-    (the request line and headers, the body, writes) must progress within
-    ``request_timeout`` seconds, so a slow or silent client cannot hold a
-    greenlet forever; an idle keep-alive connection is closed after it too.
-    WebSockets clear the timeout once upgraded.
+    while its request waits for data. A client cannot hold a greenlet by
+    being slow: the whole request head must arrive within
+    ``request_timeout`` seconds of the connection waiting for it (an idle
+    keep-alive connection is closed after it too), a body must keep up
+    with ``min_body_rate`` bytes/s after that much grace, and every socket
+    operation (writes included) must progress within it. WebSockets clear
+    the timeouts once upgraded. Headers are read strictly (see
+    ``httpheaders``): 431 past 16 KiB, 400 for ambiguous framing.
     """
 
     request_timeout: Optional[float] = 30.0
+    #: Bytes per second a request body must average after request_timeout s.
+    min_body_rate = 16 * 1024
     #: Read buffer per connection (io's default is 8 KiB, held by every
     #: waiting poll or stream); request heads are a few hundred bytes, and
     #: bodies larger than it are read past it.
@@ -105,20 +122,65 @@ class SockJSHandler(WSGIHandler):
                 self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass  # not TCP (a Unix socket)
-        super().handle()
+        try:
+            super().handle()
+        except OSError:
+            pass  # the client went away while we answered: nothing to tell anyone
 
     def handle_one_request(self):  # type: ignore[no-untyped-def]
-        if self.socket is not None and self.request_timeout is not None:
-            self.socket.settimeout(self.request_timeout)
+        timeout = self.request_timeout
+        if timeout is None:
+            return super().handle_one_request()
+        if self.socket is not None:
+            self.socket.settimeout(timeout)
+        # One deadline for the whole head (request line and headers), not
+        # per read: a byte every few seconds must not keep a request open.
+        # get_environ() cancels it once the head is in.
+        head_deadline = self._head_deadline = gevent.Timeout(timeout)
+        head_deadline.start()
         try:
             return super().handle_one_request()
+        except gevent.Timeout as expired:
+            if expired is not head_deadline:
+                raise
+            return None  # a slow or silent client: close the connection quietly
         except TimeoutError:
-            return None  # a silent client: close the connection quietly
+            return None
+        finally:
+            head_deadline.close()
+            self._head_deadline = None
+
+    def read_request(self, raw_requestline: str) -> bool:
+        super().read_request(raw_requestline)
+        if self.request_version == "HTTP/1.1" and "host" not in self.headers:
+            raise _BadRequest("HTTP/1.1 request without Host")
+        return True
+
+    def _handle_client_error(self, ex: BaseException):  # type: ignore[no-untyped-def]
+        """A request that could not be read: one answer and at most one log line."""
+        if isinstance(ex, OSError):
+            return None  # the client reset or closed mid-request: nobody to answer
+        code = 400
+        headers = getattr(self, "headers", None)
+        if isinstance(headers, Headers) and headers.status:
+            code = headers.status_code
+            reason = headers.status
+        else:
+            reason = str(ex)
+        log.info("refused a request from %s: %s", self.client_address[0] if self.client_address else "?", reason)
+        status, body = _CLIENT_ERRORS[code]
+        return status, (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
 
     def get_environ(self) -> dict[str, Any]:
+        deadline = getattr(self, "_head_deadline", None)
+        if deadline is not None:
+            deadline.cancel()  # the head is in; the app's own time is not limited
         environ = super().get_environ()
         environ[SOCKET_KEY] = self.socket
         environ[TAKE_SOCKET_KEY] = self._socket_taker
+        if self.request_timeout is not None and (self.content_length or environ.get("HTTP_TRANSFER_ENCODING")):
+            environ["wsgi.input"] = MinRateInput(environ["wsgi.input"], self.request_timeout, self.min_body_rate)
         return environ
 
 

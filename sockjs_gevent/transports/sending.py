@@ -50,6 +50,9 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
     except PayloadError as exc:
         service.stats.error("payload")
         return error(environ, start_response, 500, str(exc))
+    except OSError:  # too slow (the server's minimum body rate), or gone
+        service.stats.error("payload")
+        return error(environ, start_response, 408, "Request timeout: the body did not arrive in time.")
     amount = inbox.cost(messages)
     if not session.inbox_has_room(amount):
         service.stats.error("inbox_full")

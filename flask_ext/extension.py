@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import io
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Optional
 
 from flask import Blueprint, Flask
 from werkzeug.exceptions import HTTPException
 
 from sockjs_gevent import Connection, Refuse, Router
+from sockjs_gevent.callables import check_handler, hook_caller
+from sockjs_gevent.options import Options
 from sockjs_gevent import SockJS as Service
 from sockjs_gevent.server import serve
 from sockjs_gevent.testing import HandlerClient
 
-#: Flask config keys and the sockjs_gevent option each sets a default for.
-CONFIG_KEYS = {
-    "SOCKJS_HEARTBEAT_DELAY": "heartbeat_delay",
-    "SOCKJS_DISCONNECT_DELAY": "disconnect_delay",
-    "SOCKJS_RESPONSE_LIMIT": "response_limit",
-    "SOCKJS_URL": "sockjs_url",
-    "SOCKJS_JSESSIONID": "jsessionid",
-    "SOCKJS_WEBSOCKET": "websocket",
-    "SOCKJS_MAX_MESSAGE_SIZE": "max_message_size",
-    "SOCKJS_ALLOWED_ORIGINS": "allowed_origins",
-}
+def _config_key(option: str) -> str:
+    return "SOCKJS_URL" if option == "sockjs_url" else "SOCKJS_" + option.upper()
+
+
+#: Flask config keys and the sockjs_gevent option each sets a default for:
+#: one per option (SOCKJS_HEARTBEAT_DELAY, SOCKJS_MAX_QUEUED_BYTES, ...),
+#: made from the options object so none can be missing.
+CONFIG_KEYS = {_config_key(f.name): f.name for f in fields(Options) if f.name != "prefix"}
 
 Handler = Callable[[Connection], Any]
 Hook = Callable[[Connection], Optional[bool]]
@@ -100,8 +98,11 @@ class SockJS:
         :meth:`before_connect`).
         """
 
+        hook = hook_caller(before_connect, "before_connect") if before_connect is not None else None
+
         def decorator(handler: Handler) -> Handler:
-            route = _Route(prefix, handler, options, before_connect)
+            check_handler(handler)
+            route = _Route(prefix, handler, options, hook)
             if blueprint is not None:
                 blueprint.record(lambda state: self._mount(state.app, route, (state.url_prefix or "") + prefix))
             else:
@@ -120,7 +121,7 @@ class SockJS:
         ``Refuse(code, reason)`` refuses with that code; an
         ``HTTPException`` such as ``abort(401)`` maps to 4000 + its status.
         """
-        self._hooks.append(hook)
+        self._hooks.append(hook_caller(hook, "before_connect"))
         return hook
 
     def _mount(self, app: Flask, route: _Route, prefix: str) -> None:
@@ -146,7 +147,7 @@ class SockJS:
         with app.request_context(_request_environ(conn.environ)):
             for hook in hooks:
                 try:
-                    verdict = hook(conn) if _takes_argument(hook) else hook()  # type: ignore[call-arg]
+                    verdict = hook(conn)
                 except HTTPException as exc:
                     raise Refuse(4000 + exc.code if exc.code and exc.code < 1000 else 4000, exc.name) from None
                 if verdict is False:
@@ -202,10 +203,3 @@ def _in_request_context(app: Flask, func: Callable[[Connection], Any]) -> Callab
             return func(conn)
 
     return run
-
-
-def _takes_argument(func: Callable[..., Any]) -> bool:
-    try:
-        return bool(inspect.signature(func).parameters)
-    except (TypeError, ValueError):
-        return True

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from werkzeug.http import parse_etags, quote_etag
 
+from .callables import check_handler, hook_caller
 from .connection import Connection, ConnectionInfo, Refuse
 from .options import Options
 from .origins import OriginPolicy, request_origin
@@ -90,14 +91,12 @@ class SockJS:
     """
 
     def __init__(self, handler: Handler, prefix: str = "", *, before_open: Optional[BeforeOpen] = None, **options: Any) -> None:
-        if not callable(handler):
-            raise TypeError(f"handler must be a callable taking a connection, got {handler!r}")
-        if before_open is not None and not callable(before_open):
-            raise TypeError(f"before_open must be a callable taking a connection, got {before_open!r}")
+        check_handler(handler)
         self.handler = handler
         #: Runs in the opening request's greenlet before a session opens;
-        #: returning False or raising Refuse turns the client away.
-        self.before_open = before_open
+        #: returning False or raising Refuse turns the client away. It may
+        #: take the connection or nothing.
+        self.before_open = hook_caller(before_open) if before_open is not None else None
         self.options = Options.build(prefix=prefix, **options)
         self.sessions = SessionRegistry()
         #: Open sessions of every transport (websocket ones are not in the registry).
@@ -121,8 +120,9 @@ class SockJS:
     def prefix(self) -> str:
         return self.options.prefix
 
-    def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False) -> Session:
-        """Create a session and start its handler greenlet."""
+    def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False,
+                     handler: Optional[Handler] = None) -> Session:
+        """Create a session and start its handler greenlet (``handler``: instead of the service's)."""
         info = ConnectionInfo(transport, environ, self.options.prefix or "/")
         registry = self.sessions if session_id is not None else None
         options = self.options
@@ -143,7 +143,7 @@ class SockJS:
         stats.sessions_opened[transport] += 1
         session.on_close(lambda s: stats.sessions_closed.update((s.close_code,)))
         if refusal is None:
-            session.start(self.handler, connection)
+            session.start(handler or self.handler, connection)
         else:
             stats.error("busy" if busy else "refused")
             session.refuse(*refusal)

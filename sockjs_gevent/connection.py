@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Optional
+import json
+import uuid
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from .cookies import request_cookies
 from .session import Session
@@ -76,7 +78,7 @@ class ConnectionInfo:
     session does not hold a client's whole request head.
     """
 
-    __slots__ = ("transport", "environ")
+    __slots__ = ("transport", "environ", "_id")
 
     def __init__(self, transport: str, environ: Mapping[str, Any], path: Optional[str] = None) -> None:
         self.transport = transport
@@ -94,6 +96,14 @@ class ConnectionInfo:
         kept["wsgi.run_once"] = False
         #: A copy of the opening request's WSGI environ without its streams.
         self.environ: dict[str, Any] = kept
+        self._id: Optional[str] = None
+
+    @property
+    def id(self) -> str:
+        """A random id for this session, made on first use (never the session id)."""
+        if self._id is None:
+            self._id = uuid.uuid4().hex
+        return self._id
 
     def settle(self) -> None:
         """The session is open: drop the headers a connection does not expose."""
@@ -123,18 +133,63 @@ class Connection:
     ``recv()`` blocks until a message arrives and returns None once the
     session is closed; iterating yields messages until then. ``send()``
     never blocks: the transport writes in its own greenlet.
+
+    Attributes of your own can be set on it (``conn.user = user``): they
+    live as long as the connection.
     """
 
-    __slots__ = ("_session",)
+    __slots__ = ("_session", "__dict__")
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def send(self, message: str) -> bool:
-        """Send one text message; returns False (and drops it) once closed."""
+        """Send one text message; returns False (and drops it) once closed.
+
+        Raises ValueError for a message that could never be queued: one
+        larger than the service's ``max_queued_bytes``.
+        """
         if not isinstance(message, str):
             raise TypeError(f"SockJS messages are text: send() takes str, got {type(message).__name__}")
         return self._session.send(message)
+
+    def send_json(self, value: Any) -> bool:
+        """Send ``value`` encoded as JSON text (``json.dumps``)."""
+        return self.send(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+    def recv_json(self, timeout: Optional[float] = None) -> Any:
+        """The next message decoded from JSON; None once closed.
+
+        Raises ValueError (``json.JSONDecodeError``) for a message that is
+        not JSON, TimeoutError as ``recv``.
+        """
+        message = self.recv(timeout)
+        return None if message is None else json.loads(message)
+
+    @property
+    def id(self) -> str:
+        """A random id, the same for the whole session; safe to show (it is not the session id).
+
+        A connection that has joined a channel can be sent to by it:
+        ``channels.send_to(conn_id, text)``, from any worker.
+        """
+        return self._session.info.id
+
+    @property
+    def close_reason(self) -> str:
+        """The close reason once closed (e.g. "Connection interrupted"); "" before."""
+        return self._session.close_reason
+
+    def on_close(self, callback: Callable[["Connection"], object]) -> None:
+        """Call ``callback(conn)`` once the connection closes (at once if it has).
+
+        It may run in the event loop, so it must not block.
+        """
+        self._session.on_close(lambda session: callback(self))
+
+    def send_quoted(self, message: str, quoted: str) -> bool:
+        """Send a message already JSON-quoted by ``protocol.quote`` (broadcasts quote once)."""
+        return self._session.send_quoted(message, quoted)
 
     def recv(self, timeout: Optional[float] = None) -> Optional[str]:
         """Block for the next message; None once closed.

@@ -136,10 +136,21 @@ class Session:
             self.connection = None
 
     def send(self, message: str) -> bool:
-        """Queue one message for the client; False if the session is closed."""
+        """Queue one message for the client; False if the session is closed.
+
+        A message larger than ``max_queued_bytes`` by itself could never be
+        queued: ValueError, rather than closing a client that is keeping up
+        as a slow consumer.
+        """
         if self.close_frame is not None:
             return False
-        return self._enqueue(message if self.raw else protocol.quote(message))
+        item = message if self.raw else protocol.quote(message)
+        if len(item) > self._max_queued:
+            raise ValueError(
+                f"a message of {len(item)} characters is larger than max_queued_bytes ({self._max_queued}): "
+                f"raise max_queued_bytes for this service, or send it in parts"
+            )
+        return self._enqueue(item)
 
     def _enqueue(self, item: str) -> bool:
         self._queued += len(item)
@@ -181,7 +192,15 @@ class Session:
         """
         if self.close_frame is not None:
             return False
-        return self._enqueue(message if self.raw else quoted)
+        item = message if self.raw else quoted
+        if len(item) > self._max_queued:
+            log.warning(
+                "a broadcast of %d characters is larger than max_queued_bytes (%d); not sent to this "
+                "connection (transport=%s remote=%s)", len(item), self._max_queued,
+                self.info.transport, self.info.remote_addr, extra=self.log_context(),
+            )
+            return False
+        return self._enqueue(item)
 
     def on_close(self, callback: Callable[["Session"], object]) -> None:
         """Call ``callback(session)`` once the session closes (at once if it has).

@@ -9,7 +9,10 @@
 
 The client plays the browser: ``send`` delivers messages to the handler,
 ``recv`` returns what the handler sent, ``close`` is the browser leaving.
-The handler runs in its own greenlet exactly as under the server.
+The handler runs in its own greenlet exactly as under the server. If the
+handler raises, the test sees that exception (from ``recv``,
+``wait_closed``, or leaving the ``with`` block), not only a 1011 close it
+might never look at; ``raise_errors=False`` turns that off.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class HandlerClient:
         transport: str = "websocket",
         remote_addr: str = "127.0.0.1",
         environ: Optional[Mapping[str, Any]] = None,
+        raise_errors: bool = True,
     ) -> None:
         all_headers = dict(headers or {})
         if cookies:
@@ -61,9 +65,26 @@ class HandlerClient:
             environ = builder.get_environ()
         self._receiver = _Receiver()
         self._received: deque[str] = deque()
+        #: What the handler raised, if it did.
+        self.error: Optional[BaseException] = None
+        self._raise_errors = raise_errors
+        handler = service.handler
+
+        def recording(conn: Any) -> Any:
+            try:
+                return handler(conn)
+            except Exception as exc:
+                self.error = exc
+                raise
+
         #: The server-side session; messages are kept unquoted for reading.
-        self.session: Session = service.open_session(None, environ, transport, raw=True)
+        self.session: Session = service.open_session(None, environ, transport, raw=True, handler=recording)
         self.session.attach(self._receiver)
+
+    def _raise_handler_error(self) -> None:
+        error, self.error = self.error, None
+        if error is not None and self._raise_errors:
+            raise error
 
     def send(self, *messages: str) -> None:
         """Deliver messages to the handler, as if the browser sent them."""
@@ -81,6 +102,7 @@ class HandlerClient:
             if self._received:
                 break
             if self.session.closed:
+                self._raise_handler_error()
                 return None
             wakeup.clear()
             if not wakeup.wait(max(0.0, deadline - time.monotonic())):
@@ -95,6 +117,7 @@ class HandlerClient:
             wakeup.clear()
             if not wakeup.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError(f"the session did not close within {timeout} s")
+        self._raise_handler_error()
         return self.session.close_code, self.session.close_reason
 
     @property
@@ -126,6 +149,8 @@ class HandlerClient:
     def __enter__(self) -> "HandlerClient":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         self.close()
         gevent.idle()
+        if exc_type is None:
+            self._raise_handler_error()

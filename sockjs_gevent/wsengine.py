@@ -512,9 +512,11 @@ class GeventWebSocketAdapter:
             self._unpaused.wait()
         try:
             message = self._ws.receive()
-        except Exception:  # its WebSocketError and socket errors alike
+        except Exception:  # its WebSocketError and socket errors alike: no clean close
             return None
         if message is None:
+            if self._ws.closed and self.close_code is None:
+                self.close_code = 1000  # a close frame came; gevent-websocket does not keep its code
             return None
         if isinstance(message, (bytes, bytearray)):
             try:

@@ -19,7 +19,7 @@ import gevent
 from .. import inbox, protocol
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
-from ..session import Session
+from ..session import INTERRUPTED, Session
 from ..wsengine import PAUSED_FOR_INBOX, AnyWebSocket, WebSocket, accept, is_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -139,7 +139,10 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
 def _end(session: Session, ws: AnyWebSocket, pusher: WebSocketPusher, release: bool = False) -> None:
     """Reading has ended: close the session (the client left), flush, let go of the socket."""
     if not session.closed:
-        session.close(ws.close_code or 1000, ws.close_reason or "")
+        if ws.close_code is None:
+            session.close(*INTERRUPTED)  # the socket ended with no close frame: the client vanished
+        else:
+            session.close(ws.close_code, ws.close_reason)
     pusher.push()
     pusher.stop()
     session.detach(pusher)

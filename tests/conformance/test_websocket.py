@@ -241,3 +241,25 @@ def test_disabled_websocket_service_still_serves_http_transports(server):
     from rawhttp import poll
 
     assert poll(server, "/disabled_websocket_echo", new_sid())[1] == "o"
+
+
+def test_a_vanished_websocket_client_is_an_interrupted_session_not_a_clean_close(server_factory):
+    """The socket ends with no close frame: the handler sees 1002, as over HTTP transports."""
+    import json as _json
+    import urllib.request
+
+    from serverproc import poll_until
+
+    fresh = server_factory()
+    raw, _ = ws_connect_raw(fresh, f"/echo/000/{new_sid()}/websocket")
+    assert ws_recv(raw) == (1, b"o")
+    raw.abort()
+
+    def closed_codes():
+        with urllib.request.urlopen(fresh.url("/stats"), timeout=5) as response:
+            return _json.load(response)["/echo"]["sessions_closed"]
+
+    assert poll_until(closed_codes, 5, "the session to close") == {"1002": 1}
+    with sockjs_ws(fresh) as ws:  # a clean close is still 1000
+        assert ws.recv(timeout=5) == "o"
+    assert poll_until(lambda: closed_codes().get("1000"), 5, "the clean close") == 1

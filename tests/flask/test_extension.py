@@ -59,6 +59,26 @@ def test_config_sets_defaults_and_route_options_override():
     assert (b.heartbeat_delay, b.disconnect_delay) == (1.5, 3.0)
 
 
+def test_every_option_has_a_config_key():
+    from dataclasses import fields
+
+    from flask_sockjs.extension import CONFIG_KEYS
+    from sockjs_gevent.options import Options
+
+    assert sorted(CONFIG_KEYS.values()) == sorted(f.name for f in fields(Options) if f.name != "prefix")
+    app = make_app(SOCKJS_MAX_QUEUED_BYTES=12345, SOCKJS_MAX_SESSIONS=7, SOCKJS_MAX_INBOX_BYTES=2 * 1024 * 1024)
+    sockjs = SockJS(app)
+    sockjs.route("/echo")(echo)
+    options = sockjs.service(app, "/echo").options
+    assert (options.max_queued_bytes, options.max_sessions, options.max_inbox_bytes) == (12345, 7, 2 * 1024 * 1024)
+
+
+def test_a_handler_of_the_wrong_shape_fails_at_the_decorator():
+    sockjs = SockJS()
+    with pytest.raises(TypeError, match="must take exactly one argument"):
+        sockjs.route("/x")(lambda: None)
+
+
 def test_allowed_origins_config_guards_every_route():
     app = make_app(SOCKJS_ALLOWED_ORIGINS=["https://app.example"])
     sockjs = SockJS(app)

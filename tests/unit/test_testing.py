@@ -58,3 +58,31 @@ def test_before_open_returning_none_opens():
     with HandlerClient(SockJS(echo, before_open=lambda conn: None)) as client:
         client.send("x")
         assert client.recv() == "x"
+
+
+def crashes(conn):
+    for message in conn:
+        raise KeyError(f"no such command {message!r}")
+
+
+def test_a_handler_crash_fails_the_test_even_without_recv():
+    with pytest.raises(KeyError, match="no such command 'x'"):
+        with HandlerClient(SockJS(crashes)) as client:
+            client.send("x")
+
+
+def test_a_handler_crash_is_raised_from_recv_and_wait_closed():
+    with HandlerClient(SockJS(crashes)) as client:
+        client.send("x")
+        with pytest.raises(KeyError):
+            client.recv()
+    with HandlerClient(SockJS(crashes)) as client:
+        client.send("y")
+        with pytest.raises(KeyError):
+            client.wait_closed()
+
+
+def test_raise_errors_false_shows_the_1011_close_instead():
+    with HandlerClient(SockJS(crashes), raise_errors=False) as client:
+        client.send("x")
+        assert client.wait_closed() == (1011, "Internal error")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
 from .cookies import request_cookies
 from .session import Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .channels import Channel
 
 #: Request headers a handler may read (PROTOCOL.md section 10). Others, such
 #: as Authorization, are not shown: with HTTP transports every request of a
@@ -186,6 +189,16 @@ class Connection:
         It may run in the event loop, so it must not block.
         """
         self._session.on_close(lambda session: callback(self))
+
+    def channel(self, name: str) -> "Channel":
+        """The pub/sub channel ``name`` of this connection's service (see ``sockjs_gevent.channels``).
+
+        Services have separate channel names: ``/chat``'s "lobby" is not
+        ``/game``'s. ``channels.channel(name)`` is one name for the process.
+        """
+        from .channels import default_hub
+
+        return default_hub().channel(name, scope=self.path)
 
     def send_quoted(self, message: str, quoted: str) -> bool:
         """Send a message already JSON-quoted by ``protocol.quote`` (broadcasts quote once)."""

@@ -2,7 +2,8 @@
 
     python -m sockjs_gevent.testserver --port 8081 [--sockjs-url URL]
 
-Also: ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
+Also: ``/rooms`` (a room where each message goes to everyone else, and
+``to ID TEXT`` to one connection), ``/cookie_callable_echo`` (jsessionid as a callable), ``/crash`` (the
 handler raises on any message), ``/stubborn`` (the handler never reads
 nor returns), ``/returns`` (returns at once), ``/whoami`` (reports the connection info)
 and ``/origin_echo`` (echo for http://allowed.example and
@@ -70,6 +71,21 @@ def broadcast(conn: Connection) -> None:
         everyone.publish(message)
 
 
+def rooms(conn: Connection) -> None:
+    """Channel conveniences: each message to everyone else in the service's room;
+    ``id?`` answers ``id <conn.id>``; ``to ID TEXT`` sends TEXT to that connection only."""
+    room = conn.channel("room")
+    room.join(conn)
+    for message in conn:
+        if message == "id?":
+            conn.send("id " + conn.id)
+        elif message.startswith("to "):
+            _, target, text = (message.split(" ", 2) + ["", ""])[:3]
+            channels.send_to(target, text)
+        else:
+            room.publish(message, exclude=conn)
+
+
 def crash(conn: Connection) -> None:
     for message in conn:
         raise RuntimeError(f"the /crash service fails on purpose (got {message!r})")
@@ -115,6 +131,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
         SockJS(ticker, "/ticker", **common),
         SockJS(amplify, "/amplify", **common),
         SockJS(broadcast, "/broadcast", **common),
+        SockJS(rooms, "/rooms", **common),
         SockJS(crash, "/crash", **common),
         SockJS(whoami, "/whoami", **common),
         SockJS(stubborn, "/stubborn", **common),

@@ -1,5 +1,39 @@
-"""Broadcast to groups of connections, in one process or across many (Redis)."""
+"""Broadcast to groups of connections, in one process or across many (Redis).
 
-from .hub import Backend, Channel, ChannelHub, LocalBackend, channel, configure, default_hub
+    from sockjs_gevent import channels
 
-__all__ = ["Backend", "Channel", "ChannelHub", "LocalBackend", "channel", "configure", "default_hub"]
+    room = conn.channel("lobby")          # scoped to the connection's service
+    room = channels.channel("lobby")      # one name for the whole process
+    room.join(conn)
+    room.publish(text, exclude=conn)      # everyone but the sender
+    channels.send_to(conn_id, text)       # one connection, on any worker
+    channels.configure(channels.RedisBackend("redis://127.0.0.1:6379/0"))
+"""
+
+from .hub import (
+    Backend,
+    Channel,
+    ChannelHub,
+    LocalBackend,
+    Member,
+    channel,
+    configure,
+    default_hub,
+    rooms_of,
+    send_to,
+)
+from .redis import RedisBackend
+
+__all__ = [
+    "Backend",
+    "Channel",
+    "ChannelHub",
+    "LocalBackend",
+    "Member",
+    "RedisBackend",
+    "channel",
+    "configure",
+    "default_hub",
+    "rooms_of",
+    "send_to",
+]

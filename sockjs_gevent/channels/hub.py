@@ -4,41 +4,62 @@ The hub keeps this process's members and delivers to them; a backend
 carries publishes between processes (in-process by default, Redis for a
 cluster). Delivery quotes a message once and hands the same string to every
 member's outbox, so a publish never waits on a slow member.
+
+A member is anything that behaves like a ``Connection`` for this purpose:
+``id``, ``closed``, ``on_close(callback)`` and ``send_quoted(message,
+quoted)``. A connection that has joined any channel can also be sent to by
+its id (``send_to``), from any process.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Iterator, Optional, Protocol
+from typing import Callable, Iterator, Optional, Protocol, Union
 
 from .. import protocol
-from ..connection import Connection
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..session import Session
 
 log = logging.getLogger("sockjs_gevent.channels")
 
 #: Environment variable that makes the process-wide hub use Redis.
 REDIS_URL_ENV = "SOCKJS_GEVENT_REDIS_URL"
 
+#: Separates a channel's scope (a service's path) from its name in the key
+#: the backend carries; no path or name a user writes contains it.
+_SCOPE_SEPARATOR = "\x00"
+#: Key prefix of the private channel that reaches one connection by id.
+_DIRECT = "\x01"
+
+
+class Member(Protocol):
+    """What the hub needs of a channel member (``Connection`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def on_close(self, callback: Callable[["Member"], object]) -> None: ...
+
+    def send_quoted(self, message: str, quoted: str) -> bool: ...
+
+
+class DeliverFn(Protocol):
+    def __call__(self, channel: str, message: str, exclude: Optional[str] = None) -> int: ...
+
 
 class Backend(Protocol):
     """Carries publishes to every process's hub (including this one)."""
 
-    def start(self, deliver: "DeliverFn") -> None:
-        """Begin; call ``deliver(channel, message)`` for each publish to deliver locally."""
+    def start(self, deliver: DeliverFn) -> None:
+        """Begin; call ``deliver(channel, message, exclude)`` for each publish to deliver locally."""
 
-    def publish(self, channel: str, message: str) -> None:
-        """Send ``message`` to ``channel`` everywhere; must not block for long."""
+    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> None:
+        """Send ``message`` to ``channel`` everywhere, skipping the member whose id is ``exclude``."""
 
     def stop(self) -> None:
         """Release connections and greenlets."""
-
-
-class DeliverFn(Protocol):
-    def __call__(self, channel: str, message: str) -> int: ...
 
 
 class LocalBackend:
@@ -50,49 +71,66 @@ class LocalBackend:
     def start(self, deliver: DeliverFn) -> None:
         self._deliver = deliver
 
-    def publish(self, channel: str, message: str) -> None:
+    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> None:
         assert self._deliver is not None, "backend not started"
-        self._deliver(channel, message)
+        self._deliver(channel, message, exclude)
 
     def stop(self) -> None:
         self._deliver = None
 
 
+def _check_text(message: object) -> None:
+    if not isinstance(message, str):
+        raise TypeError(f"channel messages are text: publish() takes str, got {type(message).__name__}")
+
+
 class Channel:
     """One named channel, as seen from this process."""
 
-    __slots__ = ("name", "_hub")
+    __slots__ = ("name", "key", "_hub")
 
-    def __init__(self, hub: "ChannelHub", name: str) -> None:
+    def __init__(self, hub: "ChannelHub", name: str, key: str) -> None:
+        #: The name it was asked for by.
         self.name = name
+        #: The name with its scope: what the backend carries.
+        self.key = key
         self._hub = hub
 
-    def join(self, conn: Connection) -> None:
-        """Add ``conn``; it leaves by itself when its session closes."""
-        self._hub._join(self.name, conn)
+    def join(self, conn: Member) -> None:
+        """Add ``conn``; it leaves by itself when it closes."""
+        self._hub.join(self.key, conn)
 
-    def leave(self, conn: Connection) -> None:
-        self._hub._leave(self.name, conn._session)
+    def leave(self, conn: Member) -> None:
+        self._hub.leave(self.key, conn)
 
-    def publish(self, message: str) -> None:
-        """Send ``message`` to every member, in every process of the backend."""
-        if not isinstance(message, str):
-            raise TypeError(f"channel messages are text: publish() takes str, got {type(message).__name__}")
-        self._hub.backend.publish(self.name, message)
+    def publish(self, message: str, exclude: Optional[Union[Member, str]] = None) -> None:
+        """Send ``message`` to every member, in every process of the backend.
+
+        ``exclude`` (a connection or its id) is skipped: the sender of a
+        chat line, say.
+        """
+        _check_text(message)
+        self._hub.backend.publish(self.key, message, _member_id(exclude))
 
     @property
-    def members(self) -> list[Connection]:
-        """This process's members (their connections)."""
-        return [s.connection for s in self._hub._members.get(self.name, ()) if s.connection is not None]
+    def members(self) -> list[Member]:
+        """This process's members (a property: ``room.members``)."""
+        return self._hub.members(self.key)
 
     def __len__(self) -> int:
-        return len(self._hub._members.get(self.name, ()))
+        return self._hub.count(self.key)
 
-    def __contains__(self, conn: Connection) -> bool:
-        return conn._session in self._hub._members.get(self.name, ())
+    def __contains__(self, conn: Member) -> bool:
+        return self._hub.is_member(self.key, conn)
 
     def __repr__(self) -> str:
         return f"<Channel {self.name!r} with {len(self)} local members>"
+
+
+def _member_id(member: Optional[Union[Member, str]]) -> Optional[str]:
+    if member is None or isinstance(member, str):
+        return member
+    return member.id
 
 
 class ChannelHub:
@@ -100,48 +138,104 @@ class ChannelHub:
 
     def __init__(self, backend: Optional[Backend] = None) -> None:
         self.backend: Backend = backend if backend is not None else LocalBackend()
-        # channel name -> member sessions (a dict keeps join order)
-        self._members: dict[str, dict["Session", None]] = {}
+        # channel key -> members (a dict keeps join order)
+        self._members: dict[str, dict[Member, None]] = {}
+        # member -> the keys of its channels; member id -> member
+        self._rooms: dict[Member, dict[str, None]] = {}
+        self._by_id: dict[str, Member] = {}
         self.backend.start(self.deliver)
 
-    def channel(self, name: str) -> Channel:
-        """The channel called ``name`` (created on first use)."""
+    def channel(self, name: str, scope: str = "") -> Channel:
+        """The channel called ``name`` (created on first use).
+
+        Channels of different ``scope`` (a service's path: ``conn.channel``
+        uses it) are different channels, whatever their names.
+        """
         if not isinstance(name, str) or not name:
             raise ValueError(f"channel names are non-empty strings, got {name!r}")
-        return Channel(self, name)
+        if _SCOPE_SEPARATOR in name or name.startswith(_DIRECT):
+            raise ValueError(f"channel names cannot contain control characters \\x00 or start with \\x01: {name!r}")
+        return Channel(self, name, f"{scope}{_SCOPE_SEPARATOR}{name}" if scope else name)
 
     def channels(self) -> Iterator[str]:
-        """Names of channels with members in this process."""
+        """Keys of channels with members in this process."""
         return iter(list(self._members))
 
-    def deliver(self, channel: str, message: str) -> int:
-        """Queue ``message`` for every local member of ``channel``; returns how many."""
+    def send_to(self, conn_id: str, message: str) -> None:
+        """Send ``message`` to the connection with id ``conn_id``, in whichever process it is.
+
+        The connection must have joined a channel (any); otherwise nothing
+        happens, as for an id that closed.
+        """
+        _check_text(message)
+        self.backend.publish(_DIRECT + conn_id, message)
+
+    def rooms_of(self, conn: Member) -> list[str]:
+        """The names of the channels ``conn`` has joined, in joining order."""
+        return [key.rpartition(_SCOPE_SEPARATOR)[2] for key in self._rooms.get(conn, ())]
+
+    def deliver(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+        """Queue ``message`` for every local member of ``channel`` but ``exclude``; returns how many."""
+        if channel.startswith(_DIRECT):
+            member = self._by_id.get(channel[1:])
+            if member is None:
+                return 0
+            return int(member.send_quoted(message, protocol.quote(message)))
         members = self._members.get(channel)
         if not members:
             return 0
         quoted = protocol.quote(message)
-        for session in list(members):
-            session.send_quoted(message, quoted)
-        return len(members)
+        count = 0
+        for member in list(members):
+            if exclude is None or member.id != exclude:
+                member.send_quoted(message, quoted)
+                count += 1
+        return count
 
     def stop(self) -> None:
         self.backend.stop()
 
-    def _join(self, name: str, conn: Connection) -> None:
-        session = conn._session
-        if session.closed:
-            return
-        members = self._members.setdefault(name, {})
-        if session not in members:
-            members[session] = None
-            session.on_close(lambda s, name=name: self._leave(name, s))
+    # -- membership ----------------------------------------------------------
 
-    def _leave(self, name: str, session: "Session") -> None:
-        members = self._members.get(name)
+    def join(self, key: str, member: Member) -> None:
+        if member.closed:
+            return
+        members = self._members.setdefault(key, {})
+        if member in members:
+            return
+        members[member] = None
+        rooms = self._rooms.get(member)
+        if rooms is None:
+            # First channel: one close callback does every channel's leaving.
+            rooms = self._rooms[member] = {}
+            self._by_id[member.id] = member
+            member.on_close(self._forget)
+        rooms[key] = None
+
+    def leave(self, key: str, member: Member) -> None:
+        members = self._members.get(key)
         if members is not None:
-            members.pop(session, None)
+            members.pop(member, None)
             if not members:
-                del self._members[name]
+                del self._members[key]
+        rooms = self._rooms.get(member)
+        if rooms is not None:
+            rooms.pop(key, None)
+
+    def _forget(self, member: Member) -> None:
+        for key in self._rooms.pop(member, ()):
+            self.leave(key, member)
+        if self._by_id.get(member.id) is member:
+            del self._by_id[member.id]
+
+    def members(self, key: str) -> list[Member]:
+        return list(self._members.get(key, ()))
+
+    def count(self, key: str) -> int:
+        return len(self._members.get(key, ()))
+
+    def is_member(self, key: str, member: Member) -> bool:
+        return member in self._members.get(key, ())
 
 
 _default_hub: Optional[ChannelHub] = None
@@ -175,6 +269,16 @@ def configure(backend: Backend) -> ChannelHub:
     return _default_hub
 
 
-def channel(name: str) -> Channel:
-    """The channel ``name`` on the process-wide hub."""
-    return default_hub().channel(name)
+def channel(name: str, scope: str = "") -> Channel:
+    """The channel ``name`` on the process-wide hub (``scope``: see ``ChannelHub.channel``)."""
+    return default_hub().channel(name, scope)
+
+
+def send_to(conn_id: str, message: str) -> None:
+    """Send ``message`` to one connection by its ``conn.id``, on whichever worker it is."""
+    default_hub().send_to(conn_id, message)
+
+
+def rooms_of(conn: Member) -> list[str]:
+    """The names of the channels ``conn`` has joined."""
+    return default_hub().rooms_of(conn)

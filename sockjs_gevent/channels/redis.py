@@ -76,11 +76,11 @@ class RedisBackend:
         )
         self._greenlets = [gevent.spawn(self._read_loop), gevent.spawn(self._write_loop)]
 
-    def publish(self, channel: str, message: str) -> None:
+    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> None:
         assert self._deliver is not None, "backend not started"
-        self._deliver(channel, message)  # local members first, whatever Redis does
+        self._deliver(channel, message, exclude)  # local members first, whatever Redis does
         try:
-            self._outgoing.put_nowait((channel, message))
+            self._outgoing.put_nowait((channel, message, exclude))
         except Full:
             self.dropped += 1
             if self.dropped % 1000 == 1:
@@ -104,8 +104,8 @@ class RedisBackend:
                 batch.append(self._outgoing.get_nowait())
             try:
                 pipe = self._client.pipeline(transaction=False)
-                for channel, message in batch:
-                    pipe.publish(self.prefix + channel, self._origin + message.encode("utf-8", "surrogatepass"))
+                for channel, message, exclude in batch:
+                    pipe.publish(self.prefix + channel, self._encode(message, exclude))
                 pipe.execute()
                 backoff = 0.1
             except Exception as exc:  # noqa: BLE001 (this greenlet must outlive any error)
@@ -142,7 +142,7 @@ class RedisBackend:
                         continue  # ours: already delivered locally
                     channel = item["channel"][skip:].decode("utf-8", "replace")
                     try:
-                        self._deliver(channel, data[_ORIGIN_BYTES:].decode("utf-8", "surrogatepass"))
+                        self._deliver(channel, *_decode(data))
                     except Exception:  # noqa: BLE001
                         log.exception("delivering a message of channel %r failed", channel)
                 raise self._redis.exceptions.ConnectionError("subscription ended")
@@ -156,6 +156,20 @@ class RedisBackend:
                     pubsub.close()
                 except Exception:  # noqa: BLE001
                     pass
+
+
+    def _encode(self, message: str, exclude: Optional[str]) -> bytes:
+        """Our origin, the excluded member's id (length-prefixed), the message."""
+        skip = (exclude or "").encode("ascii")
+        return self._origin + bytes([len(skip)]) + skip + message.encode("utf-8", "surrogatepass")
+
+
+def _decode(data: bytes) -> tuple[str, Optional[str]]:
+    """(message, excluded id) of a publish from another worker."""
+    n = data[_ORIGIN_BYTES]
+    start = _ORIGIN_BYTES + 1
+    exclude = data[start: start + n].decode("ascii") if n else None
+    return data[start + n:].decode("utf-8", "surrogatepass"), exclude
 
 
 def _describe(exc: BaseException) -> str:

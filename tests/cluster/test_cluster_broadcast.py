@@ -43,3 +43,27 @@ def test_every_session_gets_every_broadcast_once_and_in_order(cluster: Cluster) 
         assert len(collector.messages) == sum(map(len, expected.values())), f"{collector.label}: extra messages"
     for collector in sessions.values():
         collector.close()
+
+
+def test_publish_skips_the_sender_and_send_to_reaches_one_connection_on_another_worker(cluster: Cluster) -> None:
+    """/rooms: each message to everyone else in the room; 'to ID TEXT' to one connection, via Redis."""
+    sessions = open_everywhere(cluster, "/rooms")
+    sender, target = sessions[("w1", "websocket")], sessions[("w3", "xhr-streaming")]
+    target.conn.send("id?")
+    target.wait_for(lambda got: any(m.startswith("id ") for m in got), 10.0, "its own id")
+    target_id = next(m for m in target.messages if m.startswith("id "))[3:]
+    sender.conn.send("hello all")
+    sender.conn.send(f"to {target_id} just you")
+    for key, collector in sessions.items():
+        if collector is target:
+            collector.wait_for(lambda got: "just you" in got, 20.0, "the direct message")
+        elif collector is not sender:
+            collector.wait_for(lambda got: "hello all" in got, 20.0, "the room message")
+    sender.conn.send("marker")  # after everything above, in order: others get it, the sender never
+    for collector in sessions.values():
+        if collector is not sender:
+            collector.wait_for(lambda got: "marker" in got, 20.0, "the marker")
+            assert "just you" not in collector.messages or collector is target
+    assert "hello all" not in sender.messages and "marker" not in sender.messages
+    for collector in sessions.values():
+        collector.close()

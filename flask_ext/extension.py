@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Optional
 
 from flask import Blueprint, Flask
+from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
 from sockjs_gevent import Connection, Refuse, Router
@@ -175,15 +176,47 @@ class SockJS:
         headers: Optional[dict[str, str]] = None,
         cookies: Optional[dict[str, str]] = None,
         transport: str = "websocket",
+        *,
+        query_string: str = "",
+        session: Optional[dict[str, Any]] = None,
+        flask_client: Optional[FlaskClient] = None,
+        raise_errors: bool = True,
     ) -> HandlerClient:
         """A client for unit tests: talks to the route's handler, no network.
 
         ``send(...)`` delivers messages, ``recv()`` returns what the handler
         sent, ``wait_closed()`` gives the close code; ``refused`` tells if a
-        before_connect hook turned the client away. Use it as a context
-        manager, under gevent (no monkey-patching needed).
+        before_connect hook turned the client away; an exception the handler
+        raised is raised in the test. Use it as a context manager, under
+        gevent (no monkey-patching needed).
+
+        The opening request carries ``query_string``, ``headers`` and
+        ``cookies``; ``session={"user": "ann"}`` signs a Flask session for
+        it (a logged-in user), and ``flask_client=`` takes the cookies of a
+        Flask test client that logged in through your views.
         """
-        return HandlerClient(self.service(app, prefix), headers=headers, cookies=cookies, transport=transport)
+        all_cookies = dict(cookies or {})
+        if flask_client is not None:
+            all_cookies.update(_client_cookies(flask_client))
+        if session is not None:
+            all_cookies[app.config["SESSION_COOKIE_NAME"]] = _signed_session(app, session)
+        return HandlerClient(
+            self.service(app, prefix), headers=headers, cookies=all_cookies, transport=transport,
+            query_string=query_string, raise_errors=raise_errors,
+        )
+
+
+def _signed_session(app: Flask, values: dict[str, Any]) -> str:
+    """A session cookie value for ``values``, signed as the app's session interface does."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    if serializer is None:
+        raise RuntimeError("the app has no SECRET_KEY: Flask cannot sign a session for the test client")
+    return serializer.dumps(dict(values))
+
+
+def _client_cookies(client: FlaskClient) -> dict[str, str]:
+    jar = getattr(client, "_cookies", {})  # Werkzeug 3: {(domain, path, name): Cookie}
+    return {cookie.key: cookie.value for cookie in jar.values()}
 
 
 def _request_environ(environ: dict[str, Any]) -> dict[str, Any]:

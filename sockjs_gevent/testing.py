@@ -52,6 +52,7 @@ class HandlerClient:
         remote_addr: str = "127.0.0.1",
         environ: Optional[Mapping[str, Any]] = None,
         raise_errors: bool = True,
+        query_string: str = "",
     ) -> None:
         all_headers = dict(headers or {})
         if cookies:
@@ -60,6 +61,7 @@ class HandlerClient:
             builder = EnvironBuilder(
                 path=path or service.prefix + "/0/test/" + transport,
                 headers=all_headers,
+                query_string=query_string,
                 environ_base={"REMOTE_ADDR": remote_addr},
             )
             environ = builder.get_environ()

@@ -188,3 +188,41 @@ def test_unknown_route_in_test_client_names_the_known_ones():
     sockjs.route("/echo")(echo)
     with pytest.raises(KeyError, match="/echo"):
         sockjs.test_client(app, "/nope")
+
+
+def test_test_client_signs_a_logged_in_session_and_passes_query_and_cookies():
+    app = make_app()
+    sockjs = SockJS(app)
+
+    @sockjs.before_connect
+    def logged_in():
+        return "user" in session
+
+    @sockjs.route("/chat")
+    def chat(conn):
+        conn.send(f"{session['user']} {flask.request.args.get('room')} {flask.request.cookies.get('theme')}")
+
+    with sockjs.test_client(app, "/chat") as client:
+        assert client.refused
+    with sockjs.test_client(app, "/chat", session={"user": "ann"}, query_string="room=42",
+                            cookies={"theme": "dark"}) as client:
+        assert client.recv() == "ann 42 dark"
+
+
+def test_test_client_takes_the_cookies_of_a_flask_client_that_logged_in():
+    app = make_app()
+    sockjs = SockJS(app)
+
+    @app.post("/login")
+    def login():
+        session["user"] = flask.request.form["name"]
+        return "ok"
+
+    @sockjs.route("/chat", before_connect=lambda: "user" in session)
+    def chat(conn):
+        conn.send("hello " + session["user"])
+
+    web = app.test_client()
+    web.post("/login", data={"name": "bob"})
+    with sockjs.test_client(app, "/chat", flask_client=web) as client:
+        assert client.recv() == "hello bob"

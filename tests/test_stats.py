@@ -23,8 +23,8 @@ def test_stats_count_sessions_messages_and_errors(server_factory):
     crash.send("boom")
     assert crash.recv(timeout=5) is None
     echo = stats(server)["/echo"]
-    assert echo["sessions_open"] == {"websocket": 1, "xhr": 1}
-    assert echo["sessions_opened"] == {"websocket": 1, "xhr": 1}
+    assert echo["sessions_open"] == {"websocket": 1, "xhr-polling": 1}
+    assert echo["sessions_opened"] == {"websocket": 1, "xhr-polling": 1}
     assert (echo["messages_in"], echo["messages_out"]) == (2, 2)
     assert stats(server)["/crash"]["errors"] == {"handler": 1}
     assert stats(server)["/crash"]["sessions_closed"] == {"1011": 1}
@@ -40,5 +40,5 @@ def test_log_lines_name_transport_and_peer_but_not_the_session(server_factory):
     server.wait_for_log("handler .* failed")
     server.wait_for_log(r"RuntimeError: the /crash service fails on purpose")  # the traceback's last line
     log = server.log()
-    assert "transport=xhr_streaming remote=127.0.0.1" in log
+    assert "transport=xhr-streaming remote=127.0.0.1" in log
     assert "secretsessionid" not in log

@@ -44,12 +44,16 @@ def callback_param(max_length: Optional[int]) -> Callable[[Environ], str]:
 class ReceivingTransport:
     """An HTTP transport that carries frames from server to client.
 
-    ``frame(frame, callback)`` turns one SockJS frame into the bytes this
-    transport writes; ``prelude(callback)`` is written first by streaming
-    transports; a polling transport ends after one frame.
+    ``name`` is what the application sees (``conn.transport``, stats: the
+    names sockjs-client uses, e.g. ``xhr-streaming``); ``path`` is the last
+    segment of its URL (``xhr_streaming``). ``frame(frame, callback)`` turns
+    one SockJS frame into the bytes this transport writes;
+    ``prelude(callback)`` is written first by streaming transports; a
+    polling transport ends after one frame.
     """
 
     name: str
+    path: str
     content_type: str
     frame: Callable[[str, Optional[str]], bytes]
     streaming: bool

@@ -14,7 +14,8 @@ def _jsonp_frame(frame: str, callback: Optional[str]) -> bytes:
 
 
 XHR = ReceivingTransport(
-    name="xhr",
+    name="xhr-polling",
+    path="xhr",
     content_type=JAVASCRIPT,
     frame=line_frame,
     streaming=False,
@@ -22,7 +23,8 @@ XHR = ReceivingTransport(
 )
 
 JSONP = ReceivingTransport(
-    name="jsonp",
+    name="jsonp-polling",
+    path="jsonp",
     content_type=JAVASCRIPT,
     frame=_jsonp_frame,
     streaming=False,

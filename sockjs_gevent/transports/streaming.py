@@ -49,7 +49,8 @@ def _htmlfile_frame(frame: str, callback: Optional[str]) -> bytes:
 
 
 XHR_STREAMING = ReceivingTransport(
-    name="xhr_streaming",
+    name="xhr-streaming",
+    path="xhr_streaming",
     content_type=JAVASCRIPT,
     frame=line_frame,
     streaming=True,
@@ -59,6 +60,7 @@ XHR_STREAMING = ReceivingTransport(
 
 EVENTSOURCE = ReceivingTransport(
     name="eventsource",
+    path="eventsource",
     content_type="text/event-stream",
     frame=_eventsource_frame,
     streaming=True,
@@ -69,6 +71,7 @@ EVENTSOURCE = ReceivingTransport(
 
 HTMLFILE = ReceivingTransport(
     name="htmlfile",
+    path="htmlfile",
     content_type=HTML,
     frame=_htmlfile_frame,
     streaming=True,

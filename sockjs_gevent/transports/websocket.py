@@ -105,7 +105,7 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
     if not is_websocket(ws):
         service.stats.error("handshake")
         return ws  # the error answer
-    session = service.open_session(None, environ, "rawwebsocket" if raw else "websocket", raw=raw)
+    session = service.open_session(None, environ, "raw-websocket" if raw else "websocket", raw=raw)
     try:
         # Once closed (by anyone, e.g. as a slow consumer), the close frame
         # has a few seconds to get out before the connection is cut.

@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from clusterproc import Cluster
 
 TRANSPORTS = ("websocket", "xhr-streaming", "xhr-polling", "jsonp-polling")
-#: What the server's /stats calls each client transport.
-SERVER_NAME = {"websocket": "websocket", "xhr-streaming": "xhr_streaming", "xhr-polling": "xhr", "jsonp-polling": "jsonp"}
+#: What the server's /stats calls each client transport: the same names.
+SERVER_NAME = {t: t for t in TRANSPORTS}
 JSONP_CALLBACK = "cb"
 
 

@@ -54,8 +54,9 @@ def test_killing_a_worker_closes_only_its_own_sessions(cluster: Cluster) -> None
     # of them the moved session.
     expected = {SERVER_NAME[t]: 1 for t in TRANSPORTS}
     opened = {w: cluster.workers[w].stats()["/broadcast"]["sessions_opened"] for w in survivors}
-    assert sorted(opened.values(), key=lambda o: o["xhr"]) == [expected, {**expected, "xhr": 2}]
-    assert sorted(cluster.open_sessions("/broadcast").values(), key=lambda o: o["xhr"]) == [expected, {**expected, "xhr": 2}]
+    assert sorted(opened.values(), key=lambda o: o["xhr-polling"]) == [expected, {**expected, "xhr-polling": 2}]
+    assert sorted(cluster.open_sessions("/broadcast").values(), key=lambda o: o["xhr-polling"]) == [
+        expected, {**expected, "xhr-polling": 2}]
     for collector in [*others, moved]:
         collector.close()
 

@@ -60,7 +60,7 @@ def test_polling_session_survives_hundreds_of_polls_through_haproxy(cluster: Clu
             session.echo(f"{worker}-{i}")
     http.close()
     assert {w: s.served_by for w, s in sessions.items()} == {w: {w} for w in WORKER_NAMES}
-    assert cluster.open_sessions("/echo") == {w: {"xhr": 1} for w in WORKER_NAMES}
+    assert cluster.open_sessions("/echo") == {w: {"xhr-polling": 1} for w in WORKER_NAMES}
 
 
 def test_jsessionid_cookie_keeps_a_client_on_one_worker(cookie_cluster: Cluster) -> None:
@@ -86,7 +86,7 @@ def test_jsessionid_cookie_keeps_a_client_on_one_worker(cookie_cluster: Cluster)
             session.echo(f"{n}-{i}")
     http.close()
     assert set().union(*(s.served_by for s in [first, *sessions])) == {home}
-    assert cookie_cluster.open_sessions("/cookie_needed_echo")[home] == {"xhr": 7}
+    assert cookie_cluster.open_sessions("/cookie_needed_echo")[home] == {"xhr-polling": 7}
 
 
 def test_without_the_cookie_round_robin_breaks_polling_sessions(cookie_cluster: Cluster) -> None:

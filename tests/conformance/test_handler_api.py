@@ -82,8 +82,13 @@ SENT_HEADERS = {
 }
 
 
+#: The URL segment of a transport -> the name the application sees (conn.transport).
+NAME = {"xhr": "xhr-polling", "jsonp": "jsonp-polling", "xhr_streaming": "xhr-streaming", "eventsource": "eventsource",
+        "htmlfile": "htmlfile", "websocket": "websocket", "rawwebsocket": "raw-websocket"}
+
+
 def check_whoami(info, transport, path):
-    assert info["transport"] == transport
+    assert info["transport"] == NAME[transport]
     assert info["remote_addr"] == "127.0.0.1"
     assert info["path"] == path
     headers = info["headers"]

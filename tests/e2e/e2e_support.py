@@ -63,14 +63,14 @@ POLLING = {"xhr-polling", "iframe-xhr-polling", "jsonp-polling"}
 # The name the server gives each transport (Connection.transport).
 SERVER_TRANSPORT = {
     "websocket": "websocket",
-    "xhr-streaming": "xhr_streaming",
+    "xhr-streaming": "xhr-streaming",
     "eventsource": "eventsource",
     "iframe-eventsource": "eventsource",
     "htmlfile": "htmlfile",
     "iframe-htmlfile": "htmlfile",
-    "xhr-polling": "xhr",
-    "iframe-xhr-polling": "xhr",
-    "jsonp-polling": "jsonp",
+    "xhr-polling": "xhr-polling",
+    "iframe-xhr-polling": "xhr-polling",
+    "jsonp-polling": "jsonp-polling",
 }
 
 # Transports that sockjs-client itself never uses cross-origin in Chromium,

@@ -17,7 +17,7 @@ class FakeReceiver:
 
 
 def make_session(registry=None, delay=5.0):
-    info = ConnectionInfo("xhr", {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"})
+    info = ConnectionInfo("xhr-polling", {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"})
     session = Session(info, delay, registry, "sid" if registry is not None else None)
     if registry is not None:
         registry.add(session)
@@ -118,7 +118,7 @@ def test_connection_exposes_only_safe_headers():
     conn = Connection(make_session())
     assert conn.headers == {"user-agent": "t"}
     assert conn.remote_addr == "127.0.0.1"
-    assert conn.transport == "xhr"
+    assert conn.transport == "xhr-polling"
 
 
 @pytest.mark.parametrize("code", [999, 1001, 2999, 5000, True])

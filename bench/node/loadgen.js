@@ -3,7 +3,7 @@
 //
 //   taskset -c 1 node bench/node/loadgen.js SCENARIO --port P --server-pid PID
 //       [--sessions N] [--duration S] [--warmup S] [--concurrency N] [--hold S]
-//       [--transport websocket|xhr_streaming] [--raw] [--http lean|node] [--clock-ticks 100]
+//       [--transport websocket|xhr_streaming] [--raw] [--ws lean|ws] [--http lean|node] [--clock-ticks 100]
 //
 // Scenarios (the letters are bench.py's):
 //   ws-echo              (a) N websockets, one 64-byte message in flight each (--raw: no SockJS, path /)
@@ -18,11 +18,13 @@
 // Throughput scenarios measure --duration seconds after --warmup seconds
 // (see measure.js: CPU of this process and of the server from /proc/PID/stat).
 // Every answer is compared with what was sent; anything else is an error.
-// The HTTP transports go over the lean client in clients.js unless --http node.
+// WebSocket and HTTP go over the lean clients in clients.js unless --ws ws (npm ws)
+// or --http node (Node's http with a keep-alive Agent): those cost the generator
+// about twice the CPU per message, and serve to cross-check the lean ones.
 'use strict';
 
 const {
-    TIMEOUT_MS, pool, deadline, openWs, openBareWs, postRequest, connector, openStream, send,
+    TIMEOUT_MS, pool, deadline, openWs, postRequest, connector, openStream, send,
 } = require('./clients');
 const { CpuMeter, Window, now, rssKb, round, sleep } = require('./measure');
 
@@ -35,7 +37,7 @@ const RUN = process.pid.toString(36); // in every session id: runs against one s
 function parseArgs(argv) {
     const o = {
         scenario: argv[0], port: 0, serverPid: 0, sessions: 100, duration: 5, warmup: 1, concurrency: 50,
-        hold: 30, transport: 'websocket', raw: false, http: 'lean', clockTicks: 100,
+        hold: 30, transport: 'websocket', raw: false, ws: 'lean', http: 'lean', clockTicks: 100,
     };
     for (let i = 1; i < argv.length; i++) {
         const name = argv[i].replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase());
@@ -67,7 +69,7 @@ async function wsEcho(o) {
     const path = o.raw ? () => '/' : (i) => `/echo/0/${RUN}ws${i}/websocket`;
     const out = o.raw ? Buffer.from(MESSAGE) : PAYLOAD;
     const expected = Buffer.from(o.raw ? MESSAGE : FRAME);
-    const clients = await pool(o.sessions, 50, (i) => openWs(o.port, path(i), !o.raw));
+    const clients = await pool(o.sessions, 50, (i) => openWs(o.port, path(i), { sockjs: !o.raw, kind: o.ws }));
     const win = new Window(o);
     const loop = (ws) => new Promise((resolve, reject) => {
         let sent = 0;
@@ -99,7 +101,7 @@ async function wsEcho(o) {
  */
 async function broadcast(o) {
     const n = o.sessions;
-    const clients = await pool(n, 50, (i) => openWs(o.port, `/broadcast/0/${RUN}bc${i}/websocket`));
+    const clients = await pool(n, 50, (i) => openWs(o.port, `/broadcast/0/${RUN}bc${i}/websocket`, { kind: o.ws }));
     await sleep(500); // every session has joined
     const win = new Window(o);
     const pad = MESSAGE.slice(8);
@@ -164,7 +166,7 @@ async function sessionOpens(o, open) {
 }
 
 function wsOpens(o) {
-    return sessionOpens(o, (tag) => openBareWs(o.port, `/echo/0/${RUN}wo${tag}/websocket`));
+    return sessionOpens(o, (tag) => openWs(o.port, `/echo/0/${RUN}wo${tag}/websocket`, { kind: o.ws }));
 }
 
 function xhrStreamingOpens(o) {
@@ -329,7 +331,7 @@ async function idle(o) {
     const ws = o.transport === 'websocket';
     if (!ws && o.transport !== 'xhr_streaming') throw new Error(`--transport websocket or xhr_streaming, not ${o.transport}`);
     const url = (tag, i) => `/echo/0/${RUN}${tag}${i}`;
-    const open = (tag) => (i) => (ws ? openWs(o.port, url(tag, i) + '/websocket') : openStream(o.connect(), o.port, url(tag, i)));
+    const open = (tag) => (i) => (ws ? openWs(o.port, url(tag, i) + '/websocket', { kind: o.ws }) : openStream(o.connect(), o.port, url(tag, i)));
     const close = (s) => (ws ? s.close(500) : s.close());
     const warm = await openTolerant(50, open('warm'), errors); // the first sessions' one-time allocations
     await Promise.all(warm.map(close));
@@ -365,7 +367,7 @@ async function hold(o) {
     const started = now();
     const cpu = new CpuMeter(o);
     cpu.start();
-    const clients = await openTolerant(o.sessions, (i) => openWs(o.port, `/echo/0/${RUN}hold${i}/websocket`), errors);
+    const clients = await openTolerant(o.sessions, (i) => openWs(o.port, `/echo/0/${RUN}hold${i}/websocket`, { kind: o.ws }), errors);
     cpu.stop();
     const openSeconds = (now() - started) / 1000;
     const closed = {};

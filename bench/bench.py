@@ -3,13 +3,16 @@
     bench/peers/install.sh        # once: the peers, the generator's npm packages, wrk
     .venv/bin/python bench/bench.py [--duration 5] [--json out.json]
         [--servers sockjs-gevent,sockjs-node,sockjs-tornado,aiohttp-sockjs,raw]
-        [--scenarios a,b,c,d,e,f,g] [--hold 30] [--generator node|python] [--peers-dir bench/.peers]
+        [--scenarios a,b,c,d,e,f,g] [--hold 30] [--generator node|python] [--node-flags '--ws ws']
+        [--peers-dir bench/.peers]
 
 Each server runs alone, pinned to core 0 (taskset -c 0); the load
-generator, bench/node/loadgen.js (Node.js, npm ws), runs on core 1, one
-process per scenario; --generator python runs the older gevent one in
-this process instead (it saturates its core first: compare its CPU per
-operation, not its rates). Every server serves SockJS /echo and /broadcast
+generator, bench/node/loadgen.js, runs on core 1, one Node.js process per
+scenario, with lean WebSocket and HTTP/1.1 clients of its own (npm ws and
+Node's http client are there too, --node-flags '--ws ws --http node', at
+about 1.4 and 2 times the generator's CPU per message). --generator python
+runs the older gevent generator in this process instead (it saturates its
+core first: compare its CPU per operation, not its rates). Every server serves SockJS /echo and /broadcast
 with its default options (bench/sockjs_gevent_server.py,
 bench/peers/*_server.*). Scenarios (see scenarios.py):
 
@@ -50,13 +53,13 @@ from servers import SCENARIOS, SERVERS, default_servers
 from table import header, table
 
 
-def generator_name(kind: str) -> str:
+def generator_name(kind: str, flags: str) -> str:
     if kind == "python":
         return "gevent, in this process"
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     with open(nodegen.WS_PACKAGE) as package:
         ws = json.load(package)["version"]
-    return f"Node {node}, ws {ws}"
+    return f"bench/node/loadgen.js {flags or '(lean clients)'} on Node {node}, ws {ws}"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -67,6 +70,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated letters a-g (default all)")
     parser.add_argument("--hold", type=float, default=30.0, help="seconds (f) holds its sessions (default 30: past the 25 s heartbeat)")
     parser.add_argument("--generator", choices=("node", "python"), default="node", help="the load generator (default node)")
+    parser.add_argument("--node-flags", default="", metavar="FLAGS",
+                        help="more flags for bench/node/loadgen.js, e.g. '--ws ws --http node' (npm ws, Node's http)")
     parser.add_argument("--peers-dir", default=os.path.join(BENCH, ".peers"), help="where bench/peers/install.sh put the peers")
     args = parser.parse_args(argv)
     if not 0.5 <= args.duration <= 60:
@@ -97,8 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     if limit < HOLD_SESSIONS + 2000 and "f" in args.scenarios:
         print(f"warning: open-file limit {limit} is below what (f) needs", file=sys.stderr)
     pin_to_client_core()  # the generator's core: this process only waits there, unless it is the generator
-    generator = generator_name(args.generator)
-    settings = Settings(args.duration, args.hold, args.generator)
+    generator = generator_name(args.generator, args.node_flags)
+    settings = Settings(args.duration, args.hold, args.generator, tuple(args.node_flags.split()))
     started = time.monotonic()
     results: dict = {}
     for name in args.servers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from typing import Sequence
 
 from procs import BENCH, CLIENT_CORE, raise_nofile_limit, Server
 
@@ -22,8 +23,8 @@ def installed() -> bool:
     return os.path.exists(WS_PACKAGE)
 
 
-def run(scenario: str, server: Server, seconds: float, **options: object) -> dict:
-    """``node loadgen.js SCENARIO --port ... --server-pid ...`` with ``options`` as --flags.
+def run(scenario: str, server: Server, seconds: float, flags: Sequence[str] = (), **options: object) -> dict:
+    """``node loadgen.js SCENARIO --port ... --server-pid ... FLAGS`` with ``options`` as --flags too.
 
     ``seconds``: how long the scenario should take; it is killed GRACE s later.
     True adds a bare flag, None or False leaves it out. A generator that
@@ -32,7 +33,7 @@ def run(scenario: str, server: Server, seconds: float, **options: object) -> dic
     command = [
         "taskset", "-c", str(CLIENT_CORE), "node", LOADGEN, scenario,
         "--port", str(server.port), "--server-pid", str(server.pid),
-        "--clock-ticks", str(os.sysconf("SC_CLK_TCK")),
+        "--clock-ticks", str(os.sysconf("SC_CLK_TCK")), *flags,
     ]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")

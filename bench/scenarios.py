@@ -42,6 +42,7 @@ class Settings:
     duration: float
     hold: float
     generator: str  # "node" or "python"
+    node_flags: tuple[str, ...] = ()  # more loadgen.js flags, e.g. ("--ws", "ws")
 
 
 @dataclass
@@ -56,12 +57,12 @@ class Scenario:
 
 def _node(name: str, seconds: Callable[[Settings], float] = lambda s: s.duration + WARMUP + 30, **options: object):
     def run(server: Server, peer: Peer, s: Settings) -> dict:
-        return nodegen.run(name, server, seconds(s), duration=s.duration, warmup=WARMUP, **options)
+        return nodegen.run(name, server, seconds(s), s.node_flags, duration=s.duration, warmup=WARMUP, **options)
     return run
 
 
 def _ws_echo_node(server: Server, peer: Peer, s: Settings) -> dict:
-    return nodegen.run("ws-echo", server, s.duration + WARMUP + 30, duration=s.duration, warmup=WARMUP,
+    return nodegen.run("ws-echo", server, s.duration + WARMUP + 30, s.node_flags, duration=s.duration, warmup=WARMUP,
                        sessions=ECHO_SESSIONS, raw=not peer.sockjs)
 
 
@@ -95,7 +96,7 @@ SCENARIOS = [
              _node("idle", lambda s: 300, transport="xhr_streaming", sessions=IDLE_XHR),
              lambda server, peer, s: pygen.idle_memory(server, "xhr_streaming", IDLE_XHR)),
     Scenario("hold", "f", f"(f) {HOLD_SESSIONS:,} websocket sessions held", "fresh",
-             lambda server, peer, s: nodegen.run("hold", server, s.hold + 300, sessions=HOLD_SESSIONS, hold=s.hold),
+             lambda server, peer, s: nodegen.run("hold", server, s.hold + 300, s.node_flags, sessions=HOLD_SESSIONS, hold=s.hold),
              lambda server, peer, s: pygen.hold_idle(server, HOLD_SESSIONS, s.hold)),
     Scenario("http_hello", "g", "(g) plain HTTP (wrk)", "hello", _wrk, _wrk),
 ]

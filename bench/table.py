@@ -90,7 +90,7 @@ ROWS = [
     Row("    RSS KiB per idle xhr-streaming (2,000)", "idle_xhr", _get("kb_per_session"), ".1f"),
     Row("(f) 10,000 idle ws: still echoing at end", "hold", _get("alive"), ",.0f",
         show=lambda r: f"{r['alive']:,}/{r['sessions']:,}"),
-    Row("    sessions that saw a heartbeat", "hold", _get("with_heartbeat"), ",.0f"),
+    Row("    sessions that saw a heartbeat (h or ping)", "hold", _get("with_heartbeat"), ",.0f", ratio=False),
     Row("    server RSS while held, MiB", "hold", lambda r: r["rss_held_kb"] / 1024 if "rss_held_kb" in r else None, ",.0f"),
     Row("    RSS KiB per held session", "hold", _get("kb_per_session"), ".1f"),
     *throughput("(g) plain HTTP, 2 B, 50 conns: requests/s", "http_hello", "request", "p99 latency", ".2f"),

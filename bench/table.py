@@ -4,7 +4,9 @@ Every throughput figure comes with the server's CPU per operation and the
 generator's CPU share of its core; a figure whose generator passed
 GENERATOR_BOUND of its core is starred: it measured the generator, so it
 is not claimed (nor is a ratio to a starred reference). Notes below the
-table list failures, errors, lost or expired sessions and machine noise.
+table list figures near that limit (the generator's CPU per operation
+over 80% of the server's), failures, errors, lost or expired sessions
+and machine noise.
 """
 
 from __future__ import annotations
@@ -141,6 +143,13 @@ def notes(results: dict, servers: list[str]) -> list[str]:
     out.append(f"{STAR} generator-bound, not claimed: the load generator used over {GENERATOR_BOUND:.0%} of its core, "
                "so the figure is (or may be) its limit, not the server's; ratios to a starred "
                f"{REFERENCE} figure are left out. " + ("Here: " + ", ".join(starred) + "." if starred else "None here."))
+    close = [f"{name} {key} ({r['client_us_per_op'] / r['server_us_per_op']:.2f})" for name in servers
+             for key, r in results.get(name, {}).items()
+             if isinstance(r, dict) and not generator_bound(r) and r.get("client_us_per_op") and r.get("server_us_per_op")
+             and r["client_us_per_op"] > GENERATOR_BOUND * r["server_us_per_op"]]
+    if close:
+        out.append("Near the generator's limit (its CPU per operation over 80% of the server's, so with both cores to"
+                   " themselves it would saturate about when the server does): " + ", ".join(close) + ".")
     raw = results.get("raw", {}).get("ws_echo", {})
     if raw.get("rate"):
         best = max(((results.get(n, {}).get("ws_echo", {}).get("rate") or 0, n) for n in servers if n != "raw"), default=(0, ""))

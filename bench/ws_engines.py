@@ -28,7 +28,8 @@ import websockets
 import wsproto  # noqa: F401  (fail early if the comparison cannot run)
 from importlib.metadata import version
 
-from bench import TESTSERVER, header, other_load, websocket_echo
+from pygen import websocket_echo
+from table import header, other_load
 from loadgen import MAX_ROUNDS, MESSAGE, ProtocolError, WsClient, connect, open_all, perf, read_head, status_of, upgrade_request
 from procs import Server, pin_to_client_core
 from wsframe import CLOSE, encode, parse_close
@@ -39,6 +40,7 @@ PROBE_SIZE = 2 * MIB  # over the project's 1 MiB default
 BAD_KEYS = {"bad padding": "abc", "8 bytes": "AAAAAAAAAAA=", "not base64": "%%%%"}
 BACKGROUND_SESSIONS = 20
 BIG_REPEATS = 5
+TESTSERVER = ["-m", "sockjs_gevent.testserver", "--host", "127.0.0.1", "--port", "0"]
 
 
 @dataclass

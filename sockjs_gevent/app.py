@@ -64,6 +64,12 @@ _IFRAME_PAGE = """<!DOCTYPE html>
 
 _random = random.SystemRandom()
 
+WRONG_SERVER = (
+    "SockJS cannot run on Werkzeug's development server (Flask's app.run() or `flask run`): it cannot hold "
+    "the long-lived requests and WebSockets SockJS needs, so every transport would hang. Serve the app on "
+    "gevent instead: sockjs.run(app) with flask_sockjs, or sockjs_gevent.serve(app)."
+)
+
 #: Every service built in this process, so shutdown can close their sessions.
 _services: "weakref.WeakSet[SockJS]" = weakref.WeakSet()
 
@@ -112,6 +118,7 @@ class SockJS:
                 "([] for this server's own pages; '*' to keep allowing all and silence this).",
                 self.options.prefix or "/",
             )
+        self._told_wrong_server = False
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
         self._iframe_page = page
         self._iframe_etag = quote_etag(hashlib.md5(page).hexdigest())
@@ -169,13 +176,14 @@ class SockJS:
         prefix = self.options.prefix
         if not path.startswith(prefix):
             return not_found(environ, start_response)
+        software = environ.get("SERVER_SOFTWARE")
+        if software is not None and software.startswith("Werkzeug/"):
+            return self._wrong_server(environ, start_response)
         path = path[len(prefix):]
         method = environ.get("REQUEST_METHOD", "GET")
 
         match = _SESSION_PATH.match(path)
         if match is not None:
-            if not self.origins.allows(environ) and method != "OPTIONS":
-                return self._forbidden(environ, start_response)
             return self._session_request(match.group(2), match.group(3), method, environ, start_response)
         if path == "" or path == "/":
             if method != "GET":
@@ -199,11 +207,15 @@ class SockJS:
         if name == "websocket" and self.options.websocket:
             if method != "GET":
                 return method_not_allowed(environ, start_response, ("GET",))
+            if not self.origins.allows(environ):
+                return self._forbidden(environ, start_response)
             return sockjs_websocket(self, session_id, environ, start_response)
         if self.options.jsessionid is not False:
             # Every answer on a session URL of an HTTP transport carries the
-            # cookie, errors and preflights included, so the balancer sticks.
+            # cookie, errors, refusals and preflights included, so the balancer sticks.
             start_response = _adding_headers(start_response, session_cookie(environ, self.options))
+        if method != "OPTIONS" and not self.origins.allows(environ):
+            return self._forbidden(environ, start_response)
         transport = RECEIVING.get(name)
         if transport is not None:
             if method in transport.methods:
@@ -212,9 +224,9 @@ class SockJS:
                 except CallbackError as exc:
                     self.stats.error("callback")
                     return error(environ, start_response, 500, str(exc))
-            if method == "OPTIONS" and transport.cors:
+            if method == "OPTIONS" and transport.preflight:
                 return preflight(environ, start_response, "OPTIONS, POST")
-            return method_not_allowed(environ, start_response, _allowed(transport.methods, transport.cors))
+            return method_not_allowed(environ, start_response, _allowed(transport.methods, transport.preflight))
         sender = SENDING.get(name)
         if sender is not None:
             send, cors_enabled = sender
@@ -224,6 +236,13 @@ class SockJS:
                 return preflight(environ, start_response, "OPTIONS, POST")
             return method_not_allowed(environ, start_response, _allowed(("POST",), cors_enabled))
         return not_found(environ, start_response)
+
+    def _wrong_server(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """Under Werkzeug's development server (Flask's app.run): say so, instead of hanging."""
+        if not self._told_wrong_server:
+            self._told_wrong_server = True
+            log.error("%s", WRONG_SERVER)
+        return error(environ, start_response, 500, WRONG_SERVER)
 
     def _forbidden(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self.stats.error("origin")

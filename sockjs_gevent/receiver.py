@@ -20,9 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import SockJS
     from .transports.base import ReceivingTransport
 
-_HEARTBEAT = [protocol.HEARTBEAT_FRAME]
-
-
 class HttpReceiver:
     """One attached receiving request; ``wake()`` sets its ``wakeup`` event."""
 
@@ -35,27 +32,20 @@ class HttpReceiver:
         self.wakeup.set()
 
 
-def wait_frames(
-    session: Session, receiver: HttpReceiver, heartbeat_delay: float, peer: PeerWatch, single: bool = False
-) -> Optional[list[str]]:
-    """Block until there is something to write.
+def wait_frame(session: Session, receiver: HttpReceiver, heartbeat_delay: float, peer: PeerWatch) -> Optional[str]:
+    """Block until there is a frame to write, and take it.
 
-    Returns the frames (just one with ``single``), ``["h"]`` after
-    ``heartbeat_delay`` of silence, or None if the client hung up.
+    Returns the next frame (``o``, ``a[...]``, the close frame), ``h``
+    after ``heartbeat_delay`` of silence, or None if the client hung up.
     """
     wakeup = receiver.wakeup
     while True:
-        if single:
-            frame = session.take_frame()
-            if frame is not None:
-                return [frame]
-        else:
-            frames = session.take_frames()
-            if frames:
-                return frames
+        frame = session.take_frame()
+        if frame is not None:
+            return frame
         wakeup.clear()
         if not wakeup.wait(heartbeat_delay):
-            return _HEARTBEAT
+            return protocol.HEARTBEAT_FRAME
         if peer.gone():
             return None
 
@@ -89,14 +79,14 @@ def receive(
     peer = PeerWatch(find_socket(environ), receiver.wakeup)
     if not transport.streaming:
         try:
-            frames = wait_frames(session, receiver, options.heartbeat_delay, peer, single=True)
+            text = wait_frame(session, receiver, options.heartbeat_delay, peer)
         finally:
             session.detach(receiver)
             peer.stop()
-        if frames is None:
+        if text is None:
             session.abort()
             return respond(start_response, 200, headers, b"", transport.content_type)
-        return respond(start_response, 200, headers, transport.frame(frames[0], callback), transport.content_type)
+        return respond(start_response, 200, headers, transport.frame(text, callback), transport.content_type)
 
     try:
         _start_stream(environ, start_response, transport, headers)
@@ -138,10 +128,11 @@ def _stream(session, receiver, transport, callback, peer, options) -> Iterator[b
     """The body of a streaming answer: the prelude, then one frame per write.
 
     Every yield is one write (one chunk on HTTP/1.1), so clients and proxies
-    that read frame by frame see exactly one unit each. After each write an
-    empty item: servers skip it, and the loop variable then stops holding
-    the last chunk (the 2 KiB prelude, or a big message) while the stream
-    waits.
+    that read frame by frame see exactly one unit each. Frames are taken
+    one at a time, so none is taken from the session and then left unsent
+    when the response limit ends the answer. After each write an empty
+    item: servers skip it, and the loop variable then stops holding the
+    last chunk (the 2 KiB prelude, or a big message) while the stream waits.
     """
     finished = False
     frame = transport.frame
@@ -153,22 +144,17 @@ def _stream(session, receiver, transport, callback, peer, options) -> Iterator[b
         sent = 0
         limit = options.response_limit
         heartbeat_delay = options.heartbeat_delay
-        frames = session.take_frames()
         while True:
-            for text in frames:
-                chunk = frame(text, callback)
-                sent += len(chunk)
-                yield chunk
-                chunk = b""
-                yield b""
-                if sent >= limit:
-                    break  # the client opens a new request for the rest
-            frames = None
-            if session.closed or sent >= limit:
-                break
-            frames = wait_frames(session, receiver, heartbeat_delay, peer)
-            if frames is None:
+            text = wait_frame(session, receiver, heartbeat_delay, peer)
+            if text is None:
                 return  # the client hung up: abort below
+            chunk = frame(text, callback)
+            sent += len(chunk)
+            yield chunk
+            chunk = b""
+            yield b""
+            if text[0] == "c" or sent >= limit:
+                break  # the close frame is out, or the client opens a new request for the rest
         finished = True
     finally:
         session.detach(receiver)

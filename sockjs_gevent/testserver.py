@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import time
 from typing import Any, Sequence
 
 import gevent
@@ -45,11 +46,14 @@ def returns(conn: Connection) -> None:
 
 
 def ticker(conn: Connection) -> None:
+    """``tick!`` every second, whatever the client sends meanwhile."""
+    next_tick = time.monotonic() + 1.0
     while not conn.closed:
         try:
-            conn.recv(timeout=1.0)
+            conn.recv(timeout=max(0.0, next_tick - time.monotonic()))
         except TimeoutError:
             conn.send("tick!")
+            next_tick += 1.0
 
 
 def amplify(conn: Connection) -> None:

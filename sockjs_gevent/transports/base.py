@@ -58,6 +58,8 @@ class ReceivingTransport:
     frame: Callable[[str, Optional[str]], bytes]
     streaming: bool
     cors: bool = False
+    #: Answers a CORS preflight (OPTIONS): the XHR POSTs need one, EventSource never sends one.
+    preflight: bool = False
     prelude: Callable[[Optional[str]], bytes] = lambda callback: b""
     callback: Callable[[Environ], Optional[str]] = no_callback
     headers: Headers = field(default_factory=list)

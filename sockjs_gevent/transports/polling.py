@@ -20,6 +20,7 @@ XHR = ReceivingTransport(
     frame=line_frame,
     streaming=False,
     cors=True,
+    preflight=True,
 )
 
 JSONP = ReceivingTransport(

@@ -55,6 +55,7 @@ XHR_STREAMING = ReceivingTransport(
     frame=line_frame,
     streaming=True,
     cors=True,
+    preflight=True,
     prelude=lambda callback: _XHR_PRELUDE,
 )
 

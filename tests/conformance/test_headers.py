@@ -159,3 +159,9 @@ def test_origin_refusal_is_readable_by_the_refused_page(server):
     r = head_of(server, "POST", "/origin_echo/000/SID/xhr", [("Origin", "https://other.example")])
     assert r.status == 403
     assert r.all("Access-Control-Allow-Origin") == ["https://other.example"]
+
+
+@pytest.mark.parametrize("path", ["/echo/000/SID/eventsource", "/echo/000/SID/htmlfile", "/echo/000/SID/jsonp"])
+def test_options_on_get_transports_is_405_listing_get(server, path):
+    r = request(server, "OPTIONS", path.replace("SID", new_sid()), headers={"Origin": "http://x.test"})
+    assert r.status == 405 and r.header("Allow") == "GET"

@@ -226,3 +226,19 @@ def test_test_client_takes_the_cookies_of_a_flask_client_that_logged_in():
     web.post("/login", data={"name": "bob"})
     with sockjs.test_client(app, "/chat", flask_client=web) as client:
         assert client.recv() == "hello bob"
+
+
+def test_flask_development_server_gets_a_clear_error_not_a_hang(caplog):
+    """app.run() serves through Werkzeug's development server, which cannot hold SockJS sessions."""
+    app = make_app()
+    sockjs = SockJS(app)
+    sockjs.route("/echo")(echo)
+    web = app.test_client()
+    dev_server = {"SERVER_SOFTWARE": "Werkzeug/3.1.3"}
+    with caplog.at_level("ERROR", logger="sockjs_gevent"):
+        for path in ("/echo/info", "/echo/0/s/xhr"):
+            response = web.post(path, environ_base=dev_server) if path.endswith("xhr") else web.get(path, environ_base=dev_server)
+            assert response.status_code == 500
+            assert b"cannot run on Werkzeug's development server" in response.data and b"sockjs.run(app)" in response.data
+    assert caplog.text.count("development server") == 1  # logged once, not per request
+    assert web.get("/echo/info").status_code == 200  # under any other server

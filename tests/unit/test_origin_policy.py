@@ -95,3 +95,12 @@ def test_an_empty_list_allows_only_the_services_own_origin():
     host = {"HTTP_HOST": "svc:8080", "wsgi.url_scheme": "http"}
     assert own.allows({**host, "HTTP_ORIGIN": "http://svc:8080"})
     assert not own.allows({**host, "HTTP_ORIGIN": "http://other:8080"})
+
+
+def test_a_refused_session_request_still_carries_the_sticky_cookie():
+    from werkzeug.test import Client
+
+    service = SockJS(lambda conn: None, "/s", jsessionid=True, allowed_origins=["https://ok.example"])
+    response = Client(service).post("/s/000/abc/xhr", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert response.headers["Set-Cookie"] == "JSESSIONID=dummy; path=/"

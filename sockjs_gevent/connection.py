@@ -12,7 +12,7 @@ from .session import Session
 if TYPE_CHECKING:  # pragma: no cover
     from .channels import Channel
 
-#: Request headers a handler may read (PROTOCOL.md section 10). Others, such
+#: Request headers a handler may read (docs/protocol.md section 10). Others, such
 #: as Authorization, are not shown: with HTTP transports every request of a
 #: session carries its own headers, so only these stable ones are meaningful.
 SAFE_HEADERS = (

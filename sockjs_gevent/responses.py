@@ -1,4 +1,4 @@
-"""HTTP answers and the header sets the protocol asks for (PROTOCOL.md section 8)."""
+"""HTTP answers and the header sets the protocol asks for (docs/protocol.md section 8)."""
 
 from __future__ import annotations
 

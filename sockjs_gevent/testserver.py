@@ -1,4 +1,4 @@
-"""The conformance services of PROTOCOL.md section 11 on one port.
+"""The conformance services of docs/protocol.md section 11 on one port.
 
     python -m sockjs_gevent.testserver --port 8081 [--sockjs-url URL]
 

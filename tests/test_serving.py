@@ -92,7 +92,7 @@ def test_websockets_work_under_the_stock_pywsgi_handler():
 
 
 def assert_broken_json_drops_the_connection(server):
-    """PROTOCOL.md 6.1 on this server path too: no close handshake after broken JSON."""
+    """docs/protocol.md 6.1 on this server path too: no close handshake after broken JSON."""
     with connect(f"ws://{server.host}:{server.port}/echo/0/broken/websocket") as ws:
         assert ws.recv() == "o"
         ws.send('["a')

@@ -72,7 +72,7 @@ class WebSocketPusher:
             if self.raw:
                 ws.close(session.close_code, session.close_reason)
             elif session.close_code == BROKEN_JSON[0]:
-                ws.abort()  # PROTOCOL.md 6.1: the c[1007,...] frame, then the TCP connection drops
+                ws.abort()  # docs/protocol.md 6.1: the c[1007,...] frame, then the TCP connection drops
             else:
                 ws.close(1000, "")
             self.stop()

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 2: JSON encoding of outgoing messages, over all 65,536 code points."""
+"""docs/protocol.md section 2: JSON encoding of outgoing messages, over all 65,536 code points."""
 
 import json
 import re

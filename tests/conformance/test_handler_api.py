@@ -1,4 +1,4 @@
-"""PROTOCOL.md sections 10 and 11: the conformance services and the handler API."""
+"""docs/protocol.md sections 10 and 11: the conformance services and the handler API."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 8: caching and CORS headers."""
+"""docs/protocol.md section 8: caching and CORS headers."""
 
 import time
 from email.utils import parsedate_to_datetime

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 9: HTTP/1.0 and HTTP/1.1 framing of answers."""
+"""docs/protocol.md section 9: HTTP/1.0 and HTTP/1.1 framing of answers."""
 
 import pytest
 

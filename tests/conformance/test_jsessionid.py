@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 8: the JSESSIONID cookie (option and callable form)."""
+"""docs/protocol.md section 8: the JSESSIONID cookie (option and callable form)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 5: xhr-polling and jsonp-polling."""
+"""docs/protocol.md section 5: xhr-polling and jsonp-polling."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 1: which URLs exist under a service base URL."""
+"""docs/protocol.md section 1: which URLs exist under a service base URL."""
 
 import pytest
 

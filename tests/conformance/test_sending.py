@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 7: xhr_send and jsonp_send."""
+"""docs/protocol.md section 7: xhr_send and jsonp_send."""
 
 import json
 from urllib.parse import quote

@@ -1,4 +1,4 @@
-"""PROTOCOL.md sections 2 and 5: session life cycle, close frames, heartbeats, expiry."""
+"""docs/protocol.md sections 2 and 5: session life cycle, close frames, heartbeats, expiry."""
 
 import time
 

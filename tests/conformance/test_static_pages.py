@@ -1,4 +1,4 @@
-"""PROTOCOL.md sections 3 and 4: /info and the iframe page."""
+"""docs/protocol.md sections 3 and 4: /info and the iframe page."""
 
 import json
 

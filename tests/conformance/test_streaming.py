@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 5: xhr-streaming, eventsource and htmlfile."""
+"""docs/protocol.md section 5: xhr-streaming, eventsource and htmlfile."""
 
 import json
 import re
@@ -40,7 +40,7 @@ def test_eventsource_prelude_is_crlf_then_data_frames(server):
         assert rx.chunks(3)[2] == b'data: a["x"]\r\n\r\n'
 
 
-# -- one unit per write (PROTOCOL.md section 5) -------------------------------
+# -- one unit per write (docs/protocol.md section 5) -------------------------------
 # Each test reads the chunked body chunk by chunk: the prelude alone, then
 # exactly one frame per chunk, never two merged.
 

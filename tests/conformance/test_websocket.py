@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 6: SockJS websocket and raw websocket."""
+"""docs/protocol.md section 6: SockJS websocket and raw websocket."""
 
 import json
 
@@ -54,7 +54,7 @@ def test_sockjs_websocket_ignores_empty_message_and_empty_array(server):
 
 @pytest.mark.parametrize("bad", ['["x"', "not json", "[x]", '{"a"', "[1]", '"\\ud800'])
 def test_sockjs_websocket_broken_json_drops_the_connection_without_close_handshake(server, bad):
-    """PROTOCOL.md 6.1: at most a c[1007,...] message, then the TCP stream ends: no close frame."""
+    """docs/protocol.md 6.1: at most a c[1007,...] message, then the TCP stream ends: no close frame."""
     raw, _ = ws_connect_raw(server, f"/echo/000/{new_sid()}/websocket")
     with raw:
         assert ws_recv(raw) == (1, b"o")

@@ -1,4 +1,4 @@
-"""Error answers are readable by a page on another origin (PROTOCOL.md section 8).
+"""Error answers are readable by a page on another origin (docs/protocol.md section 8).
 
 Without CORS headers on a 404, a cross-origin page sees an opaque network
 error and the console shows a CORS failure that hides the real mistake (a

@@ -123,7 +123,7 @@ AWKWARD = r"""async ({url, options}) => {
   controls.forEach((ch) => list.push('<' + ch + '>'));
   list.push('\u2028', '\u2029', 'line\u2028separator\u2029paragraph', '\uffff', '\ufffe', '\u200c',
             'zero\u200cwidth\u200dnon\u200ejoiner\u200f', '\ufeffBOM', '\u00a0nbsp');
-  // every range PROTOCOL.md makes the server escape
+  // every range docs/protocol.md makes the server escape
   let ranges = '';
   for (const [a, b] of [[0x200c, 0x200f], [0x2028, 0x202f], [0x2060, 0x206f], [0xfff0, 0xffff]]) {
     for (let code = a; code <= b; code++) ranges += String.fromCharCode(code);
@@ -197,7 +197,7 @@ LONE_SURROGATES = r"""async ({url, options}) => {
 
 
 def test_lone_surrogates(tp: TransportPage) -> None:
-    """JS strings may hold lone surrogates; PROTOCOL.md says they come back escaped and equal."""
+    """JS strings may hold lone surrogates; docs/protocol.md says they come back escaped and equal."""
     result = tp.run(LONE_SURROGATES, "/echo")
     assert result["problems"] == [], result
 
@@ -314,7 +314,7 @@ def test_cookie_needed_echo(tp: TransportPage, combo_page: PageHandle) -> None:
     result = tp.run(COOKIE_ECHO, "/cookie_needed_echo")
     assert result["transport"] == tp.transport
     assert result["problems"] == []
-    if tp.transport != "websocket":  # PROTOCOL.md asks for the cookie on HTTP transports only
+    if tp.transport != "websocket":  # docs/protocol.md asks for the cookie on HTTP transports only
         cookies = {c["name"]: c["value"] for c in combo_page.context.cookies(tp.origin.sockjs_base)}
         assert cookies.get("JSESSIONID") == "dummy", cookies
 

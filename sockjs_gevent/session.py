@@ -7,6 +7,7 @@ session wakes it when there is something to write. Nothing here does I/O.
 
 from __future__ import annotations
 
+import enum
 import logging
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
@@ -31,6 +32,23 @@ SERVER_BUSY = (1013, "Server busy: too many sessions")
 
 
 
+class State(enum.IntEnum):
+    """Where a session is in its life; it only moves forward.
+
+    CONNECTING: created, ``before_open`` deciding. OPEN: the handler runs
+    (the client is owed ``o`` until a transport takes it). CLOSING: closed
+    by either side; the handler sees the close, and the close frame is
+    repeated to every request until the session is forgotten. CLOSED:
+    forgotten (expired, or its websocket is gone). A refused session goes
+    from CONNECTING straight to CLOSING: its client never sees ``o``.
+    """
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
 class Receiver(Protocol):
     """What a transport attaches to a session to be told of new frames."""
 
@@ -49,7 +67,8 @@ class Session:
         "close_frame",
         "close_code",
         "close_reason",
-        "_opened",
+        "_state",
+        "_owes_open_frame",
         "_outbox",
         "_inbox",
         "_expiry",
@@ -83,7 +102,8 @@ class Session:
         self.close_frame: Optional[str] = None
         self.close_code = 0
         self.close_reason = ""
-        self._opened = False  # has the "o" frame been taken?
+        self._state = State.CONNECTING
+        self._owes_open_frame = False  # opened, and "o" not yet taken by a transport
         self._outbox: list[str] = []  # quoted messages not yet written
         self._inbox = Inbox(max_inbox_bytes)
         self._disconnect_delay = disconnect_delay
@@ -95,20 +115,47 @@ class Session:
         self._max_queued = max_queued_bytes
         self.stats = stats if stats is not None else Stats()
 
-    # -- handler side -----------------------------------------------------
+    # -- state ------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _move(self, state: State) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("session %s -> %s (transport=%s remote=%s)", self._state.name, state.name,
+                      self.info.transport, self.info.remote_addr, extra=self.log_context())
+        self._state = state
 
     @property
     def closed(self) -> bool:
-        return self.close_frame is not None
+        """Closed by either side (CLOSING or CLOSED)."""
+        return self._state >= State.CLOSING
+
+    @property
+    def refused(self) -> bool:
+        """Closed before it ever opened (``refuse``): the handler never ran."""
+        return self._state >= State.CLOSING and self.handler_greenlet is None
+
+    def forget(self) -> None:
+        """Nothing will ask for this session again (expired, or its websocket ended)."""
+        if self._state is not State.CLOSED:
+            self.close(*NORMAL_CLOSURE)  # no-op if already closing
+            self._move(State.CLOSED)
+
+    # -- handler side -----------------------------------------------------
 
     def start(self, handler: Callable[["Connection"], object], connection: "Connection") -> None:
-        """Run the handler in its own greenlet; it sees messages until close."""
+        """Open: run the handler in its own greenlet; it sees messages until close."""
+        assert self._state is State.CONNECTING, self._state
+        self._move(State.OPEN)
+        self._owes_open_frame = True
         self.connection = connection
         self.handler_greenlet = gevent.spawn(self._run_handler, handler, connection)
 
     def refuse(self, code: int, reason: str) -> None:
         """Close without ever opening: the client's first frame is the close."""
-        self._opened = True
+        assert self._state is State.CONNECTING, self._state
         self.close(code, reason)
 
     def _run_handler(self, handler: Callable, connection: "Connection") -> None:
@@ -142,7 +189,7 @@ class Session:
         queued: ValueError, rather than closing a client that is keeping up
         as a slow consumer.
         """
-        if self.close_frame is not None:
+        if self._state >= State.CLOSING:
             return False
         item = message if self.raw else protocol.quote(message)
         if len(item) > self._max_queued:
@@ -176,7 +223,7 @@ class Session:
         """
         self._outbox = []
         self._queued = 0
-        if self.close_frame is not None:
+        if self._state >= State.CLOSING:
             return
         self.stats.error("slow_consumer")
         log.warning(
@@ -190,7 +237,7 @@ class Session:
 
         Broadcasts quote once and hand the same string to every member.
         """
-        if self.close_frame is not None:
+        if self._state >= State.CLOSING:
             return False
         item = message if self.raw else quoted
         if len(item) > self._max_queued:
@@ -207,7 +254,7 @@ class Session:
 
         Callbacks may run in the event loop (on expiry), so they must not block.
         """
-        if self.close_frame is not None:
+        if self._state >= State.CLOSING:
             callback(self)
         elif self._close_callbacks is None:
             self._close_callbacks = [callback]
@@ -232,8 +279,9 @@ class Session:
 
     def close(self, code: int, reason: str) -> None:
         """Close the session: pending messages go out, then ``c[code,reason]``."""
-        if self.close_frame is not None:
+        if self._state >= State.CLOSING:
             return
+        self._move(State.CLOSING)
         self.close_code = code
         self.close_reason = reason
         self.close_frame = protocol.close_frame(code, reason)
@@ -259,7 +307,7 @@ class Session:
         Always takes them: the transport checks ``inbox_has_room`` first, or
         stops reading once ``inbox_full``.
         """
-        if self.close_frame is None:
+        if self._state < State.CLOSING:
             self.stats.messages_in += len(messages)
             self._inbox.put_many(messages, amount)
 
@@ -300,8 +348,8 @@ class Session:
         Order: ``o`` once, then queued messages as one ``a[...]`` frame,
         then the close frame (which every later call returns again).
         """
-        if not self._opened:
-            self._opened = True
+        if self._owes_open_frame:
+            self._owes_open_frame = False
             return protocol.OPEN_FRAME
         if self._outbox:
             frame = protocol.message_frame(self._outbox)
@@ -313,14 +361,14 @@ class Session:
     def take_frames(self) -> list[str]:
         """Every frame ready now, in order; the close frame, if any, is last."""
         frames = []
-        if not self._opened:
-            self._opened = True
+        if self._owes_open_frame:
+            self._owes_open_frame = False
             frames.append(protocol.OPEN_FRAME)
         if self._outbox:
             frames.append(protocol.message_frame(self._outbox))
             self._outbox = []
             self._queued = 0
-        if self.close_frame is not None:
+        if self._state >= State.CLOSING:
             frames.append(self.close_frame)
         return frames
 
@@ -349,7 +397,7 @@ class Session:
 
     def abort(self) -> None:
         """The attached request was dropped by the network: close the session."""
-        if self.close_frame is None:
+        if self._state < State.CLOSING:
             self.stats.error("aborted")
         self.close(*INTERRUPTED)
 
@@ -369,7 +417,7 @@ class Session:
         if self.receiver is not None:
             self._expiry.stop()  # type: ignore[union-attr]
             return
-        self.close(*NORMAL_CLOSURE)  # no-op if already closed; nobody is left to read the frame
+        self.forget()  # closes first if need be; nobody is left to read the frame
         if self.registry is not None:
             self.registry.remove(self)
         if self._expiry is not None:

@@ -137,7 +137,7 @@ class HandlerClient:
     @property
     def refused(self) -> bool:
         """True if before_open turned this client away (the handler never ran)."""
-        return self.session.handler_greenlet is None and self.session.closed
+        return self.session.refused
 
     def close(self, timeout: float = 1.0) -> None:
         """The browser leaves: the handler sees the close; wait for it to return."""

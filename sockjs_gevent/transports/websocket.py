@@ -146,6 +146,7 @@ def _end(session: Session, ws: AnyWebSocket, pusher: WebSocketPusher, release: b
     pusher.push()
     pusher.stop()
     session.detach(pusher)
+    session.forget()
     if release:
         ws.release()  # type: ignore[union-attr]
     else:

@@ -16,12 +16,18 @@ class FakeReceiver:
         self.wakeup.set()
 
 
-def make_session(registry=None, delay=5.0):
+def make_session(registry=None, delay=5.0, handler=None):
     info = ConnectionInfo("xhr-polling", {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"})
     session = Session(info, delay, registry, "sid" if registry is not None else None)
     if registry is not None:
         registry.add(session)
+    session.start(handler or _reads_until_closed, Connection(session))  # open, as SockJS.open_session does
     return session
+
+
+def _reads_until_closed(conn):
+    for _ in conn:
+        pass
 
 
 def test_open_frame_first_then_batched_messages():
@@ -96,20 +102,17 @@ def test_attaching_cancels_expiry():
 
 
 def test_handler_exception_closes_with_1011_and_logs(caplog):
-    session = make_session()
-
     def broken(conn):
         raise ValueError("boom")
 
-    session.start(broken, Connection(session))
+    session = make_session(handler=broken)
     session.handler_greenlet.join(timeout=2)
     assert session.close_frame == 'c[1011,"Internal error"]'
     assert "boom" in caplog.text
 
 
 def test_handler_return_closes_normally():
-    session = make_session()
-    session.start(lambda conn: None, Connection(session))
+    session = make_session(handler=lambda conn: None)
     session.handler_greenlet.join(timeout=2)
     assert session.close_frame == 'c[1000,"Normal closure"]'
 
@@ -134,3 +137,34 @@ def test_close_rejects_long_reasons_and_send_rejects_bytes():
         conn.close(3000, "x" * 124)
     with pytest.raises(TypeError):
         conn.send(b"bytes")
+
+
+def test_state_moves_forward_connecting_open_closing_closed():
+    from sockjs_gevent.session import State
+
+    info = ConnectionInfo("websocket", {})
+    session = Session(info, 5.0)
+    assert session.state is State.CONNECTING and not session.closed
+    session.start(_reads_until_closed, Connection(session))
+    assert session.state is State.OPEN
+    assert session.take_frame() == "o"
+    session.close(3000, "bye")
+    assert session.state is State.CLOSING and session.closed and not session.refused
+    session.forget()
+    assert session.state is State.CLOSED
+
+
+def test_a_refused_session_goes_straight_to_closing_and_never_says_o():
+    from sockjs_gevent.session import State
+
+    session = Session(ConnectionInfo("websocket", {}), 5.0)
+    session.refuse(3003, "Forbidden")
+    assert session.state is State.CLOSING and session.refused
+    assert session.take_frames() == ['c[3003,"Forbidden"]']
+
+
+def test_state_changes_are_logged_at_debug(caplog):
+    with caplog.at_level("DEBUG", logger="sockjs_gevent.session"):
+        session = make_session()
+        session.close(3000, "x")
+    assert "session CONNECTING -> OPEN" in caplog.text and "session OPEN -> CLOSING" in caplog.text

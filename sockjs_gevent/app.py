@@ -33,15 +33,16 @@ from .responses import (
 )
 from .session import HANDLER_FAILED, SERVER_BUSY, Session, SessionRegistry
 from .stats import Stats
-from .transports import RECEIVING, SENDING
-from .transports.base import CallbackError
-from .transports.websocket import raw_websocket, sockjs_websocket
+from .transports import routes
+from .transports.websocket import raw_websocket
 
 log = logging.getLogger("sockjs_gevent")
 
 Handler = Callable[[Connection], Any]
 BeforeOpen = Callable[[Connection], Optional[bool]]
 
+#: Session URLs' last segment -> what answers it.
+_ROUTES = routes(receive)
 _SESSION_PATH = re.compile(r"^/([^/.]+)/([^/.]+)/([^/.]+)$")
 _IFRAME_PATH = re.compile(r"^/iframe[0-9a-z._-]*\.html$")
 _GREETING = b"Welcome to SockJS!\n"
@@ -204,38 +205,20 @@ class SockJS:
         return not_found(environ, start_response)
 
     def _session_request(self, session_id: str, name: str, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if name == "websocket" and self.options.websocket:
-            if method != "GET":
-                return method_not_allowed(environ, start_response, ("GET",))
-            if not self.origins.allows(environ):
-                return self._forbidden(environ, start_response)
-            return sockjs_websocket(self, session_id, environ, start_response)
-        if self.options.jsessionid is not False:
+        route = _ROUTES.get(name)
+        if route is None or (route.websocket and not self.options.websocket):
+            return not_found(environ, start_response)
+        if route.http and self.options.jsessionid is not False:
             # Every answer on a session URL of an HTTP transport carries the
             # cookie, errors, refusals and preflights included, so the balancer sticks.
             start_response = _adding_headers(start_response, session_cookie(environ, self.options))
-        if method != "OPTIONS" and not self.origins.allows(environ):
+        if method not in route.methods:
+            if method == "OPTIONS" and route.preflight:
+                return preflight(environ, start_response, ", ".join(("OPTIONS", *route.methods)))
+            return method_not_allowed(environ, start_response, (("OPTIONS",) if route.preflight else ()) + route.methods)
+        if not self.origins.allows(environ):
             return self._forbidden(environ, start_response)
-        transport = RECEIVING.get(name)
-        if transport is not None:
-            if method in transport.methods:
-                try:
-                    return receive(self, transport, session_id, environ, start_response)
-                except CallbackError as exc:
-                    self.stats.error("callback")
-                    return error(environ, start_response, 500, str(exc))
-            if method == "OPTIONS" and transport.preflight:
-                return preflight(environ, start_response, "OPTIONS, POST")
-            return method_not_allowed(environ, start_response, _allowed(transport.methods, transport.preflight))
-        sender = SENDING.get(name)
-        if sender is not None:
-            send, cors_enabled = sender
-            if method == "POST":
-                return send(self, session_id, environ, start_response)
-            if method == "OPTIONS" and cors_enabled:
-                return preflight(environ, start_response, "OPTIONS, POST")
-            return method_not_allowed(environ, start_response, _allowed(("POST",), cors_enabled))
-        return not_found(environ, start_response)
+        return route.serve(self, session_id, environ, start_response)
 
     def _wrong_server(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Under Werkzeug's development server (Flask's app.run): say so, instead of hanging."""
@@ -284,7 +267,3 @@ def _adding_headers(start_response: StartResponse, extra: list[tuple[str, str]])
         return start_response(status, headers + extra, exc_info)
 
     return wrapped
-
-
-def _allowed(methods: Iterable[str], cors_enabled: bool) -> tuple[str, ...]:
-    return (("OPTIONS",) if cors_enabled else ()) + tuple(methods)

@@ -13,8 +13,9 @@ from gevent.event import Event
 
 from . import protocol
 from .peerwatch import PeerWatch, find_socket
-from .responses import NO_CACHE, Environ, StartResponse, cors, respond
+from .responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 from .session import ANOTHER_CONNECTION, Session
+from .transports.base import CallbackError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import SockJS
@@ -51,14 +52,18 @@ def wait_frame(session: Session, receiver: HttpReceiver, heartbeat_delay: float,
 
 
 def receive(
-    service: "SockJS",
     transport: "ReceivingTransport",
+    service: "SockJS",
     session_id: str,
     environ: Environ,
     start_response: StartResponse,
 ) -> Iterator[bytes]:
     """Answer one receiving request of an HTTP transport."""
-    callback = transport.callback(environ)  # raises CallbackError
+    try:
+        callback = transport.callback(environ)
+    except CallbackError as exc:
+        service.stats.error("callback")
+        return error(environ, start_response, 500, str(exc))
     session = service.sessions.get(session_id)
     if session is None:
         session = service.open_session(session_id, environ, transport.name)

@@ -1,13 +1,39 @@
-"""What a receiving HTTP transport is: framing, headers, callback rules."""
+"""What a transport declares: the route it answers, and for receiving HTTP
+transports their framing, headers and callback rules."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
 from urllib.parse import parse_qsl
 
-from ..responses import Environ, Headers
+from ..responses import Environ, Headers, StartResponse
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import SockJS
+
+#: Answers one request of a session: ``serve(service, session_id, environ, start_response)``.
+Serve = Callable[["SockJS", str, Environ, StartResponse], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class SessionRoute:
+    """What a transport answers at ``/<server_id>/<session_id>/<path>``.
+
+    The app only dispatches on these: the methods it takes, whether it
+    answers a CORS preflight, whether the JSESSIONID cookie applies (HTTP
+    transports), whether the ``websocket`` option turns it off, and the
+    function that serves it.
+    """
+
+    path: str
+    methods: tuple[str, ...]
+    serve: Serve
+    preflight: bool = False
+    http: bool = True
+    websocket: bool = False
 
 _CALLBACK = re.compile(r"[a-zA-Z0-9\-_.]+")  # used with fullmatch: "$" would let "cb\n" through
 
@@ -64,3 +90,7 @@ class ReceivingTransport:
     callback: Callable[[Environ], Optional[str]] = no_callback
     headers: Headers = field(default_factory=list)
     methods: tuple[str, ...] = ("POST",)
+
+    def route(self, receive: Callable[..., Iterable[bytes]]) -> SessionRoute:
+        """Its route, served by ``receive(transport, service, session_id, environ, start_response)``."""
+        return SessionRoute(self.path, self.methods, functools.partial(receive, self), preflight=self.preflight)

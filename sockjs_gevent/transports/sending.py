@@ -10,6 +10,7 @@ from werkzeug.http import parse_options_header
 from .. import inbox
 from ..protocol import NOT_UTF8, PAYLOAD_EXPECTED, PayloadError, decode_payload
 from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
+from .base import SessionRoute
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS
@@ -99,3 +100,10 @@ def jsonp_send(service: "SockJS", session_id: str, environ: Environ, start_respo
         return failed
     headers = list(NO_CACHE)
     return respond(start_response, 200, headers, b"ok")
+
+
+#: Their routes: xhr_send answers CORS preflights, jsonp_send (a form post) needs none.
+ROUTES = (
+    SessionRoute("xhr_send", ("POST",), xhr_send, preflight=True),
+    SessionRoute("jsonp_send", ("POST",), jsonp_send),
+)

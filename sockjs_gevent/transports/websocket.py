@@ -20,6 +20,7 @@ from .. import inbox, protocol
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import INTERRUPTED, Session
+from .base import SessionRoute
 from ..wsengine import PAUSED_FOR_INBOX, AnyWebSocket, WebSocket, accept, is_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,6 +94,10 @@ class WebSocketPusher:
 def sockjs_websocket(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """GET /<server>/<session>/websocket: SockJS frames over RFC 6455."""
     return _serve(service, environ, start_response, raw=False)
+
+
+#: GET /<server>/<session>/websocket (no cookie: the upgrade is one long connection).
+ROUTE = SessionRoute("websocket", ("GET",), sockjs_websocket, http=False, websocket=True)
 
 
 def raw_websocket(service: "SockJS", environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

@@ -9,7 +9,8 @@ import re
 import weakref
 from typing import Any, Callable, Iterable, Optional
 
-from werkzeug.http import parse_etags, quote_etag
+from werkzeug.datastructures import ETags
+from werkzeug.http import quote_etag
 
 from .callables import check_handler, hook_caller
 from .connection import Connection, ConnectionInfo, Refuse
@@ -64,6 +65,12 @@ _IFRAME_PAGE = """<!DOCTYPE html>
 </html>"""
 
 _random = random.SystemRandom()
+
+#: Werkzeug's main branch deprecates http.parse_etags for ETags.from_header;
+#: use that where it exists (3.1 has only the function).
+_parse_etags = getattr(ETags, "from_header", None)
+if _parse_etags is None:  # pragma: no cover (Werkzeug < 3.2)
+    from werkzeug.http import parse_etags as _parse_etags
 
 WRONG_SERVER = (
     "SockJS cannot run on Werkzeug's development server (Flask's app.run() or `flask run`): it cannot hold "
@@ -137,25 +144,27 @@ class SockJS:
         session = Session(
             info, options.disconnect_delay, registry, session_id,
             raw=raw, max_queued_bytes=options.max_queued_bytes, stats=self.stats,
-            max_inbox_bytes=options.max_inbox_bytes,
+            max_inbox_bytes=options.max_inbox_bytes, owner=self,
         )
         if registry is not None:
             registry.add(session)
         busy = 0 < options.max_sessions <= len(self.live)
         self.live.add(session)
-        session.on_close(self.live.discard)
         connection = Connection(session)
         refusal = SERVER_BUSY if busy else self._refusal(connection)
         info.settle()
-        stats = self.stats
-        stats.sessions_opened[transport] += 1
-        session.on_close(lambda s: stats.sessions_closed.update((s.close_code,)))
+        self.stats.sessions_opened[transport] += 1
         if refusal is None:
             session.start(handler or self.handler, connection)
         else:
-            stats.error("busy" if busy else "refused")
+            self.stats.error("busy" if busy else "refused")
             session.refuse(*refusal)
         return session
+
+    def session_closed(self, session: Session) -> None:
+        """Each of this service's sessions calls this once, as it closes."""
+        self.live.discard(session)
+        self.stats.sessions_closed[session.close_code] += 1
 
     def _refusal(self, connection: Connection) -> Optional[tuple[int, str]]:
         """What before_open says: None to open, or the (code, reason) to close with."""
@@ -257,7 +266,7 @@ class SockJS:
             # sockjs-client on the service's own origin, which is trusted.
             headers += [("Content-Security-Policy", frame_ancestors), ("Vary", "Referer")]
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and parse_etags(if_none_match).contains_weak(self._iframe_etag.strip('"')):
+        if if_none_match and _parse_etags(if_none_match).contains_weak(self._iframe_etag.strip('"')):
             return respond(start_response, 304, headers, content_type=None)
         return respond(start_response, 200, headers, self._iframe_page, HTML)
 

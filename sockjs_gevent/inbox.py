@@ -14,15 +14,18 @@ when a reader first has to wait.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Callable, Optional
 
 import gevent
 from gevent.event import Event
 
+from .waiting import wait_for
+
 #: What one message costs beyond its characters: a str object and its slot.
 MESSAGE_OVERHEAD = 64
+_CLOSED = object()  # what _take returns once the inbox is closed and drained
+
 #: A reader that finds messages waiting yields to other greenlets after this
 #: many in a row, so one huge batch cannot keep every other session waiting.
 YIELD_EVERY = 64
@@ -100,32 +103,31 @@ class Inbox:
 
         Raises TimeoutError after ``timeout`` seconds with nothing to return.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            items = self._items
-            if items:
-                self._streak += 1
-                if self._streak >= YIELD_EVERY:
-                    self._streak = 0
-                    gevent.sleep(0)  # let other sessions run; the items stay ours
-                    items = self._items
-                    if not items:
-                        continue  # dropped meanwhile
-                message = items.popleft()
-                self.queued -= len(message) + MESSAGE_OVERHEAD
-                if self._on_room is not None and self.queued <= self.limit // 2:
-                    self._wake_writer()
-                return message
-            self._streak = 0
-            if self._closed:
-                return None
-            ready = self._ready
-            if ready is None:
-                ready = self._ready = Event()
-            ready.clear()
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not ready.wait(remaining) and not self._items and not self._closed:
+        item = self._take()
+        if item is None:
+            if self._ready is None:
+                self._ready = Event()
+            item = wait_for(self._ready, self._take, timeout)
+            if item is None:
                 raise TimeoutError(f"no message within {timeout} s")
+        return None if item is _CLOSED else item  # type: ignore[return-value]
+
+    def _take(self) -> object:
+        """A message, ``_CLOSED`` once closed and drained, or None."""
+        items = self._items
+        if not items:
+            self._streak = 0
+            return _CLOSED if self._closed else None
+        self._streak += 1
+        if self._streak >= YIELD_EVERY:
+            self._streak = 0
+            gevent.sleep(0)  # let other sessions run; the items stay ours
+            return self._take()  # (dropped meanwhile, perhaps)
+        message = items.popleft()
+        self.queued -= len(message) + MESSAGE_OVERHEAD
+        if self._on_room is not None and self.queued <= self.limit // 2:
+            self._wake_writer()
+        return message
 
     def _wake_writer(self) -> None:
         callback, self._on_room = self._on_room, None

@@ -9,46 +9,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator, Optional
 
-from gevent.event import Event
-
 from . import protocol
 from .peerwatch import PeerWatch, find_socket
 from .responses import NO_CACHE, Environ, StartResponse, cors, error, respond
-from .session import ANOTHER_CONNECTION, Session
+from .session import ANOTHER_CONNECTION, EventReceiver, Session
 from .transports.base import CallbackError
+from .waiting import wait_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import SockJS
     from .transports.base import ReceivingTransport
 
-class HttpReceiver:
-    """One attached receiving request; ``wake()`` sets its ``wakeup`` event."""
-
-    __slots__ = ("wakeup",)
-
-    def __init__(self) -> None:
-        self.wakeup = Event()
-
-    def wake(self) -> None:
-        self.wakeup.set()
+_GONE = object()  # what wait_frame's take returns when the client hung up
 
 
-def wait_frame(session: Session, receiver: HttpReceiver, heartbeat_delay: float, peer: PeerWatch) -> Optional[str]:
+def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float, peer: PeerWatch) -> Optional[str]:
     """Block until there is a frame to write, and take it.
 
     Returns the next frame (``o``, ``a[...]``, the close frame), ``h``
     after ``heartbeat_delay`` of silence, or None if the client hung up.
     """
-    wakeup = receiver.wakeup
-    while True:
+
+    def take() -> object:
         frame = session.take_frame()
-        if frame is not None:
-            return frame
-        wakeup.clear()
-        if not wakeup.wait(heartbeat_delay):
-            return protocol.HEARTBEAT_FRAME
-        if peer.gone():
-            return None
+        if frame is None and peer.gone():
+            return _GONE
+        return frame
+
+    frame = wait_for(receiver.wakeup, take, heartbeat_delay)
+    if frame is None:
+        return protocol.HEARTBEAT_FRAME
+    return None if frame is _GONE else frame  # type: ignore[return-value]
 
 
 def receive(
@@ -73,7 +64,7 @@ def receive(
         headers += cors(environ)
 
     _discard_body(environ)
-    receiver = HttpReceiver()
+    receiver = EventReceiver()
     if not session.attach(receiver):
         if not transport.streaming:
             body = transport.frame(ANOTHER_CONNECTION, callback)

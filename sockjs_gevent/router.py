@@ -17,13 +17,12 @@ class Router:
     """
 
     def __init__(self, services: Sequence[SockJS], fallback: Optional[WSGIApp] = None) -> None:
-        prefixes = [service.prefix for service in services]
-        duplicates = sorted({p for p in prefixes if prefixes.count(p) > 1})
-        if duplicates:
-            raise ValueError(f"two services share the prefix {duplicates[0]!r}")
-        self.services = sorted(services, key=lambda s: len(s.prefix), reverse=True)
-        self._by_prefix = {service.prefix: service for service in services}
         self.fallback = fallback
+        self._by_prefix: dict[str, SockJS] = {}
+        #: The mounted services, longest prefix first.
+        self.services: list[SockJS] = []
+        for service in services:
+            self.add(service)
 
     def service_for(self, path: str) -> Optional[SockJS]:
         """The service whose prefix is ``path`` or a leading run of its segments."""
@@ -43,5 +42,8 @@ class Router:
         return not_found(environ, start_response)
 
     def add(self, service: SockJS) -> None:
-        """Mount one more service."""
-        self.__init__([*self.services, service], self.fallback)  # type: ignore[misc]
+        """Mount one more service; its prefix must be free."""
+        if service.prefix in self._by_prefix:
+            raise ValueError(f"two services share the prefix {service.prefix!r}")
+        self._by_prefix[service.prefix] = service
+        self.services = sorted(self._by_prefix.values(), key=lambda s: len(s.prefix), reverse=True)

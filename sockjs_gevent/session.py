@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 import gevent
+from gevent.event import Event
 
 from . import protocol
 from .inbox import Inbox
@@ -56,6 +57,24 @@ class Receiver(Protocol):
         """Called (never blocking) when there are frames to write."""
 
 
+class EventReceiver:
+    """A receiver whose ``wake()`` sets an event a waiting greenlet blocks on."""
+
+    __slots__ = ("wakeup",)
+
+    def __init__(self) -> None:
+        self.wakeup = Event()
+
+    def wake(self) -> None:
+        self.wakeup.set()
+
+
+class SessionOwner(Protocol):
+    """Who is told when a session closes (the service keeping its live set and counters)."""
+
+    def session_closed(self, session: "Session") -> None: ...
+
+
 class Session:
     """State shared by the handler greenlet and the transports of one session."""
 
@@ -80,6 +99,7 @@ class Session:
         "_queued",
         "_max_queued",
         "stats",
+        "owner",
         "__weakref__",
     )
 
@@ -93,6 +113,7 @@ class Session:
         max_queued_bytes: int = 4 * 1024 * 1024,
         stats: Optional["Stats"] = None,
         max_inbox_bytes: int = 4 * 1024 * 1024,
+        owner: Optional[SessionOwner] = None,
     ) -> None:
         self.info = info
         self.raw = raw  # raw websocket: messages are not JSON-quoted
@@ -114,6 +135,8 @@ class Session:
         self._queued = 0  # characters in the outbox
         self._max_queued = max_queued_bytes
         self.stats = stats if stats is not None else Stats()
+        #: Told once when the session closes (one call, no callback object per session).
+        self.owner = owner
 
     # -- state ------------------------------------------------------------
 
@@ -221,8 +244,7 @@ class Session:
 
         Better than holding ever more memory for it.
         """
-        self._outbox = []
-        self._queued = 0
+        self.take_messages()
         if self._state >= State.CLOSING:
             return
         self.stats.error("slow_consumer")
@@ -296,6 +318,11 @@ class Session:
         receiver = self.receiver
         if receiver is not None:
             receiver.wake()
+        if self.owner is not None:
+            try:
+                self.owner.session_closed(self)
+            except Exception:
+                log.exception("%r failed on a session's close", self.owner)
         if self._close_callbacks is not None:
             self._closed()
 
@@ -352,10 +379,7 @@ class Session:
             self._owes_open_frame = False
             return protocol.OPEN_FRAME
         if self._outbox:
-            frame = protocol.message_frame(self._outbox)
-            self._outbox = []
-            self._queued = 0
-            return frame
+            return protocol.message_frame(self.take_messages())
         return self.close_frame
 
     def take_frames(self) -> list[str]:
@@ -365,15 +389,13 @@ class Session:
             self._owes_open_frame = False
             frames.append(protocol.OPEN_FRAME)
         if self._outbox:
-            frames.append(protocol.message_frame(self._outbox))
-            self._outbox = []
-            self._queued = 0
+            frames.append(protocol.message_frame(self.take_messages()))
         if self._state >= State.CLOSING:
             frames.append(self.close_frame)
         return frames
 
     def take_messages(self) -> list[str]:
-        """Queued messages, for transports without SockJS framing."""
+        """Empty the outbox: its messages (as queued: quoted unless raw)."""
         messages = self._outbox
         self._outbox = []
         self._queued = 0

@@ -17,26 +17,17 @@ might never look at; ``raise_errors=False`` turns that off.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Any, Mapping, Optional
 
 import gevent
-from gevent.event import Event
 from werkzeug.test import EnvironBuilder
 
 from .app import SockJS
-from .session import NORMAL_CLOSURE, Session
+from .session import NORMAL_CLOSURE, EventReceiver, Session
+from .waiting import wait_for
 
-
-class _Receiver:
-    __slots__ = ("wakeup",)
-
-    def __init__(self) -> None:
-        self.wakeup = Event()
-
-    def wake(self) -> None:
-        self.wakeup.set()
+_CLOSED = object()  # what recv's take returns once the session closed and nothing is left
 
 
 class HandlerClient:
@@ -65,7 +56,7 @@ class HandlerClient:
                 environ_base={"REMOTE_ADDR": remote_addr},
             )
             environ = builder.get_environ()
-        self._receiver = _Receiver()
+        self._receiver = EventReceiver()
         self._received: deque[str] = deque()
         #: What the handler raised, if it did.
         self.error: Optional[BaseException] = None
@@ -97,28 +88,27 @@ class HandlerClient:
 
         Raises TimeoutError if nothing comes within ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        wakeup = self._receiver.wakeup
-        while not self._received:
-            self._received.extend(self.session.take_messages())
-            if self._received:
-                break
-            if self.session.closed:
-                self._raise_handler_error()
-                return None
-            wakeup.clear()
-            if not wakeup.wait(max(0.0, deadline - time.monotonic())):
-                raise TimeoutError(f"the handler sent nothing within {timeout} s")
-        return self._received.popleft()
+        received = self._received
+
+        def take() -> object:
+            if not received:
+                received.extend(self.session.take_messages())
+            if received:
+                return received.popleft()
+            return _CLOSED if self.session.closed else None
+
+        message = wait_for(self._receiver.wakeup, take, timeout)
+        if message is None:
+            raise TimeoutError(f"the handler sent nothing within {timeout} s")
+        if message is _CLOSED:
+            self._raise_handler_error()
+            return None
+        return message  # type: ignore[return-value]
 
     def wait_closed(self, timeout: float = 1.0) -> tuple[int, str]:
         """Wait for the server side to close; returns (code, reason)."""
-        deadline = time.monotonic() + timeout
-        wakeup = self._receiver.wakeup
-        while not self.session.closed:
-            wakeup.clear()
-            if not wakeup.wait(max(0.0, deadline - time.monotonic())):
-                raise TimeoutError(f"the session did not close within {timeout} s")
+        if not wait_for(self._receiver.wakeup, lambda: self.session.closed or None, timeout):
+            raise TimeoutError(f"the session did not close within {timeout} s")
         self._raise_handler_error()
         return self.session.close_code, self.session.close_reason
 

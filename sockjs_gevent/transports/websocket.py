@@ -19,14 +19,15 @@ import gevent
 from .. import inbox, protocol
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
-from ..session import INTERRUPTED, Session
+from ..session import HANDLER_FAILED, INTERRUPTED, Session
 from .base import SessionRoute
 from ..wsengine import PAUSED_FOR_INBOX, AnyWebSocket, WebSocket, accept, is_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS
 
-BROKEN_JSON = (1007, "Broken JSON encoding.")
+#: How a session ends on a message that is not JSON (then the connection drops).
+BROKEN_JSON_CLOSE = (1007, protocol.BROKEN_JSON)
 #: One websocket message holding more messages than the whole inbox may.
 TOO_MANY_MESSAGES = (1009, "Message too big: more than the inbox holds")
 
@@ -72,7 +73,7 @@ class WebSocketPusher:
         if session.closed:
             if self.raw:
                 ws.close(session.close_code, session.close_reason)
-            elif session.close_code == BROKEN_JSON[0]:
+            elif session.close_code == BROKEN_JSON_CLOSE[0]:
                 ws.abort()  # docs/protocol.md 6.1: the c[1007,...] frame, then the TCP connection drops
             else:
                 ws.close(1000, "")
@@ -125,7 +126,7 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
     except BaseException:
         # A websocket session never expires: one that failed to start must
         # be closed here, or it would stay among the live sessions for good.
-        session.close(1011, "Internal error")
+        session.close(*HANDLER_FAILED)
         ws.hang_up_later(0)
         raise
     if owned is not None:
@@ -188,7 +189,7 @@ def _message_handler(session: Session, ws: AnyWebSocket, raw: bool) -> Callable[
         try:
             messages = decode_websocket_message(text)
         except PayloadError:
-            session.close(*BROKEN_JSON)
+            session.close(*BROKEN_JSON_CLOSE)
             return
         if messages:
             take(messages)

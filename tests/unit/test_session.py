@@ -2,18 +2,9 @@
 
 import gevent
 import pytest
-from gevent.event import Event
 
 from sockjs_gevent.connection import Connection, ConnectionInfo
-from sockjs_gevent.session import Session, SessionRegistry
-
-
-class FakeReceiver:
-    def __init__(self):
-        self.wakeup = Event()
-
-    def wake(self):
-        self.wakeup.set()
+from sockjs_gevent.session import EventReceiver, Session, SessionRegistry
 
 
 def make_session(registry=None, delay=5.0, handler=None):
@@ -58,9 +49,9 @@ def test_close_delivers_pending_messages_then_the_close_frame_forever():
 
 def test_send_wakes_the_attached_receiver():
     session = make_session()
-    receiver = FakeReceiver()
+    receiver = EventReceiver()
     assert session.attach(receiver)
-    assert not session.attach(FakeReceiver())  # only one at a time
+    assert not session.attach(EventReceiver())  # only one at a time
     session.send("x")
     assert receiver.wakeup.is_set()
 
@@ -82,7 +73,7 @@ def test_recv_timeout():
 def test_unattached_session_expires_and_leaves_the_registry():
     registry = SessionRegistry()
     session = make_session(registry, delay=0.05)
-    receiver = FakeReceiver()
+    receiver = EventReceiver()
     session.attach(receiver)
     session.detach(receiver)
     assert session.recv(timeout=2) is None  # the handler sees the close
@@ -92,10 +83,10 @@ def test_unattached_session_expires_and_leaves_the_registry():
 def test_attaching_cancels_expiry():
     registry = SessionRegistry()
     session = make_session(registry, delay=0.05)
-    first = FakeReceiver()
+    first = EventReceiver()
     session.attach(first)
     session.detach(first)
-    session.attach(FakeReceiver())
+    session.attach(EventReceiver())
     with pytest.raises(TimeoutError):
         session.recv(timeout=0.2)
     assert registry.get("sid") is session

@@ -619,6 +619,8 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     hold_end = Snap(pid, client.heartbeats)
     load_end = machine_load()
     hold_gaps = [a - b for a, b in zip(client.gaps, gaps0)]
+    hold_late, hold_max_gap = client.late - late0, client.max_gap
+    client.max_gap = 0.0  # from here on: the echo check
     report_line()
 
     # -- check: heartbeats recent, echo once -----------------------------------
@@ -638,6 +640,8 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     print(f"echo check: {k} sessions sent one message ({window} in flight at most), {client.echoed} came back "
           f"in {echo_time:.1f} s", flush=True)
     before_close = report_line()
+    check_beats = client.heartbeats - hold_end.heartbeats
+    check_late, check_max_gap = client.late - late0 - hold_late, client.max_gap
     stats_before_close = server.stats()
     beats = sorted(client.beats[i] for i in alive) or [0]
 
@@ -700,8 +704,10 @@ def idle(args: argparse.Namespace, server: Server) -> int:
           f"({1e6 * open_srv_cpu / opened:.0f} us per session)")
     print(f"heartbeats while idle: {hold_beats} = {hold_beats / hold_wall:.0f}/s of {expected:.0f}/s "
           f"(sessions / heartbeat delay {hb:g} s) = {100 * hold_beats / hold_wall / max(expected, 1e-9):.1f} %; "
-          f"interval p50 {gap_pct(50):.1f} s, p99 {gap_pct(99):.1f} s, max {client.max_gap:.2f} s; "
-          f"{client.late - late0} over {client.late_after:g} s")
+          f"interval p50 {gap_pct(50):.1f} s, p99 {gap_pct(99):.1f} s, max {hold_max_gap:.2f} s; "
+          f"{hold_late} over {client.late_after:g} s")
+    print(f"heartbeats during the echo check: {check_beats}, {check_late} over {client.late_after:g} s, "
+          f"longest interval {check_max_gap:.2f} s")
     print(f"heartbeats per session over the whole run: min {beats[0]}, median {beats[len(beats) // 2]}, max {beats[-1]}; "
           f"{never} open sessions never heard one; {len(seen_silent | set(silent_end))} silent over {silent_after:g} s "
           f"({len(silent_end)} at the end)")

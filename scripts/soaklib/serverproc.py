@@ -1,0 +1,185 @@
+"""The test server subprocess and what /proc and GET /stats say about it.
+
+Starts ``python -m sockjs_gevent.testserver`` with the soak's heartbeat and
+disconnect delays, logs its output to a file (counting ERROR / WARNING /
+Traceback lines), and reads its VmRSS, VmHWM and descriptor count.
+RLIMIT_NOFILE is raised here for both processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import signal
+import sys
+from collections import Counter
+from typing import Any, Optional
+
+import gevent
+import gevent.subprocess as subprocess
+from gevent.event import Event
+
+from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError
+
+READY = re.compile(r"listening on http://([\d.]+):(\d+)")
+NOFILE = 65536
+
+def raise_nofile(limit: int = NOFILE) -> int:
+    """Raise RLIMIT_NOFILE as far as allowed (root may raise the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for want in ((limit, max(limit, hard)), (min(limit, hard), hard)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, want)
+            break
+        except (ValueError, OSError):
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM in KiB (empty once the process is gone)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    name, value = line.split(":", 1)
+                    out[name] = int(value.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    return proc_status(pid).get("VmRSS", 0) / 1024.0
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (utime + stime of /proc/PID/stat); -1 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def nofile_limit(pid: int) -> int:
+    """The process's soft RLIMIT_NOFILE as /proc/PID/limits shows it (-1 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
+def fd_count(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+class Server:
+    """The test server subprocess; its output goes to a log file and is scanned for trouble."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        cmd = [
+            sys.executable, "-m", "sockjs_gevent.testserver", "--host", HOST, "--port", str(args.port),
+            "--heartbeat-delay", str(args.heartbeat_delay), "--disconnect-delay", str(args.disconnect_delay),
+            *args.server_arg,
+        ]
+        root = os.path.abspath(args.server_root)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        self.log_path = args.server_log
+        self.log = open(self.log_path, "w")
+        self.trouble: Counter[str] = Counter()  # ERROR / WARNING / Traceback lines
+        self.examples: list[str] = []
+        self.ready = Event()
+        self.port = 0
+        self.proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: raise_nofile(args.nofile),
+        )
+        self.pid = self.proc.pid
+        gevent.spawn(self._pump)
+        if not self.ready.wait(30) or not self.port:
+            self.proc.kill()
+            raise SystemExit(f"server did not start; see {self.log_path}")
+
+    def _pump(self) -> None:
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            self.log.write(line)
+            self.log.flush()
+            if not self.port:
+                m = READY.search(line)
+                if m:
+                    self.port = int(m.group(2))
+                    self.ready.set()
+            for word in ("Traceback", " ERROR ", " CRITICAL ", " WARNING "):
+                if word in line:
+                    self.trouble[word.strip()] += 1
+                    if len(self.examples) < 10:
+                        self.examples.append(line.rstrip())
+        self.ready.set()
+
+    def stats(self) -> Optional[dict[str, Any]]:
+        """GET /stats (raw HTTP, no client library)."""
+        try:
+            conn = Http(IO_TIMEOUT)
+            try:
+                conn.sock.sendall(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                status, headers = conn.head()
+                body = conn.body(status, headers)
+            finally:
+                conn.close()
+            return json.loads(body) if status == 200 else None
+        except (OSError, EOFError, ValueError, ProtocolError):
+            return None
+
+    def stop(self, timeout: float = 20.0) -> Optional[int]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        gevent.sleep(0.2)  # let the pump read the last lines
+        self.log.close()
+        return self.proc.returncode
+
+
+def server_counts(stats: Optional[dict[str, Any]]) -> tuple[int, int]:
+    """(sessions open, sessions registered) over all services; (-1, -1) if unknown."""
+    if not stats:
+        return -1, -1
+    opened = sum(sum(s["sessions_open"].values()) for s in stats.values())
+    registered = sum(s["sessions_registered"] for s in stats.values())
+    return opened, registered
+
+
+def server_errors(stats: Optional[dict[str, Any]]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for s in (stats or {}).values():
+        out.update(s["errors"])
+    return out
+
+
+def server_closes(stats: Optional[dict[str, Any]]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for s in (stats or {}).values():
+        out.update(s["sessions_closed"])
+    return out
+

@@ -1,0 +1,1 @@
+"""Many streams over one SockJS connection, in the websocket-multiplex wire format."""

@@ -1,4 +1,4 @@
-"""The websocket-multiplex wire format: pure functions, no I/O, no gevent.
+"""The websocket-multiplex wire format (docs/protocol.md section 12): pure functions, no gevent.
 
 Each SockJS message of a multiplexed connection is one of::
 

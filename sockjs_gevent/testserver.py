@@ -23,11 +23,12 @@ import time
 from typing import Any, Sequence
 
 import gevent
+from gevent.event import Event
 
 
 from . import Connection, Router, SockJS, channels
 from .channels.hub import REDIS_URL_ENV
-from .multiplex import Multiplexer, Stream
+from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .options import DEFAULT_SOCKJS_URL
 from .responses import not_found
 from .server import print_ready, serve
@@ -165,6 +166,14 @@ def stream_crash(stream: Stream) -> None:
         raise RuntimeError(f"the crash stream fails on purpose (got {message!r})")
 
 
+def stream_stubborn(stream: Stream) -> None:
+    """Never reads (so its inbox fills); returns once the stream is closed."""
+    closed = Event()
+    stream.on_close(lambda s: closed.set())
+    stream.send("stuck")
+    closed.wait()
+
+
 def stream_whoami(stream: Stream) -> None:
     stream.send(json.dumps({"name": stream.name, "transport": stream.transport, "path": stream.path}))
     _echo_stream(stream)
@@ -177,6 +186,7 @@ MULTIPLEX = {
     "events": stream_events,
     "kick": stream_kick,
     "crash": stream_crash,
+    "stubborn": stream_stubborn,
     "whoami": stream_whoami,
 }
 
@@ -189,10 +199,12 @@ def custom_cookie(environ: Any) -> str:
 ORIGIN_ECHO_ALLOWED = ["http://allowed.example", "https://*.trusted.example:*"]
 
 
-def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (), **common: Any) -> Router:
+def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (),
+          max_streams: int = DEFAULT_MAX_STREAMS, **common: Any) -> Router:
     """The test services, with ``common`` options applied to each.
 
-    ``allowed_origins`` are added to those /origin_echo allows.
+    ``allowed_origins`` are added to those /origin_echo allows;
+    ``max_streams`` is /multiplex's.
     """
     common["sockjs_url"] = sockjs_url
     services = [
@@ -210,7 +222,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
         SockJS(stubborn, "/stubborn", **common),
         SockJS(returns, "/returns", **common),
         SockJS(echo, "/origin_echo", allowed_origins=[*ORIGIN_ECHO_ALLOWED, *allowed_origins], **common),
-        SockJS(Multiplexer(MULTIPLEX), "/multiplex", **common),
+        SockJS(Multiplexer(MULTIPLEX, max_streams=max_streams), "/multiplex", **common),
     ]
     stats = stats_app(*services)
 
@@ -237,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also allow this origin (pattern) on /origin_echo; repeatable")
     parser.add_argument("--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)")
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
+    parser.add_argument("--max-streams", type=int, default=DEFAULT_MAX_STREAMS,
+                        help="stream handlers per session of /multiplex")
     parser.add_argument("--gevent-websocket", action="store_true",
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
     parser.add_argument("--plain-pywsgi", action="store_true",
@@ -251,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     app = build(
         args.sockjs_url,
         args.allowed_origin,
+        max_streams=args.max_streams,
         heartbeat_delay=args.heartbeat_delay,
         disconnect_delay=args.disconnect_delay,
         max_queued_bytes=args.max_queued_bytes,

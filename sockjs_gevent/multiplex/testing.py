@@ -88,7 +88,7 @@ class MultiplexClient:
             try:
                 message = self.client.recv(max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                raise TimeoutError(f"no {what} within {timeout} s") from None
+                raise TimeoutError(f"nothing: waited {timeout} s for {what}") from None
             if message is None:  # the whole connection closed: so did every stream
                 for stream in self._streams.values():
                     stream.closed = True

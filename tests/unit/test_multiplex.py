@@ -556,3 +556,28 @@ def test_decorator_registers_and_returns_the_function():
         stream = client.subscribe("b")
         stream.send("hi")
         assert stream.recv() == "hi"
+
+
+def test_multiplex_client_sees_closes_like_the_browser():
+    def bye(stream):
+        stream.send("bye")
+
+    def kick(stream):
+        stream.recv()
+        stream.connection.close(3001, "Kicked")
+
+    service = SockJS(Multiplexer({"bye": bye, "echo": echo, "kick": kick}))
+    with MultiplexClient(service) as client:
+        b = client.subscribe("bye")
+        assert b.recv() == "bye"
+        assert b.recv() is None and b.closed  # the server's uns
+        e = client.subscribe("echo")
+        e.close()  # the page unsubscribes: it forgets the stream at once
+        client.send_raw("sub,nope")
+        k = client.subscribe("kick")
+        k.send("go")
+        assert k.recv() is None and k.closed  # the whole connection closed, no uns
+        assert client.client.wait_closed() == (3001, "Kicked")
+    with MultiplexClient(SockJS(Multiplexer({"echo": echo}))) as client:
+        with pytest.raises(TimeoutError, match="waited 0.01 s for a message on 'echo'"):
+            client.subscribe("echo").recv(timeout=0.01)

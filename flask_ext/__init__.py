@@ -16,6 +16,6 @@
 
 from sockjs_gevent import Connection, Refuse
 
-from .extension import CONFIG_KEYS, SockJS
+from .extension import CONFIG_KEYS, MultiplexRoute, SockJS
 
-__all__ = ["SockJS", "Connection", "Refuse", "CONFIG_KEYS"]
+__all__ = ["SockJS", "Connection", "Refuse", "CONFIG_KEYS", "MultiplexRoute"]

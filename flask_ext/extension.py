@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from sockjs_gevent import Connection, Refuse, Router
 from sockjs_gevent.callables import check_handler, hook_caller
+from sockjs_gevent.multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from sockjs_gevent.options import Options
 from sockjs_gevent import SockJS as Service
 from sockjs_gevent.server import serve
@@ -29,15 +30,20 @@ def _config_key(option: str) -> str:
 CONFIG_KEYS = {_config_key(f.name): f.name for f in fields(Options) if f.name != "prefix"}
 
 Handler = Callable[[Connection], Any]
+StreamHandler = Callable[[Stream], Any]
 Hook = Callable[[Connection], Optional[bool]]
 
 
 @dataclass
 class _Route:
     prefix: str
-    handler: Handler
+    #: The decorated handler; None when ``make_handler`` makes one per app.
+    handler: Optional[Handler]
     options: dict[str, Any]
     before_connect: Optional[Hook]
+    #: Makes the service's handler for one app (a multiplexed route's
+    #: Multiplexer); by default it is ``handler`` in the opening request's context.
+    make_handler: Optional[Callable[[Flask], Handler]] = None
 
 
 @dataclass
@@ -103,16 +109,46 @@ class SockJS:
 
         def decorator(handler: Handler) -> Handler:
             check_handler(handler)
-            route = _Route(prefix, handler, options, hook)
-            if blueprint is not None:
-                blueprint.record(lambda state: self._mount(state.app, route, (state.url_prefix or "") + prefix))
-            else:
-                self._routes.append(route)
-                for app in self._apps:
-                    self._mount(app, route, prefix)
+            self._add(_Route(prefix, handler, options, hook), blueprint)
             return handler
 
         return decorator
+
+    def multiplex(
+        self,
+        prefix: str,
+        *,
+        blueprint: Optional[Blueprint] = None,
+        before_connect: Optional[Hook] = None,
+        max_streams: int = DEFAULT_MAX_STREAMS,
+        **options: Any,
+    ) -> "MultiplexRoute":
+        """A SockJS service at ``prefix`` carrying many streams (see ``sockjs_gevent.multiplex``).
+
+        >>> mux = sockjs.multiplex("/mux")
+        >>> @mux.stream("chat")
+        ... def chat(stream):
+        ...     for message in stream:
+        ...         stream.send(message)
+
+        Stream handlers run in a request context of the request that opened
+        the SockJS session, as route handlers do; ``before_connect`` hooks
+        (the extension's and this one) decide whether that session opens at
+        all. ``max_streams`` and ``options`` are as for ``Multiplexer`` and
+        ``route``.
+        """
+        hook = hook_caller(before_connect, "before_connect") if before_connect is not None else None
+        mux = MultiplexRoute(max_streams)
+        self._add(_Route(prefix, None, options, hook, make_handler=mux._for_app), blueprint)
+        return mux
+
+    def _add(self, route: _Route, blueprint: Optional[Blueprint]) -> None:
+        if blueprint is not None:
+            blueprint.record(lambda state: self._mount(state.app, route, (state.url_prefix or "") + route.prefix))
+        else:
+            self._routes.append(route)
+            for app in self._apps:
+                self._mount(app, route, route.prefix)
 
     def before_connect(self, hook: Hook) -> Hook:
         """Register a hook run before any session of this extension opens.
@@ -131,8 +167,13 @@ class SockJS:
         state: _AppState = app.extensions["sockjs"]
         options = {option: app.config[key] for key, option in CONFIG_KEYS.items() if key in app.config}
         options.update(route.options)
+        if route.make_handler is not None:
+            handler = route.make_handler(app)
+        else:
+            assert route.handler is not None
+            handler = _in_request_context(app, route.handler)
         service = Service(
-            _in_request_context(app, route.handler),
+            handler,
             prefix,
             before_open=functools.partial(self._check_connect, app, route),
             **options,
@@ -206,6 +247,48 @@ class SockJS:
         )
 
 
+class MultiplexRoute:
+    """The streams of one ``sockjs.multiplex(prefix)`` service: ``@mux.stream(name)`` adds one.
+
+    Streams may be added before or after the app is set up; each app (and
+    each blueprint registration) gets its own ``Multiplexer``, whose stream
+    handlers run in that app's request context.
+    """
+
+    def __init__(self, max_streams: int) -> None:
+        Multiplexer(max_streams=max_streams)  # check it now, not at mount time
+        self.max_streams = max_streams
+        self._streams: dict[str, StreamHandler] = {}
+        self._mounted: list[tuple[Flask, Multiplexer]] = []
+
+    def stream(self, name: str) -> Callable[[StreamHandler], StreamHandler]:
+        """Register the decorated function as the handler of stream ``name``.
+
+        The browser opens it with websocket-multiplex's ``multiplexer.channel(name)``.
+        """
+
+        def decorator(handler: StreamHandler) -> StreamHandler:
+            check_handler(handler, "stream handler")
+            if name in self._streams:
+                raise ValueError(f"stream {name!r} already has a handler ({self._streams[name]!r})")
+            for app, mux in self._mounted:
+                mux.add(name, _in_request_context(app, handler))
+            self._streams[name] = handler
+            return handler
+
+        return decorator
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._streams)
+
+    def _for_app(self, app: Flask) -> Multiplexer:
+        mux = Multiplexer({name: _in_request_context(app, handler) for name, handler in self._streams.items()},
+                          max_streams=self.max_streams)
+        self._mounted.append((app, mux))
+        return mux
+
+
 def _signed_session(app: Flask, values: dict[str, Any]) -> str:
     """A session cookie value for ``values``, signed as the app's session interface does."""
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
@@ -227,11 +310,11 @@ def _request_environ(environ: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
-def _in_request_context(app: Flask, func: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
-    """Run ``func(conn)`` inside a request context of the opening request."""
+def _in_request_context(app: Flask, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Run ``func(conn)`` (a connection or a stream) inside a request context of the opening request."""
 
     @functools.wraps(func)
-    def run(conn: Connection) -> Any:
+    def run(conn: Any) -> Any:
         with app.request_context(_request_environ(conn.environ)):
             return func(conn)
 

@@ -2,7 +2,8 @@
 # Install what the demo and the tests need; safe to run again (skips what is there).
 #   apt packages listed in scripts/apt-packages.txt (needs root, as on CI)
 #   .venv with requirements-test.txt and this project in editable mode
-#   npm packages from package.json (sockjs-client for the pages)
+#   npm packages from package.json (sockjs-client and websocket-multiplex's
+#   browser client for the pages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,8 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ ! -f node_modules/sockjs-client/dist/sockjs.min.js ]; then
+if [ ! -f node_modules/sockjs-client/dist/sockjs.min.js ] ||
+   [ ! -f node_modules/websocket-multiplex/multiplex_client.js ]; then
   echo "bootstrap: installing npm packages"
   npm install --no-audit --no-fund --loglevel=error >/dev/null
 fi

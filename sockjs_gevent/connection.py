@@ -11,6 +11,7 @@ from .session import Session
 
 if TYPE_CHECKING:  # pragma: no cover
     from .channels import Channel
+    from .stats import Stats
 
 #: Request headers a handler may read (docs/protocol.md section 10). Others, such
 #: as Authorization, are not shown: with HTTP transports every request of a
@@ -203,6 +204,20 @@ class Connection:
     def send_quoted(self, message: str, quoted: str) -> bool:
         """Send a message already JSON-quoted by ``protocol.quote`` (broadcasts quote once)."""
         return self._session.send_quoted(message, quoted)
+
+    @property
+    def service_stats(self) -> "Stats":
+        """The counters of this connection's service (``service.stats``).
+
+        For code that builds on a connection, such as the multiplexer, to
+        count its own errors where the service's are counted.
+        """
+        return self._session.stats
+
+    @property
+    def max_inbox_bytes(self) -> int:
+        """The service's ``max_inbox_bytes``: what may wait for this handler to read."""
+        return self._session.max_inbox_bytes
 
     def recv(self, timeout: Optional[float] = None) -> Optional[str]:
         """Block for the next message; None once closed.

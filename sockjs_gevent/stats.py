@@ -29,7 +29,9 @@ class Stats:
         self.sessions_closed: Counter[int] = Counter()  # by close code
         #: Problems by kind: handler, slow_consumer, busy, refused, origin,
         #: payload, callback, handshake, aborted, inbox_full (a send refused or
-        #: a websocket paused for a handler that is behind), inbox_dropped.
+        #: a websocket paused for a handler that is behind), inbox_dropped;
+        #: of multiplexed services (sockjs_gevent.multiplex): multiplex_unknown,
+        #: multiplex_malformed, multiplex_limit, multiplex_inbox_full.
         self.errors: Counter[str] = Counter()
 
     def error(self, kind: str) -> None:

@@ -7,7 +7,8 @@ Also: ``/rooms`` (a room where each message goes to everyone else, and
 handler raises on any message), ``/stubborn`` (the handler never reads
 nor returns), ``/returns`` (returns at once), ``/whoami`` (reports the connection info)
 and ``/origin_echo`` (echo for http://allowed.example and
-https://*.trusted.example:* pages only); ``GET /stats`` gives every
+https://*.trusted.example:* pages only); ``/multiplex`` carries the streams
+of ``MULTIPLEX`` (websocket-multiplex format); ``GET /stats`` gives every
 service's counters as JSON. With ``SOCKJS_GEVENT_REDIS_URL`` set,
 ``/broadcast`` reaches the members on every server sharing that Redis.
 """
@@ -22,10 +23,12 @@ import time
 from typing import Any, Sequence
 
 import gevent
+from gevent.event import Event
 
 
 from . import Connection, Router, SockJS, channels
 from .channels.hub import REDIS_URL_ENV
+from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .options import DEFAULT_SOCKJS_URL
 from .responses import not_found
 from .server import print_ready, serve
@@ -112,6 +115,82 @@ def whoami(conn: Connection) -> None:
     echo(conn)
 
 
+# --- /multiplex: streams for the multiplexing tests ----------------------------------
+
+#: The channel on which stream handlers of /multiplex report how they closed.
+STREAM_EVENTS = "stream-events"
+
+
+def _echo_stream(stream: Stream, transform: Any = str) -> None:
+    """Echo (through ``transform``); ``unsubscribe me`` makes the server close the stream.
+
+    A message ``tag TAG`` names the stream for the ``events`` stream, which
+    hears ``closed TAG NAME CODE REASON`` when it ends.
+    """
+    tag = None
+    for message in stream:
+        if message.startswith("tag "):
+            tag = message[4:]
+        if message == "unsubscribe me":
+            stream.close(3000, "Server unsubscribed")
+        else:
+            stream.send(transform(message))
+    if tag is not None:
+        stream.channel(STREAM_EVENTS).publish(f"closed {tag} {stream.name} {stream.close_code} {stream.close_reason}")
+
+
+def stream_echo(stream: Stream) -> None:
+    _echo_stream(stream)
+
+
+def stream_shout(stream: Stream) -> None:
+    _echo_stream(stream, str.upper)
+
+
+def stream_events(stream: Stream) -> None:
+    """Hears how the other streams of the service closed (see ``_echo_stream``)."""
+    stream.channel(STREAM_EVENTS).join(stream)
+    stream.send("listening")
+    for _ in stream:
+        pass
+
+
+def stream_kick(stream: Stream) -> None:
+    """On any message, closes the whole SockJS connection with 3001 "Kicked"."""
+    if stream.recv() is not None:
+        stream.connection.close(3001, "Kicked")
+
+
+def stream_crash(stream: Stream) -> None:
+    for message in stream:
+        raise RuntimeError(f"the crash stream fails on purpose (got {message!r})")
+
+
+def stream_stubborn(stream: Stream) -> None:
+    """Never reads (so its inbox fills); returns once the stream is closed."""
+    closed = Event()
+    stream.on_close(lambda s: closed.set())
+    stream.send("stuck")
+    closed.wait()
+
+
+def stream_whoami(stream: Stream) -> None:
+    stream.send(json.dumps({"name": stream.name, "transport": stream.transport, "path": stream.path}))
+    _echo_stream(stream)
+
+
+#: The streams of /multiplex.
+MULTIPLEX = {
+    "echo": stream_echo,
+    "shout": stream_shout,
+    "events": stream_events,
+    "kick": stream_kick,
+    "crash": stream_crash,
+    "stubborn": stream_stubborn,
+    "whoami": stream_whoami,
+}
+
+
 def custom_cookie(environ: Any) -> str:
     return "JSESSIONID=custom; Path=/; HttpOnly"
 
@@ -120,10 +199,12 @@ def custom_cookie(environ: Any) -> str:
 ORIGIN_ECHO_ALLOWED = ["http://allowed.example", "https://*.trusted.example:*"]
 
 
-def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (), **common: Any) -> Router:
+def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (),
+          max_streams: int = DEFAULT_MAX_STREAMS, **common: Any) -> Router:
     """The test services, with ``common`` options applied to each.
 
-    ``allowed_origins`` are added to those /origin_echo allows.
+    ``allowed_origins`` are added to those /origin_echo allows;
+    ``max_streams`` is /multiplex's.
     """
     common["sockjs_url"] = sockjs_url
     services = [
@@ -141,6 +222,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
         SockJS(stubborn, "/stubborn", **common),
         SockJS(returns, "/returns", **common),
         SockJS(echo, "/origin_echo", allowed_origins=[*ORIGIN_ECHO_ALLOWED, *allowed_origins], **common),
+        SockJS(Multiplexer(MULTIPLEX, max_streams=max_streams), "/multiplex", **common),
     ]
     stats = stats_app(*services)
 
@@ -167,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also allow this origin (pattern) on /origin_echo; repeatable")
     parser.add_argument("--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)")
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
+    parser.add_argument("--max-streams", type=int, default=DEFAULT_MAX_STREAMS,
+                        help="stream handlers per session of /multiplex")
     parser.add_argument("--gevent-websocket", action="store_true",
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
     parser.add_argument("--plain-pywsgi", action="store_true",
@@ -181,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     app = build(
         args.sockjs_url,
         args.allowed_origin,
+        max_streams=args.max_streams,
         heartbeat_delay=args.heartbeat_delay,
         disconnect_delay=args.disconnect_delay,
         max_queued_bytes=args.max_queued_bytes,

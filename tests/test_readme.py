@@ -87,6 +87,40 @@ def check_channels(monkeypatch: pytest.MonkeyPatch) -> None:
             assert a.recv() == "psst"
 
 
+def check_multiplex(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockjs_gevent.multiplex import Multiplexer
+    from sockjs_gevent.multiplex.testing import MultiplexClient
+
+    ns = run_block(block("multiplex"), monkeypatch)
+    (app,) = ns["_served"]
+    assert app.prefix == "/mux" and isinstance(app.handler, Multiplexer)
+    assert app.handler.names == ["chat", "ticker"]
+    import gevent
+
+    from sockjs_gevent.channels import default_hub
+
+    with MultiplexClient(app) as a, MultiplexClient(app) as b:
+        assert len(a.subscribe("ticker").recv()) == len("12:34:56")
+        a_chat, b_chat = a.subscribe("chat"), b.subscribe("chat")
+        lobby = default_hub().channel("lobby", scope="/mux")
+        for _ in range(100):  # let both stream handlers run up to their join
+            if len(lobby) == 2:
+                break
+            gevent.sleep(0)
+        assert len(lobby) == 2
+        a_chat.send("hi b")
+        assert b_chat.recv() == "hi b"
+        # the publish reached every member at once: nothing of it for its sender
+        assert not [m for m in a.client.session.take_messages() if m.startswith("msg,chat,")]
+
+
+def check_multiplex_flask(monkeypatch: pytest.MonkeyPatch) -> None:
+    ns = run_block(block("multiplex-flask"), monkeypatch)
+    ns["test_chat"]()
+    with ns["sockjs"].test_client(ns["app"], "/mux") as client:
+        assert client.refused  # before_connect applies to the whole connection
+
+
 def check_client(monkeypatch: pytest.MonkeyPatch) -> None:
     server = start_testserver()
     try:
@@ -104,6 +138,8 @@ CHECKS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "flask-tests": check_flask_tests,
     "channels": check_channels,
     "client": check_client,
+    "multiplex": check_multiplex,
+    "multiplex-flask": check_multiplex_flask,
 }
 
 

@@ -1,7 +1,7 @@
 """What the browser tests and tests/e2e/measure_connect.py share.
 
-- the test page, its harness script and sockjs-client, served under ``/e2e/``
-  by whichever server a test uses (``static_file``);
+- the test pages, their harness scripts, sockjs-client and websocket-multiplex's
+  client, served under ``/e2e/`` by whichever server a test uses (``static_file``);
 - ``PageServer``: a thread serving only those files, the "other origin" of the
   cross-origin tests;
 - ``Servers``: the SockJS servers of both origin modes, started on demand;
@@ -26,8 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PAGES = os.path.join(HERE, "pages")
 SOCKJS_CLIENT = os.path.join(ROOT, "node_modules", "sockjs-client", "dist", "sockjs.min.js")
+#: npm websocket-multiplex 0.1.0's browser client.
+MULTIPLEX_CLIENT = os.path.join(ROOT, "node_modules", "websocket-multiplex", "multiplex_client.js")
 
 PAGE_PATH = "/e2e/e2e.html"
+MULTIPLEX_PAGE_PATH = "/e2e/multiplex.html"
 SOCKJS_PATH = "/e2e/sockjs.min.js"
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,6 +91,9 @@ _STATIC = {
     PAGE_PATH: (os.path.join(PAGES, "e2e.html"), "text/html; charset=utf-8"),
     "/e2e/harness.js": (os.path.join(PAGES, "harness.js"), "application/javascript; charset=utf-8"),
     SOCKJS_PATH: (SOCKJS_CLIENT, "application/javascript; charset=utf-8"),
+    MULTIPLEX_PAGE_PATH: (os.path.join(PAGES, "multiplex.html"), "text/html; charset=utf-8"),
+    "/e2e/multiplex.js": (os.path.join(PAGES, "multiplex.js"), "application/javascript; charset=utf-8"),
+    "/e2e/multiplex_client.js": (MULTIPLEX_CLIENT, "application/javascript; charset=utf-8"),
 }
 
 
@@ -102,8 +108,9 @@ def static_file(path: str) -> Optional[tuple[bytes, str]]:
 
 
 def check_sockjs_client() -> None:
-    if not os.path.exists(SOCKJS_CLIENT):
-        raise RuntimeError(f"sockjs-client not found at {SOCKJS_CLIENT}: run `bash scripts/bootstrap.sh`")
+    for path in (SOCKJS_CLIENT, MULTIPLEX_CLIENT):
+        if not os.path.exists(path):
+            raise RuntimeError(f"{path} not found: run `bash scripts/bootstrap.sh` (npm packages of package.json)")
 
 
 # --- the page server (the other origin) -------------------------------------------------

@@ -1,0 +1,115 @@
+"""Unit-test stream handlers in-process, as the browser's multiplex client would use them.
+
+    from sockjs_gevent.multiplex.testing import MultiplexClient
+
+    def test_chat_echoes():
+        with MultiplexClient(SockJS(Multiplexer({"chat": chat}))) as client:
+            chat = client.subscribe("chat")
+            chat.send("hi")
+            assert chat.recv() == "hi"
+            chat.close()                      # the page unsubscribes
+
+It drives a ``HandlerClient`` (pass one, e.g. from the Flask extension's
+``test_client``, or a service) and sorts what the server sends by stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Optional, Union
+
+from ..app import SockJS
+from ..testing import HandlerClient
+from .framing import MSG, UNS, encode_msg, encode_sub, encode_uns, parse, wire_name
+
+
+class StreamClient:
+    """The client's end of one stream (what ``multiplexer.channel(name)`` is in the browser)."""
+
+    def __init__(self, mux: "MultiplexClient", wire: str) -> None:
+        self._mux = mux
+        #: The stream's name on the wire.
+        self.wire_name = wire
+        self._messages: deque[str] = deque()
+        #: True once the server sent ``uns`` for this stream.
+        self.closed = False
+
+    def send(self, text: str) -> None:
+        """``msg,NAME,TEXT`` to the server."""
+        self._mux.client.send(encode_msg(self.wire_name, text))
+
+    def recv(self, timeout: float = 1.0) -> Optional[str]:
+        """The next message the stream's handler sent; None once the server closed it (or the connection).
+
+        Raises TimeoutError if nothing comes for this stream within ``timeout`` seconds.
+        """
+        self._mux._pump_until(lambda: bool(self._messages) or self.closed, timeout, f"a message on {self.wire_name!r}")
+        if self._messages:
+            return self._messages.popleft()
+        return None
+
+    def wait_closed(self, timeout: float = 1.0) -> None:
+        """Wait until the server closes the stream (``uns``), or the connection closes."""
+        self._mux._pump_until(lambda: self.closed, timeout, f"uns of {self.wire_name!r}")
+
+    def close(self) -> None:
+        """Unsubscribe, as ``channel.close()`` does in the browser: ``uns,NAME``."""
+        self._mux.client.send(encode_uns(self.wire_name))
+        self._mux._forget(self)
+
+
+class MultiplexClient:
+    """One fake browser session speaking websocket-multiplex to a multiplexed service."""
+
+    def __init__(self, client: Union[HandlerClient, SockJS], **options: Any) -> None:
+        #: The underlying session client (its ``session``, ``wait_closed``, ``close`` ...).
+        self.client = client if isinstance(client, HandlerClient) else HandlerClient(client, **options)
+        self._streams: dict[str, StreamClient] = {}
+
+    def subscribe(self, name: str) -> StreamClient:
+        """``sub,NAME``: open stream ``name`` (escaped as the browser does)."""
+        stream = StreamClient(self, wire_name(name))
+        self._streams[stream.wire_name] = stream
+        self.client.send(encode_sub(stream.wire_name))
+        return stream
+
+    def send_raw(self, *messages: str) -> None:
+        """Messages as they are, well-formed or not."""
+        self.client.send(*messages)
+
+    def _forget(self, stream: StreamClient) -> None:
+        if self._streams.get(stream.wire_name) is stream:
+            del self._streams[stream.wire_name]
+
+    def _pump_until(self, done: Any, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            try:
+                message = self.client.recv(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise TimeoutError(f"nothing: waited {timeout} s for {what}") from None
+            if message is None:  # the whole connection closed: so did every stream
+                for stream in self._streams.values():
+                    stream.closed = True
+                return
+            kind, wire, payload = parse(message)
+            stream = self._streams.get(wire)
+            if stream is None:
+                continue  # like the browser: messages for streams it does not have are ignored
+            if kind == MSG:
+                stream._messages.append(payload)  # type: ignore[arg-type]
+            elif kind == UNS:
+                stream.closed = True
+                self._forget(stream)
+
+    def close(self) -> None:
+        """The browser leaves: the whole connection closes."""
+        self.client.close()
+
+    def __enter__(self) -> "MultiplexClient":
+        self.client.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.client.__exit__(*exc)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-READY = re.compile(r"listening on http://([\d.]+):(\d+)")
+READY = re.compile(r"listening on (https?)://([\d.]+):(\d+)")
 START_TIMEOUT = 20.0
 
 
@@ -29,10 +29,11 @@ class RunningServer:
     host: str
     port: int
     output: list[str] = field(default_factory=list)
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -77,7 +78,8 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningS
             if not ready.is_set():
                 match = READY.search(line)
                 if match:
-                    found["addr"] = (match.group(1), int(match.group(2)))
+                    found["addr"] = (match.group(2), int(match.group(3)))
+                    found["scheme"] = match.group(1)
                     ready.set()
         ready.set()  # process ended: wake the waiter either way
 
@@ -86,7 +88,7 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningS
         process.kill()
         raise RuntimeError("server did not start:\n" + "".join(output))
     host, port = found["addr"]
-    return RunningServer(process, host, port, output)
+    return RunningServer(process, host, port, output, found["scheme"])
 
 
 def start_testserver(*extra: str) -> RunningServer:

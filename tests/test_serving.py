@@ -92,10 +92,12 @@ def test_websockets_work_under_the_stock_pywsgi_handler():
 def test_malformed_request_headers_get_400_and_the_server_keeps_serving(server):
     import socket
 
-    for block in (b"Bad header line\r\n", b"X-A : spaced name\r\n", b"X: " + b"a" * 70000 + b"\r\n"):
+    # (a header block past 16 KiB is 431 on the httptools server, 400 on pywsgi)
+    for block, codes in ((b"Bad header line\r\n", (b"400",)), (b"X-A : spaced name\r\n", (b"400",)),
+                         (b"X: " + b"a" * 70000 + b"\r\n", (b"400", b"431"))):
         with socket.create_connection((server.host, server.port), timeout=5) as sock:
             sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n" + block + b"\r\n")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 400 ")
+            assert sock.recv(65536)[9:12] in codes
     status, body, _ = http(server, "GET", "/echo")
     assert (status, body) == (200, b"Welcome to SockJS!\n")
 

@@ -189,8 +189,8 @@ class Connection:
             if self._refused is not None:
                 self._refuse(self._refused)
                 return None
-            if self._stop_reading or server.draining:
-                return None
+            if self._stop_reading or (server.draining and not first):
+                return None  # (a new connection still gets its first answer)
             if self._in_head or first:
                 if self._head_deadline is None and config.header_timeout is not None:
                     self._head_deadline = io.now() + config.header_timeout

@@ -5,7 +5,9 @@
 Each server is one process pinned to core 0 (taskset -c 0); the generator,
 wrk, is pinned to core 1. Prints requests/s, the ratios of the same run, and
 the CPU the generator and the server used (a generator near 100 % of its
-core measures itself, not the server).
+core measures itself, not the server). On a machine shared with other work
+the servers get less than their core; the server CPU per request is then
+the steadier comparison, and is printed too.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def measure(name: str, cmd: list[str], port: int, duration: float, connections: 
         server_cpu = (cpu_seconds(server.pid) - before_server) / elapsed
         gen_cpu = ((children_after.children_user - children_before.children_user) +
                    (children_after.children_system - children_before.children_system)) / elapsed
-        return {"name": name, "rps": rps, "server_cpu": server_cpu, "gen_cpu": gen_cpu}
+        return {"name": name, "rps": rps, "server_cpu": server_cpu, "gen_cpu": gen_cpu,
+                "us_per_request": server_cpu / rps * 1e6 if rps else float("nan")}
     finally:
         server.terminate()
         try:
@@ -115,9 +118,14 @@ def main() -> None:
         ours = results["httptools"]["rps"]
         line = [f"run {run}:"]
         for name, r in results.items():
-            line.append(f"{name} {r['rps']:,.0f} req/s (server CPU {r['server_cpu']:.0%}, wrk CPU {r['gen_cpu']:.0%})")
+            line.append(f"{name:9} {r['rps']:>8,.0f} req/s  server CPU {r['server_cpu']:4.0%} "
+                        f"({r['us_per_request']:5.1f} us/request)  wrk CPU {r['gen_cpu']:4.0%}")
         print("  " + "\n    ".join(line))
-        print(f"    ratios: httptools/pywsgi {ours / results['pywsgi']['rps']:.2f}, httptools/node {ours / results['node']['rps']:.2f}")
+        cost = {name: r["us_per_request"] for name, r in results.items()}
+        print(f"    req/s ratios: httptools/pywsgi {ours / results['pywsgi']['rps']:.2f}, "
+              f"httptools/node {ours / results['node']['rps']:.2f}")
+        print(f"    CPU-per-request ratios (robust on a busy machine): pywsgi/httptools "
+              f"{cost['pywsgi'] / cost['httptools']:.2f}, node/httptools {cost['node'] / cost['httptools']:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from ..peerwatch import TAKE_SOCKET_KEY
 from .config import HttpConfig
-from .environ import connection_environ, header_key, method_name, split_target
-from .input import BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
+from .environ import _METHODS, connection_environ, header_key, method_name, split_target
+from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
 from .response import NO_BODY, Response, error_response, iterate
 from .sockio import Closed, PlainIO, Timeout, TlsIO
 
@@ -48,6 +48,10 @@ _TE = "HTTP_TRANSFER_ENCODING"
 _CONNECTION = "HTTP_CONNECTION"
 _EXPECT = "HTTP_EXPECT"
 _COOKIE = "HTTP_COOKIE"
+# Bits of Connection._flags: which of those headers the head had.
+_HOST_SEEN, _TE_SEEN, _CONNECTION_SEEN, _EXPECT_SEEN, _LENGTH_SEEN = 1, 2, 4, 8, 16
+_FLAGS = {_HOST: _HOST_SEEN, _TE: _TE_SEEN, _CONNECTION: _CONNECTION_SEEN, _EXPECT: _EXPECT_SEEN,
+          "CONTENT_LENGTH": _LENGTH_SEEN}
 
 
 class Refused(Exception):
@@ -101,9 +105,9 @@ class Connection:
     """Serves the requests of one client connection, in its own greenlet."""
 
     __slots__ = (
-        "server", "app", "config", "io", "parser", "queue", "template", "response", "request",
+        "server", "app", "config", "io", "parser", "queue", "template", "response", "request", "access_log",
         # the head being parsed
-        "_environ", "_url", "_head_size", "_head_fed", "_headers", "_in_head", "_head_deadline", "_body",
+        "_environ", "_url", "_head_size", "_head_fed", "_headers", "_flags", "_in_head", "_head_deadline", "_body",
         # the state of reading
         "_refused", "_stop_reading", "_upgrade_body", "_taken", "_continue_sent",
         "__weakref__",
@@ -112,6 +116,7 @@ class Connection:
     def __init__(self, server: Any, sock: Any, address: Any, tls: bool) -> None:
         self.server = server
         self.app = server.application
+        self.access_log = server.access_log
         config: HttpConfig = server.config
         self.config = config
         self.io = (TlsIO if tls else PlainIO)(sock, config.read_size)
@@ -125,6 +130,7 @@ class Connection:
         self._head_size = 0
         self._head_fed = 0
         self._headers = 0
+        self._flags = 0
         self._in_head = False
         self._head_deadline: Optional[float] = None
         self._body: Optional[RequestBody] = None
@@ -277,7 +283,7 @@ class Connection:
                 self._send_error(500, "Internal Server Error", "The server failed to answer this request.")
             return False
         finally:
-            if result is not None and hasattr(result, "close"):
+            if result is not None and type(result) is not list and hasattr(result, "close"):
                 try:
                     result.close()
                 except Exception:
@@ -286,7 +292,7 @@ class Connection:
             self.request = None
         if self._taken or response.upgraded:
             return False
-        access_log = self.server.access_log
+        access_log = self.access_log
         if access_log is not None:
             access_log.log(environ, response.code, response.sent)
         if body.complete:
@@ -423,6 +429,7 @@ class Connection:
 
     def on_message_begin(self) -> None:
         self._environ = self.template.copy()
+        self._flags = 0
         self._url = b""
         self._head_size = 0
         self._head_fed = 0
@@ -457,6 +464,9 @@ class Connection:
         old = environ.get(key)
         if old is None:
             environ[key] = text
+            flag = _FLAGS.get(key)
+            if flag:
+                self._flags |= flag
         elif key == _HOST:
             self._refused = Refused(400, "More than one Host header.")
             raise _Abort()
@@ -472,66 +482,79 @@ class Connection:
         url = self._url
         self._url = b""
         version = parser.get_http_version()
-        http11 = version == "1.1"
-        if not http11 and version != "1.0":
+        if version == "1.1":
+            http11 = True
+            environ["SERVER_PROTOCOL"] = "HTTP/1.1"
+        elif version == "1.0":
+            http11 = False
+            environ["SERVER_PROTOCOL"] = "HTTP/1.0"
+        else:
             self._refused = Refused(505, f"HTTP/{version} is not supported; use HTTP/1.1.")
             raise _Abort()
         if self._head_size + len(url) > self.config.max_head_size:
             self._refused = Refused(431, f"Request header block larger than {self.config.max_head_size} bytes.")
             raise _Abort()
-        method = method_name(parser.get_method())
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or method_name(raw_method)
         environ["REQUEST_METHOD"] = method
-        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if http11 else "HTTP/1.0"
-        environ["PATH_INFO"], environ["QUERY_STRING"] = split_target(url)
-        environ["RAW_URI"] = url.decode("latin-1")
-        if http11:
-            if _HOST not in environ:
+        if url[:1] == b"/" and b"?" not in url and b"%" not in url and b"#" not in url:
+            environ["PATH_INFO"] = environ["RAW_URI"] = url.decode("latin-1")
+            environ["QUERY_STRING"] = ""
+        else:
+            environ["PATH_INFO"], environ["QUERY_STRING"] = split_target(url)
+            environ["RAW_URI"] = url.decode("latin-1")
+        flags = self._flags
+        keep_alive = http11
+        expect_continue = False
+        has_body = False
+        if flags != _HOST_SEEN:
+            if http11 and not flags & _HOST_SEEN:
                 self._refused = Refused(400, "HTTP/1.1 requests need a Host header.")
                 raise _Abort()
-        te = environ.get(_TE)
-        if te is not None:
-            if te.lower() != "chunked":
-                self._refused = Refused(400, f"Transfer-Encoding {te!r} is not supported (only 'chunked').")
-                raise _Abort()
-            if not http11:
-                self._refused = Refused(400, "Transfer-Encoding is not allowed in HTTP/1.0.")
-                raise _Abort()
-        connection = environ.get(_CONNECTION)
-        if connection is None:
-            keep_alive = http11
-        else:
-            tokens = connection.lower()
-            if http11:
-                keep_alive = "close" not in tokens or "close" not in [t.strip() for t in tokens.split(",")]
-            else:
-                keep_alive = "keep-alive" in tokens and "keep-alive" in [t.strip() for t in tokens.split(",")]
-        expect_continue = False
-        expect = environ.get(_EXPECT)
-        if expect is not None:
-            if expect.lower() != "100-continue":
-                self._refused = Refused(417, f"Expectation {expect!r} is not supported.")
-                raise _Abort()
-            expect_continue = http11
+            if flags & _TE_SEEN:
+                te = environ[_TE]
+                if te.lower() != "chunked":
+                    self._refused = Refused(400, f"Transfer-Encoding {te!r} is not supported (only 'chunked').")
+                    raise _Abort()
+                if not http11:
+                    self._refused = Refused(400, "Transfer-Encoding is not allowed in HTTP/1.0.")
+                    raise _Abort()
+                has_body = True
+            if flags & _CONNECTION_SEEN:
+                tokens = environ[_CONNECTION].lower()
+                if http11:
+                    keep_alive = "close" not in tokens or "close" not in [t.strip() for t in tokens.split(",")]
+                else:
+                    keep_alive = "keep-alive" in tokens and "keep-alive" in [t.strip() for t in tokens.split(",")]
+            if flags & _EXPECT_SEEN:
+                expect = environ[_EXPECT]
+                if expect.lower() != "100-continue":
+                    self._refused = Refused(417, f"Expectation {expect!r} is not supported.")
+                    raise _Abort()
+                expect_continue = http11
+            if flags & _LENGTH_SEEN:
+                length = environ["CONTENT_LENGTH"] = environ["CONTENT_LENGTH"].strip()
+                max_body = self.config.max_body_size
+                if max_body is not None and int(length) > max_body:
+                    self._refused = Refused(413, f"Request body larger than {max_body} bytes.")
+                    raise _Abort()
+                has_body = has_body or length != "0"
         upgrade = parser.should_upgrade()
-        if upgrade and not http11:
-            self._refused = Refused(400, "Protocol upgrades need HTTP/1.1.")
-            raise _Abort()
-        length = environ.get("CONTENT_LENGTH")
-        max_body = self.config.max_body_size
-        if length is not None:
-            length = environ["CONTENT_LENGTH"] = length.strip()
-            if max_body is not None and int(length) > max_body:
-                self._refused = Refused(413, f"Request body larger than {max_body} bytes.")
-                raise _Abort()
-        body = RequestBody(self)
-        environ["wsgi.input"] = body
-        # A declined upgrade ends the connection: what follows its head may
-        # already be the other protocol.
-        request = Request(environ, body, keep_alive and not upgrade, method == "HEAD", http11, expect_continue)
-        self.queue.append(request)
-        self._body = body
         if upgrade:
-            self._upgrade_body = body
+            if not http11:
+                self._refused = Refused(400, "Protocol upgrades need HTTP/1.1.")
+                raise _Abort()
+            # A declined upgrade ends the connection: what follows its head
+            # may already be the other protocol.
+            keep_alive = False
+            body = self._upgrade_body = RequestBody(self)
+        elif has_body:
+            body = RequestBody(self)
+        else:
+            body = EMPTY_BODY  # nothing to read: one shared, always complete body
+        environ["wsgi.input"] = body
+        self.queue.append(Request(environ, body, keep_alive, method == "HEAD", http11, expect_continue))
+        self._body = body
 
     def on_body(self, data: bytes) -> None:
         body = self._body

@@ -171,3 +171,9 @@ class RequestBody:
 
     def close(self) -> None:
         """Nothing to close: the server owns the connection."""
+
+
+#: The ``wsgi.input`` of every request without a body (no Content-Length,
+#: or 0, and not chunked): shared, since it never holds a byte.
+EMPTY_BODY = RequestBody(None)
+EMPTY_BODY.complete = True

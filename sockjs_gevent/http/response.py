@@ -36,10 +36,10 @@ _KINDS_MAX = 1024
 _SPECIAL = {"content-length": _CONTENT_LENGTH, "connection": _CONNECTION, "date": _DATE,
             "transfer-encoding": _TRANSFER_ENCODING}
 
-_STATUS_LINES: dict[str, bytes] = {}
+_STATUS_LINES: dict[str, tuple[bytes, int]] = {}
 _STATUS_MAX = 256
 
-_date = [0, ""]
+_date = [0, ""]  # the second, and its "Date: ..." header line
 
 
 def http_date() -> str:
@@ -47,8 +47,8 @@ def http_date() -> str:
     now = int(time.time())
     if now != _date[0]:
         _date[0] = now
-        _date[1] = formatdate(now, usegmt=True)
-    return _date[1]
+        _date[1] = "Date: " + formatdate(now, usegmt=True)
+    return _date[1][6:]
 
 
 def _kind(name: str) -> int:
@@ -60,15 +60,14 @@ def _kind(name: str) -> int:
     return kind
 
 
-def status_line(status: str) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit() or status[3] != " " \
-                or "\r" in status or "\n" in status:
-            raise ValueError(f"bad WSGI status {status!r}: want '200 OK' (three digits, a space, a reason)")
-        line = ("HTTP/1.1 " + status + "\r\n").encode("latin-1")
-        if len(_STATUS_LINES) < _STATUS_MAX:
-            _STATUS_LINES[status] = line
+def _status_line(status: str) -> tuple[bytes, int]:
+    """The status line of a WSGI status string, and its code (cached)."""
+    if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit() or status[3] != " " \
+            or "\r" in status or "\n" in status:
+        raise ValueError(f"bad WSGI status {status!r}: want '200 OK' (three digits, a space, a reason)")
+    line = ("HTTP/1.1 " + status + "\r\n").encode("latin-1"), int(status[:3])
+    if len(_STATUS_LINES) < _STATUS_MAX:
+        _STATUS_LINES[status] = line
     return line
 
 
@@ -90,17 +89,18 @@ class Response:
     def __init__(self, io: PlainIO, write_timeout: Optional[float]) -> None:
         self.io = io
         self.write_timeout = write_timeout
+        self.mode = NO_BODY
+        self.left = 0
+        self.code = 0
         self.reset(True, False, False)
 
     def reset(self, http11: bool, head_request: bool, close: bool) -> None:
+        # (mode, left and code are set when the head goes out)
         self.status: Optional[str] = None
         self.headers: Any = None
         self.head_sent = False
-        self.mode = NO_BODY
-        self.left = 0
         self.close = close  # end the connection after this answer
         self.sent = 0  # body bytes, for the access log
-        self.code = 0
         self.upgraded = False
         self.http11 = http11
         self.head_request = head_request
@@ -185,12 +185,11 @@ class Response:
         status = self.status
         if status is None:
             raise AssertionError("the app returned without calling start_response()")
-        line = status_line(status)
-        code = self.code = int(status[:3])
+        line, code = _STATUS_LINES.get(status) or _status_line(status)
+        self.code = code
         headers = self.headers
         length: Optional[str] = None
-        has_date = has_connection = False
-        drop_te = False
+        has_date = has_connection = drop_te = False
         for name, value in headers:
             kind = _KINDS.get(name)
             if kind is None:
@@ -215,19 +214,17 @@ class Response:
                 mode = UNTIL_CLOSE
                 self.upgraded = True
                 self.close = True
-            length = None
         elif self.head_request:
             mode = NO_BODY
             if length is None and complete is not None:
                 extra.append("Content-Length: %d" % complete)
         elif length is not None:
             mode = LENGTH
-            try:
-                self.left = int(length)
-            except ValueError:
-                raise ValueError(f"the app's Content-Length {length!r} is not a number") from None
-            if self.left < 0 or not length.strip().isdigit():
-                raise ValueError(f"the app's Content-Length {length!r} is not a number")
+            if not length.isdigit():
+                length = length.strip(" \t")
+                if not length.isdigit():
+                    raise ValueError(f"the app's Content-Length {length!r} is not a number")
+            self.left = int(length)
         elif complete is not None:
             mode = LENGTH
             self.left = complete
@@ -245,16 +242,21 @@ class Response:
             elif not self.http11:
                 extra.append("Connection: keep-alive")
         if not has_date:
-            extra.append("Date: " + http_date())
+            now = int(time.time())
+            if now != _date[0]:
+                _date[0] = now
+                _date[1] = "Date: " + formatdate(now, usegmt=True)
+            extra.append(_date[1])
         if headers:
             text = "\r\n".join(map(": ".join, headers))
-            if text.count("\n") != len(headers) - 1 or text.count("\r") != len(headers) - 1:
-                raise ValueError("a response header contains a line break (header injection?)")
             if extra:
                 text = text + "\r\n" + "\r\n".join(extra)
         else:
             text = "\r\n".join(extra)
-        head = line + (text + "\r\n\r\n").encode("latin-1")
+        lines = len(headers) + len(extra) - 1
+        if text.count("\n") != lines or text.count("\r") != lines:
+            raise ValueError("a response header contains a line break (header injection?)")
+        head = line + text.encode("latin-1") + b"\r\n\r\n"
         self.head_sent = True
         if data and mode != NO_BODY:
             if mode == CHUNKED:
@@ -269,7 +271,7 @@ class Response:
             self.sent = len(data)
         else:
             payload = head
-        self.io.send(payload, self.write_timeout)
+        self.io.send(payload, None if self.upgraded else self.write_timeout)
 
     def send_continue(self) -> None:
         self.io.send(b"HTTP/1.1 100 Continue\r\n\r\n", self.write_timeout)

@@ -2,7 +2,7 @@
 
     bench/peers/install.sh        # once: the peers, into bench/.peers/
     cd /work/main && .venv/bin/python bench/bench.py [--duration 5] [--json out.json]
-        [--servers sockjs-gevent,sockjs-node,sockjs-tornado,aiohttp-sockjs,raw]
+        [--servers sockjs-gevent,sockjs-gevent-pywsgi,sockjs-node,sockjs-tornado,aiohttp-sockjs,raw]
         [--scenarios a,b,c,d,e,f] [--hold 30] [--peers-dir bench/.peers]
 
 Each server runs alone, pinned to core 0 (taskset -c 0); this process, the
@@ -84,6 +84,9 @@ def _in(peers: str, *parts: str) -> str:
 
 SERVERS = {
     "sockjs-gevent": Peer("sockjs-gevent", lambda p: [os.path.join(BENCH, "sockjs_gevent_server.py"), "--port", "0"]),
+    # The same on gevent's pywsgi (serve(server="pywsgi")), for the HTTP server's own share.
+    "sockjs-gevent-pywsgi": Peer("sockjs-gevent-pywsgi", lambda p: [
+        os.path.join(BENCH, "sockjs_gevent_server.py"), "--port", "0", "--server", "pywsgi"]),
     "sockjs-node": Peer(
         "sockjs-node", lambda p: [os.path.join(BENCH, "peers", "node_server.js"), "0"],
         program=lambda p: ["node"], env=lambda p: {"NODE_PATH": _in(p, "node", "node_modules")},

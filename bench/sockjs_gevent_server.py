@@ -52,10 +52,11 @@ def raise_nofile_limit() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--server", choices=("httptools", "pywsgi"), default="httptools", help="the HTTP server under SockJS")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     raise_nofile_limit()
-    serve(build(), "127.0.0.1", args.port, ready=print_ready)
+    serve(build(), "127.0.0.1", args.port, ready=print_ready, server=args.server)
 
 
 if __name__ == "__main__":

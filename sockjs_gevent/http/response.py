@@ -257,7 +257,6 @@ class Response:
         if text.count("\n") != lines or text.count("\r") != lines:
             raise ValueError("a response header contains a line break (header injection?)")
         head = line + text.encode("latin-1") + b"\r\n\r\n"
-        self.head_sent = True
         if data and mode != NO_BODY:
             if mode == CHUNKED:
                 payload = head + b"%x\r\n%b\r\n" % (len(data), data)
@@ -271,6 +270,7 @@ class Response:
             self.sent = len(data)
         else:
             payload = head
+        self.head_sent = True  # (only now: a bad item above still gets the app a 500)
         self.io.send(payload, None if self.upgraded else self.write_timeout)
 
     def send_continue(self) -> None:

@@ -334,5 +334,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
 def print_ready(server: Any) -> None:
     """A ``ready`` callback that prints where the server listens (for scripts and tests)."""
     scheme = "https" if getattr(server, "ssl_enabled", False) else "http"
-    print(f"sockjs-gevent listening on {scheme}://{server.server_host}:{server.server_port}", flush=True)
+    # One write: print() writes the text and its newline separately, and
+    # unbuffered workers sharing a pipe (the cluster) interleave them.
+    sys.stdout.write(f"sockjs-gevent listening on {scheme}://{server.server_host}:{server.server_port}\n")
     sys.stdout.flush()

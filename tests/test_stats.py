@@ -3,6 +3,7 @@
 import json
 import urllib.request
 
+from serverproc import poll_until
 from sockjs_gevent.client import connect
 
 
@@ -37,6 +38,7 @@ def test_log_lines_name_transport_and_peer_but_not_the_session(server_factory):
     conn = connect(server.url("/crash"), transport="xhr-streaming", session_id="secretsessionid")
     conn.send("boom")
     assert conn.recv(timeout=5) is None
-    log = server.log()
+    # The client may see the close before this process has read the server's log line.
+    log = poll_until(lambda: "transport=xhr_streaming" in server.log() and server.log(), 5, "the handler's log line")
     assert "transport=xhr_streaming remote=127.0.0.1" in log
     assert "secretsessionid" not in log

@@ -359,16 +359,13 @@ class Connection:
         length = request.environ.get("CONTENT_LENGTH")
         if length and int(length) - body.received > self.config.max_drain_size:
             return False
-        body.discard = True
-        body._buf.clear()
+        body.discard_from(self)
         start = body.received
-        body._source = self
         try:
             while not body.complete:
                 if body.received - start > self.config.max_drain_size:
                     return False
                 self.pull(body)
-                body._buf.clear()
                 if body.error is not None:
                     return False
         except BodyError:

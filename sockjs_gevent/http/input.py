@@ -74,6 +74,12 @@ class RequestBody:
         if data:
             self._buf += data
 
+    def discard_from(self, source: Any) -> None:
+        """Drop what is buffered and all that comes; ``source`` reads the rest (draining for keep-alive)."""
+        self.discard = True
+        self._buf.clear()
+        self._source = source
+
     def detach(self) -> None:
         """The request is over: reads return what is buffered, then end."""
         self._source = None

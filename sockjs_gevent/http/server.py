@@ -84,11 +84,7 @@ class HttpServer(StreamServer):
         """Close connections idle between requests; the others close after their current answer."""
         self.draining = True
         for connection in list(self.idle):
-            try:
-                # The waiting read sees the end of the stream and the connection ends.
-                connection.io.sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
+            connection.io.end_reading()  # its waiting read sees the end of the stream
 
     def close(self) -> None:
         self.close_idle_connections()

@@ -99,10 +99,8 @@ class PlainIO:
                 return raw.recv(size)
             except BlockingIOError:
                 pass
-            except (ConnectionError, OSError) as exc:
-                if isinstance(exc, Timeout):
-                    raise
-                return b""
+            except OSError:
+                return b""  # reset: the same as an end of stream to us
             self._wait(_READ, deadline)
 
     # -- writing ------------------------------------------------------------
@@ -145,6 +143,13 @@ class PlainIO:
     def shutdown_write(self) -> None:
         try:
             self._raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def end_reading(self) -> None:
+        """Make a waiting read see the end of the stream (the connection then ends itself)."""
+        try:
+            self._raw.shutdown(socket.SHUT_RD)
         except OSError:
             pass
 
@@ -211,7 +216,8 @@ class TlsIO(PlainIO):
             view = view[sent:]
 
     def shutdown_write(self) -> None:
+        # (on the TCP socket: SSLSocket.shutdown would drop the TLS state a last read needs)
         try:
-            self.sock._sock.shutdown(socket.SHUT_WR)
-        except (OSError, AttributeError):
+            self._raw.shutdown(socket.SHUT_WR)
+        except OSError:
             pass

@@ -278,9 +278,15 @@ class Response:
 
 
 def iterate(result: Iterable[bytes], response: Response) -> None:
-    """Send every item of a streaming answer at once, each as its own write."""
+    """Send every item of a streaming answer at once, each as its own write.
+
+    Once the head of an answer without a body (HEAD, 204, 304) is out, the
+    rest is not asked for: a HEAD of an endless stream ends too.
+    """
     send_item = response.send_item
     for data in result:
         if data:
             send_item(data)
+            if response.mode == NO_BODY:
+                break
     response.finish()

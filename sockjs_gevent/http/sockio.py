@@ -60,6 +60,8 @@ class PlainIO:
             watcher = self._writer
             if watcher is None:
                 watcher = self._writer = self._loop.io(self._raw.fileno(), _WRITE)
+        if watcher.active:
+            raise RuntimeError("two greenlets wait on one connection at once (a response written from two greenlets?)")
         switch = getcurrent().switch
         timer = None
         if deadline is not None:

@@ -131,6 +131,32 @@ def test_head_writes_no_body_but_keeps_the_content_length(start_server):
     wire.close()
 
 
+def test_head_of_an_endless_stream_ends_after_the_head(start_server):
+    closed = Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+
+        def endless():
+            try:
+                while True:
+                    yield b"data: tick\r\n\r\n"
+            finally:
+                closed.set()
+
+        return endless()
+
+    server = start_server(app)
+    wire = Wire(server)
+    wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = wire.head()
+    assert head.status == 200 and head.get("Transfer-Encoding") is None
+    assert closed.wait(5)  # the app's iterable was closed, not drained forever
+    wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert wire.head().status == 200
+    assert wire.closed()  # and nothing but the two heads was written
+
+
 def test_100_continue_is_sent_only_when_the_app_reads_the_body(start_server):
     reading = Event()
 

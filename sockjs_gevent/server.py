@@ -211,6 +211,8 @@ def build_server(
     if backlog is not None:
         extra["backlog"] = backlog
     if access_log is not None:
+        if isinstance(access_log, str):  # a path, or "-" for stderr, as for the httptools server
+            access_log = sys.stderr if access_log == "-" else open(access_log, "a", buffering=1, encoding="utf-8")
         extra["log"] = access_log
     return make_server(app, host, port, request_timeout=request_timeout, **extra)
 

@@ -89,3 +89,19 @@ def test_plain_http_to_a_tls_port_is_refused_quietly(start_server, certificate):
     except (ConnectionError, socket.error):
         data = b""
     assert b"hello" not in data
+
+
+def test_serve_with_an_ssl_context(start_server, certificate, client_context):
+    """A stdlib SSLContext works as well as certfile/keyfile (the server wraps with gevent's SSLSocket)."""
+    from sockjs_gevent.client.http import HttpConnection
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server = start_server(hello, ssl_context=context)
+    http = HttpConnection("127.0.0.1", server.server_port, 5, client_context)
+    try:
+        for _ in range(2):  # kept alive across requests
+            response = http.request("GET", "/")
+            assert (response.status, http.read_body()) == (200, b"hello")
+    finally:
+        http.close()

@@ -26,7 +26,7 @@ from ..peerwatch import TAKE_SOCKET_KEY
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
 from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
-from .response import NO_BODY, Response, error_response, iterate
+from .response import Response, error_response, iterate
 from .sockio import Closed, PlainIO, Timeout, TlsIO
 
 log = logging.getLogger("sockjs_gevent.http")

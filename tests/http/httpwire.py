@@ -11,10 +11,9 @@ from __future__ import annotations
 import socket as stdlib_socket
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 from gevent import socket
-from gevent.pool import Pool
 
 from sockjs_gevent.http import HttpConfig, HttpServer
 

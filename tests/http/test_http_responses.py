@@ -127,7 +127,7 @@ def test_app_content_length_is_obeyed(start_server):
     assert wire.closed()  # ...and the connection is not reused
     wire = Wire(server)
     wire.get("/short")
-    head = wire.head()
+    assert wire.head().get("Content-Length") == "10"
     assert wire.rest() == b"12345"  # shorter than announced: the close tells the client
 
 

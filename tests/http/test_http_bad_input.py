@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from gevent.event import Event
 
 from httpwire import Wire, assert_serves, hello, settle
 from sockjs_gevent.http import HttpConfig
@@ -51,14 +52,17 @@ BAD = [
 @pytest.fixture
 def server(start_server):
     calls = []
+    called = Event()
 
     def app(environ, start_response):
         calls.append(environ["PATH_INFO"])
+        called.set()
         environ["wsgi.input"].read()
         return hello(environ, start_response)
 
     server = start_server(app, HttpConfig(max_body_size=1000, linger_timeout=0.2, header_timeout=2.0))
     server.calls = calls
+    server.called = called
     return server
 
 
@@ -138,10 +142,7 @@ def test_a_client_reset_leaves_at_most_one_debug_line(server, caplog, data):
     wire = Wire(server)
     wire.send(data)
     if b"\r\n\r\n" in data:
-        while not server.calls:  # the app is reading the body
-            import gevent
-
-            gevent.sleep(0.01)
+        assert server.called.wait(5)  # the app is reading the body
     wire.reset()
     settle(server)
     records = [r for r in caplog.records if r.name.startswith("sockjs_gevent")]

@@ -190,7 +190,7 @@ class Connection:
         idle_deadline = None
         if not first and config.keepalive_timeout is not None:
             idle_deadline = io.now() + config.keepalive_timeout
-        wait_first = not first  # the client is still reading our answer
+        after_answer = not first  # the client is still reading our answer
         while True:
             if self._refused is not None:
                 self._refuse(self._refused)
@@ -201,7 +201,7 @@ class Connection:
                 if self._head_deadline is None and config.header_timeout is not None:
                     self._head_deadline = io.now() + config.header_timeout
                 try:
-                    data = io.recv(self._head_deadline, wait_first)
+                    data = io.recv(self._head_deadline, after_answer)
                 except Timeout:
                     log.debug("request head from %s not complete in time", self.template["REMOTE_ADDR"])
                     return None
@@ -209,12 +209,15 @@ class Connection:
                 idle = server.idle
                 idle.add(self)
                 try:
-                    data = io.recv(idle_deadline, wait_first)
+                    if after_answer:  # the common wait: no new timer
+                        data = io.recv_idle(config.keepalive_timeout)
+                    else:  # (bytes came, but no request yet: the same deadline goes on)
+                        data = io.recv(idle_deadline)
                 except Timeout:
                     return None  # idle keep-alive connection: close quietly
                 finally:
                     idle.discard(self)
-            wait_first = False
+            after_answer = False
             if not data:
                 if self._in_head:
                     log.debug("client %s closed in the middle of a request head", self.template["REMOTE_ADDR"])

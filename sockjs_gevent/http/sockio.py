@@ -37,7 +37,7 @@ class Closed(OSError):
 class PlainIO:
     """Deadline-bounded I/O on a TCP (or Unix) socket."""
 
-    __slots__ = ("sock", "_raw", "_loop", "_hub", "_reader", "_writer", "read_size")
+    __slots__ = ("sock", "_raw", "_loop", "_hub", "_reader", "_writer", "_idle_timer", "read_size")
 
     def __init__(self, sock: Any, read_size: int) -> None:
         self.sock = sock  # gevent's socket object (what the app may be given)
@@ -46,12 +46,16 @@ class PlainIO:
         self._loop = self._hub.loop
         self._reader: Any = None
         self._writer: Any = None
+        self._idle_timer: Any = None  # made once, re-armed for every wait between requests
         self.read_size = read_size
 
     # -- waiting ------------------------------------------------------------
 
-    def _wait(self, events: int, deadline: Optional[float]) -> None:
-        """Block this greenlet until the socket is ready for ``events``; Timeout past ``deadline``."""
+    def _wait(self, events: int, deadline: Optional[float], rearm: Any = None) -> None:
+        """Block this greenlet until the socket is ready for ``events``; Timeout past ``deadline``.
+
+        ``rearm``: a repeating timer to re-arm for this wait instead (no new timer per wait).
+        """
         if events == _READ:
             watcher = self._reader
             if watcher is None:
@@ -64,7 +68,9 @@ class PlainIO:
             raise RuntimeError("two greenlets wait on one connection at once (a response written from two greenlets?)")
         switch = getcurrent().switch
         timer = None
-        if deadline is not None:
+        if rearm is not None:
+            rearm.again(switch, _EXPIRED)
+        elif deadline is not None:
             delay = deadline - self._loop.now()
             if delay <= 0:
                 raise Timeout("deadline passed")
@@ -78,6 +84,8 @@ class PlainIO:
             if timer is not None:
                 timer.stop()
                 timer.close()
+            elif rearm is not None:
+                rearm.stop()
         if result is _EXPIRED:
             raise Timeout("deadline passed")
 
@@ -104,6 +112,25 @@ class PlainIO:
             except OSError:
                 return b""  # reset: the same as an end of stream to us
             self._wait(_READ, deadline)
+
+    def recv_idle(self, timeout: Optional[float]) -> bytes:
+        """Wait up to ``timeout`` s for the client's next request, then read it (b"" at the end).
+
+        For the wait after an answer: the client is still reading it, so
+        nothing is tried before the socket is readable.
+        """
+        timer = self._idle_timer
+        if timer is None and timeout is not None:
+            timer = self._idle_timer = self._loop.timer(timeout, timeout)
+        raw = self._raw
+        while True:
+            self._wait(_READ, None, timer)
+            try:
+                return raw.recv(self.read_size)
+            except BlockingIOError:
+                continue  # woken for nothing
+            except OSError:
+                return b""
 
     # -- writing ------------------------------------------------------------
 
@@ -136,11 +163,11 @@ class PlainIO:
 
     def release(self) -> None:
         """Close the watchers (the socket itself is closed or handed over by the caller)."""
-        for watcher in (self._reader, self._writer):
+        for watcher in (self._reader, self._writer, self._idle_timer):
             if watcher is not None:
                 watcher.stop()
                 watcher.close()
-        self._reader = self._writer = None
+        self._reader = self._writer = self._idle_timer = None
 
     def shutdown_write(self) -> None:
         try:
@@ -182,6 +209,10 @@ class TlsIO(PlainIO):
                 self._wait(_READ, deadline)
             except SSLWantWriteError:
                 self._wait(_WRITE, deadline)
+
+    def recv_idle(self, timeout: Optional[float]) -> bytes:
+        # OpenSSL may hold decrypted bytes already: always try first.
+        return self.recv(None if timeout is None else self._loop.now() + timeout)
 
     def recv(self, deadline: Optional[float], wait_first: bool = False) -> bytes:
         # OpenSSL may hold decrypted bytes already: always try first.

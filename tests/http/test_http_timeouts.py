@@ -68,6 +68,19 @@ def test_idle_keep_alive_times_out_only_between_requests(start_server):
     assert SHORT * 0.9 <= closed_after(wire) < SHORT + 1.0  # idle: closed
 
 
+def test_empty_lines_between_requests_do_not_extend_the_idle_timeout(start_server):
+    server = start_server(hello, config(keepalive_timeout=SHORT))
+    wire = Wire(server)
+    wire.get("/")
+    wire.response()
+    start = time.monotonic()
+    with pytest.raises(OSError):
+        for _ in range(100):  # a CRLF every 50 ms: allowed before a request line, but no request
+            wire.send(b"\r\n")
+            gevent.sleep(0.05)
+    assert SHORT * 0.9 <= time.monotonic() - start < SHORT + 1.0
+
+
 def test_a_trickling_body_is_cut_and_answered_408(start_server):
     def app(environ, start_response):
         data = environ["wsgi.input"].read()

@@ -163,7 +163,9 @@ def test_requests_and_sessions_leave_no_cyclic_garbage(kind):
         for message in conn:
             conn.send(message)
 
-    service = SockJS(echo, prefix="/echo", disconnect_delay=0.05)
+    # Long enough that a busy machine cannot expire a session between one
+    # request of a round and the next (then a poll would open a new one).
+    service = SockJS(echo, prefix="/echo", disconnect_delay=0.5)
     server = build_server(service, "127.0.0.1", 0, server=kind)
     server.start()
     port = server.server_port

@@ -25,7 +25,7 @@ from .app import SockJS  # noqa: E402
 from .channels import default_hub  # noqa: E402
 from .channels.redis import URL_ENV as REDIS_URL_ENV  # noqa: E402
 from .router import Router  # noqa: E402
-from .server import print_ready, serve  # noqa: E402
+from .server import add_server_arguments, print_ready, serve, server_options  # noqa: E402
 
 
 def load(target: str) -> Any:
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--prefix", default="", help="base URL when TARGET is a handler, e.g. /echo")
     parser.add_argument("--log-level", default="INFO")
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if os.environ.get(REDIS_URL_ENV):
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     if is_factory(obj):
         obj = obj()
     app = SockJS(obj, prefix=args.prefix) if is_handler(obj) else obj
-    serve(app, args.host, args.port, ready=print_ready, freeze_gc=args.freeze_gc)
+    serve(app, args.host, args.port, ready=print_ready, freeze_gc=args.freeze_gc, **server_options(args))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ empty read means the peer is gone.
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any, Mapping, Optional
 
 from gevent import get_hub
+from gevent import ssl as gevent_ssl
 from gevent.event import Event
 
 #: The environ key under which sockjs_gevent's pywsgi handler puts the socket.
@@ -20,6 +22,8 @@ SOCKET_KEY = "sockjs_gevent.socket"
 #: And a function that hands the socket over for good (an upgraded WebSocket):
 #: the handler then neither reads, writes nor closes it.
 TAKE_SOCKET_KEY = "sockjs_gevent.take_socket"
+
+_TLS_SOCKETS = (ssl.SSLSocket, gevent_ssl.SSLSocket)
 
 
 def find_socket(environ: Mapping[str, Any]) -> Optional[socket.socket]:
@@ -49,6 +53,10 @@ class PeerWatch:
     __slots__ = ("_sock", "_watcher", "_wakeup", "_readable")
 
     def __init__(self, sock: Optional[socket.socket], wakeup: Event) -> None:
+        if isinstance(sock, _TLS_SOCKETS):
+            # A TLS socket cannot peek; the TCP stream under it can (an end
+            # of stream there is the client gone, whatever TLS says).
+            sock = getattr(sock, "_sock", None)
         self._sock = sock
         self._wakeup = wakeup
         self._readable = False
@@ -73,6 +81,11 @@ class PeerWatch:
             return False
         try:
             data = self._sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            self._readable = False  # woken for nothing (the raw socket under TLS): watch on
+            if self._watcher is not None:
+                self._watcher.start(self._on_readable)
+            return False
         except OSError:
             return True
         if data:

@@ -1,7 +1,14 @@
-"""Run a WSGI app (SockJS services, a Router, a Flask app) on gevent's WSGIServer."""
+"""Run a WSGI app (SockJS services, a Router, a Flask app) on gevent.
+
+``serve()`` runs it on sockjs_gevent.http's HttpServer (llhttp parsing) by
+default, or on gevent's pywsgi WSGIServer with ``SockJSHandler``
+(``server="pywsgi"``); what only the pywsgi path needs (the handler, its
+header reader) stays here and in httpheaders.py.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -9,7 +16,7 @@ import socket
 import sys
 import time
 import weakref
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Union
 
 import gevent
 from gevent import pywsgi
@@ -18,6 +25,8 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from .app import close_all_sessions
 from . import gcfreeze
 from .bodyrate import MinRateInput
+from .http import HttpConfig, HttpServer
+from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
 from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 
@@ -187,9 +196,10 @@ class SockJSHandler(WSGIHandler):
 def make_server(
     app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, request_timeout: Optional[float] = 30.0, **kwargs: Any
 ) -> WSGIServer:
-    """A WSGIServer set up for SockJS (not yet started).
+    """A gevent pywsgi WSGIServer set up for SockJS (not yet started).
 
-    ``request_timeout``: seconds a client may stall a request (see SockJSHandler).
+    ``request_timeout``: seconds a client may stall a request (see
+    SockJSHandler); other keywords go to ``WSGIServer``.
     """
     if "handler_class" not in kwargs:
         kwargs["handler_class"] = type("SockJSHandler", (SockJSHandler,), {"request_timeout": request_timeout})
@@ -197,19 +207,109 @@ def make_server(
     return WSGIServer((host, port), app, **kwargs)
 
 
+def make_http_server(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    request_timeout: Optional[float] = 30.0,
+    max_body_size: Optional[int] = None,
+    http_config: Optional[HttpConfig] = None,
+    ssl_context: Any = None,
+    certfile: Optional[str] = None,
+    keyfile: Optional[str] = None,
+    access_log: AccessLogTarget = None,
+    backlog: Optional[int] = None,
+) -> HttpServer:
+    """The httptools server for ``app`` (not yet started); see ``serve()`` for the keywords."""
+    if http_config is None:
+        http_config = HttpConfig.from_request_timeout(request_timeout)
+    if max_body_size is not None:
+        http_config = http_config.replace(max_body_size=max_body_size)
+    return HttpServer((host, port), app, http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
+                      access_log=access_log, backlog=backlog)
+
+
+SERVERS = ("httptools", "pywsgi")
+
+
+def build_server(
+    app: WSGIApp,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    server: str = "httptools",
+    request_timeout: Optional[float] = 30.0,
+    max_body_size: Optional[int] = None,
+    http_config: Optional[HttpConfig] = None,
+    ssl_context: Any = None,
+    certfile: Optional[str] = None,
+    keyfile: Optional[str] = None,
+    access_log: AccessLogTarget = None,
+    handler_class: Any = None,
+    backlog: Optional[int] = None,
+) -> Union[HttpServer, WSGIServer]:
+    """The server ``serve()`` runs (not yet started), after checking its keywords."""
+    if server not in SERVERS:
+        raise ValueError(f"server must be one of {', '.join(map(repr, SERVERS))}, got {server!r}")
+    if server == "httptools":
+        if handler_class is not None:
+            raise TypeError("handler_class is a pywsgi option: pass server='pywsgi' with it")
+        return make_http_server(app, host, port, request_timeout=request_timeout, max_body_size=max_body_size,
+                                http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
+                                access_log=access_log, backlog=backlog)
+    for name, value in (("max_body_size", max_body_size), ("http_config", http_config)):
+        if value is not None:
+            raise TypeError(f"{name} is an option of the httptools server, not of pywsgi")
+    extra: dict[str, Any] = {}
+    if handler_class is not None:
+        extra["handler_class"] = handler_class
+    if ssl_context is not None:
+        extra["ssl_context"] = ssl_context
+    if certfile is not None:
+        extra["certfile"] = certfile
+    if keyfile is not None:
+        extra["keyfile"] = keyfile
+    if backlog is not None:
+        extra["backlog"] = backlog
+    if access_log is not None:
+        if isinstance(access_log, str):  # a path, or "-" for stderr, as for the httptools server
+            access_log = sys.stderr if access_log == "-" else open(access_log, "a", buffering=1, encoding="utf-8")
+        extra["log"] = access_log
+    return make_server(app, host, port, request_timeout=request_timeout, **extra)
+
+
 def serve(
     app: WSGIApp,
     host: str = "127.0.0.1",
     port: int = 8080,
     *,
-    ready: Optional[Callable[[WSGIServer], None]] = None,
+    server: str = "httptools",
+    ready: Optional[Callable[[Any], None]] = None,
     grace: float = 5.0,
     shutdown_code: int = 1001,
     shutdown_reason: str = "Server shutting down",
     freeze_gc: bool = False,
-    **kwargs: Any,
+    request_timeout: Optional[float] = 30.0,
+    max_body_size: Optional[int] = None,
+    http_config: Optional[HttpConfig] = None,
+    ssl_context: Any = None,
+    certfile: Optional[str] = None,
+    keyfile: Optional[str] = None,
+    access_log: AccessLogTarget = None,
+    handler_class: Any = None,
+    backlog: Optional[int] = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
+
+    ``server``: ``"httptools"`` (the default: sockjs_gevent.http, llhttp
+    parsing) or ``"pywsgi"`` (gevent's WSGIServer with SockJSHandler, or
+    ``handler_class``). ``request_timeout`` bounds how long a client may
+    stall a request (head, body, writes, idle keep-alive); ``http_config``
+    (an ``HttpConfig``) sets every limit and timeout one by one instead.
+    ``max_body_size`` answers larger request bodies with 413. TLS:
+    ``ssl_context``, or ``certfile`` and ``keyfile``. ``access_log``: a
+    logger, a text file or a path for one combined-format line per request.
 
     ``ready(server)`` is called once the socket listens (``server.server_port``
     is the real port when ``port=0``). On a signal the server stops
@@ -222,12 +322,14 @@ def serve(
     ``freeze_gc=True`` keeps full GC passes short with many live sessions
     (see ``sockjs_gevent.gcfreeze`` for the trade-off).
     """
+    running = build_server(app, host, port, server=server, request_timeout=request_timeout, max_body_size=max_body_size,
+                           http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
+                           access_log=access_log, handler_class=handler_class, backlog=backlog)
     if freeze_gc:
         gcfreeze.enable()
     if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
         gevent.config.track_greenlet_tree = False
-    server = make_server(app, host, port, **kwargs)
-    server.start()
+    running.start()
     stopping = gevent.event.Event()
 
     def stop(*_: Any) -> None:
@@ -236,16 +338,20 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, stop)
     if ready is not None:
-        ready(server)
+        ready(running)
     else:
-        log.info("sockjs-gevent listening on http://%s:%d", server.server_host, server.server_port)
+        log.info("sockjs-gevent listening on %s://%s:%d", "https" if running.ssl_enabled else "http",
+                 running.server_host, running.server_port)
     stopping.wait()
-    shutdown(server, grace, shutdown_code, shutdown_reason)
+    shutdown(running, grace, shutdown_code, shutdown_reason)
 
 
-def shutdown(server: WSGIServer, grace: float = 5.0, code: int = 1001, reason: str = "Server shutting down") -> None:
+def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "Server shutting down") -> None:
     """Stop accepting, close every session, wait up to ``grace`` s, stop."""
     server.stop_accepting()
+    close_idle = getattr(server, "close_idle_connections", None)
+    if close_idle is not None:
+        close_idle()
     sessions = close_all_sessions(code, reason)
     log.info("shutting down: closed %d session(s) with %d %r", len(sessions), code, reason)
     handlers = [s.handler_greenlet for s in sessions if s.handler_greenlet is not None]
@@ -258,12 +364,40 @@ def shutdown(server: WSGIServer, grace: float = 5.0, code: int = 1001, reason: s
     server.stop(timeout=max(0.1, grace - (time.monotonic() - started)))
 
 
-def print_ready(server: WSGIServer) -> None:
-    """A ``ready`` callback that prints where the server listens (for scripts and tests).
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The HTTP server options shared by this command and the test server."""
+    group = parser.add_argument_group("HTTP server")
+    group.add_argument("--server", choices=SERVERS, default="httptools",
+                       help="httptools: sockjs_gevent's own HTTP/1.1 server (default); pywsgi: gevent's WSGIServer")
+    group.add_argument("--request-timeout", type=float, default=30.0,
+                       help="seconds a client may stall a request: head, body, writes, idle keep-alive (default 30)")
+    group.add_argument("--max-body-size", type=int, default=None,
+                       help="request bodies larger than this many bytes get 413 (httptools server only)")
+    group.add_argument("--certfile", help="PEM certificate chain: serve HTTPS")
+    group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
+    group.add_argument("--access-log", nargs="?", const="-", default=None, metavar="PATH",
+                       help="one combined-format line per request, to PATH or (without PATH) to stderr")
 
-    One write of the whole line: cluster workers share one stdout, and
-    print() writes the text and the newline separately, so two workers'
-    lines could interleave mid-line.
-    """
-    sys.stdout.write(f"sockjs-gevent listening on http://{server.server_host}:{server.server_port}\n")
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """serve() keywords from the arguments add_server_arguments() added."""
+    options: dict[str, Any] = {"server": args.server, "request_timeout": args.request_timeout}
+    if args.max_body_size is not None:
+        options["max_body_size"] = args.max_body_size
+    if args.certfile or args.keyfile:
+        if not args.certfile:
+            raise SystemExit("--keyfile needs --certfile")
+        options["certfile"] = args.certfile
+        options["keyfile"] = args.keyfile
+    if args.access_log is not None:
+        options["access_log"] = args.access_log
+    return options
+
+
+def print_ready(server: Any) -> None:
+    """A ``ready`` callback that prints where the server listens (for scripts and tests)."""
+    scheme = "https" if getattr(server, "ssl_enabled", False) else "http"
+    # One write: print() writes the text and its newline separately, and
+    # unbuffered workers sharing a pipe (the cluster) interleave them.
+    sys.stdout.write(f"sockjs-gevent listening on {scheme}://{server.server_host}:{server.server_port}\n")
     sys.stdout.flush()

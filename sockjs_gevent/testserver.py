@@ -31,7 +31,7 @@ from .channels.hub import REDIS_URL_ENV
 from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .options import DEFAULT_SOCKJS_URL
 from .responses import not_found
-from .server import print_ready, serve
+from .server import add_server_arguments, print_ready, serve, server_options
 from .stats import stats_app
 
 
@@ -243,7 +243,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sockjs-url", default=DEFAULT_SOCKJS_URL, help="where the iframe page loads sockjs-client")
     parser.add_argument("--heartbeat-delay", type=float, default=25.0, help="seconds (all services)")
     parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
-    parser.add_argument("--request-timeout", type=float, default=30.0, help="seconds a client may stall a request")
     parser.add_argument("--max-queued-bytes", type=int, default=4 * 1024 * 1024, help="per-session outgoing bound (all services)")
     parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                         help="also allow this origin (pattern) on /origin_echo; repeatable")
@@ -255,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
     parser.add_argument("--plain-pywsgi", action="store_true",
                         help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     if os.environ.get(REDIS_URL_ENV):
         # /broadcast then goes through Redis, whose client needs cooperative sockets.
@@ -272,15 +272,17 @@ def main(argv: list[str] | None = None) -> None:
         max_inbox_bytes=args.max_inbox_bytes,
         max_sessions=args.max_sessions,
     )
-    extra: dict[str, Any] = {"request_timeout": args.request_timeout}
+    extra = server_options(args)
     if args.gevent_websocket:
         from geventwebsocket.handler import WebSocketHandler
 
         extra["handler_class"] = WebSocketHandler
+        extra["server"] = "pywsgi"
     elif args.plain_pywsgi:
         from gevent.pywsgi import WSGIHandler
 
         extra["handler_class"] = WSGIHandler
+        extra["server"] = "pywsgi"
     serve(app, args.host, args.port, ready=print_ready, **extra, freeze_gc=args.freeze_gc)
 
 

@@ -614,8 +614,10 @@ def accept(
         return GeventWebSocketAdapter(existing)
     stream = environ.get("wsgi.input")
     read = getattr(stream, "read1", None) or getattr(stream, "read", None)
-    if environ.get("REQUEST_METHOD") != "GET" or read is None or environ.get("SERVER_PROTOCOL") != "HTTP/1.1":
-        return error(environ, start_response, 400, "Not a valid websocket request")  # RFC 6455 asks HTTP/1.1
+    if environ.get("REQUEST_METHOD") != "GET" or read is None:
+        return error(environ, start_response, 400, "Not a valid websocket request")
+    if environ.get("SERVER_PROTOCOL") != "HTTP/1.1":  # RFC 6455 4.1: HTTP/1.1 or higher
+        return error(environ, start_response, 400, "Not a valid websocket request. Upgrades need HTTP/1.1.")
     response = ServerProtocol(logger=engine_log).accept(_handshake_request(environ))
     if response.status_code != 101:
         detail = response.body.decode("utf-8", "replace").strip()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-READY = re.compile(r"listening on http://([\d.]+):(\d+)")
+READY = re.compile(r"listening on (https?)://([\d.]+):(\d+)")
 START_TIMEOUT = 20.0
 
 
@@ -78,10 +78,11 @@ class RunningServer:
     host: str
     port: int
     out: Output
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def output(self) -> list[str]:
@@ -137,7 +138,7 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningS
         process.kill()
         process.wait()
         raise RuntimeError("server did not start:\n" + out.text()) from None
-    return RunningServer(process, match.group(1), int(match.group(2)), out)
+    return RunningServer(process, match.group(2), int(match.group(3)), out, match.group(1))
 
 
 def start_testserver(*extra: str) -> RunningServer:

@@ -6,7 +6,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from serverproc import http, start_server, start_testserver
+from serverproc import http, poll_until, start_server, start_testserver
 
 
 def get(server, path, method="GET", body=None):
@@ -23,6 +23,18 @@ def test_cli_serves_a_handler_function_under_a_prefix():
             assert ws.recv() == "o"
             ws.send('["hi"]')
             assert ws.recv() == 'a["hi"]'
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["httptools", "pywsgi"])
+def test_cli_picks_the_http_server_and_writes_an_access_log(kind):
+    server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0",
+                           "--server", kind, "--access-log", "--request-timeout", "5"])
+    try:
+        response, body = get(server, "/echo/info?x=1")
+        assert response.status == 200
+        poll_until(lambda: "GET /echo/info?x=1 HTTP/1.1" in server.log(), 5, "the access log line")
     finally:
         server.stop()
 

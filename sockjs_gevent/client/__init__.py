@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 import string
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 from urllib.parse import urlsplit
 
 from .connection import ClientConnection
@@ -39,17 +40,24 @@ class ConnectError(ConnectionError):
         self.reason = reason
 
 
-def _split(url: str) -> tuple[str, int, str]:
+def _split(url: str) -> tuple[str, int, str, bool]:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "ws") or not parts.hostname:
-        raise ValueError(f"expected an http:// URL of a SockJS service, got {url!r}")
-    return parts.hostname, parts.port or 80, parts.path.rstrip("/")
+    if parts.scheme not in ("http", "ws", "https", "wss") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL of a SockJS service, got {url!r}")
+    tls = parts.scheme in ("https", "wss")
+    return parts.hostname, parts.port or (443 if tls else 80), parts.path.rstrip("/"), tls
 
 
-def info(url: str, timeout: float = 10.0) -> dict:
+def _tls_context(tls: bool, ssl_context: Any) -> Any:
+    if tls and ssl_context is None:
+        return ssl.create_default_context()
+    return ssl_context if tls else None
+
+
+def info(url: str, timeout: float = 10.0, ssl_context: Any = None) -> dict:
     """GET the service's /info (websocket support, cookie_needed, ...)."""
-    host, port, prefix = _split(url)
-    http = HttpConnection(host, port, timeout)
+    host, port, prefix, tls = _split(url)
+    http = HttpConnection(host, port, timeout, _tls_context(tls, ssl_context))
     try:
         response = http.request("GET", prefix + "/info")
         body = http.read_body()
@@ -70,6 +78,7 @@ def connect(
     session_id: Optional[str] = None,
     server_id: Optional[str] = None,
     idle_timeout: Optional[float] = None,
+    ssl_context: Any = None,
 ) -> ClientConnection:
     """Open a session on the SockJS service at ``url`` and wait until it is open.
 
@@ -79,20 +88,23 @@ def connect(
     Once open, a session that hears nothing from the server for
     ``idle_timeout`` seconds closes with 1006; None (the default) waits
     forever, relying on the server's heartbeats and TCP to notice a loss.
+    An ``https://`` URL uses TLS (``wss`` for websockets), verified with
+    ``ssl_context`` (default: the system's trust store).
     """
-    host, port, prefix = _split(url)
+    host, port, prefix, tls = _split(url)
+    ssl_context = _tls_context(tls, ssl_context)
     if transport == "auto":
-        transport = "websocket" if info(url, timeout).get("websocket") else "xhr-streaming"
+        transport = "websocket" if info(url, timeout, ssl_context).get("websocket") else "xhr-streaming"
     conn = ClientConnection(url)
     if transport == "rawwebsocket":
-        impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, raw=True)
+        impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, ssl_context, raw=True)
     else:
         cls = TRANSPORTS.get(transport)
         if cls is None:
             raise ValueError(f"unknown transport {transport!r}; choose from auto, rawwebsocket, {', '.join(TRANSPORTS)}")
         server_id = server_id or "%03d" % random.randrange(1000)
         session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
-        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout)
+        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context)
     impl.idle_timeout = idle_timeout
     conn.transport = impl
     impl.start()

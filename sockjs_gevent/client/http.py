@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import h11
 from gevent import socket
+from gevent import ssl as gevent_ssl
+
+
+def wrap_tls(sock: Any, context: Any, host: str) -> Any:
+    """``sock`` as a gevent TLS client socket (any ``ssl.SSLContext`` will do), handshake done."""
+    return gevent_ssl.SSLSocket(sock=sock, server_hostname=host, _context=context)
 
 
 class HttpError(ConnectionError):
@@ -36,10 +42,12 @@ class HttpConnection:
     bounds every later socket operation, e.g. waiting for a long poll's answer.
     """
 
-    def __init__(self, host: str, port: int, timeout: Optional[float] = 10.0) -> None:
+    def __init__(self, host: str, port: int, timeout: Optional[float] = 10.0, ssl_context: Any = None) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
+        #: A client-side ``ssl.SSLContext`` for https, or None.
+        self.ssl_context = ssl_context
         #: Seconds a read or write may stall once connected; None waits forever.
         self.read_timeout: Optional[float] = timeout
         self._sock: Optional[socket.socket] = None
@@ -52,6 +60,12 @@ class HttpConnection:
         except OSError as exc:
             raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            try:
+                self._sock = wrap_tls(self._sock, self.ssl_context, self.host)
+            except OSError as exc:
+                self.close()
+                raise HttpError(f"TLS handshake with {self.host}:{self.port} failed: {exc}") from exc
         self._sock.settimeout(self.read_timeout)
         self._h11 = h11.Connection(h11.CLIENT)
 

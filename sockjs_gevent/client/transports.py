@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 from urllib.parse import unquote
 
 import gevent
@@ -16,7 +16,7 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from .connection import ClientConnection
-from .http import HttpConnection, HttpError
+from .http import HttpConnection, HttpError, wrap_tls
 
 Headers = Sequence[tuple[str, str]]
 
@@ -26,8 +26,11 @@ class Transport:
 
     name = ""
 
-    def __init__(self, conn: ClientConnection, host: str, port: int, session_path: str, headers: Headers, timeout: float) -> None:
+    def __init__(self, conn: ClientConnection, host: str, port: int, session_path: str, headers: Headers, timeout: float,
+                 ssl_context: Any = None) -> None:
         self.conn = conn
+        #: A client-side ``ssl.SSLContext`` for https/wss, or None.
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self.session_path = session_path  # /prefix/<server>/<session>
@@ -77,13 +80,16 @@ class WebSocketTransport(Transport):
 
     def _handshake(self) -> None:
         path = self.session_path + "/websocket" if not self.raw else self.session_path
-        self._engine = ClientProtocol(parse_uri(f"ws://{self.host}:{self.port}{path}"), max_size=None)
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        self._engine = ClientProtocol(parse_uri(f"{scheme}://{self.host}:{self.port}{path}"), max_size=None)
         request = self._engine.connect()
         for key, value in self.headers:
             request.headers[key] = value
         self._engine.send_request(request)
         self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            self._sock = wrap_tls(self._sock, self.ssl_context, self.host)
         self._flush()
         self._sock.settimeout(self.idle_timeout)
 
@@ -162,7 +168,7 @@ class HttpSender:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self.http = HttpConnection(transport.host, transport.port, transport.timeout)
+        self.http = HttpConnection(transport.host, transport.port, transport.timeout, transport.ssl_context)
         self.buffer: list[str] = []
         self.wakeup = Event()
         self.greenlet = gevent.spawn(self._run)
@@ -202,7 +208,7 @@ class HttpReceivingTransport(Transport):
 
     def start(self) -> None:
         self.sender = HttpSender(self)
-        self.http = HttpConnection(self.host, self.port, self.timeout)
+        self.http = HttpConnection(self.host, self.port, self.timeout, self.ssl_context)
         # A poll or stream may rightly stay silent until the server's next
         # heartbeat (25 s by default), far longer than the connect timeout.
         self.http.read_timeout = self.idle_timeout

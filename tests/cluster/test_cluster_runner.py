@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import select
@@ -10,21 +11,34 @@ import sys
 
 import pytest
 
-from clusterproc import Proc, RedisServer, free_port
+from clusterproc import Proc, RedisServer
 from sessions import Collector, open_session
 
 pytestmark = pytest.mark.cluster
 
 
 def two_free_ports() -> int:
-    """A base port such that it and the next one are free."""
-    for _ in range(50):
-        base = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
+    """A base port such that it and the next one are free, below the ephemeral range.
+
+    The runner binds them later; a port the kernel handed out as free (an
+    ephemeral one) can meanwhile become the local port of any outgoing
+    connection, e.g. the first worker's to Redis, and the second worker then
+    fails to bind it again and again. Ports below the ephemeral range are
+    never picked for outgoing connections.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_start = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_start = 32768
+    for _ in range(200):
+        base = random.randrange(max(1024, ephemeral_start - 12000), ephemeral_start - 2)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", base))
+                second.bind(("127.0.0.1", base + 1))
+        except OSError:
+            continue
         return base
     raise AssertionError("no two consecutive free ports")
 

@@ -224,6 +224,16 @@ def test_websocket_connection_close_is_400_not_valid(server, path):
 
 
 @pytest.mark.parametrize("path", WS_PATHS)
+def test_websocket_upgrade_over_http10_is_400(server, path):
+    raw = Raw(server)
+    raw.send_request("GET", path, ws_handshake_headers(), version="HTTP/1.0")
+    r = raw.read_head()
+    assert r.status == 400
+    raw.close()
+    alive(server)
+
+
+@pytest.mark.parametrize("path", WS_PATHS)
 def test_websocket_post_is_405(server, path):
     r, _ = handshake(server, "POST", path, [])
     assert r.status == 405

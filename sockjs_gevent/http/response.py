@@ -1,0 +1,292 @@
+"""Writing one response: ``start_response``, ``write``, the head, the body framing.
+
+Framing is decided when the head goes out:
+
+- 1xx, 204, 304 and answers to HEAD carry no body (HEAD keeps the
+  Content-Length the app set, or the one a complete answer would have);
+- an app-set Content-Length is obeyed (a shorter body closes the connection,
+  a longer one is cut);
+- a complete answer (a list of at most one body) gets a Content-Length and
+  goes out in one send with its head;
+- anything else is chunked on HTTP/1.1, one chunk per item the app yields,
+  each sent at once; on HTTP/1.0 it ends by closing the connection.
+
+A 101 goes out as soon as the app calls ``write`` (``write(b"")`` sends it
+alone) and the connection then belongs to the new protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from typing import Any, Callable, Iterable, Optional
+
+from .sockio import PlainIO
+
+# Body framing, once the head is out.
+NO_BODY = 0  # HEAD, 1xx, 204, 304
+LENGTH = 1  # Content-Length
+CHUNKED = 2
+UNTIL_CLOSE = 3  # HTTP/1.0 streams, and upgraded connections
+
+# What a response header is, by name as apps spell it (case-insensitive).
+_OTHER, _CONTENT_LENGTH, _CONNECTION, _DATE, _TRANSFER_ENCODING = range(5)
+_KINDS: dict[str, int] = {}
+_KINDS_MAX = 1024
+_SPECIAL = {"content-length": _CONTENT_LENGTH, "connection": _CONNECTION, "date": _DATE,
+            "transfer-encoding": _TRANSFER_ENCODING}
+
+_STATUS_LINES: dict[str, tuple[bytes, int]] = {}
+_STATUS_MAX = 256
+
+_date = [0, ""]  # the second, and its "Date: ..." header line
+
+
+def http_date() -> str:
+    """The Date header's value, formatted once per second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0] = now
+        _date[1] = "Date: " + formatdate(now, usegmt=True)
+    return _date[1][6:]
+
+
+def _kind(name: str) -> int:
+    kind = _KINDS.get(name)
+    if kind is None:
+        kind = _SPECIAL.get(name.lower(), _OTHER)
+        if len(_KINDS) < _KINDS_MAX:
+            _KINDS[name] = kind
+    return kind
+
+
+def _status_line(status: str) -> tuple[bytes, int]:
+    """The status line of a WSGI status string, and its code (cached)."""
+    if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit() or status[3] != " " \
+            or "\r" in status or "\n" in status:
+        raise ValueError(f"bad WSGI status {status!r}: want '200 OK' (three digits, a space, a reason)")
+    line = ("HTTP/1.1 " + status + "\r\n").encode("latin-1"), int(status[:3])
+    if len(_STATUS_LINES) < _STATUS_MAX:
+        _STATUS_LINES[status] = line
+    return line
+
+
+def error_response(code: int, reason: str, message: str) -> bytes:
+    """A short plain-text answer the server gives itself, closing the connection."""
+    body = message.encode("utf-8", "replace") + b"\n"
+    return (
+        f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: close\r\nDate: {http_date()}\r\n\r\n"
+    ).encode("latin-1") + body
+
+
+class Response:
+    """The answer to the current request of one connection (reset per request)."""
+
+    __slots__ = ("io", "write_timeout", "status", "headers", "head_sent", "mode", "left", "close",
+                 "sent", "code", "upgraded", "http11", "head_request")
+
+    def __init__(self, io: PlainIO, write_timeout: Optional[float]) -> None:
+        self.io = io
+        self.write_timeout = write_timeout
+        self.mode = NO_BODY
+        self.left = 0
+        self.code = 0
+        self.reset(True, False, False)
+
+    def reset(self, http11: bool, head_request: bool, close: bool) -> None:
+        # (mode, left and code are set when the head goes out)
+        self.status: Optional[str] = None
+        self.headers: Any = None
+        self.head_sent = False
+        self.close = close  # end the connection after this answer
+        self.sent = 0  # body bytes, for the access log
+        self.upgraded = False
+        self.http11 = http11
+        self.head_request = head_request
+
+    # -- the WSGI callables ----------------------------------------------------
+
+    def start_response(self, status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response was called a second time without exc_info")
+        if type(headers) is not list:
+            raise TypeError(f"WSGI response headers must be a list, got {type(headers).__name__}")
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The ``write`` callable: sends at once (``write(b"")`` sends just the head)."""
+        if self.status is None:
+            raise AssertionError("write() called before start_response()")
+        if not self.head_sent:
+            self.send_head(data, None)
+        elif data:
+            self.send_item(data)
+
+    # -- sending -----------------------------------------------------------------
+
+    def send_item(self, data: bytes) -> None:
+        """One item of the body, as its own send (one chunk on HTTP/1.1)."""
+        if not self.head_sent:
+            self.send_head(data, None)
+            return
+        mode = self.mode
+        if mode == CHUNKED:
+            payload = b"%x\r\n%b\r\n" % (len(data), data)
+        elif mode == LENGTH:
+            if len(data) > self.left:
+                data = data[: self.left]
+                self.close = True  # the app said less than it wrote: cut, and do not reuse
+            self.left -= len(data)
+            payload = data
+        elif mode == UNTIL_CLOSE:
+            payload = data
+        else:
+            return
+        self.sent += len(data)
+        if payload:
+            self.io.send(payload, None if self.upgraded else self.write_timeout)
+
+    def send_complete(self, data: bytes) -> None:
+        """A whole body known at once: one send with the head when it is not out yet."""
+        if self.head_sent:
+            if data:
+                self.send_item(data)
+            self.finish()
+        else:
+            self.send_head(data, len(data))
+            if self.mode == LENGTH and self.left:
+                self.close = True
+
+    def finish(self) -> None:
+        """The app's iterable is exhausted."""
+        if not self.head_sent:
+            self.send_head(b"", 0)
+        elif self.mode == CHUNKED:
+            self.io.send(b"0\r\n\r\n", self.write_timeout)
+        elif self.mode == LENGTH and self.left:
+            self.close = True  # shorter than announced: the client can only learn by the close
+        elif self.mode == UNTIL_CLOSE:
+            self.close = True
+
+    def send_head(self, data: bytes, complete: Optional[int]) -> None:
+        """The head, and ``data`` framed after it, in one send.
+
+        ``complete`` is the whole body's length when ``data`` is all of it.
+        """
+        status = self.status
+        if status is None:
+            raise AssertionError("the app returned without calling start_response()")
+        line, code = _STATUS_LINES.get(status) or _status_line(status)
+        self.code = code
+        headers = self.headers
+        length: Optional[str] = None
+        has_date = has_connection = drop_te = False
+        for name, value in headers:
+            kind = _KINDS.get(name)
+            if kind is None:
+                kind = _kind(name)
+            if kind:
+                if kind == _CONTENT_LENGTH:
+                    length = value
+                elif kind == _CONNECTION:
+                    has_connection = True
+                    if "close" in value.lower():
+                        self.close = True
+                elif kind == _DATE:
+                    has_date = True
+                else:
+                    drop_te = True  # hop-by-hop: the server frames the body itself
+        if drop_te:
+            headers = [(k, v) for k, v in headers if _kind(k) != _TRANSFER_ENCODING]
+        extra = []
+        if code < 200 or code == 204 or code == 304:
+            mode = NO_BODY
+            if code == 101:
+                mode = UNTIL_CLOSE
+                self.upgraded = True
+                self.close = True
+        elif self.head_request:
+            mode = NO_BODY
+            if length is None and complete is not None:
+                extra.append("Content-Length: %d" % complete)
+        elif length is not None:
+            mode = LENGTH
+            if not length.isdigit():
+                length = length.strip(" \t")
+                if not length.isdigit():
+                    raise ValueError(f"the app's Content-Length {length!r} is not a number")
+            self.left = int(length)
+        elif complete is not None:
+            mode = LENGTH
+            self.left = complete
+            extra.append("Content-Length: %d" % complete)
+        elif self.http11:
+            mode = CHUNKED
+            extra.append("Transfer-Encoding: chunked")
+        else:
+            mode = UNTIL_CLOSE
+            self.close = True
+        self.mode = mode
+        if not has_connection and not self.upgraded:
+            if self.close:
+                extra.append("Connection: close")
+            elif not self.http11:
+                extra.append("Connection: keep-alive")
+        if not has_date:
+            now = int(time.time())
+            if now != _date[0]:
+                _date[0] = now
+                _date[1] = "Date: " + formatdate(now, usegmt=True)
+            extra.append(_date[1])
+        if headers:
+            text = "\r\n".join(map(": ".join, headers))
+            if extra:
+                text = text + "\r\n" + "\r\n".join(extra)
+        else:
+            text = "\r\n".join(extra)
+        lines = len(headers) + len(extra) - 1
+        if text.count("\n") != lines or text.count("\r") != lines:
+            raise ValueError("a response header contains a line break (header injection?)")
+        head = line + text.encode("latin-1") + b"\r\n\r\n"
+        if data and mode != NO_BODY:
+            if mode == CHUNKED:
+                payload = head + b"%x\r\n%b\r\n" % (len(data), data)
+            else:
+                if mode == LENGTH:
+                    if len(data) > self.left:
+                        data = data[: self.left]
+                        self.close = True
+                    self.left -= len(data)
+                payload = head + data
+            self.sent = len(data)
+        else:
+            payload = head
+        self.head_sent = True  # (only now: a bad item above still gets the app a 500)
+        self.io.send(payload, None if self.upgraded else self.write_timeout)
+
+    def send_continue(self) -> None:
+        self.io.send(b"HTTP/1.1 100 Continue\r\n\r\n", self.write_timeout)
+
+
+def iterate(result: Iterable[bytes], response: Response) -> None:
+    """Send every item of a streaming answer at once, each as its own write.
+
+    Once the head of an answer without a body (HEAD, 204, 304) is out, the
+    rest is not asked for: a HEAD of an endless stream ends too.
+    """
+    send_item = response.send_item
+    for data in result:
+        if data:
+            send_item(data)
+            if response.mode == NO_BODY:
+                break
+    response.finish()

@@ -1,0 +1,100 @@
+"""``HttpServer``: gevent's StreamServer with an httptools (llhttp) HTTP/1.1 connection per greenlet."""
+
+from __future__ import annotations
+
+import socket
+import ssl as stdlib_ssl
+from typing import Any, Callable, Iterable, Optional
+
+from gevent import ssl as gevent_ssl
+from gevent.server import StreamServer
+
+from .accesslog import AccessLog, AccessLogTarget
+from .config import HttpConfig
+from .connection import Connection
+from .environ import base_environ
+
+
+class HttpServer(StreamServer):
+    """A PEP 3333 server: ``HttpServer(("127.0.0.1", 8080), app).serve_forever()``.
+
+    ``config`` holds every limit and timeout (:class:`HttpConfig`).
+    ``ssl_context`` (or ``certfile`` and ``keyfile``) serves HTTPS; the TLS
+    handshake counts against ``config.header_timeout``. ``access_log``: a
+    ``logging.Logger``, a text file or a path for combined-format lines
+    (None, the default, logs nothing per request).
+
+    ``start()``, ``stop_accepting()``, ``stop(timeout)``, ``server_host``
+    and ``server_port`` are StreamServer's. ``close_idle_connections()``
+    ends kept-alive connections that wait between requests, and makes every
+    other one close after its current answer (for a graceful shutdown).
+    """
+
+    def __init__(
+        self,
+        listener: Any,
+        application: Callable[..., Iterable[bytes]],
+        config: Optional[HttpConfig] = None,
+        *,
+        ssl_context: Optional[stdlib_ssl.SSLContext] = None,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        access_log: AccessLogTarget = None,
+        backlog: Optional[int] = None,
+        spawn: Any = "default",
+    ) -> None:
+        if config is not None and not isinstance(config, HttpConfig):
+            raise TypeError(f"config must be an HttpConfig, got {config!r}")
+        if ssl_context is None and (certfile or keyfile):
+            ssl_context = tls_context(certfile, keyfile)
+        elif ssl_context is not None and (certfile or keyfile):
+            raise TypeError("give either ssl_context or certfile/keyfile, not both")
+        super().__init__(listener, backlog=backlog, spawn=spawn)
+        self.application = application
+        self.config = config or HttpConfig()
+        self.ssl_context = ssl_context
+        self.access_log = AccessLog.of(access_log)
+        #: True once the server is shutting down: connections close after their answer.
+        self.draining = False
+        #: Connections waiting for a next request (closed at once on shutdown).
+        self.idle: set[Connection] = set()
+        self.base_environ: dict[str, Any] = {}
+
+    @property
+    def ssl_enabled(self) -> bool:
+        return self.ssl_context is not None
+
+    def init_socket(self) -> None:
+        super().init_socket()
+        self.base_environ = base_environ(self.server_host, self.server_port, self.ssl_context is not None)
+
+    def handle(self, sock: Any, address: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not TCP (a Unix socket)
+        if self.ssl_context is not None:
+            sock = gevent_ssl.SSLSocket(sock=sock, server_side=True, do_handshake_on_connect=False,
+                                        _context=self.ssl_context)
+            Connection(self, sock, address, True).run()
+        else:
+            Connection(self, sock, address, False).run()
+
+    def close_idle_connections(self) -> None:
+        """Close connections idle between requests; the others close after their current answer."""
+        self.draining = True
+        for connection in list(self.idle):
+            connection.io.end_reading()  # its waiting read sees the end of the stream
+
+    def close(self) -> None:
+        self.close_idle_connections()
+        super().close()
+
+
+def tls_context(certfile: Optional[str], keyfile: Optional[str] = None) -> stdlib_ssl.SSLContext:
+    """A server-side TLS context from a certificate chain file and its key."""
+    if not certfile:
+        raise TypeError("certfile is required for TLS (keyfile may be inside it)")
+    context = gevent_ssl.create_default_context(gevent_ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context

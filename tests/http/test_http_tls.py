@@ -1,0 +1,107 @@
+"""HTTPS: a self-signed certificate made here; https, wss and https xhr-streaming through the test server."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from httpwire import Wire, hello
+from serverproc import start_testserver
+from sockjs_gevent.client import connect
+from sockjs_gevent.http import HttpConfig
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """(certfile, keyfile) of a self-signed certificate for 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.fixture(scope="module")
+def tls_server(certificate):
+    cert, key = certificate
+    server = start_testserver("--certfile", cert, "--keyfile", key)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client_context(certificate):
+    return ssl.create_default_context(cafile=certificate[0])
+
+
+def test_an_https_request(tls_server, client_context):
+    assert tls_server.base_url.startswith("https://")
+    conn = http.client.HTTPSConnection(tls_server.host, tls_server.port, context=client_context, timeout=5)
+    try:
+        conn.request("GET", "/echo/info")
+        response = conn.getresponse()
+        assert response.status == 200 and json.loads(response.read())["websocket"] is True
+        conn.request("GET", "/echo")  # the same connection, kept alive
+        response = conn.getresponse()
+        assert response.read() == b"Welcome to SockJS!\n"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "xhr-streaming"])
+def test_a_sockjs_session_over_tls(tls_server, client_context, transport):
+    conn = connect(tls_server.url("/echo"), transport=transport, ssl_context=client_context, timeout=5)
+    try:
+        for text in ("over tls", "x" * 10000):
+            conn.send(text)
+            assert conn.recv(timeout=5) == text
+    finally:
+        conn.close()
+
+
+def test_a_client_that_never_finishes_the_handshake_is_cut_off(start_server, certificate):
+    cert, key = certificate
+    server = start_server(hello, HttpConfig(header_timeout=0.3), certfile=cert, keyfile=key)
+    wire = Wire(server)
+    start = time.monotonic()
+    wire.send(b"\x16\x03\x01")  # the start of a ClientHello, and then nothing
+    assert wire.closed()
+    assert time.monotonic() - start < 2.0
+
+
+def test_plain_http_to_a_tls_port_is_refused_quietly(start_server, certificate):
+    cert, key = certificate
+    server = start_server(hello, certfile=cert, keyfile=key)
+    wire = Wire(server)
+    wire.get("/")
+    try:
+        data = wire.rest()
+    except (ConnectionError, socket.error):
+        data = b""
+    assert b"hello" not in data
+
+
+def test_serve_with_an_ssl_context(start_server, certificate, client_context):
+    """A stdlib SSLContext works as well as certfile/keyfile (the server wraps with gevent's SSLSocket)."""
+    from sockjs_gevent.client.http import HttpConnection
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server = start_server(hello, ssl_context=context)
+    http = HttpConnection("127.0.0.1", server.server_port, 5, client_context)
+    try:
+        for _ in range(2):  # kept alive across requests
+            response = http.request("GET", "/")
+            assert (response.status, http.read_body()) == (200, b"hello")
+    finally:
+        http.close()

@@ -87,7 +87,7 @@ class SockJSHandler(WSGIHandler):
 
     request_timeout: Optional[float] = 30.0
     #: Bytes per second a request body must average after request_timeout s.
-    min_body_rate = 16 * 1024
+    min_body_rate = 64 * 1024  # as HttpConfig.body_min_rate
     #: Read buffer per connection (io's default is 8 KiB, held by every
     #: waiting poll or stream); request heads are a few hundred bytes, and
     #: bodies larger than it are read past it.

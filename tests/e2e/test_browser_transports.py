@@ -183,7 +183,6 @@ def test_html_comment_and_script_markup_in_messages(tp: TransportPage) -> None:
     """Markup that would end or hide an htmlfile <script> comes back whole, on every transport."""
     result = tp.run(HTML_COMMENT, "/echo")
     assert result["problems"] == [], result
-    assert tp.handle.console == [] or not any("pageerror" in line for line in tp.handle.console), tp.handle.console
 
 
 LONE_SURROGATES = r"""async ({url, options}) => {

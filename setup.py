@@ -14,6 +14,10 @@ setup(
     python_requires=">=3.11",
     packages=[*find_packages(include=["sockjs_gevent", "sockjs_gevent.*"]), "flask_sockjs"],
     package_dir={"flask_sockjs": "flask_ext"},
+    # PEP 561: the packages' type hints are meant to be used by type checkers.
+    package_data={"sockjs_gevent": ["py.typed"], "flask_sockjs": ["py.typed"]},
+    license="MIT",
+    license_files=["LICENSE"],
     install_requires=requirements,
     extras_require={
         "flask": ["flask>=3.0"],

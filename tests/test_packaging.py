@@ -43,7 +43,8 @@ def test_sdist_and_wheel_carry_the_license_and_py_typed(tmp_path: Path) -> None:
         in_sdist = {name.split("/", 1)[1] for name in members if "/" in name}
         tar.extractall(tmp_path / "unpacked", filter="data")
     # requirements.txt and README.md: setup.py reads them, so without them the sdist would not build.
-    assert {"LICENSE", "sockjs_gevent/py.typed", "flask_ext/py.typed", "requirements.txt", "README.md"} <= in_sdist
+    assert {"LICENSE", "sockjs_gevent/py.typed", "flask_ext/py.typed", "requirements.txt", "README.md",
+            "pyproject.toml"} <= in_sdist
 
     run([sys.executable, "-m", "pip", "wheel", str(tmp_path / "unpacked" / top), "--no-deps",
          "--no-build-isolation", "--no-index", "-q", "-w", str(tmp_path / "wheel")], tmp_path)

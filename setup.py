@@ -14,11 +14,17 @@ setup(
     python_requires=">=3.11",
     packages=[*find_packages(include=["sockjs_gevent", "sockjs_gevent.*"]), "flask_sockjs"],
     package_dir={"flask_sockjs": "flask_ext"},
+    # PEP 561: the packages' type hints are meant to be used by type checkers.
+    package_data={"sockjs_gevent": ["py.typed"], "flask_sockjs": ["py.typed"]},
+    license="MIT",
+    license_files=["LICENSE"],
     install_requires=requirements,
     extras_require={
         "flask": ["flask>=3.0"],
         "redis": ["redis>=5.0"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1", "flask>=3.0", "redis>=5.0"],
+        "prometheus": ["prometheus-client>=0.20,<1"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1", "flask>=3.0", "redis>=5.0",
+                 "prometheus-client>=0.20,<1"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements.txt requirements-test.txt setup.py | sha1sum | cut -c1-12)
+stamp=.venv/.installed-$(cat requirements.txt requirements-test.txt setup.py pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing Python packages"
   log=$(mktemp)

@@ -9,7 +9,8 @@ nor returns), ``/returns`` (returns at once), ``/whoami`` (reports the connectio
 and ``/origin_echo`` (echo for http://allowed.example and
 https://*.trusted.example:* pages only); ``/multiplex`` carries the streams
 of ``MULTIPLEX`` (websocket-multiplex format); ``GET /stats`` gives every
-service's counters as JSON. With ``SOCKJS_GEVENT_REDIS_URL`` set,
+service's counters as JSON, ``GET /metrics`` the same for Prometheus
+(with prometheus_client installed). With ``SOCKJS_GEVENT_REDIS_URL`` set,
 ``/broadcast`` reaches the members on every server sharing that Redis.
 """
 
@@ -199,6 +200,23 @@ def custom_cookie(environ: Any) -> str:
 ORIGIN_ECHO_ALLOWED = ["http://allowed.example", "https://*.trusted.example:*"]
 
 
+def _metrics_or_why_not(services: Sequence[SockJS]) -> Any:
+    """The Prometheus endpoint; without prometheus_client, a 501 that names the extra."""
+    from .metrics import metrics_app
+
+    try:
+        return metrics_app(*services)
+    except ImportError as exc:
+        why = f"{exc}\n".encode()
+
+        def unavailable(environ: Any, start_response: Any) -> Any:
+            start_response("501 Not Implemented", [("Content-Type", "text/plain; charset=UTF-8"),
+                                                   ("Content-Length", str(len(why)))])
+            return [why]
+
+        return unavailable
+
+
 def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (),
           max_streams: int = DEFAULT_MAX_STREAMS, **common: Any) -> Router:
     """The test services, with ``common`` options applied to each.
@@ -225,10 +243,13 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
         SockJS(Multiplexer(MULTIPLEX, max_streams=max_streams), "/multiplex", **common),
     ]
     stats = stats_app(*services)
+    metrics = _metrics_or_why_not(services)
 
     def fallback(environ: Any, start_response: Any) -> Any:
         if environ.get("PATH_INFO") == "/stats":
             return stats(environ, start_response)
+        if environ.get("PATH_INFO") == "/metrics":
+            return metrics(environ, start_response)
         return not_found(environ, start_response)
 
     return Router(services, fallback=fallback)

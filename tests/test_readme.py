@@ -132,6 +132,26 @@ def check_client(monkeypatch: pytest.MonkeyPatch) -> None:
         server.stop()
 
 
+def check_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from werkzeug.test import Client
+
+    ns = run_block(block("metrics"), monkeypatch)
+    (app,) = ns["_served"]
+    with HandlerClient(ns["service"]) as conn:
+        conn.send("hi")
+        assert conn.recv() == "hi"
+        response = Client(app).get("/metrics")
+        assert response.status_code == 200
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(response.get_data(as_text=True))
+                   for s in family.samples}
+    assert samples["sockjs_sessions_open", (("service", "/echo"), ("transport", "websocket"))] == 1
+    assert samples["sockjs_messages_received_total", (("service", "/echo"),)] == 1
+    assert "process_start_time_seconds" in {name for name, _ in samples}
+    assert Client(app).get("/other").status_code == 404
+
+
 CHECKS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "echo": check_echo,
     "flask": check_flask,
@@ -140,6 +160,7 @@ CHECKS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "client": check_client,
     "multiplex": check_multiplex,
     "multiplex-flask": check_multiplex_flask,
+    "metrics": check_metrics,
 }
 
 

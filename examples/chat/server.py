@@ -5,7 +5,9 @@
 The page loads sockjs-client from the npm copy in node_modules/ (run
 ``npm install`` at the repo root first; scripts/demo.sh does it for you).
 Everyone connected to /chat sees every message; pick a transport on the page
-to watch the same chat run over websocket, streaming or polling.
+to watch the same chat run over websocket, streaming or polling. With
+prometheus_client installed, GET /metrics gives the service's metrics
+(examples/prometheus.yml scrapes the workers of examples/cluster/run.sh).
 """
 
 from __future__ import annotations
@@ -46,13 +48,34 @@ def page(environ, start_response) -> Iterable[bytes]:
     return [body]
 
 
+def with_metrics(service: SockJS, app):
+    """GET /metrics for Prometheus before ``app``, if prometheus_client is installed.
+
+    Behind examples/haproxy.cfg only operators reach it: HAProxy refuses
+    /metrics, Prometheus scrapes each worker's own port.
+    """
+    try:
+        from sockjs_gevent.metrics import metrics_app
+
+        metrics = metrics_app(service)
+    except ImportError:  # pip install 'sockjs-gevent[prometheus]' for it
+        return app
+
+    def route(environ, start_response) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/metrics":
+            return metrics(environ, start_response)
+        return app(environ, start_response)
+
+    return route
+
+
 def build_app() -> Router:
-    """The chat service at /chat plus the page and sockjs-client as static files."""
+    """The chat service at /chat plus the page and sockjs-client as static files (and /metrics)."""
     if not os.path.exists(SOCKJS_CLIENT):
         raise SystemExit(f"sockjs-client not found at {SOCKJS_CLIENT}: run `npm install` in {ROOT}")
     static = SharedDataMiddleware(page, {"/static/sockjs.min.js": SOCKJS_CLIENT})
     service = SockJS(chat, prefix="/chat", sockjs_url="/static/sockjs.min.js")
-    return Router([service], fallback=static)
+    return Router([service], fallback=with_metrics(service, static))
 
 
 def main() -> None:

@@ -171,6 +171,12 @@ class Worker:
         """GET /stats straight from the worker (not through HAProxy)."""
         return json.loads(http_get("127.0.0.1", self.port, "/stats")[1])
 
+    def metrics(self) -> str:
+        """GET /metrics straight from the worker, as Prometheus scrapes it (one target per worker)."""
+        status, body, _ = http_get("127.0.0.1", self.port, "/metrics")
+        assert status == 200, f"{self.name} answered /metrics with {status}: {body[:200]!r}"
+        return body.decode()
+
 
 def http_get(host: str, port: int, path: str) -> tuple[int, bytes, Optional[str]]:
     """(status, body, X-Served-By) of one GET on a fresh connection."""

@@ -17,6 +17,10 @@ pywsgi`` then runs it as is, another name is an error. Prints
 
 from __future__ import annotations
 
+from gevent import monkey
+
+monkey.patch_all()  # first: whatever a handler calls (HTTP, databases, sleep) must cooperate with gevent
+
 import argparse
 import inspect
 import json

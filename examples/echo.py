@@ -3,7 +3,11 @@
     python examples/echo.py            # then open a SockJS client on http://127.0.0.1:8080/echo
 """
 
-from sockjs_gevent import SockJS, serve
+from gevent import monkey
+
+monkey.patch_all()  # first: whatever a handler calls must cooperate with gevent
+
+from sockjs_gevent import SockJS, serve  # noqa: E402
 
 
 def echo(conn):

@@ -199,7 +199,19 @@ class SockJS:
     # -- running and testing ------------------------------------------------
 
     def run(self, app: Flask, host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
-        """Serve the app and its SockJS services on gevent (like ``app.run``)."""
+        """Serve the app and its SockJS services on gevent (like ``app.run``).
+
+        Keywords are ``sockjs_gevent.serve``'s; ``app.run``'s own ones
+        (``debug``, ``use_reloader``, ``threaded``...) are a TypeError that
+        says what to do instead.
+        """
+        flask_only = sorted(set(kwargs) & _FLASK_RUN_ONLY)
+        if flask_only:
+            raise TypeError(
+                f"sockjs.run() takes sockjs_gevent.serve()'s keywords, not app.run()'s {', '.join(flask_only)}: "
+                "it serves on gevent, not Werkzeug's development server. For Flask's debug behaviour set "
+                "app.debug = True (or FLASK_DEBUG=1); restart the process yourself after code changes."
+            )
         serve(app, host, port, **kwargs)
 
     def service(self, app: Flask, prefix: str) -> Service:
@@ -287,6 +299,12 @@ class MultiplexRoute:
                           max_streams=self.max_streams)
         self._mounted.append((app, mux))
         return mux
+
+
+#: app.run() keywords that mean nothing to a gevent server.
+_FLASK_RUN_ONLY = {"debug", "load_dotenv", "use_reloader", "use_debugger", "use_evalex", "threaded", "processes",
+                   "extra_files", "exclude_patterns", "reloader_interval", "reloader_type", "passthrough_errors",
+                   "ssl_context_flask"}
 
 
 def _signed_session(app: Flask, values: dict[str, Any]) -> str:

@@ -1,8 +1,15 @@
-"""Command line: serve a SockJS handler or a WSGI app on gevent.
+"""Serve a SockJS handler or a WSGI app on gevent, from the command line.
 
     python -m sockjs_gevent myapp:echo --prefix /echo --port 8080
+    python -m sockjs_gevent ./myapp.py:echo --prefix /echo --heartbeat-delay 10
     python -m sockjs_gevent myapp:app --port 8080        # a SockJS, Router or any WSGI app
     python -m sockjs_gevent myapp:create_app             # a factory returning one
+
+It monkey-patches the standard library with gevent before importing
+TARGET, so blocking libraries a handler calls (HTTP clients, database
+drivers, time.sleep) cooperate with the event loop. Mistakes (a TARGET
+that cannot be imported, a bad option, a port in use) are one line on
+stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -14,77 +21,129 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
 import importlib  # noqa: E402
+import importlib.util  # noqa: E402
 import inspect  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from typing import Any, Optional  # noqa: E402
+from typing import Any, NoReturn, Optional  # noqa: E402
 
 from .app import SockJS  # noqa: E402
+from .callables import looks_like_handler  # noqa: E402
 from .channels import default_hub  # noqa: E402
-from .channels.redis import URL_ENV as REDIS_URL_ENV  # noqa: E402
+from .channels.hub import REDIS_URL_ENV  # noqa: E402
+from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
 from .server import add_server_arguments, print_ready, serve, server_options  # noqa: E402
 
 
+class UsageError(Exception):
+    """A mistake on the command line: printed as one line, exit status 2."""
+
+
 def load(target: str) -> Any:
-    """Import ``module:attribute`` (the module may be a file path without .py)."""
-    module_name, _, attribute = target.partition(":")
+    """Import ``module:attribute``; the module may be a dotted name or a file path (``./app.py``)."""
+    module_name, _, attribute = target.rpartition(":")
     if not module_name or not attribute:
-        raise SystemExit(f"TARGET must look like 'module:name', got {target!r}")
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"cannot import {module_name!r}: {exc}") from None
+        raise UsageError(f"TARGET must look like 'module:name' or 'path/to/file.py:name', got {target!r}")
+    if module_name.endswith(".py") or os.sep in module_name:
+        path = module_name if module_name.endswith(".py") else module_name + ".py"
+        if not os.path.isfile(path):
+            raise UsageError(f"no such file: {path}")
+        spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+        spec.loader.exec_module(module)
+    else:
+        sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise UsageError(f"cannot import {module_name!r}: {exc}") from None
     try:
         return getattr(module, attribute)
     except AttributeError:
-        raise SystemExit(f"{module_name!r} has no attribute {attribute!r}") from None
-
-
-def _required_positional(obj: Any) -> Optional[int]:
-    try:
-        parameters = inspect.signature(obj).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    return len([p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty])
+        raise UsageError(f"{module_name!r} has no attribute {attribute!r}") from None
 
 
 def is_handler(obj: Any) -> bool:
     """A SockJS handler takes one argument (the connection); WSGI apps take two."""
-    return not isinstance(obj, (SockJS, Router)) and _required_positional(obj) == 1
+    return not isinstance(obj, (SockJS, Router)) and looks_like_handler(obj)
 
 
 def is_factory(obj: Any) -> bool:
     """An app factory takes no arguments and returns the app."""
-    return inspect.isfunction(obj) and _required_positional(obj) == 0
+    if not inspect.isfunction(obj):
+        return False
+    try:
+        parameters = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return not [p for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def build_app(target: str, prefix: Optional[str], options: dict[str, Any]) -> Any:
+    """The WSGI app TARGET names: a handler is wrapped in a SockJS service."""
+    obj = load(target)
+    if is_factory(obj):
+        obj = obj()
+    if is_handler(obj):
+        try:
+            return SockJS(obj, prefix=prefix or "", **options)
+        except (OptionsError, TypeError) as exc:
+            raise UsageError(str(exc)) from None
+    if prefix is not None or options:
+        given = ["--prefix"] * (prefix is not None) + ["--" + name.replace("_", "-") for name in options]
+        raise UsageError(f"{', '.join(given)} apply to a handler function; {target} is a WSGI app: "
+                         f"set them where it builds its SockJS services")
+    if not callable(obj):
+        raise UsageError(f"{target} is neither a handler function nor a WSGI app: {obj!r}")
+    return obj
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sockjs_gevent", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", help="module:name (or path/to/file.py:name) of a handler function or a WSGI app")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
+    parser.add_argument("--prefix", default=None, help="base URL when TARGET is a handler, e.g. /echo (default: root)")
+    parser.add_argument("--freeze-gc", action="store_true",
+                        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    add_option_arguments(parser)
+    add_server_arguments(parser)
+    return parser
+
+
+def fail(message: str) -> NoReturn:
+    sys.stderr.write(f"python -m sockjs_gevent: error: {message}\n")
+    raise SystemExit(2)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sockjs_gevent", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", help="module:name of a handler function or a WSGI app")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--freeze-gc", action="store_true",
-                        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--prefix", default="", help="base URL when TARGET is a handler, e.g. /echo")
-    parser.add_argument("--log-level", default="INFO")
-    add_server_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = build_app(args.target, args.prefix, options_from_arguments(args))
+    except UsageError as exc:
+        fail(str(exc))
     if os.environ.get(REDIS_URL_ENV):
         # Subscribe before taking traffic, so no early broadcast is missed.
         backend = default_hub().backend
         if not backend.connected.wait(5.0):  # type: ignore[attr-defined]
             logging.getLogger("sockjs_gevent").warning("Redis not reachable yet; serving anyway, will keep retrying")
-    obj = load(args.target)
-    if is_factory(obj):
-        obj = obj()
-    app = SockJS(obj, prefix=args.prefix) if is_handler(obj) else obj
-    serve(app, args.host, args.port, ready=print_ready, freeze_gc=args.freeze_gc, **server_options(args))
+    try:
+        serve(app, args.host, args.port, ready=print_ready, freeze_gc=args.freeze_gc, **server_options(args))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"cannot listen on {args.host}:{args.port}: the address is in use (another server?); pick --port")
+        if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+        raise
 
 
 if __name__ == "__main__":

@@ -125,3 +125,32 @@ class Options:
 
 def _is_number(value: Any, kinds: Any) -> bool:
     return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def add_option_arguments(parser: Any) -> None:
+    """Command-line flags for the service options, made from ``Options`` (none can be missing).
+
+    ``--heartbeat-delay 10``, ``--max-sessions 500``, ``--allowed-origin
+    https://app.example`` (repeatable), ``--no-websocket``, ``--jsessionid``...
+    Every flag defaults to unset: the option keeps its own default.
+    """
+    group = parser.add_argument_group("service options (when TARGET is a handler; see sockjs_gevent.Options)")
+    for f in fields(Options):
+        if f.name in ("prefix", "jsessionid", "websocket", "allowed_origins"):
+            continue
+        kind = float if f.type in ("float", float) else int if f.type in ("int", int) else str
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f"option_{f.name}", type=kind, default=None,
+                           metavar=kind.__name__.upper(), help=f"default {f.default!r}")
+    group.add_argument("--allowed-origin", dest="option_allowed_origins", action="append", default=None,
+                       metavar="ORIGIN", help="a page origin (pattern) that may use the service; repeatable "
+                       "(default: any page)")
+    group.add_argument("--jsessionid", dest="option_jsessionid", action="store_const", const=True, default=None,
+                       help="send the JSESSIONID cookie for cookie-sticky load balancers")
+    group.add_argument("--no-websocket", dest="option_websocket", action="store_const", const=False, default=None,
+                       help="turn the websocket transports off")
+
+
+def options_from_arguments(args: Any) -> dict[str, Any]:
+    """The options that ``add_option_arguments`` flags set (the unset ones left out)."""
+    prefix = "option_"
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}

@@ -28,6 +28,7 @@ from .bodyrate import MinRateInput
 from .http import HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
+from .patching import check_patched
 from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 
 log = logging.getLogger("sockjs_gevent.server")
@@ -312,7 +313,8 @@ def serve(
     logger, a text file or a path for one combined-format line per request.
 
     ``ready(server)`` is called once the socket listens (``server.server_port``
-    is the real port when ``port=0``). On a signal the server stops
+    is the real port when ``port=0``); by default ``print_ready`` prints
+    the address. On a signal the server stops
     accepting, closes every session with ``c[shutdown_code,shutdown_reason]``,
     gives handlers and open requests ``grace`` seconds to finish, and returns.
 
@@ -325,6 +327,7 @@ def serve(
     running = build_server(app, host, port, server=server, request_timeout=request_timeout, max_body_size=max_body_size,
                            http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
                            access_log=access_log, handler_class=handler_class, backlog=backlog)
+    check_patched()
     if freeze_gc:
         gcfreeze.enable()
     if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
@@ -337,11 +340,7 @@ def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, stop)
-    if ready is not None:
-        ready(running)
-    else:
-        log.info("sockjs-gevent listening on %s://%s:%d", "https" if running.ssl_enabled else "http",
-                 running.server_host, running.server_port)
+    (ready or print_ready)(running)  # by default, say where it listens (logging may not be set up)
     stopping.wait()
     shutdown(running, grace, shutdown_code, shutdown_reason)
 

@@ -28,7 +28,6 @@ from gevent.event import Event
 
 
 from . import Connection, Router, SockJS, channels
-from .channels.hub import REDIS_URL_ENV
 from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .options import DEFAULT_SOCKJS_URL
 from .responses import not_found
@@ -110,6 +109,7 @@ def whoami(conn: Connection) -> None:
         "transport": conn.transport,
         "remote_addr": conn.remote_addr,
         "path": conn.path,
+        "query": conn.environ.get("QUERY_STRING", ""),
         "headers": conn.headers,
         "cookies": conn.cookies,
     }))
@@ -256,7 +256,8 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m sockjs_gevent.testserver", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--freeze-gc", action="store_true",
                         help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
@@ -277,11 +278,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
     add_server_arguments(parser)
     args = parser.parse_args(argv)
-    if os.environ.get(REDIS_URL_ENV):
-        # /broadcast then goes through Redis, whose client needs cooperative sockets.
-        from gevent import monkey
+    # As any program serving SockJS should (python -m sockjs_gevent does):
+    # Redis and anything a handler calls must cooperate with the event loop.
+    from gevent import monkey
 
-        monkey.patch_all()
+    monkey.patch_all()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build(
         args.sockjs_url,

@@ -50,13 +50,13 @@ class Output:
         with self._changed:
             return "".join(self.lines)
 
-    def wait_for(self, pattern: str | re.Pattern, timeout: float = 10.0) -> re.Match:
-        """The first match of ``pattern`` in the output; AssertionError after ``timeout`` s."""
+    def wait_for(self, pattern: str | re.Pattern, timeout: float = 10.0, start: int = 0) -> re.Match:
+        """The first match of ``pattern`` in the output from line ``start`` on; AssertionError after ``timeout`` s."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                match = regex.search("".join(self.lines))
+                match = regex.search("".join(self.lines[start:]))
                 if match is not None:
                     return match
                 left = deadline - time.monotonic()

@@ -8,7 +8,7 @@ TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling"]
 AWKWARD = ["plain", "\u2028\u2029", "\x00\x1f", "\ufff0\uffff", '"quotes" \\ back', "emoji 😀", "%41 percent", "</script>"]
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS + ["rawwebsocket"])
+@pytest.mark.parametrize("transport", TRANSPORTS + ["raw-websocket"])
 def test_echo_in_order_with_awkward_characters(server, transport):
     conn = connect(server.url("/echo"), transport=transport)
     messages = [f"{i} {AWKWARD[i % len(AWKWARD)]}" for i in range(300)]
@@ -28,7 +28,7 @@ def test_large_downloads_cross_the_response_limit(server, transport):
     conn.close()
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS + ["rawwebsocket"])
+@pytest.mark.parametrize("transport", TRANSPORTS + ["raw-websocket"])
 def test_server_close_code_reaches_the_client(server, transport):
     conn = connect(server.url("/close"), transport=transport)
     assert conn.recv(timeout=5) is None
@@ -71,3 +71,40 @@ def test_idle_timeout_breaks_a_silent_session(server, transport):
     conn = connect(server.url("/echo"), transport=transport, idle_timeout=0.5)
     assert conn.recv(timeout=5) is None
     assert conn.close_code == 1006
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS + ["raw-websocket"])
+def test_the_query_string_goes_with_every_request_of_the_session(server, transport):
+    """Token-in-query authentication: the server sees the query on the request that opens the session
+    (every later request of the session is built by the same Transport.target)."""
+    import json
+
+    with connect(server.url("/whoami?token=abc&x=1"), transport=transport) as conn:
+        whoami = json.loads(conn.recv(timeout=5))
+        assert whoami["query"] == "token=abc&x=1", whoami
+        conn.send("still here")
+        assert conn.recv(timeout=5) == "still here"
+
+
+@pytest.mark.parametrize("transport", ["xhr-streaming", "xhr-polling"])
+def test_cookies_start_the_jar_and_the_server_sets_the_rest(server, transport):
+    """/cookie_needed_echo sets JSESSIONID (echoing the one it got): the jar keeps and resends it."""
+    import json
+
+    with connect(server.url("/cookie_needed_echo"), transport=transport, cookies={"JSESSIONID": "sticky"}) as conn:
+        conn.send("x")
+        assert conn.recv(timeout=5) == "x"
+        assert conn.cookies["JSESSIONID"] == "sticky"
+    with connect(server.url("/cookie_needed_echo"), transport=transport) as conn:
+        conn.send("y")
+        assert conn.recv(timeout=5) == "y"
+        assert conn.cookies == {"JSESSIONID": "dummy"}  # learnt from the server's Set-Cookie
+    with connect(server.url("/whoami"), transport=transport, cookies={"theme": "dark"}) as conn:
+        assert json.loads(conn.recv(timeout=5))["cookies"] == {"theme": "dark"}
+
+
+def test_a_connection_closes_when_its_with_block_ends(server):
+    with connect(server.url("/echo"), transport="websocket") as conn:
+        conn.send("hi")
+        assert conn.recv(timeout=5) == "hi"
+    assert conn.closed and conn.close_code == 1000

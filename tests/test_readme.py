@@ -43,7 +43,10 @@ def run_block(code: str, monkeypatch: pytest.MonkeyPatch, namespace: dict | None
     import flask_sockjs
     import sockjs_gevent
 
+    from gevent import monkey
+
     served: list[Any] = []
+    monkeypatch.setattr(monkey, "patch_all", lambda *a, **k: None)  # not inside pytest's own process
     monkeypatch.setattr(sockjs_gevent, "serve", lambda app, *a, **k: served.append(app))
     monkeypatch.setattr(flask_sockjs.SockJS, "run", lambda self, app, *a, **k: served.append(app))
     namespace = namespace if namespace is not None else {"__name__": "readme"}

@@ -11,7 +11,7 @@ def test_sigterm_closes_every_session_and_exits_cleanly():
     try:
         clients = [
             connect(server.url("/echo"), transport=transport)
-            for transport in ("websocket", "xhr-streaming", "eventsource", "rawwebsocket")
+            for transport in ("websocket", "xhr-streaming", "eventsource", "raw-websocket")
             for _ in range(5)
         ]
         for client in clients:

@@ -12,6 +12,10 @@ prometheus_client installed, GET /metrics gives the service's metrics
 
 from __future__ import annotations
 
+from gevent import monkey
+
+monkey.patch_all()  # first: whatever a handler calls (HTTP, databases, sleep) must cooperate with gevent
+
 import argparse
 import logging
 import os

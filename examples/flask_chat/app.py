@@ -8,6 +8,10 @@ service refuses clients that are not logged in before their session opens.
 
 from __future__ import annotations
 
+from gevent import monkey
+
+monkey.patch_all()  # first: whatever a handler calls (HTTP, databases, sleep) must cooperate with gevent
+
 import argparse
 import os
 

@@ -10,6 +10,10 @@ root first, or ``bash scripts/bootstrap.sh``).
 
 from __future__ import annotations
 
+from gevent import monkey
+
+monkey.patch_all()  # first: whatever a handler calls (HTTP, databases, sleep) must cooperate with gevent
+
 import argparse
 import logging
 import os

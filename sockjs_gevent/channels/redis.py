@@ -26,7 +26,7 @@ from gevent import monkey
 from gevent.event import Event
 from gevent.queue import Full, Queue
 
-from .hub import REDIS_URL_ENV as URL_ENV  # noqa: F401 (re-exported)
+from .hub import REDIS_URL_ENV  # noqa: F401 (the variable naming the server; defined with the hub)
 from .hub import DeliverFn
 
 log = logging.getLogger("sockjs_gevent.channels.redis")

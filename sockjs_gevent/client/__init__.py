@@ -8,7 +8,7 @@
     conn.close()
 
 Transports: ``websocket``, ``xhr-streaming``, ``eventsource``,
-``xhr-polling``, and ``rawwebsocket`` (the ``/websocket`` endpoint with no
+``xhr-polling``, and ``raw-websocket`` (the ``/websocket`` endpoint with no
 SockJS framing). Use it from greenlets; no monkey-patching is needed.
 """
 
@@ -18,12 +18,16 @@ import json
 import random
 import ssl
 import string
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from .connection import ClientConnection
+from .cookies import CookieJar
 from .http import HttpConnection, HttpError
 from .transports import TRANSPORTS, WebSocketTransport
+
+#: The /websocket endpoint with no SockJS framing (the server's conn.transport says the same).
+RAW_WEBSOCKET = "raw-websocket"
 
 __all__ = ["connect", "info", "ClientConnection", "ConnectError", "TRANSPORTS"]
 
@@ -40,12 +44,12 @@ class ConnectError(ConnectionError):
         self.reason = reason
 
 
-def _split(url: str) -> tuple[str, int, str, bool]:
+def _split(url: str) -> tuple[str, int, str, bool, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "ws", "https", "wss") or not parts.hostname:
         raise ValueError(f"expected an http:// or https:// URL of a SockJS service, got {url!r}")
     tls = parts.scheme in ("https", "wss")
-    return parts.hostname, parts.port or (443 if tls else 80), parts.path.rstrip("/"), tls
+    return parts.hostname, parts.port or (443 if tls else 80), parts.path.rstrip("/"), tls, parts.query
 
 
 def _tls_context(tls: bool, ssl_context: Any) -> Any:
@@ -56,10 +60,10 @@ def _tls_context(tls: bool, ssl_context: Any) -> Any:
 
 def info(url: str, timeout: float = 10.0, ssl_context: Any = None) -> dict:
     """GET the service's /info (websocket support, cookie_needed, ...)."""
-    host, port, prefix, tls = _split(url)
+    host, port, prefix, tls, query = _split(url)
     http = HttpConnection(host, port, timeout, _tls_context(tls, ssl_context))
     try:
-        response = http.request("GET", prefix + "/info")
+        response = http.request("GET", prefix + "/info" + (f"?{query}" if query else ""))
         body = http.read_body()
     except (OSError, HttpError) as exc:
         raise ConnectError(f"cannot reach {url}: {exc}") from exc
@@ -79,6 +83,7 @@ def connect(
     server_id: Optional[str] = None,
     idle_timeout: Optional[float] = None,
     ssl_context: Any = None,
+    cookies: Optional[Mapping[str, str]] = None,
 ) -> ClientConnection:
     """Open a session on the SockJS service at ``url`` and wait until it is open.
 
@@ -89,22 +94,30 @@ def connect(
     ``idle_timeout`` seconds closes with 1006; None (the default) waits
     forever, relying on the server's heartbeats and TCP to notice a loss.
     An ``https://`` URL uses TLS (``wss`` for websockets), verified with
-    ``ssl_context`` (default: the system's trust store).
+    ``ssl_context`` (default: the system's trust store). The URL's query
+    string (``?token=...``) goes with every request of the session.
+    ``cookies`` start the session's cookie jar (``conn.cookies``), which
+    every answer's ``Set-Cookie`` updates: a sticky balancer's JSESSIONID
+    comes back on the next request. Use the connection as a context
+    manager to close it on the way out.
     """
-    host, port, prefix, tls = _split(url)
+    host, port, prefix, tls, query = _split(url)
     ssl_context = _tls_context(tls, ssl_context)
     if transport == "auto":
         transport = "websocket" if info(url, timeout, ssl_context).get("websocket") else "xhr-streaming"
     conn = ClientConnection(url)
-    if transport == "rawwebsocket":
-        impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, ssl_context, raw=True)
+    jar = CookieJar(cookies)
+    conn.cookie_jar = jar
+    if transport == RAW_WEBSOCKET:
+        impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, ssl_context, query, jar,
+                                  raw=True)
     else:
         cls = TRANSPORTS.get(transport)
         if cls is None:
-            raise ValueError(f"unknown transport {transport!r}; choose from auto, rawwebsocket, {', '.join(TRANSPORTS)}")
+            raise ValueError(f"unknown transport {transport!r}; choose from auto, {RAW_WEBSOCKET}, {', '.join(TRANSPORTS)}")
         server_id = server_id or "%03d" % random.randrange(1000)
         session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
-        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context)
+        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context, query, jar)
     impl.idle_timeout = idle_timeout
     conn.transport = impl
     impl.start()

@@ -9,6 +9,7 @@ from gevent.event import Event
 from gevent.queue import Empty, Queue
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .cookies import CookieJar
     from .transports import Transport
 
 #: Close code used when the transport broke without a close frame.
@@ -32,6 +33,20 @@ class ClientConnection:
         self.close_code: Optional[int] = None
         self.close_reason = ""
         self._inbox: Queue = Queue()
+        #: The session's cookies (set by ``connect``).
+        self.cookie_jar: Optional["CookieJar"] = None
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies the session sends (what the server set, and what it started with)."""
+        return self.cookie_jar.cookies if self.cookie_jar is not None else {}
+
+    def __enter__(self) -> "ClientConnection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.closed:
+            self.close()
 
     @property
     def transport_name(self) -> str:

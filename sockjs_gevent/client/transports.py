@@ -16,6 +16,7 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from .connection import ClientConnection
+from .cookies import CookieJar
 from .http import HttpConnection, HttpError, wrap_tls
 
 Headers = Sequence[tuple[str, str]]
@@ -27,8 +28,12 @@ class Transport:
     name = ""
 
     def __init__(self, conn: ClientConnection, host: str, port: int, session_path: str, headers: Headers, timeout: float,
-                 ssl_context: Any = None) -> None:
+                 ssl_context: Any = None, query: str = "", cookies: Optional[CookieJar] = None) -> None:
         self.conn = conn
+        #: The service URL's query string ("?token=..."), kept on every request of the session.
+        self.query = f"?{query}" if query else ""
+        #: Sent with every request, updated from every answer.
+        self.cookies = cookies if cookies is not None else CookieJar()
         #: A client-side ``ssl.SSLContext`` for https/wss, or None.
         self.ssl_context = ssl_context
         self.host = host
@@ -55,6 +60,16 @@ class Transport:
         current = gevent.getcurrent()
         gevent.killall([g for g in self._greenlets if g is not current], block=False)
 
+    def target(self, name: str) -> str:
+        """The request target of this session's ``name`` URL (``xhr_send``...), query included."""
+        return f"{self.session_path}/{name}{self.query}"
+
+    def request(self, http: HttpConnection, method: str, name: str, headers: Headers = (), body: bytes = b"") -> Any:
+        """One request of the session on ``http``: its headers, cookies and query; cookies learnt from the answer."""
+        response = http.request(method, self.target(name), [*headers, *self.headers, *self.cookies.header()], body)
+        self.cookies.learn(response.headers)
+        return response
+
 
 class WebSocketTransport(Transport):
     """SockJS frames over one WebSocket (``/websocket``), or raw messages (``raw=True``)."""
@@ -79,11 +94,11 @@ class WebSocketTransport(Transport):
         self.conn.broken()
 
     def _handshake(self) -> None:
-        path = self.session_path + "/websocket" if not self.raw else self.session_path
+        path = self.target("websocket") if not self.raw else self.session_path + self.query
         scheme = "wss" if self.ssl_context is not None else "ws"
         self._engine = ClientProtocol(parse_uri(f"{scheme}://{self.host}:{self.port}{path}"), max_size=None)
         request = self._engine.connect()
-        for key, value in self.headers:
+        for key, value in [*self.headers, *self.cookies.header()]:
             request.headers[key] = value
         self._engine.send_request(request)
         self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
@@ -179,9 +194,9 @@ class HttpSender:
         self.wakeup.set()
 
     def _run(self) -> None:
-        conn = self.transport.conn
-        path = self.transport.session_path + "/xhr_send"
-        headers = [("Content-Type", "text/plain;charset=UTF-8"), *self.transport.headers]
+        transport = self.transport
+        conn = transport.conn
+        headers = [("Content-Type", "text/plain;charset=UTF-8")]
         while True:
             self.wakeup.wait()
             self.wakeup.clear()
@@ -190,7 +205,7 @@ class HttpSender:
                 continue
             body = json.dumps(batch).encode("utf-8", "surrogatepass")
             try:
-                response = self.http.request("POST", path, headers, body)
+                response = transport.request(self.http, "POST", "xhr_send", headers, body)
                 self.http.read_body()
             except HttpError as exc:
                 conn.broken(1006, f"xhr_send failed: {exc}")
@@ -233,7 +248,7 @@ class HttpReceivingTransport(Transport):
         raise NotImplementedError
 
     def _expect_ok(self, method: str, transport: str) -> None:
-        response = self.http.request(method, f"{self.session_path}/{transport}", self.headers)
+        response = self.request(self.http, method, transport)
         if response.status != 200:
             body = self.http.read_body()[:200]
             raise HttpError(f"{transport} answered {response.status}: {body!r}")

@@ -18,7 +18,18 @@ import pytest
 from e2e_support import CROSS_ORIGIN, PAGE_PATH, Origin, PageHandle, PageServer
 
 pytestmark = pytest.mark.browser
-REFUSED = pytest.mark.expect_log(r"WARNING sockjs_gevent: refused a request from origin")
+REFUSAL = r"WARNING sockjs_gevent: refused a request from origin"
+REFUSED = pytest.mark.expect_log(REFUSAL)
+
+
+@pytest.fixture
+def refusal_logged(servers: Any) -> Iterator[None]:
+    """The test expects the server to refuse, and log it: wait for that line before the test ends,
+    so it cannot arrive during the next test (the log comes through a pipe)."""
+    server = servers.origin(CROSS_ORIGIN).server
+    mark = len(server.output)
+    yield
+    server.out.wait_for(REFUSAL, timeout=10, start=mark)
 
 ECHO = """async ({url, options}) => {
   const c = E2E.connect(url, options);
@@ -72,14 +83,15 @@ def test_every_transport_works_for_an_allowed_page(origin_page: Any, transport: 
 
 @REFUSED
 @pytest.mark.parametrize("transport", ["iframe-eventsource", "iframe-htmlfile", "iframe-xhr-polling", "jsonp-polling"])
-def test_a_same_site_page_hiding_its_referrer_gets_no_session(other_page: PageHandle, transport: str) -> None:
+def test_a_same_site_page_hiding_its_referrer_gets_no_session(other_page: PageHandle, transport: str,
+                                                              refusal_logged: None) -> None:
     url = other_page.origin.service("/origin_echo")
     result = other_page.run(NEVER_OPENS, {"url": url, "options": {"transports": [transport], "timeout": 2000}})
     assert result["opened"] is False and result["received"] == 0, result
 
 
 @REFUSED
-def test_a_script_tag_from_that_page_is_refused(other_page: PageHandle) -> None:
+def test_a_script_tag_from_that_page_is_refused(other_page: PageHandle, refusal_logged: None) -> None:
     url = other_page.origin.service(f"/origin_echo/000/{uuid.uuid4().hex}/jsonp?c=cb")
     assert other_page.run(SCRIPT_TAG, {"url": url}) == "refused"
 
@@ -102,6 +114,6 @@ def test_the_allowed_page_can_run_the_iframe_page(origin_page: Any) -> None:
 
 
 @REFUSED
-def test_that_page_cannot_run_the_iframe_page_as_a_relay(other_page: PageHandle) -> None:
+def test_that_page_cannot_run_the_iframe_page_as_a_relay(other_page: PageHandle, refusal_logged: None) -> None:
     url = other_page.origin.service("/origin_echo/iframe.html")
     assert other_page.run(FRAME_RUNS, {"url": url, "graceMs": 1000}) == "did not run"

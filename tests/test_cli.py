@@ -1,0 +1,86 @@
+"""The command line: clear one-line errors with exit status 2, file targets, service options."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from websockets.sync.client import connect
+
+from serverproc import ROOT, start_server
+
+
+def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sockjs_gevent", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": ROOT})
+
+
+def assert_one_line_usage_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_a_file_path_target_is_served(tmp_path):
+    app = tmp_path / "myapp.py"
+    app.write_text("def shout(conn):\n    for m in conn:\n        conn.send(m.upper())\n")
+    server = start_server(["-m", "sockjs_gevent", f"{app}:shout", "--prefix", "/shout", "--port", "0"])
+    try:
+        with connect(f"ws://{server.host}:{server.port}/shout/0/s/websocket") as ws:
+            assert ws.recv() == "o"
+            ws.send('["hey"]')
+            assert ws.recv() == 'a["HEY"]'
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["no_such_module:x"], ["cannot import 'no_such_module'"]),
+    (["./nowhere.py:x"], ["no such file: ./nowhere.py"]),
+    (["examples.echo:nothing"], ["has no attribute 'nothing'"]),
+    (["echo"], ["TARGET must look like 'module:name'"]),
+    (["examples.echo:echo", "--prefix", "no-slash"], ["prefix must look like '/name'"]),
+    (["examples.echo:echo", "--max-message-size", "0"], ["max_message_size must be a positive int"]),
+    (["examples.chat.server:build_app", "--prefix", "/x"], ["--prefix apply to a handler function", "WSGI app"]),
+    (["examples.chat.server:build_app", "--heartbeat-delay", "3"], ["--heartbeat-delay apply to a handler function"]),
+])
+def test_mistakes_are_one_line_and_exit_2(args, needles):
+    assert_one_line_usage_error(run_cli(*args), *needles)
+
+
+def test_a_port_in_use_is_one_line_and_exit_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("examples.echo:echo", "--port", str(port))
+    assert_one_line_usage_error(result, f"cannot listen on 127.0.0.1:{port}: the address is in use")
+
+
+def test_service_options_on_the_command_line_reach_the_service():
+    server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0",
+                           "--heartbeat-delay", "0.2", "--no-websocket"])
+    try:
+        from serverproc import http
+
+        status, body, _ = http(server, "GET", "/echo/info")
+        assert b'"websocket":false' in body
+        status, body, _ = http(server, "POST", "/echo/0/hb/xhr")
+        assert body == b"o\n"
+        status, body, _ = http(server, "POST", "/echo/0/hb/xhr")  # nothing to say: a heartbeat after 0.2 s
+        assert body == b"h\n"
+    finally:
+        server.stop()
+
+
+def test_help_says_it_monkey_patches_and_shows_defaults():
+    out = run_cli("--help").stdout
+    assert "monkey-patches the standard library" in out and "default 8080" in out and "--heartbeat-delay" in out
+    testserver = subprocess.run([sys.executable, "-m", "sockjs_gevent.testserver", "--help"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=20).stdout
+    assert testserver.startswith("usage: python -m sockjs_gevent.testserver")

@@ -134,7 +134,7 @@ class WebSocket:
             else:
                 try:
                     data = self._read(_READ_SIZE)  # type: ignore[misc]
-                except OSError:
+                except (OSError, ValueError):  # ValueError: a TLS socket we already shut down
                     data = b""
             self._feed(data)
         return messages.popleft()

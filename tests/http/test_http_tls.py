@@ -105,3 +105,37 @@ def test_serve_with_an_ssl_context(start_server, certificate, client_context):
             assert (response.status, http.read_body()) == (200, b"hello")
     finally:
         http.close()
+
+
+@pytest.mark.parametrize("kind", ["httptools", "pywsgi"])
+def test_clean_and_abrupt_wss_session_ends_log_no_traceback(certificate, client_context, kind):
+    """Every cleanly closed wss session used to log 'Read on closed or unwrapped SSL socket'."""
+    cert, key = certificate
+    server = start_testserver("--server", kind, "--certfile", cert, "--keyfile", key)
+    try:
+        for _ in range(5):
+            with connect(server.url("/echo"), transport="websocket", ssl_context=client_context) as conn:
+                conn.send("hi")
+                assert conn.recv(timeout=5) == "hi"
+        closing = connect(server.url("/close"), transport="websocket", ssl_context=client_context)
+        assert closing.recv(timeout=5) is None and closing.close_code == 3000
+        with connect(server.url("/echo"), transport="xhr-streaming", ssl_context=client_context) as conn:
+            conn.send("hi")
+            assert conn.recv(timeout=5) == "hi"
+        _send_barrier(server)
+        server.wait_for_log(r"HTTP/1\.1 requests? (without|need a) Host")
+        log = server.log()
+        assert "Traceback" not in log and "SSL socket" not in log, log
+    finally:
+        server.stop()
+
+
+def _send_barrier(server) -> None:
+    """A request both servers log (no Host): once its line is in, every line before it is."""
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    with tls.wrap_socket(socket.create_connection((server.host, server.port), timeout=5),
+                         server_hostname="127.0.0.1") as sock:
+        sock.sendall(b"GET /echo/info HTTP/1.1\r\n\r\n")
+        sock.recv(1024)

@@ -25,6 +25,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from .app import close_all_sessions
 from . import gcfreeze
 from .bodyrate import MinRateInput
+from .callables import looks_like_handler
 from .http import HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
@@ -251,6 +252,10 @@ def build_server(
     backlog: Optional[int] = None,
 ) -> Union[HttpServer, WSGIServer]:
     """The server ``serve()`` runs (not yet started), after checking its keywords."""
+    if looks_like_handler(app):
+        name = getattr(app, "__name__", "handler")
+        raise TypeError(f"serve() takes a WSGI app, and {name} looks like a SockJS handler (one argument, the "
+                        f"connection): wrap it in a service, serve(SockJS({name}, prefix='/{name}'))")
     if server not in SERVERS:
         raise ValueError(f"server must be one of {', '.join(map(repr, SERVERS))}, got {server!r}")
     if server == "httptools":

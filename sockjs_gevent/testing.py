@@ -25,6 +25,7 @@ from werkzeug.test import EnvironBuilder
 
 from .app import SockJS
 from .session import NORMAL_CLOSURE, EventReceiver, Session
+from .transports import NAMES
 from .waiting import wait_for
 
 _CLOSED = object()  # what recv's take returns once the session closed and nothing is left
@@ -45,6 +46,8 @@ class HandlerClient:
         raise_errors: bool = True,
         query_string: str = "",
     ) -> None:
+        if transport not in NAMES:
+            raise ValueError(f"transport must be one of {', '.join(NAMES)} (as conn.transport says), got {transport!r}")
         all_headers = dict(headers or {})
         if cookies:
             all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())

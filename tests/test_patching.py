@@ -70,3 +70,21 @@ def test_serve_refuses_unknown_keywords_before_serving():
 
     with pytest.raises(TypeError, match="timeout"):
         serve(SockJS(lambda conn: None), port=0, timeout=10)
+
+
+def test_serve_given_a_handler_says_to_wrap_it():
+    from sockjs_gevent import serve
+
+    def echo(conn):
+        pass
+
+    with pytest.raises(TypeError, match=r"wrap it in a service, serve\(SockJS\(echo, prefix='/echo'\)\)"):
+        serve(echo, port=0)
+
+
+def test_the_test_client_takes_only_real_transport_names():
+    from sockjs_gevent import SockJS
+    from sockjs_gevent.testing import HandlerClient
+
+    with pytest.raises(ValueError, match="xhr-streaming"):
+        HandlerClient(SockJS(lambda conn: None), transport="xhr_streaming")

@@ -40,7 +40,7 @@ class _Route:
     #: The decorated handler; None when ``make_handler`` makes one per app.
     handler: Optional[Handler]
     options: dict[str, Any]
-    before_connect: Optional[Hook]
+    before_open: Optional[Hook]
     #: Makes the service's handler for one app (a multiplexed route's
     #: Multiplexer); by default it is ``handler`` in the opening request's context.
     make_handler: Optional[Callable[[Flask], Handler]] = None
@@ -93,7 +93,7 @@ class SockJS:
         prefix: str,
         *,
         blueprint: Optional[Blueprint] = None,
-        before_connect: Optional[Hook] = None,
+        before_open: Optional[Hook] = None,
         **options: Any,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function as the handler of a SockJS service.
@@ -101,11 +101,11 @@ class SockJS:
         ``options`` are sockjs_gevent options (``heartbeat_delay=5``...); they
         override the app's ``SOCKJS_*`` config. With ``blueprint``, the
         service lives under the blueprint's ``url_prefix`` wherever it is
-        registered. ``before_connect`` is a per-route hook (see
-        :meth:`before_connect`).
+        registered. ``before_open`` is a per-route hook (see
+        :meth:`before_open`).
         """
 
-        hook = hook_caller(before_connect, "before_connect") if before_connect is not None else None
+        hook = hook_caller(before_open, "before_open") if before_open is not None else None
 
         def decorator(handler: Handler) -> Handler:
             check_handler(handler)
@@ -119,7 +119,7 @@ class SockJS:
         prefix: str,
         *,
         blueprint: Optional[Blueprint] = None,
-        before_connect: Optional[Hook] = None,
+        before_open: Optional[Hook] = None,
         max_streams: int = DEFAULT_MAX_STREAMS,
         **options: Any,
     ) -> "MultiplexRoute":
@@ -132,12 +132,12 @@ class SockJS:
         ...         stream.send(message)
 
         Stream handlers run in a request context of the request that opened
-        the SockJS session, as route handlers do; ``before_connect`` hooks
+        the SockJS session, as route handlers do; ``before_open`` hooks
         (the extension's and this one) decide whether that session opens at
         all. ``max_streams`` and ``options`` are as for ``Multiplexer`` and
         ``route``.
         """
-        hook = hook_caller(before_connect, "before_connect") if before_connect is not None else None
+        hook = hook_caller(before_open, "before_open") if before_open is not None else None
         mux = MultiplexRoute(max_streams)
         self._add(_Route(prefix, None, options, hook, make_handler=mux._for_app), blueprint)
         return mux
@@ -150,7 +150,7 @@ class SockJS:
             for app in self._apps:
                 self._mount(app, route, route.prefix)
 
-    def before_connect(self, hook: Hook) -> Hook:
+    def before_open(self, hook: Hook) -> Hook:
         """Register a hook run before any session of this extension opens.
 
         It runs in the opening request's context and gets the connection.
@@ -158,7 +158,7 @@ class SockJS:
         ``Refuse(code, reason)`` refuses with that code; an
         ``HTTPException`` such as ``abort(401)`` maps to 4000 + its status.
         """
-        self._hooks.append(hook_caller(hook, "before_connect"))
+        self._hooks.append(hook_caller(hook, "before_open"))
         return hook
 
     def _mount(self, app: Flask, route: _Route, prefix: str) -> None:
@@ -175,15 +175,15 @@ class SockJS:
         service = Service(
             handler,
             prefix,
-            before_open=functools.partial(self._check_connect, app, route),
+            before_open=functools.partial(self._check_open, app, route),
             **options,
         )
         state.router.add(service)
         state.services[prefix] = service
 
-    def _check_connect(self, app: Flask, route: _Route, conn: Connection) -> Optional[bool]:
+    def _check_open(self, app: Flask, route: _Route, conn: Connection) -> Optional[bool]:
         """Run the global hooks, then the route's, in the opening request's context."""
-        hooks = [*self._hooks, *([route.before_connect] if route.before_connect else [])]
+        hooks = [*self._hooks, *([route.before_open] if route.before_open else [])]
         if not hooks:
             return None
         with app.request_context(_request_environ(conn.environ)):
@@ -239,7 +239,7 @@ class SockJS:
 
         ``send(...)`` delivers messages, ``recv()`` returns what the handler
         sent, ``wait_closed()`` gives the close code; ``refused`` tells if a
-        before_connect hook turned the client away; an exception the handler
+        before_open hook turned the client away; an exception the handler
         raised is raised in the test. Use it as a context manager, under
         gevent (no monkey-patching needed).
 

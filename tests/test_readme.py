@@ -121,7 +121,7 @@ def check_multiplex_flask(monkeypatch: pytest.MonkeyPatch) -> None:
     ns = run_block(block("multiplex-flask"), monkeypatch)
     ns["test_chat"]()
     with ns["sockjs"].test_client(ns["app"], "/mux") as client:
-        assert client.refused  # before_connect applies to the whole connection
+        assert client.refused  # before_open applies to the whole connection
 
 
 def check_client(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,7 @@ def sockjs_client():
     return send_file(os.path.abspath(SOCKJS_CLIENT), mimetype="application/javascript")
 
 
-@sockjs.before_connect
+@sockjs.before_open
 def logged_in() -> bool:
     """Only logged-in users may open a chat session."""
     return "user" in session

@@ -125,7 +125,7 @@ def make_authenticated_app():
 
     sockjs = SockJS(app)
 
-    @sockjs.before_connect
+    @sockjs.before_open
     def logged_in():
         return "user" in session
 
@@ -158,8 +158,8 @@ def test_route_hook_may_refuse_with_its_own_code_or_an_http_error():
         if flask.request.cookies.get("token") != "secret":
             raise Refuse(4001, "Bad token")
 
-    sockjs.route("/token", before_connect=needs_token)(echo)
-    sockjs.route("/http", before_connect=lambda conn: abort(401))(echo)
+    sockjs.route("/token", before_open=needs_token)(echo)
+    sockjs.route("/http", before_open=lambda conn: abort(401))(echo)
     with sockjs.test_client(app, "/token") as client:
         assert client.wait_closed() == (4001, "Bad token")
     with sockjs.test_client(app, "/token", cookies={"token": "secret"}) as client:
@@ -194,7 +194,7 @@ def test_test_client_signs_a_logged_in_session_and_passes_query_and_cookies():
     app = make_app()
     sockjs = SockJS(app)
 
-    @sockjs.before_connect
+    @sockjs.before_open
     def logged_in():
         return "user" in session
 
@@ -218,7 +218,7 @@ def test_test_client_takes_the_cookies_of_a_flask_client_that_logged_in():
         session["user"] = flask.request.form["name"]
         return "ok"
 
-    @sockjs.route("/chat", before_connect=lambda: "user" in session)
+    @sockjs.route("/chat", before_open=lambda: "user" in session)
     def chat(conn):
         conn.send("hello " + session["user"])
 

@@ -72,12 +72,12 @@ def test_stream_handlers_run_in_the_opening_requests_context():
         a.wait_closed()  # the handlers returned: uns
 
 
-def test_before_connect_hooks_decide_for_the_whole_connection():
+def test_before_open_hooks_decide_for_the_whole_connection():
     app = make_app()
     sockjs = SockJS(app)
     started = []
 
-    @sockjs.before_connect
+    @sockjs.before_open
     def logged_in():
         return "user" in session
 
@@ -85,7 +85,7 @@ def test_before_connect_hooks_decide_for_the_whole_connection():
         if flask.request.args.get("token") != "t":
             raise Refuse(4001, "Bad token")
 
-    mux = sockjs.multiplex("/mux", before_connect=needs_token)
+    mux = sockjs.multiplex("/mux", before_open=needs_token)
 
     @mux.stream("s")
     def s(stream):

@@ -35,7 +35,7 @@ GROUPS = [
     ("sockjs_gevent: session, inbox, connection", ("sockjs_gevent/session.py", "sockjs_gevent/inbox.py",
                                                   "sockjs_gevent/connection.py", "sockjs_gevent/app.py",
                                                   "sockjs_gevent/waiting.py")),
-    ("sockjs_gevent: transports and websocket I/O", ("sockjs_gevent/transports/", "sockjs_gevent/wsengine.py",
+    ("sockjs_gevent: transports and websocket I/O", ("sockjs_gevent/transports/", "sockjs_gevent/websocket/",
                                                     "sockjs_gevent/receiver.py", "sockjs_gevent/peerwatch.py")),
     ("HTTP server (request, environ, handler)", ("sockjs_gevent/http/", "sockjs_gevent/server.py", "pywsgi.py",
                                                  "sockjs_gevent/httpheaders.py")),

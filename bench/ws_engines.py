@@ -5,7 +5,7 @@
 
 Engines:
   1. gevent-websocket 0.10.1's WebSocketHandler (bench/gws_server.py)
-  2. websockets' sans-I/O ServerProtocol as sockjs_gevent/wsengine.py drives it
+  2. websockets' sans-I/O ServerProtocol as sockjs_gevent/websocket drives it
      (the test server, and bench/wsengine_echo.py for the bare engine)
   3. wsproto driven the same way (bench/wsproto_echo.py, bare only)
 

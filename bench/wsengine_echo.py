@@ -1,4 +1,4 @@
-"""The project's engine (``sockjs_gevent.wsengine``, websockets' sans-I/O ServerProtocol) as a bare echo.
+"""The project's engine (``sockjs_gevent.websocket``, websockets' sans-I/O ServerProtocol) as a bare echo.
 
     python bench/wsengine_echo.py [--port 0]
 
@@ -15,7 +15,7 @@ import logging
 
 from sockjs_gevent.responses import not_found
 from sockjs_gevent.server import make_server
-from sockjs_gevent.wsengine import accept, is_websocket
+from sockjs_gevent.websocket import EventLoopWebSocket, accept
 
 MAX_MESSAGE_SIZE = 1024 * 1024
 MAX_MESSAGES = 100_000_000  # per connection: a bound, never reached in a run
@@ -25,19 +25,35 @@ def app(environ, start_response):
     path = environ.get("PATH_INFO")
     if path not in ("/echo/websocket", "/close/websocket"):
         return not_found(environ, start_response)
-    ws = accept(environ, start_response, MAX_MESSAGE_SIZE)
-    if not is_websocket(ws):
-        return ws  # the 400 answer
+    handshake = accept(environ, start_response, MAX_MESSAGE_SIZE)
+    ws = handshake.websocket
+    if ws is None:
+        return handshake.answer  # the 400 answer
     if path == "/close/websocket":
         ws.close(3000, "Go away!")
-    else:
-        for _ in range(MAX_MESSAGES):
-            message = ws.receive()
-            if message is None:
-                break
-            ws.send(message)
+    if isinstance(ws, EventLoopWebSocket):
+        ws.start(Echo(ws), handshake.pending)  # read from the event loop
+        return handshake.answer
+    for _ in range(MAX_MESSAGES):  # read by this greenlet (another server's handler)
+        message = ws.receive()
+        if message is None:
+            break
+        ws.send(message)
     ws.finish()
-    return []
+    return handshake.answer
+
+
+class Echo:
+    """Sends every message back; closes the socket when the client is done."""
+
+    def __init__(self, ws: EventLoopWebSocket) -> None:
+        self.ws = ws
+
+    def on_message(self, text: str) -> None:
+        self.ws.send(text)
+
+    def on_end(self) -> None:
+        self.ws.release()
 
 
 def main() -> None:

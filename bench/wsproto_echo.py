@@ -1,4 +1,4 @@
-"""A bare WebSocket echo WSGI app on wsproto, driven like sockjs_gevent/wsengine.py (engine 3 of ws_engines.py).
+"""A bare WebSocket echo WSGI app on wsproto, driven like sockjs_gevent/websocket (engine 3 of ws_engines.py).
 
     python bench/wsproto_echo.py [--port 0]
 

@@ -9,6 +9,7 @@ empty read means the peer is gone.
 
 from __future__ import annotations
 
+import _socket
 import socket
 import ssl
 from typing import Any, Mapping, Optional
@@ -20,8 +21,17 @@ from gevent.event import Event
 #: The environ key under which sockjs_gevent's pywsgi handler puts the socket.
 SOCKET_KEY = "sockjs_gevent.socket"
 #: And a function that hands the socket over for good (an upgraded WebSocket):
-#: the handler then neither reads, writes nor closes it.
+#: the handler then neither reads, writes nor closes it. It returns a plain,
+#: non-blocking ``socket.socket`` (not gevent's wrapper, which keeps two
+#: event watchers per connection): the caller reads it from the event loop.
 TAKE_SOCKET_KEY = "sockjs_gevent.take_socket"
+
+
+def detach_socket(sock: Any) -> "_socket.socket":
+    """The OS socket under gevent's ``sock``, as a plain non-blocking socket; ``sock`` lets go of it."""
+    taken = _socket.socket(fileno=sock.detach())
+    taken.setblocking(False)
+    return taken
 
 _TLS_SOCKETS = (ssl.SSLSocket, gevent_ssl.SSLSocket)
 

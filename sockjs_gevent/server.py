@@ -30,7 +30,7 @@ from .http import HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
 from .patching import check_patched
-from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
+from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY, detach_socket
 
 log = logging.getLogger("sockjs_gevent.server")
 
@@ -97,16 +97,12 @@ class SockJSHandler(WSGIHandler):
     MessageClass = Headers.read  # pywsgi's default runs the email package's parser
 
     def take_socket(self) -> socket.socket:
-        """Hand the connection over for good (an upgraded WebSocket).
+        """Hand the connection over for good (an upgraded WebSocket): see ``peerwatch.TAKE_SOCKET_KEY``.
 
-        This handler then ends without reading, writing or closing it; the
-        caller gets a new socket object on the same descriptor.
+        This handler then ends without reading, writing or closing it.
         """
         self.close_connection = True
-        sock = self.socket
-        taken = type(sock)(fileno=sock.detach())
-        taken.settimeout(None)
-        return taken
+        return detach_socket(self.socket)
 
     def log_request(self) -> None:
         # pywsgi formats the access-log line even when it is thrown away.

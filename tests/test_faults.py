@@ -128,10 +128,10 @@ def test_a_websocket_session_that_fails_to_start_is_not_left_live(monkeypatch, k
     server.start()
     url = f"http://127.0.0.1:{server.server_port}/echo"
     try:
-        def broken(session, raw):
+        def broken(delay):
             raise RuntimeError("injected setup failure")
 
-        monkeypatch.setattr(ws_transport, "_message_handler", broken)
+        monkeypatch.setattr(ws_transport, "wheel", broken)  # raises while the session is set up
         try:
             conn = connect(url, transport="websocket", timeout=5)
         except ConnectError:

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from ..peerwatch import TAKE_SOCKET_KEY
+from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
 from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
@@ -420,10 +420,7 @@ class Connection:
         self.response.close = True
         io = self.io
         io.release()
-        sock = io.sock
-        taken = type(sock)(fileno=sock.detach())
-        taken.settimeout(None)
-        return taken
+        return detach_socket(io.sock)
 
     # -- llhttp callbacks ------------------------------------------------------------
 

@@ -1,27 +1,31 @@
 """WebSocket transports: SockJS-framed (``/<server>/<session>/websocket``) and raw (``/websocket``).
 
 A websocket session lives exactly as long as its socket: it is not in the
-session registry. Under sockjs_gevent's own server the socket is read from
-the event loop and the request's greenlet ends at once (elsewhere that
-greenlet reads until the end). Writing needs no greenlet either:
-when the handler sends, the session wakes a ``WebSocketPusher``, which
-schedules one event-loop callback that frames everything queued by then
-and hands it to the socket without blocking; a libev timer sends the
-heartbeat after ``heartbeat_delay`` of silence.
+session registry. One ``WebSocketLink`` per session joins it to its
+socket, both ways, with no greenlet of its own: it is the session's
+receiver (when the handler sends, it schedules one event-loop callback
+that frames everything queued by then and writes it without blocking),
+it takes what the socket reads (messages into the inbox, pausing the
+socket while the handler is behind), and it ends the session when the
+socket ends. A shared wheel sends heartbeats (``sockjs_gevent.heartbeats``).
+Under sockjs_gevent's own servers the socket is read from the event loop
+and the request's greenlet ends at once; elsewhere that greenlet reads
+until the end.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Union
+from typing import TYPE_CHECKING, Iterable
 
 import gevent
 
 from .. import inbox, protocol
+from ..heartbeats import wheel
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, Session
+from ..websocket import PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
-from ..wsengine import PAUSED_FOR_INBOX, AnyWebSocket, WebSocket, accept, is_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS
@@ -32,41 +36,41 @@ BROKEN_JSON_CLOSE = (1007, protocol.BROKEN_JSON)
 TOO_MANY_MESSAGES = (1009, "Message too big: more than the inbox holds")
 
 
-class WebSocketPusher:
-    """Writes a session's frames to its websocket from event-loop callbacks."""
+class WebSocketLink:
+    """Joins one session to its websocket: frames out, messages in, the end of either."""
 
-    __slots__ = ("session", "ws", "raw", "_loop", "_scheduled", "_heartbeat", "_done")
+    __slots__ = ("session", "ws", "raw", "_loop", "_scheduled", "done", "last_write")
 
-    def __init__(self, session: Session, ws: AnyWebSocket, heartbeat_delay: float, raw: bool) -> None:
+    def __init__(self, session: Session, ws: AnyWebSocket, raw: bool) -> None:
         self.session = session
         self.ws = ws
-        self.raw = raw
+        self.raw = raw  # raw websocket: no SockJS framing either way
         self._loop = gevent.get_hub().loop
         self._scheduled = False
-        self._done = False
-        # Repeats every heartbeat_delay; every write re-arms it (again()),
-        # so it fires only after that much silence. One timer for the
-        # session's life: no garbage per heartbeat.
-        self._heartbeat = self._loop.timer(heartbeat_delay, heartbeat_delay)
-        self._heartbeat.again(self._on_heartbeat_timer)
+        #: No more writes: the websocket is closing or gone.
+        self.done = False
+        #: Loop time of the last write (the heartbeat wheel reads it).
+        self.last_write = self._loop.now()
+
+    # -- frames out --------------------------------------------------------------
 
     def wake(self) -> None:
         """The session has something to write: push it once the handler yields."""
-        if not self._scheduled and not self._done:
+        if not self._scheduled and not self.done:
             self._scheduled = True
             self._loop.run_callback(self.push)
 
     def push(self) -> None:
         """Write every frame ready now; close the websocket after the close frame."""
         self._scheduled = False
-        if self._done:
+        if self.done:
             return
         session, ws = self.session, self.ws
         frames = session.take_messages() if self.raw else session.take_frames()
         if frames:
-            self._heartbeat.again(self._on_heartbeat_timer)
+            self.last_write = self._loop.now()
             if not ws.send_many(frames):
-                self.stop()
+                self.done = True
                 return
             if ws.buffered > session.max_queued_bytes:
                 session.overflow()  # the client is not reading: it is closed, below
@@ -77,19 +81,65 @@ class WebSocketPusher:
                 ws.abort()  # docs/protocol.md 6.1: the c[1007,...] frame, then the TCP connection drops
             else:
                 ws.close(1000, "")
-            self.stop()
+            self.done = True
 
-    def _on_heartbeat_timer(self) -> None:
+    def heartbeat(self) -> None:
+        """Silent for heartbeat_delay: ``h`` (a ping on the raw websocket)."""
+        self.last_write = self._loop.now()
         ok = self.ws.ping() if self.raw else self.ws.send(protocol.HEARTBEAT_FRAME)
         if not ok:
-            self.stop()
+            self.done = True
 
-    def stop(self) -> None:
-        """No more writes: the websocket is closing or gone."""
-        if not self._done:
-            self._done = True
-            self._heartbeat.stop()
-            self._heartbeat.close()
+    # -- messages in ---------------------------------------------------------------
+
+    def on_message(self, text: str) -> None:
+        """One text message from the client (never blocks)."""
+        if self.raw:
+            self._deliver([text])
+            return
+        try:
+            messages = decode_websocket_message(text)
+        except PayloadError:
+            self.session.close(*BROKEN_JSON_CLOSE)
+            return
+        if messages:
+            self._deliver(messages)
+
+    def _deliver(self, messages: list[str]) -> None:
+        """Into the inbox; when the handler falls behind, reading stops until it catches up."""
+        session = self.session
+        amount = inbox.cost(messages)
+        if amount > session.max_inbox_bytes:
+            session.stats.error("inbox_full")
+            session.close(*TOO_MANY_MESSAGES)
+            return
+        session.deliver(messages, amount)
+        if session.inbox_full:
+            session.stats.error("inbox_full")
+            self.ws.pause_reading(PAUSED_FOR_INBOX)
+            session.on_inbox_room(self._resume)
+
+    def _resume(self) -> None:
+        self.ws.resume_reading(PAUSED_FOR_INBOX)
+
+    # -- the end -------------------------------------------------------------------
+
+    def on_end(self) -> None:
+        """The socket is done (the client closed, vanished, or we cut it): end the session."""
+        session, ws = self.session, self.ws
+        if not session.closed:
+            if ws.close_code is None:
+                session.close(*INTERRUPTED)  # the socket ended with no close frame: the client vanished
+            else:
+                session.close(ws.close_code, ws.close_reason)
+        self.push()
+        self.done = True
+        session.detach(self)
+        session.forget()
+        if isinstance(ws, EventLoopWebSocket):
+            ws.release()
+        else:
+            ws.finish()
 
 
 def sockjs_websocket(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -107,91 +157,32 @@ def raw_websocket(service: "SockJS", environ: Environ, start_response: StartResp
 
 
 def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
-    ws: Union[AnyWebSocket, Iterable[bytes]] = accept(environ, start_response, service.options.max_message_size)
-    if not is_websocket(ws):
+    handshake = accept(environ, start_response, service.options.max_message_size)
+    ws = handshake.websocket
+    if ws is None:
         service.stats.error("handshake")
-        return ws  # the error answer
+        return handshake.answer
     session = service.open_session(None, environ, "raw-websocket" if raw else "websocket", raw=raw)
+    link = WebSocketLink(session, ws, raw)
     try:
-        # Once closed (by anyone, e.g. as a slow consumer), the close frame
-        # has a few seconds to get out before the connection is cut.
-        session.on_close(lambda _: ws.hang_up_later())
-        pusher = WebSocketPusher(session, ws, service.options.heartbeat_delay, raw)
-        session.attach(pusher)
-        pusher.push()  # the open frame, and whatever the handler sent already
-        on_message = _message_handler(session, ws, raw)
-        owned = ws if isinstance(ws, WebSocket) and ws.owned else None
-        if owned is not None:
-            owned.start_reading(on_message, lambda: _end(session, ws, pusher, release=True))
+        session.attach(link)
+        link.push()  # the open frame, and whatever the handler sent already
+        wheel(service.options.heartbeat_delay).add(link)
+        if isinstance(ws, EventLoopWebSocket):
+            ws.start(link, handshake.pending)
+            return handshake.answer  # read from the event loop; this request's greenlet ends now
     except BaseException:
         # A websocket session never expires: one that failed to start must
         # be closed here, or it would stay among the live sessions for good.
         session.close(*HANDLER_FAILED)
         ws.hang_up_later(0)
         raise
-    if owned is not None:
-        return iter(())  # read from the event loop; this request's greenlet ends now
     try:
         while True:
             text = ws.receive()
             if text is None:
                 break
-            on_message(text)
+            link.on_message(text)
     finally:
-        _end(session, ws, pusher)
-    return iter(())  # the 101 is sent; nothing more for pywsgi to write
-
-
-def _end(session: Session, ws: AnyWebSocket, pusher: WebSocketPusher, release: bool = False) -> None:
-    """Reading has ended: close the session (the client left), flush, let go of the socket."""
-    if not session.closed:
-        if ws.close_code is None:
-            session.close(*INTERRUPTED)  # the socket ended with no close frame: the client vanished
-        else:
-            session.close(ws.close_code, ws.close_reason)
-    pusher.push()
-    pusher.stop()
-    session.detach(pusher)
-    session.forget()
-    if release:
-        ws.release()  # type: ignore[union-attr]
-    else:
-        ws.finish()
-
-
-def _message_handler(session: Session, ws: AnyWebSocket, raw: bool) -> Callable[[str], None]:
-    """What to do with each text message from the client (never blocks).
-
-    When the handler falls behind (its inbox is past ``max_inbox_bytes``),
-    reading stops until it has caught up: TCP then pushes back on the client.
-    """
-    deliver = session.deliver
-
-    def resume() -> None:
-        ws.resume_reading(PAUSED_FOR_INBOX)
-
-    def take(messages: list[str]) -> None:
-        amount = inbox.cost(messages)
-        if amount > session.max_inbox_bytes:
-            session.stats.error("inbox_full")
-            session.close(*TOO_MANY_MESSAGES)
-            return
-        deliver(messages, amount)
-        if session.inbox_full:
-            session.stats.error("inbox_full")
-            ws.pause_reading(PAUSED_FOR_INBOX)
-            session.on_inbox_room(resume)
-
-    if raw:
-        return lambda text: take([text])
-
-    def sockjs_message(text: str) -> None:
-        try:
-            messages = decode_websocket_message(text)
-        except PayloadError:
-            session.close(*BROKEN_JSON_CLOSE)
-            return
-        if messages:
-            take(messages)
-
-    return sockjs_message
+        link.on_end()
+    return handshake.answer

@@ -7,6 +7,7 @@ import os
 import socket
 
 import gevent
+import gevent.socket
 from gevent.event import Event
 from gevent.socket import wait_read
 
@@ -48,7 +49,8 @@ def echo_upgrade(environ, start_response):
     write(b"")
     pending = environ["wsgi.input"].peek(65536)
     environ["wsgi.input"].read(len(pending))
-    sock = environ[TAKE_SOCKET_KEY]()
+    taken = environ[TAKE_SOCKET_KEY]()  # a plain non-blocking socket: wrapped for a greenlet's blocking calls
+    sock = gevent.socket.socket(fileno=taken.detach())
 
     def serve_echo():
         data = pending

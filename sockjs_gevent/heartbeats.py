@@ -1,0 +1,91 @@
+"""Heartbeats for many sessions from one timer.
+
+A session is due a heartbeat ``delay`` seconds after it last wrote. A timer
+per session, re-armed on every write, costs a libev watcher per idle
+session and a call per message; instead each session keeps the time of its
+last write (a float), and one ``HeartbeatWheel`` per delay ticks four
+times per delay, looks only at the sessions whose slot has come, and sends
+``h`` to those that have been silent long enough. A heartbeat goes out
+between ``delay`` and ``1.25 * delay`` after the last write.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gevent
+
+#: Wheel ticks per heartbeat delay.
+TICKS_PER_DELAY = 4
+
+
+class Beating(Protocol):
+    """A session's writer as the wheel sees it."""
+
+    last_write: float  # loop time of its last write
+
+    @property
+    def done(self) -> bool: ...
+
+    def heartbeat(self) -> None:
+        """Write a heartbeat now (it sets ``last_write``)."""
+
+
+class HeartbeatWheel:
+    """Every member gets ``heartbeat()`` once it has written nothing for ``delay`` seconds."""
+
+    __slots__ = ("delay", "_tick", "_loop", "_slots", "_next", "_timer")
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._tick = delay / TICKS_PER_DELAY
+        self._loop = gevent.get_hub().loop
+        self._slots: dict[int, list[Beating]] = {}
+        self._next = int(self._loop.now() / self._tick)  # the first slot not yet looked at
+        self._timer: Any = None
+
+    def add(self, member: Beating) -> None:
+        """Watch ``member`` (until it is ``done``); its ``last_write`` must be set."""
+        self._place(member, member.last_write + self.delay)
+        if self._timer is None:
+            self._timer = self._loop.timer(self._tick, self._tick, ref=False)
+            self._timer.start(self._turn)
+
+    def _place(self, member: Beating, due: float) -> None:
+        slot = max(int(due / self._tick), self._next)
+        members = self._slots.get(slot)
+        if members is None:
+            self._slots[slot] = [member]
+        else:
+            members.append(member)
+
+    def _turn(self) -> None:
+        now = self._loop.now()
+        last = int(now / self._tick)
+        delay = self.delay
+        while self._next <= last:
+            members = self._slots.pop(self._next, None)
+            self._next += 1
+            for member in members or ():
+                if member.done:
+                    continue
+                due = member.last_write + delay
+                if due <= now:
+                    member.heartbeat()
+                    due = member.last_write + delay
+                self._place(member, due)
+        if not self._slots:
+            self._timer.stop()
+            self._timer.close()
+            self._timer = None
+
+
+_wheels: dict[float, HeartbeatWheel] = {}
+
+
+def wheel(delay: float) -> HeartbeatWheel:
+    """The process's wheel for ``delay`` (services with the same heartbeat_delay share one)."""
+    found = _wheels.get(delay)
+    if found is None:
+        found = _wheels[delay] = HeartbeatWheel(delay)
+    return found

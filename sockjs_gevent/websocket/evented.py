@@ -1,0 +1,125 @@
+"""A WebSocket read from the event loop: no greenlet of its own.
+
+Under sockjs_gevent's servers an upgraded connection's socket is handed
+over (``take_socket``) and the request's greenlet ends; a libev read
+watcher feeds the engine, and the session costs no greenlet but its
+handler's. The socket is a plain non-blocking OS socket, not gevent's
+wrapper (which keeps two watchers of its own per connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Optional, Protocol
+
+import gevent
+
+from .base import READ_SIZE, EngineWebSocket
+from .engine import Engine
+from .writers import SocketWriter
+
+log = logging.getLogger("sockjs_gevent.websocket")
+
+
+class Reader(Protocol):
+    """Who is told what arrives (both called from the event loop; neither may block)."""
+
+    def on_message(self, text: str) -> None: ...
+
+    def on_end(self) -> None: ...
+
+
+class EventLoopWebSocket(EngineWebSocket):
+    """Reads with a libev watcher; ``start(reader)`` begins, ``reader.on_end()`` says it is over.
+
+    After ``on_end``, ``release()`` closes the socket once the last bytes
+    are out (or the close timer fires).
+    """
+
+    __slots__ = ("_reader", "_watcher", "_release_when_drained")
+
+    def __init__(self, engine: Engine, sock: Any) -> None:
+        super().__init__(engine, sock)
+        self._writer = SocketWriter(self, sock)
+        self._reader: Optional[Reader] = None
+        self._watcher: Any = None
+        self._release_when_drained = False
+
+    def start(self, reader: Reader, pending: bytes = b"") -> None:
+        """Begin reading; ``pending``: bytes that came with the handshake (a pipelined frame)."""
+        self._reader = reader
+        self._start_watching()
+        if pending:
+            gevent.get_hub().loop.run_callback(self._take, pending)
+
+    def _start_watching(self) -> None:
+        if self._reader is None:
+            return
+        if self._watcher is None:
+            self._watcher = gevent.get_hub().loop.io(self._sock.fileno(), 1)
+        self._watcher.start(self._on_readable)
+
+    def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        try:
+            self._take(data)
+        except Exception:  # a bug must not leave the session hanging in the event loop
+            log.exception("websocket read failed; closing the connection")
+            self._engine.fail(1011, "Internal error")
+            self._flush()
+            self._take(b"")
+
+    def _take(self, data: bytes) -> None:
+        reader = self._reader
+        if reader is None:
+            return  # already ended
+        engine = self._engine
+        for text in engine.receive(data):
+            reader.on_message(text)
+        self._flush()
+        if not data or engine.closed or self._cut:
+            self._end_reading()
+            reader.on_end()
+
+    def _end_reading(self) -> None:
+        self._reader = None
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
+
+    def release(self) -> None:
+        """Reading has ended: close the socket once what waits is written (or the close timer fires)."""
+        if self._writer.buffered and not self._writer.broken:
+            self._release_when_drained = True
+            self.hang_up_later()
+        else:
+            self._close_socket()
+
+    def _drained(self) -> None:
+        super()._drained()
+        if self._release_when_drained:
+            self._close_socket()
+
+    def _hang_up(self) -> None:
+        super()._hang_up()
+        if self._reader is None:
+            self._close_socket()  # nobody reads it any more
+        # else: the reader sees the end of the stream, ends the session, releases
+
+    def _close_socket(self) -> None:
+        self._end_reading()
+        self._stop_close_timer()
+        self._writer.discard()
+        self._shutdown(socket.SHUT_RDWR)
+        self._sock.close()

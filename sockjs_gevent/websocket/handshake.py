@@ -1,0 +1,148 @@
+"""The WebSocket upgrade, as plain WSGI: the app decides before any 101 is sent.
+
+``accept`` checks the request with the websockets library's
+``ServerProtocol`` (RFC 6455: key, version, headers), answers 101 through
+``start_response``, and returns a ``Handshake`` either way: the WebSocket
+to serve and its first bytes, or the error answer to return. The
+connection is then read from the event loop when the server hands its
+socket over (``take_socket``), by the request's greenlet otherwise (gevent's
+stock pywsgi handler, TLS), or through gevent-websocket's object when that
+handler already upgraded.
+"""
+
+from __future__ import annotations
+
+import _socket
+import io
+import logging
+from typing import Any, Iterable, Optional, Union
+
+from gevent import ssl
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from ..peerwatch import TAKE_SOCKET_KEY, find_socket
+from ..responses import Environ, StartResponse, error
+from .adapter import GeventWebSocketAdapter
+from .base import READ_SIZE
+from .blocking import BlockingWebSocket
+from .engine import Engine
+from .evented import EventLoopWebSocket
+
+#: The engine logs every open and close at INFO; keep that opt-in.
+engine_log = logging.getLogger("sockjs_gevent.websocket.engine")
+engine_log.setLevel(logging.WARNING)
+
+AnyWebSocket = Union[EventLoopWebSocket, BlockingWebSocket, GeventWebSocketAdapter]
+
+#: The request headers the handshake looks at (the rest of the head is not copied).
+_HANDSHAKE_HEADERS = (
+    ("HTTP_HOST", "Host"),
+    ("HTTP_UPGRADE", "Upgrade"),
+    ("HTTP_CONNECTION", "Connection"),
+    ("HTTP_SEC_WEBSOCKET_KEY", "Sec-WebSocket-Key"),
+    ("HTTP_SEC_WEBSOCKET_VERSION", "Sec-WebSocket-Version"),
+    ("HTTP_SEC_WEBSOCKET_EXTENSIONS", "Sec-WebSocket-Extensions"),
+    ("HTTP_SEC_WEBSOCKET_PROTOCOL", "Sec-WebSocket-Protocol"),
+)
+_NO_BODY: tuple[bytes, ...] = ()
+
+
+class Handshake:
+    """What an upgrade request came to.
+
+    ``websocket`` is the connection to serve (None if refused) and
+    ``pending`` the bytes the client sent right after its handshake;
+    ``answer`` is what the app returns to the server: the error page of a
+    refusal, or nothing after the 101.
+    """
+
+    __slots__ = ("websocket", "pending", "answer")
+
+    def __init__(self, websocket: Optional[AnyWebSocket], answer: Iterable[bytes] = _NO_BODY, pending: bytes = b"") -> None:
+        self.websocket = websocket
+        self.answer = answer
+        self.pending = pending
+
+
+def _handshake_request(environ: Environ) -> Request:
+    headers = Headers()
+    for key, name in _HANDSHAKE_HEADERS:
+        value = environ.get(key)
+        if value is not None:
+            headers[name] = value
+    # Versions 8 (hybi-10) and 13 frame identically; the engine knows only 13.
+    if headers.get("Sec-WebSocket-Version") == "8":
+        del headers["Sec-WebSocket-Version"]
+        headers["Sec-WebSocket-Version"] = "13"
+    path = environ.get("PATH_INFO", "/")
+    if environ.get("QUERY_STRING"):
+        path += "?" + environ["QUERY_STRING"]
+    return Request(path, headers)
+
+
+def accept(environ: Environ, start_response: StartResponse, max_message_size: int) -> Handshake:
+    """Upgrade this request to a WebSocket, or refuse it (400)."""
+    existing = environ.get("wsgi.websocket")
+    if existing is not None:  # gevent-websocket's handler already upgraded
+        return Handshake(GeventWebSocketAdapter(existing))
+    stream = environ.get("wsgi.input")
+    read = getattr(stream, "read1", None) or getattr(stream, "read", None)
+    if environ.get("REQUEST_METHOD") != "GET" or read is None:
+        return Handshake(None, error(environ, start_response, 400, "Not a valid websocket request"))
+    if environ.get("SERVER_PROTOCOL") != "HTTP/1.1":  # RFC 6455 4.1: HTTP/1.1 or higher
+        return Handshake(None, error(environ, start_response, 400,
+                                     "Not a valid websocket request. Upgrades need HTTP/1.1."))
+    # The server parsed the request and writes the 101 itself, so the
+    # protocol starts where a handshake would leave it, open (its parser
+    # then reads frames); accept() still checks the request and negotiates.
+    protocol = ServerProtocol(state=State.OPEN, max_size=max_message_size, logger=engine_log)
+    response = protocol.accept(_handshake_request(environ))
+    if response.status_code != 101:
+        detail = response.body.decode("utf-8", "replace").strip()
+        return Handshake(None, error(environ, start_response, 400, f"Not a valid websocket request. {detail}"))
+    engine = Engine(protocol)
+    headers = [(k, v) for k, v in response.headers.raw_items() if k.lower() != "date"]
+    write = start_response("101 Switching Protocols", headers)
+    write(b"")  # send the 101 now
+    sock = find_socket(environ)
+    if sock is None or not hasattr(stream, "peek"):
+        return Handshake(BlockingWebSocket(engine, sock, read, write))  # the server hides the socket
+    pending = _take_buffered(stream, sock)
+    # Nothing more will come through the request stream; do not let the
+    # environ (which conn.environ keeps) hold its read buffer.
+    environ["wsgi.input"] = io.BytesIO()
+    if isinstance(sock, ssl.SSLSocket):
+        sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
+        return Handshake(BlockingWebSocket(engine, sock, sock.recv, write, pending))
+    take_socket = environ.get(TAKE_SOCKET_KEY)
+    if take_socket is None:  # gevent's stock handler: its greenlet reads until the end
+        sock.settimeout(None)
+        return Handshake(BlockingWebSocket(engine, sock, sock.recv, None, pending))
+    # sockjs_gevent's servers hand the socket over: it is read from the event
+    # loop and the request's greenlet ends now.
+    taken = take_socket()
+    if not isinstance(taken, _socket.socket):
+        raise TypeError(f"{TAKE_SOCKET_KEY} must return a socket.socket, got {taken!r}")
+    return Handshake(EventLoopWebSocket(engine, taken), pending=pending)
+
+
+def _take_buffered(stream: Any, sock: Any) -> bytes:
+    """What the request reader had buffered past the handshake (a pipelined frame).
+
+    After this, reads go to the socket itself: a read through the buffered
+    request stream allocates its whole buffer before it waits (64 KiB held
+    by every idle websocket); ``sock.recv`` waits first.
+    """
+    sock.settimeout(0.0)  # peek must not wait for the client
+    try:
+        pending = stream.peek(READ_SIZE)
+    except OSError:
+        pending = b""
+    finally:
+        sock.settimeout(None)
+    if pending:
+        stream.read(len(pending))
+    return pending

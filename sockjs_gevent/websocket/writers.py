@@ -1,0 +1,132 @@
+"""Getting a WebSocket's bytes out without making anyone wait.
+
+A send must never block the handler (or the event loop): ``SocketWriter``
+writes straight to a non-blocking OS socket and leaves what it does not
+take to a libev write watcher, written as the client reads; a
+``GreenletWriter`` writes through a blocking function (a TLS socket's
+``sendall``) in a greenlet of its own. Either tells its owner when the
+buffer has drained (``_drained``) or the connection broke (``_lost``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Protocol
+
+import gevent
+
+
+class Owner(Protocol):
+    def _drained(self) -> None: ...
+
+    def _lost(self) -> None: ...
+
+
+class SocketWriter:
+    """Writes to a non-blocking OS socket: now what it takes, the rest when it is writable."""
+
+    __slots__ = ("_owner", "_sock", "_out", "_watcher", "broken")
+
+    def __init__(self, owner: Owner, sock: Any) -> None:
+        self._owner = owner
+        self._sock = sock  # a non-blocking socket whose send() never waits
+        self._out = bytearray()
+        self._watcher: Any = None  # a write watcher, while the socket is full
+        self.broken = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the client's TCP stack."""
+        return len(self._out)
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        out = self._out
+        if out:  # behind already: keep the order, the watcher writes it
+            out += data
+            return
+        try:
+            sent = self._sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._fail()
+            return
+        if sent == len(data):
+            self._owner._drained()
+            return
+        out += memoryview(data)[sent:]
+        self._watcher = gevent.get_hub().loop.io(self._sock.fileno(), 2)
+        self._watcher.start(self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            sent = self._sock.send(self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._fail()
+            return
+        del self._out[:sent]
+        if not self._out:
+            self._stop_watcher()
+            self._owner._drained()
+
+    def discard(self) -> None:
+        """Throw away what waits and write no more."""
+        self.broken = True
+        self._out.clear()
+        self._stop_watcher()
+
+    def _fail(self) -> None:
+        self.discard()
+        self._owner._lost()
+
+    def _stop_watcher(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
+
+
+class GreenletWriter:
+    """Writes through a blocking ``write(bytes)`` (a TLS socket's sendall) in its own greenlet."""
+
+    __slots__ = ("_owner", "_write", "_out", "_greenlet", "broken")
+
+    def __init__(self, owner: Owner, write: Callable[[bytes], Any]) -> None:
+        self._owner = owner
+        self._write = write
+        self._out = bytearray()
+        self._greenlet: Optional[gevent.Greenlet] = None
+        self.broken = False
+
+    @property
+    def buffered(self) -> int:
+        return len(self._out)
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        self._out += data
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        try:
+            while self._out:
+                data = bytes(self._out)
+                self._out.clear()
+                self._write(data)
+        except OSError:
+            self.discard()
+            self._owner._lost()
+        else:
+            if not self.broken:
+                self._owner._drained()
+        finally:
+            self._greenlet = None
+
+    def discard(self) -> None:
+        self.broken = True
+        self._out.clear()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from websockets.exceptions import InvalidState
-from websockets.frames import Opcode
+from websockets.frames import Opcode, apply_mask
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -21,18 +21,57 @@ from websockets.server import ServerProtocol
 MAX_FRAGMENTS = 1024
 
 
+#: A final, unfragmented text frame with no extension bits: the message of
+#: nearly every frame a client sends.
+_FIN_TEXT = 0x81
+#: A frame longer than this that has not fully arrived streams through the
+#: protocol instead of waiting here whole.
+_LONG_FRAME = 65536
+#: Opcodes RFC 6455 defines: continuation, text, binary, close, ping, pong.
+_OPCODES = frozenset((0, 1, 2, 8, 9, 10))
+
+
+def _refused_header(first: int, second: int, length: int) -> bool:
+    """A frame header the protocol fails the connection for, as soon as it reads it."""
+    opcode = first & 0x0F
+    if not second & 0x80 or first & 0x70 or opcode not in _OPCODES:
+        return True  # unmasked, reserved bits, unknown opcode
+    return opcode >= 8 and (not first & 0x80 or length > 125)  # a fragmented or long control frame
+
+
 class Engine:
-    """One WebSocket connection's protocol state; the caller moves the bytes."""
+    """One WebSocket connection's protocol state; the caller moves the bytes.
 
-    __slots__ = ("_protocol", "_fragments", "_fragment_opcode", "close_code", "close_reason")
+    The common case takes a short path: a client's complete, final, masked
+    text frame with no extension is unmasked and decoded here, and a text
+    message sent is framed here (server frames are not masked), about a
+    third of the per-message cost of going through the protocol's
+    generator-based parser. Every other frame (control frames, fragments,
+    frames over the size limit, anything once extensions are negotiated or
+    the connection is closing) goes to the protocol whole, so its parser
+    never holds a partial frame and the two never disagree about where a
+    frame begins. A test drives both paths with the same random frames
+    and compares.
+    """
 
-    def __init__(self, protocol: ServerProtocol) -> None:
+    __slots__ = ("_protocol", "_fragments", "_fragment_opcode", "close_code", "close_reason",
+                 "_pending_in", "_owed", "_out", "_protocol_only", "_max_size", "_failed")
+
+    def __init__(self, protocol: ServerProtocol, short_path: bool = True) -> None:
         self._protocol = protocol
         self._fragments: Optional[list[bytes]] = None
         self._fragment_opcode: Optional[Opcode] = None
         #: The close code and reason the client sent, once it did (None: it has not).
         self.close_code: Optional[int] = None
         self.close_reason = ""
+        self._pending_in = b""  # the start of a short frame whose end has not arrived
+        self._owed = 0  # bytes of a long frame still to go to the protocol
+        self._out: list[bytes] = []  # framed output, in order with the protocol's own
+        # Everything through the protocol: negotiated extensions (compression)
+        # rewrite frames, and once raw bytes went to it, it may hold a partial frame.
+        self._protocol_only = not short_path or bool(protocol.extensions)
+        self._max_size: Optional[int] = protocol.max_message_size
+        self._failed = False  # we failed the connection: nothing after that is a message
 
     @property
     def open(self) -> bool:
@@ -43,16 +82,100 @@ class Engine:
         """The connection is over: closing handshake done, failed, or the stream ended."""
         return self._protocol.state is State.CLOSED
 
+    # -- bytes in -------------------------------------------------------------------
+
     def receive(self, data: bytes) -> list[str]:
         """Feed what arrived (``b""`` for the end of the stream); the complete text messages in it."""
-        protocol = self._protocol
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
         messages: list[str] = []
+        protocol = self._protocol
+        if not data:
+            if self._pending_in:
+                protocol.receive_data(self._pending_in)
+                self._pending_in = b""
+            protocol.receive_eof()
+            self._events(messages)
+            return messages
+        if self._protocol_only:
+            protocol.receive_data(data)
+            self._events(messages)
+            return messages
+        owed = self._owed
+        if owed:  # the protocol is in the middle of a long frame: its bytes first
+            if len(data) <= owed:
+                self._owed = owed - len(data)
+                protocol.receive_data(data)
+                self._events(messages)
+                return messages
+            self._owed = 0
+            protocol.receive_data(data[:owed])
+            self._events(messages)
+            data = data[owed:]
+        buf = self._pending_in + data if self._pending_in else data
+        end = len(buf)
+        pos = 0
+        max_size = self._max_size
+        handover = False  # the rest goes to the protocol, and from now on everything does
+        while pos < end:
+            if protocol.state is not State.OPEN:
+                handover = True  # closing: the rest is the protocol's
+                break
+            if end - pos < 2:
+                break
+            first, second = buf[pos], buf[pos + 1]
+            length = second & 0x7F
+            head = 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                head = 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                head = 10
+            if (max_size is not None and length > max_size) or _refused_header(first, second, length):
+                handover = True  # the protocol fails the connection at this header: let it, now
+                break
+            head += 4  # the mask (a client's frames are masked, or refused just above)
+            total = head + length
+            available = end - pos
+            if available < total:
+                if total > _LONG_FRAME:
+                    # A long frame streams through the protocol as it comes
+                    # (held here it would be copied at every read).
+                    protocol.receive_data(buf[pos:])
+                    self._owed = total - available
+                    pos = end
+                    self._events(messages)
+                break
+            if first == _FIN_TEXT and self._fragments is None:
+                payload = apply_mask(buf[pos + head:pos + total], buf[pos + head - 4:pos + head])
+                pos += total
+                try:
+                    messages.append(payload.decode("utf-8"))
+                except UnicodeDecodeError:
+                    self.fail(1007, "Invalid UTF-8 in text message")
+            else:
+                protocol.receive_data(buf[pos:pos + total])
+                pos += total
+                self._events(messages)
+        if handover:
+            self._pending_in = b""
+            self._protocol_only = True
+            protocol.receive_data(buf[pos:])
+            self._events(messages)
+        else:
+            self._pending_in = buf[pos:] if pos < end else b""  # the start of a frame still coming
+        return messages
+
+    def _events(self, messages: list[str]) -> None:
+        """Turn the protocol's parsed frames into messages (and note a close)."""
+        protocol = self._protocol
         for frame in protocol.events_received():
             opcode = frame.opcode
+            if self._failed and opcode is not Opcode.CLOSE:
+                continue  # parsed in the same read as the frame that failed the connection
             if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 if frame.fin:
                     self._message(opcode, frame.data, messages)
@@ -74,7 +197,6 @@ class Engine:
                 received = protocol.close_rcvd
                 self.close_code = received.code if received is not None else 1005
                 self.close_reason = received.reason if received is not None else ""
-        return messages
 
     def _message(self, opcode: Optional[Opcode], data: bytes, messages: list[str]) -> None:
         if opcode is Opcode.BINARY:
@@ -85,14 +207,31 @@ class Engine:
         except UnicodeDecodeError:
             self.fail(1007, "Invalid UTF-8 in text message")
 
+    # -- messages out ---------------------------------------------------------------
+
     def send_texts(self, texts: Iterable[str]) -> bool:
         """Frame text messages; False once the connection is not open."""
         protocol = self._protocol
-        try:
-            for text in texts:
-                protocol.send_text(text.encode("utf-8"))
-        except InvalidState:
-            return False
+        if self._protocol_only or protocol.state is not State.OPEN:
+            try:
+                for text in texts:
+                    protocol.send_text(text.encode("utf-8"))
+            except InvalidState:
+                return False
+            return True
+        out = self._out
+        earlier = protocol.data_to_send()  # a pong, say: it goes first
+        if earlier:
+            out.extend(earlier)
+        for text in texts:
+            payload = text.encode("utf-8")
+            length = len(payload)
+            if length < 126:
+                out.append(bytes((_FIN_TEXT, length)) + payload)
+            elif length < 65536:
+                out.append(bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big") + payload)
+            else:
+                out.append(bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big") + payload)
         return True
 
     def ping(self) -> bool:
@@ -109,11 +248,17 @@ class Engine:
 
     def fail(self, code: int, reason: str) -> None:
         """Close at once for a protocol problem: a close frame, then the end of the stream."""
+        self._failed = True
         self._protocol.fail(code, reason)
 
     def output(self) -> tuple[bytes, bool]:
         """What to write now, and whether to end the TCP stream after it."""
         chunks = self._protocol.data_to_send()
+        out = self._out
+        if out:
+            if chunks:
+                out.extend(chunks)
+            chunks, self._out = out, []
         if not chunks:
             return b"", False
         eof = b"" in chunks  # the protocol asks for the end of the stream with an empty chunk

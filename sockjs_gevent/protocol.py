@@ -22,6 +22,7 @@ _ESCAPABLE = re.compile(
 )
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_raw_decode = json.JSONDecoder().raw_decode
 
 
 def _escape_char(match: re.Match) -> str:
@@ -90,7 +91,11 @@ def decode_websocket_message(text: str) -> list[str]:
     if not text:
         return []
     try:
-        decoded = json.loads(text)
+        # raw_decode skips json.loads' two whitespace scans; text with
+        # whitespace around it (rare, and allowed) takes the full path.
+        decoded, end = _raw_decode(text)
+        if end != len(text):
+            decoded = json.loads(text)
     except (ValueError, RecursionError):
         raise PayloadError(BROKEN_JSON) from None
     if isinstance(decoded, str):

@@ -328,24 +328,22 @@ class Session:
 
     # -- transport side ---------------------------------------------------
 
-    def deliver(self, messages: list[str], amount: Optional[int] = None) -> None:
+    def deliver(self, messages: list[str], amount: Optional[int] = None) -> bool:
         """Hand messages from the client to the handler (ignored once closed).
 
         Always takes them: the transport checks ``inbox_has_room`` first, or
-        stops reading once ``inbox_full``.
+        stops reading once this returns True (the inbox is past its limit).
         """
-        if self._state < State.CLOSING:
-            self.stats.messages_in += len(messages)
-            self._inbox.put_many(messages, amount)
+        if self._state >= State.CLOSING:
+            return False
+        self.stats.messages_in += len(messages)
+        inbox = self._inbox
+        inbox.put_many(messages, amount)
+        return inbox.queued > inbox.limit
 
     def inbox_has_room(self, amount: int) -> bool:
         """Whether messages of cost ``amount`` (see ``inbox.cost``) fit in the inbox now."""
         return self._inbox.has_room(amount)
-
-    @property
-    def inbox_full(self) -> bool:
-        """The handler is behind: more waits for it than ``max_inbox_bytes``."""
-        return self._inbox.full
 
     @property
     def max_inbox_bytes(self) -> int:

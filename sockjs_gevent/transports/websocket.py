@@ -113,8 +113,7 @@ class WebSocketLink:
             session.stats.error("inbox_full")
             session.close(*TOO_MANY_MESSAGES)
             return
-        session.deliver(messages, amount)
-        if session.inbox_full:
+        if session.deliver(messages, amount):  # the inbox is past its limit
             session.stats.error("inbox_full")
             self.ws.pause_reading(PAUSED_FOR_INBOX)
             session.on_inbox_room(self._resume)

@@ -102,20 +102,24 @@ class EngineWebSocket:
         writer = self._writer
         if writer.broken:
             return False
-        if eof:
-            self._end_output = True
         if data:
             writer.write(data)
             if writer.buffered > OUTPUT_HIGH_WATER:
                 self.pause_reading(PAUSED_FOR_OUTPUT)
-        elif eof and not writer.buffered:
-            self._drained()
+        if eof:
+            if writer.buffered:
+                self._end_output = True  # once the rest is written (_drained)
+            else:
+                self._shutdown(socket.SHUT_WR)
         return not writer.broken
 
     # -- the writer's news ------------------------------------------------------
 
     def _drained(self) -> None:
-        """Everything written: reading may go on, the write side may end."""
+        """What waited in the writer is written: reading may go on, the write side may end.
+
+        (A write the socket takes at once calls nothing: nothing waited.)
+        """
         if self._paused & PAUSED_FOR_OUTPUT:
             self.resume_reading(PAUSED_FOR_OUTPUT)
         if self._end_output:

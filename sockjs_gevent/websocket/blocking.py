@@ -61,7 +61,7 @@ class BlockingWebSocket(EngineWebSocket):
                     data = b""
             messages.extend(self._engine.receive(data))
             self._flush()
-            if not data or self._engine.closed or self._cut:
+            if not data or self._engine.over or self._cut:
                 self._eof = True
         return messages.popleft()
 

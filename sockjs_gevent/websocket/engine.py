@@ -24,6 +24,7 @@ MAX_FRAGMENTS = 1024
 #: A final, unfragmented text frame with no extension bits: the message of
 #: nearly every frame a client sends.
 _FIN_TEXT = 0x81
+_NOTHING = (b"", False)
 #: A frame longer than this that has not fully arrived streams through the
 #: protocol instead of waiting here whole.
 _LONG_FRAME = 65536
@@ -55,7 +56,8 @@ class Engine:
     """
 
     __slots__ = ("_protocol", "_fragments", "_fragment_opcode", "close_code", "close_reason",
-                 "_pending_in", "_owed", "_out", "_protocol_only", "_max_size", "_failed")
+                 "_pending_in", "_owed", "_out", "_protocol_only", "_max_size", "_failed", "_touched",
+                 "_protocol_ran")
 
     def __init__(self, protocol: ServerProtocol, short_path: bool = True) -> None:
         self._protocol = protocol
@@ -72,6 +74,8 @@ class Engine:
         self._protocol_only = not short_path or bool(protocol.extensions)
         self._max_size: Optional[int] = protocol.max_message_size
         self._failed = False  # we failed the connection: nothing after that is a message
+        self._touched = False  # the protocol may have output (only the short path ran since it was asked)
+        self._protocol_ran = False  # anything went through the protocol (it may have closed)
 
     @property
     def open(self) -> bool:
@@ -79,8 +83,17 @@ class Engine:
 
     @property
     def closed(self) -> bool:
-        """The connection is over: closing handshake done, failed, or the stream ended."""
+        """The connection is over: closing handshake done, or the stream ended."""
         return self._protocol.state is State.CLOSED
+
+    @property
+    def over(self) -> bool:
+        """Reading should end: the connection is closed, or we failed it (its last bytes are unwanted).
+
+        Only the protocol's own work can end it; while the short path alone
+        has run, this asks nothing of the protocol.
+        """
+        return self._failed or (self._protocol_ran and self._protocol.state is State.CLOSED)
 
     # -- bytes in -------------------------------------------------------------------
 
@@ -172,6 +185,7 @@ class Engine:
     def _events(self, messages: list[str]) -> None:
         """Turn the protocol's parsed frames into messages (and note a close)."""
         protocol = self._protocol
+        self._touched = self._protocol_ran = True  # it may answer (a pong, a close), or have closed
         for frame in protocol.events_received():
             opcode = frame.opcode
             if self._failed and opcode is not Opcode.CLOSE:
@@ -213,6 +227,7 @@ class Engine:
         """Frame text messages; False once the connection is not open."""
         protocol = self._protocol
         if self._protocol_only or protocol.state is not State.OPEN:
+            self._touched = True
             try:
                 for text in texts:
                     protocol.send_text(text.encode("utf-8"))
@@ -235,6 +250,7 @@ class Engine:
         return True
 
     def ping(self) -> bool:
+        self._touched = True
         try:
             self._protocol.send_ping(b"")
         except InvalidState:
@@ -244,17 +260,25 @@ class Engine:
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake (if still open)."""
         if self._protocol.state is State.OPEN:
+            self._touched = True
             self._protocol.send_close(code, reason)
 
     def fail(self, code: int, reason: str) -> None:
         """Close at once for a protocol problem: a close frame, then the end of the stream."""
         self._failed = True
+        self._touched = True
         self._protocol.fail(code, reason)
 
     def output(self) -> tuple[bytes, bool]:
         """What to write now, and whether to end the TCP stream after it."""
-        chunks = self._protocol.data_to_send()
         out = self._out
+        if not self._touched:
+            if not out:
+                return _NOTHING
+            self._out = []
+            return b"".join(out), False
+        self._touched = False
+        chunks = self._protocol.data_to_send()
         if out:
             if chunks:
                 out.extend(chunks)

@@ -87,7 +87,7 @@ class EventLoopWebSocket(EngineWebSocket):
         for text in engine.receive(data):
             reader.on_message(text)
         self._flush()
-        if not data or engine.closed or self._cut:
+        if not data or engine.over or self._cut:
             self._end_reading()
             reader.on_end()
 

@@ -4,8 +4,8 @@ A send must never block the handler (or the event loop): ``SocketWriter``
 writes straight to a non-blocking OS socket and leaves what it does not
 take to a libev write watcher, written as the client reads; a
 ``GreenletWriter`` writes through a blocking function (a TLS socket's
-``sendall``) in a greenlet of its own. Either tells its owner when the
-buffer has drained (``_drained``) or the connection broke (``_lost``).
+``sendall``) in a greenlet of its own. Either tells its owner when what
+waited has been written (``_drained``) or the connection broke (``_lost``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ class SocketWriter:
             self._fail()
             return
         if sent == len(data):
-            self._owner._drained()
             return
         out += memoryview(data)[sent:]
         self._watcher = gevent.get_hub().loop.io(self._sock.fileno(), 2)

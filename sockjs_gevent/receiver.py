@@ -7,12 +7,14 @@ a vanished client live here once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from . import protocol
-from .peerwatch import PeerWatch, find_socket
+from .http.lent import LentSocket
+from .peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
 from .responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 from .session import ANOTHER_CONNECTION, EventReceiver, Session
+from .streamlink import StreamLink
 from .transports.base import CallbackError
 from .waiting import wait_for
 
@@ -72,6 +74,11 @@ def receive(
         _start_stream(environ, start_response, transport, headers)
         return _refusal_stream(transport, callback)
 
+    if transport.streaming:
+        lend = _lender(environ)
+        if lend is not None:
+            return _lend_and_stream(session, receiver, transport, callback, options, environ, start_response,
+                                    headers, lend)
     peer = PeerWatch(find_socket(environ), receiver.wakeup)
     if not transport.streaming:
         try:
@@ -93,11 +100,43 @@ def receive(
     return _stream(session, receiver, transport, callback, peer, options)
 
 
-def _start_stream(environ: Environ, start_response: StartResponse, transport: "ReceivingTransport", headers: list) -> None:
-    """Send the head of a streaming answer (no length: chunked, or ended by the close on HTTP/1.0)."""
+def _start_stream(environ: Environ, start_response: StartResponse, transport: "ReceivingTransport",
+                  headers: list) -> Callable[[bytes], object]:
+    """Start a streaming answer (no length: chunked, or ended by the close on HTTP/1.0); returns ``write``."""
     if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         headers.append(("Connection", "close"))  # no chunking: the close ends the body
-    start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+    return start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+
+
+def _lender(environ: Environ) -> Optional[Callable[[], Optional[LentSocket]]]:
+    """How the server lends the socket for the rest of an answer (sockjs_gevent's own server), or None."""
+    return getattr(environ.get(TAKE_SOCKET_KEY), "lend", None)
+
+
+def _lend_and_stream(session, receiver, transport, callback, options, environ, start_response, headers,
+                     lend) -> Iterable[bytes]:
+    """A streaming answer whose frames are written from the event loop (``streamlink``).
+
+    The head and the prelude go out from this greenlet, in one send; then
+    the socket is borrowed and this greenlet ends. If the server cannot
+    lend it (TLS, a pipelined request read already), this greenlet writes
+    the rest as it would have.
+    """
+    try:
+        write = _start_stream(environ, start_response, transport, headers)
+        write(transport.prelude(callback))
+        lent = lend()
+    except BaseException:
+        session.detach(receiver)
+        session.abort()  # (as when the greenlet's own stream fails)
+        raise
+    if lent is None:
+        peer = PeerWatch(find_socket(environ), receiver.wakeup)
+        return _stream(session, receiver, transport, callback, peer, options, prelude_sent=True)
+    link = StreamLink(session, lent, transport.frame, callback, options.response_limit)
+    session.handover(receiver, link)
+    link.start(options.heartbeat_delay)
+    return []
 
 
 def _refusal_stream(transport: "ReceivingTransport", callback: Optional[str]) -> Iterator[bytes]:
@@ -120,7 +159,7 @@ def _discard_body(environ: Environ, limit: int = 65536) -> None:
             pass
 
 
-def _stream(session, receiver, transport, callback, peer, options) -> Iterator[bytes]:
+def _stream(session, receiver, transport, callback, peer, options, prelude_sent: bool = False) -> Iterator[bytes]:
     """The body of a streaming answer: the prelude, then one frame per write.
 
     Every yield is one write (one chunk on HTTP/1.1), so clients and proxies
@@ -133,10 +172,11 @@ def _stream(session, receiver, transport, callback, peer, options) -> Iterator[b
     finished = False
     frame = transport.frame
     try:
-        chunk = transport.prelude(callback)
-        yield chunk
-        chunk = b""
-        yield b""
+        if not prelude_sent:
+            chunk = transport.prelude(callback)
+            yield chunk
+            chunk = b""
+            yield b""
         sent = 0
         limit = options.response_limit
         heartbeat_delay = options.heartbeat_delay

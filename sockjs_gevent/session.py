@@ -408,6 +408,12 @@ class Session:
             self._expiry.stop()
         return True
 
+    def handover(self, attached: Receiver, successor: Receiver) -> None:
+        """Let ``successor`` write in place of ``attached`` (the same request, now served another way)."""
+        if self.receiver is not attached:
+            raise RuntimeError("handover from a receiver that is not attached")
+        self.receiver = successor
+
     def detach(self, receiver: Receiver) -> None:
         """The receiver is done; the session expires unless another attaches."""
         if self.receiver is receiver:

@@ -165,7 +165,7 @@ def test_requests_and_sessions_leave_no_cyclic_garbage(kind):
 
     # Long enough that a busy machine cannot expire a session between one
     # request of a round and the next (then a poll would open a new one).
-    service = SockJS(echo, prefix="/echo", disconnect_delay=0.5)
+    service = SockJS(echo, prefix="/echo", disconnect_delay=0.5, response_limit=4096)
     server = build_server(service, "127.0.0.1", 0, server=kind)
     server.start()
     port = server.server_port
@@ -189,6 +189,31 @@ def test_requests_and_sessions_leave_no_cyclic_garbage(kind):
             exchange(b"POST %s/xhr HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode())
             exchange(b"POST %s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\n[\"x\"]" % sid.encode())
             assert b'a["x"]' in exchange(b"POST %s/xhr HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode())
+            # A streaming answer the client hangs up on, and one that ends at
+            # response_limit (under httptools both are written from the event loop).
+            sock = gsocket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"POST /echo/000/s%d/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n" % i)
+            reply = b""
+            while b"o\n" not in reply:
+                reply += sock.recv(65536)
+            sock.close()
+            sid = f"/echo/000/t{i}"
+            sock = gsocket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"POST %s/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                         % sid.encode())
+            reply = b""
+            while b"o\n" not in reply:
+                reply += sock.recv(65536)
+            big = b'["' + b"z" * 5000 + b'"]'
+            exchange(b"POST %s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                     % (sid.encode(), len(big), big))
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            assert reply.endswith(b"0\r\n\r\n") and b"z" * 5000 in reply
+            sock.close()
             # A websocket by hand (the Python client makes cycles of its own):
             # handshake and one message, the echo back, then a close.
             sock = gsocket.create_connection(("127.0.0.1", port))

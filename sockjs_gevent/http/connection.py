@@ -26,7 +26,8 @@ from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
 from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
-from .response import Response, error_response, iterate
+from .lent import LentSocket
+from .response import CHUNKED, UNTIL_CLOSE, Response, error_response, iterate
 from .sockio import Closed, PlainIO, Timeout, TlsIO
 
 log = logging.getLogger("sockjs_gevent.http")
@@ -85,8 +86,9 @@ class Request:
 class SocketTaker:
     """``environ[TAKE_SOCKET_KEY]``: hands the socket over for good (an upgraded WebSocket).
 
-    It holds its connection weakly, so an environ kept by a session does not
-    keep the connection (parser, buffers) alive.
+    ``lend()`` lends it for the rest of a streaming answer instead (see
+    ``lent``). It holds its connection weakly, so an environ kept by a
+    session does not keep the connection (parser, buffers) alive.
     """
 
     __slots__ = ("_connection",)
@@ -94,11 +96,18 @@ class SocketTaker:
     def __init__(self, connection: "Connection") -> None:
         self._connection = weakref.ref(connection)
 
-    def __call__(self) -> socket.socket:
+    def _current(self) -> "Connection":
         connection = self._connection()
         if connection is None or connection.request is None:
             raise RuntimeError("the request is over: its socket is gone")
-        return connection.take_socket()
+        return connection
+
+    def __call__(self) -> socket.socket:
+        return self._current().take_socket()
+
+    def lend(self) -> Optional[LentSocket]:
+        """The socket for the rest of this answer, or None if it cannot be lent (see ``Connection.lend_socket``)."""
+        return self._current().lend_socket()
 
 
 class Connection:
@@ -110,11 +119,12 @@ class Connection:
         "_environ", "_url", "_head_size", "_head_fed", "_headers", "_flags", "_in_head", "_head_deadline", "_body",
         # the state of reading
         "_refused", "_stop_reading", "_upgrade_body", "_taken", "_continue_sent",
-        "__weakref__",
+        "address", "__weakref__",
     )
 
     def __init__(self, server: Any, sock: Any, address: Any, tls: bool) -> None:
         self.server = server
+        self.address = address
         self.app = server.application
         self.access_log = server.access_log
         config: HttpConfig = server.config
@@ -142,13 +152,15 @@ class Connection:
 
     # -- the loop --------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, resumed: bool = False) -> None:
+        """Serve requests until the connection ends; ``resumed``: it served some before (it was lent)."""
         io = self.io
         try:
-            if self.config.header_timeout is not None:
-                self._head_deadline = io.now() + self.config.header_timeout
-            io.handshake(self._head_deadline)
-            first = True
+            if not resumed:
+                if self.config.header_timeout is not None:
+                    self._head_deadline = io.now() + self.config.header_timeout
+                io.handshake(self._head_deadline)
+            first = not resumed
             while True:
                 request = self._next_request(first)
                 if request is None or not self._serve(request):
@@ -270,7 +282,9 @@ class Connection:
         result = None
         try:
             result = self.app(environ, response.start_response)
-            if type(result) is list and len(result) < 2:
+            if self._taken:
+                pass  # the app writes the rest itself (or has nothing more to write)
+            elif type(result) is list and len(result) < 2:
                 response.send_complete(result[0] if result else b"")
             else:
                 iterate(result, response)
@@ -409,6 +423,25 @@ class Connection:
             return
 
     # -- handing the socket over -----------------------------------------------------
+
+    def lend_socket(self) -> Optional[LentSocket]:
+        """Lend the socket for the rest of the current answer (see ``lent``); None if it cannot be.
+
+        It can once the head of a chunked (or HTTP/1.0, until-close) answer
+        is out, over plain TCP, with the request body read and nothing of a
+        next request read yet: the socket then holds no state but the
+        kernel's, and a new connection greenlet can take over from it.
+        """
+        response = self.response
+        request = self.request
+        if (self._taken or request is None or not response.head_sent or response.mode not in (CHUNKED, UNTIL_CLOSE)
+                or isinstance(self.io, TlsIO) or self.queue or self._in_head or self._stop_reading
+                or not request.body.complete):
+            return None
+        chunked = response.mode == CHUNKED
+        keep_alive = chunked and not response.close
+        return LentSocket(self.take_socket(), chunked, keep_alive, self.config.write_timeout, self.server,
+                          self.address)
 
     def take_socket(self) -> socket.socket:
         """The socket, for good: this connection then neither reads, writes nor closes it."""

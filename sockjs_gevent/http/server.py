@@ -6,6 +6,8 @@ import socket
 import ssl as stdlib_ssl
 from typing import Any, Callable, Iterable, Optional
 
+import gevent
+from gevent import socket as gevent_socket
 from gevent import ssl as gevent_ssl
 from gevent.server import StreamServer
 
@@ -79,6 +81,16 @@ class HttpServer(StreamServer):
             Connection(self, sock, address, True).run()
         else:
             Connection(self, sock, address, False).run()
+
+    def resume(self, sock: socket.socket, address: Any) -> None:
+        """Serve the next requests of a connection that was lent (``LentSocket.give_back``), in a new greenlet."""
+        if self.draining or self.closed:
+            sock.close()
+            return
+        wrapped = gevent_socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        # (Not through the server's spawn: a full pool would block, and this
+        # runs in the event loop. The connection closes its socket itself.)
+        gevent.spawn(Connection(self, wrapped, address, False).run, True)
 
     def close_idle_connections(self) -> None:
         """Close connections idle between requests; the others close after their current answer."""

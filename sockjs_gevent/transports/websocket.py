@@ -119,7 +119,8 @@ class WebSocketLink:
             session.on_inbox_room(self._resume)
 
     def _resume(self) -> None:
-        self.ws.resume_reading(PAUSED_FOR_INBOX)
+        if self.ws is not None:
+            self.ws.resume_reading(PAUSED_FOR_INBOX)
 
     # -- the end -------------------------------------------------------------------
 
@@ -135,6 +136,10 @@ class WebSocketLink:
         self.done = True
         session.detach(self)
         session.forget()
+        # The heartbeat wheel may hold this link until its slot comes round
+        # (up to 1.25 x heartbeat_delay): it must not keep the session and
+        # its socket alive that long.
+        self.session = self.ws = None  # type: ignore[assignment]
         if isinstance(ws, EventLoopWebSocket):
             ws.release()
         else:

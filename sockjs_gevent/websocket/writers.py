@@ -27,7 +27,7 @@ class SocketWriter:
     __slots__ = ("_owner", "_sock", "_out", "_watcher", "broken")
 
     def __init__(self, owner: Owner, sock: Any) -> None:
-        self._owner = owner
+        self._owner: Optional[Owner] = owner
         self._sock = sock  # a non-blocking socket whose send() never waits
         self._out = bytearray()
         self._watcher: Any = None  # a write watcher, while the socket is full
@@ -69,17 +69,21 @@ class SocketWriter:
         del self._out[:sent]
         if not self._out:
             self._stop_watcher()
-            self._owner._drained()
+            if self._owner is not None:
+                self._owner._drained()
 
     def discard(self) -> None:
-        """Throw away what waits and write no more."""
+        """Throw away what waits and write no more (the owner hears nothing more)."""
         self.broken = True
         self._out.clear()
         self._stop_watcher()
+        self._owner = None  # (owner and writer refer to each other: no cycle left for the GC)
 
     def _fail(self) -> None:
+        owner = self._owner
         self.discard()
-        self._owner._lost()
+        if owner is not None:
+            owner._lost()
 
     def _stop_watcher(self) -> None:
         if self._watcher is not None:
@@ -94,7 +98,7 @@ class GreenletWriter:
     __slots__ = ("_owner", "_write", "_out", "_greenlet", "broken")
 
     def __init__(self, owner: Owner, write: Callable[[bytes], Any]) -> None:
-        self._owner = owner
+        self._owner: Optional[Owner] = owner
         self._write = write
         self._out = bytearray()
         self._greenlet: Optional[gevent.Greenlet] = None
@@ -118,14 +122,18 @@ class GreenletWriter:
                 self._out.clear()
                 self._write(data)
         except OSError:
+            owner = self._owner
             self.discard()
-            self._owner._lost()
+            if owner is not None:
+                owner._lost()
         else:
-            if not self.broken:
+            if not self.broken and self._owner is not None:
                 self._owner._drained()
         finally:
             self._greenlet = None
 
     def discard(self) -> None:
+        """Throw away what waits and write no more (the owner hears nothing more)."""
         self.broken = True
         self._out.clear()
+        self._owner = None

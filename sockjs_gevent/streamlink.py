@@ -1,0 +1,188 @@
+"""A streaming answer written from the event loop: no greenlet while it waits.
+
+Under sockjs_gevent's own HTTP server a streaming transport (xhr-streaming,
+eventsource, htmlfile) sends its head and prelude from the request's
+greenlet, then borrows the socket (``http.lent``) and that greenlet ends.
+One ``StreamLink`` per answer then does what the greenlet did: it is the
+session's receiver (a new frame schedules one event-loop callback that
+writes it), a read watcher notices a client that hung up, the shared wheel
+sends heartbeats, and once the answer is complete (the close frame, or
+``response_limit`` bytes) the socket goes back to the server for the
+connection's next request.
+
+Each frame is one write (one chunk). While the client has not taken the
+last write, frames wait in the session, where ``max_queued_bytes`` bounds
+them, and a client that leaves a write unread for the server's write
+timeout is dropped.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Callable, Optional
+
+import gevent
+
+from . import protocol
+from .heartbeats import wheel
+from .http.lent import LentSocket
+from .session import Session
+from .websocket.writers import SocketWriter
+
+#: The chunk that ends a chunked body.
+LAST_CHUNK = b"0\r\n\r\n"
+
+Frame = Callable[[str, Optional[str]], bytes]
+
+
+class StreamLink:
+    """Writes one session's frames into one borrowed streaming answer, until it is complete."""
+
+    __slots__ = ("session", "_lent", "_frame", "_callback", "_limit", "_sent", "_writer", "_watcher",
+                 "_timer", "_loop", "_scheduled", "done", "last_write")
+
+    def __init__(self, session: Session, lent: LentSocket, frame: Frame, callback: Optional[str], limit: int,
+                 sent: int = 0) -> None:
+        self.session: Optional[Session] = session
+        self._lent = lent
+        self._frame = frame
+        self._callback = callback
+        self._limit = limit  # response_limit
+        self._sent = sent  # body bytes written so far (the prelude)
+        self._writer = SocketWriter(self, lent.sock)
+        self._loop = gevent.get_hub().loop
+        self._watcher: Any = None  # reads: a client that hangs up
+        self._timer: Any = None  # while a write waits for the client: its deadline
+        self._scheduled = False
+        #: The answer is complete or abandoned: write nothing more.
+        self.done = False
+        #: Loop time of the last write (the heartbeat wheel reads it).
+        self.last_write = self._loop.now()
+
+    def start(self, heartbeat_delay: float) -> None:
+        """Watch the client and write what is ready; the session must have this as its receiver."""
+        self._watcher = self._loop.io(self._lent.sock.fileno(), 1)
+        self._watcher.start(self._on_readable)
+        wheel(heartbeat_delay).add(self)
+        self.push()
+
+    # -- frames out --------------------------------------------------------------
+
+    def wake(self) -> None:
+        """The session has something to write: write it once the handler yields."""
+        if not self._scheduled and not self.done:
+            self._scheduled = True
+            self._loop.run_callback(self.push)
+
+    def push(self) -> None:
+        """Write the frames ready now, one write each, while the client keeps up."""
+        self._scheduled = False
+        session = self.session
+        writer = self._writer
+        while not self.done and not writer.buffered:
+            text = session.take_frame()  # type: ignore[union-attr]  # (None only once done)
+            if text is None:
+                return
+            self._write_frame(text)
+
+    def heartbeat(self) -> None:
+        """Silent for heartbeat_delay: ``h`` (unless the client has not read the last write yet)."""
+        self.last_write = self._loop.now()
+        if not self._writer.buffered:
+            self._write_frame(protocol.HEARTBEAT_FRAME)
+
+    def _write_frame(self, text: str) -> None:
+        chunk = self._frame(text, self._callback)
+        self._sent += len(chunk)
+        self.last_write = self._loop.now()
+        self._write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self._lent.chunked else chunk)
+        if self.done:
+            return  # the write failed: the client is gone
+        if text[0] == "c" or self._sent >= self._limit:
+            self._complete()  # the close frame is out, or the client opens a new request for the rest
+
+    def _write(self, data: bytes) -> None:
+        writer = self._writer
+        writer.write(data)
+        if writer.buffered and self._timer is None and self._lent.write_timeout is not None:
+            self._timer = self._loop.timer(self._lent.write_timeout)
+            self._timer.start(self._write_timed_out)
+
+    # -- the end -------------------------------------------------------------------
+
+    def _complete(self) -> None:
+        """The answer is complete: the session lets go; the socket goes back once written."""
+        self._end()
+        if self._lent.chunked:
+            self._write(LAST_CHUNK)
+        if not self._writer.buffered and not self._writer.broken:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        self._stop_timer()
+        self._writer.discard()
+        self._lent.give_back()
+
+    def _abort(self) -> None:
+        """The client is gone or stuck: drop the connection, and the session with it."""
+        session = self._end()
+        self._stop_timer()
+        self._writer.discard()
+        self._lent.close()
+        if session is not None:
+            session.abort()
+
+    def _end(self) -> Optional[Session]:
+        """Write no more frames and let go of the session (which may expire; the wheel may hold
+        this link a while yet). Returns the session if it was still attached."""
+        session = self.session
+        self.done = True
+        self.session = None
+        self._stop_reading()
+        if session is not None:
+            session.detach(self)
+        return session
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._lent.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            # The client sent more (a pipelined request): it is alive, and its
+            # bytes stay unread for the server once the answer is complete.
+            self._stop_reading()
+            return
+        self._abort()
+
+    def _write_timed_out(self) -> None:
+        self._timer = None
+        self._abort()
+
+    def _stop_reading(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.close()
+            self._watcher = None
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer.close()
+            self._timer = None
+
+    # -- the writer's news ------------------------------------------------------
+
+    def _drained(self) -> None:
+        """The client took what waited: go on writing, or hand the socket back."""
+        self._stop_timer()
+        if self.done:
+            self._give_back()
+        else:
+            self.push()
+
+    def _lost(self) -> None:
+        """A write failed: the client is gone."""
+        self._abort()

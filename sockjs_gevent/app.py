@@ -138,7 +138,8 @@ class SockJS:
     def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False,
                      handler: Optional[Handler] = None) -> Session:
         """Create a session and start its handler greenlet (``handler``: instead of the service's)."""
-        info = ConnectionInfo(transport, environ, self.options.prefix or "/")
+        hook = self.before_open
+        info = ConnectionInfo(transport, environ, self.options.prefix or "/", all_headers=hook is not None)
         registry = self.sessions if session_id is not None else None
         options = self.options
         session = Session(
@@ -152,7 +153,8 @@ class SockJS:
         self.live.add(session)
         connection = Connection(session)
         refusal = SERVER_BUSY if busy else self._refusal(connection)
-        info.settle()
+        if hook is not None:
+            info.settle()
         self.stats.sessions_opened[transport] += 1
         if refusal is None:
             session.start(handler or self.handler, connection)

@@ -84,16 +84,25 @@ class ConnectionInfo:
 
     __slots__ = ("transport", "environ", "_id")
 
-    def __init__(self, transport: str, environ: Mapping[str, Any], path: Optional[str] = None) -> None:
+    def __init__(self, transport: str, environ: Mapping[str, Any], path: Optional[str] = None,
+                 all_headers: bool = True) -> None:
+        """``all_headers``: keep every request header until ``settle()`` (for a ``before_open`` hook);
+        False keeps only what an open connection exposes, at once."""
         self.transport = transport
         kept = {k: environ[k] for k in _KEPT_KEYS if k in environ}
         if path is not None:
             # The service's path, not the session URL: the application never
             # sees the session id (which would let it hijack the session).
             kept["PATH_INFO"] = path
-        for key, value in environ.items():
-            if key.startswith("HTTP_"):
-                kept[key] = value
+        if all_headers:
+            for key, value in environ.items():
+                if key.startswith("HTTP_"):
+                    kept[key] = value
+        else:
+            for key in _KEPT_HEADERS:
+                value = environ.get(key)
+                if value is not None:
+                    kept[key] = value
         kept["wsgi.version"] = (1, 0)
         kept["wsgi.multithread"] = False
         kept["wsgi.multiprocess"] = False

@@ -69,6 +69,33 @@ class EventReceiver:
         self.wakeup.set()
 
 
+class CallbackReceiver:
+    """A receiver that writes from the event loop: ``wake()`` schedules one ``push()`` per batch.
+
+    Messages the handler sends before it next yields go out in the same
+    push. Subclasses write in ``push`` (which must reset ``_scheduled``) and
+    set ``done`` when nothing more may be written.
+    """
+
+    __slots__ = ("_loop", "_scheduled", "done", "last_write")
+
+    def __init__(self) -> None:
+        self._loop = gevent.get_hub().loop
+        self._scheduled = False
+        #: No more writes: the connection is closing or gone.
+        self.done = False
+        #: Loop time of the last write (the heartbeat wheel reads it).
+        self.last_write = self._loop.now()
+
+    def wake(self) -> None:
+        if not self._scheduled and not self.done:
+            self._scheduled = True
+            self._loop.run_callback(self.push)
+
+    def push(self) -> None:
+        raise NotImplementedError
+
+
 class SessionOwner(Protocol):
     """Who is told when a session closes (the service keeping its live set and counters)."""
 

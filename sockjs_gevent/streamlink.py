@@ -21,12 +21,10 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable, Optional
 
-import gevent
-
 from . import protocol
 from .heartbeats import wheel
 from .http.lent import LentSocket
-from .session import Session
+from .session import CallbackReceiver, Session
 from .websocket.writers import SocketWriter
 
 #: The chunk that ends a chunked body.
@@ -35,29 +33,23 @@ LAST_CHUNK = b"0\r\n\r\n"
 Frame = Callable[[str, Optional[str]], bytes]
 
 
-class StreamLink:
+class StreamLink(CallbackReceiver):
     """Writes one session's frames into one borrowed streaming answer, until it is complete."""
 
-    __slots__ = ("session", "_lent", "_frame", "_callback", "_limit", "_sent", "_writer", "_watcher",
-                 "_timer", "_loop", "_scheduled", "done", "last_write")
+    __slots__ = ("session", "_lent", "_frame", "_callback", "_limit", "_sent", "_writer", "_watcher", "_timer")
 
     def __init__(self, session: Session, lent: LentSocket, frame: Frame, callback: Optional[str], limit: int,
                  sent: int = 0) -> None:
+        super().__init__()
         self.session: Optional[Session] = session
         self._lent = lent
         self._frame = frame
         self._callback = callback
         self._limit = limit  # response_limit
-        self._sent = sent  # body bytes written so far (the prelude)
+        self._sent = sent  # body bytes written so far
         self._writer = SocketWriter(self, lent.sock)
-        self._loop = gevent.get_hub().loop
         self._watcher: Any = None  # reads: a client that hangs up
         self._timer: Any = None  # while a write waits for the client: its deadline
-        self._scheduled = False
-        #: The answer is complete or abandoned: write nothing more.
-        self.done = False
-        #: Loop time of the last write (the heartbeat wheel reads it).
-        self.last_write = self._loop.now()
 
     def start(self, heartbeat_delay: float) -> None:
         """Watch the client and write what is ready; the session must have this as its receiver."""
@@ -67,12 +59,6 @@ class StreamLink:
         self.push()
 
     # -- frames out --------------------------------------------------------------
-
-    def wake(self) -> None:
-        """The session has something to write: write it once the handler yields."""
-        if not self._scheduled and not self.done:
-            self._scheduled = True
-            self._loop.run_callback(self.push)
 
     def push(self) -> None:
         """Write the frames ready now, one write each, while the client keeps up."""

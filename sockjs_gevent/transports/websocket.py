@@ -17,13 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable
 
-import gevent
-
 from .. import inbox, protocol
 from ..heartbeats import wheel
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
-from ..session import HANDLER_FAILED, INTERRUPTED, Session
+from ..session import HANDLER_FAILED, INTERRUPTED, CallbackReceiver, Session
 from ..websocket import PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
 
@@ -36,29 +34,18 @@ BROKEN_JSON_CLOSE = (1007, protocol.BROKEN_JSON)
 TOO_MANY_MESSAGES = (1009, "Message too big: more than the inbox holds")
 
 
-class WebSocketLink:
+class WebSocketLink(CallbackReceiver):
     """Joins one session to its websocket: frames out, messages in, the end of either."""
 
-    __slots__ = ("session", "ws", "raw", "_loop", "_scheduled", "done", "last_write")
+    __slots__ = ("session", "ws", "raw")
 
     def __init__(self, session: Session, ws: AnyWebSocket, raw: bool) -> None:
+        super().__init__()
         self.session = session
         self.ws = ws
         self.raw = raw  # raw websocket: no SockJS framing either way
-        self._loop = gevent.get_hub().loop
-        self._scheduled = False
-        #: No more writes: the websocket is closing or gone.
-        self.done = False
-        #: Loop time of the last write (the heartbeat wheel reads it).
-        self.last_write = self._loop.now()
 
     # -- frames out --------------------------------------------------------------
-
-    def wake(self) -> None:
-        """The session has something to write: push it once the handler yields."""
-        if not self._scheduled and not self.done:
-            self._scheduled = True
-            self._loop.run_callback(self.push)
 
     def push(self) -> None:
         """Write every frame ready now; close the websocket after the close frame."""

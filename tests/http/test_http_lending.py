@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 
 import gevent
+import pytest
 
 from httpwire import Wire, settle
 from sockjs_gevent import SockJS
@@ -83,26 +84,19 @@ def test_the_request_greenlet_ends_and_the_connection_serves_again_after_the_ans
     wire.close()
 
 
-def test_a_request_pipelined_behind_a_stream_is_answered_once_the_stream_ends(start_server):
-    server = start_server(service())
-    wire = open_stream(server, "s2")
-    assert wire.head().status == 200 and wire.chunk() == PRELUDE and wire.chunk() == b"o\n"
-    wire.get("/echo/info")  # sent while the answer streams: it waits unread
-    xhr_send(server, "s2", "big 5000")
-    assert wire.chunk().startswith(b'a["zzz') and wire.chunk() == b""
-    head, _ = wire.response()
-    assert head.status == 200
-    wire.close()
-
-
-def test_a_request_pipelined_with_the_stream_is_answered_too(start_server):
-    """Read already with the streaming request, it cannot stay in the kernel: the greenlet streams."""
+@pytest.mark.parametrize("when", ["with the streaming request", "while it streams"])
+def test_a_pipelined_request_is_answered_once_the_stream_ends(start_server, when):
+    """Sent while the answer streams, it waits unread in the kernel for the connection given back;
+    read already with the streaming request, the request's greenlet streams instead."""
     server = start_server(service())
     wire = Wire(server)
-    wire.send(b"POST /echo/000/s3/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
-              b"GET /echo/info HTTP/1.1\r\nHost: t\r\n\r\n")
+    info = b"GET /echo/info HTTP/1.1\r\nHost: t\r\n\r\n"
+    stream = b"POST /echo/000/s2/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+    wire.send(stream + info if when == "with the streaming request" else stream)
     assert wire.head().status == 200 and wire.chunk() == PRELUDE and wire.chunk() == b"o\n"
-    xhr_send(server, "s3", "big 5000")
+    if when == "while it streams":
+        wire.send(info)
+    xhr_send(server, "s2", "big 5000")
     assert wire.chunk().startswith(b'a["zzz') and wire.chunk() == b""
     head, _ = wire.response()
     assert head.status == 200

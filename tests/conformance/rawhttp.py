@@ -3,15 +3,13 @@
 ``http.client`` hides what some rules are about (chunking, exact preludes,
 HTTP/1.0, aborted requests), so ``Raw`` speaks HTTP/1.x over a plain socket
 and decodes bodies incrementally. ``Receiver`` reads SockJS frames out of a
-streaming response. A few WebSocket frame helpers cover handshake edge cases.
+streaming response. The WebSocket helpers are in rawws.py.
 """
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
-import os
 import re
 import socket
 import struct
@@ -131,7 +129,8 @@ class Raw:
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
     # receiving
-    def _recv(self, deadline: float) -> None:
+    def recv_some(self, deadline: float) -> None:
+        """One socket read into ``buf`` (``peer_closed`` on EOF); socket.timeout at ``deadline``."""
         left = deadline - time.monotonic()
         if left <= 0:
             raise socket.timeout("deadline passed")
@@ -149,7 +148,7 @@ class Raw:
         while b"\r\n\r\n" not in self.buf:
             if self.peer_closed:
                 raise ConnectionError("connection closed before a response head: %r" % self.buf)
-            self._recv(deadline)
+            self.recv_some(deadline)
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         lines = head.decode("latin-1").split("\r\n")
         version, status, *reason = lines[0].split(" ", 2)
@@ -236,7 +235,7 @@ class Raw:
                 if test(self.body):
                     break
                 raise ConnectionError("body ended before expected data: %r" % self.body[-300:])
-            self._recv(deadline)
+            self.recv_some(deadline)
             self._pump()
         return self.body
 
@@ -246,7 +245,7 @@ class Raw:
         while not self.done:
             if self.peer_closed:
                 raise ConnectionError("connection closed in the middle of a body")
-            self._recv(deadline)
+            self.recv_some(deadline)
             self._pump()
         return self.body
 
@@ -254,14 +253,14 @@ class Raw:
         """Wait until the peer closes the connection; returns what came after the body."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while not self.peer_closed:
-            self._recv(deadline)
+            self.recv_some(deadline)
             self._pump()
         return self.buf
 
     def quiet_for(self, seconds: float) -> bool:
         """True when nothing arrives for ``seconds`` (for "request is held" checks)."""
         try:
-            self._recv(time.monotonic() + seconds)
+            self.recv_some(time.monotonic() + seconds)
         except socket.timeout:
             return True
         self._pump()
@@ -492,81 +491,3 @@ def alive(server) -> None:
     """The server still answers a normal request."""
     r = request(server, "GET", "/echo/info")
     assert r.status == 200 and json.loads(r.body)["origins"] == ["*:*"]
-
-
-# ---------------------------------------------------------------- raw WebSocket
-
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def ws_accept(key: str) -> str:
-    import hashlib
-
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-
-
-def ws_handshake_headers(key: str | None = None, version: int = 13, connection: str = "Upgrade"):
-    if key is None:
-        key = base64.b64encode(os.urandom(16)).decode()
-    return [("Upgrade", "websocket"), ("Connection", connection),
-            ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", str(version))]
-
-
-def ws_connect_raw(server, path: str, version: int = 13, connection: str = "Upgrade") -> tuple[Raw, Response]:
-    """Open a WebSocket by hand; the 101 answer must carry the right Accept."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    raw = Raw(server)
-    raw.send_request("GET", path, ws_handshake_headers(key, version, connection))
-    head = raw.read_head()
-    assert head.status == 101, (head.status, head.headers)
-    assert head.header("Sec-WebSocket-Accept") == ws_accept(key)
-    raw.done = True  # no HTTP body after 101; the socket now carries frames
-    return raw, head
-
-
-def ws_send(raw: Raw, payload: bytes | str, opcode: int = 1) -> None:
-    """Send one masked, final frame (text by default)."""
-    raw.send(ws_frame(payload, opcode))
-
-
-def ws_frame(payload: bytes | str, opcode: int = 1, fin: bool = True) -> bytes:
-    """One masked client frame (text and final by default)."""
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8")
-    mask = os.urandom(4)
-    n = len(payload)
-    first = (0x80 if fin else 0) | opcode
-    if n < 126:
-        head = struct.pack("!BB", first, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", first, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", first, 0x80 | 127, n)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + masked
-
-
-def ws_recv(raw: Raw, timeout: float = TIMEOUT) -> tuple[int, bytes]:
-    """One whole (unfragmented) server frame: (opcode, payload)."""
-    deadline = time.monotonic() + timeout
-
-    def need(n: int) -> None:
-        while len(raw.buf) < n:
-            if raw.peer_closed:
-                raise ConnectionError("socket closed")
-            raw._recv(deadline)
-
-    need(2)
-    b0, b1 = raw.buf[0], raw.buf[1]
-    assert not b1 & 0x80, "server frames must not be masked"
-    n, at = b1 & 0x7F, 2
-    if n == 126:
-        need(4)
-        n, at = struct.unpack("!H", raw.buf[2:4])[0], 4
-    elif n == 127:
-        need(10)
-        n, at = struct.unpack("!Q", raw.buf[2:10])[0], 10
-    need(at + n)
-    payload, raw.buf = raw.buf[at: at + n], raw.buf[at + n:]
-    assert b0 & 0x80, "fragmented frames are not expected here"
-    return b0 & 0x0F, payload

@@ -6,7 +6,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from rawhttp import (Raw, alive, new_sid, ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send)
+from rawhttp import Raw, alive, new_sid
+from rawws import ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send
 
 
 def ws_url(server, path):

@@ -6,7 +6,8 @@ import json
 import time
 
 from hostile import stats
-from rawhttp import new_sid, poll, request, session_path, ws_connect_raw, ws_frame, ws_recv, ws_send
+from rawhttp import new_sid, poll, request, session_path
+from rawws import ws_connect_raw, ws_frame, ws_recv, ws_send
 from sockjs_gevent.client import connect
 
 

@@ -14,7 +14,8 @@ import struct
 
 import pytest
 
-from rawhttp import alive, new_sid, request, session_path, ws_connect_raw, ws_frame, ws_recv, ws_send
+from rawhttp import alive, new_sid, request, session_path
+from rawws import ws_connect_raw, ws_recv, ws_send
 from sockjs_gevent import SockJS
 from sockjs_gevent.testing import HandlerClient
 

@@ -9,7 +9,8 @@ import os
 import pytest
 
 from hostile import MIB, rss_mib, send_until_blocked, stats
-from rawhttp import Raw, new_sid, request, session_path, ws_connect_raw, ws_frame, ws_recv
+from rawhttp import new_sid, request, session_path
+from rawws import ws_connect_raw, ws_frame, ws_recv
 from serverproc import poll_until
 
 

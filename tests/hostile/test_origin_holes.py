@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rawhttp import Raw, new_sid, request, session_path, ws_handshake_headers
+from rawhttp import Raw, new_sid, request, session_path
+from rawws import ws_handshake_headers
 
 PREFIX = "/origin_echo"
 ALLOWED = "http://allowed.example"

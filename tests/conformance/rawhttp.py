@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 from urllib.parse import unquote
 
-from serverproc import poll_until
 
 TIMEOUT = 5.0
 NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
@@ -480,11 +479,6 @@ def collect(server, prefix: str, sid: str, count: int, transport: str = "xhr") -
         if frame != "h":
             got += messages_of(frame)
     return got
-
-
-def until(predicate: Callable[[], object], timeout: float = 5.0, step: float = 0.05):
-    """Retry ``predicate`` until it returns something truthy, or fail at the deadline."""
-    return poll_until(predicate, timeout, interval=step)
 
 
 def alive(server) -> None:

@@ -6,8 +6,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from rawhttp import (Raw, Receiver, alive, collect, messages_of, new_sid, poll, request, send,
-                     session_path, until)
+from rawhttp import Raw, Receiver, alive, collect, messages_of, new_sid, poll, request, send, session_path
+from serverproc import poll_until
 
 
 def ws(server, path):
@@ -64,7 +64,7 @@ def test_broadcast_reaches_every_open_connection(server):
 
         assert next_tagged(a) == tag
         assert next_tagged(b) == tag
-        until(lambda: tag in collect(server, "/broadcast", sid, 1), timeout=5)
+        poll_until(lambda: tag in collect(server, "/broadcast", sid, 1), 5, "the tag over xhr polling")
 
 
 # ------------------------------------------------------------------ /whoami

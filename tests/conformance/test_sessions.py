@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from rawhttp import (Raw, Receiver, new_sid, open_session, poll, request, send, session_path,
-                     until)
+from rawhttp import Raw, Receiver, new_sid, open_session, poll, request, send, session_path
+from serverproc import poll_until
 
 GO_AWAY = 'c[3000,"Go away!"]'
 
@@ -48,7 +48,11 @@ ANOTHER = 'c[2010,"Another connection still open"]'
 def first_answer_after_abort(server, sid):
     """The first answer that is not 2010. A reset travels asynchronously: until
     the server has read it, the aborted request still counts as attached."""
-    return until(lambda: (lambda f: f != ANOTHER and f)(poll(server, "/echo", sid)[1]), timeout=3)
+    def not_2010():
+        frame = poll(server, "/echo", sid)[1]
+        return frame != ANOTHER and frame
+
+    return poll_until(not_2010, 3, "an answer other than 2010")
 
 
 @pytest.mark.parametrize("transport", ["xhr_streaming", "eventsource", "htmlfile"])
@@ -100,7 +104,7 @@ def test_session_expires_after_disconnect_delay_then_send_is_404(fast):
     sid = open_session(fast)
     send(fast, "/echo", sid, ["still alive"])  # within the delay
     path = session_path("/echo", sid, "xhr_send")
-    until(lambda: request(fast, "POST", path, b'["x"]').status == 404, timeout=5)
+    poll_until(lambda: request(fast, "POST", path, b'["x"]').status == 404, 5, "the session to expire")
     assert poll(fast, "/echo", sid)[1] == "o"  # a new session with the same id
 
 
@@ -108,7 +112,8 @@ def test_closed_session_expires_and_id_opens_a_new_session(fast):
     sid = new_sid()
     assert poll(fast, "/close", sid)[1] == "o"
     assert poll(fast, "/close", sid)[1] == GO_AWAY
-    until(lambda: request(fast, "POST", session_path("/close", sid, "xhr_send"), b'["x"]').status == 404)
+    poll_until(lambda: request(fast, "POST", session_path("/close", sid, "xhr_send"), b'["x"]').status == 404, 5,
+               "the closed session to expire")
     assert poll(fast, "/close", sid)[1] == "o"
 
 

@@ -121,7 +121,8 @@ def test_response_limit_writes_one_frame_per_chunk_and_ends_after_the_crossing_o
 
 @pytest.mark.parametrize("transport", STREAMS)
 def test_aborted_stream_then_next_request_gets_close_frame_alone(server, transport):
-    from rawhttp import poll, until
+    from rawhttp import poll
+    from serverproc import poll_until
 
     sid = new_sid()
     rx = Receiver(server, "/echo", sid, transport)
@@ -129,7 +130,7 @@ def test_aborted_stream_then_next_request_gets_close_frame_alone(server, transpo
     rx.raw.abort()
     # A reset travels asynchronously: until the server reads it, the aborted
     # request still counts as attached (2010).
-    until(lambda: poll(server, "/echo", sid)[1] != ANOTHER, timeout=3)
+    poll_until(lambda: poll(server, "/echo", sid)[1] != ANOTHER, 3, "an answer other than 2010")
     with Receiver(server, "/echo", sid, transport) as again:
         assert again.units(1) == ['c[1002,"Connection interrupted"]']
         assert again.ended()

@@ -110,19 +110,14 @@ class Raw:
         self.sock.sendall(data)
 
     def send_request(self, method: str, path: str, headers: Iterable[tuple[str, str]] | dict = (),
-                     body: bytes | str = b"", version: str = "HTTP/1.1", host: bool = True,
-                     content_length: bool | None = None) -> None:
+                     body: bytes | str = b"", version: str = "HTTP/1.1") -> None:
         if isinstance(body, str):
             body = body.encode("utf-8")
         if isinstance(headers, dict):
             headers = list(headers.items())
-        lines = [f"{method} {path} {version}"]
-        if host:
-            lines.append(f"Host: {self.host}:{self.port}")
+        lines = [f"{method} {path} {version}", f"Host: {self.host}:{self.port}"]
         lines += [f"{k}: {v}" for k, v in headers]
-        if content_length is None:
-            content_length = bool(body) or method in ("POST", "PUT")
-        if content_length:
+        if body or method in ("POST", "PUT"):
             lines.append(f"Content-Length: {len(body)}")
         self.method = method
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
@@ -169,7 +164,6 @@ class Raw:
         else:
             self.mode = "close"
         self._pump()
-        self.response = response
         return response
 
     def _pump(self) -> None:
@@ -278,16 +272,6 @@ class Raw:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def raw_request(server, method: str, path: str, headers=(), body: bytes | str = b"",
-                version: str = "HTTP/1.1", timeout: float = TIMEOUT) -> tuple[Response, Raw]:
-    """Send one request on a new Raw connection and read the complete answer."""
-    raw = Raw(server, timeout)
-    raw.send_request(method, path, headers, body, version)
-    response = raw.read_head()
-    response.body = raw.read_body()
-    return response, raw
 
 
 # ---------------------------------------------------------------- SockJS frames

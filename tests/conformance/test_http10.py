@@ -2,7 +2,7 @@
 
 import pytest
 
-from rawhttp import Raw, Receiver, new_sid, open_session, raw_request, send
+from rawhttp import Raw, Receiver, new_sid, open_session, send
 
 FIXED = [
     ("GET", "/echo", b"", b"Welcome to SockJS!\n"),

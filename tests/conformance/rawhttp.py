@@ -1,44 +1,34 @@
-"""Small wire-level helpers for the conformance tests.
+"""An HTTP/1.x client on a raw socket, for tests about the wire itself.
 
 ``http.client`` hides what some rules are about (chunking, exact preludes,
 HTTP/1.0, aborted requests), so ``Raw`` speaks HTTP/1.x over a plain socket
-and decodes bodies incrementally. ``Receiver`` reads SockJS frames out of a
-streaming response. The WebSocket helpers are in rawws.py.
+and decodes the body incrementally: a streaming answer can be read piece by
+piece, chunk by chunk. ``request`` is the plain one-shot request for
+everything else; both give a ``Response`` with the exact header list.
+
+SockJS on top of it: sockjshttp.py (polling, sending), sockjsstream.py
+(streaming receivers), rawws.py (WebSocket by hand).
 """
 
 from __future__ import annotations
 
 import http.client
-import json
-import re
 import socket
 import struct
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
-from urllib.parse import unquote
 
+from serverproc import RunningServer
 
+#: Seconds a client waits for an answer unless told otherwise.
 TIMEOUT = 5.0
-NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
-YEAR = "public, max-age=31536000"
-
-
-def new_sid() -> str:
-    """A random session id, so tests never share a session."""
-    return uuid.uuid4().hex
-
-
-def session_path(prefix: str, sid: str, transport: str, server_id: str = "000") -> str:
-    return f"{prefix}/{server_id}/{sid}/{transport}"
-
-
-# ---------------------------------------------------------------- responses
 
 
 @dataclass
 class Response:
+    """A status line and headers (in order, repeats kept), and the body once read."""
+
     status: int
     reason: str = ""
     version: str = "HTTP/1.1"
@@ -46,21 +36,19 @@ class Response:
     body: bytes = b""
 
     def all(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive), in order."""
         return [v for k, v in self.headers if k.lower() == name.lower()]
 
     def header(self, name: str) -> str | None:
+        """The first value of header ``name``, or None."""
         values = self.all(name)
         return values[0] if values else None
 
     def has(self, name: str) -> bool:
         return bool(self.all(name))
 
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
 
-
-def request(server, method: str, path: str, body: bytes | str | None = None,
+def request(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
             headers: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Response:
     """One request over http.client; the answer with its exact header list."""
     if isinstance(body, str):
@@ -75,9 +63,6 @@ def request(server, method: str, path: str, body: bytes | str | None = None,
         conn.close()
 
 
-# ---------------------------------------------------------------- raw HTTP
-
-
 class Raw:
     """An HTTP/1.x client connection on a raw socket.
 
@@ -86,7 +71,7 @@ class Raw:
     bytes arrive, so streaming answers can be read piece by piece.
     """
 
-    def __init__(self, server, timeout: float = TIMEOUT):
+    def __init__(self, server: RunningServer, timeout: float = TIMEOUT) -> None:
         self.host, self.port = server.host, server.port
         self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
         self.timeout = timeout
@@ -96,6 +81,7 @@ class Raw:
         self._reset_body()
 
     def _reset_body(self) -> None:
+        """Forget the previous body: a new answer's head was read."""
         self.body = b""
         self.done = False
         self.mode = "none"
@@ -105,12 +91,13 @@ class Raw:
         #: The payload of each chunk of a chunked body, as the server framed it.
         self.chunks: list[bytes] = []
 
-    # sending
     def send(self, data: bytes) -> None:
+        """Send bytes as they are."""
         self.sock.sendall(data)
 
     def send_request(self, method: str, path: str, headers: Iterable[tuple[str, str]] | dict = (),
                      body: bytes | str = b"", version: str = "HTTP/1.1") -> None:
+        """Send a request: Host always, Content-Length with a body or for POST/PUT."""
         if isinstance(body, str):
             body = body.encode("utf-8")
         if isinstance(headers, dict):
@@ -122,7 +109,6 @@ class Raw:
         self.method = method
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
-    # receiving
     def recv_some(self, deadline: float) -> None:
         """One socket read into ``buf`` (``peer_closed`` on EOF); socket.timeout at ``deadline``."""
         left = deadline - time.monotonic()
@@ -138,6 +124,7 @@ class Raw:
         self.buf += data
 
     def read_head(self, timeout: float | None = None) -> Response:
+        """Read the next answer's head; its body is then read into ``self.body`` as it comes."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while b"\r\n\r\n" not in self.buf:
             if self.peer_closed:
@@ -167,6 +154,7 @@ class Raw:
         return response
 
     def _pump(self) -> None:
+        """Move what ``buf`` holds of the current body into ``body`` (and ``chunks``)."""
         if self.done:
             return
         if self.mode == "length":
@@ -265,207 +253,11 @@ class Raw:
         self.sock.close()
 
     def close(self) -> None:
+        """Close the socket normally."""
         self.sock.close()
 
     def __enter__(self) -> "Raw":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# ---------------------------------------------------------------- SockJS frames
-
-HTMLFILE_HEAD = """<!doctype html>
-<html><head>
-  <meta http-equiv="X-UA-Compatible" content="IE=edge" />
-  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
-</head><body><h2>Don't panic!</h2>
-  <script>
-    document.domain = document.domain;
-    var c = parent.CALLBACK;
-    c.start();
-    function p(d) {c.message(d);};
-    window.onload = function() {c.stop();};
-  </script>"""
-
-# transport -> (method, request suffix, regex of one frame; group 1 is the frame data)
-STREAMING = {
-    "xhr_streaming": ("POST", "", re.compile(rb"([^\n]*)\n")),
-    "eventsource": ("GET", "", re.compile(rb"data: (.*?)\r\n\r\n", re.S)),
-    "htmlfile": ("GET", "?c=cb", re.compile(rb"<script>\np\((.*?)\);\n</script>\r\n", re.S)),
-}
-
-
-#: Fixed preludes (htmlfile's depends on the callback), and what ends one frame.
-PRELUDES = {"xhr_streaming": b"h" * 2048 + b"\n", "eventsource": b"\r\n"}
-FRAME_END = {"xhr_streaming": b"\n", "eventsource": b"\r\n\r\n", "htmlfile": b"</script>"}
-
-
-def decode_frame(transport: str, data: bytes) -> str:
-    if transport == "eventsource":
-        return unquote(data.decode("utf-8"), errors="strict")
-    if transport == "htmlfile":
-        return json.loads(data.decode("utf-8"))
-    return data.decode("utf-8")
-
-
-def prelude_length(transport: str, body: bytes) -> int | None:
-    """Length of the prelude once it has fully arrived, else None."""
-    if transport == "xhr_streaming":
-        return 2049 if len(body) >= 2049 else None
-    if transport == "eventsource":
-        return 2 if len(body) >= 2 else None
-    end = body.find(b"\r\n\r\n")
-    return end + 4 if end >= 0 else None
-
-
-class Receiver:
-    """A streaming receiving request (xhr_streaming, eventsource, htmlfile)."""
-
-    def __init__(self, server, prefix: str, sid: str, transport: str = "xhr_streaming",
-                 headers=(), version: str = "HTTP/1.1", server_id: str = "000", query: str | None = None):
-        method, suffix, self.pattern = STREAMING[transport]
-        self.transport = transport
-        self.raw = Raw(server)
-        path = session_path(prefix, sid, transport, server_id) + (suffix if query is None else query)
-        self.raw.send_request(method, path, headers, version=version)
-        self.head = self.raw.read_head()
-        self.pos: int | None = None
-        self.frame_sizes: list[int] = []
-
-    def prelude(self, timeout: float | None = None) -> bytes:
-        self.raw.read_until(lambda b: prelude_length(self.transport, b) is not None, timeout)
-        self.pos = prelude_length(self.transport, self.raw.body)
-        return self.raw.body[: self.pos]
-
-    def frame(self, timeout: float | None = None) -> str:
-        """The next frame, decoded to its SockJS text (``o``, ``a[...]``, ...)."""
-        if self.pos is None:
-            self.prelude(timeout)
-        match: list = []
-
-        def found(body: bytes) -> bool:
-            m = self.pattern.match(body, self.pos)
-            match[:] = [m] if m else []
-            return m is not None
-
-        self.raw.read_until(found, timeout)
-        m = match[0]
-        self.pos = m.end()
-        self.frame_sizes.append(m.end() - m.start())
-        return decode_frame(self.transport, m.group(1))
-
-    def frame_or_end(self, timeout: float | None = None) -> str | None:
-        """The next frame, or None when the response ended instead."""
-        if self.pos is None:
-            self.prelude(timeout)
-        self.raw.read_until(lambda b: self.pattern.match(b, self.pos) is not None or self.raw.done, timeout)
-        if self.pattern.match(self.raw.body, self.pos) is None:
-            assert self.raw.body[self.pos:] == b"", "junk at the end: %r" % self.raw.body[self.pos:]
-            return None
-        return self.frame(timeout)
-
-    def messages(self, count: int, timeout: float | None = None) -> list[str]:
-        """Messages from ``a`` frames until ``count`` arrived (other frames fail)."""
-        got: list[str] = []
-        while len(got) < count:
-            frame = self.frame(timeout)
-            assert frame.startswith("a"), frame
-            got += json.loads(frame[1:])
-        return got
-
-    def chunks(self, count: int, timeout: float | None = None) -> list[bytes]:
-        """The first ``count`` chunks of the (chunked) answer, as the server wrote them."""
-        raw = self.raw
-        raw.read_until(lambda body: len(raw.chunks) >= count or raw.done, timeout)
-        assert len(raw.chunks) >= count, f"the answer ended after {len(raw.chunks)} chunks: {[c[:40] for c in raw.chunks]!r}"
-        return raw.chunks[:count]
-
-    def units(self, count: int, timeout: float | None = None) -> list[str]:
-        """Frames of the first ``count`` chunks after the prelude, each chunk exactly one unit.
-
-        Asserts the first chunk is the whole prelude alone and every later
-        chunk one whole frame: nothing merged, nothing split.
-        """
-        chunks = self.chunks(count + 1, timeout)
-        prelude = chunks[0]
-        assert prelude_length(self.transport, prelude) == len(prelude), f"first chunk is not the prelude alone: {prelude[-80:]!r}"
-        assert prelude == PRELUDES.get(self.transport, prelude), prelude
-        frames = []
-        for chunk in chunks[1:]:
-            m = self.pattern.fullmatch(chunk)
-            one = m is not None and chunk.count(FRAME_END[self.transport]) == 1
-            assert one, f"chunk is not exactly one {self.transport} frame: {chunk[:300]!r}"
-            frames.append(decode_frame(self.transport, m.group(1)))
-        self.pos = sum(len(c) for c in chunks)
-        return frames
-
-    def ended(self, timeout: float | None = None) -> bool:
-        """Wait for the end of the response body; True if it ended with nothing more."""
-        self.raw.read_body(timeout)
-        return self.raw.body[self.pos:] == b""
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def __enter__(self) -> "Receiver":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def poll(server, prefix: str, sid: str, transport: str = "xhr", headers=None,
-         server_id: str = "000", timeout: float = TIMEOUT) -> tuple[Response, str]:
-    """One polling request (xhr or jsonp); the answer and its single frame."""
-    path = session_path(prefix, sid, transport, server_id)
-    if transport == "xhr":
-        r = request(server, "POST", path, b"", headers, timeout)
-        assert r.status == 200, (r.status, r.body)
-        assert r.body.endswith(b"\n") and r.body.count(b"\n") == 1, r.body
-        return r, r.body[:-1].decode("utf-8")
-    r = request(server, "GET", path + "?c=cb", None, headers, timeout)
-    assert r.status == 200, (r.status, r.body)
-    m = re.fullmatch(rb"/\*\*/cb\((.*)\);\r\n", r.body, re.S)
-    assert m, r.body
-    return r, json.loads(m.group(1))
-
-
-def send(server, prefix: str, sid: str, messages: list[str], server_id: str = "000",
-         content_type: str | None = "text/plain") -> Response:
-    """xhr_send a list of messages; asserts the 204."""
-    headers = {"Content-Type": content_type} if content_type else {}
-    r = request(server, "POST", session_path(prefix, sid, "xhr_send", server_id),
-                json.dumps(messages), headers)
-    assert r.status == 204, (r.status, r.body)
-    return r
-
-
-def open_session(server, prefix: str = "/echo") -> str:
-    """A new session opened with an xhr poll (which answered ``o``)."""
-    sid = new_sid()
-    _, frame = poll(server, prefix, sid)
-    assert frame == "o"
-    return sid
-
-
-def messages_of(frame: str) -> list[str]:
-    assert frame.startswith("a["), frame
-    return json.loads(frame[1:])
-
-
-def collect(server, prefix: str, sid: str, count: int, transport: str = "xhr") -> list[str]:
-    """Poll until ``count`` messages arrived (heartbeats skipped)."""
-    got: list[str] = []
-    while len(got) < count:
-        _, frame = poll(server, prefix, sid, transport)
-        if frame != "h":
-            got += messages_of(frame)
-    return got
-
-
-def alive(server) -> None:
-    """The server still answers a normal request."""
-    r = request(server, "GET", "/echo/info")
-    assert r.status == 200 and json.loads(r.body)["origins"] == ["*:*"]

@@ -4,7 +4,8 @@ import socket
 
 import pytest
 
-from rawhttp import Raw, alive, messages_of, new_sid, open_session, poll, request, send, session_path
+from rawhttp import Raw, request
+from sockjshttp import alive, messages_of, new_sid, open_session, poll, send, session_path
 
 
 @pytest.mark.parametrize("transport,body,content_type", [
@@ -80,7 +81,7 @@ def test_odd_requests_get_an_answer_and_server_keeps_serving(server, method, pat
 
 
 def test_aborted_streaming_response_mid_stream_keeps_server_serving(server):
-    from rawhttp import Receiver
+    from sockjsstream import Receiver
 
     sid = new_sid()
     rx = Receiver(server, "/echo", sid, "xhr_streaming")

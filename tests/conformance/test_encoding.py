@@ -5,7 +5,8 @@ import re
 
 from websockets.sync.client import connect
 
-from rawhttp import new_sid, poll, request, send, session_path
+from rawhttp import request
+from sockjshttp import new_sid, poll, send, session_path
 
 RANGES = [(0x0000, 0x001F), (0x200C, 0x200F), (0x2028, 0x202F), (0x2060, 0x206F),
           (0xFFF0, 0xFFFF), (0xD800, 0xDFFF)]
@@ -95,7 +96,7 @@ def test_unescaped_utf8_from_client_comes_back_equal(server):
 
 def test_escaping_also_applies_inside_jsonp_and_eventsource_frames(server):
     """A U+2028 must never reach a script or stream unescaped."""
-    from rawhttp import Receiver
+    from sockjsstream import Receiver
 
     sid = new_sid()
     assert poll(server, "/echo", sid, "jsonp")[1] == "o"

@@ -6,8 +6,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from rawhttp import Raw, Receiver, alive, collect, messages_of, new_sid, poll, request, send, session_path
 from serverproc import poll_until
+from sockjshttp import alive, collect, messages_of, new_sid, poll, send
+from sockjsstream import Receiver
 
 
 def ws(server, path):

@@ -5,7 +5,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from rawhttp import NO_CACHE, YEAR, Raw, new_sid, open_session, request, session_path
+from rawhttp import Raw, request
+from sockjshttp import NO_CACHE, YEAR, new_sid, open_session
 
 
 def head_of(server, method, path, headers=(), body=b""):

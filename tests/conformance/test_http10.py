@@ -2,7 +2,9 @@
 
 import pytest
 
-from rawhttp import Raw, Receiver, new_sid, open_session, send
+from rawhttp import Raw
+from sockjshttp import new_sid, open_session, send
+from sockjsstream import Receiver
 
 FIXED = [
     ("GET", "/echo", b"", b"Welcome to SockJS!\n"),

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rawhttp import Raw, new_sid, poll, request
+from rawhttp import Raw, request
+from sockjshttp import new_sid, poll
 
 SESSION_REQUESTS = [
     ("POST", "/000/SID/xhr", b""),

@@ -12,7 +12,8 @@ import urllib.request
 import pytest
 from websockets.sync.client import connect
 
-from rawhttp import Receiver, new_sid, send
+from sockjshttp import new_sid, send
+from sockjsstream import Receiver
 
 PREFIX = "/multiplex"
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from rawhttp import (NO_CACHE, alive, Raw, collect, messages_of, new_sid, open_session, poll, request,
-                     send, session_path)
+from rawhttp import Raw, request
+from sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
 
 
 def test_xhr_new_session_answers_open_frame(server):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rawhttp import alive, messages_of, new_sid, open_session, poll, request, send
+from rawhttp import request
+from sockjshttp import alive, messages_of, new_sid, open_session, poll, send
 
 
 @pytest.mark.parametrize("path", ["/echo", "/echo/"])

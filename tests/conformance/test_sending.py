@@ -5,8 +5,8 @@ from urllib.parse import quote
 
 import pytest
 
-from rawhttp import (NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, request, send,
-                     session_path)
+from rawhttp import request
+from sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
 
 CONTENT_TYPES = [
     "text/plain", "T", "application/json", "application/xml", "text/xml", None,

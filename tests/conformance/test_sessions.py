@@ -4,8 +4,10 @@ import time
 
 import pytest
 
-from rawhttp import Raw, Receiver, new_sid, open_session, poll, request, send, session_path
+from rawhttp import Raw, request
 from serverproc import poll_until
+from sockjshttp import new_sid, open_session, poll, send, session_path
+from sockjsstream import Receiver
 
 GO_AWAY = 'c[3000,"Go away!"]'
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from rawhttp import NO_CACHE, YEAR, request
+from rawhttp import request
+from sockjshttp import NO_CACHE, YEAR
 
 IFRAME = """<!DOCTYPE html>
 <html>

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from rawhttp import HTMLFILE_HEAD, NO_CACHE, Receiver, new_sid, send
+from sockjshttp import NO_CACHE, new_sid, send
+from sockjsstream import HTMLFILE_HEAD, Receiver
 
 STREAMS = ["xhr_streaming", "eventsource", "htmlfile"]
 CONTENT_TYPE = {
@@ -121,7 +122,7 @@ def test_response_limit_writes_one_frame_per_chunk_and_ends_after_the_crossing_o
 
 @pytest.mark.parametrize("transport", STREAMS)
 def test_aborted_stream_then_next_request_gets_close_frame_alone(server, transport):
-    from rawhttp import poll
+    from sockjshttp import poll
     from serverproc import poll_until
 
     sid = new_sid()
@@ -261,7 +262,7 @@ def test_second_streaming_receiver_gets_2010_and_first_is_untouched(server, tran
 
 
 def test_xhr_poll_while_streaming_attached_gets_2010(server):
-    from rawhttp import poll
+    from sockjshttp import poll
 
     sid = new_sid()
     with Receiver(server, "/echo", sid, "xhr_streaming") as rx:
@@ -274,7 +275,7 @@ def test_xhr_poll_while_streaming_attached_gets_2010(server):
 
 @pytest.mark.parametrize("transport", STREAMS)
 def test_messages_queued_while_detached_come_in_one_frame_on_attach(server, transport):
-    from rawhttp import open_session
+    from sockjshttp import open_session
 
     sid = open_session(server)
     send(server, "/echo", sid, ["a", "b"])

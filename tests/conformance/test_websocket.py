@@ -6,8 +6,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from rawhttp import Raw, alive, new_sid
+from rawhttp import Raw
 from rawws import ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send
+from sockjshttp import alive, new_sid
 
 
 def ws_url(server, path):
@@ -249,7 +250,7 @@ def test_websocket_on_disabled_service_is_404(server, path):
 
 
 def test_disabled_websocket_service_still_serves_http_transports(server):
-    from rawhttp import poll
+    from sockjshttp import poll
 
     assert poll(server, "/disabled_websocket_echo", new_sid())[1] == "o"
 

@@ -1,5 +1,5 @@
 """The hostile-input tests run against both HTTP servers (see tests/both_servers.py),
-and reuse the conformance tests' wire helpers (rawhttp)."""
+and reuse the conformance tests' wire helpers (rawhttp, rawws, sockjshttp, sockjsstream)."""
 
 import os
 import sys

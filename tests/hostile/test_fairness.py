@@ -6,9 +6,10 @@ import json
 import time
 
 from hostile import stats
-from rawhttp import new_sid, poll, request, session_path
+from rawhttp import request
 from rawws import ws_connect_raw, ws_frame, ws_recv, ws_send
 from sockjs_gevent.client import connect
+from sockjshttp import new_sid, poll, session_path
 
 
 def test_one_huge_batch_does_not_stall_other_sessions(server):

@@ -14,10 +14,11 @@ import struct
 
 import pytest
 
-from rawhttp import alive, new_sid, request, session_path
+from rawhttp import request
 from rawws import ws_connect_raw, ws_recv, ws_send
 from sockjs_gevent import SockJS
 from sockjs_gevent.testing import HandlerClient
+from sockjshttp import alive, new_sid, session_path
 
 
 def exchange(server, data: bytes) -> bytes:

@@ -7,7 +7,7 @@ import contextlib
 import json
 
 from hostile import MIB, rss_mib, stats
-from rawhttp import new_sid
+from sockjshttp import new_sid
 from websockets.sync.client import connect
 
 PREFIX = "/multiplex"

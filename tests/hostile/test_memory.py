@@ -9,9 +9,10 @@ import os
 import pytest
 
 from hostile import MIB, rss_mib, send_until_blocked, stats
-from rawhttp import new_sid, request, session_path
+from rawhttp import request
 from rawws import ws_connect_raw, ws_frame, ws_recv
 from serverproc import poll_until
+from sockjshttp import new_sid, session_path
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rawhttp import Raw, new_sid, request, session_path
+from rawhttp import Raw, request
 from rawws import ws_handshake_headers
+from sockjshttp import new_sid, session_path
 
 PREFIX = "/origin_echo"
 ALLOWED = "http://allowed.example"

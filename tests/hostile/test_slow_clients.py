@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from rawhttp import alive, new_sid, request, session_path
+from rawhttp import request
+from sockjshttp import alive, new_sid, session_path
 
 
 @pytest.fixture

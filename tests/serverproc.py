@@ -151,11 +151,11 @@ def start_testserver(*extra: str) -> RunningServer:
 
 
 def http(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, bytes, "http.client.HTTPResponse"]:
+         headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes, "http.client.HTTPResponse"]:
     """One plain HTTP request to a running server: (status, body, response)."""
     import http.client
 
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()

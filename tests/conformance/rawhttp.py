@@ -12,14 +12,13 @@ SockJS on top of it: sockjshttp.py (polling, sending), sockjsstream.py
 
 from __future__ import annotations
 
-import http.client
 import socket
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from serverproc import RunningServer
+from serverproc import RunningServer, http
 
 #: Seconds a client waits for an answer unless told otherwise.
 TIMEOUT = 5.0
@@ -50,17 +49,11 @@ class Response:
 
 def request(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
             headers: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Response:
-    """One request over http.client; the answer with its exact header list."""
+    """One request (serverproc.http, a str body sent as UTF-8); the answer with its exact header list."""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        data = r.read()
-        return Response(r.status, r.reason, "HTTP/1.%d" % (r.version - 10), r.getheaders(), data)
-    finally:
-        conn.close()
+    status, data, r = http(server, method, path, body, headers, timeout)
+    return Response(status, r.reason, "HTTP/1.%d" % (r.version - 10), r.getheaders(), data)
 
 
 class Raw:

@@ -8,7 +8,7 @@ from websockets.sync.client import connect
 
 from rawhttp import Raw
 from rawws import ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send
-from sockjshttp import alive, new_sid
+from sockjshttp import alive, messages_of, new_sid
 
 
 def ws_url(server, path):
@@ -23,9 +23,7 @@ def recv_messages(ws, count):
     """Messages from a[...] frames until ``count`` arrived."""
     got = []
     while len(got) < count:
-        frame = ws.recv(timeout=5)
-        assert frame.startswith("a["), frame
-        got += json.loads(frame[1:])
+        got += messages_of(ws.recv(timeout=5))
     return got
 
 

@@ -1,7 +1,5 @@
 """docs/protocol.md section 5: xhr-polling and jsonp-polling."""
 
-import json
-
 import pytest
 
 from rawhttp import Raw, request

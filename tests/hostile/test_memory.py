@@ -4,7 +4,6 @@ floods, huge request heads. Memory is read from the server's /proc/PID/status.""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 

@@ -44,12 +44,13 @@ class Response:
         return values[0] if values else None
 
     def has(self, name: str) -> bool:
+        """Whether header ``name`` is there at all."""
         return bool(self.all(name))
 
 
 def request(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
             headers: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Response:
-    """One request (serverproc.http, a str body sent as UTF-8); the answer with its exact header list."""
+    """One request through serverproc.http (a str body goes as UTF-8); the answer with its exact header list."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     status, data, r = http(server, method, path, body, headers, timeout)
@@ -199,9 +200,8 @@ class Raw:
                     self.buf = self.buf[len(take):]
                     self.chunk_left -= len(take)
 
-    def read_until(self, want: bytes | Callable[[bytes], bool], timeout: float | None = None) -> bytes:
-        """Read body bytes until ``want`` (bytes in body, or a predicate) holds."""
-        test = (lambda b: want in b) if isinstance(want, bytes) else want
+    def read_until(self, test: Callable[[bytes], bool], timeout: float | None = None) -> bytes:
+        """Read body bytes until ``test(body)`` holds; ConnectionError if the body ends first."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while not test(self.body):
             if self.done or self.peer_closed:

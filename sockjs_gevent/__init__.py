@@ -10,12 +10,13 @@
 """
 
 from .app import SockJS
+from .compression import Compression
 from .connection import Connection, Refuse
 from .options import Options, OptionsError
 from .router import Router
 from .http import HttpConfig
 from .server import SockJSHandler, make_server, serve
 
-__all__ = ["SockJS", "Connection", "Refuse", "Options", "OptionsError", "Router", "HttpConfig", "SockJSHandler",
+__all__ = ["SockJS", "Compression", "Connection", "Refuse", "Options", "OptionsError", "Router", "HttpConfig", "SockJSHandler",
            "make_server", "serve"]
 __version__ = "0.1.0"

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = build_app(args.target, args.prefix, options_from_arguments(args))
-    except UsageError as exc:
+    except (UsageError, OptionsError) as exc:
         fail(str(exc))
     if os.environ.get(REDIS_URL_ENV):
         # Subscribe before taking traffic, so no early broadcast is missed.

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, Optional, Union
 
+from .compression import Compression
 from .origins import AllowedOrigins
 from .origins import validate as validate_origins
 
@@ -57,6 +58,13 @@ class Options:
         and Host: its own pages, its iframe page) is always allowed, so ``[]``
         means those only. Refused requests get 403 (before any WebSocket
         upgrade) and never reach the handler.
+    websocket_compression: permessage-deflate (RFC 7692) on the websocket
+        transports, for clients that offer it: None or False (the default)
+        off; True with ``Compression()``'s defaults; or a ``Compression`` (or
+        a dict of its fields) to set window sizes and context takeover.
+        Each compressed connection may keep zlib state (tens of KiB) on top
+        of its session: see ``sockjs_gevent.compression``. Stored as None
+        or a ``Compression``.
     """
 
     prefix: str = ""
@@ -71,6 +79,7 @@ class Options:
     max_inbox_bytes: int = 4 * 1024 * 1024
     max_sessions: int = 0
     allowed_origins: AllowedOrigins = "*"
+    websocket_compression: Union[None, bool, Compression, Mapping[str, Any]] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
@@ -112,6 +121,8 @@ class Options:
             raise OptionsError(str(exc)) from None
         if not isinstance(self.websocket, bool):
             raise OptionsError(f"websocket must be True or False, got {self.websocket!r}")
+        # Normalised, so the transports see None or settings.
+        object.__setattr__(self, "websocket_compression", Compression.from_value(self.websocket_compression))
 
     @classmethod
     def build(cls, **options: Any) -> "Options":
@@ -136,7 +147,7 @@ def add_option_arguments(parser: Any) -> None:
     """
     group = parser.add_argument_group("service options (when TARGET is a handler; see sockjs_gevent.Options)")
     for f in fields(Options):
-        if f.name in ("prefix", "jsessionid", "websocket", "allowed_origins"):
+        if f.name in ("prefix", "jsessionid", "websocket", "allowed_origins", "websocket_compression"):
             continue
         kind = float if f.type in ("float", float) else int if f.type in ("int", int) else str
         group.add_argument("--" + f.name.replace("_", "-"), dest=f"option_{f.name}", type=kind, default=None,
@@ -148,9 +159,23 @@ def add_option_arguments(parser: Any) -> None:
                        help="send the JSESSIONID cookie for cookie-sticky load balancers")
     group.add_argument("--no-websocket", dest="option_websocket", action="store_const", const=False, default=None,
                        help="turn the websocket transports off")
+    group.add_argument("--websocket-compression", dest="option_websocket_compression", nargs="?", const="",
+                       default=None, metavar="SETTINGS",
+                       help="permessage-deflate for clients that offer it (default off); SETTINGS are "
+                       "comma-separated sockjs_gevent.Compression fields, e.g. "
+                       "server_max_window_bits=10,server_no_context_takeover,client_no_context_takeover")
 
 
 def options_from_arguments(args: Any) -> dict[str, Any]:
-    """The options that ``add_option_arguments`` flags set (the unset ones left out)."""
+    """The options that ``add_option_arguments`` flags set (the unset ones left out).
+
+    Raises OptionsError for compression settings that do not parse.
+    """
     prefix = "option_"
-    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+    options = {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+    if "websocket_compression" in options:
+        try:
+            options["websocket_compression"] = Compression.parse(options["websocket_compression"])
+        except OptionsError as exc:
+            raise OptionsError(f"--websocket-compression: {exc}") from None
+    return options

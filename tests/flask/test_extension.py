@@ -73,6 +73,20 @@ def test_every_option_has_a_config_key():
     assert (options.max_queued_bytes, options.max_sessions, options.max_inbox_bytes) == (12345, 7, 2 * 1024 * 1024)
 
 
+def test_websocket_compression_config_key():
+    from sockjs_gevent import Compression
+
+    app = make_app(SOCKJS_WEBSOCKET_COMPRESSION={"server_no_context_takeover": True})
+    sockjs = SockJS(app)
+    sockjs.route("/a")(echo)
+    sockjs.route("/b", websocket_compression=False)(echo)
+    assert sockjs.service(app, "/a").options.websocket_compression == Compression(server_no_context_takeover=True)
+    assert sockjs.service(app, "/b").options.websocket_compression is None
+    app = make_app(SOCKJS_WEBSOCKET_COMPRESSION={"server_max_window_bits": 8})
+    with pytest.raises(ValueError, match="server_max_window_bits must be an int from 9 to 15"):
+        SockJS(app).route("/c")(echo)
+
+
 def test_a_handler_of_the_wrong_shape_fails_at_the_decorator():
     sockjs = SockJS()
     with pytest.raises(TypeError, match="must take exactly one argument"):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class Stats:
     """What one service has done since it started."""
 
-    __slots__ = ("messages_in", "messages_out", "sessions_opened", "sessions_closed", "errors")
+    __slots__ = ("messages_in", "messages_out", "sessions_opened", "sessions_closed", "errors", "websocket_compressed")
 
     def __init__(self) -> None:
         self.messages_in = 0
@@ -33,6 +33,8 @@ class Stats:
         #: of multiplexed services (sockjs_gevent.multiplex): multiplex_unknown,
         #: multiplex_malformed, multiplex_limit, multiplex_inbox_full.
         self.errors: Counter[str] = Counter()
+        #: WebSocket connections that agreed permessage-deflate (option websocket_compression).
+        self.websocket_compressed = 0
 
     def error(self, kind: str) -> None:
         self.errors[kind] += 1
@@ -48,6 +50,7 @@ class Stats:
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,
             "errors": dict(self.errors),
+            "websocket_compressed": self.websocket_compressed,
         }
 
 

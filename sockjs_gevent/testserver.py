@@ -12,6 +12,8 @@ of ``MULTIPLEX`` (websocket-multiplex format); ``GET /stats`` gives every
 service's counters as JSON, ``GET /metrics`` the same for Prometheus
 (with prometheus_client installed). With ``SOCKJS_GEVENT_REDIS_URL`` set,
 ``/broadcast`` reaches the members on every server sharing that Redis.
+``--websocket-compression [SETTINGS]`` turns permessage-deflate on for
+every service.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from gevent.event import Event
 
 from . import Connection, Router, SockJS, channels
 from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
-from .options import DEFAULT_SOCKJS_URL
+from .compression import Compression
+from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
 from .server import add_server_arguments, print_ready, serve, server_options
 from .stats import stats_app
@@ -272,12 +275,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
     parser.add_argument("--max-streams", type=int, default=DEFAULT_MAX_STREAMS,
                         help="stream handlers per session of /multiplex")
+    parser.add_argument("--websocket-compression", nargs="?", const="", default=None, metavar="SETTINGS",
+                        help="permessage-deflate on every service's websockets (all services); SETTINGS as for "
+                        "python -m sockjs_gevent, e.g. server_no_context_takeover,client_no_context_takeover")
     parser.add_argument("--gevent-websocket", action="store_true",
                         help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
     parser.add_argument("--plain-pywsgi", action="store_true",
                         help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
     add_server_arguments(parser)
     args = parser.parse_args(argv)
+    compression = None
+    if args.websocket_compression is not None:
+        try:
+            compression = Compression.parse(args.websocket_compression)
+        except OptionsError as exc:
+            parser.error(f"--websocket-compression: {exc}")
     # As any program serving SockJS should (python -m sockjs_gevent does):
     # Redis and anything a handler calls must cooperate with the event loop.
     from gevent import monkey
@@ -293,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         max_queued_bytes=args.max_queued_bytes,
         max_inbox_bytes=args.max_inbox_bytes,
         max_sessions=args.max_sessions,
+        websocket_compression=compression,
     )
     extra = server_options(args)
     if args.gevent_websocket:

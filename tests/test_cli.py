@@ -46,6 +46,9 @@ def test_a_file_path_target_is_served(tmp_path):
     (["echo"], ["TARGET must look like 'module:name'"]),
     (["examples.echo:echo", "--prefix", "no-slash"], ["prefix must look like '/name'"]),
     (["examples.echo:echo", "--max-message-size", "0"], ["max_message_size must be a positive int"]),
+    (["examples.echo:echo", "--websocket-compression", "server_max_window_bits=8"],
+     ["--websocket-compression: server_max_window_bits must be an int from 9 to 15"]),
+    (["examples.echo:echo", "--websocket-compression", "window=9"], ["unknown compression setting 'window'"]),
     (["examples.chat.server:build_app", "--prefix", "/x"], ["--prefix apply to a handler function", "WSGI app"]),
     (["examples.chat.server:build_app", "--heartbeat-delay", "3"], ["--heartbeat-delay apply to a handler function"]),
 ])
@@ -74,6 +77,23 @@ def test_service_options_on_the_command_line_reach_the_service():
         assert body == b"o\n"
         status, body, _ = http(server, "POST", "/echo/0/hb/xhr")  # nothing to say: a heartbeat after 0.2 s
         assert body == b"h\n"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("flag, agreed", [
+    ([], None),
+    (["--websocket-compression"], "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"),
+    (["--websocket-compression", "server_no_context_takeover,server_max_window_bits=10"],
+     "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"),
+])
+def test_websocket_compression_flag(flag, agreed):
+    server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0", *flag])
+    try:
+        with connect(f"ws://{server.host}:{server.port}/echo/websocket") as ws:  # offers permessage-deflate
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") == agreed
+            ws.send("hi " * 100)
+            assert ws.recv(timeout=5) == "hi " * 100
     finally:
         server.stop()
 

@@ -148,11 +148,14 @@ def raw_websocket(service: "SockJS", environ: Environ, start_response: StartResp
 
 
 def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
-    handshake = accept(environ, start_response, service.options.max_message_size)
+    options = service.options
+    handshake = accept(environ, start_response, options.max_message_size, options.websocket_compression)
     ws = handshake.websocket
     if ws is None:
         service.stats.error("handshake")
         return handshake.answer
+    if ws.compressed:
+        service.stats.websocket_compressed += 1
     session = service.open_session(None, environ, "raw-websocket" if raw else "websocket", raw=raw)
     link = WebSocketLink(session, ws, raw)
     try:

@@ -32,6 +32,9 @@ class GeventWebSocketAdapter:
         self.close_code: Optional[int] = None
         self.close_reason = ""
 
+    #: gevent-websocket negotiates no extensions.
+    compressed = False
+
     @property
     def buffered(self) -> int:
         return self._queued

@@ -60,6 +60,11 @@ class EngineWebSocket:
     def buffered(self) -> int:
         return self._writer.buffered
 
+    @property
+    def compressed(self) -> bool:
+        """permessage-deflate was agreed with the client."""
+        return self._engine.compressed
+
     # -- sending ----------------------------------------------------------------
 
     def send(self, text: str) -> bool:

@@ -17,6 +17,8 @@ from websockets.frames import Opcode, apply_mask
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from ..compression import PERMESSAGE_DEFLATE
+
 #: Most fragments one message may come in.
 MAX_FRAGMENTS = 1024
 
@@ -76,6 +78,11 @@ class Engine:
         self._failed = False  # we failed the connection: nothing after that is a message
         self._touched = False  # the protocol may have output (only the short path ran since it was asked)
         self._protocol_ran = False  # anything went through the protocol (it may have closed)
+
+    @property
+    def compressed(self) -> bool:
+        """permessage-deflate was agreed: every frame, both ways, goes through the protocol."""
+        return any(extension.name == PERMESSAGE_DEFLATE for extension in self._protocol.extensions)
 
     @property
     def open(self) -> bool:

@@ -23,6 +23,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from ..compression import Compression
 from ..peerwatch import TAKE_SOCKET_KEY, find_socket
 from ..responses import Environ, StartResponse, error
 from .adapter import GeventWebSocketAdapter
@@ -83,8 +84,15 @@ def _handshake_request(environ: Environ) -> Request:
     return Request(path, headers)
 
 
-def accept(environ: Environ, start_response: StartResponse, max_message_size: int) -> Handshake:
-    """Upgrade this request to a WebSocket, or refuse it (400)."""
+def accept(environ: Environ, start_response: StartResponse, max_message_size: int,
+           compression: Optional[Compression] = None) -> Handshake:
+    """Upgrade this request to a WebSocket, or refuse it (400).
+
+    With ``compression``, permessage-deflate is agreed when the client
+    offers it (the websockets library negotiates, and compresses); a
+    client that does not offer it gets a plain connection. Under
+    gevent-websocket's handler, which has upgraded already, there is none.
+    """
     existing = environ.get("wsgi.websocket")
     if existing is not None:  # gevent-websocket's handler already upgraded
         return Handshake(GeventWebSocketAdapter(existing))
@@ -98,7 +106,8 @@ def accept(environ: Environ, start_response: StartResponse, max_message_size: in
     # The server parsed the request and writes the 101 itself, so the
     # protocol starts where a handshake would leave it, open (its parser
     # then reads frames); accept() still checks the request and negotiates.
-    protocol = ServerProtocol(state=State.OPEN, max_size=max_message_size, logger=engine_log)
+    extensions = [compression.server_factory()] if compression is not None else None
+    protocol = ServerProtocol(state=State.OPEN, max_size=max_message_size, logger=engine_log, extensions=extensions)
     response = protocol.accept(_handshake_request(environ))
     if response.status_code != 101:
         detail = response.body.decode("utf-8", "replace").strip()

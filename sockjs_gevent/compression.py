@@ -89,8 +89,11 @@ class Compression:
         )
 
     @classmethod
-    def from_value(cls, value: Any) -> Optional["Compression"]:
-        """The option's value as settings: None/False off, True defaults, a Compression, or a dict of its fields."""
+    def from_value(cls, value: Any, name: str = "websocket_compression") -> Optional["Compression"]:
+        """The option's value as settings: None/False off, True defaults, a Compression, or a dict of its fields.
+
+        ``name`` is what errors call the value.
+        """
         if value is None or value is False:
             return None
         if value is True:
@@ -101,13 +104,13 @@ class Compression:
             known = {f.name for f in fields(cls)}
             unknown = sorted(set(value) - known)
             if unknown:
-                raise _fail(f"unknown websocket_compression setting(s) {', '.join(map(str, unknown))}; "
+                raise _fail(f"unknown {name} setting(s) {', '.join(map(str, unknown))}; "
                             f"known: {', '.join(sorted(known))}")
             try:
                 return cls(**value)
             except ValueError as exc:
-                raise _fail(f"websocket_compression: {exc}") from None
-        raise _fail("websocket_compression must be True, False, None, a sockjs_gevent.Compression or a dict "
+                raise _fail(f"{name}: {exc}") from None
+        raise _fail(f"{name} must be True, False, None, a sockjs_gevent.Compression or a dict "
                     f"of its settings (e.g. {{'server_no_context_takeover': True}}), got {value!r}")
 
     @classmethod

@@ -18,9 +18,10 @@ import json
 import random
 import ssl
 import string
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
+from ..compression import Compression
 from .connection import ClientConnection
 from .cookies import CookieJar
 from .http import HttpConnection, HttpError
@@ -84,6 +85,7 @@ def connect(
     idle_timeout: Optional[float] = None,
     ssl_context: Any = None,
     cookies: Optional[Mapping[str, str]] = None,
+    compression: Union[bool, Compression, None] = False,
 ) -> ClientConnection:
     """Open a session on the SockJS service at ``url`` and wait until it is open.
 
@@ -99,8 +101,12 @@ def connect(
     ``cookies`` start the session's cookie jar (``conn.cookies``), which
     every answer's ``Set-Cookie`` updates: a sticky balancer's JSESSIONID
     comes back on the next request. Use the connection as a context
-    manager to close it on the way out.
+    manager to close it on the way out. ``compression=True`` (or a
+    ``sockjs_gevent.Compression`` of the settings to ask for) offers
+    permessage-deflate on the websocket transports; the server may decline
+    (``conn.transport.compressed`` tells). HTTP transports ignore it.
     """
+    settings = Compression.from_value(compression, "compression")
     host, port, prefix, tls, query = _split(url)
     ssl_context = _tls_context(tls, ssl_context)
     if transport == "auto":
@@ -110,14 +116,16 @@ def connect(
     conn.cookie_jar = jar
     if transport == RAW_WEBSOCKET:
         impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, ssl_context, query, jar,
-                                  raw=True)
+                                  raw=True, compression=settings)
     else:
         cls = TRANSPORTS.get(transport)
         if cls is None:
             raise ValueError(f"unknown transport {transport!r}; choose from auto, {RAW_WEBSOCKET}, {', '.join(TRANSPORTS)}")
         server_id = server_id or "%03d" % random.randrange(1000)
         session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
-        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context, query, jar)
+        extra = {"compression": settings} if cls is WebSocketTransport else {}
+        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context, query, jar,
+                   **extra)
     impl.idle_timeout = idle_timeout
     conn.transport = impl
     impl.start()

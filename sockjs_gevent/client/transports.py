@@ -15,6 +15,7 @@ from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from ..compression import PERMESSAGE_DEFLATE, Compression
 from .connection import ClientConnection
 from .cookies import CookieJar
 from .http import HttpConnection, HttpError, wrap_tls
@@ -76,11 +77,19 @@ class WebSocketTransport(Transport):
 
     name = "websocket"
 
-    def __init__(self, *args, raw: bool = False, **kwargs) -> None:
+    def __init__(self, *args, raw: bool = False, compression: Optional[Compression] = None, **kwargs) -> None:
+        """``compression``: offer permessage-deflate with these settings (the server may decline)."""
         super().__init__(*args, **kwargs)
         self.raw = raw
+        self.compression = compression
         self._sock: Optional[socket.socket] = None
         self._engine: Optional[ClientProtocol] = None
+
+    @property
+    def compressed(self) -> bool:
+        """The server agreed permessage-deflate (known once the session is open)."""
+        engine = self._engine
+        return engine is not None and any(e.name == PERMESSAGE_DEFLATE for e in engine.extensions)
 
     def _run(self) -> None:
         try:
@@ -96,7 +105,9 @@ class WebSocketTransport(Transport):
     def _handshake(self) -> None:
         path = self.target("websocket") if not self.raw else self.session_path + self.query
         scheme = "wss" if self.ssl_context is not None else "ws"
-        self._engine = ClientProtocol(parse_uri(f"{scheme}://{self.host}:{self.port}{path}"), max_size=None)
+        extensions = [self.compression.client_factory()] if self.compression is not None else None
+        self._engine = ClientProtocol(parse_uri(f"{scheme}://{self.host}:{self.port}{path}"), max_size=None,
+                                      extensions=extensions)
         request = self._engine.connect()
         for key, value in [*self.headers, *self.cookies.header()]:
             request.headers[key] = value

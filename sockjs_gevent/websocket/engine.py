@@ -6,6 +6,11 @@ The websockets library's sans-I/O ``ServerProtocol`` does the protocol work
 (binary closes 1003, invalid UTF-8 1007) and a bound on the fragments of
 one message (1009), each empty fragment otherwise costing parsing but
 nothing against the size limit.
+
+With permessage-deflate agreed (option ``websocket_compression``), every
+frame both ways goes through the protocol: its extension inflates what
+arrives (never more than the size limit of one message, fragments counted
+together, so a zip bomb closes 1009) and compresses what is sent.
 """
 
 from __future__ import annotations

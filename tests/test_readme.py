@@ -155,7 +155,30 @@ def check_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Client(app).get("/other").status_code == 404
 
 
+def check_compression(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockjs_gevent.client import connect
+    from sockjs_gevent.http import HttpServer
+
+    ns = run_block(block("compression"), monkeypatch)
+    (app,) = ns["_served"]
+    server = HttpServer(("127.0.0.1", 0), app)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with connect(base + "/chat", transport="websocket", compression=True) as chat:
+            chat.send("hi")
+            assert chat.recv(timeout=5) == "hi" and chat.transport.compressed
+        with connect(base + "/feed", transport="raw-websocket", compression=True) as feed:
+            feed.send("hi")
+            assert feed.recv(timeout=5) == "hi"
+            (agreed,) = feed.transport._engine.extensions
+            assert agreed.remote_no_context_takeover and agreed.local_no_context_takeover
+    finally:
+        server.stop(timeout=1)
+
+
 CHECKS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "compression": check_compression,
     "echo": check_echo,
     "flask": check_flask,
     "flask-tests": check_flask_tests,

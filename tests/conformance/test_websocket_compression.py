@@ -17,7 +17,9 @@ from typing import Iterator, Optional
 import pytest
 from websockets.sync.client import connect
 
-from rawhttp import Raw, alive, new_sid, ws_accept, ws_handshake_headers
+from rawhttp import Raw
+from rawws import ws_accept, ws_handshake_headers
+from sockjshttp import alive, new_sid
 from serverproc import RunningServer, start_testserver
 
 #: The test server's max_message_size (the option's default).

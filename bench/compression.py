@@ -224,7 +224,7 @@ def engine_alone(flags: list[str], messages: list[str], rounds: int = 5) -> floa
     started = time.perf_counter()
     for _ in range(rounds):
         for frame in frames:
-            engine.send_texts(["a" + json.dumps(engine.receive(frame))])
+            engine.send_texts(["a" + json.dumps(engine.feed(frame))])
             engine.output()
     return (time.perf_counter() - started) / (rounds * len(frames)) * 1e6
 

@@ -173,7 +173,7 @@ def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, r
         raise
     try:
         while True:
-            text = ws.receive()
+            text = ws.next_message()
             if text is None:
                 break
             link.on_message(text)

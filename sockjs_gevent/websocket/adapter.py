@@ -40,7 +40,7 @@ class GeventWebSocketAdapter:
         return self._queued
 
     def pause_reading(self, reason: int) -> None:
-        """Stop reading (the next ``receive`` waits) until ``resume_reading``."""
+        """Stop reading (the next ``next_message`` waits) until ``resume_reading``."""
         self._paused |= reason
 
     def resume_reading(self, reason: int) -> None:
@@ -48,7 +48,7 @@ class GeventWebSocketAdapter:
         if not self._paused and self._unpaused is not None:
             self._unpaused.set()
 
-    def receive(self) -> Optional[str]:
+    def next_message(self) -> Optional[str]:
         while self._paused and not self._broken:
             if self._unpaused is None:
                 self._unpaused = Event()

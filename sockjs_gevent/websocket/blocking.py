@@ -1,7 +1,7 @@
 """A WebSocket read by a greenlet that blocks on it (the request's, under other servers or TLS).
 
 Under gevent's stock pywsgi handler, or over TLS, the socket is not handed
-over: the request's greenlet reads it until the end (``receive()``), then
+over: the request's greenlet reads it until the end (``next_message()``), then
 ``finish()`` lets the output drain and the client close. Writes still never
 block the sender: to the non-blocking socket directly, or through a writer
 greenlet for TLS.
@@ -21,7 +21,7 @@ from .writers import GreenletWriter, SocketWriter
 
 
 class BlockingWebSocket(EngineWebSocket):
-    """Read with ``receive()`` in one greenlet; call ``finish()`` when it returns None."""
+    """Read with ``next_message()`` in one greenlet; call ``finish()`` when it returns None."""
 
     __slots__ = ("_read", "_pending", "_messages", "_eof", "_unpaused", "_drained_event")
 
@@ -41,7 +41,7 @@ class BlockingWebSocket(EngineWebSocket):
         self._unpaused: Optional[Event] = None
         self._drained_event: Optional[Event] = None
 
-    def receive(self) -> Optional[str]:
+    def next_message(self) -> Optional[str]:
         """The next text message; None once the connection is over."""
         messages = self._messages
         while not messages:
@@ -59,7 +59,7 @@ class BlockingWebSocket(EngineWebSocket):
                     data = self._read(READ_SIZE)
                 except (OSError, ValueError):  # ValueError: a TLS socket we already shut down
                     data = b""
-            messages.extend(self._engine.receive(data))
+            messages.extend(self._engine.feed(data))
             self._flush()
             if not data or self._engine.over or self._cut:
                 self._eof = True
@@ -90,7 +90,7 @@ class BlockingWebSocket(EngineWebSocket):
             if self._writer.buffered and not self._writer.broken:
                 self._drained_event = Event()
                 self._drained_event.wait()
-            while not self._eof and self.receive() is not None:
+            while not self._eof and self.next_message() is not None:
                 pass
         self._stop_close_timer()
         self._hang_up()

@@ -109,7 +109,7 @@ class Engine:
 
     # -- bytes in -------------------------------------------------------------------
 
-    def receive(self, data: bytes) -> list[str]:
+    def feed(self, data: bytes) -> list[str]:
         """Feed what arrived (``b""`` for the end of the stream); the complete text messages in it."""
         messages: list[str] = []
         protocol = self._protocol

@@ -84,7 +84,7 @@ class EventLoopWebSocket(EngineWebSocket):
         if reader is None:
             return  # already ended
         engine = self._engine
-        for text in engine.receive(data):
+        for text in engine.feed(data):
             reader.on_message(text)
         self._flush()
         if not data or engine.over or self._cut:

@@ -55,7 +55,7 @@ class Pair:
         """The client sends; what the engine made of it."""
         for text in texts:
             self.client.send_text(text.encode())
-        return self.engine.receive(b"".join(self.client.data_to_send()))
+        return self.engine.feed(b"".join(self.client.data_to_send()))
 
     def server_sends(self, *texts: str) -> list[str]:
         """The engine sends; what the client made of it (the raw bytes kept in ``wire``)."""
@@ -120,7 +120,7 @@ def test_a_client_that_does_not_offer_gets_a_plain_connection():
 def test_an_uncompressed_message_on_a_compressed_connection_is_fine():
     pair = Pair(Compression(), ClientPerMessageDeflateFactory())
     plain = client_frame(Opcode.TEXT, b'["plain"]')  # RSV1 clear: not compressed
-    assert pair.engine.receive(plain) == ['["plain"]']
+    assert pair.engine.feed(plain) == ['["plain"]']
 
 
 def test_context_takeover_makes_repeats_cheap():
@@ -179,7 +179,7 @@ def test_a_decompression_bomb_closes_1009_without_inflating_it():
     wire = client_frame(Opcode.TEXT, bomb, rsv1=True)
     tracemalloc.start()
     try:
-        assert pair.engine.receive(wire) == []
+        assert pair.engine.feed(wire) == []
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -196,7 +196,7 @@ def test_a_bomb_in_fragments_is_bounded_by_the_whole_message():
         piece = compressor.compress(b"b" * (MAX_SIZE // 4)) + compressor.flush(zlib.Z_SYNC_FLUSH)
         wire += client_frame(Opcode.TEXT if i == 0 else Opcode.CONT, piece, fin=False, rsv1=i == 0)
     assert len(wire) < MAX_SIZE // 4
-    assert pair.engine.receive(wire) == []
+    assert pair.engine.feed(wire) == []
     assert close_code(pair.engine) == 1009
 
 
@@ -206,9 +206,9 @@ def test_the_limit_is_on_the_inflated_size_exactly(extra):
     text = b"c" * (MAX_SIZE + extra)
     wire = client_frame(Opcode.TEXT, deflate([text]), rsv1=True)
     if extra:
-        assert pair.engine.receive(wire) == [] and close_code(pair.engine) == 1009
+        assert pair.engine.feed(wire) == [] and close_code(pair.engine) == 1009
     else:
-        assert pair.engine.receive(wire) == [text.decode()]
+        assert pair.engine.feed(wire) == [text.decode()]
 
 
 def test_many_fragments_still_close_1009_when_compressed():
@@ -218,7 +218,7 @@ def test_many_fragments_still_close_1009_when_compressed():
     wire = [client_frame(Opcode.TEXT, first, fin=False, rsv1=True)]
     empty = client_frame(Opcode.CONT, b"", fin=False)
     wire += [empty] * MAX_FRAGMENTS
-    assert pair.engine.receive(b"".join(wire)) == []
+    assert pair.engine.feed(b"".join(wire)) == []
     assert close_code(pair.engine) == 1009
 
 
@@ -232,7 +232,7 @@ def test_reserved_bits_that_mean_nothing_close_1002(compression, first, opcode, 
     pair = Pair(compression, offer)
     payload = deflate([b'["x"]'])
     wire = bytes((first, 0x80 | len(payload))) + b"\0\0\0\0" + payload  # masked with zeros
-    assert pair.engine.receive(wire) == []
+    assert pair.engine.feed(wire) == []
     assert close_code(pair.engine) == code
 
 
@@ -241,14 +241,14 @@ def test_rsv1_on_a_continuation_frame_closes_1002():
     part = deflate([b'["x'])
     wire = (client_frame(Opcode.TEXT, part, fin=False, rsv1=True)
             + client_frame(Opcode.CONT, b"\x00", fin=True, rsv1=True))
-    assert pair.engine.receive(wire) == []
+    assert pair.engine.feed(wire) == []
     assert close_code(pair.engine) == 1002
 
 
 def test_garbage_that_does_not_inflate_closes_1002():
     pair = Pair(Compression(), ClientPerMessageDeflateFactory())
     wire = client_frame(Opcode.TEXT, b"\xff\xff\xff\xff not deflate", rsv1=True)
-    assert pair.engine.receive(wire) == []
+    assert pair.engine.feed(wire) == []
     assert close_code(pair.engine) == 1002
 
 

@@ -79,7 +79,7 @@ def test_routing_answers_every_path_and_method(path, method, body):
 def test_websocket_frame_path_survives_arbitrary_bytes(chunks):
     engine = Engine(ServerProtocol(state=State.OPEN, max_size=1024))
     for chunk in [*chunks, b""]:
-        messages = engine.receive(chunk)
+        messages = engine.feed(chunk)
         assert all(isinstance(message, str) for message in messages)
         data, _ = engine.output()
         assert isinstance(data, bytes)

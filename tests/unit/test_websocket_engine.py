@@ -59,7 +59,7 @@ def run(engine: Engine, chunks: list[bytes]) -> list:
     """Everything the engine says: messages and output after each chunk, then its end state."""
     seen = []
     for chunk in [*chunks, b""]:
-        seen.append(("messages", engine.receive(chunk)))
+        seen.append(("messages", engine.feed(chunk)))
         seen.append(("output", engine.output()))
         if engine.closed:
             break
@@ -88,6 +88,6 @@ def test_the_short_path_says_exactly_what_the_protocol_says(steps, cuts):
 def test_the_common_frame_takes_the_short_path():
     engine = Engine(ServerProtocol(state=State.OPEN, max_size=MAX_SIZE))
     wire = Frame(Opcode.TEXT, b'["hi"]').serialize(mask=True, extensions=[])
-    assert engine.receive(wire[:3]) == [] and engine.receive(wire[3:]) == ['["hi"]']
+    assert engine.feed(wire[:3]) == [] and engine.feed(wire[3:]) == ['["hi"]']
     assert engine.send_texts(['a["hi"]']) and engine.output() == (b'\x81\x07a["hi"]', False)
     assert not engine._protocol_only

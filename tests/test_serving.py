@@ -130,3 +130,19 @@ def test_request_heads_longer_than_the_read_buffer_are_read_whole(server):
     cookie = "a=" + "x" * 6000  # three times SockJSHandler.read_buffer
     status, body, headers = http(server, "POST", "/cookie_needed_echo/000/big/xhr", b"", {"Cookie": cookie})
     assert (status, body) == (200, b"o\n")
+
+
+def test_compressed_feed_example_streams_compressed_json():
+    from sockjs_gevent.client import connect as sockjs_connect
+
+    server = start_server(["examples/compressed_feed.py", "--port", "0"])
+    try:
+        base = f"http://{server.host}:{server.port}/feed"
+        with sockjs_connect(base, transport="websocket", compression=True) as conn:
+            quotes = [json.loads(conn.recv(timeout=5)) for _ in range(2)]
+            assert conn.transport.compressed
+        assert [q["seq"] for q in quotes] == [0, 1] and {"bid", "ask", "symbol"} <= set(quotes[0])
+        with sockjs_connect(base, transport="xhr-streaming") as conn:  # the same feed, uncompressed
+            assert json.loads(conn.recv(timeout=5))["seq"] == 0
+    finally:
+        server.stop()

@@ -3,10 +3,12 @@
 A session is due a heartbeat ``delay`` seconds after it last wrote. A timer
 per session, re-armed on every write, costs a libev watcher per idle
 session and a call per message; instead each session keeps the time of its
-last write (a float), and one ``HeartbeatWheel`` per delay ticks four
+last write (a float), and one ``HeartbeatWheel`` per delay ticks eight
 times per delay, looks only at the sessions whose slot has come, and sends
-``h`` to those that have been silent long enough. A heartbeat goes out
-between ``delay`` and ``1.25 * delay`` after the last write.
+``h`` to those that will have been silent for ``delay`` before the next
+tick. A heartbeat so goes out between ``7/8 * delay`` and ``delay`` after
+the last write, never later: a proxy whose idle timeout is above the delay
+never sees a silent connection.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Protocol
 import gevent
 
 #: Wheel ticks per heartbeat delay.
-TICKS_PER_DELAY = 4
+TICKS_PER_DELAY = 8
 
 
 class Beating(Protocol):
@@ -46,12 +48,13 @@ class HeartbeatWheel:
 
     def add(self, member: Beating) -> None:
         """Watch ``member`` (until it is ``done``); its ``last_write`` must be set."""
-        self._place(member, member.last_write + self.delay)
+        self._place(member, member.last_write + self.delay - self._tick)
         if self._timer is None:
             self._timer = self._loop.timer(self._tick, self._tick, ref=False)
             self._timer.start(self._turn)
 
     def _place(self, member: Beating, due: float) -> None:
+        """Put ``member`` in the slot of the first tick at or after ``due`` (never one already passed)."""
         slot = max(int(due / self._tick), self._next)
         members = self._slots.get(slot)
         if members is None:
@@ -62,17 +65,18 @@ class HeartbeatWheel:
     def _turn(self) -> None:
         now = self._loop.now()
         last = int(now / self._tick)
-        delay = self.delay
+        # Beat now whoever would pass ``delay`` of silence before the next tick.
+        early = self.delay - self._tick
         while self._next <= last:
             members = self._slots.pop(self._next, None)
             self._next += 1
             for member in members or ():
                 if member.done:
                     continue
-                due = member.last_write + delay
+                due = member.last_write + early
                 if due <= now:
                     member.heartbeat()
-                    due = member.last_write + delay
+                    due = member.last_write + early
                 self._place(member, due)
         if not self._slots:
             self._timer.stop()

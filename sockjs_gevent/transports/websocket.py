@@ -124,7 +124,7 @@ class WebSocketLink(CallbackReceiver):
         session.detach(self)
         session.forget()
         # The heartbeat wheel may hold this link until its slot comes round
-        # (up to 1.25 x heartbeat_delay): it must not keep the session and
+        # (up to one heartbeat_delay): it must not keep the session and
         # its socket alive that long.
         self.session = self.ws = None  # type: ignore[assignment]
         if isinstance(ws, EventLoopWebSocket):

@@ -8,7 +8,7 @@ Memory is the cost to weigh. With context takeover (the default) every
 compressed connection keeps a zlib compressor and decompressor between
 messages: about ``2**(server_max_window_bits+2) + 2**(mem_level+9)`` bytes
 for the first and ``2**client_max_window_bits`` (plus some 7 KiB of state)
-for the second, beside an idle session's ~20 KiB. Without context takeover
+for the second, beside an idle session's ~12 KiB. Without context takeover
 they exist only while a message is being (de)compressed.
 """
 

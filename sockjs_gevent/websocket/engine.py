@@ -11,10 +11,16 @@ With permessage-deflate agreed (option ``websocket_compression``), every
 frame both ways goes through the protocol: its extension inflates what
 arrives (never more than the size limit of one message, fragments counted
 together, so a zip bomb closes 1009) and compresses what is sent.
+
+Without extensions the protocol object is made only when a frame needs it
+(a control frame, a fragment, the close): an open connection that only
+exchanges plain text messages never has one, which is 1 KiB less per idle
+session and its construction less per open.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Iterable, Optional
 
 from websockets.exceptions import InvalidState
@@ -23,6 +29,10 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from ..compression import PERMESSAGE_DEFLATE
+
+#: The protocol logs every open and close at INFO; keep that opt-in.
+engine_log = logging.getLogger("sockjs_gevent.websocket.engine")
+engine_log.setLevel(logging.WARNING)
 
 #: Most fragments one message may come in.
 MAX_FRAGMENTS = 1024
@@ -66,7 +76,10 @@ class Engine:
                  "_pending_in", "_owed", "_out", "_protocol_only", "_max_size", "_failed", "_touched",
                  "_protocol_ran")
 
-    def __init__(self, protocol: ServerProtocol, short_path: bool = True) -> None:
+    def __init__(self, protocol: Optional[ServerProtocol], short_path: bool = True,
+                 max_size: Optional[int] = None) -> None:
+        """``protocol``: the open protocol that negotiated the connection, or None to make one when needed
+        (no extensions; ``max_size`` is then the limit on one message)."""
         self._protocol = protocol
         self._fragments: Optional[list[bytes]] = None
         self._fragment_opcode: Optional[Opcode] = None
@@ -78,25 +91,33 @@ class Engine:
         self._out: list[bytes] = []  # framed output, in order with the protocol's own
         # Everything through the protocol: negotiated extensions (compression)
         # rewrite frames, and once raw bytes went to it, it may hold a partial frame.
-        self._protocol_only = not short_path or bool(protocol.extensions)
-        self._max_size: Optional[int] = protocol.max_message_size
+        self._protocol_only = not short_path or (protocol is not None and bool(protocol.extensions))
+        self._max_size: Optional[int] = protocol.max_message_size if protocol is not None else max_size
         self._failed = False  # we failed the connection: nothing after that is a message
         self._touched = False  # the protocol may have output (only the short path ran since it was asked)
         self._protocol_ran = False  # anything went through the protocol (it may have closed)
 
+    def _made(self) -> ServerProtocol:
+        """The protocol, made now if it was not yet (it starts open, as the connection did)."""
+        protocol = self._protocol
+        if protocol is None:
+            protocol = self._protocol = ServerProtocol(state=State.OPEN, max_size=self._max_size, logger=engine_log)
+        return protocol
+
     @property
     def compressed(self) -> bool:
         """permessage-deflate was agreed: every frame, both ways, goes through the protocol."""
-        return any(extension.name == PERMESSAGE_DEFLATE for extension in self._protocol.extensions)
+        protocol = self._protocol
+        return protocol is not None and any(e.name == PERMESSAGE_DEFLATE for e in protocol.extensions)
 
     @property
     def open(self) -> bool:
-        return self._protocol.state is State.OPEN
+        return self._protocol is None or self._protocol.state is State.OPEN
 
     @property
     def closed(self) -> bool:
         """The connection is over: closing handshake done, or the stream ended."""
-        return self._protocol.state is State.CLOSED
+        return self._protocol is not None and self._protocol.state is State.CLOSED
 
     @property
     def over(self) -> bool:
@@ -105,15 +126,15 @@ class Engine:
         Only the protocol's own work can end it; while the short path alone
         has run, this asks nothing of the protocol.
         """
-        return self._failed or (self._protocol_ran and self._protocol.state is State.CLOSED)
+        return self._failed or (self._protocol_ran and self._made().state is State.CLOSED)
 
     # -- bytes in -------------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[str]:
         """Feed what arrived (``b""`` for the end of the stream); the complete text messages in it."""
         messages: list[str] = []
-        protocol = self._protocol
         if not data:
+            protocol = self._made()
             if self._pending_in:
                 protocol.receive_data(self._pending_in)
                 self._pending_in = b""
@@ -121,11 +142,13 @@ class Engine:
             self._events(messages)
             return messages
         if self._protocol_only:
-            protocol.receive_data(data)
+            self._made().receive_data(data)
             self._events(messages)
             return messages
+        protocol = self._protocol  # None until a frame needs it
         owed = self._owed
         if owed:  # the protocol is in the middle of a long frame: its bytes first
+            protocol = self._made()
             if len(data) <= owed:
                 self._owed = owed - len(data)
                 protocol.receive_data(data)
@@ -141,7 +164,7 @@ class Engine:
         max_size = self._max_size
         handover = False  # the rest goes to the protocol, and from now on everything does
         while pos < end:
-            if protocol.state is not State.OPEN:
+            if protocol is not None and protocol.state is not State.OPEN:
                 handover = True  # closing: the rest is the protocol's
                 break
             if end - pos < 2:
@@ -169,6 +192,7 @@ class Engine:
                 if total > _LONG_FRAME:
                     # A long frame streams through the protocol as it comes
                     # (held here it would be copied at every read).
+                    protocol = self._made()
                     protocol.receive_data(buf[pos:])
                     self._owed = total - available
                     pos = end
@@ -182,13 +206,14 @@ class Engine:
                 except UnicodeDecodeError:
                     self.fail(1007, "Invalid UTF-8 in text message")
             else:
+                protocol = self._made()
                 protocol.receive_data(buf[pos:pos + total])
                 pos += total
                 self._events(messages)
         if handover:
             self._pending_in = b""
             self._protocol_only = True
-            protocol.receive_data(buf[pos:])
+            self._made().receive_data(buf[pos:])
             self._events(messages)
         else:
             self._pending_in = buf[pos:] if pos < end else b""  # the start of a frame still coming
@@ -196,7 +221,7 @@ class Engine:
 
     def _events(self, messages: list[str]) -> None:
         """Turn the protocol's parsed frames into messages (and note a close)."""
-        protocol = self._protocol
+        protocol = self._made()
         self._touched = self._protocol_ran = True  # it may answer (a pong, a close), or have closed
         for frame in protocol.events_received():
             opcode = frame.opcode
@@ -238,7 +263,8 @@ class Engine:
     def send_texts(self, texts: Iterable[str]) -> bool:
         """Frame text messages; False once the connection is not open."""
         protocol = self._protocol
-        if self._protocol_only or protocol.state is not State.OPEN:
+        if self._protocol_only or (protocol is not None and protocol.state is not State.OPEN):
+            protocol = self._made()
             self._touched = True
             try:
                 for text in texts:
@@ -247,9 +273,10 @@ class Engine:
                 return False
             return True
         out = self._out
-        earlier = protocol.data_to_send()  # a pong, say: it goes first
-        if earlier:
-            out.extend(earlier)
+        if protocol is not None:
+            earlier = protocol.data_to_send()  # a pong, say: it goes first
+            if earlier:
+                out.extend(earlier)
         for text in texts:
             payload = text.encode("utf-8")
             length = len(payload)
@@ -264,22 +291,23 @@ class Engine:
     def ping(self) -> bool:
         self._touched = True
         try:
-            self._protocol.send_ping(b"")
+            self._made().send_ping(b"")
         except InvalidState:
             return False
         return True
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake (if still open)."""
-        if self._protocol.state is State.OPEN:
+        protocol = self._made()
+        if protocol.state is State.OPEN:
             self._touched = True
-            self._protocol.send_close(code, reason)
+            protocol.send_close(code, reason)
 
     def fail(self, code: int, reason: str) -> None:
         """Close at once for a protocol problem: a close frame, then the end of the stream."""
         self._failed = True
         self._touched = True
-        self._protocol.fail(code, reason)
+        self._made().fail(code, reason)
 
     def output(self) -> tuple[bytes, bool]:
         """What to write now, and whether to end the TCP stream after it."""
@@ -290,7 +318,7 @@ class Engine:
             self._out = []
             return b"".join(out), False
         self._touched = False
-        chunks = self._protocol.data_to_send()
+        chunks = self._made().data_to_send()
         if out:
             if chunks:
                 out.extend(chunks)

@@ -82,7 +82,9 @@ def test_the_short_path_says_exactly_what_the_protocol_says(steps, cuts):
     def engine(short_path: bool) -> Engine:
         return Engine(ServerProtocol(state=State.OPEN, max_size=MAX_SIZE), short_path=short_path)
 
-    assert run(engine(True), chunks) == run(engine(False), chunks)
+    reference = run(engine(False), chunks)
+    assert run(engine(True), chunks) == reference
+    assert run(Engine(None, max_size=MAX_SIZE), chunks) == reference  # the protocol made when a frame needs it
 
 
 def test_the_common_frame_takes_the_short_path():
@@ -91,3 +93,26 @@ def test_the_common_frame_takes_the_short_path():
     assert engine.feed(wire[:3]) == [] and engine.feed(wire[3:]) == ['["hi"]']
     assert engine.send_texts(['a["hi"]']) and engine.output() == (b'\x81\x07a["hi"]', False)
     assert not engine._protocol_only
+
+
+def test_plain_text_both_ways_never_makes_the_protocol():
+    engine = Engine(None, max_size=MAX_SIZE)
+    for n in range(3):
+        wire = Frame(Opcode.TEXT, f'["{n}"]'.encode()).serialize(mask=True, extensions=[])
+        assert engine.feed(wire) == [f'["{n}"]']
+        assert engine.send_texts([f'a["{n}"]']) and engine.output()[0].endswith(f'a["{n}"]'.encode())
+    assert engine._protocol is None and engine.open and not engine.closed and not engine.over
+    ping = Frame(Opcode.PING, b"p").serialize(mask=True, extensions=[])
+    assert engine.feed(ping) == [] and engine.output() == (b"\x8a\x01p", False)  # the pong, from the protocol
+    assert engine._protocol is not None
+
+
+def test_a_lazy_engine_closes_like_any_other():
+    engine = Engine(None, max_size=MAX_SIZE)
+    engine.close(1000, "bye")
+    data, eof = engine.output()
+    assert data == b"\x88\x05\x03\xe8bye" and not eof
+    closing = Frame(Opcode.CLOSE, Close(1000, "").serialize()).serialize(mask=True, extensions=[])
+    assert engine.feed(closing) == [] and engine.close_code == 1000
+    assert engine.output() == (b"", True)  # the handshake is done: the server ends the TCP stream
+    assert engine.feed(b"") == [] and engine.closed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 import gevent
 from gevent.event import Event
@@ -102,7 +102,40 @@ class SessionOwner(Protocol):
     def session_closed(self, session: "Session") -> None: ...
 
 
-class Session:
+class CloseCallbacks:
+    """``on_close`` for a session or a multiplexed stream: callbacks kept until it closes, then each run once.
+
+    The class keeps ``_state`` (a ``State``) and a ``_close_callbacks`` slot
+    (None until the first callback), and calls ``_run_close_callbacks()`` when
+    it starts closing.
+    """
+
+    __slots__ = ()
+    _state: State
+    _close_callbacks: Optional[list[Callable[[Any], object]]]
+
+    def on_close(self, callback: Callable[[Any], object]) -> None:
+        """Call ``callback(self)`` once this closes (at once if it has).
+
+        Callbacks may run in the event loop (a session's expiry), so they must not block.
+        """
+        if self._state >= State.CLOSING:
+            callback(self)
+        elif self._close_callbacks is None:
+            self._close_callbacks = [callback]
+        else:
+            self._close_callbacks.append(callback)
+
+    def _run_close_callbacks(self) -> None:
+        callbacks, self._close_callbacks = self._close_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except Exception:
+                log.exception("close callback %r of %r failed", callback, self)
+
+
+class Session(CloseCallbacks):
     """State shared by the handler greenlet and the transports of one session."""
 
     __slots__ = (
@@ -298,26 +331,6 @@ class Session:
             return False
         return self._enqueue(item)
 
-    def on_close(self, callback: Callable[["Session"], object]) -> None:
-        """Call ``callback(session)`` once the session closes (at once if it has).
-
-        Callbacks may run in the event loop (on expiry), so they must not block.
-        """
-        if self._state >= State.CLOSING:
-            callback(self)
-        elif self._close_callbacks is None:
-            self._close_callbacks = [callback]
-        else:
-            self._close_callbacks.append(callback)
-
-    def _closed(self) -> None:
-        callbacks, self._close_callbacks = self._close_callbacks, None
-        for callback in callbacks or ():
-            try:
-                callback(self)
-            except Exception:
-                log.exception("close callback %r failed", callback)
-
     def recv(self, timeout: Optional[float] = None) -> Optional[str]:
         """Next message from the client; None once the session is closed.
 
@@ -351,7 +364,7 @@ class Session:
             except Exception:
                 log.exception("%r failed on a session's close", self.owner)
         if self._close_callbacks is not None:
-            self._closed()
+            self._run_close_callbacks()
 
     # -- transport side ---------------------------------------------------
 

@@ -20,7 +20,7 @@ import gevent
 from .. import protocol
 from ..connection import Connection, check_close
 from ..inbox import Inbox, cost
-from ..session import HANDLER_FAILED, NORMAL_CLOSURE, State
+from ..session import HANDLER_FAILED, NORMAL_CLOSURE, CloseCallbacks, State
 from .framing import encode_msg, encode_uns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +36,7 @@ UNSUBSCRIBED = (1000, "Unsubscribed")
 INBOX_FULL = (1008, "Inbox full: the stream handler is too far behind")
 
 
-class Stream:
+class Stream(CloseCallbacks):
     """One named stream of a multiplexed SockJS connection.
 
     ``recv()`` blocks until a message for this stream arrives and returns
@@ -168,15 +168,6 @@ class Stream:
             self._id = uuid.uuid4().hex
         return self._id
 
-    def on_close(self, callback: Callable[["Stream"], object]) -> None:
-        """Call ``callback(stream)`` once the stream closes (at once if it has); it must not block."""
-        if self._state >= State.CLOSING:
-            callback(self)
-        elif self._close_callbacks is None:
-            self._close_callbacks = [callback]
-        else:
-            self._close_callbacks.append(callback)
-
     def channel(self, name: str) -> "Channel":
         """The pub/sub channel ``name`` of the service (see ``Connection.channel``)."""
         from ..channels import default_hub
@@ -283,12 +274,7 @@ class Stream:
         self._streams.closed(self)
         if tell_client:
             self._conn.send(encode_uns(self.wire_name))  # False if the connection is gone: nothing to tell
-        callbacks, self._close_callbacks = self._close_callbacks, None
-        for callback in callbacks or ():
-            try:
-                callback(self)
-            except Exception:
-                log.exception("close callback %r of stream %r failed", callback, self.name)
+        self._run_close_callbacks()
 
     def log_context(self) -> dict[str, object]:
         """Fields for structured logs: transport, peer and stream name, never the session id."""

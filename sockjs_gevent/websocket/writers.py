@@ -21,22 +21,44 @@ class Owner(Protocol):
     def _lost(self) -> None: ...
 
 
-class SocketWriter:
-    """Writes to a non-blocking OS socket: now what it takes, the rest when it is writable."""
+class _Writer:
+    """What both writers share: the bytes waiting, the owner to tell, and breaking off."""
 
-    __slots__ = ("_owner", "_sock", "_out", "_watcher", "broken")
+    __slots__ = ("_owner", "_out", "broken")
 
-    def __init__(self, owner: Owner, sock: Any) -> None:
+    def __init__(self, owner: Owner) -> None:
         self._owner: Optional[Owner] = owner
-        self._sock = sock  # a non-blocking socket whose send() never waits
         self._out = bytearray()
-        self._watcher: Any = None  # a write watcher, while the socket is full
         self.broken = False
 
     @property
     def buffered(self) -> int:
         """Bytes written but not yet taken by the client's TCP stack."""
         return len(self._out)
+
+    def discard(self) -> None:
+        """Throw away what waits and write no more (the owner hears nothing more)."""
+        self.broken = True
+        self._out.clear()
+        self._owner = None  # (owner and writer refer to each other: no cycle left for the GC)
+
+    def _fail(self) -> None:
+        """The connection broke: stop, and tell the owner once."""
+        owner = self._owner
+        self.discard()
+        if owner is not None:
+            owner._lost()
+
+
+class SocketWriter(_Writer):
+    """Writes to a non-blocking OS socket: now what it takes, the rest when it is writable."""
+
+    __slots__ = ("_sock", "_watcher")
+
+    def __init__(self, owner: Owner, sock: Any) -> None:
+        super().__init__(owner)
+        self._sock = sock  # a non-blocking socket whose send() never waits
+        self._watcher: Any = None  # a write watcher, while the socket is full
 
     def write(self, data: bytes) -> None:
         if self.broken:
@@ -73,17 +95,8 @@ class SocketWriter:
                 self._owner._drained()
 
     def discard(self) -> None:
-        """Throw away what waits and write no more (the owner hears nothing more)."""
-        self.broken = True
-        self._out.clear()
+        super().discard()
         self._stop_watcher()
-        self._owner = None  # (owner and writer refer to each other: no cycle left for the GC)
-
-    def _fail(self) -> None:
-        owner = self._owner
-        self.discard()
-        if owner is not None:
-            owner._lost()
 
     def _stop_watcher(self) -> None:
         if self._watcher is not None:
@@ -92,21 +105,15 @@ class SocketWriter:
             self._watcher = None
 
 
-class GreenletWriter:
+class GreenletWriter(_Writer):
     """Writes through a blocking ``write(bytes)`` (a TLS socket's sendall) in its own greenlet."""
 
-    __slots__ = ("_owner", "_write", "_out", "_greenlet", "broken")
+    __slots__ = ("_write", "_greenlet")
 
     def __init__(self, owner: Owner, write: Callable[[bytes], Any]) -> None:
-        self._owner: Optional[Owner] = owner
+        super().__init__(owner)
         self._write = write
-        self._out = bytearray()
         self._greenlet: Optional[gevent.Greenlet] = None
-        self.broken = False
-
-    @property
-    def buffered(self) -> int:
-        return len(self._out)
 
     def write(self, data: bytes) -> None:
         if self.broken:
@@ -122,18 +129,9 @@ class GreenletWriter:
                 self._out.clear()
                 self._write(data)
         except OSError:
-            owner = self._owner
-            self.discard()
-            if owner is not None:
-                owner._lost()
+            self._fail()
         else:
             if not self.broken and self._owner is not None:
                 self._owner._drained()
         finally:
             self._greenlet = None
-
-    def discard(self) -> None:
-        """Throw away what waits and write no more (the owner hears nothing more)."""
-        self.broken = True
-        self._out.clear()
-        self._owner = None

@@ -8,17 +8,16 @@ disconnect delay has passed. Returns the exit status.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from typing import Any
 
 import gevent
 from gevent.pool import Pool
 
-from .rawclient import IO_TIMEOUT, HOST, Http, ProtocolError, connect, now, post, ws_frame
+from .rawclient import IO_TIMEOUT, Http, ProtocolError, now, post, ws_frame
 from .serverproc import Server, fd_count, proc_status, rss_mb, server_closes, server_counts, server_errors
 from .sessions import CLASSES, KIND_NAMES, NEW, OPEN, CLOSING, Session, WsSession, XhrPollingSession, XhrStreamingSession, kinds_for
-from .tally import T, fmt_errors
+from .tally import T, fmt_errors, verdict
 
 
 def one_cycle(i: int, kind: str, args: argparse.Namespace, pad: str) -> None:
@@ -52,24 +51,7 @@ def leave(sess: Session) -> None:
 
 
 def cycle_ws(sess: WsSession, pad: str) -> None:
-    sess.sock = connect(IO_TIMEOUT)
-    sess.sock.sendall((
-        f"GET {sess.base}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode("latin-1"))
-    buf = sess.buf
-    while (end := buf.find(b"\r\n\r\n")) < 0:
-        data = sess.sock.recv(65536)
-        if not data:
-            raise EOFError("closed during the handshake")
-        buf += data
-    status = bytes(buf[:end]).split(b" ", 2)[1]
-    del buf[:end + 4]
-    if status != b"101":
-        raise ProtocolError(f"handshake answered {status.decode()}")
-    sess.read_frame()
-    if sess.state != OPEN:
-        raise ProtocolError("no o frame")
+    sess.open()
     sess.send_echo(pad)
     while sess.pending and sess.state == OPEN:
         sess.read_frame()
@@ -173,18 +155,9 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
     problems = sum(T.errors.values()) + server.trouble["ERROR"] + server.trouble["Traceback"]
     unexpected = server_errors(stats_end) - Counter({"aborted": 10**12})
     problems += sum(unexpected.values())
-    if s_open or s_reg:
-        print("PROBLEM: sessions not freed after expiry")
-        problems += 1
     if growth > args.rss_growth_limit:
         print(f"PROBLEM: RSS grew {growth:.1f} MB (> {args.rss_growth_limit} MB) after the first {first['cycles']} cycles")
         problems += 1
-    if code != 0:
-        print(f"PROBLEM: server exit status {code}")
-        problems += 1
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "errors": T.errors, "server_log": server.trouble, "hwm": hwm}, f, indent=1)
-    print("RESULT:", "FAIL" if problems else "OK")
-    return 1 if problems else 0
+    record = {"rows": rows, "errors": T.errors, "server_log": server.trouble, "hwm": hwm}
+    return verdict(problems, sessions_left=bool(s_open or s_reg), exit_code=code, json_path=args.json, record=record)
 

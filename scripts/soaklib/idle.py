@@ -47,7 +47,7 @@ from .rawclient import HOST, IO_TIMEOUT, MAX_HEAD, ProtocolError, connect, now, 
 from .serverproc import (
     NOFILE, Server, cpu_seconds, raise_nofile, fd_count, nofile_limit, proc_status, rss_mb, server_closes, server_counts, server_errors,
 )
-from .tally import T, fmt_errors, percentile
+from .tally import T, fmt_errors, percentile, verdict
 
 OPEN_FRAME = b"\x81\x01o"  # the server's first frame: unmasked text "o"
 HEARTBEAT = b"\x81\x01h"  # unmasked text "h"
@@ -742,21 +742,9 @@ def idle(args: argparse.Namespace, server: Server) -> int:
         problems += client.failed
     else:
         problems += n - client.opened  # failed, or never tried after too many failures
-    if s_open_end != 0 or s_reg_end != 0:
-        print("PROBLEM: the server still holds sessions after they were all closed and expired")
-        problems += 1
-    if code != 0:
-        print(f"PROBLEM: server exit status {code}")
-        problems += 1
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "errors": T.errors, "shutdown_errors": T.shutdown_errors, "server_log": server.trouble,
-                       "base_rss": base.srv_rss, "hwm": hwm, "heartbeat_gaps": hold_gaps, "rtts": rt,
-                       "open_time": open_time, "opened": client.opened}, f, indent=1)
-    if problems:
-        print("RESULT: FAIL")
-    elif client.opened < n:
-        print(f"RESULT: OK for the {client.opened} sessions the descriptor limit allowed (of {n} asked)")
-    else:
-        print("RESULT: OK")
-    return 1 if problems else 0
+    record = {"rows": rows, "errors": T.errors, "shutdown_errors": T.shutdown_errors, "server_log": server.trouble,
+              "base_rss": base.srv_rss, "hwm": hwm, "heartbeat_gaps": hold_gaps, "rtts": rt, "open_time": open_time,
+              "opened": client.opened}
+    ok = f"OK for the {client.opened} sessions the descriptor limit allowed (of {n} asked)" if client.opened < n else "OK"
+    return verdict(problems, sessions_left=s_open_end != 0 or s_reg_end != 0, exit_code=code, json_path=args.json,
+                   record=record, ok=ok)

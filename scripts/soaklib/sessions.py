@@ -254,28 +254,32 @@ class WsSession(Session):
         self.sock: Optional[socket.socket] = None
         self.buf = bytearray()
 
+    def open(self) -> None:
+        """Connect, upgrade, and read the ``o`` frame (raises if any of it fails)."""
+        self.sock = connect(IO_TIMEOUT)
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        self.sock.sendall((
+            f"GET {self.base}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode("latin-1"))
+        buf = self.buf
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("closed during the handshake")
+            buf += data
+        status = bytes(buf[:end]).split(b" ", 2)[1]
+        del buf[:end + 4]
+        if status != b"101":
+            raise ProtocolError(f"handshake answered {status.decode()}")
+        self.read_frame()  # the "o" frame
+        if self.state != OPEN:
+            raise ProtocolError("first frame was not o")
+
     def run(self, gate: Semaphore) -> None:
         try:
             with gate:
-                self.sock = connect(IO_TIMEOUT)
-                key = "dGhlIHNhbXBsZSBub25jZQ=="
-                self.sock.sendall((
-                    f"GET {self.base}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
-                    f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                ).encode("latin-1"))
-                buf = self.buf
-                while (end := buf.find(b"\r\n\r\n")) < 0:
-                    data = self.sock.recv(65536)
-                    if not data:
-                        raise EOFError("closed during the handshake")
-                    buf += data
-                status = bytes(buf[:end]).split(b" ", 2)[1]
-                del buf[:end + 4]
-                if status != b"101":
-                    raise ProtocolError(f"handshake answered {status.decode()}")
-                self.read_frame()  # the "o" frame
-                if self.state != OPEN:
-                    raise ProtocolError("first frame was not o")
+                self.open()
             self.sock.settimeout(None)
             while self.state in (OPEN, CLOSING):
                 if not self.read_frame():

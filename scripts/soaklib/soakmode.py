@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import os
 import random
 from collections import Counter
@@ -23,7 +22,7 @@ from gevent.pool import Pool
 from .rawclient import now
 from .serverproc import Server, fd_count, proc_status, rss_mb, server_closes, server_counts, server_errors
 from .sessions import KIND_NAMES, NEW, OPEN, kinds_for, make_session, start_session
-from .tally import B, T, fmt_errors, percentile
+from .tally import B, T, fmt_errors, percentile, verdict
 
 
 def soak(args: argparse.Namespace, server: Server) -> int:
@@ -205,17 +204,9 @@ def soak(args: argparse.Namespace, server: Server) -> int:
         print("    " + line)
     problems = sum(T.errors.values()) + sum(soak_server_errors.values()) + server.trouble["ERROR"] + server.trouble["Traceback"]
     problems += failed_open
-    if s_open_end != 0 or s_reg_end != 0:
-        print("PROBLEM: the server still holds sessions after they were all closed and expired")
-        problems += 1
-    if code != 0:
-        print(f"PROBLEM: server exit status {code}")
-        problems += 1
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "errors": T.errors, "shutdown_errors": T.shutdown_errors,
-                       "server_log": server.trouble, "base_rss": base_rss, "hwm": hwm}, f, indent=1)
-    print("RESULT:", "FAIL" if problems else "OK")
-    return 1 if problems else 0
+    record = {"rows": rows, "errors": T.errors, "shutdown_errors": T.shutdown_errors, "server_log": server.trouble,
+              "base_rss": base_rss, "hwm": hwm}
+    return verdict(problems, sessions_left=s_open_end != 0 or s_reg_end != 0, exit_code=code, json_path=args.json,
+                   record=record)
 
 

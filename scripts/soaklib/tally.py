@@ -8,7 +8,9 @@ and the modes.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from typing import Any, Optional
 
 from .rawclient import now
 
@@ -74,3 +76,22 @@ def fmt_errors(errors: Counter[str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(errors.items())) or "-"
 
 
+
+
+def verdict(problems: int, *, sessions_left: bool, exit_code: int, json_path: Optional[str], record: dict[str, Any],
+            ok: str = "OK") -> int:
+    """The end of every mode's report: the server's own problems, the JSON record, the RESULT line.
+
+    ``problems`` are those the mode counted already; returns the exit status.
+    """
+    if sessions_left:
+        print("PROBLEM: the server still holds sessions after they were all closed and expired")
+        problems += 1
+    if exit_code != 0:
+        print(f"PROBLEM: server exit status {exit_code}")
+        problems += 1
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(record, f, indent=1)
+    print("RESULT:", "FAIL" if problems else ok)
+    return 1 if problems else 0

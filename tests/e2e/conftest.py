@@ -5,6 +5,8 @@
   started when a test first needs them.
 - ``origin_page(mode)``: a fresh page (own browser context) on the test page of
   that origin mode, closed after the test.
+- ``new_tab(url)``: a fresh page (own browser context) on any URL, recording
+  its page errors and websocket URLs; closed after the test (the example apps).
 
 After every test that uses the servers, the SockJS servers' logs are checked:
 a traceback, an ERROR or a WARNING logged while the test ran fails it (as an
@@ -63,6 +65,28 @@ def origin_page(browser: Any, servers: Servers) -> Iterator[Callable[..., PageHa
     yield factory
     for handle in opened:
         handle.close()
+
+
+@pytest.fixture
+def new_tab(browser: Any) -> Iterator[Callable[[str], Any]]:
+    """``new_tab(url)``: a page in a browser context of its own, loaded; ``page.errors`` and ``page.websockets``
+    collect its uncaught page errors and the URLs of the websockets it opens."""
+    contexts: list[Any] = []
+
+    def open_tab(url: str) -> Any:
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.websockets = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on("websocket", lambda ws: page.websockets.append(ws.url))
+        page.goto(url, wait_until="load")
+        return page
+
+    yield open_tab
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -31,22 +31,9 @@ def demo() -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def tab(browser: Any, demo: RunningServer) -> Iterator[Any]:
-    contexts = []
-
-    def open_tab() -> Any:
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.errors = errors
-        page.goto(demo.base_url + "/", wait_until="load")
-        return page
-
-    yield open_tab
-    for context in contexts:
-        context.close()
+def tab(new_tab: Callable[[str], Any], demo: RunningServer) -> Callable[[], Any]:
+    """A new tab on the demo's page."""
+    return lambda: new_tab(demo.base_url + "/")
 
 
 def status_of(page: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -26,27 +26,18 @@ def example() -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def tab(browser: Any, example: RunningServer) -> Iterator[Any]:
-    contexts = []
+def tab(new_tab: Callable[[str], Any], example: RunningServer) -> Callable[[], Any]:
+    """A new tab on the example's page, once it is connected and subscribed to its three streams."""
 
     def open_tab() -> Any:
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.websockets = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on("websocket", lambda ws: page.websockets.append(ws.url))
-        page.goto(example.base_url + "/", wait_until="load")
+        page = new_tab(example.base_url + "/")
         page.wait_for_function("() => document.getElementById('status').textContent.startsWith('connected over')",
                                timeout=TIMEOUT_MS)
         for name in ("chat", "ticker", "shout"):
             box(page, name, "* subscribed").wait_for(timeout=TIMEOUT_MS)
         return page
 
-    yield open_tab
-    for context in contexts:
-        context.close()
+    return open_tab
 
 
 def box(page: Any, stream: str, text: str) -> Any:

@@ -105,6 +105,9 @@ def _start_stream(environ: Environ, start_response: StartResponse, transport: "R
     """Start a streaming answer (no length: chunked, or ended by the close on HTTP/1.0); returns ``write``."""
     if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         headers.append(("Connection", "close"))  # no chunking: the close ends the body
+    # nginx buffers proxied answers by default (proxy_buffering on): this
+    # turns it off for this answer only, so each frame goes out when written.
+    headers.append(("X-Accel-Buffering", "no"))
     return start_response("200 OK", [("Content-Type", transport.content_type), *headers])
 
 

@@ -36,7 +36,8 @@ from .channels import default_hub  # noqa: E402
 from .channels.hub import REDIS_URL_ENV  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
-from .server import add_server_arguments, print_ready, serve, server_options  # noqa: E402
+from .server import add_server_arguments, ready_callback, serve, server_options  # noqa: E402
+from .workers import check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
 
 
 class UsageError(Exception):
@@ -125,8 +126,17 @@ def fail(message: str) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = check_worker_arguments(args)
+    if problem:
+        fail(problem)
+    if is_runner(args):
+        try:
+            raise SystemExit(run_workers("sockjs_gevent", argv, args, runner_ready))
+        except OSError as exc:
+            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     try:
         app = build_app(args.target, args.prefix, options_from_arguments(args))
     except (UsageError, OptionsError) as exc:
@@ -137,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         if not backend.connected.wait(5.0):  # type: ignore[attr-defined]
             logging.getLogger("sockjs_gevent").warning("Redis not reachable yet; serving anyway, will keep retrying")
     try:
-        serve(app, args.host, args.port, ready=print_ready, freeze_gc=args.freeze_gc, **server_options(args))
+        serve(app, args.host, args.port, ready=ready_callback(args), freeze_gc=args.freeze_gc, **server_options(args))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             fail(f"cannot listen on {args.host}:{args.port}: the address is in use (another server?); pick --port")

@@ -31,6 +31,7 @@ from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
 from .patching import check_patched
 from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY, detach_socket
+from .workers import add_worker_arguments, worker_listener
 
 log = logging.getLogger("sockjs_gevent.server")
 
@@ -218,14 +219,16 @@ def make_http_server(
     keyfile: Optional[str] = None,
     access_log: AccessLogTarget = None,
     backlog: Optional[int] = None,
+    listener: Any = None,
+    handoff: Any = None,
 ) -> HttpServer:
     """The httptools server for ``app`` (not yet started); see ``serve()`` for the keywords."""
     if http_config is None:
         http_config = HttpConfig.from_request_timeout(request_timeout)
     if max_body_size is not None:
         http_config = http_config.replace(max_body_size=max_body_size)
-    return HttpServer((host, port), app, http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
-                      access_log=access_log, backlog=backlog)
+    return HttpServer(listener if listener is not None else (host, port), app, http_config, ssl_context=ssl_context,
+                      certfile=certfile, keyfile=keyfile, access_log=access_log, backlog=backlog, handoff=handoff)
 
 
 SERVERS = ("httptools", "pywsgi")
@@ -246,6 +249,8 @@ def build_server(
     access_log: AccessLogTarget = None,
     handler_class: Any = None,
     backlog: Optional[int] = None,
+    listener: Any = None,
+    handoff: Any = None,
 ) -> Union[HttpServer, WSGIServer]:
     """The server ``serve()`` runs (not yet started), after checking its keywords."""
     if looks_like_handler(app):
@@ -259,8 +264,9 @@ def build_server(
             raise TypeError("handler_class is a pywsgi option: pass server='pywsgi' with it")
         return make_http_server(app, host, port, request_timeout=request_timeout, max_body_size=max_body_size,
                                 http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
-                                access_log=access_log, backlog=backlog)
-    for name, value in (("max_body_size", max_body_size), ("http_config", http_config)):
+                                access_log=access_log, backlog=backlog, listener=listener, handoff=handoff)
+    for name, value in (("max_body_size", max_body_size), ("http_config", http_config), ("handoff", handoff),
+                        ("listener", listener)):
         if value is not None:
             raise TypeError(f"{name} is an option of the httptools server, not of pywsgi")
     extra: dict[str, Any] = {}
@@ -301,6 +307,8 @@ def serve(
     access_log: AccessLogTarget = None,
     handler_class: Any = None,
     backlog: Optional[int] = None,
+    listener: Any = None,
+    handoff: Any = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
 
@@ -324,15 +332,23 @@ def serve(
     ten frame records on every greenlet spawned (one per session here).
     ``freeze_gc=True`` keeps full GC passes short with many live sessions
     (see ``sockjs_gevent.gcfreeze`` for the trade-off).
+
+    ``listener``: a listening socket to serve instead of binding
+    ``host:port`` (a worker of ``sockjs_gevent.workers``); ``handoff``: a
+    ``sockjs_gevent.handoff.HandOff`` holding a slot, when several workers
+    share that socket (httptools server only).
     """
     running = build_server(app, host, port, server=server, request_timeout=request_timeout, max_body_size=max_body_size,
                            http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
-                           access_log=access_log, handler_class=handler_class, backlog=backlog)
+                           access_log=access_log, handler_class=handler_class, backlog=backlog, listener=listener,
+                           handoff=handoff)
     check_patched()
     if freeze_gc:
         gcfreeze.enable()
     if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
         gevent.config.track_greenlet_tree = False
+    if handoff is not None:
+        handoff.serve([running])
     running.start()
     stopping = gevent.event.Event()
 
@@ -348,6 +364,10 @@ def serve(
 
 def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "Server shutting down") -> None:
     """Stop accepting, close every session, wait up to ``grace`` s, stop."""
+    handoff = getattr(server, "handoff", None)
+    if handoff is not None:
+        handoff.close()  # first: a replacement worker can take the slot while this one drains
+        log.info("hand-off: %s", ", ".join(f"{k} {v}" for k, v in handoff.stats.snapshot().items()))
     server.stop_accepting()
     close_idle = getattr(server, "close_idle_connections", None)
     if close_idle is not None:
@@ -377,6 +397,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
     group.add_argument("--access-log", nargs="?", const="-", default=None, metavar="PATH",
                        help="one combined-format line per request, to PATH or (without PATH) to stderr")
+    add_worker_arguments(parser)
 
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -391,7 +412,15 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         options["keyfile"] = args.keyfile
     if args.access_log is not None:
         options["access_log"] = args.access_log
+    options.update(worker_listener(args))
     return options
+
+
+def ready_callback(args: argparse.Namespace) -> Callable[[Any], None]:
+    """``print_ready``, except in a worker of ``--workers`` (the runner prints the one ready line)."""
+    if getattr(args, "listen_fd", None) is not None:
+        return lambda server: log.info("worker %d serving", os.getpid())
+    return print_ready
 
 
 def print_ready(server: Any) -> None:

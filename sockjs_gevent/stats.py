@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .handoff import HandOff
 from .responses import JSON, NO_CACHE, Environ, StartResponse, respond
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +59,10 @@ def stats_app(*services: "SockJS") -> Any:
     """A WSGI app answering GET with every service's stats as JSON, by prefix."""
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        body = json.dumps({s.prefix or "/": s.stats.snapshot(s) for s in services}, sort_keys=True).encode()
+        snapshot: dict[str, Any] = {s.prefix or "/": s.stats.snapshot(s) for s in services}
+        if HandOff.active is not None:  # several workers on one port: this worker's hand-offs
+            snapshot["handoff"] = HandOff.active.stats.snapshot()
+        body = json.dumps(snapshot, sort_keys=True).encode()
         return respond(start_response, 200, list(NO_CACHE), body, JSON)
 
     return app

@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 from typing import Any, Sequence
 
@@ -34,7 +35,8 @@ from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .compression import Compression
 from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
-from .server import add_server_arguments, print_ready, serve, server_options
+from .server import add_server_arguments, ready_callback, serve, server_options
+from .workers import check_worker_arguments, is_runner, run_workers, runner_ready
 from .stats import stats_app
 
 
@@ -283,7 +285,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plain-pywsgi", action="store_true",
                         help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
     add_server_arguments(parser)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    problem = check_worker_arguments(args)
+    if problem:
+        parser.error(problem)
     compression = None
     if args.websocket_compression is not None:
         try:
@@ -296,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
 
     monkey.patch_all()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if is_runner(args):
+        raise SystemExit(run_workers("sockjs_gevent.testserver", argv, args, runner_ready))
     app = build(
         args.sockjs_url,
         args.allowed_origin,
@@ -318,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
 
         extra["handler_class"] = WSGIHandler
         extra["server"] = "pywsgi"
-    serve(app, args.host, args.port, ready=print_ready, **extra, freeze_gc=args.freeze_gc)
+    serve(app, args.host, args.port, ready=ready_callback(args), **extra, freeze_gc=args.freeze_gc)
 
 
 if __name__ == "__main__":

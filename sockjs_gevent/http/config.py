@@ -40,7 +40,8 @@ class HttpConfig:
     Limits:
       ``max_head_size`` (bytes of request line and headers, 431 past it),
       ``max_url_size`` (bytes of the request target, 414), ``max_headers``
-      (431), ``max_body_size`` (413; None for no limit at the server: the
+      (431), ``max_field_size`` (bytes of one header line, name and value;
+      431; None: only ``max_head_size`` bounds it), ``max_body_size`` (413; None for no limit at the server: the
       app may still check its own), ``max_drain_size`` (an unread body up
       to this size is read away so the connection can be reused; a larger
       one closes it), ``read_size`` (bytes asked of the socket per read).
@@ -55,6 +56,7 @@ class HttpConfig:
     max_head_size: int = 16 * 1024
     max_url_size: int = 8 * 1024
     max_headers: int = 100
+    max_field_size: Optional[int] = None
     max_body_size: Optional[int] = None
     max_drain_size: int = 64 * 1024
     read_size: int = 64 * 1024
@@ -68,6 +70,8 @@ class HttpConfig:
         _count("max_drain_size", self.max_drain_size, minimum=0)
         if self.max_body_size is not None:
             _count("max_body_size", self.max_body_size, minimum=0)
+        if self.max_field_size is not None:
+            _count("max_field_size", self.max_field_size, minimum=1)
         if self.max_url_size > self.max_head_size:
             raise ConfigError(f"max_url_size ({self.max_url_size}) cannot exceed max_head_size ({self.max_head_size})")
 

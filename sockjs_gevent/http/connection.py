@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
+from ..handoff.owner import SENDING_TRANSPORTS
 from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
@@ -40,6 +41,7 @@ REASONS = {
     417: "Expectation Failed",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
 
@@ -71,7 +73,7 @@ class _Abort(Exception):
 class Request:
     """A parsed request head waiting for, or being given to, the app."""
 
-    __slots__ = ("environ", "body", "keep_alive", "head", "http11", "expect_continue")
+    __slots__ = ("environ", "body", "keep_alive", "head", "http11", "expect_continue", "raw")
 
     def __init__(self, environ: dict, body: RequestBody, keep_alive: bool, head: bool, http11: bool,
                  expect_continue: bool) -> None:
@@ -81,6 +83,8 @@ class Request:
         self.head = head
         self.http11 = http11
         self.expect_continue = expect_continue
+        #: Hand-off mode: the bytes of its head, when nothing behind it was parsed (else None).
+        self.raw: Optional[bytes] = None
 
 
 class SocketTaker:
@@ -119,10 +123,14 @@ class Connection:
         "_environ", "_url", "_head_size", "_head_fed", "_headers", "_flags", "_in_head", "_head_deadline", "_body",
         # the state of reading
         "_refused", "_stop_reading", "_upgrade_body", "_taken", "_continue_sent",
+        # hand-off mode (several workers on one port): see _feed_split
+        "handoff", "_pending", "_head_raw", "_body_length", "_exact", "_handed",
         "address", "__weakref__",
     )
 
-    def __init__(self, server: Any, sock: Any, address: Any, tls: bool) -> None:
+    def __init__(self, server: Any, sock: Any, address: Any, tls: bool, pending: bytes = b"",
+                 handed: bool = False) -> None:
+        """``pending``: bytes already read from ``sock`` (by the worker that handed it over, with ``handed``)."""
         self.server = server
         self.address = address
         self.app = server.application
@@ -149,6 +157,12 @@ class Connection:
         self._upgrade_body: Optional[RequestBody] = None
         self._taken = False
         self._continue_sent = False
+        self.handoff = server.handoff
+        self._pending = pending
+        self._head_raw = b""
+        self._body_length: Optional[int] = None
+        self._exact = True
+        self._handed = handed  # its first request was sent here by the worker that read it: serve it
 
     # -- the loop --------------------------------------------------------------------
 
@@ -188,6 +202,7 @@ class Connection:
         self._environ = None
         self._body = None
         self._upgrade_body = None
+        self._pending = self._head_raw = b""
         self.parser = None
         self.template = None
 
@@ -209,7 +224,10 @@ class Connection:
                 return None
             if self._stop_reading or (server.draining and not first):
                 return None  # (a new connection still gets its first answer)
-            if self._in_head or first:
+            if self._pending:  # hand-off mode: read already, not parsed yet
+                data = self._pending
+                self._pending = b""
+            elif self._in_head or first:
                 if self._head_deadline is None and config.header_timeout is not None:
                     self._head_deadline = io.now() + config.header_timeout
                 try:
@@ -234,7 +252,10 @@ class Connection:
                 if self._in_head:
                     log.debug("client %s closed in the middle of a request head", self.template["REMOTE_ADDR"])
                 return None
-            self._feed(data)
+            if self.handoff is None:
+                self._feed(data)
+            else:
+                self._feed_split(data)
             if queue:
                 return queue.popleft()
 
@@ -268,12 +289,82 @@ class Connection:
                 self._stop_reading = True
                 self._refused = Refused(431, f"Request header block larger than {self.config.max_head_size} bytes.")
 
+    def _feed_split(self, data: bytes) -> None:
+        """Hand-off mode: feed the parser no further than the end of one request head or body.
+
+        What follows stays in ``_pending``, unparsed, so that a request's
+        own bytes are known (``Request.raw`` and what came after it) and the
+        connection can be handed to another worker before anything behind
+        the request has been parsed here. A chunked body is fed whole (its
+        end is the parser's to find); requests parsed behind it are then
+        not handed over (``raw`` None) but served here.
+        """
+        body = self._body
+        if body is not None and not body.complete and body is not self._upgrade_body:
+            length = self._body_length
+            if length is None:
+                self._exact = False
+                self._feed(data)
+                return
+            left = length - body.received
+            if len(data) > left:
+                self._pending = data[left:]
+                data = data[:left]
+            self._feed(data)
+            return
+        held = self._head_raw
+        raw = held + data if held else data
+        end = raw.find(b"\r\n\r\n", max(0, len(held) - 3))
+        if end < 0:
+            self._head_raw = raw  # (bounded: the parser refuses a head past max_head_size)
+            self._feed(data)
+            return
+        cut = end + 4 - len(held)
+        rest = data[cut:]
+        queued = len(self.queue)
+        self._head_raw = b""
+        self._feed(data[:cut] if rest else data)
+        if len(self.queue) > queued and self._exact:
+            self.queue[-1].raw = raw[:end + 4]
+        if rest:
+            upgrade = self._upgrade_body
+            if upgrade is not None and self._stop_reading:
+                upgrade.leftover(rest)  # the new protocol's first bytes
+            else:
+                self._pending = rest
+
+    def _hand_off(self, request: Request, slot: int) -> bool:
+        """Pass the connection, with the bytes of this request read so far, to ``slot``'s worker."""
+        assert request.raw is not None
+        io = self.io
+        sock = io.sock
+        if not self.handoff.send(slot, sock.fileno(), self.server.handoff_index, request.raw + self._pending):
+            return False
+        self._taken = True
+        self._pending = b""
+        io.release()
+        sock.close()  # the other worker has its own descriptor of the connection
+        request.body.detach()
+        return True
+
     def _serve(self, request: Request) -> bool:
         """Run the app for one request and send its answer; True to keep the connection."""
         body = request.body
         if body.error is not None:
             self._refuse(Refused(body.error.status, str(body.error)))
             return False
+        handoff = self.handoff
+        if handoff is not None:
+            if self._handed:
+                self._handed = False  # the worker that read it found it is ours
+            elif request.raw is not None and not self.queue and not body.received:
+                owner = handoff.owner(request.environ["PATH_INFO"])
+                if owner is not None:
+                    if self._hand_off(request, owner[0]):
+                        return False
+                    if owner[1] not in SENDING_TRANSPORTS:  # (a send to a gone session is 404 anywhere)
+                        self._refuse(Refused(503, "The worker holding this session did not answer; try again."))
+                        return False
         self.request = request
         self._continue_sent = False
         response = self.response
@@ -352,15 +443,22 @@ class Connection:
             deadline = body.started + config.body_timeout
             if config.body_min_rate:
                 deadline += body.received / config.body_min_rate
-        try:
-            data = io.recv(deadline)
-        except Timeout:
-            self._stop_reading = True
-            raise BodyTimeout("the request body did not arrive in time") from None
-        if not data:
-            self._stop_reading = True
-            raise ClientDisconnected("the client closed the connection before the end of the body")
-        self._feed(data)
+        if self._pending:
+            data = self._pending
+            self._pending = b""
+        else:
+            try:
+                data = io.recv(deadline)
+            except Timeout:
+                self._stop_reading = True
+                raise BodyTimeout("the request body did not arrive in time") from None
+            if not data:
+                self._stop_reading = True
+                raise ClientDisconnected("the client closed the connection before the end of the body")
+        if self.handoff is None:
+            self._feed(data)
+        else:
+            self._feed_split(data)
 
     def read_upgraded(self) -> bytes:
         """After a 101: the next bytes of the new protocol (for apps that read them via wsgi.input)."""
@@ -436,7 +534,7 @@ class Connection:
         request = self.request
         if (self._taken or request is None or not response.head_sent or response.mode not in (CHUNKED, UNTIL_CLOSE)
                 or isinstance(self.io, TlsIO) or self.queue or self._in_head or self._stop_reading
-                or not request.body.complete):
+                or not request.body.complete or self._pending):
             return None
         chunked = response.mode == CHUNKED
         keep_alive = chunked and not response.close
@@ -483,6 +581,10 @@ class Connection:
             raise _Abort()
         if size > config.max_head_size:
             self._refused = Refused(431, f"Request header block larger than {config.max_head_size} bytes.")
+            raise _Abort()
+        max_field = config.max_field_size
+        if max_field is not None and len(name) + len(value) + 2 > max_field:
+            self._refused = Refused(431, f"A request header line longer than {max_field} bytes.")
             raise _Abort()
         key = header_key(name)
         if key is None:
@@ -580,6 +682,7 @@ class Connection:
             body = self._upgrade_body = RequestBody(self)
         elif has_body:
             body = RequestBody(self)
+            self._body_length = None if flags & _TE_SEEN else int(environ["CONTENT_LENGTH"])
         else:
             body = EMPTY_BODY  # nothing to read: one shared, always complete body
         environ["wsgi.input"] = body

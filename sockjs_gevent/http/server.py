@@ -20,6 +20,9 @@ from .environ import base_environ
 class HttpServer(StreamServer):
     """A PEP 3333 server: ``HttpServer(("127.0.0.1", 8080), app).serve_forever()``.
 
+    ``handoff``: a ``sockjs_gevent.handoff.HandOff`` when several workers
+    share the listener (see that package).
+
     ``config`` holds every limit and timeout (:class:`HttpConfig`).
     ``ssl_context`` (or ``certfile`` and ``keyfile``) serves HTTPS; the TLS
     handshake counts against ``config.header_timeout``. ``access_log``: a
@@ -44,6 +47,7 @@ class HttpServer(StreamServer):
         access_log: AccessLogTarget = None,
         backlog: Optional[int] = None,
         spawn: Any = "default",
+        handoff: Any = None,
     ) -> None:
         if config is not None and not isinstance(config, HttpConfig):
             raise TypeError(f"config must be an HttpConfig, got {config!r}")
@@ -51,6 +55,9 @@ class HttpServer(StreamServer):
             ssl_context = tls_context(certfile, keyfile)
         elif ssl_context is not None and (certfile or keyfile):
             raise TypeError("give either ssl_context or certfile/keyfile, not both")
+        if handoff is not None and ssl_context is not None:
+            raise ValueError("several workers on one port cannot serve TLS themselves (a TLS connection cannot "
+                             "move to another process): terminate TLS in front (nginx), or run one worker")
         super().__init__(listener, backlog=backlog, spawn=spawn)
         self.application = application
         self.config = config or HttpConfig()
@@ -61,6 +68,11 @@ class HttpServer(StreamServer):
         #: Connections waiting for a next request (closed at once on shutdown).
         self.idle: set[Connection] = set()
         self.base_environ: dict[str, Any] = {}
+        #: Several workers on one port: the ``sockjs_gevent.handoff.HandOff`` passing
+        #: session requests to the worker that holds the session (None: one worker).
+        self.handoff = handoff
+        #: This server's listener among the worker's, for the hand-off messages.
+        self.handoff_index = 0
 
     @property
     def ssl_enabled(self) -> bool:
@@ -91,6 +103,14 @@ class HttpServer(StreamServer):
         # (Not through the server's spawn: a full pool would block, and this
         # runs in the event loop. The connection closes its socket itself.)
         gevent.spawn(Connection(self, wrapped, address, False).run, True)
+
+    def adopt(self, sock: Any, address: Any, data: bytes) -> None:
+        """Serve a connection another worker handed over, with the bytes it had read (its first request is ours)."""
+        if self.draining or self.closed:
+            sock.close()
+            return
+        spawn = self._spawn or gevent.spawn  # a full pool makes the hand-off wait: backpressure to the sender
+        spawn(Connection(self, sock, address, False, data, True).run)
 
     def close_idle_connections(self) -> None:
         """Close connections idle between requests; the others close after their current answer."""

@@ -1,41 +1,71 @@
-"""Fixtures that run a folder's tests against both HTTP servers: sockjs_gevent's httptools one and gevent's pywsgi.
+"""Fixtures that run a folder's tests against every way of serving: sockjs_gevent's httptools server, gevent's pywsgi, and three workers on one port.
 
 A folder's conftest.py imports them (``from both_servers import *``); they
 override the ``server`` and ``server_factory`` fixtures of tests/conftest.py
-there, so every test that uses either runs once per server.
+there, so every test that uses either runs once per kind:
+
+- ``httptools``, ``pywsgi``: one test server process (``--server``);
+- ``workers``: ``--workers 3``, the project's runner: three workers share
+  the port and hand each session's requests to the worker that holds it.
+  Once the session's tests are done, the workers' logs must show that
+  connections were handed over (the suite's sessions are spread over them).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import pytest
 
 from serverproc import RunningServer, start_testserver
 
-__all__ = ["server_kind", "server", "server_factory"]
+__all__ = ["server_kind", "server", "server_factory", "one_process", "KINDS"]
+
+KINDS = {
+    "httptools": ("--server", "httptools"),
+    "pywsgi": ("--server", "pywsgi"),
+    "workers": ("--workers", "3"),
+}
+_HANDED = re.compile(r"hand-off: sent (\d+)")
 
 
-@pytest.fixture(scope="session", params=["httptools", "pywsgi"])
+@pytest.fixture(scope="session", params=list(KINDS))
 def server_kind(request) -> str:
     return request.param
 
 
+def handed_off(running: RunningServer) -> int:
+    """Connections the stopped server's workers handed to each other (from their last log lines)."""
+    running.wait_exited()
+    return sum(int(n) for n in _HANDED.findall(running.log()))
+
+
+@pytest.fixture
+def one_process(server_kind: str) -> None:
+    """For tests of state one process holds for several sessions (in-process channels, /stats): not on workers."""
+    if server_kind == "workers":
+        pytest.skip("state shared by several sessions lives in one worker; across workers it goes through "
+                    "Redis (tests/cluster)")
+
+
 @pytest.fixture(scope="session")
-def server(server_kind: str) -> Iterator[RunningServer]:
-    """The conformance test server with default options, on one HTTP server kind."""
-    running = start_testserver("--server", server_kind)
+def server(server_kind: str, request) -> Iterator[RunningServer]:
+    """The conformance test server with default options, on one kind."""
+    running = start_testserver(*KINDS[server_kind])
     yield running
     running.stop()
+    if server_kind == "workers" and len(request.session.items) > 100:  # (a whole run, not a few picked tests)
+        assert handed_off(running) > 0, "no connection was handed to another worker:\n" + running.log()
 
 
 @pytest.fixture
 def server_factory(server_kind: str) -> Iterator:
-    """Extra test servers with given CLI options, on the same HTTP server kind."""
+    """Extra test servers with given CLI options, on the same kind."""
     started: list[RunningServer] = []
 
     def factory(*extra: str) -> RunningServer:
-        running = start_testserver("--server", server_kind, *extra)
+        running = start_testserver(*KINDS[server_kind], *extra)
         started.append(running)
         return running
 

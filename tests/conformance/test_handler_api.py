@@ -49,6 +49,7 @@ def test_ticker_over_xhr_streaming(server):
         assert rx.messages(2, timeout=4) == ["tick!", "tick!"]
 
 
+@pytest.mark.usefixtures("one_process")
 def test_broadcast_reaches_every_open_connection(server):
     with sockjs_ws(server, "/broadcast") as a, sockjs_ws(server, "/broadcast") as b:
         assert a.recv(timeout=5) == "o" and b.recv(timeout=5) == "o"

@@ -75,6 +75,7 @@ def test_two_streams_over_one_sockjs_websocket(session):
     }
 
 
+@pytest.mark.usefixtures("one_process")
 def test_server_and_client_unsubscribe(session, server):
     s, listener = session(), session()
     listener.send("sub,events")
@@ -90,6 +91,7 @@ def test_server_and_client_unsubscribe(session, server):
     assert s.recv() == "msg,echo,again"
 
 
+@pytest.mark.usefixtures("one_process")
 def test_closing_the_sockjs_session_closes_every_stream(session):
     s, listener = session(), session()
     listener.send("sub,events")
@@ -107,6 +109,7 @@ def test_closing_the_sockjs_session_closes_every_stream(session):
     assert event.startswith("msg,events,closed k2 echo "), event
 
 
+@pytest.mark.usefixtures("one_process")
 def test_unknown_malformed_and_crashing_streams_leave_the_session_up(session, server):
     before = stats(server)["errors"]
     s = session()

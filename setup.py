@@ -23,8 +23,9 @@ setup(
         "flask": ["flask>=3.0"],
         "redis": ["redis>=5.0"],
         "prometheus": ["prometheus-client>=0.20,<1"],
+        "gunicorn": ["gunicorn>=23,<28"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1", "flask>=3.0", "redis>=5.0",
-                 "prometheus-client>=0.20,<1"],
+                 "prometheus-client>=0.20,<1", "gunicorn>=23,<28"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -1,0 +1,36 @@
+"""WSGI apps the gunicorn tests point gunicorn at (``gunicorn_apps:app``; tests/deploy is on the workers' PYTHONPATH).
+
+``app`` is the test server's Router (``sockjs_gevent.testserver.build``)
+with short delays from the environment (``HEARTBEAT_DELAY``,
+``DISCONNECT_DELAY``, seconds), and three paths of its own in front:
+
+- ``/_pid``: the pid of the worker that answered;
+- ``/_scheme``: the request's ``wsgi.url_scheme``;
+- ``/_environ/NAME``: one environ value (``SERVER_NAME``, say).
+"""
+
+from __future__ import annotations
+
+import os
+
+from sockjs_gevent.testserver import build
+
+services = build(heartbeat_delay=float(os.environ.get("HEARTBEAT_DELAY", "25")),
+                 disconnect_delay=float(os.environ.get("DISCONNECT_DELAY", "5")))
+
+
+def _text(start_response, text: str, status: str = "200 OK"):
+    body = text.encode("utf-8")
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def app(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path == "/_pid":
+        return _text(start_response, str(os.getpid()))
+    if path == "/_scheme":
+        return _text(start_response, environ["wsgi.url_scheme"])
+    if path.startswith("/_environ/"):
+        return _text(start_response, repr(environ.get(path[len("/_environ/"):])))
+    return services(environ, start_response)

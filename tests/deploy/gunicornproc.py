@@ -1,0 +1,209 @@
+"""Real gunicorn processes with ``-k sockjs_gevent.gunicorn.Worker`` for the tests (one arbiter each).
+
+``start_gunicorn(...)`` binds a free loopback port (and whatever ``binds``
+adds), serves ``gunicorn_apps:app`` and returns once every worker logged
+its ready line (``sockjs-gevent worker ready (pid: N)``), so tests wait on
+log lines, not on sleeps. ``Gunicorn.workers()`` reads the arbiter's
+children from /proc. Every process a test starts is stopped by
+``Gunicorn.stop()`` (SIGTERM, then SIGKILL), the ``gunicorn`` fixture's
+teardown calls it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from serverproc import ROOT, START_TIMEOUT, Output, poll_until
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = "sockjs_gevent.gunicorn.Worker"
+#: The script, not ``python -m gunicorn``: USR2 re-executes the arbiter's argv, and a
+#: ``-m`` argv[0] is gunicorn/__main__.py, whose folder (gunicorn's own ``http`` package) would
+#: then shadow the standard library's.
+GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+READY = re.compile(r"sockjs-gevent worker ready \(pid: (\d+)\)")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (gunicorn binds it with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _control_socket_args() -> list[str]:
+    """gunicorn 25+ opens a control socket at one fixed path: parallel arbiters must not share it."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
+
+
+def gunicorn_env(env: Optional[dict[str, str]] = None) -> dict[str, str]:
+    full = dict(os.environ)
+    full["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, full.get("PYTHONPATH", "")])
+    full["PYTHONUNBUFFERED"] = "1"
+    full.setdefault("DISCONNECT_DELAY", "2")
+    full.pop("SCRIPT_NAME", None)
+    if env:
+        full.update(env)
+    return full
+
+
+def command(*args: str, workers: int = 1, app: str = "gunicorn_apps:app") -> list[str]:
+    return [GUNICORN, "-k", WORKER, "-w", str(workers), "--graceful-timeout", "5", *_control_socket_args(), *args,
+            app]
+
+
+@dataclass
+class Gunicorn:
+    """A running gunicorn arbiter and what it printed (stdout and stderr together)."""
+
+    process: subprocess.Popen
+    out: Output
+    port: int
+    scheme: str = "http"
+    host: str = "127.0.0.1"
+    #: Other arbiters this test started through this one (USR2): stopped with it.
+    extra_pids: list[int] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
+
+    def log(self) -> str:
+        return self.out.text()
+
+    def mark(self) -> int:
+        """The number of lines printed so far: a start for ``wait_ready`` and ``wait_for``."""
+        return len(self.out.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 10.0, start: int = 0) -> re.Match:
+        return self.out.wait_for(pattern, timeout, start)
+
+    def wait_ready(self, count: int, start: int = 0, timeout: float = START_TIMEOUT) -> list[int]:
+        """The pids of the first ``count`` workers that said they are ready after line ``start``."""
+        pattern = r"(?s)" + r".*?".join([READY.pattern] * count)
+        self.out.wait_for(pattern, timeout, start)
+        return [int(pid) for pid in READY.findall("".join(self.out.lines[start:]))][:count]
+
+    def workers(self, master: Optional[int] = None) -> set[int]:
+        """The pids of the arbiter's children now."""
+        return children(master or self.pid)
+
+    def get(self, path: str, headers: Optional[dict[str, str]] = None, timeout: float = 10.0) -> tuple[int, bytes]:
+        """One request on a new connection: (status, body)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait_exited(self, timeout: float = 15.0) -> int:
+        status = self.process.wait(timeout=timeout)
+        return status
+
+    def stop(self) -> None:
+        """SIGTERM every arbiter this test started, SIGKILL what is left after 10 s, and reap."""
+        pids = [p for p in self.extra_pids if _alive(p)]
+        for pid in pids:
+            _kill(pid, signal.SIGTERM)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                for child in children(self.pid):
+                    _kill(child, signal.SIGKILL)
+                self.process.kill()
+                self.process.wait()
+        for pid in pids:
+            try:
+                poll_until(lambda: not _alive(pid), 10, f"arbiter {pid} to exit", interval=0.05)
+            except AssertionError:
+                for child in children(pid):
+                    _kill(child, signal.SIGKILL)
+                _kill(pid, signal.SIGKILL)
+
+
+def children(pid: int) -> set[int]:
+    """The child processes of ``pid`` (from /proc/PID/task/*/children; empty once it is gone)."""
+    found: set[int] = set()
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.update(int(p) for p in f.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def start_gunicorn(*args: str, workers: int = 1, binds: Sequence[str] = (), env: Optional[dict[str, str]] = None,
+                   scheme: str = "http", app: str = "gunicorn_apps:app") -> Gunicorn:
+    """gunicorn on a free loopback port (first) and ``binds``, once all ``workers`` are ready."""
+    port = free_port()
+    bind_args = ["--bind", f"127.0.0.1:{port}"]
+    for bind in binds:
+        bind_args += ["--bind", bind]
+    process = subprocess.Popen(command(*bind_args, *args, workers=workers, app=app), cwd=ROOT, env=gunicorn_env(env),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running = Gunicorn(process, Output(process), port, scheme)
+    try:
+        running.wait_ready(workers)
+    except AssertionError:
+        running.stop()
+        raise RuntimeError("gunicorn did not start:\n" + running.log()) from None
+    return running
+
+
+def run_refused(*args: str, workers: int = 1, timeout: float = 30.0) -> tuple[int, str]:
+    """Run a gunicorn that must not start: (exit status, everything it printed)."""
+    result = subprocess.run(command("--bind", f"127.0.0.1:{free_port()}", *args, workers=workers), cwd=ROOT,
+                            env=gunicorn_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=timeout)
+    return result.returncode, result.stdout
+
+
+def wait_gone(pids: set[int], timeout: float = 15.0) -> None:
+    poll_until(lambda: not any(_alive(p) for p in pids), timeout, f"processes {sorted(pids)} to exit", interval=0.05)

@@ -22,6 +22,7 @@ sockjs_sessions_closed_total          counter  code        sessions closed, by c
 sockjs_messages_received_total        counter              messages from clients to handlers
 sockjs_messages_sent_total            counter              messages from handlers to clients
 sockjs_problems_total                 counter  kind        problems, by kind (see Stats.errors)
+sockjs_handoffs_total                 counter  result      connections passed between workers (--workers, gunicorn -w)
 ====================================  =======  ==========  =================================
 
 Every transport and every known problem kind has a series from the start
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
+from .handoff import HandOff
 from .transports import NAMES as TRANSPORTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,6 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The problem kinds Stats counts today; a kind not listed here is still
 #: exported once it happens, only not at 0 before.
+#: The counters of ``handoff.HandOffStats``, as label values.
+HANDOFF_RESULTS = ("sent", "received", "unreachable", "too_large", "dropped")
+
 PROBLEM_KINDS = (
     "handler", "slow_consumer", "busy", "refused", "origin", "payload", "callback",
     "handshake", "aborted", "inbox_full", "inbox_dropped",
@@ -122,6 +127,15 @@ class SockJSCollector:
             for kind, n in {**dict.fromkeys(PROBLEM_KINDS, 0), **stats.errors}.items():
                 problems.add_metric([name, kind], n)
         yield from (open_now, registered, opened, closed, received, sent, problems)
+        handoff = HandOff.active
+        if handoff is not None:  # several workers on one port: this worker's hand-offs
+            handoffs = core.CounterMetricFamily(
+                "sockjs_handoffs", "Client connections passed between workers on one port, by result "
+                "(sent, received, unreachable, too_large, dropped).", labels=["result"])
+            stats = handoff.stats
+            for result in HANDOFF_RESULTS:
+                handoffs.add_metric([result], getattr(stats, result))
+            yield handoffs
 
 
 class _Everything:

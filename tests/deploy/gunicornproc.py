@@ -143,7 +143,7 @@ class Gunicorn:
 
 
 def children(pid: int) -> set[int]:
-    """The child processes of ``pid`` (from /proc/PID/task/*/children; empty once it is gone)."""
+    """The live child processes of ``pid`` (from /proc/PID/task/*/children; zombies left out)."""
     found: set[int] = set()
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
@@ -155,7 +155,7 @@ def children(pid: int) -> set[int]:
                 found.update(int(p) for p in f.read().split())
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return found
+    return {child for child in found if _alive(child)}
 
 
 def parent_of(pid: int) -> int:

@@ -216,12 +216,16 @@ def gunicorn_backend(sockjs_url: Optional[str] = None, allowed_origins: Sequence
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "sockjs_gevent.gunicorn.Worker", "-w", str(workers),
-         "--bind", f"{HOST}:0", f"sockjs_gevent.testserver:build({', '.join(kwargs)})"],
+         "--bind", f"{HOST}:0", "--no-control-socket",  # (its default path is one per user: no two at once)
+         f"sockjs_gevent.testserver:build({', '.join(kwargs)})"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     out = Output(process)
     try:
         match = out.wait_for(_GUNICORN_READY, START_TIMEOUT)
+        # Every worker, not just the arbiter: a request for a session another
+        # worker owns is handed to that worker, which must be up to take it.
+        out.wait_for(re.compile(r"(?s)(?:sockjs-gevent worker ready.*?){%d}" % workers), START_TIMEOUT)
     except AssertionError:
         process.kill()
         process.wait()
@@ -235,14 +239,13 @@ BACKENDS: dict[str, BackendFactory] = {
 }
 
 
-#: The backends the nginx tests (tests/deploy/test_nginx.py, tests/e2e/test_browser_nginx.py) run behind nginx.
-# TODO(gunicorn): once sockjs_gevent/gunicorn.py (the worker class) has landed and gunicorn_backend
-# starts with it, make this line ["testserver", "gunicorn-w3"]: both test files then run on both.
-TESTED_BACKENDS = ["testserver"]
+#: The backends the nginx tests (tests/deploy/test_nginx.py, tests/e2e/test_browser_nginx.py) run behind
+#: nginx: one process, and gunicorn with three workers handing sessions' requests to each other.
+TESTED_BACKENDS = ["testserver", "gunicorn-w3"]
 
 
 def available_backends() -> list[str]:
-    """TESTED_BACKENDS this machine can run."""
+    """TESTED_BACKENDS this machine can run (gunicorn-w3 needs sockjs_gevent.gunicorn and gunicorn)."""
     return [name for name in TESTED_BACKENDS if name != "gunicorn-w3" or gunicorn_available()]
 
 

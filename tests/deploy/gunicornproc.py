@@ -58,9 +58,11 @@ def gunicorn_env(env: Optional[dict[str, str]] = None) -> dict[str, str]:
     return full
 
 
-def command(*args: str, workers: int = 1, app: str = "gunicorn_apps:app") -> list[str]:
-    return [GUNICORN, "-k", WORKER, "-w", str(workers), "--graceful-timeout", "5", *_control_socket_args(), *args,
-            app]
+def command(*args: str, workers: int = 1, app: str = "gunicorn_apps:app", worker_class: Optional[str] = WORKER
+            ) -> list[str]:
+    """The gunicorn command line; ``worker_class=None`` leaves ``-k`` to a config file."""
+    chosen = ["-k", worker_class] if worker_class else []
+    return [GUNICORN, *chosen, "-w", str(workers), "--graceful-timeout", "5", *_control_socket_args(), *args, app]
 
 
 @dataclass
@@ -180,13 +182,13 @@ def _kill(pid: int, sig: int) -> None:
 
 
 def start_gunicorn(*args: str, workers: int = 1, binds: Sequence[str] = (), env: Optional[dict[str, str]] = None,
-                   scheme: str = "http", app: str = "gunicorn_apps:app") -> Gunicorn:
+                   scheme: str = "http", app: str = "gunicorn_apps:app", worker_class: Optional[str] = WORKER) -> Gunicorn:
     """gunicorn on a free loopback port (first) and ``binds``, once all ``workers`` are ready."""
     port = free_port()
     bind_args = ["--bind", f"127.0.0.1:{port}"]
     for bind in binds:
         bind_args += ["--bind", bind]
-    process = subprocess.Popen(command(*bind_args, *args, workers=workers, app=app), cwd=ROOT, env=gunicorn_env(env),
+    process = subprocess.Popen(command(*bind_args, *args, workers=workers, app=app, worker_class=worker_class), cwd=ROOT, env=gunicorn_env(env),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     running = Gunicorn(process, Output(process), port, scheme)
     try:

@@ -166,3 +166,16 @@ def test_certfile_and_keyfile_serve_https_with_one_worker(certificate) -> None:
                 assert session.recv(timeout=10) == "over tls"
     finally:
         running.stop()
+
+
+def test_a_flask_app_with_flask_sockjs() -> None:
+    running = start_gunicorn(workers=2, app="gunicorn_flask_app:app")
+    try:
+        assert running.get("/hello") == (200, b"hello from flask")
+        for transport in ("websocket", "xhr-polling"):
+            with connect(running.url("/echo"), transport=transport, timeout=10) as conn:
+                conn.send("through flask")
+                assert conn.recv(timeout=10) == "through flask"
+    finally:
+        running.stop()
+    assert "Traceback" not in running.log()

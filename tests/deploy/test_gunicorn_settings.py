@@ -6,6 +6,8 @@ class's check_config in the arbiter and prints ``Error: ...``).
 
 from __future__ import annotations
 
+import http.client
+import os
 import re
 from types import SimpleNamespace
 
@@ -13,6 +15,8 @@ import pytest
 from gunicorn.config import Config
 
 from gunicornproc import run_refused, start_gunicorn
+from serverproc import ROOT
+from sockjs_gevent.client import connect
 from sockjs_gevent.gunicorn import ForwardedScheme, http_config, refusals, warnings
 from sockjs_gevent.http import HttpConfig
 
@@ -117,3 +121,48 @@ def test_refusals_name_each_problem() -> None:
     found = refusals(cfg)
     assert len(found) == 2
     assert "PROXY protocol" in found[0] and "HTTP/1.1 only" in found[1]
+
+
+def test_the_example_config_file_sets_the_worker_class() -> None:
+    running = start_gunicorn("-c", os.path.join(ROOT, "examples", "gunicorn.conf.py"), worker_class=None, workers=2)
+    try:
+        assert "Using worker: sockjs_gevent.gunicorn.Worker" in running.log()
+        with connect(running.url("/echo"), transport="websocket", timeout=10) as conn:
+            conn.send("configured")
+            assert conn.recv(timeout=10) == "configured"
+    finally:
+        running.stop()
+
+
+HOOKS = '''
+worker_class = "sockjs_gevent.gunicorn.Worker"
+keepalive = 0
+
+def pre_request(worker, req):
+    worker.log.info("pre_request %s %s", req.method, req.path)
+
+def post_request(worker, req, environ, resp):
+    worker.log.info("post_request %s %s %s", req.path, resp.status, resp.sent)
+'''
+
+
+def test_hooks_and_keepalive_0_from_a_config_file(tmp_path) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(HOOKS)
+    running = start_gunicorn("-c", str(conf), worker_class=None)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+        try:
+            conn.request("GET", "/echo")
+            response = conn.getresponse()
+            assert response.read() == b"Welcome to SockJS!\n"
+            assert response.getheader("Connection") == "close"  # keepalive 0: one request per connection
+        finally:
+            conn.close()
+        running.wait_for(r"\[INFO\] pre_request GET /echo\n")
+        running.wait_for(r"\[INFO\] post_request /echo 200 19\n")
+        with connect(running.url("/echo"), transport="websocket", timeout=10) as session:  # (an upgrade stays one)
+            session.send("upgraded")
+            assert session.recv(timeout=10) == "upgraded"
+    finally:
+        running.stop()

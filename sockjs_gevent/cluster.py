@@ -1,4 +1,10 @@
-"""Run several worker processes of one app, for a load balancer to spread over.
+"""Run several worker processes of one app on consecutive ports, for a load balancer to spread over.
+
+For one machine, ``python -m sockjs_gevent TARGET --workers N`` (or gunicorn
+with ``sockjs_gevent.gunicorn.Worker``) runs the workers on one port with
+no sticky balancer needed (docs/deployment.md). This form remains for a
+balancer that addresses each worker itself (HAProxy by server_id, or
+scraping each worker's /metrics alone).
 
     python -m sockjs_gevent.cluster examples.chat.server:build_app --workers 3 \\
         --base-port 9001 --redis redis://127.0.0.1:6379/0

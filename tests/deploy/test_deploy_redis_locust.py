@@ -1,0 +1,133 @@
+"""Production shape on one machine: nginx in front of gunicorn workers, channels over Redis.
+
+- Channels cross gunicorn workers through Redis: two xhr-polling sessions
+  whose ids hash to different workers' slots (so each is held by its own
+  worker, whatever worker accepts the connection) join /broadcast; what
+  one sends, the other receives.
+- locust (loadtests/) through nginx -> gunicorn -w 2 with every
+  transport's user class: samples of every kind, zero failures.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from gunicornproc import Gunicorn, start_gunicorn
+from nginxproc import problems, start_nginx
+from serverproc import ROOT, poll_until
+from test_loadtest_smoke import KINDS, TRANSPORTS
+
+from sockjs_gevent.handoff import slot_of
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.which("nginx") is None,
+                                reason="needs redis-server and nginx (scripts/apt-packages.txt)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answers() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(10).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    try:
+        poll_until(answers, 10, "redis-server to answer")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def workers(redis_url: str) -> Iterator[Gunicorn]:
+    running = start_gunicorn(workers=2, env={"SOCKJS_GEVENT_REDIS_URL": redis_url, "DISCONNECT_DELAY": "5"})
+    yield running
+    running.stop()
+    assert "Traceback" not in running.log(), running.log()
+
+
+def session_of(slot: int) -> str:
+    while True:
+        sid = uuid.uuid4().hex
+        if slot_of(sid, 2) == slot:
+            return sid
+
+
+def post(target: Gunicorn, path: str, body: str = "") -> tuple[int, bytes]:
+    """One POST on a new connection (so any worker may accept it): (status, body)."""
+    conn = http.client.HTTPConnection(target.host, target.port, timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_a_broadcast_reaches_a_session_another_gunicorn_worker_holds(workers):
+    first, second = session_of(0), session_of(1)
+    for sid in (first, second):
+        assert post(workers, f"/broadcast/000/{sid}/xhr") == (200, b"o\n")
+
+    def delivered() -> bool:
+        assert post(workers, f"/broadcast/000/{first}/xhr_send", json.dumps(["across"]))[0] == 204
+        status, body = post(workers, f"/broadcast/000/{second}/xhr")
+        return status == 200 and b"across" in body
+
+    # (the first publishes may precede a worker's subscription to Redis: try until one arrives)
+    poll_until(delivered, 10, "a broadcast from worker 0's session to worker 1's")
+
+
+def run_locust(host: str, prefix: Path) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "loadtests", "locustfile.py"), "--host", host,
+        "--headless", "-u", "20", "-r", "20", "-t", "5s", "--stop-timeout", "2", "--csv", str(prefix),
+        "--only-summary", "--loglevel", "WARNING", "--message-interval", "0.5", "--broadcast-interval", "1",
+    ]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=40)
+
+
+def test_locust_through_nginx_and_two_gunicorn_workers_fails_nothing(workers, tmp_path: Path):
+    nginx = start_nginx([(workers.host, workers.port)])
+    nginx.backends = []
+    try:
+        result = run_locust(nginx.base_url, tmp_path / "deploy")
+    finally:
+        nginx.stop()
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    with open(tmp_path / "deploy_stats.csv", newline="") as f:
+        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
+    with open(tmp_path / "deploy_failures.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == [], output
+    assert rows[("", "Aggregated")]["Failure Count"] == "0", output
+    for kind in KINDS:
+        for transport in TRANSPORTS:
+            row = rows.get((kind, transport))
+            assert row is not None and int(row["Request Count"]) > 0, f"no {kind!r} samples over {transport}\n{output}"
+    assert not problems(nginx), problems(nginx)

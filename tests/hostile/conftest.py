@@ -4,6 +4,18 @@ and reuse the conformance tests' wire helpers (rawhttp, rawws, sockjshttp, sockj
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance"))
 
 from both_servers import *  # noqa: E402,F401,F403 (the fixtures)
+
+
+@pytest.fixture(scope="session", params=["httptools", "pywsgi"])
+def server_kind(request) -> str:
+    """One process per server kind: these tests read that process's memory and counters.
+
+    (The workers kind of both_servers is for the conformance suite; the
+    hand-off's own hostile cases are in tests/deploy/test_handoff_worker.py.)
+    """
+    return request.param

@@ -260,7 +260,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
     return Router(services, fallback=fallback)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sockjs_gevent.testserver", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -285,26 +285,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plain-pywsgi", action="store_true",
                         help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
     add_server_arguments(parser)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    problem = check_worker_arguments(args)
-    if problem:
-        parser.error(problem)
+    return parser
+
+
+def build_from_arguments(args: argparse.Namespace, error: Any) -> Router:
+    """The test services as the command line's service options say (``error(message)`` on a bad one)."""
     compression = None
     if args.websocket_compression is not None:
         try:
             compression = Compression.parse(args.websocket_compression)
         except OptionsError as exc:
-            parser.error(f"--websocket-compression: {exc}")
-    # As any program serving SockJS should (python -m sockjs_gevent does):
-    # Redis and anything a handler calls must cooperate with the event loop.
-    from gevent import monkey
-
-    monkey.patch_all()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if is_runner(args):
-        raise SystemExit(run_workers("sockjs_gevent.testserver", argv, args, runner_ready))
-    app = build(
+            error(f"--websocket-compression: {exc}")
+    return build(
         args.sockjs_url,
         args.allowed_origin,
         max_streams=args.max_streams,
@@ -315,6 +307,38 @@ def main(argv: list[str] | None = None) -> None:
         max_sessions=args.max_sessions,
         websocket_compression=compression,
     )
+
+
+def gunicorn_app(*argv: str) -> Router:
+    """The test services for another server, from the service options of this command line.
+
+        gunicorn -k sockjs_gevent.gunicorn.Worker -w 3 'sockjs_gevent.testserver:gunicorn_app("--heartbeat-delay", "0.1")'
+    """
+    command = parser()
+    args = command.parse_args(list(argv))
+
+    def error(message: str) -> None:
+        raise ValueError(message)
+
+    return build_from_arguments(args, error)
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = command.parse_args(argv)
+    problem = check_worker_arguments(args)
+    if problem:
+        command.error(problem)
+    # As any program serving SockJS should (python -m sockjs_gevent does):
+    # Redis and anything a handler calls must cooperate with the event loop.
+    from gevent import monkey
+
+    monkey.patch_all()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if is_runner(args):
+        raise SystemExit(run_workers("sockjs_gevent.testserver", argv, args, runner_ready))
+    app = build_from_arguments(args, command.error)
     extra = server_options(args)
     if args.gevent_websocket:
         from geventwebsocket.handler import WebSocketHandler

@@ -150,6 +150,34 @@ def start_testserver(*extra: str) -> RunningServer:
 
 
 
+GUNICORN_LISTENING = re.compile(r"Listening at: (https?)://([\d.]+):(\d+)")
+GUNICORN_WORKER_READY = "sockjs-gevent worker ready"
+
+
+def start_gunicorn_testserver(*extra: str, workers: int = 3) -> RunningServer:
+    """The test services (with ``extra`` service options) on gunicorn ``-w workers`` with sockjs_gevent's worker.
+
+    Returns once every worker is ready: a session's requests are handed
+    to the worker that holds it, which must be up to take them.
+    """
+    app = "sockjs_gevent.testserver:gunicorn_app(" + ", ".join(repr(arg) for arg in extra) + ")"
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    full_env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [gunicorn, "-k", "sockjs_gevent.gunicorn.Worker", "-w", str(workers), "--bind", "127.0.0.1:0",
+         "--graceful-timeout", "5", "--no-control-socket", app],
+        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = Output(process)
+    try:
+        match = out.wait_for(GUNICORN_LISTENING, START_TIMEOUT)
+        out.wait_for(re.compile("(?s)" + ".*?".join([re.escape(GUNICORN_WORKER_READY)] * workers)), START_TIMEOUT)
+    except AssertionError:
+        process.kill()
+        process.wait()
+        raise RuntimeError("gunicorn did not start:\n" + out.text()) from None
+    return RunningServer(process, match.group(2), int(match.group(3)), out, match.group(1))
+
+
 def http(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
          headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes, "http.client.HTTPResponse"]:
     """One plain HTTP request to a running server: (status, body, response)."""

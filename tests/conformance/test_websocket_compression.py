@@ -20,8 +20,8 @@ from websockets.sync.client import connect
 from rawhttp import Raw
 from rawws import ws_accept, ws_handshake_headers
 from sockjshttp import alive, new_sid
-from both_servers import KINDS
-from serverproc import RunningServer, start_testserver
+from both_servers import start
+from serverproc import RunningServer
 
 #: The test server's max_message_size (the option's default).
 MAX_MESSAGE_SIZE = 1024 * 1024
@@ -31,7 +31,7 @@ TIMEOUT = 5.0
 @pytest.fixture(scope="module")
 def deflate_server(server_kind: str) -> Iterator[RunningServer]:
     """The test server with websocket_compression on, on each HTTP server kind."""
-    running = start_testserver(*KINDS[server_kind], "--websocket-compression")
+    running = start(server_kind, "--websocket-compression")
     yield running
     running.stop()
 

@@ -20,8 +20,12 @@ How gunicorn's settings map:
 ``bind``, ``backlog``,      the arbiter's listeners, each served by one
 ``reuse_port``, ``umask``   HttpServer (TCP, IPv6, ``unix:PATH``, ``fd://N``)
 ``workers``                 processes; above 1, the hand-off between them
-``worker_connections``      one gevent Pool per worker: concurrent connections
-                            (websockets and waiting polls included)
+``worker_connections``      one gevent Pool per worker: connections served by
+                            a greenlet at once (requests in progress, waiting
+                            polls, idle keep-alive connections); a websocket
+                            or a stream runs from the event loop once its
+                            opening answer is out, and leaves the pool: bound
+                            sessions with the services' ``max_sessions``
 ``timeout``                 a greenlet calls ``notify()`` every ``timeout / 4``
                             s, so an idle worker is never killed; one whose
                             event loop is stuck is. The worker also stops

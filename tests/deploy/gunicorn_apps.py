@@ -6,12 +6,18 @@ with short delays from the environment (``HEARTBEAT_DELAY``,
 
 - ``/_pid``: the pid of the worker that answered;
 - ``/_scheme``: the request's ``wsgi.url_scheme``;
-- ``/_environ/NAME``: one environ value (``SERVER_NAME``, say).
+- ``/_environ/NAME``: one environ value (``SERVER_NAME``, say);
+- ``/_patched``: whether gevent had patched the standard library when
+  this module was imported.
 """
 
 from __future__ import annotations
 
 import os
+
+from gevent import monkey
+
+PATCHED_AT_IMPORT = monkey.is_module_patched("socket") and monkey.is_module_patched("threading")
 
 from sockjs_gevent.testserver import build
 
@@ -31,6 +37,8 @@ def app(environ, start_response):
         return _text(start_response, str(os.getpid()))
     if path == "/_scheme":
         return _text(start_response, environ["wsgi.url_scheme"])
+    if path == "/_patched":
+        return _text(start_response, str(PATCHED_AT_IMPORT))
     if path.startswith("/_environ/"):
         return _text(start_response, repr(environ.get(path[len("/_environ/"):])))
     return services(environ, start_response)

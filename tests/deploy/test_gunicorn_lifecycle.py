@@ -142,3 +142,19 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering() -> None:
             assert conn.recv(timeout=10) == "still here"
     finally:
         running.stop()
+
+
+def test_workers_stop_when_the_arbiter_dies() -> None:
+    """An arbiter killed with SIGKILL cannot stop its workers: they notice their parent changed, close, and exit."""
+    running = start_gunicorn(workers=2)
+    try:
+        workers = running.workers()
+        session = connect(running.url("/echo"), transport="websocket", timeout=10)
+        running.process.kill()
+        running.process.wait()
+        assert session.recv(timeout=10) is None
+        assert (session.close_code, session.close_reason) == SHUTTING_DOWN
+        wait_gone(workers, timeout=10)
+        assert "Parent changed, shutting down" in running.log()
+    finally:
+        running.stop()

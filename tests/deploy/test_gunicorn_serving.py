@@ -179,3 +179,34 @@ def test_a_flask_app_with_flask_sockjs() -> None:
     finally:
         running.stop()
     assert "Traceback" not in running.log()
+
+
+def test_the_app_is_imported_after_monkey_patching(served: Gunicorn) -> None:
+    assert served.get("/_patched") == (200, b"True")
+
+
+def test_worker_connections_bounds_the_connections_a_worker_serves() -> None:
+    """Two kept-alive connections hold a pool of two: a third is not served until one closes.
+
+    (Websockets and streams leave the pool once open: they run from the event loop.)
+    """
+    running = start_gunicorn("--worker-connections", "2", "--keep-alive", "30", workers=1)
+    try:
+        held = [http.client.HTTPConnection("127.0.0.1", running.port, timeout=10) for _ in range(2)]
+        for conn in held:
+            conn.request("GET", "/echo")
+            assert conn.getresponse().read() == b"Welcome to SockJS!\n"  # and the connection stays open
+        waiting = http.client.HTTPConnection("127.0.0.1", running.port, timeout=0.5)
+        waiting.request("GET", "/echo")  # (the kernel takes the connection; the worker does not accept it)
+        with pytest.raises(TimeoutError):
+            waiting.getresponse()
+        held[0].close()
+        waiting.sock.settimeout(10)
+        response = waiting.getresponse()
+        assert (response.status, response.read()) == (200, b"Welcome to SockJS!\n")
+        waiting.close()
+        held[1].request("GET", "/echo")
+        assert held[1].getresponse().read() == b"Welcome to SockJS!\n"
+        held[1].close()
+    finally:
+        running.stop()

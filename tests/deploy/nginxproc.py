@@ -149,7 +149,7 @@ def start_nginx(upstreams: Sequence[tuple[str, int]], several_machines: bool = F
     binary = nginx_binary()
     with open(EXAMPLE_CONF) as f:
         example = f.read()
-    problems = []
+    failures = []
     for _attempt in range(3):  # the free port may be taken before nginx binds it
         tmpdir = tempfile.mkdtemp(prefix="sockjs-nginx-")
         os.mkdir(os.path.join(tmpdir, "logs"))  # the default access log, under the -p prefix
@@ -175,11 +175,11 @@ def start_nginx(upstreams: Sequence[tuple[str, int]], several_machines: bool = F
         if process.poll() is None:
             return running
         out.wait_ended()
-        problems.append(out.text())
+        failures.append(out.text())
         running.stop()
         if "Address already in use" not in out.text():
             break
-    raise RuntimeError("nginx did not start:\n" + "\n".join(problems))
+    raise RuntimeError("nginx did not start:\n" + "\n".join(failures))
 
 
 # --- backends ----------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ for _path in (TESTS, os.path.join(TESTS, "conformance")):
 from serverproc import START_TIMEOUT, Output, RunningServer, poll_until, start_testserver  # noqa: E402
 
 EXAMPLE_CONF = os.path.join(ROOT, "examples", "nginx.conf")
+GUNICORN_CONF = os.path.join(ROOT, "examples", "gunicorn.conf.py")
 #: What nginx answers under: every request of the tests goes to loopback.
 HOST = "127.0.0.1"
 
@@ -207,7 +208,8 @@ def gunicorn_available() -> bool:
 
 def gunicorn_backend(sockjs_url: Optional[str] = None, allowed_origins: Sequence[str] = (),
                      workers: int = 3) -> RunningServer:
-    """gunicorn with sockjs_gevent's worker class, ``workers`` workers sharing one port, serving the test services."""
+    """gunicorn with examples/gunicorn.conf.py (sockjs_gevent's worker class), ``workers`` workers sharing one port,
+    serving the test services."""
     kwargs = []
     if sockjs_url:
         kwargs.append(f"sockjs_url={sockjs_url!r}")
@@ -215,9 +217,10 @@ def gunicorn_backend(sockjs_url: Optional[str] = None, allowed_origins: Sequence
         kwargs.append(f"allowed_origins={list(allowed_origins)!r}")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "sockjs_gevent.gunicorn.Worker", "-w", str(workers),
-         "--bind", f"{HOST}:0", "--no-control-socket",  # (its default path is one per user: no two at once)
-         f"sockjs_gevent.testserver:build({', '.join(kwargs)})"],
+        # examples/gunicorn.conf.py, as examples/nginx.conf tells users (its keepalive outlasts
+        # nginx's upstream keepalive_timeout); no control socket: its default path is one per user.
+        [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, "-w", str(workers), "--bind", f"{HOST}:0",
+         "--no-control-socket", f"sockjs_gevent.testserver:build({', '.join(kwargs)})"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     out = Output(process)

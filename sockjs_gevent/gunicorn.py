@@ -52,7 +52,8 @@ How gunicorn's settings map:
 ``access_log_format``       logger (``log.access``), only when it logs access
 ``errorlog``, ``loglevel``  the library's loggers (``sockjs_gevent.*``) write
                             to gunicorn's error log handlers at its level,
-                            unless a logconfig configures them
+                            unless a logconfig configures them; so does
+                            ``wsgi.errors``
 ``pre_request``,            called with a small request object (``method``,
 ``post_request``            ``path``, ``uri``, ``query``, ``version``,
                             ``headers``); post_request after the answer is out
@@ -61,6 +62,12 @@ hooks, ``user``, ``group``, as for every gunicorn worker (the arbiter and the
 ``chdir``, ``raw_env``,     base ``Worker`` do them); HUP reload and USR2
 ``pidfile``, ``proc_name``  upgrade: old workers close their sessions with 1001
 =========================== ==================================================
+
+With several workers a reload or an upgrade hands over slot by slot: the
+new workers wait (notifying the arbiter) until old ones stop and free
+their hand-off slots, while the old ones keep serving. After USR2 the new
+arbiter's workers therefore serve once the old arbiter is told to stop
+(TERM or WINCH to it), not side by side with the old workers.
 
 Refused at start with a one-line error (gunicorn prints ``Error: ...`` and
 exits 1): ``threads`` > 1 (greenlets, not threads: use
@@ -316,6 +323,29 @@ class GunicornAccess:
             worker.log.exception("Error in post_request or the access log")
 
 
+class ErrorStream:
+    """``wsgi.errors``: what the app writes goes where gunicorn's error log writes.
+
+    The streams are looked up at each write (gunicorn's ``WSGIErrorsWrapper``
+    holds them, and USR1 reopens the files): writes here are rare.
+    """
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+
+    def write(self, data: str) -> None:
+        from gunicorn.http.wsgi import WSGIErrorsWrapper
+
+        WSGIErrorsWrapper(self.cfg).write(data)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass  # (each write is flushed)
+
+
 def _bad_request(start_response: Any, message: str) -> list[bytes]:
     body = message.encode("latin-1")
     start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
@@ -349,10 +379,14 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
     every slot), so that no request is accepted before the worker can take
     connections from its peers and pass them on.
     """
-    from .handoff import HandOff
+    from .handoff import HandOff, SlotError
 
     cfg = worker.cfg
-    handoff = HandOff.for_addresses(worker.listener_names, slots=cfg.workers)
+    try:
+        handoff = HandOff.for_addresses(worker.listener_names, slots=cfg.workers)
+    except (SlotError, OSError) as exc:  # the same in every worker: stop gunicorn rather than restart it forever
+        worker.log.error("the hand-off between workers cannot start: %s", exc)
+        sys.exit(_boot_error())
     slot = None
     if handoff is not None:
         slot = handoff.claim(heartbeat=worker.notify, alive=lambda: worker.alive)
@@ -365,7 +399,7 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
         ssl_context = gunicorn_ssl_context(cfg)
     config = http_config(cfg)
     pool = Pool(cfg.worker_connections)
-    environ = {"wsgi.multiprocess": cfg.workers > 1}
+    environ = {"wsgi.multiprocess": cfg.workers > 1, "wsgi.errors": ErrorStream(cfg)}
     servers: list[HttpServer] = []
     for listener in worker.sockets:
         kwargs: dict[str, Any] = {"ssl_context": ssl_context, "spawn": pool, "environ": environ}
@@ -455,7 +489,7 @@ class Worker(base.Worker):
         problems = refusals(self.cfg)  # (a HUP may have loaded a new configuration)
         if problems:
             self.log.error("%s", problems[0])
-            sys.exit(base_arbiter_boot_error())
+            sys.exit(_boot_error())
         self._route_library_logs()
         super().init_process()
 
@@ -583,7 +617,7 @@ def _logs_access(logger: Any) -> bool:
     return type(logger).access is not Logger.access  # a logger class of its own (statsd counts every request)
 
 
-def base_arbiter_boot_error() -> int:
+def _boot_error() -> int:
     """The exit status that makes gunicorn's arbiter stop with "Worker failed to boot"."""
     from gunicorn.arbiter import Arbiter
 

@@ -7,6 +7,7 @@ with short delays from the environment (``HEARTBEAT_DELAY``,
 - ``/_pid``: the pid of the worker that answered;
 - ``/_scheme``: the request's ``wsgi.url_scheme``;
 - ``/_environ/NAME``: one environ value (``SERVER_NAME``, say);
+- ``/_errors``: writes a line to ``wsgi.errors``;
 - ``/_patched``: whether gevent had patched the standard library when
   this module was imported.
 """
@@ -37,6 +38,9 @@ def app(environ, start_response):
         return _text(start_response, str(os.getpid()))
     if path == "/_scheme":
         return _text(start_response, environ["wsgi.url_scheme"])
+    if path == "/_errors":
+        environ["wsgi.errors"].write("the app wrote this to wsgi.errors\n")
+        return _text(start_response, "written")
     if path == "/_patched":
         return _text(start_response, str(PATCHED_AT_IMPORT))
     if path.startswith("/_environ/"):

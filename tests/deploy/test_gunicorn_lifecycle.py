@@ -11,6 +11,8 @@ import signal
 import threading
 import time
 
+import pytest
+
 from gunicornproc import READY, Gunicorn, children, parent_of, poll_until, start_gunicorn, wait_gone
 from sockjs_gevent.client import connect
 
@@ -67,19 +69,30 @@ def test_hup_closes_old_sessions_and_new_workers_serve() -> None:
         running.stop()
 
 
-def test_usr2_upgrade_then_term_of_the_old_arbiter() -> None:
-    """USR2 starts a new arbiter with its own workers; TERM to the old one closes its sessions, the new one serves."""
-    running = start_gunicorn(workers=1)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_usr2_upgrade_then_term_of_the_old_arbiter(workers: int) -> None:
+    """USR2 starts a new arbiter with its own workers; TERM to the old one closes its sessions, the new one serves.
+
+    With two workers the new ones wait for the old ones' hand-off slots, so they are ready only after the TERM.
+    """
+    running = start_gunicorn(workers=workers)
     try:
         old_workers = running.workers()
         session = connect(running.url("/echo"), transport="websocket", timeout=10)
         start = running.mark()
         running.signal(signal.SIGUSR2)
-        new_workers = set(running.wait_ready(1, start=start))
+        if workers == 1:
+            new_workers = set(running.wait_ready(1, start=start))
+        else:
+            waiting = running.wait_for(r"\[(\d+)\] \[INFO\] every one of the 2 slots is held", start=start)
+            new_workers = {int(waiting.group(1))}
         new_master = parent_of(next(iter(new_workers)))
         running.extra_pids.append(new_master)
         assert new_master != running.pid and parent_of(new_master) == running.pid
+        start = running.mark()
         running.signal(signal.SIGTERM)  # the old arbiter and its workers go
+        if workers == 2:
+            new_workers = set(running.wait_ready(2, start=start))
         assert session.recv(timeout=10) is None
         assert (session.close_code, session.close_reason) == SHUTTING_DOWN
         assert running.wait_exited(timeout=10) == 0

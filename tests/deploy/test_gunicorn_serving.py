@@ -98,6 +98,12 @@ def test_library_logs_go_to_gunicorns_error_log(served: Gunicorn) -> None:
     served.wait_for(r"\[\d+\] \[INFO\] 414 URI Too Long from 127\.0\.0\.1", start=start)
 
 
+def test_wsgi_errors_goes_to_gunicorns_error_log(served: Gunicorn) -> None:
+    start = served.mark()
+    assert served.get("/_errors") == (200, b"written")
+    served.wait_for(r"the app wrote this to wsgi\.errors", start=start)
+
+
 def test_the_access_log_is_gunicorns(served: Gunicorn, folder) -> None:
     assert served.get("/echo/info", {"User-Agent": "access-test/1"})[0] == 200
     line = re.compile(r'^127\.0\.0\.1 "GET /echo/info HTTP/1\.1" 200 \d+ ua=access-test/1 '

@@ -542,10 +542,16 @@ class Worker(base.Worker):
             self.stop_gracefully("the arbiter is gone")
 
     def _keep_notifying(self) -> None:
-        """Tell the arbiter this worker lives, as long as its event loop runs (also while it drains)."""
+        """Tell the arbiter this worker lives, as long as its event loop runs (also while it drains).
+
+        It also notices ``alive`` turned false by code that cannot wake the
+        event loop: gunicorn's reloader (``--reload``), a real thread.
+        """
         interval = min(1.0, max(0.05, self.timeout / 2.0)) if self.timeout else 1.0
         while True:
             self.notify()
+            if not self.alive and self._stopping is not None and not self._stopping.is_set():
+                self.stop_gracefully("told to stop")
             gevent.sleep(interval)
 
     # -- serve --------------------------------------------------------------------------

@@ -171,3 +171,25 @@ def test_workers_stop_when_the_arbiter_dies() -> None:
         assert "Parent changed, shutting down" in running.log()
     finally:
         running.stop()
+
+
+def test_reload_restarts_the_worker_when_a_watched_file_changes(tmp_path) -> None:
+    """--reload: gunicorn's reloader only flips the worker's ``alive``; the worker notices and stops gracefully."""
+    watched = tmp_path / "watched.txt"
+    watched.write_text("a")
+    running = start_gunicorn("--reload", "--reload-extra-file", str(watched), workers=1)
+    try:
+        old = running.workers()
+        start = running.mark()
+        stamp = [time.time()]
+
+        def touched_until_restarted() -> bool:
+            stamp[0] += 10  # (a newer mtime each time: the reloader's first scan may come after the first touch)
+            os.utime(watched, (stamp[0], stamp[0]))
+            return bool(READY.search("".join(running.out.lines[start:])))
+
+        poll_until(touched_until_restarted, 20, "the reloaded worker", interval=0.2)
+        wait_gone(old)
+        assert pid_of_answer(running) not in old
+    finally:
+        running.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import socket
 from types import SimpleNamespace
 
 import pytest
@@ -166,3 +167,19 @@ def test_hooks_and_keepalive_0_from_a_config_file(tmp_path) -> None:
             assert session.recv(timeout=10) == "upgraded"
     finally:
         running.stop()
+
+
+def test_statsd_counts_the_requests() -> None:
+    """gunicorn's statsd logger counts requests in its access(): the worker calls it without an access log."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
+        statsd.bind(("127.0.0.1", 0))
+        statsd.settimeout(10)
+        running = start_gunicorn("--statsd-host", f"127.0.0.1:{statsd.getsockname()[1]}")
+        try:
+            assert running.get("/echo")[0] == 200
+            received = b""
+            while b"gunicorn.request.status.200:1|c" not in received:
+                received += statsd.recv(65536) + b"\n"  # (TimeoutError after 10 s without it)
+            assert b"gunicorn.request.duration:" in received
+        finally:
+            running.stop()

@@ -8,6 +8,7 @@ with short delays from the environment (``HEARTBEAT_DELAY``,
 - ``/_scheme``: the request's ``wsgi.url_scheme``;
 - ``/_environ/NAME``: one environ value (``SERVER_NAME``, say);
 - ``/_errors``: writes a line to ``wsgi.errors``;
+- ``/_busy``: keeps the event loop busy (no yielding) for 30 s: a stuck worker;
 - ``/_patched``: whether gevent had patched the standard library when
   this module was imported.
 """
@@ -15,6 +16,7 @@ with short delays from the environment (``HEARTBEAT_DELAY``,
 from __future__ import annotations
 
 import os
+import time
 
 from gevent import monkey
 
@@ -41,6 +43,11 @@ def app(environ, start_response):
     if path == "/_errors":
         environ["wsgi.errors"].write("the app wrote this to wsgi.errors\n")
         return _text(start_response, "written")
+    if path == "/_busy":
+        until = time.monotonic() + 30
+        while time.monotonic() < until:
+            pass
+        return _text(start_response, "done")
     if path == "/_patched":
         return _text(start_response, str(PATCHED_AT_IMPORT))
     if path.startswith("/_environ/"):

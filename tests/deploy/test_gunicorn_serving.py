@@ -146,6 +146,24 @@ def test_an_idle_worker_outlives_the_timeout() -> None:
         running.stop()
 
 
+def test_a_worker_whose_event_loop_is_stuck_is_killed_at_the_timeout() -> None:
+    """The heartbeat runs in the event loop: a worker that stops yielding stops notifying, and is replaced."""
+    running = start_gunicorn("--timeout", "2", workers=1)
+    try:
+        (stuck,) = running.workers()
+        start = running.mark()
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=20)
+        conn.request("GET", "/_busy")
+        running.wait_for(rf"WORKER TIMEOUT \(pid:{stuck}\)", start=start, timeout=15)
+        with pytest.raises((ConnectionError, http.client.RemoteDisconnected)):
+            conn.getresponse()
+        conn.close()
+        (replacement,) = running.wait_ready(1, start=start)
+        assert replacement != stuck and running.get("/echo")[0] == 200
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """(certfile, keyfile) of a self-signed certificate for 127.0.0.1."""

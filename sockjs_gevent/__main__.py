@@ -32,8 +32,7 @@ from typing import Any, NoReturn, Optional  # noqa: E402
 
 from .app import SockJS  # noqa: E402
 from .callables import looks_like_handler  # noqa: E402
-from .channels import default_hub  # noqa: E402
-from .channels.hub import REDIS_URL_ENV  # noqa: E402
+from .channels import wait_for_bus  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
 from .server import add_server_arguments, ready_callback, serve, server_options  # noqa: E402
@@ -141,11 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         app = build_app(args.target, args.prefix, options_from_arguments(args))
     except (UsageError, OptionsError) as exc:
         fail(str(exc))
-    if os.environ.get(REDIS_URL_ENV):
-        # Subscribe before taking traffic, so no early broadcast is missed.
-        backend = default_hub().backend
-        if not backend.connected.wait(5.0):  # type: ignore[attr-defined]
-            logging.getLogger("sockjs_gevent").warning("Redis not reachable yet; serving anyway, will keep retrying")
+    wait_for_bus()  # subscribed to Redis before taking traffic, so no early broadcast is missed
     try:
         serve(app, args.host, args.port, ready=ready_callback(args), freeze_gc=args.freeze_gc, **server_options(args))
     except OSError as exc:

@@ -382,6 +382,7 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
     every slot), so that no request is accepted before the worker can take
     connections from its peers and pass them on.
     """
+    from .channels import wait_for_bus
     from .handoff import HandOff, SlotError
 
     cfg = worker.cfg
@@ -413,6 +414,7 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
         if cfg.workers > 1:
             server.max_accept = 1  # take one connection at a time: the workers share the accepting (as ggevent)
         servers.append(server)
+    wait_for_bus()  # subscribed to Redis (when configured) before taking traffic: no early broadcast missed
     if handoff is not None:
         handoff.serve(servers)
     for server in servers:

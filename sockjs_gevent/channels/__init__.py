@@ -21,6 +21,7 @@ from .hub import (
     default_hub,
     rooms_of,
     send_to,
+    wait_for_bus,
 )
 from .redis import RedisBackend
 
@@ -36,4 +37,5 @@ __all__ = [
     "default_hub",
     "rooms_of",
     "send_to",
+    "wait_for_bus",
 ]

@@ -282,3 +282,20 @@ def send_to(conn_id: str, message: str) -> None:
 def rooms_of(conn: Member) -> list[str]:
     """The names of the channels ``conn`` has joined."""
     return default_hub().rooms_of(conn)
+
+
+def wait_for_bus(timeout: float = 5.0) -> bool:
+    """Before serving: wait until the process's channel bus is subscribed (``SOCKJS_GEVENT_REDIS_URL``).
+
+    So no broadcast published right after start is missed by this process.
+    True at once without Redis; False (and a warning) if Redis did not
+    answer in ``timeout`` seconds: serving goes on and the backend keeps
+    retrying.
+    """
+    if not os.environ.get(REDIS_URL_ENV):
+        return True
+    connected = getattr(default_hub().backend, "connected", None)
+    if connected is None or connected.wait(timeout):
+        return True
+    logging.getLogger("sockjs_gevent").warning("Redis not reachable yet; serving anyway, will keep retrying")
+    return False

@@ -363,25 +363,32 @@ def serve(
 
 
 def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "Server shutting down") -> None:
-    """Stop accepting, close every session, wait up to ``grace`` s, stop."""
-    handoff = getattr(server, "handoff", None)
-    if handoff is not None:
-        handoff.close()  # first: a replacement worker can take the slot while this one drains
+    """Stop accepting, close every session, give handlers and open requests ``grace`` s in all, stop.
+
+    ``server``: one server, or a list of them (a gunicorn worker's
+    listeners). A hand-off (several workers on one port) is closed first,
+    so a replacement worker can take the slot while this one drains.
+    """
+    servers = list(server) if isinstance(server, (list, tuple)) else [server]
+    deadline = time.monotonic() + grace
+    for handoff in {id(h): h for h in (getattr(s, "handoff", None) for s in servers) if h is not None}.values():
+        handoff.close()
         log.info("hand-off: %s", ", ".join(f"{k} {v}" for k, v in handoff.stats.snapshot().items()))
-    server.stop_accepting()
-    close_idle = getattr(server, "close_idle_connections", None)
-    if close_idle is not None:
-        close_idle()
+    for each in servers:
+        each.stop_accepting()
+        close_idle = getattr(each, "close_idle_connections", None)
+        if close_idle is not None:
+            close_idle()
     sessions = close_all_sessions(code, reason)
     log.info("shutting down: closed %d session(s) with %d %r", len(sessions), code, reason)
     handlers = [s.handler_greenlet for s in sessions if s.handler_greenlet is not None]
-    started = time.monotonic()
-    gevent.joinall(handlers, timeout=grace)
+    gevent.joinall(handlers, timeout=max(0.0, deadline - time.monotonic()))
     unfinished = [g for g in handlers if not g.dead]
     if unfinished:
         log.warning("%d handler(s) still running after %.1f s; stopping them", len(unfinished), grace)
         gevent.killall(unfinished, block=True, timeout=1.0)
-    server.stop(timeout=max(0.1, grace - (time.monotonic() - started)))
+    for each in servers:  # (a shared pool: the first stop waits for every connection of the pool)
+        each.stop(timeout=max(0.1, deadline - time.monotonic()))
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,8 @@ from gunicorn.config import Config
 from gunicornproc import run_refused, start_gunicorn
 from serverproc import ROOT
 from sockjs_gevent.client import connect
-from sockjs_gevent.gunicorn import ForwardedScheme, http_config, refusals, warnings
+from sockjs_gevent.gunicorn.requests import ForwardedScheme
+from sockjs_gevent.gunicorn.settings import http_config, refusals, warnings
 from sockjs_gevent.http import HttpConfig
 
 

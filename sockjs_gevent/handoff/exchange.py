@@ -163,12 +163,12 @@ class HandOff:
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, slot: int, fd: int, listener: int, data: bytes) -> bool:
-        """Hand the connection ``fd`` to ``slot``'s worker; False if it could not take it within the timeout.
+    def send(self, slot: int, fd: int, listener: int, data: bytes, address: Any = None) -> bool:
+        """Hand the connection ``fd`` (from ``address``) to ``slot``'s worker; False if it could not take it in time.
 
         On True the peer has the descriptor: the caller closes its own.
         """
-        if len(data) + 5 > wire.MAX_MESSAGE:
+        if len(data) + 64 > wire.MAX_MESSAGE:
             self.stats.too_large += 1
             return False
         deadline = time.monotonic() + self.timeout
@@ -188,7 +188,7 @@ class HandOff:
                     if peer is None:
                         peer = self._connect(slot, left)
                     peer.settimeout(left)
-                    wire.send(peer, fd, listener, data)
+                    wire.send(peer, fd, listener, data, address)
                 except (socket.timeout, TimeoutError):
                     break  # reached, but its queue stayed full
                 except _UNREACHABLE + (OSError,) as exc:
@@ -255,6 +255,11 @@ class HandOff:
             peer.close()
 
     def _adopt(self, handed: wire.Handed) -> None:
+        if handed.family and handed.listener < len(self.servers):  # the sender said what it is: no system call
+            self.stats.received += 1
+            client = socket.socket(handed.family, socket.SOCK_STREAM, 0, fileno=handed.fd)
+            self.servers[handed.listener].adopt(client, handed.address, handed.data)
+            return
         try:
             client = socket.socket(fileno=handed.fd)
         except OSError:

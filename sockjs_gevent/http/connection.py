@@ -338,7 +338,8 @@ class Connection:
         assert request.raw is not None
         io = self.io
         sock = io.sock
-        if not self.handoff.send(slot, sock.fileno(), self.server.handoff_index, request.raw + self._pending):
+        data = request.raw + self._pending
+        if not self.handoff.send(slot, sock.fileno(), self.server.handoff_index, data, self.address):
             return False
         self._taken = True
         self._pending = b""

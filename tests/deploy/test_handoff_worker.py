@@ -135,6 +135,7 @@ def test_a_foreign_session_request_reaches_its_slot_with_the_bytes_read(pair):
     handed = wire.receive(peer)
     assert isinstance(handed, wire.Handed)
     assert handed.data == sent and handed.listener == 0
+    assert handed.address == client.getsockname() and handed.family == socket.AF_INET
     # the descriptor is the client's connection: answer through it
     with socket.socket(fileno=handed.fd) as conn:
         assert conn.getpeername() == client.getsockname()
@@ -237,9 +238,9 @@ def test_junk_and_dead_connections_sent_to_a_worker_are_dropped(pair, tmp_path):
     gone = socket.create_connection(("127.0.0.1", worker.port))  # (accepted by the worker: fine, it idles)
     dead_server, dead_client = socket.socketpair()
     dead_client.close()
-    sender.sendmsg([b"SJH1\x00", request(f"{PREFIX}/000/{session_of(0)}/xhr")],
+    sender.sendmsg(wire.pack(0, request(f"{PREFIX}/000/{session_of(0)}/xhr")),
                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [dead_server.fileno()]))])
-    sender.sendmsg([b"SJH1\x07", b""], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [gone.fileno()]))])
+    sender.sendmsg(wire.pack(7, b"", ("127.0.0.1", 1)), [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [gone.fileno()]))])
     dead_server.close()
     sender.close()
     gone.close()

@@ -1,14 +1,16 @@
-"""The pure parts of the hand-off: which slot holds a session, and claiming slots with file locks."""
+"""The parts of the hand-off on their own: which slot holds a session, claiming slots with file locks, the message."""
 
 from __future__ import annotations
 
+import array
 import os
+import socket
 import uuid
 from collections import Counter
 
 import pytest
 
-from sockjs_gevent.handoff import SlotError, Slots, session_route, slot_of
+from sockjs_gevent.handoff import SlotError, Slots, session_route, slot_of, wire
 
 
 @pytest.mark.parametrize("path, route", [
@@ -69,3 +71,36 @@ def test_a_directory_too_long_for_a_socket_path_is_refused(tmp_path):
 def test_the_number_of_slots_is_checked(tmp_path, count):
     with pytest.raises(ValueError, match="integer >= 1"):
         Slots(str(tmp_path / "slots"), count)
+
+
+@pytest.mark.parametrize("address, family", [
+    (("127.0.0.1", 51000), socket.AF_INET),
+    (("::1", 51000, 0, 0), socket.AF_INET6),
+    ("", socket.AF_UNIX),
+    (None, 0),  # not said: the receiver asks the socket
+])
+def test_a_message_carries_the_descriptor_the_listener_the_peer_and_the_bytes(address, family):
+    sender, receiver = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    carried, kept = socket.socketpair()
+    with sender, receiver, carried, kept:
+        wire.send(sender, carried.fileno(), 3, b"GET / HTTP/1.1\r\n\r\nrest", address)
+        handed = wire.receive(receiver)
+        assert isinstance(handed, wire.Handed)
+        assert (handed.listener, handed.data, handed.family) == (3, b"GET / HTTP/1.1\r\n\r\nrest", family)
+        assert handed.address == (address[:2] if isinstance(address, tuple) else address)
+        with socket.socket(fileno=handed.fd) as got:  # the same connection: what goes in comes out of ``kept``
+            got.sendall(b"over")
+            assert kept.recv(10) == b"over"
+
+
+def test_junk_on_a_slot_socket_is_named_and_its_descriptors_closed():
+    sender, receiver = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with sender, receiver:
+        sender.send(b"hello")
+        assert wire.receive(receiver) == "0 descriptors in one message"
+        a, b = socket.socketpair()
+        with a, b:
+            sender.sendmsg([b"XXXX\x00\x00\x00"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [a.fileno()]))])
+            assert wire.receive(receiver) == "not a hand-off message"
+        sender.close()
+        assert wire.receive(receiver) is None

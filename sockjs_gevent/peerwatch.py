@@ -105,6 +105,24 @@ class PeerWatch:
             return False
         return True
 
+    def hung_up(self) -> bool:
+        """Look now, without waiting for the watcher: True if the client closed or reset its connection.
+
+        For a new request of the same session that arrives before the event
+        loop has reported the hang-up (see ``Session.attach``).
+        """
+        sock = self._sock
+        if sock is None:
+            return False
+        sock = getattr(sock, "_sock", sock)  # the OS socket: gevent's would wait when nothing is there
+        try:
+            data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return not data
+
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()

@@ -33,6 +33,8 @@ def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float
     """
 
     def take() -> object:
+        if session.receiver is not receiver:
+            return _GONE  # let go of: its client hung up and a new request took over
         frame = session.take_frame()
         if frame is None and peer.gone():
             return _GONE
@@ -79,7 +81,7 @@ def receive(
         if lend is not None:
             return _lend_and_stream(session, receiver, transport, callback, options, environ, start_response,
                                     headers, lend)
-    peer = PeerWatch(find_socket(environ), receiver.wakeup)
+    peer = receiver.peer = PeerWatch(find_socket(environ), receiver.wakeup)
     if not transport.streaming:
         try:
             text = wait_frame(session, receiver, options.heartbeat_delay, peer)

@@ -58,15 +58,24 @@ class Receiver(Protocol):
 
 
 class EventReceiver:
-    """A receiver whose ``wake()`` sets an event a waiting greenlet blocks on."""
+    """A receiver whose ``wake()`` sets an event a waiting greenlet blocks on.
 
-    __slots__ = ("wakeup",)
+    ``peer`` (a ``PeerWatch``, set once the request watches its client)
+    answers ``hung_up()``.
+    """
+
+    __slots__ = ("wakeup", "peer")
 
     def __init__(self) -> None:
         self.wakeup = Event()
+        self.peer: Any = None
 
     def wake(self) -> None:
         self.wakeup.set()
+
+    def hung_up(self) -> bool:
+        """Whether this receiver's client has closed its connection (looked at now)."""
+        return self.peer is not None and self.peer.hung_up()
 
 
 class CallbackReceiver:
@@ -440,9 +449,22 @@ class Session(CloseCallbacks):
         return messages
 
     def attach(self, receiver: Receiver) -> bool:
-        """Make ``receiver`` the one writing to the client; False if taken."""
-        if self.receiver is not None:
-            return False
+        """Make ``receiver`` the one writing to the client; False if another one is.
+
+        An attached receiver whose client has hung up, unnoticed so far (its
+        hang-up is reported by the event loop, and this request may come
+        first), does not count: the session is interrupted (1002) as it
+        would have been a moment later, and ``receiver`` gets the close.
+        """
+        current = self.receiver
+        if current is not None:
+            hung_up = getattr(current, "hung_up", None)
+            if hung_up is None or not hung_up():
+                return False
+            if self.receiver is current:  # (a link may have let go of itself while looking)
+                self.receiver = None
+                current.wake()  # it finds itself detached and ends
+            self.abort()
         self.receiver = receiver
         if self._expiry is not None:
             self._expiry.stop()

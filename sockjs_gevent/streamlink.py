@@ -129,6 +129,21 @@ class StreamLink(CallbackReceiver):
             session.detach(self)
         return session
 
+    def hung_up(self) -> bool:
+        """Whether the client has hung up, looked at now; if so the link ends as it would on the news."""
+        if self.done or self._watcher is None:
+            return self.done
+        try:
+            data = self._lent.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if data:
+            return False
+        self._abort()
+        return True
+
     def _on_readable(self) -> None:
         try:
             data = self._lent.sock.recv(1, socket.MSG_PEEK)

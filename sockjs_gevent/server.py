@@ -22,6 +22,7 @@ import gevent
 from gevent import pywsgi
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from .acceptguard import AcceptGuard
 from .app import close_all_sessions
 from . import gcfreeze
 from .bodyrate import MinRateInput
@@ -192,10 +193,14 @@ class SockJSHandler(WSGIHandler):
         return environ
 
 
+class SockJSWSGIServer(AcceptGuard, WSGIServer):
+    """pywsgi's WSGIServer that, out of descriptors, pauses accepting and logs a line a second at most (see acceptguard)."""
+
+
 def make_server(
     app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, request_timeout: Optional[float] = 30.0, **kwargs: Any
 ) -> WSGIServer:
-    """A gevent pywsgi WSGIServer set up for SockJS (not yet started).
+    """A gevent pywsgi WSGIServer (a ``SockJSWSGIServer``) set up for SockJS (not yet started).
 
     ``request_timeout``: seconds a client may stall a request (see
     SockJSHandler); other keywords go to ``WSGIServer``.
@@ -203,7 +208,7 @@ def make_server(
     if "handler_class" not in kwargs:
         kwargs["handler_class"] = type("SockJSHandler", (SockJSHandler,), {"request_timeout": request_timeout})
     kwargs.setdefault("log", None)  # no access log per request; errors still go to logging
-    return WSGIServer((host, port), app, **kwargs)
+    return SockJSWSGIServer((host, port), app, **kwargs)
 
 
 def make_http_server(

@@ -11,13 +11,14 @@ from gevent import socket as gevent_socket
 from gevent import ssl as gevent_ssl
 from gevent.server import StreamServer
 
+from ..acceptguard import AcceptGuard
 from .accesslog import AccessLog, AccessLogTarget
 from .config import HttpConfig
 from .connection import Connection
 from .environ import base_environ
 
 
-class HttpServer(StreamServer):
+class HttpServer(AcceptGuard, StreamServer):
     """A PEP 3333 server: ``HttpServer(("127.0.0.1", 8080), app).serve_forever()``.
 
     ``handoff``: a ``sockjs_gevent.handoff.HandOff`` when several workers
@@ -33,6 +34,8 @@ class HttpServer(StreamServer):
     and ``server_port`` are StreamServer's. ``close_idle_connections()``
     ends kept-alive connections that wait between requests, and makes every
     other one close after its current answer (for a graceful shutdown).
+    Out of descriptors, accepting pauses and logs a line a second at most
+    (``sockjs_gevent.acceptguard``).
     """
 
     def __init__(

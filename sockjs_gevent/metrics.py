@@ -18,7 +18,7 @@ name                                  type     labels      what
 sockjs_sessions_open                  gauge    transport   sessions open now
 sockjs_sessions_registered            gauge                sessions held by session id now
 sockjs_sessions_opened_total          counter  transport   sessions opened (refused ones too)
-sockjs_sessions_closed_total          counter  code        sessions closed, by close code
+sockjs_sessions_closed_total          counter  code        sessions closed, by close code (grouped)
 sockjs_messages_received_total        counter              messages from clients to handlers
 sockjs_messages_sent_total            counter              messages from handlers to clients
 sockjs_problems_total                 counter  kind        problems, by kind (see Stats.errors)
@@ -26,9 +26,12 @@ sockjs_handoffs_total                 counter  result      connections passed be
 ====================================  =======  ==========  =================================
 
 Every transport and every known problem kind has a series from the start
-(at 0), so ``rate()`` and alerts see it before the first event. The values
-belong to this process: with several workers, Prometheus scrapes each one
-(README, "Monitoring").
+(at 0), so ``rate()`` and alerts see it before the first event. The ``code``
+label is bounded: a standard close code is itself (``1000``, ``1011``...),
+other application codes are ``3xxx`` or ``4xxx``, anything else ``other``
+(``sockjs_gevent.stats.close_code_label``), so clients closing with codes
+of their choice add no series. The values belong to this process: with
+several workers, Prometheus scrapes each one (README, "Monitoring").
 """
 
 from __future__ import annotations
@@ -100,7 +103,8 @@ class SockJSCollector:
             "sockjs_sessions_opened", "SockJS sessions opened, refused ones included.",
             labels=["service", "transport"])
         closed = core.CounterMetricFamily(
-            "sockjs_sessions_closed", "SockJS sessions closed, by close code.", labels=["service", "code"])
+            "sockjs_sessions_closed", "SockJS sessions closed, by close code (standard codes as themselves; "
+            "other application codes as 3xxx, 4xxx; anything else as other).", labels=["service", "code"])
         received = core.CounterMetricFamily(
             "sockjs_messages_received", "Messages received from clients.", labels=["service"])
         sent = core.CounterMetricFamily(
@@ -120,8 +124,8 @@ class SockJSCollector:
             registered.add_metric([name], len(service.sessions))
             for transport, n in {**dict.fromkeys(TRANSPORTS, 0), **stats.sessions_opened}.items():
                 opened.add_metric([name, transport], n)
-            for code, n in sorted(stats.sessions_closed.items(), key=lambda item: str(item[0])):
-                closed.add_metric([name, str(code)], n)
+            for label, n in sorted(stats.sessions_closed.items(), key=lambda item: str(item[0])):
+                closed.add_metric([name, str(label)], n)  # labels of stats.close_code_label: bounded
             received.add_metric([name], stats.messages_in)
             sent.add_metric([name], stats.messages_out)
             for kind, n in {**dict.fromkeys(PROBLEM_KINDS, 0), **stats.errors}.items():

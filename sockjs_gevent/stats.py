@@ -2,7 +2,9 @@
 
     stats = stats_app(echo, chat)   # a WSGI app: mount it where only operators can reach it
 
-Never includes session ids: only counts by transport and by kind.
+Never includes session ids: only counts by transport, by kind and by close
+code, and close codes are grouped (``close_code_label``) so that what
+clients choose cannot make the counters grow without bound.
 """
 
 from __future__ import annotations
@@ -18,6 +20,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import SockJS
 
 
+#: Close codes counted as themselves: those RFC 6455 defines (1000-1003,
+#: 1005-1011, 1015) or registered beside them (1012-1014), SockJS's 2010
+#: "Another connection still open", and 3003 "Forbidden", the default code
+#: of ``Refuse`` (docs/protocol.md section 2 lists the codes this server sends).
+STANDARD_CLOSE_CODES = frozenset((*range(1000, 1004), *range(1005, 1016), 2010, 3003))
+
+
+def close_code_label(code: int) -> str:
+    """The label a session's close code is counted under.
+
+    Clients choose close codes (a websocket client may close with any of
+    3000-4999), so counting each as itself would let one client add a key
+    to ``Stats.sessions_closed`` and a Prometheus series per code. A
+    standard code (``STANDARD_CLOSE_CODES``) is its own label, ``"1000"``;
+    other application codes are ``"3xxx"`` (3000-3999) and ``"4xxx"``
+    (4000-4999); anything else is ``"other"``. At most
+    ``len(STANDARD_CLOSE_CODES) + 3`` labels exist.
+    """
+    if isinstance(code, int) and not isinstance(code, bool):
+        if code in STANDARD_CLOSE_CODES:
+            return str(int(code))  # int(): the str() of an (int, Enum) member is its name
+        if 3000 <= code <= 3999:
+            return "3xxx"
+        if 4000 <= code <= 4999:
+            return "4xxx"
+    return "other"
+
+
 class Stats:
     """What one service has done since it started."""
 
@@ -27,7 +57,8 @@ class Stats:
         self.messages_in = 0
         self.messages_out = 0
         self.sessions_opened: Counter[str] = Counter()  # by transport
-        self.sessions_closed: Counter[int] = Counter()  # by close code
+        #: Sessions closed, by close_code_label (count with ``closed``).
+        self.sessions_closed: Counter[str] = Counter()
         #: Problems by kind: handler, slow_consumer, busy, refused, origin,
         #: payload, callback, handshake, aborted, inbox_full (a send refused or
         #: a websocket paused for a handler that is behind), inbox_dropped;
@@ -40,6 +71,10 @@ class Stats:
     def error(self, kind: str) -> None:
         self.errors[kind] += 1
 
+    def closed(self, code: int) -> None:
+        """Count one session closed with ``code``, under ``close_code_label(code)``."""
+        self.sessions_closed[close_code_label(code)] += 1
+
     def snapshot(self, service: "SockJS") -> dict[str, Any]:
         """A JSON-ready view, with the sessions open now by transport."""
         open_now = Counter(session.info.transport for session in list(service.live))
@@ -47,7 +82,7 @@ class Stats:
             "sessions_open": dict(open_now),
             "sessions_registered": len(service.sessions),
             "sessions_opened": dict(self.sessions_opened),
-            "sessions_closed": {str(code): n for code, n in self.sessions_closed.items()},
+            "sessions_closed": {str(label): n for label, n in self.sessions_closed.items()},
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,
             "errors": dict(self.errors),

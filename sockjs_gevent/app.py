@@ -32,6 +32,7 @@ from .responses import (
     respond,
     session_cookie,
 )
+from .reaper import Reaper
 from .session import HANDLER_FAILED, SERVER_BUSY, Session, SessionRegistry
 from .stats import Stats
 from .transports import routes
@@ -117,6 +118,8 @@ class SockJS:
         self.live: set[Session] = set()
         #: Counters for monitoring (see sockjs_gevent.stats.stats_app).
         self.stats = Stats()
+        #: Handlers still running after their session closed (counted in max_sessions).
+        self.reaper = Reaper(self.options.handler_close_timeout, self.options.prefix or "/", self.stats)
         _services.add(self)
         self.origins = OriginPolicy(self.options.allowed_origins)
         if before_open is not None and "allowed_origins" not in options:
@@ -149,7 +152,7 @@ class SockJS:
         )
         if registry is not None:
             registry.add(session)
-        busy = 0 < options.max_sessions <= len(self.live)
+        busy = 0 < options.max_sessions <= len(self.live) + len(self.reaper)
         self.live.add(session)
         connection = Connection(session)
         refusal = SERVER_BUSY if busy else self._refusal(connection)
@@ -166,7 +169,9 @@ class SockJS:
     def session_closed(self, session: Session) -> None:
         """Each of this service's sessions calls this once, as it closes."""
         self.live.discard(session)
-        self.stats.sessions_closed[session.close_code] += 1
+        if session.handler_greenlet is not None and not session.handler_done:
+            self.reaper.watch(session)  # closed under a running handler: counted until it returns
+        self.stats.closed(session.close_code)
 
     def _refusal(self, connection: Connection) -> Optional[tuple[int, str]]:
         """What before_open says: None to open, or the (code, reason) to close with."""

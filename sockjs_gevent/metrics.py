@@ -51,7 +51,7 @@ HANDOFF_RESULTS = ("sent", "received", "unreachable", "too_large", "dropped")
 
 PROBLEM_KINDS = (
     "handler", "slow_consumer", "busy", "refused", "origin", "payload", "callback",
-    "handshake", "aborted", "inbox_full", "inbox_dropped",
+    "handshake", "aborted", "inbox_full", "inbox_dropped", "handler_killed",
 )
 
 EXTRA = "prometheus"
@@ -136,9 +136,9 @@ class SockJSCollector:
             handoffs = core.CounterMetricFamily(
                 "sockjs_handoffs", "Client connections passed between workers on one port, by result "
                 "(sent, received, unreachable, too_large, dropped).", labels=["result"])
-            stats = handoff.stats
+            counts = handoff.stats
             for result in HANDOFF_RESULTS:
-                handoffs.add_metric([result], getattr(stats, result))
+                handoffs.add_metric([result], getattr(counts, result))
             yield handoffs
 
 

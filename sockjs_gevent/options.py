@@ -51,7 +51,13 @@ class Options:
         pushes back on the client) and an HTTP send is answered 503. At
         least ``max_message_size``.
     max_sessions: how many sessions the service holds at once (0: no
-        limit); new ones are refused with 1013 "Server busy".
+        limit); new ones are refused with 1013 "Server busy". A session
+        counts until its handler has returned, even after it closed.
+    handler_close_timeout: seconds a handler may go on running after its
+        session closed; past it the handler is stopped with
+        ``GreenletExit``, logged and counted (``handler_killed``). 0: never
+        stop it (it still counts in ``max_sessions``). See
+        ``sockjs_gevent.reaper``.
     allowed_origins: which pages may use the service: ``"*"`` (any, the
         protocol's default), a list of patterns like ``"https://*.example.com"``,
         or a callable ``origin -> bool``. The service's own origin (its scheme
@@ -78,6 +84,7 @@ class Options:
     max_queued_bytes: int = 4 * 1024 * 1024
     max_inbox_bytes: int = 4 * 1024 * 1024
     max_sessions: int = 0
+    handler_close_timeout: float = 60.0
     allowed_origins: AllowedOrigins = "*"
     websocket_compression: Union[None, bool, Compression, Mapping[str, Any]] = None
 
@@ -115,6 +122,9 @@ class Options:
             )
         if not _is_number(self.max_sessions, int) or self.max_sessions < 0:
             raise OptionsError(f"max_sessions must be an int >= 0 (0 means no limit), got {self.max_sessions!r}")
+        if not _is_number(self.handler_close_timeout, (int, float)) or not self.handler_close_timeout >= 0:
+            raise OptionsError(f"handler_close_timeout must be a number of seconds >= 0 (0: never stop a handler), "
+                               f"got {self.handler_close_timeout!r}")
         try:
             validate_origins(self.allowed_origins)
         except ValueError as exc:

@@ -162,6 +162,7 @@ class Session(CloseCallbacks):
         "_expiry",
         "_disconnect_delay",
         "handler_greenlet",
+        "handler_done",
         "connection",
         "raw",
         "_close_callbacks",
@@ -199,6 +200,8 @@ class Session(CloseCallbacks):
         self._disconnect_delay = disconnect_delay
         self._expiry = None
         self.handler_greenlet: Optional[gevent.Greenlet] = None
+        #: The handler has returned (or raised): closing now is its own doing.
+        self.handler_done = False
         self.connection: Optional["Connection"] = None
         self._close_callbacks: Optional[list[Callable[["Session"], object]]] = None
         self._queued = 0  # characters in the outbox
@@ -252,7 +255,10 @@ class Session(CloseCallbacks):
 
     def _run_handler(self, handler: Callable, connection: "Connection") -> None:
         try:
-            handler(connection)
+            try:
+                handler(connection)
+            finally:
+                self.handler_done = True
         except gevent.GreenletExit:
             self.close(*NORMAL_CLOSURE)
         except Exception:

@@ -61,7 +61,8 @@ class Stats:
         self.sessions_closed: Counter[str] = Counter()
         #: Problems by kind: handler, slow_consumer, busy, refused, origin,
         #: payload, callback, handshake, aborted, inbox_full (a send refused or
-        #: a websocket paused for a handler that is behind), inbox_dropped;
+        #: a websocket paused for a handler that is behind), inbox_dropped,
+        #: handler_killed (ran past handler_close_timeout, see sockjs_gevent.reaper);
         #: of multiplexed services (sockjs_gevent.multiplex): multiplex_unknown,
         #: multiplex_malformed, multiplex_limit, multiplex_inbox_full.
         self.errors: Counter[str] = Counter()

@@ -275,6 +275,8 @@ def parser() -> argparse.ArgumentParser:
                         help="also allow this origin (pattern) on /origin_echo; repeatable")
     parser.add_argument("--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)")
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
+    parser.add_argument("--handler-close-timeout", type=float, default=60.0,
+                        help="seconds a handler may run on after its session closed (all services; 0: forever)")
     parser.add_argument("--max-streams", type=int, default=DEFAULT_MAX_STREAMS,
                         help="stream handlers per session of /multiplex")
     parser.add_argument("--websocket-compression", nargs="?", const="", default=None, metavar="SETTINGS",
@@ -305,6 +307,7 @@ def build_from_arguments(args: argparse.Namespace, error: Any) -> Router:
         max_queued_bytes=args.max_queued_bytes,
         max_inbox_bytes=args.max_inbox_bytes,
         max_sessions=args.max_sessions,
+        handler_close_timeout=args.handler_close_timeout,
         websocket_compression=compression,
     )
 

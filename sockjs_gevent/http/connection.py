@@ -20,6 +20,7 @@ import weakref
 from collections import deque
 from typing import Any, Optional
 
+from gevent import sleep
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from ..handoff.owner import SENDING_TRANSPORTS
@@ -180,6 +181,11 @@ class Connection:
                 if request is None or not self._serve(request):
                     break
                 first = False
+                if self.queue or self._pending:
+                    # Pipelined requests wait: let every other connection and
+                    # greenlet have a turn first, so a client pipelining
+                    # thousands cannot make everyone else wait for all of them.
+                    sleep(0)
         except Timeout:
             log.debug("connection from %s timed out", self.template.get("REMOTE_ADDR"))
         except (Closed, ConnectionError):

@@ -25,7 +25,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from .acceptguard import AcceptGuard
 from .app import close_all_sessions
 from . import gcfreeze
-from .bodyrate import MinRateInput
+from .bodyrate import BoundedDrainInput, MinRateInput
 from .callables import looks_like_handler
 from .http import HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
@@ -87,11 +87,21 @@ class SockJSHandler(WSGIHandler):
     operation (writes included) must progress within it. WebSockets clear
     the timeouts once upgraded. Headers are read strictly (see
     ``httpheaders``): 431 past 16 KiB, 400 for ambiguous framing.
+
+    A body the app left unread is read away after the answer if at most
+    ``max_drain_size`` bytes of it arrive within ``drain_timeout`` s, and
+    keep-alive goes on; otherwise the connection closes, once the client
+    had until that deadline to finish sending (closing on unread input
+    resets the connection, and the reset can destroy the answer).
     """
 
     request_timeout: Optional[float] = 30.0
     #: Bytes per second a request body must average after request_timeout s.
     min_body_rate = 64 * 1024  # as HttpConfig.body_min_rate
+    #: The most of an unread body read away to keep the connection (as HttpConfig.max_drain_size).
+    max_drain_size = 64 * 1024
+    #: Seconds to read it away in, or to let the client finish sending before closing (as HttpConfig.linger_timeout).
+    drain_timeout = 2.0
     #: Read buffer per connection (io's default is 8 KiB, held by every
     #: waiting poll or stream); request heads are a few hundred bytes, and
     #: bodies larger than it are read past it.
@@ -104,6 +114,7 @@ class SockJSHandler(WSGIHandler):
         This handler then ends without reading, writing or closing it.
         """
         self.close_connection = True
+        self._taken = True
         return detach_socket(self.socket)
 
     def log_request(self) -> None:
@@ -121,6 +132,7 @@ class SockJSHandler(WSGIHandler):
             rfile = sock.makefile("rb", self.read_buffer)
         super().__init__(sock, address, server, rfile)
         self._socket_taker = _SocketTaker(self)
+        self._taken = False
 
     def handle(self) -> None:
         # pywsgi writes a response's head and body in separate sends; with
@@ -181,11 +193,36 @@ class SockJSHandler(WSGIHandler):
         return status, (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: text/plain\r\n"
                         f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
 
+    def handle_one_response(self) -> None:
+        super().handle_one_response()  # (reads away what the app left of the body: BoundedDrainInput)
+        body = self.wsgi_input
+        if (isinstance(body, BoundedDrainInput) and not body.drained and not self._taken
+                and not self.connection_upgraded and self.socket is not None):
+            self.close_connection = True
+            self._linger(body.deadline)
+
+    def _linger(self, deadline: Optional[float]) -> None:
+        """Half-close, and read away what the client still sends until ``deadline``, before the close."""
+        sock = self.socket
+        left = self.drain_timeout if deadline is None else deadline - time.monotonic()
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            if left > 0:
+                with gevent.Timeout(left, False):
+                    while sock.recv(16384):
+                        pass
+        except OSError:
+            pass  # reset, or gone: nothing left to protect
+
     def get_environ(self) -> dict[str, Any]:
         deadline = getattr(self, "_head_deadline", None)
         if deadline is not None:
             deadline.cancel()  # the head is in; the app's own time is not limited
         environ = super().get_environ()
+        unbounded = self.wsgi_input
+        self.wsgi_input = BoundedDrainInput.replacing(unbounded, self.max_drain_size, self.drain_timeout)
+        if environ["wsgi.input"] is unbounded:  # (else the app reads the socket's stream: an upgrade)
+            environ["wsgi.input"] = self.wsgi_input
         environ[SOCKET_KEY] = self.socket
         environ[TAKE_SOCKET_KEY] = self._socket_taker
         if self.request_timeout is not None and (self.content_length or environ.get("HTTP_TRANSFER_ENCODING")):
@@ -194,7 +231,10 @@ class SockJSHandler(WSGIHandler):
 
 
 class SockJSWSGIServer(AcceptGuard, WSGIServer):
-    """pywsgi's WSGIServer that, out of descriptors, pauses accepting and logs a line a second at most (see acceptguard)."""
+    """pywsgi's WSGIServer that, out of descriptors, pauses accepting and logs a line a second at most.
+
+    (See ``sockjs_gevent.acceptguard``; ``make_server`` builds this one.)
+    """
 
 
 def make_server(

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
 from sockjs_gevent import Connection, Refuse, Router
+from sockjs_gevent import budget
 from sockjs_gevent.callables import check_handler, hook_caller
 from sockjs_gevent.multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from sockjs_gevent.options import Options
@@ -28,6 +29,8 @@ def _config_key(option: str) -> str:
 #: one per option (SOCKJS_HEARTBEAT_DELAY, SOCKJS_MAX_QUEUED_BYTES, ...),
 #: made from the options object so none can be missing.
 CONFIG_KEYS = {_config_key(f.name): f.name for f in fields(Options) if f.name != "prefix"}
+#: The one process-wide setting: sockjs_gevent.budget's limit, set when the extension is set up.
+BUDGET_KEY = "SOCKJS_MAX_BUFFERED_BYTES"
 
 Handler = Callable[[Connection], Any]
 StreamHandler = Callable[[Stream], Any]
@@ -81,6 +84,8 @@ class SockJS:
         """Put the SockJS router in front of ``app.wsgi_app`` and mount the routes."""
         if "sockjs" in app.extensions:
             return
+        if app.config.get(BUDGET_KEY) is not None:
+            budget.configure(app.config[BUDGET_KEY])  # (ValueError at once if it cannot work)
         router = Router([], fallback=app.wsgi_app)
         app.wsgi_app = router  # type: ignore[method-assign]
         app.extensions["sockjs"] = _AppState(router)

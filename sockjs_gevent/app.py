@@ -32,8 +32,9 @@ from .responses import (
     respond,
     session_cookie,
 )
+from .budget import BUDGET
 from .reaper import Reaper
-from .session import HANDLER_FAILED, SERVER_BUSY, Session, SessionRegistry
+from .session import HANDLER_FAILED, OVER_BUDGET, SERVER_BUSY, Session, SessionRegistry
 from .stats import Stats
 from .transports import routes
 from .transports.websocket import raw_websocket
@@ -152,17 +153,18 @@ class SockJS:
         )
         if registry is not None:
             registry.add(session)
-        busy = 0 < options.max_sessions <= len(self.live) + len(self.reaper)
+        over_budget = BUDGET.over()
+        busy = over_budget or 0 < options.max_sessions <= len(self.live) + len(self.reaper)
         self.live.add(session)
         connection = Connection(session)
-        refusal = SERVER_BUSY if busy else self._refusal(connection)
+        refusal = (OVER_BUDGET if over_budget else SERVER_BUSY) if busy else self._refusal(connection)
         if hook is not None:
             info.settle()
         self.stats.sessions_opened[transport] += 1
         if refusal is None:
             session.start(handler or self.handler, connection)
         else:
-            self.stats.error("busy" if busy else "refused")
+            self.stats.error(("over_budget" if over_budget else "busy") if busy else "refused")
             session.refuse(*refusal)
         return session
 

@@ -20,6 +20,7 @@ from typing import Callable, Optional
 import gevent
 from gevent.event import Event
 
+from .budget import BUDGET
 from .waiting import wait_for
 
 #: What one message costs beyond its characters: a str object and its slot.
@@ -70,7 +71,9 @@ class Inbox:
         if items is None:
             items = self._items = deque()
         items.extend(messages)
-        self.queued += cost(messages) if amount is None else amount
+        amount = cost(messages) if amount is None else amount
+        self.queued += amount
+        BUDGET.take(amount)
         if self._ready is not None:
             self._ready.set()
 
@@ -91,6 +94,7 @@ class Inbox:
         """Throw away what is waiting (its reader is gone or stuck); how many messages."""
         dropped = len(self._items or ())
         self._items = None
+        BUDGET.release(self.queued)
         self.queued = 0
         self._wake_writer()
         return dropped
@@ -124,7 +128,9 @@ class Inbox:
             gevent.sleep(0)  # let other sessions run; the items stay ours
             return self._take()  # (dropped meanwhile, perhaps)
         message = items.popleft()
-        self.queued -= len(message) + MESSAGE_OVERHEAD
+        taken = len(message) + MESSAGE_OVERHEAD
+        self.queued -= taken
+        BUDGET.release(taken)
         if self._on_room is not None and self.queued <= self.limit // 2:
             self._wake_writer()
         return message

@@ -22,6 +22,8 @@ sockjs_sessions_closed_total          counter  code        sessions closed, by c
 sockjs_messages_received_total        counter              messages from clients to handlers
 sockjs_messages_sent_total            counter              messages from handlers to clients
 sockjs_problems_total                 counter  kind        problems, by kind (see Stats.errors)
+sockjs_buffered_bytes                 gauge                client data held in every inbox and outbox of the process
+sockjs_buffered_bytes_limit           gauge                max_buffered_bytes (sockjs_gevent.budget)
 sockjs_handoffs_total                 counter  result      connections passed between workers (--workers, gunicorn -w)
 ====================================  =======  ==========  =================================
 
@@ -36,8 +38,9 @@ several workers, Prometheus scrapes each one (README, "Monitoring").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator
 
+from .budget import BUDGET
 from .handoff import HandOff
 from .transports import NAMES as TRANSPORTS
 
@@ -51,7 +54,7 @@ HANDOFF_RESULTS = ("sent", "received", "unreachable", "too_large", "dropped")
 
 PROBLEM_KINDS = (
     "handler", "slow_consumer", "busy", "refused", "origin", "payload", "callback",
-    "handshake", "aborted", "inbox_full", "inbox_dropped", "handler_killed",
+    "handshake", "aborted", "inbox_full", "inbox_dropped", "handler_killed", "over_budget",
 )
 
 EXTRA = "prometheus"
@@ -131,6 +134,12 @@ class SockJSCollector:
             for kind, n in {**dict.fromkeys(PROBLEM_KINDS, 0), **stats.errors}.items():
                 problems.add_metric([name, kind], n)
         yield from (open_now, registered, opened, closed, received, sent, problems)
+        buffered = core.GaugeMetricFamily(
+            "sockjs_buffered_bytes", "Client data this process holds in every inbox and outbox (sockjs_gevent.budget).")
+        buffered.add_metric([], BUDGET.held)
+        limit = core.GaugeMetricFamily("sockjs_buffered_bytes_limit", "max_buffered_bytes of this process.")
+        limit.add_metric([], BUDGET.limit)
+        yield from (buffered, limit)
         handoff = HandOff.active
         if handoff is not None:  # several workers on one port: this worker's hand-offs
             handoffs = core.CounterMetricFamily(

@@ -24,7 +24,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .acceptguard import AcceptGuard
 from .app import close_all_sessions
-from . import gcfreeze
+from . import budget, gcfreeze
 from .bodyrate import BoundedDrainInput, MinRateInput
 from .callables import looks_like_handler
 from .http import HttpConfig, HttpServer
@@ -132,6 +132,7 @@ class SockJSHandler(WSGIHandler):
             rfile = sock.makefile("rb", self.read_buffer)
         super().__init__(sock, address, server, rfile)
         self._socket_taker = _SocketTaker(self)
+        self._served = False  # a request of this connection was handled
         self._taken = False
 
     def handle(self) -> None:
@@ -149,6 +150,11 @@ class SockJSHandler(WSGIHandler):
             pass  # the client went away while we answered: nothing to tell anyone
 
     def handle_one_request(self):  # type: ignore[no-untyped-def]
+        if self._served:
+            # Each next request of the connection waits its turn behind the other
+            # greenlets: a client pipelining thousands must not hold the rest up.
+            gevent.sleep(0)
+        self._served = True
         timeout = self.request_timeout
         if timeout is None:
             return super().handle_one_request()
@@ -354,6 +360,7 @@ def serve(
     backlog: Optional[int] = None,
     listener: Any = None,
     handoff: Any = None,
+    max_buffered_bytes: Optional[int] = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
 
@@ -378,6 +385,10 @@ def serve(
     ``freeze_gc=True`` keeps full GC passes short with many live sessions
     (see ``sockjs_gevent.gcfreeze`` for the trade-off).
 
+    ``max_buffered_bytes`` sets the process's budget for client data held
+    in every inbox and outbox together (``sockjs_gevent.budget``; default
+    512 MiB or ``$SOCKJS_GEVENT_MAX_BUFFERED_BYTES``).
+
     ``listener``: a listening socket to serve instead of binding
     ``host:port`` (a worker of ``sockjs_gevent.workers``); ``handoff``: a
     ``sockjs_gevent.handoff.HandOff`` holding a slot, when several workers
@@ -388,6 +399,8 @@ def serve(
                            access_log=access_log, handler_class=handler_class, backlog=backlog, listener=listener,
                            handoff=handoff)
     check_patched()
+    if max_buffered_bytes is not None:
+        budget.configure(max_buffered_bytes)
     if freeze_gc:
         gcfreeze.enable()
     if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
@@ -449,7 +462,20 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
     group.add_argument("--access-log", nargs="?", const="-", default=None, metavar="PATH",
                        help="one combined-format line per request, to PATH or (without PATH) to stderr")
+    group.add_argument("--max-buffered-bytes", type=_buffered_bytes, default=None, metavar="BYTES",
+                       help="client data the process may hold in all inboxes and outboxes together; past it sends get "
+                       "503, websockets pause, new sessions 1013 (default 512 MiB, or $SOCKJS_GEVENT_MAX_BUFFERED_BYTES)")
     add_worker_arguments(parser)
+
+
+def _buffered_bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {text!r}") from None
+    if value < 1024 * 1024:
+        raise argparse.ArgumentTypeError(f"must be at least 1 MiB (1048576), got {value}")
+    return value
 
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -464,6 +490,8 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         options["keyfile"] = args.keyfile
     if args.access_log is not None:
         options["access_log"] = args.access_log
+    if args.max_buffered_bytes is not None:
+        options["max_buffered_bytes"] = args.max_buffered_bytes
     options.update(worker_listener(args))
     return options
 

@@ -15,6 +15,7 @@ import gevent
 from gevent.event import Event
 
 from . import protocol
+from .budget import BUDGET
 from .inbox import Inbox
 from .stats import Stats
 
@@ -30,6 +31,7 @@ NORMAL_CLOSURE = (1000, "Normal closure")
 HANDLER_FAILED = (1011, "Internal error")
 SLOW_CONSUMER = (1008, "Slow consumer: too much data queued")
 SERVER_BUSY = (1013, "Server busy: too many sessions")
+OVER_BUDGET = (1013, "Server busy: too much client data held")
 
 
 
@@ -237,6 +239,8 @@ class Session(CloseCallbacks):
         if self._state is not State.CLOSED:
             self.close(*NORMAL_CLOSURE)  # no-op if already closing
             self._move(State.CLOSED)
+            if self._queued:  # never to be written: out of the process's budget
+                self.take_messages()
 
     # -- handler side -----------------------------------------------------
 
@@ -299,6 +303,7 @@ class Session(CloseCallbacks):
 
     def _enqueue(self, item: str) -> bool:
         self._queued += len(item)
+        BUDGET.take(len(item))
         if self._queued > self._max_queued:
             self.overflow()
             return False
@@ -451,6 +456,7 @@ class Session(CloseCallbacks):
         """Empty the outbox: its messages (as queued: quoted unless raw)."""
         messages = self._outbox
         self._outbox = []
+        BUDGET.release(self._queued)
         self._queued = 0
         return messages
 

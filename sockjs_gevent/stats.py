@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .budget import BUDGET
 from .handoff import HandOff
 from .responses import JSON, NO_CACHE, Environ, StartResponse, respond
 
@@ -96,6 +97,7 @@ def stats_app(*services: "SockJS") -> Any:
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         snapshot: dict[str, Any] = {s.prefix or "/": s.stats.snapshot(s) for s in services}
+        snapshot["budget"] = BUDGET.snapshot()  # the process's client data against max_buffered_bytes
         if HandOff.active is not None:  # several workers on one port: this worker's hand-offs
             snapshot["handoff"] = HandOff.active.stats.snapshot()
         body = json.dumps(snapshot, sort_keys=True).encode()

@@ -50,6 +50,8 @@ def test_metrics_count_real_sessions_messages_and_problems(server_factory):
         "sockjs_messages_received": "counter",
         "sockjs_messages_sent": "counter",
         "sockjs_problems": "counter",
+        "sockjs_buffered_bytes": "gauge",
+        "sockjs_buffered_bytes_limit": "gauge",
     }
     assert "process_start_time_seconds" in types  # the default registry comes along
     # Every transport and known problem kind has its series before anything happened.

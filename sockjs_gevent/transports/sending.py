@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from werkzeug.http import parse_options_header
 
 from .. import inbox
+from ..budget import BUDGET
 from ..protocol import NOT_UTF8, PAYLOAD_EXPECTED, PayloadError, decode_payload
 from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 from .base import SessionRoute
@@ -42,6 +43,8 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
     session = service.sessions.get(session_id)
     if session is None:
         return error(environ, start_response, 404, "Not found: no such session.")
+    if BUDGET.over() or not BUDGET.fits(_declared_length(environ)):  # (before reading what would not fit)
+        return _over_budget(service, environ, start_response)
     try:
         body = read_body(environ, service.options.max_message_size)
         messages = decode(body, environ)
@@ -62,8 +65,23 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
                          f"Payload too large: {len(messages)} messages take more than the inbox holds.")
         return error(environ, start_response, 503,
                      "Inbox full: the handler has not read what was sent before; send again later.")
+    if not BUDGET.fits(amount):
+        return _over_budget(service, environ, start_response)
     session.deliver(messages, amount)
     return None
+
+
+def _declared_length(environ: Environ) -> int:
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _over_budget(service: "SockJS", environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    service.stats.error("over_budget")
+    return error(environ, start_response, 503,
+                 "Server busy: it holds as much client data as it may (max_buffered_bytes); send again later.")
 
 
 def _xhr_payload(body: bytes, environ: Environ) -> list[str]:

@@ -22,7 +22,8 @@ from ..heartbeats import wheel
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, CallbackReceiver, Session
-from ..websocket import PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
+from ..budget import BUDGET
+from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,10 +105,18 @@ class WebSocketLink(CallbackReceiver):
             session.stats.error("inbox_full")
             self.ws.pause_reading(PAUSED_FOR_INBOX)
             session.on_inbox_room(self._resume)
+        if BUDGET.over():  # the process holds too much for clients: this one waits too
+            session.stats.error("over_budget")
+            self.ws.pause_reading(PAUSED_FOR_BUDGET)
+            BUDGET.on_room(self._resume_budget)
 
     def _resume(self) -> None:
         if self.ws is not None:
             self.ws.resume_reading(PAUSED_FOR_INBOX)
+
+    def _resume_budget(self) -> None:
+        if self.ws is not None:
+            self.ws.resume_reading(PAUSED_FOR_BUDGET)
 
     # -- the end -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@
 """
 
 from .adapter import GeventWebSocketAdapter
-from .base import PAUSED_FOR_INBOX, PAUSED_FOR_OUTPUT
+from .base import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, PAUSED_FOR_OUTPUT
 from .blocking import BlockingWebSocket
 from .engine import Engine
 from .evented import EventLoopWebSocket
@@ -25,6 +25,7 @@ __all__ = [
     "EventLoopWebSocket",
     "GeventWebSocketAdapter",
     "Handshake",
+    "PAUSED_FOR_BUDGET",
     "PAUSED_FOR_INBOX",
     "PAUSED_FOR_OUTPUT",
     "accept",

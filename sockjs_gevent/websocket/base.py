@@ -20,6 +20,7 @@ OUTPUT_HIGH_WATER = 256 * 1024
 #: Why reading is paused (``pause_reading``), as bits.
 PAUSED_FOR_INBOX = 1
 PAUSED_FOR_OUTPUT = 2
+PAUSED_FOR_BUDGET = 4  # the process holds more than its budget (sockjs_gevent.budget)
 
 
 class EngineWebSocket:

@@ -125,7 +125,7 @@ class Connection:
         # the state of reading
         "_refused", "_stop_reading", "_upgrade_body", "_taken", "_continue_sent",
         # hand-off mode (several workers on one port): see _feed_split
-        "handoff", "_pending", "_head_raw", "_body_length", "_exact", "_handed",
+        "handoff", "_pending", "_head_raw", "_body_length", "_exact", "_handed", "_drain_deadline",
         "address", "__weakref__",
     )
 
@@ -164,6 +164,7 @@ class Connection:
         self._body_length: Optional[int] = None
         self._exact = True
         self._handed = handed  # its first request was sent here by the worker that read it: serve it
+        self._drain_deadline: Optional[float] = None  # while reading away a body the app left
 
     # -- the loop --------------------------------------------------------------------
 
@@ -450,6 +451,9 @@ class Connection:
             deadline = body.started + config.body_timeout
             if config.body_min_rate:
                 deadline += body.received / config.body_min_rate
+        drain_deadline = self._drain_deadline
+        if drain_deadline is not None and (deadline is None or drain_deadline < deadline):
+            deadline = drain_deadline
         if self._pending:
             data = self._pending
             self._pending = b""
@@ -483,6 +487,8 @@ class Connection:
             return False
         body.discard_from(self)
         start = body.received
+        # What the app left must come at once: linger_timeout, not the body's own deadline.
+        self._drain_deadline = self.io.now() + self.config.linger_timeout
         try:
             while not body.complete:
                 if body.received - start > self.config.max_drain_size:
@@ -493,6 +499,7 @@ class Connection:
         except BodyError:
             return False
         finally:
+            self._drain_deadline = None
             body.detach()
         return True
 

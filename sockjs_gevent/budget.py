@@ -101,3 +101,9 @@ BUDGET = Budget(_limit_from_environment())
 def configure(max_buffered_bytes: int) -> None:
     """Set the process's limit (see the module docstring)."""
     BUDGET.configure(max_buffered_bytes)
+
+
+def configure_from_environment() -> None:
+    """Read ``$SOCKJS_GEVENT_MAX_BUFFERED_BYTES`` again (a worker whose environment was set after this import)."""
+    if os.environ.get(LIMIT_ENV):
+        BUDGET.configure(_limit_from_environment())

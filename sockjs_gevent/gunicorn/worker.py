@@ -15,6 +15,7 @@ from gevent import hub, monkey
 from gevent import socket as gevent_socket
 from gunicorn.workers import base
 
+from .. import budget
 from ..server import shutdown
 from .requests import (
     RESPONSE_HEADERS,
@@ -59,6 +60,7 @@ class Worker(base.Worker):
     def init_process(self) -> None:
         # Before anything of the app is imported (base.Worker.init_process loads it).
         monkey.patch_all()
+        budget.configure_from_environment()  # (gunicorn's raw_env may have come after this package's import)
         if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
             gevent.config.track_greenlet_tree = False
         self.listener_names = [str(listener) for listener in self.sockets]  # (before they are detached)

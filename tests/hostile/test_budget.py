@@ -1,6 +1,6 @@
 """The process-wide budget for client data (``max_buffered_bytes``): many sessions each under their own bounds.
 
-150 xhr-streaming sessions on a handler that never reads, each sent 1 MB
+150 xhr-streaming sessions on a handler that never reads, each sent 5 x 1 MB
 messages: every inbox stays under ``max_inbox_bytes`` (4 MiB), yet they
 held 600 MB together (issue 23, item 1). With a budget the sends past it
 get 503, new sessions 1013, websockets pause; nothing accepted is lost.
@@ -19,8 +19,8 @@ from websockets.sync.client import connect
 
 MIB = 1024 * 1024
 BUDGET = 32 * MIB
-SESSIONS = 60
-SENDS = 4
+SESSIONS = 150
+SENDS = 5
 MESSAGE = json.dumps(["x" * 1_000_000]).encode()
 
 

@@ -1,13 +1,28 @@
 """Packaging for sockjs-gevent (the library) and flask_sockjs (the Flask extension)."""
 
+import os
+import re
+
 from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version() -> str:
+    """``__version__`` of sockjs_gevent/__init__.py, read as text: importing the package needs its dependencies."""
+    with open(os.path.join(HERE, "sockjs_gevent", "__init__.py"), encoding="utf-8") as f:
+        match = re.search(r"""^__version__ = ["']([^"']+)["']""", f.read(), re.M)
+    if match is None:
+        raise RuntimeError("no __version__ = \"...\" line in sockjs_gevent/__init__.py")
+    return match.group(1)
+
 
 with open("requirements.txt") as f:
     requirements = [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
 setup(
     name="sockjs-gevent",
-    version="0.1.0",
+    version=read_version(),
     description="SockJS server for gevent: every transport, blocking-style handlers",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

@@ -19,4 +19,5 @@ from .server import SockJSHandler, make_server, serve
 
 __all__ = ["SockJS", "Compression", "Connection", "Refuse", "Options", "OptionsError", "Router", "HttpConfig", "SockJSHandler",
            "make_server", "serve"]
+#: The one version number: setup.py reads it from this line, the command lines print it with --version.
 __version__ = "0.1.0"

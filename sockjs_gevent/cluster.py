@@ -28,6 +28,8 @@ import sys
 import time
 from typing import Optional
 
+from . import __version__
+
 log = logging.getLogger("sockjs_gevent.cluster")
 RESTART_PAUSE = 1.0
 
@@ -103,6 +105,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sockjs_gevent.cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="module:name of a handler or WSGI app (as for python -m sockjs_gevent)")
+    parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--base-port", type=int, default=9001)

@@ -29,7 +29,7 @@ import gevent
 from gevent.event import Event
 
 
-from . import Connection, Router, SockJS, channels
+from . import Connection, Router, SockJS, __version__, channels
 from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .compression import Compression
 from .options import DEFAULT_SOCKJS_URL, OptionsError
@@ -262,6 +262,7 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sockjs_gevent.testserver", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--freeze-gc", action="store_true",
                         help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")

@@ -104,3 +104,27 @@ def test_help_says_it_monkey_patches_and_shows_defaults():
     testserver = subprocess.run([sys.executable, "-m", "sockjs_gevent.testserver", "--help"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=20).stdout
     assert testserver.startswith("usage: python -m sockjs_gevent.testserver")
+
+
+@pytest.mark.parametrize("module", ["sockjs_gevent", "sockjs_gevent.testserver", "sockjs_gevent.cluster"])
+def test_version(module):
+    import sockjs_gevent
+
+    result = subprocess.run([sys.executable, "-m", module, "--version"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=20)
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"sockjs-gevent {sockjs_gevent.__version__}\n", "")
+
+
+def test_setup_py_takes_the_version_from_the_package(tmp_path):
+    """One version number: setup.py reads sockjs_gevent/__init__.py (as text: it cannot import the package)."""
+    for name in ("setup.py", "README.md", "requirements.txt"):
+        (tmp_path / name).write_text(open(os.path.join(ROOT, name), encoding="utf-8").read(), encoding="utf-8")
+    (tmp_path / "sockjs_gevent").mkdir()
+    init = open(os.path.join(ROOT, "sockjs_gevent", "__init__.py"), encoding="utf-8").read()
+    assert '\n__version__ = "' in init
+    (tmp_path / "sockjs_gevent" / "__init__.py").write_text(
+        init.replace('\n__version__ = "', '\n__version__ = "9.8.7+test.'), encoding="utf-8")
+    result = subprocess.run([sys.executable, "setup.py", "--version"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("9.8.7+test.")

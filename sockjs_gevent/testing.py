@@ -13,12 +13,21 @@ The handler runs in its own greenlet exactly as under the server. If the
 handler raises, the test sees that exception (from ``recv``,
 ``wait_closed``, or leaving the ``with`` block), not only a 1011 close it
 might never look at; ``raise_errors=False`` turns that off.
+
+Building a client returns only once the handler has run up to its first
+wait (see ``settle``): a handler that joins a channel has joined it, so
+two clients of one service hear each other from their first message:
+
+    with HandlerClient(service) as a, HandlerClient(service) as b:
+        a.send("hi")                          # the handler publishes to its room
+        assert b.recv() == "hi"
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import gevent
 from werkzeug.test import EnvironBuilder
@@ -29,6 +38,37 @@ from .transports import NAMES
 from .waiting import wait_for
 
 _CLOSED = object()  # what recv's take returns once the session closed and nothing is left
+
+#: The longest ``settle`` yields to a handler that never waits (one that
+#: spins with ``gevent.sleep(0)``) before the test goes on anyway.
+SETTLE_TIMEOUT = 1.0
+
+
+def settle(started: Optional[Callable[[], bool]] = None, timeout: Optional[float] = None) -> None:
+    """Let every greenlet that is ready run until it waits: until the event loop is idle.
+
+    A handler spawned for a new session (or a stream handler for a new
+    ``sub``) has then run up to its first wait of any kind (a message, a
+    timer, a socket) or returned, whatever it did before: joined a
+    channel, yielded with ``gevent.sleep(0)``, spawned greenlets of its own.
+
+    Why not one ``gevent.sleep(0)``, nor an event set when the handler first
+    reads: one yield lets the handler run only up to its first cooperative
+    yield (a ``sleep(0)``, a multiplexer spawning its stream's greenlet),
+    and a handler need not read first (a ticker sends, then sleeps). Idle
+    means no greenlet can run, which is what a test needs before it acts
+    as another client. ``started()`` (the handler greenlet has begun) is
+    polled first, so even a busy loop elsewhere cannot return before the
+    handler ran. Bounded: after ``timeout`` seconds (``SETTLE_TIMEOUT``) of a
+    loop that never goes idle it returns anyway.
+    """
+    deadline = time.monotonic() + (SETTLE_TIMEOUT if timeout is None else timeout)
+    while started is not None and not started() and time.monotonic() < deadline:
+        gevent.sleep(0)
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        with gevent.Timeout(remaining, False):
+            gevent.idle()
 
 
 class HandlerClient:
@@ -65,8 +105,11 @@ class HandlerClient:
         self.error: Optional[BaseException] = None
         self._raise_errors = raise_errors
         handler = service.handler
+        started = False
 
         def recording(conn: Any) -> Any:
+            nonlocal started
+            started = True
             try:
                 return handler(conn)
             except Exception as exc:
@@ -76,6 +119,16 @@ class HandlerClient:
         #: The server-side session; messages are kept unquoted for reading.
         self.session: Session = service.open_session(None, environ, transport, raw=True, handler=recording)
         self.session.attach(self._receiver)
+        if self.session.handler_greenlet is not None:  # (not when refused)
+            settle(lambda: started)
+
+    def settle(self, timeout: Optional[float] = None) -> None:
+        """Let the handler (and every other ready greenlet) run until it waits; see ``settle``.
+
+        Building the client does this; call it after ``send`` to look at
+        what the handler did with a message without reading an answer.
+        """
+        settle(None, timeout)
 
     def _raise_handler_error(self) -> None:
         error, self.error = self.error, None
@@ -142,6 +195,7 @@ class HandlerClient:
                 greenlet.kill(block=True, timeout=timeout)
 
     def __enter__(self) -> "HandlerClient":
+        """The client, whose handler has already run up to its first wait (building it did that)."""
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:

@@ -11,6 +11,8 @@
 
 It drives a ``HandlerClient`` (pass one, e.g. from the Flask extension's
 ``test_client``, or a service) and sorts what the server sends by stream.
+``subscribe`` returns once the stream's handler waits, as building a
+``HandlerClient`` does for the session's handler.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections import deque
 from typing import Any, Optional, Union
 
 from ..app import SockJS
-from ..testing import HandlerClient
+from ..testing import HandlerClient, settle
 from .framing import MSG, UNS, encode_msg, encode_sub, encode_uns, parse, wire_name
 
 
@@ -68,10 +70,16 @@ class MultiplexClient:
         self._streams: dict[str, StreamClient] = {}
 
     def subscribe(self, name: str) -> StreamClient:
-        """``sub,NAME``: open stream ``name`` (escaped as the browser does)."""
+        """``sub,NAME``: open stream ``name`` (escaped as the browser does).
+
+        Returns once the stream's handler has run up to its first wait
+        (``sockjs_gevent.testing.settle``): a stream that joins a channel
+        has joined it, so another client's message reaches it.
+        """
         stream = StreamClient(self, wire_name(name))
         self._streams[stream.wire_name] = stream
         self.client.send(encode_sub(stream.wire_name))
+        settle()
         return stream
 
     def send_raw(self, *messages: str) -> None:

@@ -51,7 +51,7 @@ class _Route:
 
 @dataclass
 class _AppState:
-    """What the extension keeps per Flask app (in ``app.extensions["sockjs"]``)."""
+    """What the extensions keep per Flask app (in ``app.extensions["sockjs"]``, shared by every ``SockJS`` of it)."""
 
     router: Router
     services: dict[str, Service] = field(default_factory=dict)
@@ -81,14 +81,22 @@ class SockJS:
     # -- setup -------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Put the SockJS router in front of ``app.wsgi_app`` and mount the routes."""
-        if "sockjs" in app.extensions:
+        """Put the SockJS router in front of ``app.wsgi_app`` and mount the routes.
+
+        Several extensions may share one app (a blueprint package bringing
+        its own ``SockJS()``): the first puts the router in front, the
+        others mount their routes on it, each with its own ``before_open``
+        hooks. A prefix mounted twice is a ValueError. Setting up the same
+        extension on the same app again does nothing.
+        """
+        if any(known is app for known in self._apps):
             return
-        if app.config.get(BUDGET_KEY) is not None:
-            budget.configure(app.config[BUDGET_KEY])  # (ValueError at once if it cannot work)
-        router = Router([], fallback=app.wsgi_app)
-        app.wsgi_app = router  # type: ignore[method-assign]
-        app.extensions["sockjs"] = _AppState(router)
+        if "sockjs" not in app.extensions:
+            if app.config.get(BUDGET_KEY) is not None:
+                budget.configure(app.config[BUDGET_KEY])  # (ValueError at once if it cannot work)
+            router = Router([], fallback=app.wsgi_app)
+            app.wsgi_app = router  # type: ignore[method-assign]
+            app.extensions["sockjs"] = _AppState(router)
         self._apps.append(app)
         for route in self._routes:
             self._mount(app, route, route.prefix)
@@ -167,8 +175,8 @@ class SockJS:
         return hook
 
     def _mount(self, app: Flask, route: _Route, prefix: str) -> None:
-        if "sockjs" not in app.extensions:
-            self.init_app(app)
+        if not any(known is app for known in self._apps):
+            self.init_app(app)  # a blueprint's route sets the extension up on the app it is registered on
         state: _AppState = app.extensions["sockjs"]
         options = {option: app.config[key] for key, option in CONFIG_KEYS.items() if key in app.config}
         options.update(route.options)

@@ -46,3 +46,64 @@ def test_two_multiplex_test_clients_hear_each_other_at_once():
         chat_a, chat_b = a.subscribe("chat"), b.subscribe("chat")
         chat_a.send("hi")
         assert chat_b.recv(timeout=1) == "hi"
+
+
+# -- 2. a second extension on one app -------------------------------------------
+
+def test_a_second_extension_on_the_same_app_serves_its_routes_too():
+    app = make_app()
+    first, second = SockJS(app), SockJS(app)
+    first.route("/a")(echo)
+    second.route("/b")(echo)
+    web = app.test_client()
+    assert web.get("/a").data == b"Welcome to SockJS!\n"
+    assert web.get("/b").data == b"Welcome to SockJS!\n"
+    with second.test_client(app, "/b") as client:
+        client.send("hi")
+        assert client.recv() == "hi"
+
+
+def test_a_second_extension_set_up_later_with_init_app_serves_routes_declared_before():
+    app = make_app()
+    first = SockJS(app)
+    first.route("/a")(echo)
+    second = SockJS()
+    second.route("/b")(echo)
+    second.init_app(app)
+    second.init_app(app)  # twice is once
+    assert app.test_client().get("/b").data == b"Welcome to SockJS!\n"
+    assert sorted(s.prefix for s in app.extensions["sockjs"].router.services) == ["/a", "/b"]
+
+
+def test_each_extension_keeps_its_own_before_open_hooks():
+    app = make_app(SOCKJS_ALLOWED_ORIGINS="*")
+    open_one, closed_one = SockJS(app), SockJS(app)
+    open_one.route("/open")(echo)
+    closed_one.route("/closed")(echo)
+    closed_one.before_open(lambda: False)
+    with open_one.test_client(app, "/open") as client:
+        assert not client.refused
+    with closed_one.test_client(app, "/closed") as client:
+        assert client.refused
+
+
+def test_two_extensions_may_not_mount_the_same_prefix():
+    app = make_app()
+    SockJS(app).route("/a")(echo)
+    with pytest.raises(ValueError, match="/a"):
+        SockJS(app).route("/a")(echo)
+
+
+def test_a_second_extension_used_through_a_blueprint_is_set_up_on_the_app():
+    from flask import Blueprint
+
+    app = make_app()
+    SockJS(app).route("/a")(echo)
+    second = SockJS()
+    bp = Blueprint("chat", __name__, url_prefix="/chat")
+    second.route("/room", blueprint=bp)(echo)
+    second.route("/plain")(echo)
+    app.register_blueprint(bp)
+    web = app.test_client()
+    assert web.get("/chat/room").data == b"Welcome to SockJS!\n"
+    assert web.get("/plain").data == b"Welcome to SockJS!\n"

@@ -3,7 +3,9 @@
 A handler of the wrong shape would otherwise open every session and close
 it at once (1011), or close it silently (a generator, an ``async def``);
 these checks turn such mistakes into a TypeError at construction that says
-what to write instead.
+what to write instead. ``check_wsgi_app`` does the same for what is served
+as a WSGI app (``serve()``, the command line's TARGET), which would
+otherwise start and answer 500 to every request.
 """
 
 from __future__ import annotations
@@ -90,3 +92,88 @@ def looks_like_handler(obj: Any) -> bool:
     """A function of exactly one required argument (a SockJS handler), not a WSGI app."""
     arity = positional_arity(obj) if callable(obj) else None
     return arity is not None and arity[0] == 1
+
+
+def _short_name(obj: Any) -> str:
+    """A name to write in an example: the function's, else its class's in lower case."""
+    name = getattr(obj, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        name = "handler" if inspect.isroutine(obj) else type(obj).__name__.lower()
+    return {"multiplexer": "mux"}.get(name, name)
+
+
+def service_example(obj: Any) -> str:
+    """How to write ``obj`` as a SockJS service: ``SockJS(echo, prefix='/echo')``."""
+    from .app import SockJS
+
+    if isinstance(obj, SockJS):
+        return f"SockJS({_short_name(obj.handler)}, prefix={obj.prefix!r})"
+    name = _short_name(obj) if callable(obj) else "echo"
+    return f"SockJS({name}, prefix='/{name}')"
+
+
+def check_wsgi_app(obj: Any, what: str = "serve()") -> None:
+    """Raise TypeError unless ``obj`` could be a WSGI app, saying what to write instead.
+
+    ``what`` names the taker in the message: ``"serve()"`` (examples are
+    then written as ``serve(...)``), or the command line's TARGET. Caught:
+    a list or tuple (of services: ``Router([...])``), a SockJS handler (a
+    function of one connection: ``SockJS(echo, prefix='/echo')``), a
+    function of no arguments (a factory: call it), one of three or more
+    required arguments (an ASGI app, or not an app at all), an
+    ``async def``, the Flask extension object, anything not callable.
+    A callable whose signature cannot be read is let through.
+    """
+    from .app import SockJS
+    from .router import Router
+
+    if isinstance(obj, (SockJS, Router)):
+        return
+
+    def call(inner: str) -> str:
+        return f"{what[:-1]}{inner})" if what.endswith("()") else inner
+
+    if isinstance(obj, (list, tuple)):
+        items = ", ".join(service_example(item) for item in obj) or "SockJS(echo, prefix='/echo')"
+        raise TypeError(
+            f"{what} takes one WSGI app, not a {type(obj).__name__} of services: mount them on a Router, "
+            f"{call(f'Router([{items}])')}"
+        )
+    if not callable(obj):
+        if type(obj).__module__.split(".")[0] in ("flask_ext", "flask_sockjs"):
+            instead = "serve(app) (or sockjs.run(app))" if what.endswith("()") else "name that app (module:app)"
+            raise TypeError(
+                f"{what} takes a WSGI app, and {obj!r} is the Flask extension, not an app: serve the Flask app it "
+                f"is set up on, {instead}"
+            )
+        raise TypeError(
+            f"{what} takes a WSGI app (a SockJS service, a Router, a Flask app, or a function of "
+            f"(environ, start_response)), got {obj!r}"
+        )
+    name = _short_name(obj)
+    if inspect.iscoroutinefunction(_unwrapped(obj)):
+        raise TypeError(
+            f"{what} takes a WSGI app, and {name} is an async def: WSGI apps are plain functions of "
+            f"(environ, start_response); an ASGI app cannot be served here"
+        )
+    arity = positional_arity(obj)
+    if arity is None:
+        return
+    required, most = arity
+    if looks_like_handler(obj):
+        raise TypeError(
+            f"{what} takes a WSGI app, and {name} looks like a SockJS handler (one argument, the connection): "
+            f"wrap it in a service, {call(service_example(obj))}"
+        )
+    if required >= 3:
+        raise TypeError(
+            f"{what} takes a WSGI app, a function of (environ, start_response), and {name} takes {required} "
+            f"required arguments (an ASGI app's (scope, receive, send) cannot be served here): write "
+            f"def {name}(environ, start_response), or a SockJS handler def {name}(conn) served as "
+            f"{call(service_example(obj))}"
+        )
+    if most < 2:
+        raise TypeError(
+            f"{what} takes a WSGI app, and {name} takes no arguments: if it builds the app, call it, "
+            f"{call(f'{name}()')}"
+        )

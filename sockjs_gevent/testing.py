@@ -33,6 +33,8 @@ import gevent
 from werkzeug.test import EnvironBuilder
 
 from .app import SockJS
+from .callables import looks_like_handler, service_example
+from .router import Router
 from .session import NORMAL_CLOSURE, EventReceiver, Session
 from .transports import NAMES
 from .waiting import wait_for
@@ -71,6 +73,26 @@ def settle(started: Optional[Callable[[], bool]] = None, timeout: Optional[float
             gevent.idle()
 
 
+def not_a_service(taker: str, obj: Any, handler: str = "echo", also: str = "") -> str:
+    """What to tell someone who gave ``taker`` (a test client) ``obj`` instead of a SockJS service.
+
+    ``handler`` names the handler in the examples; ``also`` is what else ``taker`` takes.
+    """
+    service = f"SockJS({handler}, prefix='/{handler}')"
+    if isinstance(obj, Router):
+        return f"{taker} takes one SockJS service{also}, not a Router: pick one, {taker}(router.service_for('/{handler}'))"
+    if hasattr(obj, "wsgi_app") and hasattr(obj, "extensions"):  # a Flask app
+        flask_client = f"sockjs.test_client(app, '/{handler}')"  # (a HandlerClient)
+        return (f"{taker} takes a SockJS service{also}, not a Flask app: for a route of flask_sockjs, "
+                f"{flask_client if taker == 'HandlerClient' else f'{taker}({flask_client})'}")
+    if type(obj).__module__.startswith("sockjs_gevent.client"):
+        return (f"{taker} takes a SockJS service{also} and runs it in-process, without a server; a "
+                f"{type(obj).__name__} talks to a server over the network. Give it the service: {taker}({service})")
+    if looks_like_handler(obj):
+        return f"{taker} takes a SockJS service{also}, not a handler: {taker}({service_example(obj)})"
+    return f"{taker} takes a SockJS service{also}: {taker}({service}), got {obj!r}"
+
+
 class HandlerClient:
     """One fake client session against ``service``'s handler."""
 
@@ -86,6 +108,8 @@ class HandlerClient:
         raise_errors: bool = True,
         query_string: str = "",
     ) -> None:
+        if not isinstance(service, SockJS):
+            raise TypeError(not_a_service("HandlerClient", service))
         if transport not in NAMES:
             raise ValueError(f"transport must be one of {', '.join(NAMES)} (as conn.transport says), got {transport!r}")
         all_headers = dict(headers or {})

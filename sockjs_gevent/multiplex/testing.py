@@ -22,7 +22,7 @@ from collections import deque
 from typing import Any, Optional, Union
 
 from ..app import SockJS
-from ..testing import HandlerClient, settle
+from ..testing import HandlerClient, not_a_service, settle
 from .framing import MSG, UNS, encode_msg, encode_sub, encode_uns, parse, wire_name
 
 
@@ -65,6 +65,8 @@ class MultiplexClient:
     """One fake browser session speaking websocket-multiplex to a multiplexed service."""
 
     def __init__(self, client: Union[HandlerClient, SockJS], **options: Any) -> None:
+        if not isinstance(client, (HandlerClient, SockJS)):
+            raise TypeError(not_a_service("MultiplexClient", client, "mux", " of a Multiplexer (or a HandlerClient of one)"))
         #: The underlying session client (its ``session``, ``wait_closed``, ``close`` ...).
         self.client = client if isinstance(client, HandlerClient) else HandlerClient(client, **options)
         self._streams: dict[str, StreamClient] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Optional
@@ -31,6 +32,8 @@ def _config_key(option: str) -> str:
 CONFIG_KEYS = {_config_key(f.name): f.name for f in fields(Options) if f.name != "prefix"}
 #: The one process-wide setting: sockjs_gevent.budget's limit, set when the extension is set up.
 BUDGET_KEY = "SOCKJS_MAX_BUFFERED_BYTES"
+
+log = logging.getLogger("sockjs_gevent.flask")
 
 Handler = Callable[[Connection], Any]
 StreamHandler = Callable[[Stream], Any]
@@ -75,6 +78,9 @@ class SockJS:
         self._routes: list[_Route] = []
         self._hooks: list[Hook] = []
         self._apps: list[Flask] = []
+        #: Prefixes mounted with the default origins ("*") and no hook yet: a
+        #: hook of the extension's added later makes each worth a warning.
+        self._open_to_all: dict[str, None] = {}  # (a set that keeps order)
         if app is not None:
             self.init_app(app)
 
@@ -172,6 +178,9 @@ class SockJS:
         ``HTTPException`` such as ``abort(401)`` maps to 4000 + its status.
         """
         self._hooks.append(hook_caller(hook, "before_open"))
+        open_to_all, self._open_to_all = self._open_to_all, {}
+        for prefix in open_to_all:
+            _warn_open_to_all(prefix)
         return hook
 
     def _mount(self, app: Flask, route: _Route, prefix: str) -> None:
@@ -185,6 +194,16 @@ class SockJS:
         else:
             assert route.handler is not None
             handler = _in_request_context(app, route.handler)
+        if "allowed_origins" not in options:
+            # The service always gets a before_open (_check_open: hooks may be
+            # added later), which alone would make it warn that it authenticates
+            # with every origin allowed. Give it the default explicitly and warn
+            # here, for routes that have a hook of the user's.
+            options["allowed_origins"] = Options.allowed_origins
+            if self._hooks or route.before_open is not None:
+                _warn_open_to_all(prefix)
+            else:
+                self._open_to_all[prefix] = None
         service = Service(
             handler,
             prefix,
@@ -318,6 +337,17 @@ class MultiplexRoute:
 _FLASK_RUN_ONLY = {"debug", "load_dotenv", "use_reloader", "use_debugger", "use_evalex", "threaded", "processes",
                    "extra_files", "exclude_patterns", "reloader_interval", "reloader_type", "passthrough_errors",
                    "ssl_context_flask"}
+
+
+def _warn_open_to_all(prefix: str) -> None:
+    """What sockjs_gevent's SockJS logs for a before_open hook under the default origins, in Flask's terms."""
+    log.warning(
+        "service %r authenticates in before_open but lets every web page in: another site's page can open "
+        "sessions with your users' cookies. Set app.config['SOCKJS_ALLOWED_ORIGINS'] (or the route's "
+        "allowed_origins=) to the pages that may use it ([] for this app's own pages; '*' to keep allowing all "
+        "and silence this).",
+        prefix or "/",
+    )
 
 
 def _signed_session(app: Flask, values: dict[str, Any]) -> str:

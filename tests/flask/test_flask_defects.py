@@ -107,3 +107,59 @@ def test_a_second_extension_used_through_a_blueprint_is_set_up_on_the_app():
     web = app.test_client()
     assert web.get("/chat/room").data == b"Welcome to SockJS!\n"
     assert web.get("/plain").data == b"Welcome to SockJS!\n"
+
+
+# -- 5. the origins warning only for routes that authenticate ----------------------
+
+WARNING = "authenticates in before_open but lets every web page in"
+
+
+def test_a_plain_route_logs_no_origins_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        app = make_app()
+        sockjs = SockJS(app)
+        sockjs.route("/plain")(echo)
+        sockjs.multiplex("/mux")
+    assert WARNING not in caplog.text
+
+
+def test_a_route_with_its_own_hook_and_default_origins_warns_once(caplog):
+    with caplog.at_level(logging.WARNING):
+        app = make_app()
+        sockjs = SockJS(app)
+        sockjs.route("/plain")(echo)
+        sockjs.route("/private", before_open=lambda: "user" in session)(echo)
+    assert caplog.text.count(WARNING) == 1
+    assert "'/private'" in caplog.text and "SOCKJS_ALLOWED_ORIGINS" in caplog.text
+
+
+def test_an_extension_hook_warns_for_each_route_with_default_origins_before_or_after(caplog):
+    with caplog.at_level(logging.WARNING):
+        app = make_app()
+        sockjs = SockJS(app)
+        sockjs.route("/early")(echo)
+        sockjs.route("/guarded", allowed_origins=[])(echo)
+        sockjs.before_open(lambda: "user" in session)
+        sockjs.route("/late")(echo)
+        sockjs.before_open(lambda: True)  # a second hook says nothing new
+    assert caplog.text.count(WARNING) == 2
+    assert "'/early'" in caplog.text and "'/late'" in caplog.text and "/guarded" not in caplog.text
+
+
+def test_origins_from_config_or_given_as_star_silence_the_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        app = make_app(SOCKJS_ALLOWED_ORIGINS="*")
+        sockjs = SockJS(app)
+        sockjs.before_open(lambda: True)
+        sockjs.route("/a")(echo)
+        other = SockJS(make_app())
+        other.route("/b", before_open=lambda: True, allowed_origins="*")(echo)
+    assert WARNING not in caplog.text
+
+
+def test_default_origins_still_let_every_page_in():
+    app = make_app()
+    sockjs = SockJS(app)
+    sockjs.route("/plain")(echo)
+    assert sockjs.service(app, "/plain").options.allowed_origins == "*"
+    assert app.test_client().get("/plain/info", headers={"Origin": "https://elsewhere.example"}).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import io
 import logging
@@ -32,6 +33,10 @@ def _config_key(option: str) -> str:
 CONFIG_KEYS = {_config_key(f.name): f.name for f in fields(Options) if f.name != "prefix"}
 #: The one process-wide setting: sockjs_gevent.budget's limit, set when the extension is set up.
 BUDGET_KEY = "SOCKJS_MAX_BUFFERED_BYTES"
+
+#: Config keys that start with SOCKJS_ but are not the extension's: the
+#: environment's names (SOCKJS_GEVENT_REDIS_URL...), which some apps copy into config.
+FOREIGN_KEY_PREFIX = "SOCKJS_GEVENT_"
 
 log = logging.getLogger("sockjs_gevent.flask")
 
@@ -98,6 +103,7 @@ class SockJS:
         if any(known is app for known in self._apps):
             return
         if "sockjs" not in app.extensions:
+            _check_config_keys(app.config)
             if app.config.get(BUDGET_KEY) is not None:
                 budget.configure(app.config[BUDGET_KEY])  # (ValueError at once if it cannot work)
             router = Router([], fallback=app.wsgi_app)
@@ -337,6 +343,25 @@ class MultiplexRoute:
 _FLASK_RUN_ONLY = {"debug", "load_dotenv", "use_reloader", "use_debugger", "use_evalex", "threaded", "processes",
                    "extra_files", "exclude_patterns", "reloader_interval", "reloader_type", "passthrough_errors",
                    "ssl_context_flask"}
+
+
+def _check_config_keys(config: Any) -> None:
+    """One warning naming every SOCKJS_* key the extension does not know, with the close match if any.
+
+    A misspelled keyword option raises OptionsError; a misspelled config
+    key would otherwise be ignored without a word.
+    """
+    known = [*CONFIG_KEYS, BUDGET_KEY]
+    unknown = sorted(key for key in config if isinstance(key, str) and key.startswith("SOCKJS_")
+                     and key not in known and not key.startswith(FOREIGN_KEY_PREFIX))
+    if not unknown:
+        return
+    described = []
+    for key in unknown:
+        match = difflib.get_close_matches(key, known, n=1)
+        described.append(f"{key} (did you mean {match[0]}?)" if match else key)
+    log.warning("unknown SockJS config key%s, ignored: %s (the extension's keys: flask_sockjs.CONFIG_KEYS and %s)",
+                "s" if len(unknown) > 1 else "", ", ".join(described), BUDGET_KEY)
 
 
 def _warn_open_to_all(prefix: str) -> None:

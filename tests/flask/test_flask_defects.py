@@ -163,3 +163,33 @@ def test_default_origins_still_let_every_page_in():
     sockjs.route("/plain")(echo)
     assert sockjs.service(app, "/plain").options.allowed_origins == "*"
     assert app.test_client().get("/plain/info", headers={"Origin": "https://elsewhere.example"}).status_code == 200
+
+
+# -- 7. misspelled config keys ------------------------------------------------------
+
+def test_a_misspelled_config_key_is_one_warning_naming_the_close_match(caplog):
+    with caplog.at_level(logging.WARNING, logger="sockjs_gevent"):
+        SockJS(make_app(SOCKJS_HEARBEAT_DELAY=5, SOCKJS_MAX_BUFERED_BYTES=1 << 30, SOCKJS_NOTHING_LIKE_IT=1))
+    lines = [r.getMessage() for r in caplog.records if "SOCKJS_HEARBEAT_DELAY" in r.getMessage()]
+    assert len(lines) == 1 and len(caplog.records) == 1
+    assert "SOCKJS_HEARBEAT_DELAY (did you mean SOCKJS_HEARTBEAT_DELAY?)" in lines[0]
+    assert "SOCKJS_MAX_BUFERED_BYTES (did you mean SOCKJS_MAX_BUFFERED_BYTES?)" in lines[0]
+    assert "SOCKJS_NOTHING_LIKE_IT" in lines[0]
+
+
+def test_known_keys_and_sockjs_gevent_environment_names_do_not_warn(caplog):
+    with caplog.at_level(logging.WARNING, logger="sockjs_gevent"):
+        app = make_app(SOCKJS_HEARTBEAT_DELAY=5, SOCKJS_URL="/sockjs.js", SOCKJS_ALLOWED_ORIGINS=[],
+                       SOCKJS_MAX_BUFFERED_BYTES=None, SOCKJS_GEVENT_REDIS_URL="redis://localhost:6379/0",
+                       SOCKJS_GEVENT_MAX_BUFFERED_BYTES="1g")
+        SockJS(app)
+        SockJS(app)  # a second extension on the app says nothing more either
+    assert caplog.records == []
+
+
+def test_a_second_extension_does_not_repeat_the_warning(caplog):
+    app = make_app(SOCKJS_HEARBEAT_DELAY=5)
+    with caplog.at_level(logging.WARNING, logger="sockjs_gevent"):
+        SockJS(app)
+        SockJS(app)
+    assert len(caplog.records) == 1

@@ -8,7 +8,8 @@
             assert client.recv() == "hi"
 
 The client plays the browser: ``send`` delivers messages to the handler,
-``recv`` returns what the handler sent, ``close`` is the browser leaving.
+``recv`` returns what the handler sent (``send_json`` and ``recv_json``
+do the same as JSON), ``close`` is the browser leaving.
 The handler runs in its own greenlet exactly as under the server. If the
 handler raises, the test sees that exception (from ``recv``,
 ``wait_closed``, or leaving the ``with`` block), not only a 1011 close it
@@ -25,6 +26,7 @@ two clients of one service hear each other from their first message:
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from typing import Any, Callable, Mapping, Optional
@@ -162,6 +164,18 @@ class HandlerClient:
     def send(self, *messages: str) -> None:
         """Deliver messages to the handler, as if the browser sent them."""
         self.session.deliver(list(messages))
+
+    def send_json(self, *values: Any) -> None:
+        """Deliver each value as a JSON text message (what ``conn.recv_json()`` decodes)."""
+        self.send(*(json.dumps(value, separators=(",", ":"), ensure_ascii=False) for value in values))
+
+    def recv_json(self, timeout: float = 1.0) -> Any:
+        """The next message the handler sent, decoded from JSON; None once the session closed.
+
+        Raises ValueError for a message that is not JSON, TimeoutError as ``recv``.
+        """
+        message = self.recv(timeout)
+        return None if message is None else json.loads(message)
 
     def recv(self, timeout: float = 1.0) -> Optional[str]:
         """The next message the handler sent; None once the session closed.

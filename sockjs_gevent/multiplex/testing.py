@@ -12,11 +12,14 @@
 It drives a ``HandlerClient`` (pass one, e.g. from the Flask extension's
 ``test_client``, or a service) and sorts what the server sends by stream.
 ``subscribe`` returns once the stream's handler waits, as building a
-``HandlerClient`` does for the session's handler.
+``HandlerClient`` does for the session's handler. A stream client has
+``send``, ``recv``, their JSON forms ``send_json`` and ``recv_json``,
+``wait_closed`` and ``close``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from typing import Any, Optional, Union
@@ -40,6 +43,18 @@ class StreamClient:
     def send(self, text: str) -> None:
         """``msg,NAME,TEXT`` to the server."""
         self._mux.client.send(encode_msg(self.wire_name, text))
+
+    def send_json(self, value: Any) -> None:
+        """``value`` as JSON text on this stream (what ``stream.recv_json()`` decodes)."""
+        self.send(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+    def recv_json(self, timeout: float = 1.0) -> Any:
+        """The next message of the stream's handler, decoded from JSON; None once closed.
+
+        Raises ValueError for a message that is not JSON, TimeoutError as ``recv``.
+        """
+        message = self.recv(timeout)
+        return None if message is None else json.loads(message)
 
     def recv(self, timeout: float = 1.0) -> Optional[str]:
         """The next message the stream's handler sent; None once the server closed it (or the connection).

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 from flask import Flask, session
-
 from flask_sockjs import SockJS
+
 from sockjs_gevent.multiplex.testing import MultiplexClient
 
 

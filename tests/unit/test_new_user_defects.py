@@ -4,14 +4,12 @@ import flask
 import gevent
 import pytest
 
-from sockjs_gevent import Router, SockJS
+from sockjs_gevent import Router, SockJS, testing
 from sockjs_gevent.callables import check_wsgi_app
 from sockjs_gevent.client.connection import ClientConnection
 from sockjs_gevent.multiplex import Multiplexer
 from sockjs_gevent.multiplex.testing import MultiplexClient
-from sockjs_gevent import testing
 from sockjs_gevent.testing import HandlerClient
-
 
 # -- 1. a test client returns once the handler waits ---------------------------
 
@@ -166,3 +164,34 @@ def test_multiplex_client_refuses_what_is_not_a_service(obj, message):
     with pytest.raises(TypeError) as raised:
         MultiplexClient(obj)
     assert message in str(raised.value)
+
+
+# -- conveniences: JSON on the test clients -------------------------------------------
+
+def json_echo(conn):
+    for value in iter(conn.recv_json, None):
+        conn.send_json({"got": value})
+
+
+def test_handler_client_sends_and_receives_json():
+    with HandlerClient(SockJS(json_echo)) as client:
+        client.send_json([1, "é"], {"a": None})
+        assert client.recv_json() == {"got": [1, "é"]}
+        assert client.recv_json() == {"got": {"a": None}}
+        client.send("not json")
+        with pytest.raises(ValueError):  # what the handler's recv_json raised
+            client.wait_closed()
+        assert client.close_code == 1011
+
+
+def test_handler_client_recv_json_is_none_once_closed():
+    with HandlerClient(SockJS(lambda conn: conn.close())) as client:
+        assert client.recv_json() is None
+
+
+def test_stream_client_sends_and_receives_json():
+    with MultiplexClient(SockJS(Multiplexer({"json": json_echo}))) as client:
+        stream = client.subscribe("json")
+        stream.send_json({"n": 1})
+        assert stream.recv_json() == {"got": {"n": 1}}
+        stream.close()

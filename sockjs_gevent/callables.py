@@ -115,8 +115,8 @@ def service_example(obj: Any) -> str:
 def check_wsgi_app(obj: Any, what: str = "serve()") -> None:
     """Raise TypeError unless ``obj`` could be a WSGI app, saying what to write instead.
 
-    ``what`` names the taker in the message: ``"serve()"`` (examples are
-    then written as ``serve(...)``), or the command line's TARGET. Caught:
+    ``what`` starts the message: ``"serve()"`` (examples are then written
+    as ``serve(...)``), or the command line's TARGET (``"app.py:rooms"``). Caught:
     a list or tuple (of services: ``Router([...])``), a SockJS handler (a
     function of one connection: ``SockJS(echo, prefix='/echo')``), a
     function of no arguments (a factory: call it), one of three or more
@@ -136,24 +136,24 @@ def check_wsgi_app(obj: Any, what: str = "serve()") -> None:
     if isinstance(obj, (list, tuple)):
         items = ", ".join(service_example(item) for item in obj) or "SockJS(echo, prefix='/echo')"
         raise TypeError(
-            f"{what} takes one WSGI app, not a {type(obj).__name__} of services: mount them on a Router, "
+            f"{what}: expected one WSGI app, got a {type(obj).__name__} of services: mount them on a Router, "
             f"{call(f'Router([{items}])')}"
         )
     if not callable(obj):
         if type(obj).__module__.split(".")[0] in ("flask_ext", "flask_sockjs"):
             instead = "serve(app) (or sockjs.run(app))" if what.endswith("()") else "name that app (module:app)"
             raise TypeError(
-                f"{what} takes a WSGI app, and {obj!r} is the Flask extension, not an app: serve the Flask app it "
-                f"is set up on, {instead}"
+                f"{what}: expected a WSGI app, got the Flask extension {obj!r}: serve the Flask app it is set up "
+                f"on, {instead}"
             )
         raise TypeError(
-            f"{what} takes a WSGI app (a SockJS service, a Router, a Flask app, or a function of "
+            f"{what}: expected a WSGI app (a SockJS service, a Router, a Flask app, or a function of "
             f"(environ, start_response)), got {obj!r}"
         )
     name = _short_name(obj)
     if inspect.iscoroutinefunction(_unwrapped(obj)):
         raise TypeError(
-            f"{what} takes a WSGI app, and {name} is an async def: WSGI apps are plain functions of "
+            f"{what}: expected a WSGI app, and {name} is an async def: WSGI apps are plain functions of "
             f"(environ, start_response); an ASGI app cannot be served here"
         )
     arity = positional_arity(obj)
@@ -162,18 +162,18 @@ def check_wsgi_app(obj: Any, what: str = "serve()") -> None:
     required, most = arity
     if looks_like_handler(obj):
         raise TypeError(
-            f"{what} takes a WSGI app, and {name} looks like a SockJS handler (one argument, the connection): "
+            f"{what}: expected a WSGI app, and {name} looks like a SockJS handler (one argument, the connection): "
             f"wrap it in a service, {call(service_example(obj))}"
         )
     if required >= 3:
         raise TypeError(
-            f"{what} takes a WSGI app, a function of (environ, start_response), and {name} takes {required} "
+            f"{what}: expected a WSGI app, a function of (environ, start_response), and {name} takes {required} "
             f"required arguments (an ASGI app's (scope, receive, send) cannot be served here): write "
             f"def {name}(environ, start_response), or a SockJS handler def {name}(conn) served as "
             f"{call(service_example(obj))}"
         )
     if most < 2:
         raise TypeError(
-            f"{what} takes a WSGI app, and {name} takes no arguments: if it builds the app, call it, "
+            f"{what}: expected a WSGI app, and {name} takes no arguments: if it builds the app, call it, "
             f"{call(f'{name}()')}"
         )

@@ -89,7 +89,7 @@ def create_app():
     (Multiplexer({"chat": chat}), "serve(SockJS(mux, prefix='/mux'))"),
     (three, "three takes 3 required arguments"),
     (create_app, "call it, serve(create_app())"),
-    (42, "takes a WSGI app (a SockJS service, a Router, a Flask app"),
+    (42, "serve(): expected a WSGI app (a SockJS service, a Router, a Flask app"),
 ])
 def test_serve_refuses_what_is_not_a_wsgi_app_saying_what_to_write(obj, advice):
     with pytest.raises(TypeError) as raised:
@@ -98,7 +98,7 @@ def test_serve_refuses_what_is_not_a_wsgi_app_saying_what_to_write(obj, advice):
 
 
 def test_a_command_line_target_of_three_arguments_is_not_a_wsgi_app():
-    with pytest.raises(TypeError, match=r"^app:three takes a WSGI app, a function of \(environ, start_response\)"):
+    with pytest.raises(TypeError, match=r"^app:three: expected a WSGI app, a function of \(environ, start_response\)"):
         check_wsgi_app(three, "app:three")
 
 
@@ -110,7 +110,7 @@ def test_an_async_def_and_the_flask_extension_are_not_wsgi_apps():
 
     with pytest.raises(TypeError, match="async def"):
         check_wsgi_app(asgi)
-    with pytest.raises(TypeError, match=r"the Flask extension, not an app: .*serve\(app\)"):
+    with pytest.raises(TypeError, match=r"got the Flask extension .*: serve the Flask app it is set up on, serve\(app\)"):
         check_wsgi_app(FlaskSockJS())
 
 
@@ -130,7 +130,7 @@ def test_wsgi_apps_pass(app):
     (([flask.Flask(__name__)],), "fallback=app"),
     (([Router([])],), "not another Router"),
     (([], echo), "Router's fallback is a WSGI app (e.g. a Flask app), not a SockJS handler"),
-    (([], 42), "Router(fallback=...) takes a WSGI app"),
+    (([], 42), "Router(fallback=...): expected a WSGI app"),
 ])
 def test_router_refuses_what_is_not_a_service_saying_what_to_write(args, message):
     with pytest.raises(TypeError) as raised:

@@ -178,6 +178,28 @@ def start_gunicorn_testserver(*extra: str, workers: int = 3) -> RunningServer:
     return RunningServer(process, match.group(2), int(match.group(3)), out, match.group(1))
 
 
+def read_answer(sock: Any) -> tuple[bytes, bytes]:
+    """One HTTP answer with a Content-Length body from a raw socket: (head, body); what came if it closed early.
+
+    (pywsgi sends a head and its body in separate writes: this waits for both.)
+    """
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lengths = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    length = int(lengths[0]) if lengths else 0
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
 def http(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
          headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes, "http.client.HTTPResponse"]:
     """One plain HTTP request to a running server: (status, body, response)."""

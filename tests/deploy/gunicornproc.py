@@ -18,7 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -109,6 +109,16 @@ class Gunicorn:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request("GET", path, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def post(self, path: str, body: bytes | str = b"") -> tuple[int, bytes]:
+        """One POST on a new connection (so any worker may accept it): (status, body)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
             response = conn.getresponse()
             return response.status, response.read()
         finally:
@@ -209,3 +219,13 @@ def run_refused(*args: str, workers: int = 1, timeout: float = 30.0) -> tuple[in
 
 def wait_gone(pids: set[int], timeout: float = 15.0) -> None:
     poll_until(lambda: not any(_alive(p) for p in pids), timeout, f"processes {sorted(pids)} to exit", interval=0.05)
+
+
+def session_in_slot(slot: int, slots: int = 2) -> str:
+    """A new session id that slot ``slot`` of ``slots`` holds (sockjs_gevent.handoff.slot_of)."""
+    from sockjs_gevent.handoff import slot_of
+
+    while True:
+        sid = uuid.uuid4().hex
+        if slot_of(sid, slots) == slot:
+            return sid

@@ -11,25 +11,22 @@
 from __future__ import annotations
 
 import csv
-import http.client
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from gunicornproc import Gunicorn, start_gunicorn
+from gunicornproc import Gunicorn, session_in_slot, start_gunicorn
 from nginxproc import problems, start_nginx
 from serverproc import ROOT, poll_until
 from test_loadtest_smoke import KINDS, TRANSPORTS
 
-from sockjs_gevent.handoff import slot_of
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.which("nginx") is None,
                                 reason="needs redis-server and nginx (scripts/apt-packages.txt)")
@@ -72,32 +69,14 @@ def workers(redis_url: str) -> Iterator[Gunicorn]:
     assert "Traceback" not in running.log(), running.log()
 
 
-def session_of(slot: int) -> str:
-    while True:
-        sid = uuid.uuid4().hex
-        if slot_of(sid, 2) == slot:
-            return sid
-
-
-def post(target: Gunicorn, path: str, body: str = "") -> tuple[int, bytes]:
-    """One POST on a new connection (so any worker may accept it): (status, body)."""
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=10)
-    try:
-        conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def test_a_broadcast_reaches_a_session_another_gunicorn_worker_holds(workers):
-    first, second = session_of(0), session_of(1)
+    first, second = session_in_slot(0), session_in_slot(1)
     for sid in (first, second):
-        assert post(workers, f"/broadcast/000/{sid}/xhr") == (200, b"o\n")
+        assert workers.post(f"/broadcast/000/{sid}/xhr") == (200, b"o\n")
 
     def delivered() -> bool:
-        assert post(workers, f"/broadcast/000/{first}/xhr_send", json.dumps(["across"]))[0] == 204
-        status, body = post(workers, f"/broadcast/000/{second}/xhr")
+        assert workers.post(f"/broadcast/000/{first}/xhr_send", json.dumps(["across"]))[0] == 204
+        status, body = workers.post(f"/broadcast/000/{second}/xhr")
         return status == 200 and b"across" in body
 
     assert delivered()  # (each worker subscribed to Redis before it took any request)

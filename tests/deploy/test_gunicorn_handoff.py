@@ -9,7 +9,6 @@ actually passed (``sent``) and taken (``received``).
 
 from __future__ import annotations
 
-import http.client
 import re
 import signal
 
@@ -20,17 +19,6 @@ from sockjs_gevent.client import connect
 from sockjs_gevent.handoff import slot_of
 
 SHUTTING_DOWN = (1001, "Server shutting down")
-
-
-def post(running: Gunicorn, path: str, body: bytes = b"") -> tuple[int, bytes]:
-    """One POST on a new connection."""
-    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
-    try:
-        conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 def session_ids(slots: int, per_slot: int, tag: str) -> list[str]:
@@ -71,12 +59,12 @@ def test_xhr_polling_sessions_work_across_new_connections_whatever_worker_accept
     running = three_workers
     ids = session_ids(3, 4, "poll")
     for sid in ids:  # all open at once, then each request on a connection of its own
-        assert post(running, f"/echo/000/{sid}/xhr") == (200, b"o\n")
+        assert running.post(f"/echo/000/{sid}/xhr") == (200, b"o\n")
     for round_ in range(3):
         for sid in ids:
-            assert post(running, f"/echo/000/{sid}/xhr_send", f'["{sid}-{round_}"]'.encode())[0] == 204
+            assert running.post(f"/echo/000/{sid}/xhr_send", f'["{sid}-{round_}"]'.encode())[0] == 204
         for sid in ids:
-            assert post(running, f"/echo/000/{sid}/xhr") == (200, f'a["{sid}-{round_}"]\n'.encode())
+            assert running.post(f"/echo/000/{sid}/xhr") == (200, f'a["{sid}-{round_}"]\n'.encode())
     sent, received = stop_and_count(running)
     assert sent > 0 and received == sent
 
@@ -112,8 +100,8 @@ def test_hup_hands_the_slots_to_the_new_workers() -> None:
         new = set(running.wait_ready(2, start=start))
         assert not new & old
         for sid in session_ids(2, 2, "after"):
-            assert post(running, f"/echo/000/{sid}/xhr") == (200, b"o\n")
-            assert post(running, f"/echo/000/{sid}/xhr_send", b'["again"]')[0] == 204
-            assert post(running, f"/echo/000/{sid}/xhr") == (200, b'a["again"]\n')
+            assert running.post(f"/echo/000/{sid}/xhr") == (200, b"o\n")
+            assert running.post(f"/echo/000/{sid}/xhr_send", b'["again"]')[0] == 204
+            assert running.post(f"/echo/000/{sid}/xhr") == (200, b'a["again"]\n')
     finally:
         running.stop()

@@ -17,24 +17,16 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from typing import Iterator
 
 import pytest
-
+from gunicornproc import session_in_slot
 from serverproc import ROOT, Output
+from serverproc import read_answer as read_raw_answer
 
-from sockjs_gevent.handoff import DIRECTORY_ENV, SLOTS_ENV, Slots, slot_of, wire
+from sockjs_gevent.handoff import DIRECTORY_ENV, SLOTS_ENV, Slots, wire
 
 PREFIX = "/echo"
-
-
-def session_of(slot: int) -> str:
-    """A new session id that slot ``slot`` of two holds."""
-    while True:
-        sid = uuid.uuid4().hex
-        if slot_of(sid, 2) == slot:
-            return sid
 
 
 class Worker:
@@ -110,24 +102,15 @@ def request(path: str, body: bytes = b"", method: str = "POST") -> bytes:
 
 
 def read_answer(client: socket.socket) -> bytes:
-    """One whole answer with a Content-Length body (the worker's own answers)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = client.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int([line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")][0])
-    while len(body) < length:
-        body += client.recv(65536)
+    """One whole answer (head and body) of the worker's own."""
+    head, body = read_raw_answer(client)
     return head + b"\r\n\r\n" + body
 
 
 def test_a_foreign_session_request_reaches_its_slot_with_the_bytes_read(pair):
     worker, slot1 = pair
     slot1.listen()
-    sid = session_of(1)
+    sid = session_in_slot(1)
     client = worker.connect()
     sent = request(f"{PREFIX}/000/{sid}/xhr_send", b'["hello"]')
     client.sendall(sent)
@@ -147,7 +130,7 @@ def test_a_foreign_session_request_reaches_its_slot_with_the_bytes_read(pair):
 def test_local_sessions_stay_and_the_connection_moves_on_its_first_foreign_request(pair):
     worker, slot1 = pair
     slot1.listen()
-    local, foreign = session_of(0), session_of(1)
+    local, foreign = session_in_slot(0), session_in_slot(1)
     client = worker.connect()
     client.sendall(request(f"{PREFIX}/000/{local}/xhr"))
     assert read_answer(client).endswith(b"o\n")  # served by the worker itself
@@ -160,7 +143,7 @@ def test_local_sessions_stay_and_the_connection_moves_on_its_first_foreign_reque
 def test_pipelined_requests_behind_a_foreign_one_travel_unparsed(pair):
     worker, slot1 = pair
     slot1.listen()
-    local, foreign = session_of(0), session_of(1)
+    local, foreign = session_in_slot(0), session_in_slot(1)
     client = worker.connect()
     first, second, third = (request(f"{PREFIX}/000/{local}/xhr"), request(f"{PREFIX}/000/{foreign}/xhr"),
                             request(f"{PREFIX}/000/{local}/xhr_send", b'["x"]'))
@@ -175,7 +158,7 @@ def test_a_stalled_body_is_handed_over_at_once_and_costs_the_worker_nothing(pair
     worker, slot1 = pair
     slot1.listen()
     client = worker.connect()
-    head = f"POST {PREFIX}/000/{session_of(1)}/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode()
+    head = f"POST {PREFIX}/000/{session_in_slot(1)}/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode()
     client.sendall(head + b'["only a bit')
     started = time.monotonic()
     handed = wire.receive(slot1.accept())
@@ -183,7 +166,7 @@ def test_a_stalled_body_is_handed_over_at_once_and_costs_the_worker_nothing(pair
     assert isinstance(handed, wire.Handed) and handed.data == head + b'["only a bit'
     os.close(handed.fd)
     other = worker.connect()  # and the worker serves on
-    other.sendall(request(f"{PREFIX}/000/{session_of(0)}/xhr"))
+    other.sendall(request(f"{PREFIX}/000/{session_in_slot(0)}/xhr"))
     assert read_answer(other).endswith(b"o\n")
 
 
@@ -191,7 +174,7 @@ def test_a_huge_head_is_refused_by_the_worker_that_read_it(pair):
     worker, slot1 = pair
     slot1.listen()
     client = worker.connect()
-    client.sendall(f"POST {PREFIX}/000/{session_of(1)}/xhr HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 20000}\r\n\r\n".encode())
+    client.sendall(f"POST {PREFIX}/000/{session_in_slot(1)}/xhr HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 20000}\r\n\r\n".encode())
     assert read_answer(client).startswith(b"HTTP/1.1 431")
     slot1.sock.settimeout(0.3)
     with pytest.raises(socket.timeout):
@@ -203,7 +186,7 @@ def test_with_nobody_on_the_owners_slot_the_answer_comes_within_a_second(pair, t
     worker, slot1 = pair  # slot 1 held (locked) but not listening: its worker is gone
     client = worker.connect()
     started = time.monotonic()
-    client.sendall(request(f"{PREFIX}/000/{session_of(1)}/{transport}", b'["x"]' if transport == "xhr_send" else b""))
+    client.sendall(request(f"{PREFIX}/000/{session_in_slot(1)}/{transport}", b'["x"]' if transport == "xhr_send" else b""))
     answer = read_answer(client)
     assert answer.split(b" ")[1] == status, answer
     assert time.monotonic() - started < 1.5  # the hand-off timeout (1 s) and the answer
@@ -216,7 +199,7 @@ def test_a_full_owner_queue_gets_an_answer_and_other_clients_are_served(pair):
     big = b"[" + b'"' + b"x" * 60000 + b'"]'
     for _ in range(40):  # ~2.4 MB of hand-offs, past the socket buffers
         client = worker.connect()
-        client.sendall(request(f"{PREFIX}/000/{session_of(1)}/xhr_send", big))
+        client.sendall(request(f"{PREFIX}/000/{session_in_slot(1)}/xhr_send", big))
         clients.append(client)
     answered = []
     deadline = time.monotonic() + 5
@@ -225,7 +208,7 @@ def test_a_full_owner_queue_gets_an_answer_and_other_clients_are_served(pair):
         answered += [client.recv(100) for client in ready]
     assert answered and answered[0].startswith(b"HTTP/1.1 404")  # not taken in time: a send to a gone session
     other = worker.connect()
-    other.sendall(request(f"{PREFIX}/000/{session_of(0)}/xhr"))
+    other.sendall(request(f"{PREFIX}/000/{session_in_slot(0)}/xhr"))
     assert read_answer(other).endswith(b"o\n")
 
 
@@ -238,7 +221,7 @@ def test_junk_and_dead_connections_sent_to_a_worker_are_dropped(pair, tmp_path):
     gone = socket.create_connection(("127.0.0.1", worker.port))  # (accepted by the worker: fine, it idles)
     dead_server, dead_client = socket.socketpair()
     dead_client.close()
-    sender.sendmsg(wire.pack(0, request(f"{PREFIX}/000/{session_of(0)}/xhr")),
+    sender.sendmsg(wire.pack(0, request(f"{PREFIX}/000/{session_in_slot(0)}/xhr")),
                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [dead_server.fileno()]))])
     sender.sendmsg(wire.pack(7, b"", ("127.0.0.1", 1)), [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [gone.fileno()]))])
     dead_server.close()
@@ -246,5 +229,5 @@ def test_junk_and_dead_connections_sent_to_a_worker_are_dropped(pair, tmp_path):
     gone.close()
     worker.out.wait_for(r"dropped a hand-off: 0 descriptors")
     other = worker.connect()  # the worker serves on
-    other.sendall(request(f"{PREFIX}/000/{session_of(0)}/xhr"))
+    other.sendall(request(f"{PREFIX}/000/{session_in_slot(0)}/xhr"))
     assert read_answer(other).endswith(b"o\n")

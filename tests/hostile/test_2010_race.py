@@ -15,6 +15,7 @@ import socket
 import uuid
 
 import pytest
+from serverproc import read_answer
 
 PREFIX = "/echo"
 ANOTHER = b'c[2010,"Another connection still open"]'
@@ -29,15 +30,8 @@ def send_xhr(server, sid: str, transport: str = "xhr") -> socket.socket:
 
 def body_of(conn: socket.socket) -> bytes:
     """The body of one Content-Length answer."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        assert chunk, data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
-    while len(body) < length:
-        body += conn.recv(4096)
+    head, body = read_answer(conn)
+    assert head, "the server closed without answering"
     return body
 
 

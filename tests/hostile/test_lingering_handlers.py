@@ -15,6 +15,7 @@ import time
 import uuid
 
 from hostile import rss_mib, stats
+from serverproc import read_answer
 from websockets.sync.client import connect
 
 FLOOD_SECONDS = 4.0
@@ -45,16 +46,7 @@ def open_stubborn(server) -> bytes:
     with socket.create_connection((server.host, server.port), timeout=5) as conn:
         conn.sendall(f"POST /stubborn/1/{uuid.uuid4().hex}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
                      .encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            assert chunk, data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
-        while len(body) < length:  # (pywsgi sends head and body apart)
-            body += conn.recv(4096)
-        return body
+        return read_answer(conn)[1]
 
 
 def echo_time(server) -> float:

@@ -5,6 +5,8 @@ The process helpers live in tests/serverproc.py.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from typing import Iterator
 
 import pytest
@@ -33,3 +35,16 @@ def server_factory() -> Iterator:
     yield factory
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    """(certfile, keyfile) of a self-signed certificate for 127.0.0.1 (the TLS tests of both servers and gunicorn)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import shutil
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
@@ -162,19 +160,6 @@ def test_a_worker_whose_event_loop_is_stuck_is_killed_at_the_timeout() -> None:
         assert replacement != stuck and running.get("/echo")[0] == 200
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    """(certfile, keyfile) of a self-signed certificate for 127.0.0.1."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    tls = tmp_path_factory.mktemp("tls")
-    cert, key = tls / "cert.pem", tls / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return str(cert), str(key)
 
 
 def test_certfile_and_keyfile_serve_https_with_one_worker(certificate) -> None:

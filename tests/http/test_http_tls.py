@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
@@ -16,19 +14,6 @@ from httpwire import Wire, hello
 from serverproc import start_testserver
 from sockjs_gevent.client import connect
 from sockjs_gevent.http import HttpConfig
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    """(certfile, keyfile) of a self-signed certificate for 127.0.0.1."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return str(cert), str(key)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import errno  # noqa: E402
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 import inspect  # noqa: E402
@@ -36,12 +35,9 @@ from .callables import looks_like_handler  # noqa: E402
 from .channels import wait_for_bus  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
-from .server import add_server_arguments, ready_callback, serve, server_options  # noqa: E402
+from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, log_level,  # noqa: E402
+                     port_number, ready_callback, serve_command, server_options)
 from .workers import check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
-
-
-class UsageError(Exception):
-    """A mistake on the command line: printed as one line, exit status 2."""
 
 
 def load(target: str) -> Any:
@@ -106,16 +102,17 @@ def build_app(target: str, prefix: Optional[str], options: dict[str, Any]) -> An
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sockjs_gevent", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(prog="python -m sockjs_gevent", description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="module:name (or path/to/file.py:name) of a handler function or a WSGI app")
     parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks one)")
+    parser.add_argument("--port", type=port_number, default=8080, help="port to listen on (default 8080; 0 picks one)")
     parser.add_argument("--prefix", default=None, help="base URL when TARGET is a handler, e.g. /echo (default: root)")
     parser.add_argument("--freeze-gc", action="store_true",
                         help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--log-level", type=log_level, default="INFO",
+                        help="logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)")
     add_option_arguments(parser)
     add_server_arguments(parser)
     return parser
@@ -129,28 +126,20 @@ def fail(message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    problem = check_worker_arguments(args)
-    if problem:
-        fail(problem)
-    if is_runner(args):
-        try:
-            raise SystemExit(run_workers("sockjs_gevent", argv, args, runner_ready))
-        except OSError as exc:
-            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        problem = check_worker_arguments(args)
+        if problem:
+            raise UsageError(problem)
+        if is_runner(args):
+            check_server_arguments(args)
+            raise SystemExit(run_workers("sockjs_gevent", argv, args, runner_ready))
         app = build_app(args.target, args.prefix, options_from_arguments(args))
+        wait_for_bus()  # subscribed to Redis before taking traffic, so no early broadcast is missed
+        extra = server_options(args)
+        serve_command(app, args.host, args.port, ready=ready_callback(args), freeze_gc=args.freeze_gc, **extra)
     except (UsageError, OptionsError) as exc:
         fail(str(exc))
-    wait_for_bus()  # subscribed to Redis before taking traffic, so no early broadcast is missed
-    try:
-        serve(app, args.host, args.port, ready=ready_callback(args), freeze_gc=args.freeze_gc, **server_options(args))
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            fail(f"cannot listen on {args.host}:{args.port}: the address is in use (another server?); pick --port")
-        if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
-            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
-        raise
 
 
 if __name__ == "__main__":

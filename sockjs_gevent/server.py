@@ -9,14 +9,17 @@ header reader) stays here and in httpheaders.py.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import re
 import signal
 import socket
+import ssl
 import sys
 import time
 import weakref
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, NoReturn, Optional, Union
 
 import gevent
 from gevent import pywsgi
@@ -27,7 +30,7 @@ from .app import close_all_sessions
 from . import budget, gcfreeze
 from .bodyrate import BoundedDrainInput, MinRateInput
 from .callables import looks_like_handler
-from .http import HttpConfig, HttpServer
+from .http import ConfigError, HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
 from .patching import check_patched
@@ -449,14 +452,72 @@ def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "S
         each.stop(timeout=max(0.1, deadline - time.monotonic()))
 
 
+# --- the command lines (python -m sockjs_gevent, the test server, the cluster runner) ---------------------
+
+
+class UsageError(Exception):
+    """A mistake on a command line: printed as one line on stderr, exit status 2."""
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse's parser, except that a mistake is one line ``PROG: error: MESSAGE`` and exit status 2.
+
+    (argparse prints the whole usage first, dozens of lines here; ``--help`` shows it.)
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (the kernel picks one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0 picks a free one), got {value}")
+    return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str) -> str:
+    """An argparse type: a logging level name (any case), as logging knows it."""
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.upper()
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:  # (also refuses nan)
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def _byte_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more bytes, got {value}")
+    return value
+
+
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """The HTTP server options shared by this command and the test server."""
     group = parser.add_argument_group("HTTP server")
     group.add_argument("--server", choices=SERVERS, default="httptools",
                        help="httptools: sockjs_gevent's own HTTP/1.1 server (default); pywsgi: gevent's WSGIServer")
-    group.add_argument("--request-timeout", type=float, default=30.0,
+    group.add_argument("--request-timeout", type=_positive_seconds, default=30.0,
                        help="seconds a client may stall a request: head, body, writes, idle keep-alive (default 30)")
-    group.add_argument("--max-body-size", type=int, default=None,
+    group.add_argument("--max-body-size", type=_byte_count, default=None,
                        help="request bodies larger than this many bytes get 413 (httptools server only)")
     group.add_argument("--certfile", help="PEM certificate chain: serve HTTPS")
     group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
@@ -478,14 +539,33 @@ def _buffered_bytes(text: str) -> int:
     return value
 
 
+def check_server_arguments(args: argparse.Namespace) -> None:
+    """UsageError for server options that cannot work: --keyfile alone, TLS files that do not load.
+
+    The files are loaded here, before anything listens: gevent's pywsgi
+    would only load them per connection, failing every handshake.
+    """
+    if args.keyfile and not args.certfile:
+        raise UsageError("--keyfile needs --certfile")
+    if args.certfile:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.certfile, args.keyfile)
+        except ssl.SSLError as exc:
+            files = " and ".join(f for f in (args.certfile, args.keyfile) if f)
+            raise UsageError(f"--certfile: {files} is not a PEM certificate chain with its private key "
+                             f"({exc.reason or exc})") from None
+        except OSError as exc:
+            raise UsageError(f"--certfile: cannot read {args.certfile}{' or ' + args.keyfile if args.keyfile else ''}: "
+                             f"{exc.strerror or exc}") from None
+
+
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
-    """serve() keywords from the arguments add_server_arguments() added."""
+    """serve() keywords from the arguments add_server_arguments() added (UsageError for ones that cannot work)."""
+    check_server_arguments(args)
     options: dict[str, Any] = {"server": args.server, "request_timeout": args.request_timeout}
     if args.max_body_size is not None:
         options["max_body_size"] = args.max_body_size
-    if args.certfile or args.keyfile:
-        if not args.certfile:
-            raise SystemExit("--keyfile needs --certfile")
+    if args.certfile:
         options["certfile"] = args.certfile
         options["keyfile"] = args.keyfile
     if args.access_log is not None:
@@ -494,6 +574,44 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         options["max_buffered_bytes"] = args.max_buffered_bytes
     options.update(worker_listener(args))
     return options
+
+
+def listen_failure(exc: BaseException, host: str, port: int) -> str:
+    """One line for an error that kept a server from listening on ``host:port`` (bind, name, file)."""
+    if isinstance(exc, socket.gaierror):
+        why = re.sub(r": \(.*\)$", "", str(exc.strerror))  # (gevent appends the address)
+        return f"cannot listen on {host}:{port}: no such host or address ({why})"
+    if isinstance(exc, OSError) and exc.filename is not None:  # a file the server opens (an access log)
+        return f"cannot open {exc.filename}: {exc.strerror}"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {host}:{port}: the address is in use (another server?); pick --port"
+    why = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+    return f"cannot listen on {host}:{port}: {why}"
+
+
+def serve_command(app: WSGIApp, host: str, port: int, **kwargs: Any) -> None:
+    """``serve()`` for a command line: what keeps it from starting (an address that cannot be bound or
+    does not resolve, a file it cannot open, a bad limit) is a UsageError of one line.
+
+    Once the server listens (its ``ready`` callback ran), errors propagate as they are.
+    """
+    ready = kwargs.pop("ready", None) or print_ready
+    listening = []
+
+    def on_ready(server: Any) -> None:
+        listening.append(server)
+        ready(server)
+
+    try:
+        serve(app, host, port, ready=on_ready, **kwargs)
+    except ConfigError as exc:
+        if listening:
+            raise
+        raise UsageError(str(exc)) from None
+    except (OSError, OverflowError) as exc:
+        if listening:
+            raise
+        raise UsageError(listen_failure(exc, host, port)) from None
 
 
 def ready_callback(args: argparse.Namespace) -> Callable[[Any], None]:

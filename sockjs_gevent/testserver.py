@@ -34,8 +34,9 @@ from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .compression import Compression
 from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
-from .server import add_server_arguments, ready_callback, serve, server_options
-from .workers import check_worker_arguments, is_runner, run_workers, runner_ready
+from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, port_number,
+                     ready_callback, serve_command, server_options)
+from .workers import check_worker_arguments, is_runner, positive_int, run_workers, runner_ready
 from .stats import stats_app
 
 
@@ -260,13 +261,13 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sockjs_gevent.testserver", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(prog="python -m sockjs_gevent.testserver", description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--freeze-gc", action="store_true",
                         help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
-    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    parser.add_argument("--port", type=port_number, default=8081, help="0 picks a free port")
     parser.add_argument("--sockjs-url", default=DEFAULT_SOCKJS_URL, help="where the iframe page loads sockjs-client")
     parser.add_argument("--heartbeat-delay", type=float, default=25.0, help="seconds (all services)")
     parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
@@ -277,7 +278,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
     parser.add_argument("--handler-close-timeout", type=float, default=60.0,
                         help="seconds a handler may run on after its session closed (all services; 0: forever)")
-    parser.add_argument("--max-streams", type=int, default=DEFAULT_MAX_STREAMS,
+    parser.add_argument("--max-streams", type=positive_int, default=DEFAULT_MAX_STREAMS,
                         help="stream handlers per session of /multiplex")
     parser.add_argument("--websocket-compression", nargs="?", const="", default=None, metavar="SETTINGS",
                         help="permessage-deflate on every service's websockets (all services); SETTINGS as for "
@@ -298,18 +299,22 @@ def build_from_arguments(args: argparse.Namespace, error: Any) -> Router:
             compression = Compression.parse(args.websocket_compression)
         except OptionsError as exc:
             error(f"--websocket-compression: {exc}")
-    return build(
-        args.sockjs_url,
-        args.allowed_origin,
-        max_streams=args.max_streams,
-        heartbeat_delay=args.heartbeat_delay,
-        disconnect_delay=args.disconnect_delay,
-        max_queued_bytes=args.max_queued_bytes,
-        max_inbox_bytes=args.max_inbox_bytes,
-        max_sessions=args.max_sessions,
-        handler_close_timeout=args.handler_close_timeout,
-        websocket_compression=compression,
-    )
+    try:
+        return build(
+            args.sockjs_url,
+            args.allowed_origin,
+            max_streams=args.max_streams,
+            heartbeat_delay=args.heartbeat_delay,
+            disconnect_delay=args.disconnect_delay,
+            max_queued_bytes=args.max_queued_bytes,
+            max_inbox_bytes=args.max_inbox_bytes,
+            max_sessions=args.max_sessions,
+            handler_close_timeout=args.handler_close_timeout,
+            websocket_compression=compression,
+        )
+    except OptionsError as exc:  # e.g. --heartbeat-delay 0
+        error(str(exc))
+        raise
 
 
 def gunicorn_app(*argv: str) -> Router:
@@ -330,30 +335,34 @@ def main(argv: list[str] | None = None) -> None:
     command = parser()
     argv = sys.argv[1:] if argv is None else argv
     args = command.parse_args(argv)
-    problem = check_worker_arguments(args)
-    if problem:
-        command.error(problem)
-    # As any program serving SockJS should (python -m sockjs_gevent does):
-    # Redis and anything a handler calls must cooperate with the event loop.
-    from gevent import monkey
+    try:
+        problem = check_worker_arguments(args)
+        if problem:
+            raise UsageError(problem)
+        # As any program serving SockJS should (python -m sockjs_gevent does):
+        # Redis and anything a handler calls must cooperate with the event loop.
+        from gevent import monkey
 
-    monkey.patch_all()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if is_runner(args):
-        raise SystemExit(run_workers("sockjs_gevent.testserver", argv, args, runner_ready))
-    app = build_from_arguments(args, command.error)
-    extra = server_options(args)
-    if args.gevent_websocket:
-        from geventwebsocket.handler import WebSocketHandler
+        monkey.patch_all()
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        app = build_from_arguments(args, command.error)  # (in a runner too: a bad option is its one line)
+        if is_runner(args):
+            check_server_arguments(args)
+            raise SystemExit(run_workers("sockjs_gevent.testserver", argv, args, runner_ready))
+        extra = server_options(args)
+        if args.gevent_websocket:
+            from geventwebsocket.handler import WebSocketHandler
 
-        extra["handler_class"] = WebSocketHandler
-        extra["server"] = "pywsgi"
-    elif args.plain_pywsgi:
-        from gevent.pywsgi import WSGIHandler
+            extra["handler_class"] = WebSocketHandler
+            extra["server"] = "pywsgi"
+        elif args.plain_pywsgi:
+            from gevent.pywsgi import WSGIHandler
 
-        extra["handler_class"] = WSGIHandler
-        extra["server"] = "pywsgi"
-    serve(app, args.host, args.port, ready=ready_callback(args), **extra, freeze_gc=args.freeze_gc)
+            extra["handler_class"] = WSGIHandler
+            extra["server"] = "pywsgi"
+        serve_command(app, args.host, args.port, ready=ready_callback(args), **extra, freeze_gc=args.freeze_gc)
+    except UsageError as exc:
+        command.error(str(exc))
 
 
 if __name__ == "__main__":

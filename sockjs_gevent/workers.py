@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any, Optional, Sequence
 
-from .handoff import DIRECTORY_ENV, SLOTS_ENV, Slots, default_directory, from_environment
+from .handoff import DIRECTORY_ENV, SLOTS_ENV, SlotError, Slots, default_directory, from_environment
 
 log = logging.getLogger("sockjs_gevent.workers")
 
@@ -37,12 +37,13 @@ USAGE_ERROR = 2
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("workers")
-    group.add_argument("--workers", type=_positive_int, default=1,
+    group.add_argument("--workers", type=positive_int, default=1,
                        help="worker processes sharing the port; a session's requests reach its worker (default 1)")
     group.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number, at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -168,13 +169,27 @@ class Runner:
 
 
 def run_workers(module: str, argv: Sequence[str], args: argparse.Namespace, ready: Any = None) -> int:
-    """Bind ``args.host:args.port`` and run ``args.workers`` of ``python -m module ARGV`` on it; the exit status."""
+    """Bind ``args.host:args.port`` and run ``args.workers`` of ``python -m module ARGV`` on it; the exit status.
+
+    What keeps it from starting (the address, the slot directory) raises
+    ``server.UsageError`` with one line, as the one-process server does.
+    """
+    from .server import UsageError, listen_failure  # (server imports this module)
+
     listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(getattr(args, "backlog", None) or 1024)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+        listener.listen(getattr(args, "backlog", None) or 1024)
+    except (OSError, OverflowError) as exc:
+        listener.close()
+        raise UsageError(listen_failure(exc, args.host, args.port)) from None
     listener.set_inheritable(True)
-    runner = Runner([sys.executable, "-m", module, *argv], args.workers, listener)
+    try:
+        runner = Runner([sys.executable, "-m", module, *argv], args.workers, listener)
+    except SlotError as exc:
+        listener.close()
+        raise UsageError(f"hand-off slots: {exc}") from None
     return runner.run(ready)
 
 

@@ -33,7 +33,6 @@ log = logging.getLogger("sockjs_gevent.handoff")
 SLOTS_ENV = "SOCKJS_GEVENT_HANDOFF_SLOTS"
 _RETRY = 0.05  # seconds between tries to reach a worker that is (re)starting
 _SEND_BUFFER = 1024 * 1024
-_UNREACHABLE = (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError)
 
 
 class HandOffStats:
@@ -191,11 +190,11 @@ class HandOff:
                     wire.send(peer, fd, listener, data, address)
                 except (socket.timeout, TimeoutError):
                     break  # reached, but its queue stayed full
-                except _UNREACHABLE + (OSError,) as exc:
+                except OSError as exc:  # not there (restarting, gone), or the connection to it broke: try again
                     if peer is not None:
                         peer.close()
                         self._peers.pop(slot, None)
-                    if isinstance(exc, OSError) and exc.errno == errno.EMSGSIZE:
+                    if exc.errno == errno.EMSGSIZE:
                         self.stats.too_large += 1
                         return False
                     gevent.sleep(min(_RETRY, max(0.0, deadline - time.monotonic())))

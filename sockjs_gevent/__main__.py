@@ -37,7 +37,7 @@ from .options import OptionsError, add_option_arguments, options_from_arguments 
 from .router import Router  # noqa: E402
 from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, log_level,  # noqa: E402
                      port_number, ready_callback, serve_command, server_options)
-from .workers import check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
+from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
 
 
 def load(target: str) -> Any:
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ready = announce_ready(args, ready_callback(args))  # (a worker tells its runner)
     try:
         problem = check_worker_arguments(args)
         if problem:
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         app = build_app(args.target, args.prefix, options_from_arguments(args))
         wait_for_bus()  # subscribed to Redis before taking traffic, so no early broadcast is missed
         extra = server_options(args)
-        serve_command(app, args.host, args.port, ready=ready_callback(args), freeze_gc=args.freeze_gc, **extra)
+        serve_command(app, args.host, args.port, ready=ready, freeze_gc=args.freeze_gc, **extra)
     except (UsageError, OptionsError) as exc:
         fail(str(exc))
 

@@ -11,7 +11,10 @@ scraping each worker's /metrics alone).
 
 Worker i listens on base-port + i. With ``--redis`` the workers' channels
 share a Redis bus, so a broadcast reaches members on every worker. A worker
-that dies is restarted (after a short pause); SIGTERM or SIGINT stops all.
+that dies is restarted (after a short pause), except one that fails with a
+configuration error (exit status 2 before it is ready: a target that does
+not import, a port it cannot bind), which stops all with status 2, as a
+restart cannot help; SIGTERM or SIGINT stops all.
 Put HAProxy in front (examples/haproxy.cfg) with sticky routing by the
 server_id path segment or the JSESSIONID cookie.
 """
@@ -19,34 +22,29 @@ server_id path segment or the JSESSIONID cookie.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
-import signal
-import subprocess
 import sys
 import time
 from typing import Optional
 
 from . import __version__
+from .server import CommandLineParser, port_number
+from .workers import Supervisor, positive_int
 
 log = logging.getLogger("sockjs_gevent.cluster")
 RESTART_PAUSE = 1.0
 
 
-def _die_with_parent() -> None:
-    """In a worker before exec: SIGTERM it if the runner dies, even by SIGKILL (Linux)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: workers may outlive a killed runner
+class Cluster(Supervisor):
+    """N ``python -m sockjs_gevent`` workers on consecutive ports.
 
+    A worker that dies is restarted; one that fails with a configuration
+    error (exit status 2 before it is ready, e.g. a target that does not
+    import) stops them all with status 2: see ``workers.Supervisor``.
+    """
 
-_PR_SET_PDEATHSIG = 1
-
-
-class Cluster:
-    """N ``python -m sockjs_gevent`` workers on consecutive ports."""
+    restart_pause = RESTART_PAUSE
 
     def __init__(self, target: str, workers: int, host: str, base_port: int, prefix: str = "", redis: Optional[str] = None) -> None:
         if workers < 1:
@@ -55,63 +53,49 @@ class Cluster:
         self.host = host
         self.ports = [base_port + i for i in range(workers)]
         self.prefix = prefix
-        self.env = dict(os.environ)
+        env = dict(os.environ)
         if redis:
-            self.env["SOCKJS_GEVENT_REDIS_URL"] = redis
-        self.processes: dict[int, subprocess.Popen] = {}
-        self.stopping = False
+            env["SOCKJS_GEVENT_REDIS_URL"] = redis
+        super().__init__(workers, env)
 
-    def command(self, port: int) -> list[str]:
-        cmd = [sys.executable, "-m", "sockjs_gevent", self.target, "--host", self.host, "--port", str(port)]
+    def command(self, index: int) -> list[str]:
+        cmd = [sys.executable, "-m", "sockjs_gevent", self.target, "--host", self.host, "--port", str(self.ports[index])]
         return cmd + (["--prefix", self.prefix] if self.prefix else [])
 
-    def start_worker(self, port: int) -> None:
-        self.processes[port] = subprocess.Popen(self.command(port), env=self.env, preexec_fn=_die_with_parent)
-        log.info("worker on port %d started (pid %d)", port, self.processes[port].pid)
+    def name(self, index: int) -> str:
+        return f"worker on port {self.ports[index]}"
+
+    def start(self, index: int) -> None:
+        super().start(index)
+        process = self.processes[index]
+        assert process is not None
+        log.info("worker on port %d started (pid %d)", self.ports[index], process.pid)
 
     def run(self) -> int:
-        """Start every worker and keep them running until asked to stop."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._stop)
-        for port in self.ports:
-            self.start_worker(port)
-        while not self.stopping:
-            for port, process in list(self.processes.items()):
-                if process.poll() is not None and not self.stopping:
-                    log.warning("worker on port %d exited with %s; restarting", port, process.returncode)
-                    time.sleep(RESTART_PAUSE)
-                    if not self.stopping:
-                        self.start_worker(port)
+        """Start every worker and keep them running until asked to stop (0) or one cannot start (2)."""
+        self._install_signals()
+        for index in range(self.count):
+            self.start(index)
+        while not self.stopping and self._watch():
             time.sleep(0.2)
         return self._wait_all()
 
-    def _stop(self, signum: int, frame: object) -> None:
-        self.stopping = True
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-
-    def _wait_all(self, timeout: float = 15.0) -> int:
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-        return 0
-
 
 def main(argv: Optional[list[str]] = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sockjs_gevent.cluster", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(prog="python -m sockjs_gevent.cluster", description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="module:name of a handler or WSGI app (as for python -m sockjs_gevent)")
     parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--base-port", type=int, default=9001)
-    parser.add_argument("--prefix", default="")
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                        help="worker processes (default: one per CPU)")
+    parser.add_argument("--host", default="127.0.0.1", help="address the workers listen on (default 127.0.0.1)")
+    parser.add_argument("--base-port", type=port_number, default=9001,
+                        help="worker i listens on base-port + i (default 9001; 0: each picks a free port)")
+    parser.add_argument("--prefix", default="", help="base URL when TARGET is a handler, e.g. /echo")
     parser.add_argument("--redis", help="redis:// URL of the channel bus shared by the workers")
     args = parser.parse_args(argv)
+    if args.base_port and args.base_port + args.workers - 1 > 65535:
+        parser.error(f"--base-port {args.base_port} with {args.workers} workers goes past port 65535")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cluster = Cluster(args.target, args.workers, args.host, args.base_port, args.prefix, args.redis)
     sys.exit(cluster.run())

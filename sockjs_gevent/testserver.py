@@ -36,7 +36,7 @@ from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
 from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, port_number,
                      ready_callback, serve_command, server_options)
-from .workers import check_worker_arguments, is_runner, positive_int, run_workers, runner_ready
+from .workers import announce_ready, check_worker_arguments, is_runner, positive_int, run_workers, runner_ready
 from .stats import stats_app
 
 
@@ -335,6 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     command = parser()
     argv = sys.argv[1:] if argv is None else argv
     args = command.parse_args(argv)
+    ready = announce_ready(args, ready_callback(args))  # (a worker tells its runner)
     try:
         problem = check_worker_arguments(args)
         if problem:
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
 
             extra["handler_class"] = WSGIHandler
             extra["server"] = "pywsgi"
-        serve_command(app, args.host, args.port, ready=ready_callback(args), **extra, freeze_gc=args.freeze_gc)
+        serve_command(app, args.host, args.port, ready=ready, **extra, freeze_gc=args.freeze_gc)
     except UsageError as exc:
         command.error(str(exc))
 

@@ -8,8 +8,9 @@ keeps them running: a worker that dies is started again and takes its slot
 back (see ``sockjs_gevent.handoff``). Workers accept from the one shared
 socket and hand a session's requests to the session's worker. SIGTERM or
 SIGINT stops them all gracefully (each closes its sessions with 1001). A
-worker that fails at start with a configuration error (exit status 2)
-stops the runner with that status.
+worker that fails at start with a configuration error (exit status 2
+before it is ready) stops the runner with that status. ``Supervisor`` is
+what this runner and ``sockjs_gevent.cluster`` share.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .handoff import DIRECTORY_ENV, SLOTS_ENV, SlotError, Slots, default_directory, from_environment
 
@@ -40,6 +41,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workers", type=positive_int, default=1,
                        help="worker processes sharing the port; a session's requests reach its worker (default 1)")
     group.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see announce_ready
 
 
 def positive_int(text: str) -> int:
@@ -83,71 +85,99 @@ def worker_listener(args: argparse.Namespace) -> dict[str, Any]:
     return {"listener": listener, "handoff": handoff}
 
 
-class Runner:
-    """Starts and keeps ``workers`` copies of a command on one listening socket."""
+class Supervisor:
+    """Keeps worker processes running: what ``Runner`` (one shared port) and ``cluster.Cluster`` (a port each) share.
 
-    def __init__(self, command: Sequence[str], workers: int, listener: socket.socket) -> None:
-        self.listener = listener
-        host, port = listener.getsockname()[:2]
-        self.address = f"{host}:{port}"
-        self.workers = workers
-        directory = default_directory([self.address])
-        self.slots = Slots(directory, workers)  # checks the directory now, with a clear error
-        self.command = [*command, "--listen-fd", str(listener.fileno())]
-        self.env = dict(os.environ, **{SLOTS_ENV: str(workers), DIRECTORY_ENV: directory})
-        self.processes: list[Optional[subprocess.Popen]] = [None] * workers
-        self.started: list[float] = [0.0] * workers
+    A worker that dies is started again after ``restart_pause``. One that
+    exits with status 2 (``USAGE_ERROR``, the command lines' one-line
+    mistakes: a target that does not import, an address it cannot bind)
+    before it said it was ready failed with a configuration error that a
+    restart cannot fix: every worker is stopped and the exit status is 2.
+    A worker says it is ready (once it listens, right after its ready line)
+    through the pipe it is given with ``--ready-fd``: see ``announce_ready``.
+    SIGTERM or SIGINT stops every worker gracefully; the exit status is then 0.
+    """
+
+    restart_pause = RESTART_PAUSE
+
+    def __init__(self, count: int, env: dict[str, str]) -> None:
+        self.count = count
+        self.env = env
+        self.processes: list[Optional[subprocess.Popen]] = [None] * count
+        self.ready: list[bool] = [False] * count
+        self._ready_pipes: list[Optional[int]] = [None] * count  # read ends, until a worker said it is ready
         self.stopping = False
         self.status = 0
 
+    def command(self, index: int) -> list[str]:
+        """The command line of worker ``index``."""
+        raise NotImplementedError
+
+    def pass_fds(self, index: int) -> tuple[int, ...]:
+        """Descriptors worker ``index`` inherits (beside its ready pipe)."""
+        return ()
+
+    def name(self, index: int) -> str:
+        """Worker ``index`` in log lines."""
+        process = self.processes[index]
+        return f"worker {process.pid if process is not None else index}"
+
     def start(self, index: int) -> None:
-        self.processes[index] = subprocess.Popen(self.command, env=self.env, pass_fds=(self.listener.fileno(),),
-                                                 preexec_fn=_die_with_parent)
-        self.started[index] = time.monotonic()
+        read_end, write_end = os.pipe()
+        try:
+            os.set_blocking(read_end, False)
+            process = subprocess.Popen([*self.command(index), "--ready-fd", str(write_end)], env=self.env,
+                                       pass_fds=(*self.pass_fds(index), write_end), preexec_fn=_die_with_parent)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)  # (the worker's copy is the only one: its exit is the pipe's end)
+        self._close_ready_pipe(index)
+        self.processes[index] = process
+        self.ready[index] = False
+        self._ready_pipes[index] = read_end
 
-    def run(self, ready: Any = None) -> int:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._stop)
-        for index in range(self.workers):
-            self.start(index)
-        if not self._wait_ready():
-            self._stop(0, None)
-            return self._wait_all() or self.status or 1
-        if ready is not None:
-            ready(self)
-        while not self.stopping:
-            self._watch()
-            time.sleep(0.1)
-        return self._wait_all() or self.status
-
-    def _wait_ready(self) -> bool:
-        """Until every slot's socket exists (each worker holds a slot and takes hand-offs); False if one failed."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline and not self.stopping:
-            if all(os.path.exists(self.slots.socket_path(i)) for i in range(self.workers)):
-                return True
-            if not self._watch():
+    def is_ready(self, index: int) -> bool:
+        """Whether the current worker ``index`` said it is ready (checked without waiting)."""
+        fd = self._ready_pipes[index]
+        if fd is not None:
+            try:
+                said = os.read(fd, 64)
+            except BlockingIOError:
                 return False
-            time.sleep(0.02)
-        if not self.stopping:
-            log.error("workers not ready after %.0f s", READY_TIMEOUT)
-        return False
+            self.ready[index] = bool(said)
+            self._close_ready_pipe(index)  # it said so, or it never will (it closed the pipe or exited)
+        return self.ready[index]
+
+    def _close_ready_pipe(self, index: int) -> None:
+        fd, self._ready_pipes[index] = self._ready_pipes[index], None
+        if fd is not None:
+            os.close(fd)
 
     def _watch(self) -> bool:
-        """Restart dead workers; False (and stop) when one failed with a usage error."""
+        """Restart dead workers; False (and stop) when one failed with a configuration error."""
         for index, process in enumerate(self.processes):
-            if process is None or process.poll() is None or self.stopping:
+            if process is None or self.stopping:
                 continue
-            if process.returncode == USAGE_ERROR:
-                log.error("worker %d exited with a usage error (status 2): stopping", process.pid)
+            if process.poll() is None:
+                continue
+            ready = self.is_ready(index)  # (now that it exited, the pipe holds all it said)
+            if process.returncode == USAGE_ERROR and not ready:
+                log.error("%s exited with status 2 before it was ready: a configuration error (its message is above), "
+                          "which a restart cannot fix; stopping", self.name(index))
                 self.status = USAGE_ERROR
                 self._stop(0, None)
                 return False
-            log.warning("worker %d exited with status %s; starting another", process.pid, process.returncode)
-            time.sleep(RESTART_PAUSE)
+            log.warning("%s exited with %s; restarting", self.name(index), process.returncode)
+            time.sleep(self.restart_pause)
             if not self.stopping:
                 self.start(index)
         return True
+
+    def _install_signals(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._stop)
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -157,7 +187,8 @@ class Runner:
 
     def _wait_all(self) -> int:
         deadline = time.monotonic() + STOP_TIMEOUT
-        for process in self.processes:
+        for index, process in enumerate(self.processes):
+            self._close_ready_pipe(index)
             if process is None:
                 continue
             try:
@@ -166,6 +197,77 @@ class Runner:
                 process.kill()
                 process.wait()
         return self.status
+
+
+def announce_ready(args: argparse.Namespace, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A ``ready`` callback for ``serve()``: ``callback``, then telling the runner (``--ready-fd``) it is ready.
+
+    Without ``--ready-fd`` (no runner), ``callback`` itself.
+    """
+    fd = getattr(args, "ready_fd", None)
+    if fd is None:
+        return callback
+    try:
+        os.set_inheritable(fd, False)  # not to the app's own subprocesses
+    except OSError:
+        return callback  # not open: nobody to tell
+
+    def ready(server: Any) -> None:
+        callback(server)
+        try:
+            os.write(fd, b"ready\n")
+            os.close(fd)
+        except OSError:
+            pass  # the runner is gone
+
+    return ready
+
+
+class Runner(Supervisor):
+    """Starts and keeps ``workers`` copies of a command on one listening socket."""
+
+    def __init__(self, command: Sequence[str], workers: int, listener: socket.socket) -> None:
+        self.listener = listener
+        host, port = listener.getsockname()[:2]
+        self.address = f"{host}:{port}"
+        self.workers = workers
+        directory = default_directory([self.address])
+        self.slots = Slots(directory, workers)  # checks the directory now, with a clear error
+        self._command = [*command, "--listen-fd", str(listener.fileno())]
+        super().__init__(workers, dict(os.environ, **{SLOTS_ENV: str(workers), DIRECTORY_ENV: directory}))
+
+    def command(self, index: int) -> list[str]:
+        return self._command
+
+    def pass_fds(self, index: int) -> tuple[int, ...]:
+        return (self.listener.fileno(),)
+
+    def run(self, ready: Any = None) -> int:
+        self._install_signals()
+        for index in range(self.workers):
+            self.start(index)
+        if not self._wait_ready():
+            self._stop(0, None)
+            return self._wait_all() or 1
+        if ready is not None:
+            ready(self)
+        while not self.stopping:
+            self._watch()
+            time.sleep(0.1)
+        return self._wait_all()
+
+    def _wait_ready(self) -> bool:
+        """Until every worker said it is ready (it holds a slot and takes hand-offs); False if one failed."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline and not self.stopping:
+            if all(self.is_ready(i) for i in range(self.workers)):
+                return True
+            if not self._watch():
+                return False
+            time.sleep(0.02)
+        if not self.stopping:
+            log.error("workers not ready after %.0f s", READY_TIMEOUT)
+        return False
 
 
 def run_workers(module: str, argv: Sequence[str], args: argparse.Namespace, ready: Any = None) -> int:

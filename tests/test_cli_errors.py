@@ -11,10 +11,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 from serverproc import ROOT
+from sockjs_gevent.workers import Supervisor
 
 MAIN = "sockjs_gevent"
 TESTSERVER = "sockjs_gevent.testserver"
@@ -39,7 +41,7 @@ def assert_one_line(result: subprocess.CompletedProcess, *needles: str) -> str:
 
 def target(module: str) -> list[str]:
     """The positional arguments a CLI needs (the test server serves its own services)."""
-    return ["examples/echo.py:echo"] if module == MAIN else []
+    return [] if module == TESTSERVER else ["examples/echo.py:echo"]
 
 
 CLIS = [pytest.param((MAIN,), id="main"), pytest.param((TESTSERVER,), id="testserver"),
@@ -120,7 +122,7 @@ def test_test_server_service_options(args, needles):
     assert line.startswith("python -m sockjs_gevent.testserver: error: ")
 
 
-@pytest.mark.parametrize("module", [MAIN, TESTSERVER])
+@pytest.mark.parametrize("module", [MAIN, TESTSERVER, "sockjs_gevent.cluster"])
 def test_an_unknown_flag_is_one_line_not_the_whole_usage(module):
     """argparse prints the usage (dozens of lines here) before its error; --help has it."""
     assert_one_line(run(module, *target(module), "--no-such-flag"), "unrecognized arguments: --no-such-flag")
@@ -130,3 +132,99 @@ def test_test_server_runner_checks_the_service_options_itself():
     """Its services are cheap to build, so the runner finds the mistake before it starts any worker."""
     assert_one_line(run(TESTSERVER, "--port", "0", "--workers", "2", "--heartbeat-delay", "0"),
                     "heartbeat_delay must be a positive number of seconds")
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--workers", "0"], ["argument --workers: must be at least 1, got 0"]),
+    (["--base-port", "70000"], ["argument --base-port: a port is 0 to 65535"]),
+    (["--base-port", "65535", "--workers", "2"], ["--base-port 65535 with 2 workers goes past port 65535"]),
+])
+def test_cluster_runner_arguments(args, needles):
+    assert_one_line(run("sockjs_gevent.cluster", "examples/echo.py:echo", *args), *needles)
+
+
+def test_cluster_runner_stops_when_its_workers_cannot_start():
+    """Each worker exits 2 with "cannot import": restarting it cannot help, so the runner stops with status 2."""
+    started = time.monotonic()
+    result = run("sockjs_gevent.cluster", "nomod:app", "--workers", "2", "--base-port", "0", timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 10
+    assert "cannot import 'nomod'" in result.stderr
+    assert "restarting" not in result.stderr and "Traceback" not in result.stderr
+    assert "exited with status 2 before it was ready" in result.stderr
+
+
+def test_workers_runner_stops_when_its_workers_cannot_start():
+    started = time.monotonic()
+    result = run(MAIN, "nomod:app", "--workers", "2", "--port", "0", timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 10
+    assert "cannot import 'nomod'" in result.stderr
+    assert "Traceback" not in result.stderr and "restarting" not in result.stderr
+    assert "exited with status 2 before it was ready" in result.stderr
+
+
+# --- the rule both runners share (workers.Supervisor), with stand-in workers -----------------------------
+
+
+class Scripted(Supervisor):
+    """One worker: ``python -c SCRIPT --ready-fd N``, started again and again until ``starts`` runs were made."""
+
+    restart_pause = 0.01
+
+    def __init__(self, script: str, starts: int = 3) -> None:
+        super().__init__(1, dict(os.environ))
+        self.script = script
+        self.starts = 0
+        self.limit = starts
+
+    def command(self, index: int) -> list[str]:
+        return [sys.executable, "-c", self.script]
+
+    def start(self, index: int) -> None:
+        self.starts += 1
+        super().start(index)
+
+    def supervise(self, timeout: float = 15.0) -> int:
+        """Watch until it stops by itself or made its starts; the exit status."""
+        deadline = time.monotonic() + timeout
+        self.start(0)
+        while self._watch() and self.starts < self.limit:
+            assert time.monotonic() < deadline, "still watching"
+            time.sleep(0.01)
+        self._stop(0, None)
+        return self._wait_all()
+
+
+SAY_READY = "import os, sys; os.write(int(sys.argv[sys.argv.index('--ready-fd') + 1]), b'ready')"
+
+
+def test_status_2_before_ready_stops_everything():
+    supervisor = Scripted("import sys; sys.exit(2)")
+    assert supervisor.supervise() == 2
+    assert supervisor.starts == 1 and supervisor.stopping
+
+
+def test_status_2_after_ready_is_a_crash_and_restarted():
+    """Once it served, a worker's exit says nothing about the configuration."""
+    supervisor = Scripted(SAY_READY + "; sys.exit(2)")
+    assert supervisor.supervise() == 0
+    assert supervisor.starts == 3
+
+
+def test_another_status_before_ready_is_restarted():
+    supervisor = Scripted("import sys; sys.exit(1)")
+    assert supervisor.supervise() == 0
+    assert supervisor.starts == 3
+
+
+def test_a_worker_that_is_ready_and_runs_is_left_alone():
+    supervisor = Scripted(SAY_READY + "; import time; time.sleep(60)", starts=2)
+    supervisor.start(0)
+    deadline = time.monotonic() + 10
+    while not supervisor.is_ready(0):
+        assert time.monotonic() < deadline, "the worker never said it is ready"
+        time.sleep(0.01)
+    assert supervisor._watch() and supervisor.starts == 1
+    supervisor._stop(0, None)
+    assert supervisor._wait_all() == 0

@@ -64,11 +64,8 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
     environ = {"wsgi.multiprocess": cfg.workers > 1, "wsgi.errors": ErrorStream(cfg)}
     servers: list[HttpServer] = []
     for listener in worker.sockets:
-        kwargs: dict[str, Any] = {"ssl_context": ssl_context, "spawn": pool, "environ": environ}
-        if handoff is not None:
-            kwargs["handoff"] = handoff
-        server = ListenerServer(listener, app, config, **kwargs)
-        server.access_log = worker.access
+        server = ListenerServer(listener, app, config, ssl_context=ssl_context, spawn=pool, environ=environ,
+                                handoff=handoff, access_log=worker.access)
         if cfg.workers > 1:
             server.max_accept = 1  # take one connection at a time: the workers share the accepting (as ggevent)
         servers.append(server)

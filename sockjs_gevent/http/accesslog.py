@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import IO, Any, Mapping, Optional, Union
+from typing import IO, Any, Mapping, Optional, Protocol, Union
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-AccessLogTarget = Union[None, logging.Logger, IO[str], str]
+class RequestLogger(Protocol):
+    """What the server tells of each answered request: ``AccessLog``, or one of a host's (gunicorn's access log)."""
+
+    def log(self, environ: Mapping[str, Any], status: int, size: int) -> None: ...
+
+
+AccessLogTarget = Union[None, logging.Logger, IO[str], str, RequestLogger]
 
 
 def _quote(value: Optional[str]) -> str:
@@ -38,10 +44,16 @@ class AccessLog:
         self._file = None if self._logger is not None else target
 
     @classmethod
-    def of(cls, target: AccessLogTarget) -> Optional["AccessLog"]:
-        """None for None; a logger or an open text file as they are; a path is opened for appending ("-": stderr)."""
+    def of(cls, target: AccessLogTarget) -> Optional[RequestLogger]:
+        """None for None; a logger or an open text file as they are; a path is opened for appending ("-": stderr).
+
+        Anything else with a ``log(environ, status, size)`` method is used as it is.
+        """
         if target is None or target is False:
             return None
+        if (not isinstance(target, (str, logging.Logger, logging.LoggerAdapter)) and not hasattr(target, "write")
+                and callable(getattr(target, "log", None))):
+            return target  # type: ignore[return-value]  # (a RequestLogger of the caller's)
         if isinstance(target, str):
             if target == "-":
                 import sys
@@ -49,8 +61,9 @@ class AccessLog:
                 return cls(sys.stderr)
             return cls(open(target, "a", buffering=1, encoding="utf-8"))
         if isinstance(target, logging.Logger) or hasattr(target, "write"):
-            return cls(target)
-        raise TypeError(f"access_log must be a logging.Logger, a text file, a path or None, got {target!r}")
+            return cls(target)  # type: ignore[arg-type]  # (a text file: it has write)
+        raise TypeError(f"access_log must be a logging.Logger, a text file, a path, an object with "
+                        f"log(environ, status, size), or None; got {target!r}")
 
     def log(self, environ: Mapping[str, Any], status: int, size: int) -> None:
         line = combined_line(environ, status, size)

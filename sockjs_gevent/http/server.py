@@ -26,7 +26,8 @@ class HttpServer(AcceptGuard, StreamServer):
 
     ``config`` holds every limit and timeout (:class:`HttpConfig`).
     ``ssl_context`` (or ``certfile`` and ``keyfile``) serves HTTPS; the TLS
-    handshake counts against ``config.header_timeout``. ``access_log``: a
+    handshake counts against ``config.header_timeout``. ``access_log``: an
+    object with ``log(environ, status, size)`` (``accesslog.RequestLogger``), a
     ``logging.Logger``, a text file or a path for combined-format lines
     (None, the default, logs nothing per request).
 

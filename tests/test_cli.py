@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -128,3 +129,19 @@ def test_setup_py_takes_the_version_from_the_package(tmp_path):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("9.8.7+test.")
+
+
+PATCH_LINE = "from gevent import monkey; monkey.patch_all()"
+
+
+def test_readme_examples_that_serve_patch_first():
+    """The README says a program that serves SockJS starts with the monkey-patch line, and serve() warns
+    without it: every README example that serves (serve(...), sockjs.run(...)) starts with it, so it can be
+    run as written. (tests/test_readme.py runs the blocks themselves.)"""
+    from test_readme import readme_blocks
+
+    serving = {name: code for name, code in readme_blocks() if re.search(r"\bserve\(|\.run\(", code)}
+    assert {"echo", "compression", "flask", "multiplex", "metrics"} <= set(serving)
+    for name, code in serving.items():
+        first = next(line for line in code.splitlines() if line.strip())
+        assert first.split("#")[0].strip() == PATCH_LINE, f"README block {name!r} starts with {first!r}"

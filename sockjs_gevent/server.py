@@ -462,11 +462,22 @@ class UsageError(Exception):
 class CommandLineParser(argparse.ArgumentParser):
     """argparse's parser, except that a mistake is one line ``PROG: error: MESSAGE`` and exit status 2.
 
-    (argparse prints the whole usage first, dozens of lines here; ``--help`` shows it.)
+    (argparse prints the whole usage first, dozens of lines here; ``--help`` shows it.) A description
+    taken from a module docstring is shown as plain text (``plain_text``).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("description"):
+            kwargs["description"] = plain_text(kwargs["description"])
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def plain_text(docstring: str) -> str:
+    """A docstring for a terminal: reStructuredText's double backticks around code dropped."""
+    return re.sub(r"``(.+?)``", r"\1", docstring, flags=re.S)
 
 
 def port_number(text: str) -> int:

@@ -145,3 +145,13 @@ def test_readme_examples_that_serve_patch_first():
     for name, code in serving.items():
         first = next(line for line in code.splitlines() if line.strip())
         assert first.split("#")[0].strip() == PATCH_LINE, f"README block {name!r} starts with {first!r}"
+
+
+@pytest.mark.parametrize("module", ["sockjs_gevent", "sockjs_gevent.testserver", "sockjs_gevent.cluster"])
+def test_help_shows_the_docstring_as_plain_text(module):
+    """--help prints the module docstring: its reStructuredText ``code`` marks are left out."""
+    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=20)
+    assert result.returncode == 0 and "``" not in result.stdout, result.stdout
+    if module == "sockjs_gevent.testserver":
+        assert "Also: /rooms (a room where each message goes to everyone else" in result.stdout

@@ -155,13 +155,36 @@ def add_option_arguments(parser: Any) -> None:
     https://app.example`` (repeatable), ``--no-websocket``, ``--jsessionid``...
     Every flag defaults to unset: the option keeps its own default.
     """
+    # What each option is, in one phrase (the Options docstring says more).
+    what = {
+        "response_limit": "bytes a streaming response carries before the client is made to open a new one",
+        "heartbeat_delay": "seconds of silence before the server sends a heartbeat",
+        "disconnect_delay": "seconds a session lives with no request attached",
+        "sockjs_url": "where the iframe page loads sockjs-client from",
+        "max_message_size": "largest client message in bytes: bigger closes a websocket (1009), an HTTP send gets 413",
+        "max_queued_bytes": "bytes a session may hold for a client that is not reading; past it, closed with 1008",
+        "max_inbox_bytes": "bytes of client data that may wait for a slower handler, at least --max-message-size",
+        "max_sessions": "sessions the service holds at once, more are refused with 1013; 0: no limit",
+        "handler_close_timeout": "seconds a handler may run on after its session closed before it is stopped; "
+                                 "0: never",
+    }
+
+    def default(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:g}"
+        if isinstance(value, int) and value >= 1024 and value % 1024 == 0:
+            size = f"{value // 1024 // 1024} MiB" if value % (1024 * 1024) == 0 else f"{value // 1024} KiB"
+            return f"{value}: {size}"
+        return str(value)
+
     group = parser.add_argument_group("service options (when TARGET is a handler; see sockjs_gevent.Options)")
     for f in fields(Options):
         if f.name in ("prefix", "jsessionid", "websocket", "allowed_origins", "websocket_compression"):
             continue
         kind = float if f.type in ("float", float) else int if f.type in ("int", int) else str
+        phrase = what.get(f.name, f.name.replace("_", " "))
         group.add_argument("--" + f.name.replace("_", "-"), dest=f"option_{f.name}", type=kind, default=None,
-                           metavar=kind.__name__.upper(), help=f"default {f.default!r}")
+                           metavar=kind.__name__.upper(), help=f"{phrase} (default {default(f.default)})")
     group.add_argument("--allowed-origin", dest="option_allowed_origins", action="append", default=None,
                        metavar="ORIGIN", help="a page origin (pattern) that may use the service; repeatable "
                        "(default: any page)")

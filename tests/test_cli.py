@@ -155,3 +155,26 @@ def test_help_shows_the_docstring_as_plain_text(module):
     assert result.returncode == 0 and "``" not in result.stdout, result.stdout
     if module == "sockjs_gevent.testserver":
         assert "Also: /rooms (a room where each message goes to everyone else" in result.stdout
+
+
+def test_every_service_flag_says_what_it_is_and_its_default():
+    """Not just "default 131072": one phrase of what the option is, then its default."""
+    import argparse
+    from dataclasses import fields
+
+    from sockjs_gevent.options import Options, add_option_arguments
+
+    command = argparse.ArgumentParser()
+    add_option_arguments(command)
+    helps = {action.dest[len("option_"):]: action.help for action in command._actions
+             if action.dest.startswith("option_")}
+    assert set(helps) == {f.name for f in fields(Options)} - {"prefix"}
+    for name, text in helps.items():
+        assert not text.startswith("default"), (name, text)
+        words = set(text.lower().replace("_", " ").split()) - {"default", "(default"}
+        assert len(words) >= 4 and not set(name.split("_")) >= words, (name, text)
+    assert helps["response_limit"] == ("bytes a streaming response carries before the client is made to open a "
+                                       "new one (default 131072: 128 KiB)")
+    assert helps["heartbeat_delay"].endswith("(default 25)")
+    assert helps["max_sessions"].endswith("0: no limit (default 0)")
+    assert helps["max_queued_bytes"].endswith("(default 4194304: 4 MiB)")

@@ -94,8 +94,10 @@ def build_app(target: str, prefix: Optional[str], options: dict[str, Any]) -> An
             raise UsageError(str(exc)) from None
     if prefix is not None or options:
         given = ["--prefix"] * (prefix is not None) + ["--" + name.replace("_", "-") for name in options]
-        raise UsageError(f"{', '.join(given)} apply to a handler function; {target} is a WSGI app: "
-                         f"set them where it builds its SockJS services")
+        flags = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+        verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise UsageError(f"{flags} {verb} to a handler function; {target} is a WSGI app: "
+                         f"set {them} where it builds its SockJS services")
     if not callable(obj):
         raise UsageError(f"{target} is neither a handler function nor a WSGI app: {obj!r}")
     return obj

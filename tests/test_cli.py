@@ -50,8 +50,13 @@ def test_a_file_path_target_is_served(tmp_path):
     (["examples.echo:echo", "--websocket-compression", "server_max_window_bits=8"],
      ["--websocket-compression: server_max_window_bits must be an int from 9 to 15"]),
     (["examples.echo:echo", "--websocket-compression", "window=9"], ["unknown compression setting 'window'"]),
-    (["examples.chat.server:build_app", "--prefix", "/x"], ["--prefix apply to a handler function", "WSGI app"]),
-    (["examples.chat.server:build_app", "--heartbeat-delay", "3"], ["--heartbeat-delay apply to a handler function"]),
+    (["examples.chat.server:build_app", "--prefix", "/x"],
+     ["--prefix applies to a handler function", "WSGI app: set it where"]),
+    (["examples.chat.server:build_app", "--heartbeat-delay", "3"], ["--heartbeat-delay applies to a handler function"]),
+    (["examples.chat.server:build_app", "--prefix", "/x", "--heartbeat-delay", "3"],
+     ["--prefix and --heartbeat-delay apply to a handler function", "set them where"]),
+    (["examples.chat.server:build_app", "--prefix", "/x", "--heartbeat-delay", "3", "--max-sessions", "9"],
+     ["--prefix, --heartbeat-delay and --max-sessions apply to a handler function"]),
 ])
 def test_mistakes_are_one_line_and_exit_2(args, needles):
     assert_one_line_usage_error(run_cli(*args), *needles)

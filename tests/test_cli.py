@@ -183,3 +183,13 @@ def test_every_service_flag_says_what_it_is_and_its_default():
     assert helps["heartbeat_delay"].endswith("(default 25)")
     assert helps["max_sessions"].endswith("0: no limit (default 0)")
     assert helps["max_queued_bytes"].endswith("(default 4194304: 4 MiB)")
+
+
+def test_readme_connection_table_lists_environ():
+    """conn.environ is the only way to read the query string (a token in the URL): the README's table shows it."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("A handler gets a `Connection`:")
+    table = text[start:text.index("\n\n", text.index("| call |", start))]
+    (row,) = [line for line in table.splitlines() if line.startswith("| `conn.environ`")]
+    assert "QUERY_STRING" in row and "before_open" in row

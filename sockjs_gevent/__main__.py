@@ -31,7 +31,7 @@ from typing import Any, NoReturn, Optional  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .app import SockJS  # noqa: E402
-from .callables import looks_like_handler  # noqa: E402
+from .callables import check_wsgi_app, looks_like_handler  # noqa: E402
 from .channels import wait_for_bus  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
@@ -92,14 +92,16 @@ def build_app(target: str, prefix: Optional[str], options: dict[str, Any]) -> An
             return SockJS(obj, prefix=prefix or "", **options)
         except (OptionsError, TypeError) as exc:
             raise UsageError(str(exc)) from None
+    try:
+        check_wsgi_app(obj, target)
+    except TypeError as exc:
+        raise UsageError(str(exc)) from None
     if prefix is not None or options:
         given = ["--prefix"] * (prefix is not None) + ["--" + name.replace("_", "-") for name in options]
         flags = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
         verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
         raise UsageError(f"{flags} {verb} to a handler function; {target} is a WSGI app: "
                          f"set {them} where it builds its SockJS services")
-    if not callable(obj):
-        raise UsageError(f"{target} is neither a handler function nor a WSGI app: {obj!r}")
     return obj
 
 

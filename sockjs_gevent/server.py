@@ -29,7 +29,7 @@ from .acceptguard import AcceptGuard
 from .app import close_all_sessions
 from . import budget, gcfreeze
 from .bodyrate import BoundedDrainInput, MinRateInput
-from .callables import looks_like_handler
+from .callables import check_wsgi_app
 from .http import ConfigError, HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
@@ -307,10 +307,7 @@ def build_server(
     handoff: Any = None,
 ) -> Union[HttpServer, WSGIServer]:
     """The server ``serve()`` runs (not yet started), after checking its keywords."""
-    if looks_like_handler(app):
-        name = getattr(app, "__name__", "handler")
-        raise TypeError(f"serve() takes a WSGI app, and {name} looks like a SockJS handler (one argument, the "
-                        f"connection): wrap it in a service, serve(SockJS({name}, prefix='/{name}'))")
+    check_wsgi_app(app, "serve()")
     if server not in SERVERS:
         raise ValueError(f"server must be one of {', '.join(map(repr, SERVERS))}, got {server!r}")
     if server == "httptools":

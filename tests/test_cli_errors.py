@@ -228,3 +228,19 @@ def test_a_worker_that_is_ready_and_runs_is_left_alone():
     assert supervisor._watch() and supervisor.starts == 1
     supervisor._stop(0, None)
     assert supervisor._wait_all() == 0
+
+
+def test_serve_refuses_a_list_of_services_saying_to_use_a_router():
+    from sockjs_gevent import SockJS, serve
+
+    with pytest.raises(TypeError, match=r"serve\(Router\(\[SockJS\("):
+        serve([SockJS(lambda conn: None, prefix="/a")], port=0)
+
+
+def test_a_target_taking_three_arguments_is_refused_in_one_line(tmp_path):
+    app = tmp_path / "three.py"
+    app.write_text("def app(environ, start_response, extra):\n    return []\n")
+    result = subprocess.run([sys.executable, "-m", "sockjs_gevent", f"{app}:app", "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "expected a WSGI app" in result.stderr, result.stderr

@@ -35,8 +35,9 @@ from .callables import check_wsgi_app, looks_like_handler  # noqa: E402
 from .channels import wait_for_bus  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
+from .argtypes import port_number  # noqa: E402
 from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, log_level,  # noqa: E402
-                     port_number, ready_callback, serve_command, server_options)
+                     ready_callback, serve_command, server_options)
 from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
 
 

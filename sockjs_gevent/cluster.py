@@ -29,8 +29,9 @@ import time
 from typing import Optional
 
 from . import __version__
-from .server import CommandLineParser, port_number
-from .workers import Supervisor, positive_int
+from .argtypes import port_number, positive_int
+from .server import CommandLineParser
+from .workers import Supervisor
 
 log = logging.getLogger("sockjs_gevent.cluster")
 RESTART_PAUSE = 1.0

@@ -28,6 +28,7 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from .acceptguard import AcceptGuard
 from .app import close_all_sessions
 from . import budget, gcfreeze
+from .argtypes import buffered_bytes, byte_count, positive_seconds
 from .bodyrate import BoundedDrainInput, MinRateInput
 from .callables import check_wsgi_app
 from .http import ConfigError, HttpConfig, HttpServer
@@ -477,15 +478,6 @@ def plain_text(docstring: str) -> str:
     return re.sub(r"``(.+?)``", r"\1", docstring, flags=re.S)
 
 
-def port_number(text: str) -> int:
-    """An argparse type: a TCP port, 0 (the kernel picks one) to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0 picks a free one), got {value}")
-    return value
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -498,24 +490,8 @@ def log_level(text: str) -> str:
     return text.upper()
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:  # (also refuses nan)
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
-    return value
 
 
-def _byte_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more bytes, got {value}")
-    return value
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -523,28 +499,20 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("HTTP server")
     group.add_argument("--server", choices=SERVERS, default="httptools",
                        help="httptools: sockjs_gevent's own HTTP/1.1 server (default); pywsgi: gevent's WSGIServer")
-    group.add_argument("--request-timeout", type=_positive_seconds, default=30.0,
+    group.add_argument("--request-timeout", type=positive_seconds, default=30.0,
                        help="seconds a client may stall a request: head, body, writes, idle keep-alive (default 30)")
-    group.add_argument("--max-body-size", type=_byte_count, default=None,
+    group.add_argument("--max-body-size", type=byte_count, default=None,
                        help="request bodies larger than this many bytes get 413 (httptools server only)")
     group.add_argument("--certfile", help="PEM certificate chain: serve HTTPS")
     group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
     group.add_argument("--access-log", nargs="?", const="-", default=None, metavar="PATH",
                        help="one combined-format line per request, to PATH or (without PATH) to stderr")
-    group.add_argument("--max-buffered-bytes", type=_buffered_bytes, default=None, metavar="BYTES",
+    group.add_argument("--max-buffered-bytes", type=buffered_bytes, default=None, metavar="BYTES",
                        help="client data the process may hold in all inboxes and outboxes together; past it sends get "
                        "503, websockets pause, new sessions 1013 (default 512 MiB, or $SOCKJS_GEVENT_MAX_BUFFERED_BYTES)")
     add_worker_arguments(parser)
 
 
-def _buffered_bytes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {text!r}") from None
-    if value < 1024 * 1024:
-        raise argparse.ArgumentTypeError(f"must be at least 1 MiB (1048576), got {value}")
-    return value
 
 
 def check_server_arguments(args: argparse.Namespace) -> None:

@@ -34,9 +34,10 @@ from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .compression import Compression
 from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
-from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, port_number,
-                     ready_callback, serve_command, server_options)
-from .workers import announce_ready, check_worker_arguments, is_runner, positive_int, run_workers, runner_ready
+from .argtypes import port_number, positive_int
+from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, ready_callback,
+                     serve_command, server_options)
+from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready
 from .stats import stats_app
 
 

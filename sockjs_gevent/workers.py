@@ -25,6 +25,7 @@ import sys
 import time
 from typing import Any, Callable, Optional, Sequence
 
+from .argtypes import positive_int
 from .handoff import DIRECTORY_ENV, SLOTS_ENV, SlotError, Slots, default_directory, from_environment
 
 log = logging.getLogger("sockjs_gevent.workers")
@@ -44,15 +45,6 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see announce_ready
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def is_runner(args: argparse.Namespace) -> bool:

@@ -62,8 +62,10 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def workers(redis_url: str) -> Iterator[Gunicorn]:
-    running = start_gunicorn(workers=2, env={"SOCKJS_GEVENT_REDIS_URL": redis_url, "DISCONNECT_DELAY": "5",
-                                                     "HEARTBEAT_DELAY": "1"})
+    # keepalive as examples/gunicorn.conf.py: above nginx's upstream keepalive_timeout (gunicorn's own 2 s
+    # would close connections nginx is about to reuse, and nginx answers 502 to a POST sent on one).
+    running = start_gunicorn("--keep-alive", "30", workers=2,
+                             env={"SOCKJS_GEVENT_REDIS_URL": redis_url, "DISCONNECT_DELAY": "5", "HEARTBEAT_DELAY": "1"})
     yield running
     running.stop()
     assert "Traceback" not in running.log(), running.log()

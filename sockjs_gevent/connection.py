@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
+from . import protocol
 from .cookies import request_cookies
 from .session import Session
 
@@ -168,7 +169,7 @@ class Connection:
 
     def send_json(self, value: Any) -> bool:
         """Send ``value`` encoded as JSON text (``json.dumps``)."""
-        return self.send(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        return self.send(protocol.json_text(value))
 
     def recv_json(self, timeout: Optional[float] = None) -> Any:
         """The next message decoded from JSON; None once closed.

@@ -22,6 +22,8 @@ _ESCAPABLE = re.compile(
 )
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: A value as compact JSON text (what ``send_json`` sends, on connections, streams and test clients).
+json_text = _dumps
 _raw_decode = json.JSONDecoder().raw_decode
 
 

@@ -36,6 +36,7 @@ from werkzeug.test import EnvironBuilder
 
 from .app import SockJS
 from .callables import looks_like_handler, service_example
+from .protocol import json_text
 from .router import Router
 from .session import NORMAL_CLOSURE, EventReceiver, Session
 from .transports import NAMES
@@ -167,7 +168,7 @@ class HandlerClient:
 
     def send_json(self, *values: Any) -> None:
         """Deliver each value as a JSON text message (what ``conn.recv_json()`` decodes)."""
-        self.send(*(json.dumps(value, separators=(",", ":"), ensure_ascii=False) for value in values))
+        self.send(*(json_text(value) for value in values))
 
     def recv_json(self, timeout: float = 1.0) -> Any:
         """The next message the handler sent, decoded from JSON; None once the session closed.

@@ -102,7 +102,7 @@ class Stream(CloseCallbacks):
 
     def send_json(self, value: Any) -> bool:
         """Send ``value`` encoded as JSON text (``json.dumps``)."""
-        return self.send(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        return self.send(protocol.json_text(value))
 
     def send_quoted(self, message: str, quoted: str) -> bool:
         """Send a message already quoted by ``protocol.quote`` (what channels hand their members)."""

@@ -25,6 +25,7 @@ from collections import deque
 from typing import Any, Optional, Union
 
 from ..app import SockJS
+from ..protocol import json_text
 from ..testing import HandlerClient, not_a_service, settle
 from .framing import MSG, UNS, encode_msg, encode_sub, encode_uns, parse, wire_name
 
@@ -46,7 +47,7 @@ class StreamClient:
 
     def send_json(self, value: Any) -> None:
         """``value`` as JSON text on this stream (what ``stream.recv_json()`` decodes)."""
-        self.send(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        self.send(json_text(value))
 
     def recv_json(self, timeout: float = 1.0) -> Any:
         """The next message of the stream's handler, decoded from JSON; None once closed.

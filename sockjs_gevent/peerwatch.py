@@ -57,6 +57,26 @@ def find_socket(environ: Mapping[str, Any]) -> Optional[socket.socket]:
     return None
 
 
+#: What ``peek`` found on a client's socket.
+NOTHING, SENT_MORE, HUNG_UP = 0, 1, 2
+
+
+def peek(sock: Any) -> int:
+    """Look at a client's socket without taking anything or waiting: NOTHING, SENT_MORE or HUNG_UP.
+
+    SENT_MORE: bytes wait (a pipelined request: the client is alive).
+    HUNG_UP: the end of its stream, or a reset.
+    """
+    sock = getattr(sock, "_sock", sock)  # the OS socket: gevent's would wait when nothing is there
+    try:
+        data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return NOTHING
+    except OSError:
+        return HUNG_UP
+    return SENT_MORE if data else HUNG_UP
+
+
 class PeerWatch:
     """Wakes ``wakeup`` when the client's socket becomes readable."""
 
@@ -89,16 +109,13 @@ class PeerWatch:
         """True if the client closed or reset its connection."""
         if not self._readable:
             return False
-        try:
-            data = self._sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
+        found = peek(self._sock)
+        if found == NOTHING:
             self._readable = False  # woken for nothing (the raw socket under TLS): watch on
             if self._watcher is not None:
                 self._watcher.start(self._on_readable)
             return False
-        except OSError:
-            return True
-        if data:
+        if found == SENT_MORE:
             # The client sent more (a pipelined request): it is alive, and
             # we cannot watch further without consuming its bytes.
             self._readable = False
@@ -111,17 +128,7 @@ class PeerWatch:
         For a new request of the same session that arrives before the event
         loop has reported the hang-up (see ``Session.attach``).
         """
-        sock = self._sock
-        if sock is None:
-            return False
-        sock = getattr(sock, "_sock", sock)  # the OS socket: gevent's would wait when nothing is there
-        try:
-            data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-        return not data
+        return self._sock is not None and peek(self._sock) == HUNG_UP
 
     def stop(self) -> None:
         if self._watcher is not None:

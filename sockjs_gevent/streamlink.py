@@ -18,12 +18,12 @@ timeout is dropped.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Callable, Optional
 
 from . import protocol
 from .heartbeats import wheel
 from .http.lent import LentSocket
+from .peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
 from .session import CallbackReceiver, Session
 from .websocket.writers import SocketWriter
 
@@ -133,25 +133,16 @@ class StreamLink(CallbackReceiver):
         """Whether the client has hung up, looked at now; if so the link ends as it would on the news."""
         if self.done or self._watcher is None:
             return self.done
-        try:
-            data = self._lent.sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return False
-        except OSError:
-            data = b""
-        if data:
+        if peek(self._lent.sock) != HUNG_UP:
             return False
         self._abort()
         return True
 
     def _on_readable(self) -> None:
-        try:
-            data = self._lent.sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
+        found = peek(self._lent.sock)
+        if found == NOTHING:
             return
-        except OSError:
-            data = b""
-        if data:
+        if found == SENT_MORE:
             # The client sent more (a pipelined request): it is alive, and its
             # bytes stay unread for the server once the answer is complete.
             self._stop_reading()

@@ -478,8 +478,6 @@ def plain_text(docstring: str) -> str:
     return re.sub(r"``(.+?)``", r"\1", docstring, flags=re.S)
 
 
-
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -488,10 +486,6 @@ def log_level(text: str) -> str:
     if text.upper() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
     return text.upper()
-
-
-
-
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -511,8 +505,6 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
                        help="client data the process may hold in all inboxes and outboxes together; past it sends get "
                        "503, websockets pause, new sessions 1013 (default 512 MiB, or $SOCKJS_GEVENT_MAX_BUFFERED_BYTES)")
     add_worker_arguments(parser)
-
-
 
 
 def check_server_arguments(args: argparse.Namespace) -> None:

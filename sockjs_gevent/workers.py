@@ -45,8 +45,6 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see announce_ready
 
 
-
-
 def is_runner(args: argparse.Namespace) -> bool:
     """Whether this process should run workers rather than serve itself."""
     return args.workers > 1 and args.listen_fd is None
@@ -222,7 +220,6 @@ class Runner(Supervisor):
         self.listener = listener
         host, port = listener.getsockname()[:2]
         self.address = f"{host}:{port}"
-        self.workers = workers
         directory = default_directory([self.address])
         self.slots = Slots(directory, workers)  # checks the directory now, with a clear error
         self._command = [*command, "--listen-fd", str(listener.fileno())]
@@ -236,7 +233,7 @@ class Runner(Supervisor):
 
     def run(self, ready: Any = None) -> int:
         self._install_signals()
-        for index in range(self.workers):
+        for index in range(self.count):
             self.start(index)
         if not self._wait_ready():
             self._stop(0, None)
@@ -252,7 +249,7 @@ class Runner(Supervisor):
         """Until every worker said it is ready (it holds a slot and takes hand-offs); False if one failed."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline and not self.stopping:
-            if all(self.is_ready(i) for i in range(self.workers)):
+            if all(self.is_ready(i) for i in range(self.count)):
                 return True
             if not self._watch():
                 return False
@@ -289,7 +286,7 @@ def run_workers(module: str, argv: Sequence[str], args: argparse.Namespace, read
 
 def runner_ready(runner: Runner) -> None:
     """The runner's ready line (the same form as ``server.print_ready``)."""
-    sys.stdout.write(f"sockjs-gevent listening on http://{runner.address} ({runner.workers} workers)\n")
+    sys.stdout.write(f"sockjs-gevent listening on http://{runner.address} ({runner.count} workers)\n")
     sys.stdout.flush()
 
 

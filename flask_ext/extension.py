@@ -19,6 +19,7 @@ from sockjs_gevent import budget
 from sockjs_gevent.callables import check_handler, hook_caller
 from sockjs_gevent.multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from sockjs_gevent.options import Options
+from sockjs_gevent.origins import open_to_every_page
 from sockjs_gevent import SockJS as Service
 from sockjs_gevent.server import serve
 from sockjs_gevent.testing import HandlerClient
@@ -366,13 +367,8 @@ def _check_config_keys(config: Any) -> None:
 
 def _warn_open_to_all(prefix: str) -> None:
     """What sockjs_gevent's SockJS logs for a before_open hook under the default origins, in Flask's terms."""
-    log.warning(
-        "service %r authenticates in before_open but lets every web page in: another site's page can open "
-        "sessions with your users' cookies. Set app.config['SOCKJS_ALLOWED_ORIGINS'] (or the route's "
-        "allowed_origins=) to the pages that may use it ([] for this app's own pages; '*' to keep allowing all "
-        "and silence this).",
-        prefix or "/",
-    )
+    log.warning("%s", open_to_every_page(prefix or "/", "app.config['SOCKJS_ALLOWED_ORIGINS'] (or the route's "
+                                         "allowed_origins=)"))
 
 
 def _signed_session(app: Flask, values: dict[str, Any]) -> str:

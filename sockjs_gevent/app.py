@@ -15,7 +15,7 @@ from werkzeug.http import quote_etag
 from .callables import check_handler, hook_caller
 from .connection import Connection, ConnectionInfo, Refuse
 from .options import Options
-from .origins import OriginPolicy, request_origin
+from .origins import OriginPolicy, open_to_every_page, request_origin
 from .receiver import receive
 from .responses import (
     HTML,
@@ -124,12 +124,7 @@ class SockJS:
         _services.add(self)
         self.origins = OriginPolicy(self.options.allowed_origins)
         if before_open is not None and "allowed_origins" not in options:
-            log.warning(
-                "service %r authenticates in before_open but lets every web page in: another site's page can "
-                "open sessions with your users' cookies. Set allowed_origins=[...] to the pages that may use it "
-                "([] for this server's own pages; '*' to keep allowing all and silence this).",
-                self.options.prefix or "/",
-            )
+            log.warning("%s", open_to_every_page(self.options.prefix or "/", "allowed_origins=[...]"))
         self._told_wrong_server = False
         page = _IFRAME_PAGE.format(sockjs_url=self.options.sockjs_url).encode("utf-8")
         self._iframe_page = page

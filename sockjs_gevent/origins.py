@@ -158,3 +158,13 @@ def validate(allowed: Any) -> None:
         return
     raise ValueError(f"allowed_origins must be '*', a list of origin patterns ([] for the service's own origin only), "
                      f"or a callable(origin) -> bool, got {allowed!r}")
+
+
+def open_to_every_page(service: str, setting: str) -> str:
+    """The warning for a service that authenticates in ``before_open`` under the default origins ("*").
+
+    ``setting`` is how the caller sets the origins (a keyword, a Flask config key).
+    """
+    return (f"service {service!r} authenticates in before_open but lets every web page in: another site's page can "
+            f"open sessions with your users' cookies. Set {setting} to the pages that may use it ([] for this "
+            f"server's own pages; '*' to keep allowing all and silence this).")

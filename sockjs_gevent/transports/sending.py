@@ -23,11 +23,7 @@ class BodyTooLarge(ValueError):
 
 def read_body(environ: Environ, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes."""
-    try:
-        declared = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0  # the server's input stream enforces the real length
-    if declared > limit:
+    if _declared_length(environ) > limit:
         raise BodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
     stream = environ.get("wsgi.input")
     if stream is None:
@@ -72,6 +68,7 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
 
 
 def _declared_length(environ: Environ) -> int:
+    """The body's Content-Length, 0 if none or unreadable (the server's input stream enforces the real length)."""
     try:
         return max(0, int(environ.get("CONTENT_LENGTH") or 0))
     except ValueError:

@@ -2,20 +2,9 @@
 
 import flask
 import pytest
-from flask import Blueprint, Flask, abort, session
-
+from flask import Blueprint, abort, session
 from flask_sockjs import Refuse, SockJS
-
-
-def echo(conn):
-    for message in conn:
-        conn.send(message)
-
-
-def make_app(**config):
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="test", **config)
-    return app
+from flaskapps import echo, make_app
 
 
 def test_direct_construction_mounts_routes_declared_after():
@@ -63,6 +52,7 @@ def test_every_option_has_a_config_key():
     from dataclasses import fields
 
     from flask_sockjs.extension import CONFIG_KEYS
+
     from sockjs_gevent.options import Options
 
     assert sorted(CONFIG_KEYS.values()) == sorted(f.name for f in fields(Options) if f.name != "prefix")

@@ -3,15 +3,11 @@
 import logging
 
 import pytest
-from flask import Flask, session
+from flask import session
 from flask_sockjs import SockJS
+from flaskapps import echo, make_app
 
 from sockjs_gevent.multiplex.testing import MultiplexClient
-
-
-def echo(conn):
-    for message in conn:
-        conn.send(message)
 
 
 def room(conn):
@@ -19,12 +15,6 @@ def room(conn):
     channel.join(conn)
     for message in conn:
         channel.publish(message, exclude=conn)
-
-
-def make_app(**config):
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="test", **config)
-    return app
 
 
 # -- 1. test clients return once the handler waits ------------------------------

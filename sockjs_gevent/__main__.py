@@ -36,8 +36,8 @@ from .channels import wait_for_bus  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
 from .argtypes import port_number  # noqa: E402
-from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, log_level,  # noqa: E402
-                     ready_callback, serve_command, server_options)
+from .server import (LOG_FORMAT, CommandLineParser, UsageError, add_server_arguments, check_server_arguments,  # noqa: E402
+                     log_level, ready_callback, serve_command, server_options)
 from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
 
 
@@ -131,7 +131,7 @@ def fail(message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
     ready = announce_ready(args, ready_callback(args))  # (a worker tells its runner)
     try:
         problem = check_worker_arguments(args)

@@ -30,7 +30,7 @@ from typing import Optional
 
 from . import __version__
 from .argtypes import port_number, positive_int
-from .server import CommandLineParser
+from .server import LOG_FORMAT, CommandLineParser
 from .workers import Supervisor
 
 log = logging.getLogger("sockjs_gevent.cluster")
@@ -97,7 +97,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
     if args.base_port and args.base_port + args.workers - 1 > 65535:
         parser.error(f"--base-port {args.base_port} with {args.workers} workers goes past port 65535")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     cluster = Cluster(args.target, args.workers, args.host, args.base_port, args.prefix, args.redis)
     sys.exit(cluster.run())
 

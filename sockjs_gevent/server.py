@@ -288,6 +288,44 @@ def make_http_server(
 
 SERVERS = ("httptools", "pywsgi")
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: How log lines look when sockjs_gevent sets logging up (``serve()``, the command lines).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Whether ``serve()`` has decided about logging yet in this process (it does once).
+_logging_decided = False
+
+
+def check_log_level(level: Union[str, int]) -> int:
+    """The logging level ``level`` names (a name of LOG_LEVELS in any case, or its number); TypeError or ValueError."""
+    if isinstance(level, bool) or not isinstance(level, (str, int)):
+        raise TypeError(f"log_level must be a level name or number, got {level!r}")
+    names = {name: getattr(logging, name) for name in LOG_LEVELS}
+    number = names.get(level.upper()) if isinstance(level, str) else level if level in names.values() else None
+    if number is None:
+        raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)} (any case) or their logging.* numbers, "
+                         f"got {level!r}")
+    return number
+
+
+def configure_logging(level: Union[str, int] = "INFO") -> bool:
+    """Log to stderr at ``level``, lines as LOG_FORMAT (time, level, logger: message), unless the application has.
+
+    The application has configured logging when the root logger or the
+    ``sockjs_gevent`` logger has a handler (``logging.basicConfig``,
+    ``dictConfig``, a command line's ``--log-level``, gunicorn's worker):
+    then nothing changes. Decided once per process, at the first call:
+    True if it set logging up then.
+    """
+    global _logging_decided
+    number = check_log_level(level)
+    if _logging_decided:
+        return False
+    _logging_decided = True
+    if logging.getLogger().handlers or logging.getLogger("sockjs_gevent").handlers:
+        return False
+    logging.basicConfig(level=number, format=LOG_FORMAT)
+    return True
+
 
 def build_server(
     app: WSGIApp,
@@ -362,6 +400,7 @@ def serve(
     listener: Any = None,
     handoff: Any = None,
     max_buffered_bytes: Optional[int] = None,
+    log_level: Optional[Union[str, int]] = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
 
@@ -394,12 +433,23 @@ def serve(
     ``host:port`` (a worker of ``sockjs_gevent.workers``); ``handoff``: a
     ``sockjs_gevent.handoff.HandOff`` holding a slot, when several workers
     share that socket (httptools server only).
+
+    Logging: if the application has configured none (the root logger and
+    the ``sockjs_gevent`` logger have no handler), the first ``serve()``
+    sends log records to stderr as ``TIME LEVEL LOGGER: MESSAGE`` at
+    ``log_level`` (a name such as ``"DEBUG"``, in any case, or a number
+    such as ``logging.DEBUG``; ``"INFO"`` by default), so the library's
+    lines and a failing handler's traceback are readable. Logging the
+    application configured is left as it is, ``log_level`` included.
     """
+    if log_level is not None:
+        check_log_level(log_level)
     running = build_server(app, host, port, server=server, request_timeout=request_timeout, max_body_size=max_body_size,
                            http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
                            access_log=access_log, handler_class=handler_class, backlog=backlog, listener=listener,
                            handoff=handoff)
-    check_patched()
+    configure_logging("INFO" if log_level is None else log_level)
+    check_patched()  # (a warning: formatted, when serve() set logging up)
     if max_buffered_bytes is not None:
         budget.configure(max_buffered_bytes)
     if freeze_gc:
@@ -476,9 +526,6 @@ class CommandLineParser(argparse.ArgumentParser):
 def plain_text(docstring: str) -> str:
     """A docstring for a terminal: reStructuredText's double backticks around code dropped."""
     return re.sub(r"``(.+?)``", r"\1", docstring, flags=re.S)
-
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def log_level(text: str) -> str:

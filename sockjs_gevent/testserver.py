@@ -35,8 +35,8 @@ from .compression import Compression
 from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
 from .argtypes import port_number, positive_int
-from .server import (CommandLineParser, UsageError, add_server_arguments, check_server_arguments, ready_callback,
-                     serve_command, server_options)
+from .server import (LOG_FORMAT, CommandLineParser, UsageError, add_server_arguments, check_server_arguments,
+                     ready_callback, serve_command, server_options)
 from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready
 from .stats import stats_app
 
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         from gevent import monkey
 
         monkey.patch_all()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         app = build_from_arguments(args, command.error)  # (in a runner too: a bad option is its one line)
         if is_runner(args):
             check_server_arguments(args)

@@ -10,6 +10,10 @@
 Transports: ``websocket``, ``xhr-streaming``, ``eventsource``,
 ``xhr-polling``, and ``raw-websocket`` (the ``/websocket`` endpoint with no
 SockJS framing). Use it from greenlets; no monkey-patching is needed.
+
+For a multiplexed service (``sockjs_gevent.multiplex.Multiplexer``),
+``connect_multiplex(url)`` gives a ``MultiplexConnection``: many named
+streams over one session (see ``sockjs_gevent.client.multiplex``).
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from ..compression import Compression
 from .connection import ClientConnection
 from .cookies import CookieJar
 from .http import HttpConnection, HttpError
+from .multiplex import MultiplexConnection, MultiplexStream, StreamOverflowError, connect_multiplex
 from .transports import TRANSPORTS, WebSocketTransport
 
 #: The /websocket endpoint with no SockJS framing (the server's conn.transport says the same).
 RAW_WEBSOCKET = "raw-websocket"
 
-__all__ = ["connect", "info", "ClientConnection", "ConnectError", "TRANSPORTS"]
+__all__ = ["connect", "info", "ClientConnection", "ConnectError", "TRANSPORTS", "connect_multiplex", "MultiplexConnection",
+           "MultiplexStream", "StreamOverflowError"]
 
 
 class ConnectError(ConnectionError):

@@ -16,8 +16,9 @@ import pytest
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import (ClientConnection, MultiplexConnection, MultiplexStream, StreamOverflowError,
-                                  connect_multiplex)
+                                  connect, connect_multiplex)
 from sockjs_gevent.multiplex import Multiplexer
+from sockjs_gevent.multiplex.testing import MultiplexClient
 from sockjs_gevent.server import build_server
 
 #: websocket and the two HTTP ways of receiving (xhr_send carries what the client sends).
@@ -275,3 +276,11 @@ def test_it_takes_a_client_connection_and_says_what_else_to_use():
     with pytest.raises(TypeError, match="sockjs_gevent.multiplex.testing.MultiplexClient"):
         MultiplexConnection(SockJS(Multiplexer({})))  # type: ignore[arg-type]
 
+
+def test_the_test_client_points_to_the_network_client(server):
+    conn = connect(server.url("/multiplex"), transport="websocket")
+    with pytest.raises(TypeError, match=r"MultiplexConnection\(conn\)"):
+        MultiplexClient(conn)  # type: ignore[arg-type]
+    with MultiplexConnection(conn) as mux:
+        with pytest.raises(TypeError, match="already the multiplex client over the network"):
+            MultiplexClient(mux)  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ It drives a ``HandlerClient`` (pass one, e.g. from the Flask extension's
 ``subscribe`` returns once the stream's handler waits, as building a
 ``HandlerClient`` does for the session's handler. A stream client has
 ``send``, ``recv``, their JSON forms ``send_json`` and ``recv_json``,
-``wait_closed`` and ``close``.
+``wait_closed`` and ``close``. Against a running server, over the network,
+use ``sockjs_gevent.client.connect_multiplex(url)`` instead.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class MultiplexClient:
 
     def __init__(self, client: Union[HandlerClient, SockJS], **options: Any) -> None:
         if not isinstance(client, (HandlerClient, SockJS)):
+            if type(client).__name__ in ("ClientConnection", "MultiplexConnection"):
+                raise TypeError(_over_the_network(client))
             raise TypeError(not_a_service("MultiplexClient", client, "mux", " of a Multiplexer (or a HandlerClient of one)"))
         #: The underlying session client (its ``session``, ``wait_closed``, ``close`` ...).
         self.client = client if isinstance(client, HandlerClient) else HandlerClient(client, **options)
@@ -139,3 +142,14 @@ class MultiplexClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.client.__exit__(*exc)
+
+
+def _over_the_network(obj: object) -> str:
+    """What to tell someone who gave MultiplexClient a network client (``sockjs_gevent.client``)."""
+    if type(obj).__name__ == "MultiplexConnection":
+        network = "it is already the multiplex client over the network: call its subscribe(name)"
+    else:
+        network = ("a ClientConnection talks to a server over the network: multiplex it with "
+                   "sockjs_gevent.client.MultiplexConnection(conn), or connect with connect_multiplex(url)")
+    return (f"MultiplexClient runs a multiplexed service in-process, without a server; {network}. "
+            "For an in-process test, give MultiplexClient the service: MultiplexClient(SockJS(mux, prefix='/mux'))")

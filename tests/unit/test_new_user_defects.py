@@ -156,7 +156,7 @@ def test_handler_client_refuses_what_is_not_a_service(obj, message):
 
 
 @pytest.mark.parametrize("obj, message", [
-    (ClientConnection("http://127.0.0.1:9/mux"), "Give it the service: MultiplexClient(SockJS(mux, prefix='/mux'))"),
+    (ClientConnection("http://127.0.0.1:9/mux"), "multiplex it with sockjs_gevent.client.MultiplexConnection(conn)"),
     (Multiplexer({"chat": chat}), "not a handler: MultiplexClient(SockJS(mux, prefix='/mux'))"),
     (flask.Flask(__name__), "MultiplexClient(sockjs.test_client(app, '/mux'))"),
 ])

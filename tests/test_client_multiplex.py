@@ -8,12 +8,16 @@ that need escaping).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from typing import Iterator
 
 import gevent
 import pytest
 
+from serverproc import ROOT, start_server
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import (ClientConnection, MultiplexConnection, MultiplexStream, StreamOverflowError,
                                   connect, connect_multiplex)
@@ -284,3 +288,32 @@ def test_the_test_client_points_to_the_network_client(server):
     with MultiplexConnection(conn) as mux:
         with pytest.raises(TypeError, match="already the multiplex client over the network"):
             MultiplexClient(mux)  # type: ignore[arg-type]
+
+
+# -- the example of docs/client.md ------------------------------------------------------
+
+EXAMPLE = os.path.join(ROOT, "examples", "multiplex", "client.py")
+
+
+def run_example(*args: str) -> list[str]:
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, EXAMPLE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_client_example_runs_on_its_own():
+    assert run_example() == ["ticker: ['tick 0', 'tick 1', 'tick 2']", "shout: ['HELLO', 'MULTIPLEXED', 'WORLD']"]
+
+
+def test_the_client_example_talks_to_the_multiplex_example_server():
+    if not os.path.exists(os.path.join(ROOT, "node_modules", "websocket-multiplex")):
+        pytest.skip("examples/multiplex/server.py serves node_modules/: run npm install")
+    server = start_server(["examples/multiplex/server.py", "--port", "0"])
+    try:
+        ticker, shout = run_example(server.url("/mux"))
+    finally:
+        server.stop()
+    assert ticker.startswith("ticker: ['") and ticker.count(":") == 7  # three HH:MM:SS times
+    assert shout == "shout: ['HELLO', 'MULTIPLEXED', 'WORLD']"

@@ -6,6 +6,7 @@ from gevent import monkey; monkey.patch_all()
 #     python examples/multiplex/client.py http://127.0.0.1:8080/mux  # against examples/multiplex/server.py
 
 import sys
+from typing import Any
 
 import gevent
 
@@ -31,11 +32,13 @@ def ticker(stream: Stream) -> None:
 
 
 def shout(stream: Stream) -> None:
+    """Each message back in capitals."""
     for message in stream:
         stream.send(message.upper())
 
 
-def start_demo_server():
+def start_demo_server() -> tuple[Any, str]:
+    """The two streams at /mux on a free port of 127.0.0.1; (server, URL)."""
     service = SockJS(Multiplexer({"ticker": ticker, "shout": shout}), prefix="/mux")
     server = build_server(service, "127.0.0.1", 0)  # port 0: any free port
     server.start()
@@ -47,21 +50,24 @@ def start_demo_server():
 
 def watch(stream: MultiplexStream, count: int) -> list[str]:
     """Take ``count`` messages, then unsubscribe."""
-    seen = []
+    seen: list[str] = []
     for message in stream:  # ends when the server unsubscribes or the connection closes
         seen.append(message)
         if len(seen) == count:
             break
-    stream.close()  # uns,ticker: the server's handler sees its stream close
+    stream.close()  # uns,NAME: the server's handler sees its stream close
     return seen
 
 
 def talk(stream: MultiplexStream, words: list[str]) -> list[str]:
     """Send each word and wait for its answer."""
-    answers = []
+    answers: list[str] = []
     for word in words:
         stream.send(word)
-        answers.append(stream.recv(timeout=5))
+        answer = stream.recv(timeout=5)  # TimeoutError if nothing comes within 5 s
+        if answer is None:  # the server closed the stream (or the whole connection)
+            break
+        answers.append(answer)
     return answers
 
 

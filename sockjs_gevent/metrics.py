@@ -21,7 +21,7 @@ sockjs_sessions_opened_total          counter  transport   sessions opened (refu
 sockjs_sessions_closed_total          counter  code        sessions closed, by close code (grouped)
 sockjs_messages_received_total        counter              messages from clients to handlers
 sockjs_messages_sent_total            counter              messages from handlers to clients
-sockjs_problems_total                 counter  kind        problems, by kind (see Stats.errors)
+sockjs_problems_total                 counter  kind        problems, by kind (see Stats.problems)
 sockjs_buffered_bytes                 gauge                client data held in every inbox and outbox of the process
 sockjs_buffered_bytes_limit           gauge                max_buffered_bytes (sockjs_gevent.budget)
 sockjs_handoffs_total                 counter  result      connections passed between workers (--workers, gunicorn -w)
@@ -131,7 +131,7 @@ class SockJSCollector:
                 closed.add_metric([name, str(label)], n)  # labels of stats.close_code_label: bounded
             received.add_metric([name], stats.messages_in)
             sent.add_metric([name], stats.messages_out)
-            for kind, n in {**dict.fromkeys(PROBLEM_KINDS, 0), **stats.errors}.items():
+            for kind, n in {**dict.fromkeys(PROBLEM_KINDS, 0), **stats.problems}.items():
                 problems.add_metric([name, kind], n)
         yield from (open_now, registered, opened, closed, received, sent, problems)
         buffered = core.GaugeMetricFamily(

@@ -52,7 +52,7 @@ def close_code_label(code: int) -> str:
 class Stats:
     """What one service has done since it started."""
 
-    __slots__ = ("messages_in", "messages_out", "sessions_opened", "sessions_closed", "errors", "websocket_compressed")
+    __slots__ = ("messages_in", "messages_out", "sessions_opened", "sessions_closed", "problems", "websocket_compressed")
 
     def __init__(self) -> None:
         self.messages_in = 0
@@ -66,12 +66,13 @@ class Stats:
         #: handler_killed (ran past handler_close_timeout, see sockjs_gevent.reaper);
         #: of multiplexed services (sockjs_gevent.multiplex): multiplex_unknown,
         #: multiplex_malformed, multiplex_limit, multiplex_inbox_full.
-        self.errors: Counter[str] = Counter()
+        self.problems: Counter[str] = Counter()
         #: WebSocket connections that agreed permessage-deflate (option websocket_compression).
         self.websocket_compressed = 0
 
     def error(self, kind: str) -> None:
-        self.errors[kind] += 1
+        """Count one problem of ``kind`` (in ``problems``)."""
+        self.problems[kind] += 1
 
     def closed(self, code: int) -> None:
         """Count one session closed with ``code``, under ``close_code_label(code)``."""
@@ -87,7 +88,7 @@ class Stats:
             "sessions_closed": {str(label): n for label, n in self.sessions_closed.items()},
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,
-            "errors": dict(self.errors),
+            "problems": dict(self.problems),
             "websocket_compressed": self.websocket_compressed,
         }
 

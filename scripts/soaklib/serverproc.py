@@ -161,25 +161,31 @@ class Server:
         return self.proc.returncode
 
 
+def services(stats: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services' entries of /stats (not "budget" nor "handoff", the process's)."""
+    return [s for s in (stats or {}).values() if isinstance(s, dict) and "sessions_open" in s]
+
+
 def server_counts(stats: Optional[dict[str, Any]]) -> tuple[int, int]:
     """(sessions open, sessions registered) over all services; (-1, -1) if unknown."""
     if not stats:
         return -1, -1
-    opened = sum(sum(s["sessions_open"].values()) for s in stats.values())
-    registered = sum(s["sessions_registered"] for s in stats.values())
+    opened = sum(sum(s["sessions_open"].values()) for s in services(stats))
+    registered = sum(s["sessions_registered"] for s in services(stats))
     return opened, registered
 
 
 def server_errors(stats: Optional[dict[str, Any]]) -> Counter[str]:
+    """The services' problems by kind (/stats ``problems``) over all services."""
     out: Counter[str] = Counter()
-    for s in (stats or {}).values():
-        out.update(s["errors"])
+    for s in services(stats):
+        out.update(s["problems"])
     return out
 
 
 def server_closes(stats: Optional[dict[str, Any]]) -> Counter[str]:
     out: Counter[str] = Counter()
-    for s in (stats or {}).values():
+    for s in services(stats):
         out.update(s["sessions_closed"])
     return out
 

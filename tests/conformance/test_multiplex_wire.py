@@ -111,12 +111,12 @@ def test_closing_the_sockjs_session_closes_every_stream(session):
 
 @pytest.mark.usefixtures("one_process")
 def test_unknown_malformed_and_crashing_streams_leave_the_session_up(session, server):
-    before = stats(server)["errors"]
+    before = stats(server)["problems"]
     s = session()
     s.send("sub,nope", "hello", "msg,echo", "sub,echo", "sub,crash", "msg,crash,boom", "msg,echo,still here")
     got = [s.recv() for _ in range(3)]
     assert sorted(got) == ["msg,echo,still here", "uns,crash", "uns,nope"]
-    after = stats(server)["errors"]
+    after = stats(server)["problems"]
     for kind, grew in [("multiplex_unknown", 1), ("multiplex_malformed", 2), ("handler", 1)]:
         assert after.get(kind, 0) - before.get(kind, 0) == grew, (kind, before, after)
 

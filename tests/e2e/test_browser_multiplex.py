@@ -215,7 +215,7 @@ UNKNOWN_AND_CRASH = """async ({url, options}) => {
 
 @pytest.mark.expect_log(r"Traceback|ERROR sockjs_gevent.multiplex: stream handler .* failed")
 def test_unknown_stream_and_crashing_handler_close_only_their_channel(mp: MuxPage) -> None:
-    before = service_stats(mp.origin, SERVICE)["errors"]
+    before = service_stats(mp.origin, SERVICE)["problems"]
     result = mp.run(UNKNOWN_AND_CRASH)
     summary = result["summary"]
     # The client calls a channel open as soon as it has sent sub; the server's uns closes it.
@@ -223,6 +223,6 @@ def test_unknown_stream_and_crashing_handler_close_only_their_channel(mp: MuxPag
     assert "uns,no%20such%20stream" in result["raw"]  # the name as the client escaped it
     assert summary["crash"]["closes"] == 1
     assert summary["echo"] == {"opened": True, "messages": ["alive"], "closes": 0}
-    after = service_stats(mp.origin, SERVICE)["errors"]
+    after = service_stats(mp.origin, SERVICE)["problems"]
     assert after.get("multiplex_unknown", 0) == before.get("multiplex_unknown", 0) + 1
     assert after.get("handler", 0) == before.get("handler", 0) + 1

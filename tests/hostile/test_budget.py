@@ -77,7 +77,7 @@ def test_sends_past_the_budget_get_503_and_memory_stays_bounded(server_factory):
     assert accepted * 1_000_000 <= BUDGET + 1_000_000, accepted  # (one may cross the line; no more)
     assert grown < BUDGET / MIB + 64, (grown, accepted)
     body = stats(server, "/stubborn")
-    assert body["errors"]["over_budget"] > 0
+    assert body["problems"]["over_budget"] > 0
     assert json.loads(_get(server, "/stats"))["budget"]["limit"] == BUDGET
     for conn in streams:
         conn.close()
@@ -106,7 +106,7 @@ def test_over_the_budget_new_sessions_get_1013_websockets_wait_and_nothing_is_lo
             if frame.startswith("a"):
                 received += json.loads(frame[1:])
         assert received == sent  # all of them, in order
-    assert stats(server, "/echo")["errors"]["over_budget"] > 0
+    assert stats(server, "/echo")["problems"]["over_budget"] > 0
 
 
 def _post(server, path: str) -> bytes:

@@ -55,7 +55,7 @@ def test_a_stream_that_never_reads_is_closed_once_its_inbox_is_full_and_the_othe
         assert s.recv() == "uns,stubborn"
         s.send("msg,echo,still served")
         assert s.recv() == "msg,echo,still served"
-    assert stats(server, PREFIX)["errors"]["multiplex_inbox_full"] == 1
+    assert stats(server, PREFIX)["problems"]["multiplex_inbox_full"] == 1
     assert rss_mib(server) - before < 40
 
 
@@ -68,7 +68,7 @@ def test_more_streams_than_max_streams_are_refused(server_factory):
         assert s.recv() == "msg,events,closed t echo 1000 Unsubscribed"  # its handler has returned
         s.send("sub,shout", "msg,shout,a slot is free")
         assert s.recv() == "msg,shout,A SLOT IS FREE"
-    assert stats(server, PREFIX)["errors"]["multiplex_limit"] == 2
+    assert stats(server, PREFIX)["problems"]["multiplex_limit"] == 2
 
 
 def test_garbage_and_subscribe_churn_leave_the_session_serving(server_factory):
@@ -85,7 +85,7 @@ def test_garbage_and_subscribe_churn_leave_the_session_serving(server_factory):
     # the batch, so max_streams (16) refused most of the subs: each got uns.
     refused = got.count("uns,shout")
     assert got.count("uns,nope") == 100 and refused > 0 and len(got) == 100 + refused + 1
-    errors = stats(server, PREFIX)["errors"]
-    assert errors["multiplex_malformed"] == len(garbage)
-    assert errors["multiplex_unknown"] == 100
-    assert errors["multiplex_limit"] == refused
+    problems = stats(server, PREFIX)["problems"]
+    assert problems["multiplex_malformed"] == len(garbage)
+    assert problems["multiplex_unknown"] == 100
+    assert problems["multiplex_limit"] == refused

@@ -76,7 +76,7 @@ def test_a_flood_of_sessions_against_a_stuck_handler_levels_off(server_factory):
         stop.set()
         for thread in threads:
             thread.join(10)
-    killed = stats(server, "/stubborn")["errors"].get("handler_killed", 0)
+    killed = stats(server, "/stubborn")["problems"].get("handler_killed", 0)
     in_second_half = late_opened - early_opened
     assert in_second_half > 1000, in_second_half  # the flood did run
     # Without the reaper each session left ~9 KB: thousands of them in the second half alone.
@@ -96,7 +96,7 @@ def test_a_handler_that_outlives_its_session_still_counts_in_max_sessions(server
         assert time.monotonic() < deadline, stats(server, "/stubborn")
         time.sleep(0.05)
     assert open_stubborn(server) == b'c[1013,"Server busy: too many sessions"]\n'
-    assert stats(server, "/stubborn")["errors"].get("handler_killed", 0) == 0  # 0: never stopped
+    assert stats(server, "/stubborn")["problems"].get("handler_killed", 0) == 0  # 0: never stopped
 
 
 def test_handlers_that_return_on_their_own_are_never_stopped(server_factory):
@@ -104,5 +104,5 @@ def test_handlers_that_return_on_their_own_are_never_stopped(server_factory):
     for _ in range(20):
         assert echo_time(server) < 5
     time.sleep(0.3)  # past handler_close_timeout after the last close: nothing may be stopped meanwhile
-    assert stats(server, "/echo")["errors"].get("handler_killed", 0) == 0
+    assert stats(server, "/echo")["problems"].get("handler_killed", 0) == 0
     assert "still ran" not in server.log()

@@ -61,7 +61,7 @@ def test_a_vanished_client_of_a_stuck_handler_frees_its_inbox(tight):
     raw.abort()  # gone, while the server is not reading its socket
     # The heartbeat's write fails, the session closes, and disconnect_delay
     # later the messages the stuck handler never read are dropped.
-    poll_until(lambda: stats(tight, "/stubborn")["errors"].get("inbox_dropped"), 10, "the inbox to be dropped")
+    poll_until(lambda: stats(tight, "/stubborn")["problems"].get("inbox_dropped"), 10, "the inbox to be dropped")
     assert stats(tight, "/stubborn")["sessions_open"] == {}
 
 
@@ -85,7 +85,7 @@ def test_xhr_send_inbox_of_an_expired_session_is_dropped(tight):
     assert request(tight, "POST", session_path("/stubborn", sid, "xhr_send"), json.dumps(["q" * 1000])).status == 204
     # No request attached: the session expires after disconnect_delay, and
     # the unread message is dropped disconnect_delay after that.
-    poll_until(lambda: stats(tight, "/stubborn")["errors"].get("inbox_dropped"), 10, "the inbox to be dropped")
+    poll_until(lambda: stats(tight, "/stubborn")["problems"].get("inbox_dropped"), 10, "the inbox to be dropped")
 
 
 def test_a_payload_of_many_empty_messages_costs_its_count(server):

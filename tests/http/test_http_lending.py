@@ -135,7 +135,7 @@ def test_a_client_that_hangs_up_ends_its_session_at_once(start_server):
     wire.close()
     wait_until(lambda: session.closed)
     assert (session.close_code, session.close_reason) == INTERRUPTED
-    assert app.stats.errors["aborted"] == 1
+    assert app.stats.problems["aborted"] == 1
 
 
 def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout(start_server):

@@ -280,7 +280,7 @@ def test_unknown_names_are_answered_uns_and_counted():
         assert client.recv() == "uns,nope"
         assert client.recv() == "msg,echo,fine"
         assert_silent(client)
-    assert service.stats.errors["multiplex_unknown"] == 3
+    assert service.stats.problems["multiplex_unknown"] == 3
 
 
 @pytest.mark.parametrize("bad", ["", "hello", "sub", "sub,", "pub,echo", "msg,echo", "sub,echo,extra", "SUB,echo"])
@@ -291,7 +291,7 @@ def test_malformed_messages_are_dropped_and_counted(bad):
         assert client.recv() == "msg,echo,after"
         assert_silent(client)
         assert not client.closed
-    assert service.stats.errors["multiplex_malformed"] == 1
+    assert service.stats.problems["multiplex_malformed"] == 1
 
 
 def test_a_second_sub_of_an_open_stream_is_ignored():
@@ -320,7 +320,7 @@ def test_a_handler_that_raises_closes_only_its_stream(caplog):
             client.send("msg,echo,alive")
             assert client.recv() == "msg,echo,alive"
             assert not client.closed
-    assert service.stats.errors["handler"] == 1
+    assert service.stats.problems["handler"] == 1
     (record,) = [r for r in caplog.records if "failed" in r.getMessage()]
     assert "stream 'crash'" in record.getMessage() and record.exc_info[0] is RuntimeError
     assert record.sockjs_stream == "crash"
@@ -346,7 +346,7 @@ def test_max_streams_bounds_running_handlers_closed_ones_included(caplog):
             gevent.idle()
             client.send("sub,c", "msg,c,now")
             assert client.recv() == "msg,c,now"
-    assert service.stats.errors["multiplex_limit"] == 2
+    assert service.stats.problems["multiplex_limit"] == 2
     assert len([r for r in caplog.records if "max_streams" in r.getMessage()]) == 1  # once per session
 
 
@@ -370,7 +370,7 @@ def test_subscribe_unsubscribe_churn_never_exceeds_max_streams():
         gevent.idle()
         gevent.idle()
         assert max(peak) == 3 and len(running) == 3
-        assert service.stats.errors["multiplex_limit"] == 47
+        assert service.stats.problems["multiplex_limit"] == 47
         release.set()
     assert running == set()
 
@@ -397,7 +397,7 @@ def test_a_full_stream_inbox_closes_that_stream_only(caplog):
             gevent.idle()
             gevent.idle()
     assert read == payloads[:9] + [1008]
-    assert service.stats.errors["multiplex_inbox_full"] == 1
+    assert service.stats.problems["multiplex_inbox_full"] == 1
     assert any("max_inbox_bytes" in r.getMessage() for r in caplog.records)
 
 

@@ -42,7 +42,7 @@ def test_a_handler_past_the_timeout_is_stopped_logged_with_its_line_and_counted(
         assert len(reaper) == 1
         session.handler_greenlet.join(2)
     assert session.handler_greenlet.dead and cleaned == [True]  # stopped with GreenletExit: finally ran
-    assert stats.errors["handler_killed"] == 1 and len(reaper) == 0
+    assert stats.problems["handler_killed"] == 1 and len(reaper) == 0
     (record,) = caplog.records
     assert "/svc" in record.getMessage() and "stuck_then_clean" in record.getMessage()
     assert "test_reaper.py" in record.getMessage() and "in stuck" in record.getMessage()
@@ -57,7 +57,7 @@ def test_the_same_handler_and_line_are_logged_once(caplog):
         for session in sessions:
             reaper.watch(session)
         gevent.joinall([s.handler_greenlet for s in sessions], timeout=2)
-    assert stats.errors["handler_killed"] == 5
+    assert stats.problems["handler_killed"] == 5
     assert len(caplog.records) == 1
 
 
@@ -71,7 +71,7 @@ def test_a_handler_that_returns_in_time_is_left_alone():
     release.set()
     session.handler_greenlet.join(1)
     gevent.sleep(0.3)
-    assert stats.errors["handler_killed"] == 0 and len(reaper) == 0
+    assert stats.problems["handler_killed"] == 0 and len(reaper) == 0
 
 
 def test_nothing_is_watched_for_a_handler_that_closed_its_own_session_by_returning():

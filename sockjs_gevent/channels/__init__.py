@@ -7,6 +7,7 @@
     room.join(conn)
     room.publish(text, exclude=conn)      # everyone but the sender
     channels.send_to(conn_id, text)       # one connection, on any worker
+    service.publish("lobby", text)        # outside a handler: a service's room (SockJS.publish)
     channels.configure(channels.RedisBackend("redis://127.0.0.1:6379/0"))
 """
 
@@ -19,6 +20,7 @@ from .hub import (
     channel,
     configure,
     default_hub,
+    flush,
     rooms_of,
     send_to,
     wait_for_bus,
@@ -35,6 +37,7 @@ __all__ = [
     "channel",
     "configure",
     "default_hub",
+    "flush",
     "rooms_of",
     "send_to",
     "wait_for_bus",

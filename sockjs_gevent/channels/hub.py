@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, Iterator, Optional, Protocol, Union
+from typing import Any, Callable, Iterator, Optional, Protocol, Union
 
 from .. import protocol
 
@@ -50,13 +50,21 @@ class DeliverFn(Protocol):
 
 
 class Backend(Protocol):
-    """Carries publishes to every process's hub (including this one)."""
+    """Carries publishes to every process's hub (including this one).
+
+    A backend that sends in the background may also have ``flush(timeout)
+    -> bool`` (see ``ChannelHub.flush``).
+    """
 
     def start(self, deliver: DeliverFn) -> None:
         """Begin; call ``deliver(channel, message, exclude)`` for each publish to deliver locally."""
 
-    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> None:
-        """Send ``message`` to ``channel`` everywhere, skipping the member whose id is ``exclude``."""
+    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+        """Send ``message`` to ``channel`` everywhere, skipping the member whose id is ``exclude``.
+
+        Returns how many members of this process it was queued for now
+        (what ``deliver`` returned), 0 if local delivery happens later.
+        """
 
     def stop(self) -> None:
         """Release connections and greenlets."""
@@ -71,9 +79,9 @@ class LocalBackend:
     def start(self, deliver: DeliverFn) -> None:
         self._deliver = deliver
 
-    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> None:
+    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
         assert self._deliver is not None, "backend not started"
-        self._deliver(channel, message, exclude)
+        return self._deliver(channel, message, exclude)
 
     def stop(self) -> None:
         self._deliver = None
@@ -81,7 +89,23 @@ class LocalBackend:
 
 def _check_text(message: object) -> None:
     if not isinstance(message, str):
-        raise TypeError(f"channel messages are text: publish() takes str, got {type(message).__name__}")
+        raise TypeError(f"channel messages are text: publish() takes str, got {type(message).__name__} "
+                        "(publish_json() sends a value as JSON text)")
+
+
+def _json_message(value: Any) -> str:
+    """``value`` as the compact JSON text ``publish_json`` sends (``protocol.json_text``).
+
+    What JSON cannot encode is a TypeError or ValueError saying what to pass instead.
+    """
+    try:
+        return protocol.json_text(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"publish_json() cannot encode the value as JSON ({exc}): give it dicts, lists, "
+            "str, numbers, booleans and None (e.g. list(a_set), a_datetime.isoformat()), or encode the value "
+            "yourself and publish() the text"
+        ) from exc
 
 
 class Channel:
@@ -103,14 +127,23 @@ class Channel:
     def leave(self, conn: Member) -> None:
         self._hub.leave(self.key, conn)
 
-    def publish(self, message: str, exclude: Optional[Union[Member, str]] = None) -> None:
+    def publish(self, message: str, exclude: Optional[Union[Member, str]] = None) -> int:
         """Send ``message`` to every member, in every process of the backend.
 
         ``exclude`` (a connection or its id) is skipped: the sender of a
-        chat line, say.
+        chat line, say. Returns how many members of this process it was
+        queued for; with Redis, members on other workers get it a moment
+        later and are not counted.
         """
         _check_text(message)
-        self._hub.backend.publish(self.key, message, _member_id(exclude))
+        return self._hub.backend.publish(self.key, message, _member_id(exclude)) or 0
+
+    def publish_json(self, value: Any, exclude: Optional[Union[Member, str]] = None) -> int:
+        """Publish ``value`` as JSON text (what ``conn.recv_json()`` and the browser's ``JSON.parse`` decode).
+
+        As ``publish``; a value JSON cannot encode raises at once.
+        """
+        return self.publish(_json_message(value), exclude)
 
     @property
     def members(self) -> list[Member]:
@@ -191,6 +224,16 @@ class ChannelHub:
                 member.send_quoted(message, quoted)
                 count += 1
         return count
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the publishes made so far have left this process; whether they did within ``timeout``.
+
+        For a process that publishes and then exits (a CLI command, a cron
+        job): the Redis backend sends from a background greenlet, which
+        exiting would cut short. True at once in-process.
+        """
+        flush: Optional[Callable[[float], bool]] = getattr(self.backend, "flush", None)
+        return True if flush is None else flush(timeout)
 
     def stop(self) -> None:
         self.backend.stop()
@@ -277,6 +320,11 @@ def channel(name: str, scope: str = "") -> Channel:
 def send_to(conn_id: str, message: str) -> None:
     """Send ``message`` to one connection by its ``conn.id``, on whichever worker it is."""
     default_hub().send_to(conn_id, message)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Before a process that published exits: wait until its publishes have left (see ``ChannelHub.flush``)."""
+    return default_hub().flush(timeout)
 
 
 def rooms_of(conn: Member) -> list[str]:

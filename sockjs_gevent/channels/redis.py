@@ -13,6 +13,8 @@ Delivery between workers is at most once, like Redis pub/sub itself: what
 is published while Redis is unreachable reaches the publishing worker's
 members only, and is dropped for the others rather than held (memory stays
 bounded and nobody gets a burst of stale messages when Redis returns).
+A process that publishes and then exits (a CLI command) calls
+``channels.flush()`` first, so the writer sends before it is cut short.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Optional
 
 import gevent
 from gevent import monkey
-from gevent.event import Event
+from gevent.event import AsyncResult, Event
 from gevent.queue import Full, Queue
 
 from .hub import REDIS_URL_ENV  # noqa: F401 (the variable naming the server; defined with the hub)
@@ -76,9 +78,10 @@ class RedisBackend:
         )
         self._greenlets = [gevent.spawn(self._read_loop), gevent.spawn(self._write_loop)]
 
-    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> None:
+    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+        """Deliver to this process's members now (returns how many), and queue the publish for the other workers."""
         assert self._deliver is not None, "backend not started"
-        self._deliver(channel, message, exclude)  # local members first, whatever Redis does
+        delivered = self._deliver(channel, message, exclude)  # local members first, whatever Redis does
         try:
             self._outgoing.put_nowait((channel, message, exclude))
         except Full:
@@ -86,6 +89,21 @@ class RedisBackend:
             if self.dropped % 1000 == 1:
                 log.warning("the Redis writer is %d messages behind; new publishes reach local members only",
                             self._outgoing.maxsize)
+        return delivered
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the writer has sent every publish queued so far to Redis.
+
+        False if Redis did not take them within ``timeout`` seconds (they
+        are then dropped, as any publish while Redis is unreachable).
+        """
+        if not self._greenlets:
+            return self._outgoing.empty()
+        sent: AsyncResult = AsyncResult()  # a marker in the queue: the writer sets it once past it
+        with gevent.Timeout(timeout, False):
+            self._outgoing.put(sent)
+            return bool(sent.get())
+        return False
 
     def stop(self) -> None:
         gevent.killall(self._greenlets)
@@ -102,20 +120,26 @@ class RedisBackend:
             batch = [self._outgoing.get()]
             while len(batch) < _BATCH and not self._outgoing.empty():
                 batch.append(self._outgoing.get_nowait())
+            publishes, flushes = _split(batch)
             try:
-                pipe = self._client.pipeline(transaction=False)
-                for channel, message, exclude in batch:
-                    pipe.publish(self.prefix + channel, self._encode(message, exclude))
-                pipe.execute()
+                if publishes:
+                    pipe = self._client.pipeline(transaction=False)
+                    for channel, message, exclude in publishes:
+                        pipe.publish(self.prefix + channel, self._encode(message, exclude))
+                    pipe.execute()
                 backoff = 0.1
+                for flushed in flushes:
+                    flushed.set(True)
             except Exception as exc:  # noqa: BLE001 (this greenlet must outlive any error)
                 # Drop what waits too: by the time Redis is back it is stale.
-                pending = self._outgoing.qsize()
-                for _ in range(pending):
-                    self._outgoing.get_nowait()
-                self.dropped += len(batch) + pending
+                pending = [self._outgoing.get_nowait() for _ in range(self._outgoing.qsize())]
+                dropped, more_flushes = _split(pending)
+                lost = len(publishes) + len(dropped)
+                self.dropped += lost
+                for flushed in flushes + more_flushes:
+                    flushed.set(False)
                 log.warning("redis publish failed (%s); %d message(s) reached local members only",
-                            _describe(exc), len(batch) + pending)
+                            _describe(exc), lost)
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
@@ -162,6 +186,12 @@ class RedisBackend:
         """Our origin, the excluded member's id (length-prefixed), the message."""
         skip = (exclude or "").encode("ascii")
         return self._origin + bytes([len(skip)]) + skip + message.encode("utf-8", "surrogatepass")
+
+
+def _split(items: list[Any]) -> tuple[list[tuple[str, str, Optional[str]]], list[AsyncResult]]:
+    """(publishes, flush markers) of what the writer took from its queue."""
+    publishes = [item for item in items if not isinstance(item, AsyncResult)]
+    return publishes, [item for item in items if isinstance(item, AsyncResult)]
 
 
 def _decode(data: bytes) -> tuple[str, Optional[str]]:

@@ -7,7 +7,7 @@ import logging
 import random
 import re
 import weakref
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
 
 from werkzeug.datastructures import ETags
 from werkzeug.http import quote_etag
@@ -38,6 +38,9 @@ from .session import HANDLER_FAILED, OVER_BUDGET, SERVER_BUSY, Session, SessionR
 from .stats import Stats
 from .transports import routes
 from .transports.websocket import raw_websocket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .channels import Channel, Member
 
 log = logging.getLogger("sockjs_gevent")
 
@@ -134,11 +137,44 @@ class SockJS:
     def prefix(self) -> str:
         return self.options.prefix
 
+    @property
+    def path(self) -> str:
+        """The service's path: its prefix, "/" at the root; the scope of its channels (``conn.channel``, ``channel``)."""
+        return self.options.prefix or "/"
+
+    # -- channels -----------------------------------------------------------
+
+    def channel(self, name: str) -> "Channel":
+        """This service's pub/sub channel ``name``: the room its handlers join with ``conn.channel(name)``.
+
+        For code outside a handler (a web view, a background job); it is on
+        the process's hub (``sockjs_gevent.channels``), so with Redis a
+        publish reaches the room's members on every worker.
+        """
+        from .channels import default_hub
+
+        return default_hub().channel(name, scope=self.path)
+
+    def publish(self, room: str, text: str, exclude: Optional[Union["Member", str]] = None) -> int:
+        """Send ``text`` to every member of this service's channel ``room``, from anywhere in the process.
+
+        ``service.channel(room).publish(text, exclude)`` in one call. Returns
+        how many members of this process it was queued for; with Redis the
+        room's members on other workers get it too, a moment later, and are
+        not counted. A process that exits right after publishing (a CLI
+        command) calls ``channels.flush()`` before it ends.
+        """
+        return self.channel(room).publish(text, exclude)
+
+    def publish_json(self, room: str, value: Any, exclude: Optional[Union["Member", str]] = None) -> int:
+        """``publish`` ``value`` as JSON text (what ``conn.recv_json()`` and ``JSON.parse`` decode)."""
+        return self.channel(room).publish_json(value, exclude)
+
     def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False,
                      handler: Optional[Handler] = None) -> Session:
         """Create a session and start its handler greenlet (``handler``: instead of the service's)."""
         hook = self.before_open
-        info = ConnectionInfo(transport, environ, self.options.prefix or "/", all_headers=hook is not None)
+        info = ConnectionInfo(transport, environ, self.path, all_headers=hook is not None)
         registry = self.sessions if session_id is not None else None
         options = self.options
         session = Session(

@@ -128,6 +128,11 @@ class ConnectionInfo:
         return self.environ.get("REMOTE_ADDR")
 
     @property
+    def service_path(self) -> str:
+        """The service's path as given (``SockJS.path``), without ``SCRIPT_NAME``: what its channels are scoped by."""
+        return self.environ.get("PATH_INFO", "")
+
+    @property
     def path(self) -> str:
         return self.environ.get("SCRIPT_NAME", "") + self.environ.get("PATH_INFO", "")
 
@@ -206,10 +211,12 @@ class Connection:
 
         Services have separate channel names: ``/chat``'s "lobby" is not
         ``/game``'s. ``channels.channel(name)`` is one name for the process.
+        Outside a handler, ``service.channel(name)`` and ``service.publish(name,
+        text)`` reach the same room.
         """
         from .channels import default_hub
 
-        return default_hub().channel(name, scope=self.path)
+        return default_hub().channel(name, scope=self._session.info.service_path)
 
     def send_quoted(self, message: str, quoted: str) -> bool:
         """Send a message already JSON-quoted by ``protocol.quote`` (broadcasts quote once)."""

@@ -170,9 +170,7 @@ class Stream(CloseCallbacks):
 
     def channel(self, name: str) -> "Channel":
         """The pub/sub channel ``name`` of the service (see ``Connection.channel``)."""
-        from ..channels import default_hub
-
-        return default_hub().channel(name, scope=self.path)
+        return self._conn.channel(name)
 
     @property
     def connection(self) -> Connection:

@@ -33,6 +33,32 @@ if TYPE_CHECKING:  # pragma: no cover
 BROKEN_JSON_CLOSE = (1007, protocol.BROKEN_JSON)
 #: One websocket message holding more messages than the whole inbox may.
 TOO_MANY_MESSAGES = (1009, "Message too big: more than the inbox holds")
+#: The reason a session gets when the client's Close frame has a code but no reason: the
+#: code's name in RFC 6455 section 7.4.1 (1012-1014: the IANA registry), worded as the
+#: library words its own reasons (1000 "Normal closure", 1011 "Internal error"). 1005 is
+#: a Close frame with no code at all (RFC 6455 section 7.1.5). Application codes
+#: (3000-4999) have no name: their reason stays "".
+CLOSE_CODE_NAMES = {
+    1000: "Normal closure",
+    1001: "Going away",
+    1002: "Protocol error",
+    1003: "Unsupported data",
+    1005: "No status received",
+    1007: "Invalid frame payload data",
+    1008: "Policy violation",
+    1009: "Message too big",
+    1010: "Mandatory extension",
+    1011: "Internal error",
+    1012: "Service restart",
+    1013: "Try again later",
+    1014: "Bad gateway",
+}
+
+
+def client_close(code: int, reason: str) -> tuple[int, str]:
+    """How a session ends on the client's Close frame: its code (a plain int) and reason, else the code's name."""
+    code = int(code)  # (the websocket library's enum members for the codes it knows)
+    return code, reason or CLOSE_CODE_NAMES.get(code, "")
 
 
 class WebSocketLink(CallbackReceiver):
@@ -127,7 +153,7 @@ class WebSocketLink(CallbackReceiver):
             if ws.close_code is None:
                 session.close(*INTERRUPTED)  # the socket ended with no close frame: the client vanished
             else:
-                session.close(ws.close_code, ws.close_reason)
+                session.close(*client_close(ws.close_code, ws.close_reason))
         self.push()
         self.done = True
         session.detach(self)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -136,22 +135,6 @@ def test_setup_py_takes_the_version_from_the_package(tmp_path):
     assert result.stdout.strip().splitlines()[-1].startswith("9.8.7+test.")
 
 
-PATCH_LINE = "from gevent import monkey; monkey.patch_all()"
-
-
-def test_readme_examples_that_serve_patch_first():
-    """The README says a program that serves SockJS starts with the monkey-patch line, and serve() warns
-    without it: every README example that serves (serve(...), sockjs.run(...)) starts with it, so it can be
-    run as written. (tests/test_readme.py runs the blocks themselves.)"""
-    from test_readme import readme_blocks
-
-    serving = {name: code for name, code in readme_blocks() if re.search(r"\bserve\(|\.run\(", code)}
-    assert {"echo", "compression", "flask", "multiplex", "metrics"} <= set(serving)
-    for name, code in serving.items():
-        first = next(line for line in code.splitlines() if line.strip())
-        assert first.split("#")[0].strip() == PATCH_LINE, f"README block {name!r} starts with {first!r}"
-
-
 @pytest.mark.parametrize("module", ["sockjs_gevent", "sockjs_gevent.testserver", "sockjs_gevent.cluster"])
 def test_help_shows_the_docstring_as_plain_text(module):
     """--help prints the module docstring: its reStructuredText ``code`` marks are left out."""
@@ -183,13 +166,3 @@ def test_every_service_flag_says_what_it_is_and_its_default():
     assert helps["heartbeat_delay"].endswith("(default 25)")
     assert helps["max_sessions"].endswith("0: no limit (default 0)")
     assert helps["max_queued_bytes"].endswith("(default 4194304: 4 MiB)")
-
-
-def test_readme_connection_table_lists_environ():
-    """conn.environ is the only way to read the query string (a token in the URL): the README's table shows it."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        text = f.read()
-    start = text.index("A handler gets a `Connection`:")
-    table = text[start:text.index("\n\n", text.index("| call |", start))]
-    (row,) = [line for line in table.splitlines() if line.startswith("| `conn.environ`")]
-    assert "QUERY_STRING" in row and "before_open" in row

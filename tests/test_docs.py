@@ -1,8 +1,22 @@
-"""The documentation pages under docs/: every Python block is checked, every relative link resolves.
+"""README.md and the documentation pages under docs/: every Python block runs, every relative link resolves.
 
-A ```python block follows a ``<!-- docs-test: KIND ARG -->`` marker:
-``file PATH`` says the block is that file of the repository, word for
-word (so the page shows what the tests run), and it must compile.
+Every ```python block of README.md and of docs/**/*.md follows a marker
+line ``<!-- docs-test: NAME -->``, and a block without one fails
+``test_every_python_block_has_a_marker``. The marker says how the block
+is checked:
+
+- ``<!-- docs-test: file PATH -->``: the block is that file of the
+  repository, word for word (so the page shows what the tests run), and
+  it compiles.
+- ``<!-- docs-test: NAME -->``: the block is executed and ``CHECKS[NAME]``
+  checks it does what the page says. A NAME may be used on several pages
+  (the quickstart is on README.md and docs/index.md); every check must be
+  used at least once.
+
+Blocks run in this process: ``monkey.patch_all()`` is made a no-op, and
+``serve()`` and ``sockjs.run()`` record their app instead of serving, so a
+block that would serve forever hands its app over and the check drives it
+(with in-process clients, or a server on a free port of 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -10,36 +24,300 @@ from __future__ import annotations
 import glob
 import os
 import re
+import textwrap
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import pytest
 
-from serverproc import ROOT
+from serverproc import ROOT, start_testserver
+from sockjs_gevent.testing import HandlerClient
 
-PAGES = sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
-BLOCK = re.compile(r"(?:<!-- docs-test: ([^>]*?) -->\s*\n)?```python\n(.*?)```", re.S)
-LINK = re.compile(r"\]\((?!https?://|#)([^)#]+)(?:#[^)]*)?\)")
-
-
-def page_id(path: str) -> str:
-    return os.path.relpath(path, ROOT)
-
-
-@pytest.mark.parametrize("page", PAGES, ids=page_id)
-def test_every_python_block_is_checked(page):
-    with open(page, encoding="utf-8") as f:
-        text = f.read()
-    for marker, code in BLOCK.findall(text):
-        assert marker, f"a ```python block in {page_id(page)} has no <!-- docs-test: ... --> marker"
-        kind, _, argument = marker.partition(" ")
-        assert kind == "file", f"unknown docs-test kind {kind!r} in {page_id(page)}"
-        with open(os.path.join(ROOT, argument), encoding="utf-8") as f:
-            assert code == f.read(), f"{page_id(page)} shows {argument} as it no longer is"
-        compile(code, argument, "exec")
+PAGES = ["README.md", *sorted(os.path.relpath(p, ROOT)
+                              for p in glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True))]
+# A fence opening a Python block, however it is spelled, indented or not (in a list item).
+FENCE = re.compile(r"^( *)```[ \t]*(?:python3?|py|pycon)\b[^\n]*\n(.*?)^\1```", re.S | re.M | re.I)
+MARKER = re.compile(r"^\s*<!-- docs-test: ([^>]*?) -->\s*$")
+PATCH_LINE = "from gevent import monkey; monkey.patch_all()"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=page_id)
-def test_relative_links_resolve(page):
-    with open(page, encoding="utf-8") as f:
-        text = f.read()
-    for target in LINK.findall(text):
-        assert os.path.exists(os.path.join(os.path.dirname(page), target)), f"{page_id(page)} links to {target}"
+@dataclass
+class Block:
+    page: str  # relative to the repository root
+    line: int  # where the fence opens, 1-based
+    marker: Optional[str]  # what follows "docs-test:", None without a marker
+    code: str  # dedented
+
+    @property
+    def kind(self) -> str:
+        return (self.marker or "").partition(" ")[0]
+
+    @property
+    def argument(self) -> str:
+        return (self.marker or "").partition(" ")[2]
+
+    def sibling(self, name: str) -> "Block":
+        """The block of the same page marked ``name`` (a test block runs against its app block)."""
+        (found,) = [b for b in page_blocks(self.page) if b.kind == name]
+        return found
+
+    def __str__(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def read(page: str) -> str:
+    with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+        return f.read()
+
+
+def page_blocks(page: str) -> list[Block]:
+    text = read(page)
+    blocks = []
+    for match in FENCE.finditer(text):
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        marker = MARKER.match(before)
+        blocks.append(Block(page, text.count("\n", 0, match.start()) + 1, marker.group(1) if marker else None,
+                            textwrap.dedent(match.group(2))))
+    return blocks
+
+
+def all_blocks() -> list[Block]:
+    return [block for page in PAGES for block in page_blocks(page)]
+
+
+# -- executing blocks ---------------------------------------------------------
+
+
+def run_block(block: Block, monkeypatch: pytest.MonkeyPatch, namespace: Optional[dict] = None,
+              code: Optional[str] = None) -> dict[str, Any]:
+    """Execute a block; serve()/run() record their app instead of serving (in ``namespace["_served"]``)."""
+    import flask_sockjs
+    import sockjs_gevent
+    from gevent import monkey
+
+    served: list[Any] = []
+    monkeypatch.setattr(monkey, "patch_all", lambda *a, **k: None)  # not inside pytest's own process
+    monkeypatch.setattr(sockjs_gevent, "serve", lambda app, *a, **k: served.append(app))
+    monkeypatch.setattr(flask_sockjs.SockJS, "run", lambda self, app, *a, **k: served.append(app))
+    namespace = namespace if namespace is not None else {"__name__": "docs"}
+    exec(compile(code if code is not None else block.code, str(block), "exec"), namespace)
+    namespace["_served"] = served
+    return namespace
+
+
+
+
+def check_echo(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    ns = run_block(block, monkeypatch)
+    (app,) = ns["_served"]
+    assert app.prefix == "/echo"
+    with HandlerClient(app) as client:
+        client.send("hello", "again")
+        assert [client.recv(), client.recv()] == ["hello", "again"]
+
+
+def check_flask(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    app_block = block if block.kind == "flask" else block.sibling("flask")
+    ns = run_block(app_block, monkeypatch)
+    assert ns["_served"] == []  # sockjs.run() only under __main__: importing the app must not serve
+    run_block(app_block.sibling("flask-tests"), monkeypatch, ns)
+    ns["test_chat_needs_login"]()
+    ns["test_chat_echoes_for_logged_in_users"]()
+
+
+def check_channels(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockjs_gevent import SockJS
+
+    ns = run_block(block, monkeypatch)
+    service = SockJS(ns["chat"], "/docs-chat")
+    with HandlerClient(service) as a:
+        with HandlerClient(service) as b:
+            assert a.recv().endswith("joined (2 here)")  # b's arrival; b does not hear itself
+            b.send("hi all")
+            assert a.recv() == b.recv() == "hi all"
+            ns["whisper"](a.session.connection.id, "psst")
+            assert a.recv() == "psst"
+
+
+def check_multiplex(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockjs_gevent.channels import default_hub
+    from sockjs_gevent.multiplex import Multiplexer
+    from sockjs_gevent.multiplex.testing import MultiplexClient
+
+    ns = run_block(block, monkeypatch)
+    (app,) = ns["_served"]
+    assert app.prefix == "/mux" and isinstance(app.handler, Multiplexer)
+    assert app.handler.names == ["chat", "ticker"]
+    with MultiplexClient(app) as a, MultiplexClient(app) as b:
+        assert len(a.subscribe("ticker").recv()) == len("12:34:56")
+        a_chat, b_chat = a.subscribe("chat"), b.subscribe("chat")
+        assert len(default_hub().channel("lobby", scope="/mux")) == 2  # subscribe() returned once both joined
+        a_chat.send("hi b")
+        assert b_chat.recv() == "hi b"
+        # the publish reached every member at once: nothing of it for its sender
+        assert not [m for m in a.client.session.take_messages() if m.startswith("msg,chat,")]
+
+
+def check_multiplex_flask(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    ns = run_block(block, monkeypatch)
+    ns["test_chat"]()
+    with ns["sockjs"].test_client(ns["app"], "/mux") as client:
+        assert client.refused  # before_open applies to the whole connection
+
+
+def check_client(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = start_testserver()
+    try:
+        code = block.code.replace("http://127.0.0.1:8080", server.base_url)
+        printed: list[str] = []
+        run_block(block, monkeypatch, {"__name__": "docs", "print": printed.append}, code=code)
+        assert printed == ["hello"]
+    finally:
+        server.stop()
+
+
+def check_metrics(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from werkzeug.test import Client
+
+    ns = run_block(block, monkeypatch)
+    (app,) = ns["_served"]
+    with HandlerClient(ns["service"]) as conn:
+        conn.send("hi")
+        assert conn.recv() == "hi"
+        response = Client(app).get("/metrics")
+        assert response.status_code == 200
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(response.get_data(as_text=True))
+                   for s in family.samples}
+    assert samples["sockjs_sessions_open", (("service", "/echo"), ("transport", "websocket"))] == 1
+    assert samples["sockjs_messages_received_total", (("service", "/echo"),)] == 1
+    assert "process_start_time_seconds" in {name for name, _ in samples}
+    assert Client(app).get("/other").status_code == 404
+
+
+def check_compression(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockjs_gevent.client import connect
+    from sockjs_gevent.http import HttpServer
+
+    ns = run_block(block, monkeypatch)
+    (app,) = ns["_served"]
+    server = HttpServer(("127.0.0.1", 0), app)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with connect(base + "/chat", transport="websocket", compression=True) as chat:
+            chat.send("hi")
+            assert chat.recv(timeout=5) == "hi" and chat.transport.compressed
+        with connect(base + "/feed", transport="raw-websocket", compression=True) as feed:
+            feed.send("hi")
+            assert feed.recv(timeout=5) == "hi"
+            (agreed,) = feed.transport._engine.extensions
+            assert agreed.remote_no_context_takeover and agreed.local_no_context_takeover
+    finally:
+        server.stop(timeout=1)
+
+
+CHECKS: dict[str, Callable[[Block, pytest.MonkeyPatch], None]] = {
+    "channels": check_channels,
+    "client": check_client,
+    "compression": check_compression,
+    "echo": check_echo,
+    "flask": check_flask,
+    "flask-tests": check_flask,  # the tests block runs against the app block of its page
+    "metrics": check_metrics,
+    "multiplex": check_multiplex,
+    "multiplex-flask": check_multiplex_flask,
+}
+
+
+# -- the marker discipline ------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_python_block_has_a_marker(page: str) -> None:
+    for block in page_blocks(page):
+        assert block.marker is not None, (
+            f"the ```python block at {block} has no <!-- docs-test: NAME --> marker on the line before it: "
+            f"every Python block of README.md and docs/ is run by a check (tests/test_docs.py)")
+        assert block.kind == "file" or block.kind in CHECKS, (
+            f"{block}: unknown docs-test {block.marker!r}; known: file PATH, {', '.join(sorted(CHECKS))}")
+
+
+def test_every_check_is_used() -> None:
+    used = {block.kind for block in all_blocks()}
+    assert set(CHECKS) <= used, f"checks no block uses: {sorted(set(CHECKS) - used)}"
+
+
+def test_the_harness_finds_every_kind_of_python_fence() -> None:
+    """```py, ```python3 and an indented fence (in a list item) are Python blocks too."""
+    text = "<!-- docs-test: tests -->\n```py\na\n```\n\n- item\n\n  ```python3\n  b\n  ```\n\n```sh\nc\n```\n"
+    matches = FENCE.findall(text)
+    assert [code for _, code in matches] == ["a\n", "  b\n"]
+
+
+@pytest.mark.parametrize("block", all_blocks(), ids=lambda b: f"{b}:{b.marker}")
+def test_block(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    if block.kind == "file":
+        with open(os.path.join(ROOT, block.argument), encoding="utf-8") as f:
+            assert block.code == f.read(), f"{block} shows {block.argument} as it no longer is"
+        compile(block.code, block.argument, "exec")
+        return
+    if block.kind not in CHECKS:
+        pytest.fail(f"{block} has no known docs-test marker (see test_every_python_block_has_a_marker)")
+    CHECKS[block.kind](block, monkeypatch)
+
+
+def test_examples_that_serve_patch_first() -> None:
+    """The docs say a program that serves SockJS starts with the monkey-patch line, and serve() warns
+    without it: every example that serves (serve(...), sockjs.run(...)) starts with it, so it can be
+    run as written."""
+    serving = [block for block in all_blocks() if re.search(r"\bserve\(|\.run\(", block.code)]
+    assert {"echo", "compression", "flask", "multiplex", "metrics"} <= {b.kind for b in serving}
+    for block in serving:
+        first = next(line for line in block.code.splitlines() if line.strip())
+        assert first.split("#")[0].strip() == PATCH_LINE, f"{block} ({block.marker}) starts with {first!r}"
+
+
+# -- links ----------------------------------------------------------------------
+
+LINK = re.compile(r"\]\((?!https?://|mailto:)([^)\s]*)\)")
+HEADING = re.compile(r"^#{1,6} +(.+?) *#*$", re.M)
+
+
+def slug(heading: str) -> str:
+    """The anchor of a heading, as GitHub and the site's toc (pymdownx.slugs, lower case) make it."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link's text only
+    text = re.sub(r"<[^>]+>", "", text.replace("`", "")).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(page: str) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", read(page), flags=re.S | re.M)  # no headings inside code blocks
+    return {slug(h) for h in HEADING.findall(text)} | set(re.findall(r'\{#([\w-]+)\}', text))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_relative_links_resolve(page: str) -> None:
+    text = re.sub(r"^```.*?^```", "", read(page), flags=re.S | re.M)
+    for link in LINK.findall(text):
+        path, _, anchor = link.partition("#")
+        target = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        assert os.path.exists(os.path.join(ROOT, target)), f"{page} links to {link}: no {target}"
+        if anchor and target.endswith(".md"):
+            assert anchor in anchors(target), f"{page} links to {link}: {target} has no heading #{anchor}"
+
+
+# -- what the pages promise about the code ---------------------------------------------
+
+
+def test_readme_two_commands_exist() -> None:
+    """The README's two commands, run from a fresh clone as written."""
+    text = read("README.md")
+    section = text[text.index("## The two commands"):]
+    (commands,) = re.findall(r"```sh\n(.*?)```", section[: section.index("\n## ", 1)], re.S)
+    scripts = [line.split()[0] for line in commands.splitlines()]
+    assert scripts == ["scripts/demo.sh", "scripts/test.sh"]
+    for script in scripts:
+        assert os.access(os.path.join(ROOT, script), os.X_OK), f"{script} is not executable"

@@ -3,8 +3,8 @@
     python examples/compressed_feed.py --port 8080   # SockJS clients on http://127.0.0.1:8080/feed
 
 Every session gets a JSON quote every 100 ms. Repetitive JSON like this
-shrinks four to five times on the wire with compression (README, "WebSocket
-compression"). Context takeover is off here, so an idle session costs
+shrinks four to five times on the wire with compression
+(docs/compression.md). Context takeover is off here, so an idle session costs
 what an uncompressed one does, at a lower ratio; drop the two
 ``*_no_context_takeover`` settings for the best ratio when sessions are few
 and busy. Clients that do not offer compression (and the HTTP transports)

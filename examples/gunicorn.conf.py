@@ -12,7 +12,7 @@ Several workers share the port, and a request for a session another
 worker holds is handed to that worker inside the machine: no sticky
 balancing is needed in front. A room or broadcast channel that must reach
 sessions on every worker goes through Redis: set
-``SOCKJS_GEVENT_REDIS_URL`` (README, "Channels"). Put nginx in front for
+``SOCKJS_GEVENT_REDIS_URL`` (docs/channels.md). Put nginx in front for
 TLS and for the public port (examples/nginx.conf).
 """
 

@@ -11,17 +11,22 @@ is checked:
 - ``<!-- docs-test: NAME -->``: the block is executed and ``CHECKS[NAME]``
   checks it does what the page says. A NAME may be used on several pages
   (the quickstart is on README.md and docs/index.md); every check must be
-  used at least once.
+  used at least once. ``tests`` is the generic one: the block defines
+  ``test_*`` functions, and each is called.
 
 Blocks run in this process: ``monkey.patch_all()`` is made a no-op, and
 ``serve()`` and ``sockjs.run()`` record their app instead of serving, so a
 block that would serve forever hands its app over and the check drives it
 (with in-process clients, or a server on a free port of 127.0.0.1).
+
+The build of the site itself (mkdocs, warnings as errors) is
+tests/test_docs_build.py.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import textwrap
@@ -105,6 +110,16 @@ def run_block(block: Block, monkeypatch: pytest.MonkeyPatch, namespace: Optional
     return namespace
 
 
+def run_tests_in(namespace: dict[str, Any], block: Block) -> None:
+    tests = [value for name, value in namespace.items() if name.startswith("test_") and callable(value)]
+    assert tests, f"{block} is marked as tests but defines no test_* function"
+    for test in tests:
+        test()
+
+
+def check_tests(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of tests: each test_* function it defines passes."""
+    run_tests_in(run_block(block, monkeypatch), block)
 
 
 def check_echo(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +140,33 @@ def check_flask(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     ns["test_chat_echoes_for_logged_in_users"]()
 
 
+def check_before_open(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    ns = run_block(block, monkeypatch)
+    service = ns["service"]
+    with HandlerClient(service, query_string="token=s3cret") as client:
+        client.send("hi")
+        assert client.recv() == "ann: hi"
+    with HandlerClient(service, query_string="token=guess") as client:
+        assert client.refused and client.wait_closed() == (4001, "Unknown token")
+    with HandlerClient(service) as client:
+        assert client.refused
+
+
+def check_router(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.test import Client
+
+    from sockjs_gevent import Router
+
+    ns = run_block(block, monkeypatch)
+    (app,) = ns["_served"]
+    assert isinstance(app, Router)
+    assert Client(app).get("/about").get_data() == b"the rest of the site\n"
+    assert Client(app).get("/echo/info").status_code == 200
+    with HandlerClient(app.service_for("/shout")) as client:
+        client.send("hi")
+        assert client.recv() == "HI"
+
+
 def check_channels(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     from sockjs_gevent import SockJS
 
@@ -137,6 +179,24 @@ def check_channels(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
             assert a.recv() == b.recv() == "hi all"
             ns["whisper"](a.session.connection.id, "psst")
             assert a.recv() == "psst"
+
+
+def check_channels_outside(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gevent
+
+    from sockjs_gevent import channels
+
+    ns = run_block(block, monkeypatch)
+    app, sockjs = ns["app"], ns["sockjs"]
+    with sockjs.test_client(app, "/chat") as member:
+        assert member.session.connection in channels.channel("lobby", scope="/chat")
+        assert app.test_client().post("/announce", data={"text": "doors close at 10"}).status_code == 204
+        assert member.recv() == "doors close at 10"
+        job = gevent.spawn(ns["clock"])
+        try:
+            assert member.recv() == "tick"
+        finally:
+            job.kill()
 
 
 def check_multiplex(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,6 +256,26 @@ def check_metrics(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     assert Client(app).get("/other").status_code == 404
 
 
+def check_stats(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block serves /stats; its answer has the shape of the page's JSON sample, and the same counts."""
+    from werkzeug.test import Client
+
+    (sample,) = re.findall(r"```json\n(.*?)```", read(block.page), re.S)
+    sample = json.loads(sample)
+    ns = run_block(block, monkeypatch)
+    (app,) = ns["_served"]
+    with HandlerClient(ns["service"]) as conn:
+        conn.send("hi")
+        assert conn.recv() == "hi"
+        response = Client(app).get("/stats", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert set(answer) == set(sample)
+    assert answer["/echo"] == sample["/echo"]  # one websocket client that echoed one message, as the page says
+    assert set(answer["budget"]) == set(sample["budget"])
+    assert Client(app).get("/stats", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 404
+
+
 def check_compression(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     from sockjs_gevent.client import connect
     from sockjs_gevent.http import HttpServer
@@ -219,7 +299,9 @@ def check_compression(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 CHECKS: dict[str, Callable[[Block, pytest.MonkeyPatch], None]] = {
+    "before-open": check_before_open,
     "channels": check_channels,
+    "channels-outside": check_channels_outside,
     "client": check_client,
     "compression": check_compression,
     "echo": check_echo,
@@ -228,6 +310,9 @@ CHECKS: dict[str, Callable[[Block, pytest.MonkeyPatch], None]] = {
     "metrics": check_metrics,
     "multiplex": check_multiplex,
     "multiplex-flask": check_multiplex_flask,
+    "router": check_router,
+    "stats": check_stats,
+    "tests": check_tests,
 }
 
 
@@ -273,7 +358,7 @@ def test_examples_that_serve_patch_first() -> None:
     without it: every example that serves (serve(...), sockjs.run(...)) starts with it, so it can be
     run as written."""
     serving = [block for block in all_blocks() if re.search(r"\bserve\(|\.run\(", block.code)]
-    assert {"echo", "compression", "flask", "multiplex", "metrics"} <= {b.kind for b in serving}
+    assert {"echo", "compression", "flask", "multiplex", "metrics", "stats", "router"} <= {b.kind for b in serving}
     for block in serving:
         first = next(line for line in block.code.splitlines() if line.strip())
         assert first.split("#")[0].strip() == PATCH_LINE, f"{block} ({block.marker}) starts with {first!r}"
@@ -321,3 +406,35 @@ def test_readme_two_commands_exist() -> None:
     assert scripts == ["scripts/demo.sh", "scripts/test.sh"]
     for script in scripts:
         assert os.access(os.path.join(ROOT, script), os.X_OK), f"{script} is not executable"
+
+
+def test_connection_table_lists_environ() -> None:
+    """conn.environ is the only way to read the query string (a token in the URL): the handlers page shows it."""
+    text = read("docs/handlers.md")
+    start = text.index("A handler gets a `Connection`:")
+    table = text[start:text.index("\n\n", text.index("| call |", start))]
+    (row,) = [line for line in table.splitlines() if line.startswith("| `conn.environ`")]
+    assert "QUERY_STRING" in row and "before_open" in row
+
+
+def test_options_table_lists_every_option() -> None:
+    from dataclasses import fields
+
+    from sockjs_gevent.options import Options
+
+    rows = re.findall(r"^\| `(\w+)` \|", read("docs/options.md"), re.M)
+    assert sorted(rows) == sorted(f.name for f in fields(Options)), "docs/options.md's table and Options differ"
+
+
+def test_internals_tree_lists_every_module() -> None:
+    """docs/internals.md's source tree names every module and package of sockjs_gevent."""
+    text = read("docs/internals.md")
+    tree = text[text.index("sockjs_gevent/\n"):]
+    tree = tree[: tree.index("```")]
+    listed = set(re.findall(r"^  (\S+)", tree, re.M))
+    package = os.path.join(ROOT, "sockjs_gevent")
+    present = {name for name in os.listdir(package)
+               if (name.endswith(".py") and name != "__init__.py")
+               or os.path.isfile(os.path.join(package, name, "__init__.py"))}
+    present = {name if name.endswith(".py") else name + "/" for name in present}
+    assert present <= listed, f"not in docs/internals.md's source tree: {sorted(present - listed)}"

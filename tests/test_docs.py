@@ -397,6 +397,12 @@ def test_relative_links_resolve(page: str) -> None:
 # -- what the pages promise about the code ---------------------------------------------
 
 
+def test_readme_is_short() -> None:
+    """A newcomer reads the README in five minutes; the rest is in docs/."""
+    lines = read("README.md").count("\n")
+    assert lines <= 300, f"README.md has {lines} lines: move detail into a page of docs/"
+
+
 def test_readme_two_commands_exist() -> None:
     """The README's two commands, run from a fresh clone as written."""
     text = read("README.md")
@@ -406,6 +412,19 @@ def test_readme_two_commands_exist() -> None:
     assert scripts == ["scripts/demo.sh", "scripts/test.sh"]
     for script in scripts:
         assert os.access(os.path.join(ROOT, script), os.X_OK), f"{script} is not executable"
+
+
+def test_readme_lists_every_extra() -> None:
+    """The README's installation table names every extra of setup.py a user installs (all but "test")."""
+    import ast
+
+    setup_call = next(node for node in ast.walk(ast.parse(read("setup.py")))
+                      if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup")
+    (extras,) = [kw.value for kw in setup_call.keywords if kw.arg == "extras_require"]
+    declared = {ast.literal_eval(key) for key in extras.keys} - {"test"}
+    text = read("README.md")
+    section = text[text.index("## Installation"):text.index("\n## ", text.index("## Installation") + 1)]
+    assert set(re.findall(r"^\| `([\w-]+)` \|", section, re.M)) == declared
 
 
 def test_connection_table_lists_environ() -> None:

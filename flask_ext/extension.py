@@ -8,7 +8,7 @@ import io
 import logging
 import sys
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from sockjs_gevent import Connection, Refuse, Router
 from sockjs_gevent import budget
 from sockjs_gevent.callables import check_handler, hook_caller
+from sockjs_gevent.channels import Member
 from sockjs_gevent.multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from sockjs_gevent.options import Options
 from sockjs_gevent.origins import open_to_every_page
@@ -234,6 +235,70 @@ class SockJS:
                 if verdict is False:
                     return False
         return None
+
+    # -- publishing ---------------------------------------------------------
+
+    def publish(self, room: str, text: str, *, route: Optional[str] = None,
+                exclude: Optional[Union[Member, str]] = None) -> int:
+        """Send ``text`` to every member of channel ``room`` of the SockJS route ``route``.
+
+        The room is the one the route's handlers join with
+        ``conn.channel(room)``; call this from anywhere in the process: a
+        Flask view, a CLI command, a background greenlet. ``route`` is the
+        route's path as mounted (``"/chat"``, ``"/api/chat"`` under a
+        blueprint's ``url_prefix``); it may be left out when the app has
+        one SockJS route. ``exclude`` (a connection or its ``conn.id``) is
+        skipped.
+
+        Returns how many members in this process it was queued for. With
+        Redis (``SOCKJS_GEVENT_REDIS_URL``) the members on every other
+        worker get it too, a moment later, and are not counted; a process
+        that exits right after publishing (a CLI command) calls
+        ``sockjs_gevent.channels.flush()`` before it ends.
+        """
+        return self._route_service(route, "publish").publish(room, text, exclude)
+
+    def publish_json(self, room: str, value: Any, *, route: Optional[str] = None,
+                     exclude: Optional[Union[Member, str]] = None) -> int:
+        """``publish`` ``value`` as JSON text (what ``conn.recv_json()`` and the browser's ``JSON.parse`` decode)."""
+        return self._route_service(route, "publish_json").publish_json(room, value, exclude)
+
+    def _route_service(self, route: Optional[str], call: str) -> Service:
+        """The service mounted at ``route`` in this extension's apps (the only one if ``route`` is None).
+
+        Mistakes raise saying what to write: no app yet (RuntimeError), no
+        route or an unknown one (ValueError), several routes and no
+        ``route=`` (TypeError).
+        """
+        if not self._apps:
+            raise RuntimeError(f"sockjs.{call}() before the extension is set up on a Flask app: create it with "
+                               "SockJS(app), or call sockjs.init_app(app) first")
+        services: dict[str, Service] = {}
+        for app in self._apps:
+            for prefix, service in app.extensions["sockjs"].services.items():
+                services.setdefault(prefix, service)
+        example = f"sockjs.{call}(room, {'value' if call == 'publish_json' else 'text'}, route="
+        if route is None:
+            if len(services) == 1:
+                return next(iter(services.values()))
+            if not services:
+                raise ValueError(f"sockjs.{call}() before any SockJS route is registered: register the route first "
+                                 f"(@sockjs.route('/chat') on its handler), then {example}'/chat')")
+            routes = sorted(services)
+            raise TypeError(f"sockjs.{call}() needs route= when the app has several SockJS routes "
+                            f"({', '.join(routes)}): {example}{routes[0]!r})")
+        if not isinstance(route, str):
+            raise TypeError(f"route is a SockJS route's path, e.g. {example}'/chat'), got {route!r}")
+        service = services.get(route)
+        if service is None:
+            if not services:
+                raise ValueError(f"no SockJS route {route!r} yet: register it with @sockjs.route({route!r}) "
+                                 f"before sockjs.{call}() publishes to its rooms")
+            match = difflib.get_close_matches(route, list(services), n=1)
+            hint = f": did you mean {example}{match[0]!r})?" if match else ""
+            raise ValueError(f"no SockJS route {route!r} in this app (its routes: {', '.join(sorted(services))})"
+                             f"{hint}")
+        return service
 
     # -- running and testing ------------------------------------------------
 

@@ -1,15 +1,10 @@
-"""Publishing from Flask: a view, a background job and a CLI command reach the room /chat's handlers join.
-
-    python examples/flask_announce.py --port 5000
-    curl -d text=hello http://127.0.0.1:5000/announce
-
-With Redis (SOCKJS_GEVENT_REDIS_URL=redis://127.0.0.1:6379/0 for every
-worker) a publish reaches the room's members on every worker, and
-``flask --app examples/flask_announce.py announce hello`` publishes from
-the command line.
-"""
-
 from gevent import monkey; monkey.patch_all()  # first, before anything else is imported
+
+# A view, a background job and a CLI command publish to the room /chat's handlers join:
+#     python examples/flask_announce.py --port 5000
+#     curl -d text=hello http://127.0.0.1:5000/announce
+# With Redis (SOCKJS_GEVENT_REDIS_URL=redis://127.0.0.1:6379/0 for every worker) a publish reaches
+# the room on every worker, and `flask --app examples/flask_announce.py announce hello` works too.
 
 import argparse
 import os

@@ -266,14 +266,31 @@ def lobby_session(server, session_id):
         yield ws
 
 
+def announce_over_http(server, text):
+    """POST /announce to ``server``: the example view's JSON answer."""
+    status, body, _ = http(server, "POST", "/announce", urllib.parse.urlencode({"text": text}),
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_the_example_run_as_a_program_publishes_from_its_view():
+    server = start_server([EXAMPLE, "--port", "0"])
+    try:
+        with lobby_session(server, "one") as session:
+            assert announce_over_http(server, "in one process") == {"delivered_here": 1}
+            assert session.recv(timeout=10) == 'a["in one process"]'
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log(), server.log()
+
+
 @needs_redis
 def test_a_view_on_one_worker_reaches_a_session_on_another_through_redis(two_workers):
     first, second = two_workers
     with lobby_session(second, "far") as far:
-        status, body, _ = http(first, "POST", "/announce", urllib.parse.urlencode({"text": "across workers"}),
-                               {"Content-Type": "application/x-www-form-urlencoded"})
-        assert status == 200
-        assert json.loads(body) == {"delivered_here": 0}  # nobody on the first worker: the second gets it via Redis
+        # nobody on the first worker: the second gets it through Redis
+        assert announce_over_http(first, "across workers") == {"delivered_here": 0}
         assert far.recv(timeout=10) == 'a["across workers"]'
 
 

@@ -139,7 +139,7 @@ class SockJS:
 
     @property
     def path(self) -> str:
-        """The service's path: its prefix, "/" at the root; the scope of its channels (``conn.channel``, ``channel``)."""
+        """The service's path: its prefix, "/" at the root; its channels' scope (``conn.channel``, ``channel``)."""
         return self.options.prefix or "/"
 
     # -- channels -----------------------------------------------------------

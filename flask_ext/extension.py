@@ -129,7 +129,7 @@ class SockJS:
         override the app's ``SOCKJS_*`` config. With ``blueprint``, the
         service lives under the blueprint's ``url_prefix`` wherever it is
         registered. ``before_open`` is a per-route hook (see
-        :meth:`before_open`).
+        `before_open`).
         """
 
         hook = hook_caller(before_open, "before_open") if before_open is not None else None

@@ -105,7 +105,7 @@ class SockJS:
     ...         conn.send(message)
     >>> app = SockJS(echo, prefix="/echo")
 
-    Options are those of :class:`~sockjs_gevent.options.Options`; a bad
+    Options are those of `sockjs_gevent.options.Options`; a bad
     value raises ``OptionsError`` here, not at request time.
     """
 

@@ -196,7 +196,13 @@ class Connection:
 
     @property
     def close_reason(self) -> str:
-        """The close reason once closed (e.g. "Connection interrupted"); "" before."""
+        """The close reason once closed (e.g. "Connection interrupted"); "" before.
+
+        When a websocket client closed: the reason its Close frame gave; if it
+        gave none, the standard name of its code (1000 "Normal closure", 1001
+        "Going away", 1005 "No status received" for a Close frame with no code),
+        or "" for an application code (3000-4999).
+        """
         return self._session.close_reason
 
     def on_close(self, callback: Callable[["Connection"], object]) -> None:
@@ -263,7 +269,10 @@ class Connection:
 
     @property
     def close_code(self) -> Optional[int]:
-        """The close code once closed (e.g. 1002 when the client vanished)."""
+        """The close code once closed (e.g. 1002 when the client vanished).
+
+        When a websocket client closed: the code of its Close frame (1005 if it had none).
+        """
         return self._session.close_code or None
 
     @property

@@ -8,7 +8,7 @@ it is imported when ``metrics_app`` or ``SockJSCollector`` is first used, not
 by ``import sockjs_gevent``.
 
 Nothing is counted twice: a custom collector reads each service's
-:class:`~sockjs_gevent.stats.Stats` and its open sessions when Prometheus
+`Stats` (sockjs_gevent.stats) and its open sessions when Prometheus
 scrapes, so serving a message costs nothing more than it did. The metrics,
 each labelled with ``service`` (the prefix, ``/`` for none):
 
@@ -33,7 +33,7 @@ label is bounded: a standard close code is itself (``1000``, ``1011``...),
 other application codes are ``3xxx`` or ``4xxx``, anything else ``other``
 (``sockjs_gevent.stats.close_code_label``), so clients closing with codes
 of their choice add no series. The values belong to this process: with
-several workers, Prometheus scrapes each one (README, "Monitoring").
+several workers, Prometheus scrapes each one (docs/monitoring.md).
 """
 
 from __future__ import annotations

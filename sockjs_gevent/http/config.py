@@ -13,7 +13,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class HttpConfig:
-    """Limits and timeouts of :class:`sockjs_gevent.http.HttpServer`.
+    """Limits and timeouts of `sockjs_gevent.http.HttpServer`.
 
     Timeouts are seconds; ``None`` turns one off. None applies to an
     upgraded WebSocket: once the 101 is out, the connection is the app's.

@@ -24,7 +24,7 @@ class HttpServer(AcceptGuard, StreamServer):
     ``handoff``: a ``sockjs_gevent.handoff.HandOff`` when several workers
     share the listener (see that package).
 
-    ``config`` holds every limit and timeout (:class:`HttpConfig`).
+    ``config`` holds every limit and timeout (`HttpConfig`).
     ``ssl_context`` (or ``certfile`` and ``keyfile``) serves HTTPS; the TLS
     handshake counts against ``config.header_timeout``. ``access_log``: an
     object with ``log(environ, status, size)`` (``accesslog.RequestLogger``), a

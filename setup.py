@@ -13,7 +13,7 @@ def read_version() -> str:
     with open(os.path.join(HERE, "sockjs_gevent", "__init__.py"), encoding="utf-8") as f:
         match = re.search(r"""^__version__ = ["']([^"']+)["']""", f.read(), re.M)
     if match is None:
-        raise RuntimeError("no __version__ = \"...\" line in sockjs_gevent/__init__.py")
+        raise RuntimeError('no __version__ = "..." line in sockjs_gevent/__init__.py')
     return match.group(1)
 
 
@@ -39,8 +39,16 @@ setup(
         "redis": ["redis>=5.0"],
         "prometheus": ["prometheus-client>=0.20,<1"],
         "gunicorn": ["gunicorn>=23,<28"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "gevent-websocket==0.10.1", "flask>=3.0", "redis>=5.0",
-                 "prometheus-client>=0.20,<1", "gunicorn>=23,<28"],
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "gevent-websocket==0.10.1",
+            "flask>=3.0",
+            "redis>=5.0",
+            "prometheus-client>=0.20,<1",
+            "gunicorn>=23,<28",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -64,15 +64,29 @@ def generator_name(kind: str, flags: str) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per throughput figure (default 5)")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="seconds measured per throughput figure (default 5)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--servers", help=f"comma-separated, of: {', '.join(SERVERS)} (default: {', '.join(default_servers())})")
+    parser.add_argument(
+        "--servers", help=f"comma-separated, of: {', '.join(SERVERS)} (default: {', '.join(default_servers())})"
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated letters a-g (default all)")
-    parser.add_argument("--hold", type=float, default=30.0, help="seconds (f) holds its sessions (default 30: past the 25 s heartbeat)")
-    parser.add_argument("--generator", choices=("node", "python"), default="node", help="the load generator (default node)")
-    parser.add_argument("--node-flags", default="", metavar="FLAGS",
-                        help="more flags for bench/node/loadgen.js, e.g. '--ws ws --http node' (npm ws, Node's http)")
-    parser.add_argument("--peers-dir", default=os.path.join(BENCH, ".peers"), help="where bench/peers/install.sh put the peers")
+    parser.add_argument(
+        "--hold", type=float, default=30.0, help="seconds (f) holds its sessions (default 30: past the 25 s heartbeat)"
+    )
+    parser.add_argument(
+        "--generator", choices=("node", "python"), default="node", help="the load generator (default node)"
+    )
+    parser.add_argument(
+        "--node-flags",
+        default="",
+        metavar="FLAGS",
+        help="more flags for bench/node/loadgen.js, e.g. '--ws ws --http node' (npm ws, Node's http)",
+    )
+    parser.add_argument(
+        "--peers-dir", default=os.path.join(BENCH, ".peers"), help="where bench/peers/install.sh put the peers"
+    )
     args = parser.parse_args(argv)
     if not 0.5 <= args.duration <= 60:
         parser.error("--duration must be between 0.5 and 60 seconds")
@@ -86,7 +100,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if not args.scenarios or set(args.scenarios) - set(SCENARIOS):
         parser.error("--scenarios takes letters a-g, e.g. a,b,e")
     args.peers_dir = os.path.abspath(args.peers_dir)
-    missing = [n for n in args.servers if SERVERS[n].needs(args.peers_dir) and not os.path.exists(SERVERS[n].needs(args.peers_dir))]
+    missing = [
+        n
+        for n in args.servers
+        if SERVERS[n].needs(args.peers_dir) and not os.path.exists(SERVERS[n].needs(args.peers_dir))
+    ]
     if args.generator == "node" and not nodegen.installed():
         missing.append("the Node load generator's ws")
     if "g" in args.scenarios and subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode:
@@ -113,8 +131,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n(total {time.monotonic() - started:.0f} s)")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"header": header(generator=generator), "duration": args.duration, "hold": args.hold,
-                       "generator": args.generator, "servers": results}, out, indent=2)
+            json.dump(
+                {
+                    "header": header(generator=generator),
+                    "duration": args.duration,
+                    "hold": args.hold,
+                    "generator": args.generator,
+                    "servers": results,
+                },
+                out,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

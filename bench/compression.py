@@ -54,12 +54,16 @@ SETTINGS = [
     ("off", []),
     ("on, context takeover (defaults)", ["--websocket-compression"]),
     ("on, no context takeover", ["--websocket-compression", "server_no_context_takeover,client_no_context_takeover"]),
-    ("on, 15-bit windows, mem_level 8", ["--websocket-compression",
-                                          "server_max_window_bits=15,client_max_window_bits=15,mem_level=8"]),
+    (
+        "on, 15-bit windows, mem_level 8",
+        ["--websocket-compression", "server_max_window_bits=15,client_max_window_bits=15,mem_level=8"],
+    ),
 ]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-WORDS = ("order shipped pending refund customer invoice warehouse express standard priority gift wrap "
-         "delivered returned payment card paypal voucher discount total subtotal tax").split()
+WORDS = (
+    "order shipped pending refund customer invoice warehouse express standard priority gift wrap "
+    "delivered returned payment card paypal voucher discount total subtotal tax"
+).split()
 
 
 def json_messages(count: int, size: int, seed: int = 1) -> list[str]:
@@ -68,14 +72,28 @@ def json_messages(count: int, size: int, seed: int = 1) -> list[str]:
     out = []
     for n in range(count):
         if size <= 64:
-            doc = {"seq": n, "sym": rng.choice(["AAPL", "MSFT", "GOOG", "AMZN"]), "px": round(rng.uniform(10, 500), 2),
-                   "qty": rng.randrange(1, 1000)}
+            doc = {
+                "seq": n,
+                "sym": rng.choice(["AAPL", "MSFT", "GOOG", "AMZN"]),
+                "px": round(rng.uniform(10, 500), 2),
+                "qty": rng.randrange(1, 1000),
+            }
         else:
-            doc = {"id": 100000 + n, "user": {"id": rng.randrange(10**6), "name": rng.choice(["ann", "bob", "cy", "di"])},
-                   "status": rng.choice(WORDS), "items": []}
+            doc = {
+                "id": 100000 + n,
+                "user": {"id": rng.randrange(10**6), "name": rng.choice(["ann", "bob", "cy", "di"])},
+                "status": rng.choice(WORDS),
+                "items": [],
+            }
             while len(json.dumps(doc, separators=(",", ":"))) < size - 120:
-                doc["items"].append({"sku": f"SKU-{rng.randrange(10**5):05d}", "qty": rng.randrange(1, 9),
-                                     "price": round(rng.uniform(1, 200), 2), "note": " ".join(rng.sample(WORDS, 2))})
+                doc["items"].append(
+                    {
+                        "sku": f"SKU-{rng.randrange(10**5):05d}",
+                        "qty": rng.randrange(1, 9),
+                        "price": round(rng.uniform(1, 200), 2),
+                        "note": " ".join(rng.sample(WORDS, 2)),
+                    }
+                )
         doc["memo"] = ""
         room = size - len(json.dumps(doc, separators=(",", ":")))
         doc["memo"] = " ".join(rng.choice(WORDS) for _ in range(room))[:room]  # exactly ``size`` bytes
@@ -87,8 +105,11 @@ class Session:
     """One SockJS websocket session on a blocking socket, spoken through websockets' sans-I/O client."""
 
     def __init__(self, port: int, index: int, sources: int) -> None:
-        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/echo/000/b{index}/websocket"),
-                                       extensions=[ClientPerMessageDeflateFactory()], max_size=None)
+        self.protocol = ClientProtocol(
+            parse_uri(f"ws://127.0.0.1:{port}/echo/000/b{index}/websocket"),
+            extensions=[ClientPerMessageDeflateFactory()],
+            max_size=None,
+        )
         self.sock = socket.socket()
         self.sock.bind((f"127.0.0.{2 + index % sources}", 0))
         self.sock.connect(("127.0.0.1", port))
@@ -209,8 +230,9 @@ def engine_alone(flags: list[str], messages: list[str], rounds: int = 5) -> floa
     from sockjs_gevent.websocket import Engine
 
     settings = Compression.parse(flags[1] if len(flags) > 1 else "") if flags else None
-    client = ClientProtocol(parse_uri("ws://127.0.0.1/echo/000/e/websocket"),
-                            extensions=[ClientPerMessageDeflateFactory()], max_size=None)
+    client = ClientProtocol(
+        parse_uri("ws://127.0.0.1/echo/000/e/websocket"), extensions=[ClientPerMessageDeflateFactory()], max_size=None
+    )
     request = client.connect()
     client.send_request(request)
     server = ServerProtocol(state=State.OPEN, extensions=[settings.server_factory()] if settings else None)
@@ -253,19 +275,35 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000, help="echoed messages per measured run")
     parser.add_argument("--sessions", type=int, default=2000, help="idle sessions for the RSS figure")
     parser.add_argument("--connections", type=int, default=20, help="sessions echoing at once")
-    parser.add_argument("--rate", type=float, default=3000, help="messages per second sent (the same for every setting)")
+    parser.add_argument(
+        "--rate", type=float, default=3000, help="messages per second sent (the same for every setting)"
+    )
     args = parser.parse_args()
     raise_nofile_limit()
     pin_to_client_core()
     big, small = json_messages(1000, 1024), json_messages(1000, 64)
-    print(f"messages: {sum(map(len, big)) / len(big):.0f} B JSON (SockJS frame a[\"...\"] "
-          f"{sum(len(json.dumps([m])) + 1 for m in big) / len(big):.0f} B), "
-          f"{sum(map(len, small)) / len(small):.0f} B JSON (frame "
-          f"{sum(len(json.dumps([m])) + 1 for m in small) / len(small):.0f} B); {os.cpu_count()} CPUs")
+    print(
+        f'messages: {sum(map(len, big)) / len(big):.0f} B JSON (SockJS frame a["..."] '
+        f"{sum(len(json.dumps([m])) + 1 for m in big) / len(big):.0f} B), "
+        f"{sum(map(len, small)) / len(small):.0f} B JSON (frame "
+        f"{sum(len(json.dumps([m])) + 1 for m in small) / len(small):.0f} B); {os.cpu_count()} CPUs"
+    )
     rows: dict[str, list[str]] = {}
     for name, flags in SETTINGS:
-        command = ["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0",
-                   "--heartbeat-delay", "3600", "--log-level", "WARNING", *flags]
+        command = [
+            "-m",
+            "sockjs_gevent",
+            "examples.echo:echo",
+            "--prefix",
+            "/echo",
+            "--port",
+            "0",
+            "--heartbeat-delay",
+            "3600",
+            "--log-level",
+            "WARNING",
+            *flags,
+        ]
         with Server(command) as server:
             one_kb = echo_run(server, big, args.connections, args.messages, args.rate)
             tiny = echo_run(server, small, args.connections, args.messages, args.rate)
@@ -273,19 +311,28 @@ def main() -> None:
         alone = engine_alone(flags, big), engine_alone(flags, small)
         print(f"\n{name}: compressed={compressed}")
         for label, run, engine_us in (("1 KB", one_kb, alone[0]), ("64 B", tiny, alone[1])):
-            print(f"  {label}: {run.down:.0f} B down, {run.up:.0f} B up per message; server {run.server_us:.1f} us CPU "
-                  f"per message ({engine_us:.1f} us of it the engine alone); {run.rate:,.0f} msg/s; generator CPU "
-                  f"{run.generator_share:.0%} of its core; other processes {run.other_cores:.2f} cores")
+            print(
+                f"  {label}: {run.down:.0f} B down, {run.up:.0f} B up per message; server {run.server_us:.1f} us CPU "
+                f"per message ({engine_us:.1f} us of it the engine alone); {run.rate:,.0f} msg/s; generator CPU "
+                f"{run.generator_share:.0%} of its core; other processes {run.other_cores:.2f} cores"
+            )
         print(f"  RSS per idle session: {opened:.1f} KiB opened, {after:.1f} KiB after one 1 KB message each way")
-        rows[name] = [f"{one_kb.down:.0f} / {one_kb.up:.0f}", f"{one_kb.server_us:.0f} ({alone[0]:.0f})",
-                      f"{tiny.down:.0f} / {tiny.up:.0f}", f"{tiny.server_us:.0f} ({alone[1]:.0f})",
-                      f"{opened:.1f}", f"{after:.1f}"]
-    labels = ["1 KB JSON: frame bytes per message, down / up",
-              "1 KB JSON: server CPU per echo, us (engine alone)",
-              "64 B JSON: frame bytes per message, down / up",
-              "64 B JSON: server CPU per echo, us (engine alone)",
-              f"RSS per idle session ({args.sessions:,}), just opened, KiB",
-              "RSS per idle session after one 1 KB message each way, KiB"]
+        rows[name] = [
+            f"{one_kb.down:.0f} / {one_kb.up:.0f}",
+            f"{one_kb.server_us:.0f} ({alone[0]:.0f})",
+            f"{tiny.down:.0f} / {tiny.up:.0f}",
+            f"{tiny.server_us:.0f} ({alone[1]:.0f})",
+            f"{opened:.1f}",
+            f"{after:.1f}",
+        ]
+    labels = [
+        "1 KB JSON: frame bytes per message, down / up",
+        "1 KB JSON: server CPU per echo, us (engine alone)",
+        "64 B JSON: frame bytes per message, down / up",
+        "64 B JSON: server CPU per echo, us (engine alone)",
+        f"RSS per idle session ({args.sessions:,}), just opened, KiB",
+        "RSS per idle session after one 1 KB message each way, KiB",
+    ]
     print("\n| | " + " | ".join(rows) + " |")
     print("|---" * (len(rows) + 1) + "|")
     for i, label in enumerate(labels):

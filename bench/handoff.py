@@ -83,11 +83,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from typing import Optional
 
 import gevent
 from gevent.pool import Pool
-
 from httpbench import latency_ms
 from loadgen import MESSAGE, HttpConn, ProtocolError, cpu_seconds, http_request, perf
 from procs import BENCH, CLIENT_CORE, ROOT, SERVER_CORE, Server
@@ -107,18 +105,34 @@ PINNED_CONNECTIONS = 32  # part 1: two sessions each
 SHARE_SESSIONS = 200  # part 2
 SHARE_ROUND_TRIPS = 5
 SHARE_CONCURRENCY = 25
-HANDOFF_LINE = re.compile(r"hand-off: sent (\d+), received (\d+), unreachable (\d+), too_large (\d+), "
-                          r"dropped (\d+), slot (\d+)")
+HANDOFF_LINE = re.compile(
+    r"hand-off: sent (\d+), received (\d+), unreachable (\d+), too_large (\d+), "
+    r"dropped (\d+), slot (\d+)"
+)
 HOLDS_SLOT = re.compile(r"worker (\d+) holds slot (\d+) of")
 ALL_CORES = f"0-{(os.cpu_count() or 1) - 1}"
 
 
 # -- the server --------------------------------------------------------------------------------
 
+
 def start(workers: int, cores: str) -> Server:
     """The test server with ``workers`` workers on a free port, under ``taskset -c cores``."""
-    return Server(["-m", "sockjs_gevent.testserver", "--host", "127.0.0.1", "--port", "0",
-                   "--workers", str(workers), "--disconnect-delay", "30"], core=cores)  # type: ignore[arg-type]
+    return Server(
+        [
+            "-m",
+            "sockjs_gevent.testserver",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+            "--disconnect-delay",
+            "30",
+        ],
+        core=cores,
+    )  # type: ignore[arg-type]
 
 
 def children_of(pid: int) -> list[int]:
@@ -143,7 +157,7 @@ def server_log(server: Server) -> str:
         return log.read().decode("utf-8", "replace")
 
 
-def workers_of(server: Server) -> dict[int, Optional[int]]:
+def workers_of(server: Server) -> dict[int, int | None]:
     """Worker pid -> slot (from its "holds slot" line); the server itself, slot None, when it has no workers."""
     children = children_of(server.pid)
     if not children:
@@ -171,13 +185,17 @@ def final_counts(log: str) -> list[dict[str, int]]:
 
 def log_problems(log: str) -> list[str]:
     """Warnings, errors and tracebacks the server logged (first line of each)."""
-    return [line.strip()[:160] for line in log.splitlines()
-            if " WARNING " in line or " ERROR " in line or line.startswith("Traceback")]
+    return [
+        line.strip()[:160]
+        for line in log.splitlines()
+        if " WARNING " in line or " ERROR " in line or line.startswith("Traceback")
+    ]
 
 
 # -- sessions ----------------------------------------------------------------------------------
 
-def session_ids(count: int, slot: Optional[int] = None, slots: int = 1) -> list[str]:
+
+def session_ids(count: int, slot: int | None = None, slots: int = 1) -> list[str]:
     """``count`` random session ids, all of ``slot`` (of ``slots``) when given."""
     ids: list[str] = []
     while len(ids) < count:
@@ -226,6 +244,7 @@ def pairs(count: int, kind: str) -> list[list[str]]:
 
 # -- wrk ---------------------------------------------------------------------------------------
 
+
 def wrk_version() -> str:
     done = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     return (done.stdout + done.stderr).split(" [", 1)[0].strip()
@@ -237,8 +256,25 @@ def run_wrk(port: int, lines: list[list[str]], seconds: int, cores: str) -> dict
         sessions.write("".join(" ".join(line) + "\n" for line in lines))
         sessions.flush()
         n = len(lines)
-        command = ["taskset", "-c", cores, "wrk", f"-t{n}", f"-c{n}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-                   "-s", LUA, f"http://127.0.0.1:{port}/", "--", sessions.name, PREFIX, PAYLOAD.decode()]
+        command = [
+            "taskset",
+            "-c",
+            cores,
+            "wrk",
+            f"-t{n}",
+            f"-c{n}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            LUA,
+            f"http://127.0.0.1:{port}/",
+            "--",
+            sessions.name,
+            PREFIX,
+            PAYLOAD.decode(),
+        ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = perf()
         done = subprocess.run(command, capture_output=True, timeout=seconds + 60)
@@ -268,6 +304,7 @@ def run_wrk(port: int, lines: list[list[str]], seconds: int, cores: str) -> dict
 
 
 # -- one row: a fresh server, a warm-up, a measured run, the counters at SIGTERM ---------------
+
 
 def polling_row(workers: int, kind: str, connections: int, seconds: int, server_cores: str, wrk_cores: str) -> dict:
     server = start(workers, server_cores)
@@ -369,15 +406,23 @@ def share_row(workers: int, keepalive: bool) -> dict:
     handed = sum(c["sent"] for c in counts)
     per_session = 1 + 2 * SHARE_ROUND_TRIPS
     expected = (workers - 1) / workers / (per_session if keepalive else 1)
-    return {"workers": workers, "keepalive": keepalive, "requests": requests, "handed": handed,
-            "share": handed / max(1, requests), "expected": expected,
-            "received": [c["received"] for c in sorted(counts, key=lambda c: c["slot"])],
-            "errors": errors, "problems": problems}
+    return {
+        "workers": workers,
+        "keepalive": keepalive,
+        "requests": requests,
+        "handed": handed,
+        "share": handed / max(1, requests),
+        "expected": expected,
+        "received": [c["received"] for c in sorted(counts, key=lambda c: c["slot"])],
+        "errors": errors,
+        "problems": problems,
+    }
 
 
 # -- printing ----------------------------------------------------------------------------------
 
-def pct(x: Optional[float]) -> str:
+
+def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
@@ -398,7 +443,7 @@ def starred(r: dict) -> str:
 NOISE = 0.2  # cores busy with other processes during a row: worth a note
 
 
-def notes_for(label: str, r: dict, notes: list[str], other: Optional[float] = None) -> None:
+def notes_for(label: str, r: dict, notes: list[str], other: float | None = None) -> None:
     if other is not None and other > NOISE:
         notes.append(f"{label}: other processes used {other:.2f} cores meanwhile: its figures are disturbed")
     if r.get("errors"):
@@ -409,11 +454,12 @@ def notes_for(label: str, r: dict, notes: list[str], other: Optional[float] = No
         notes.append(f"{label}: workers changed during the run (restarted?): {r['restarted']}")
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="whole seconds measured per row (default 5)")
-    parser.add_argument("--connections", type=int, default=64,
-                        help="keep-alive connections (wrk threads) in part 3 (default 64)")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="keep-alive connections (wrk threads) in part 3 (default 64)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 60:
         parser.error("--duration must be between 1 and 60 seconds")
@@ -424,52 +470,85 @@ def main(argv: Optional[list[str]] = None) -> None:
     seconds = args.duration
     began = time.monotonic()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    print(f"Hand-off between workers (bench/handoff.py), {now}; nproc {os.cpu_count()}; "
-          f"Python {platform.python_version()}; {wrk_version()}; load average at start {os.getloadavg()[0]:.2f}; "
-          f"{seconds} s measured per row after a {WARMUP} s warm-up; xhr-polling on /echo, 64-byte messages")
+    print(
+        f"Hand-off between workers (bench/handoff.py), {now}; nproc {os.cpu_count()}; "
+        f"Python {platform.python_version()}; {wrk_version()}; load average at start {os.getloadavg()[0]:.2f}; "
+        f"{seconds} s measured per row after a {WARMUP} s warm-up; xhr-polling on /echo, 64-byte messages"
+    )
     notes: list[str] = []
 
     # 1 ---------------------------------------------------------------------------------------
     rows1 = [
-        ("-w 1: one worker, no hand-off", polling_row(1, "local", PINNED_CONNECTIONS, seconds, str(SERVER_CORE), str(CLIENT_CORE))),
-        ("-w 2, local: connection stays", polling_row(2, "local", PINNED_CONNECTIONS, seconds, str(SERVER_CORE), str(CLIENT_CORE))),
-        ("-w 2, handed: every request moves", polling_row(2, "handed", PINNED_CONNECTIONS, seconds, str(SERVER_CORE), str(CLIENT_CORE))),
+        (
+            "-w 1: one worker, no hand-off",
+            polling_row(1, "local", PINNED_CONNECTIONS, seconds, str(SERVER_CORE), str(CLIENT_CORE)),
+        ),
+        (
+            "-w 2, local: connection stays",
+            polling_row(2, "local", PINNED_CONNECTIONS, seconds, str(SERVER_CORE), str(CLIENT_CORE)),
+        ),
+        (
+            "-w 2, handed: every request moves",
+            polling_row(2, "handed", PINNED_CONNECTIONS, seconds, str(SERVER_CORE), str(CLIENT_CORE)),
+        ),
     ]
     print()
-    print(f"1. Server CPU per xhr-polling request: workers pinned to core {SERVER_CORE}, wrk on core {CLIENT_CORE}, "
-          f"{PINNED_CONNECTIONS} keep-alive connections x 2 sessions")
-    print(f"   {'':36}{'requests/s':>12}{'us/request':>11}{'us/round trip':>14}{'server cores':>13}"
-          f"{'other, core ' + str(SERVER_CORE):>14}{'CPU by slot':>12}{'p99 ms':>8}   {'handed off (workers, lifetime)':<32}"
-          f"{'wrk, core ' + str(CLIENT_CORE):>11}")
+    print(
+        f"1. Server CPU per xhr-polling request: workers pinned to core {SERVER_CORE}, wrk on core {CLIENT_CORE}, "
+        f"{PINNED_CONNECTIONS} keep-alive connections x 2 sessions"
+    )
+    print(
+        f"   {'':36}{'requests/s':>12}{'us/request':>11}{'us/round trip':>14}{'server cores':>13}"
+        f"{'other, core ' + str(SERVER_CORE):>14}{'CPU by slot':>12}{'p99 ms':>8}   {'handed off (workers, lifetime)':<32}"
+        f"{'wrk, core ' + str(CLIENT_CORE):>11}"
+    )
     for label, r in rows1:
-        print(f"   {label:<36}{r['rate']:>11,.0f}{starred(r)}{r['server_us']:>11.1f}{2 * r['server_us']:>14.1f}"
-              f"{r['server_cores']:>13.2f}{max(0.0, r['core_busy'][SERVER_CORE] - r['server_cores']):>14.2f}{slots_text(r):>12}{(r['p99_ms'] or 0):>8.2f}   "
-              f"{handed_text(r):<32}{pct(r['wrk_cores']):>11}")
+        print(
+            f"   {label:<36}{r['rate']:>11,.0f}{starred(r)}{r['server_us']:>11.1f}{2 * r['server_us']:>14.1f}"
+            f"{r['server_cores']:>13.2f}{max(0.0, r['core_busy'][SERVER_CORE] - r['server_cores']):>14.2f}{slots_text(r):>12}{(r['p99_ms'] or 0):>8.2f}   "
+            f"{handed_text(r):<32}{pct(r['wrk_cores']):>11}"
+        )
         notes_for(f"1 {label}", r, notes, max(0.0, r["core_busy"][SERVER_CORE] - r["server_cores"]))
     floor, local, handed = (r for _, r in rows1)
     extra = handed["server_us"] - local["server_us"]
-    print(f"   handed - local: {extra:+.1f} us per request ({handed['server_us'] / local['server_us']:.2f}x a local "
-          f"request; {2 * extra:+.1f} us per round trip); local, 2 workers - 1 worker: "
-          f"{local['server_us'] - floor['server_us']:+.1f} us per request")
+    print(
+        f"   handed - local: {extra:+.1f} us per request ({handed['server_us'] / local['server_us']:.2f}x a local "
+        f"request; {2 * extra:+.1f} us per round trip); local, 2 workers - 1 worker: "
+        f"{local['server_us'] - floor['server_us']:+.1f} us per request"
+    )
 
     # 2 ---------------------------------------------------------------------------------------
     shares = {(w, keep): share_row(w, keep) for w in (2, 4) for keep in (False, True)}
     print()
     per_session = 1 + 2 * SHARE_ROUND_TRIPS
-    print(f"2. Share of session requests handed off, random session ids: {SHARE_SESSIONS} sessions x "
-          f"(open + {SHARE_ROUND_TRIPS} round trips = {per_session} requests), {SHARE_CONCURRENCY} at a time, "
-          f"from the workers' counters at SIGTERM")
+    print(
+        f"2. Share of session requests handed off, random session ids: {SHARE_SESSIONS} sessions x "
+        f"(open + {SHARE_ROUND_TRIPS} round trips = {per_session} requests), {SHARE_CONCURRENCY} at a time, "
+        f"from the workers' counters at SIGTERM"
+    )
     print(f"   {'':46}{'-w 2':>10}{'expected':>10}{'-w 4':>10}{'expected':>10}   received by slot (-w 2 | -w 4)")
-    for keep, label in ((False, "(a) new TCP connection per request"), (True, "(b) one keep-alive connection per session")):
+    for keep, label in (
+        (False, "(a) new TCP connection per request"),
+        (True, "(b) one keep-alive connection per session"),
+    ):
         a, b = shares[(2, keep)], shares[(4, keep)]
-        print(f"   {label:<46}{pct(a['share']):>10}{pct(a['expected']):>10}{pct(b['share']):>10}{pct(b['expected']):>10}"
-              f"   {'/'.join(map(str, a['received']))} | {'/'.join(map(str, b['received']))}")
+        print(
+            f"   {label:<46}{pct(a['share']):>10}{pct(a['expected']):>10}{pct(b['share']):>10}{pct(b['expected']):>10}"
+            f"   {'/'.join(map(str, a['received']))} | {'/'.join(map(str, b['received']))}"
+        )
         for w, r in ((2, a), (4, b)):
             notes_for(f"2 {label[:3]} -w {w}", r, notes)
-    print(f"   expected: (N-1)/N of the requests in (a), of the sessions in (b), if which worker accepts a connection "
-          f"does not depend on who holds its session")
-    print(f"   (requests: " + ", ".join(f"-w {w} {'(b)' if k else '(a)'} {r['handed']:,} of {r['requests']:,}"
-                                       for (w, k), r in shares.items()) + ")")
+    print(
+        "   expected: (N-1)/N of the requests in (a), of the sessions in (b), if which worker accepts a connection "
+        "does not depend on who holds its session"
+    )
+    print(
+        "   (requests: "
+        + ", ".join(
+            f"-w {w} {'(b)' if k else '(a)'} {r['handed']:,} of {r['requests']:,}" for (w, k), r in shares.items()
+        )
+        + ")"
+    )
 
     # 3 ---------------------------------------------------------------------------------------
     n = args.connections
@@ -479,24 +558,34 @@ def main(argv: Optional[list[str]] = None) -> None:
         ("-w 2, handed: 2 sessions per conn", polling_row(2, "handed", n, seconds, ALL_CORES, ALL_CORES)),
     ]
     print()
-    print(f"3. Throughput, nothing pinned: xhr-polling echo round trips/s over {n} keep-alive connections "
-          f"(one wrk thread each). wrk competes with the server for the same {os.cpu_count()} cores: its CPU is "
-          f"the machine's too")
-    print(f"   {'':36}{'round trips/s':>14}{'vs -w 1':>9}{'server cores':>13}{'us/round trip':>14}{'CPU by slot':>12}"
-          f"{'p99 ms':>8}   {'handed off (workers, lifetime)':<32}{'wrk cores':>10}{'wrk us/req':>11}{'other':>7}")
+    print(
+        f"3. Throughput, nothing pinned: xhr-polling echo round trips/s over {n} keep-alive connections "
+        f"(one wrk thread each). wrk competes with the server for the same {os.cpu_count()} cores: its CPU is "
+        f"the machine's too"
+    )
+    print(
+        f"   {'':36}{'round trips/s':>14}{'vs -w 1':>9}{'server cores':>13}{'us/round trip':>14}{'CPU by slot':>12}"
+        f"{'p99 ms':>8}   {'handed off (workers, lifetime)':<32}{'wrk cores':>10}{'wrk us/req':>11}{'other':>7}"
+    )
     base = rows3[0][1]["round_trips"]
     for label, r in rows3:
-        print(f"   {label:<36}{r['round_trips']:>13,.0f}{starred(r)}{r['round_trips'] / base:>8.2f}x"
-              f"{r['server_cores']:>13.2f}{2 * r['server_us']:>14.1f}{slots_text(r):>12}{(r['p99_ms'] or 0):>8.2f}   "
-              f"{handed_text(r):<32}{r['wrk_cores']:>10.2f}{r['wrk_us']:>11.1f}{r['other_cores']:>7.2f}")
+        print(
+            f"   {label:<36}{r['round_trips']:>13,.0f}{starred(r)}{r['round_trips'] / base:>8.2f}x"
+            f"{r['server_cores']:>13.2f}{2 * r['server_us']:>14.1f}{slots_text(r):>12}{(r['p99_ms'] or 0):>8.2f}   "
+            f"{handed_text(r):<32}{r['wrk_cores']:>10.2f}{r['wrk_us']:>11.1f}{r['other_cores']:>7.2f}"
+        )
         notes_for(f"3 {label}", r, notes, r["other_cores"])
     busy = ", ".join(f"{r['machine_cores']:.2f}" for _, r in rows3)
-    print(f"   (sessions: {', '.join(str(r['sessions']) for _, r in rows3)}, half of each slot; 'other': cores busy "
-          f"with other processes meanwhile; the whole machine busy: {busy} cores)")
+    print(
+        f"   (sessions: {', '.join(str(r['sessions']) for _, r in rows3)}, half of each slot; 'other': cores busy "
+        f"with other processes meanwhile; the whole machine busy: {busy} cores)"
+    )
 
     print()
-    print(f"{STAR} wrk passed {GENERATOR_BOUND:.0%} of a core: the figure may be the generator's. "
-          f"CPU by slot: each worker's share of the server CPU, slot 0 first.")
+    print(
+        f"{STAR} wrk passed {GENERATOR_BOUND:.0%} of a core: the figure may be the generator's. "
+        f"CPU by slot: each worker's share of the server CPU, slot 0 first."
+    )
     for note in notes or ["no errors"]:
         print(f"   note: {note}")
     print(f"   ({time.monotonic() - began:.0f} s)")

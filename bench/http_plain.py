@@ -23,7 +23,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-PY_SERVER = r'''
+PY_SERVER = r"""
 import sys
 from gevent import monkey
 from sockjs_gevent.server import serve, print_ready
@@ -33,13 +33,13 @@ def app(environ, start_response):
     return [b"OK"]
 
 serve(app, "127.0.0.1", int(sys.argv[2]), server=sys.argv[1], ready=print_ready)
-'''
+"""
 
-NODE_SERVER = r'''
+NODE_SERVER = r"""
 const http = require("http");
 const server = http.createServer((req, res) => { res.writeHead(200, {"Content-Type": "text/plain", "Content-Length": "2"}); res.end("OK"); });
 server.listen(+process.argv[2], "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
-'''
+"""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -49,7 +49,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(cmd: list[str]) -> subprocess.Popen:
-    process = subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *cmd], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     line = process.stdout.readline()
     if "listening" not in line:
         process.kill()
@@ -58,7 +60,16 @@ def start(cmd: list[str]) -> subprocess.Popen:
 
 
 def wrk(port: int, duration: float, connections: int) -> tuple[float, float]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", f"http://127.0.0.1:{port}/"]
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"http://127.0.0.1:{port}/",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out, _ = process.communicate()
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -78,10 +89,17 @@ def measure(name: str, cmd: list[str], port: int, duration: float, connections: 
         children_after = os.times()
         elapsed = time.monotonic() - started
         server_cpu = (cpu_seconds(server.pid) - before_server) / elapsed
-        gen_cpu = ((children_after.children_user - children_before.children_user) +
-                   (children_after.children_system - children_before.children_system)) / elapsed
-        return {"name": name, "rps": rps, "server_cpu": server_cpu, "gen_cpu": gen_cpu,
-                "us_per_request": server_cpu / rps * 1e6 if rps else float("nan")}
+        gen_cpu = (
+            (children_after.children_user - children_before.children_user)
+            + (children_after.children_system - children_before.children_system)
+        ) / elapsed
+        return {
+            "name": name,
+            "rps": rps,
+            "server_cpu": server_cpu,
+            "gen_cpu": gen_cpu,
+            "us_per_request": server_cpu / rps * 1e6 if rps else float("nan"),
+        }
     finally:
         server.terminate()
         try:
@@ -112,20 +130,29 @@ def main() -> None:
         ("pywsgi", [env_python, py, "pywsgi", str(args.port)]),
         ("node", ["node", js, str(args.port)]),
     ]
-    print(f"{args.connections} connections, {args.duration:g} s per server, wrk on core 1, servers on core 0", flush=True)
+    print(
+        f"{args.connections} connections, {args.duration:g} s per server, wrk on core 1, servers on core 0", flush=True
+    )
     for run in range(1, args.runs + 1):
         results = {name: measure(name, cmd, args.port, args.duration, args.connections) for name, cmd in servers}
         ours = results["httptools"]["rps"]
         line = [f"run {run}:"]
         for name, r in results.items():
-            line.append(f"{name:9} {r['rps']:>8,.0f} req/s  server CPU {r['server_cpu']:4.0%} "
-                        f"({r['us_per_request']:5.1f} us/request)  wrk CPU {r['gen_cpu']:4.0%}")
+            line.append(
+                f"{name:9} {r['rps']:>8,.0f} req/s  server CPU {r['server_cpu']:4.0%} "
+                f"({r['us_per_request']:5.1f} us/request)  wrk CPU {r['gen_cpu']:4.0%}"
+            )
         print("  " + "\n    ".join(line))
         cost = {name: r["us_per_request"] for name, r in results.items()}
-        print(f"    req/s ratios: httptools/pywsgi {ours / results['pywsgi']['rps']:.2f}, "
-              f"httptools/node {ours / results['node']['rps']:.2f}")
-        print(f"    CPU-per-request ratios (robust on a busy machine): pywsgi/httptools "
-              f"{cost['pywsgi'] / cost['httptools']:.2f}, node/httptools {cost['node'] / cost['httptools']:.2f}", flush=True)
+        print(
+            f"    req/s ratios: httptools/pywsgi {ours / results['pywsgi']['rps']:.2f}, "
+            f"httptools/node {ours / results['node']['rps']:.2f}"
+        )
+        print(
+            f"    CPU-per-request ratios (robust on a busy machine): pywsgi/httptools "
+            f"{cost['pywsgi'] / cost['httptools']:.2f}, node/httptools {cost['node'] / cost['httptools']:.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,19 @@ def check_answer(port: int) -> None:
 
 def wrk(port: int, seconds: float) -> tuple[str, float, float]:
     """Run wrk; its output, CPU seconds and wall seconds."""
-    command = ["taskset", "-c", str(CLIENT_CORE), "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s",
-               "--latency", "--timeout", "10s", f"http://127.0.0.1:{port}/"]
+    command = [
+        "taskset",
+        "-c",
+        str(CLIENT_CORE),
+        "wrk",
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        f"http://127.0.0.1:{port}/",
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = perf()
     done = subprocess.run(command, capture_output=True, timeout=seconds + 60)

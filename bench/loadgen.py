@@ -12,12 +12,11 @@ import os
 import socket as _stdlib_socket
 import time
 from collections import Counter
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import gevent
 from gevent import socket
 from gevent.pool import Pool
-
 from wsframe import CLIENT_KEY, CLOSE, FrameReader, close_payload, encode
 
 HOST = "127.0.0.1"
@@ -43,6 +42,7 @@ def connect(port: int, timeout: float = TIMEOUT) -> socket.socket:
 
 # -- WebSocket ---------------------------------------------------------------
 
+
 def upgrade_request(path: str, key: str = CLIENT_KEY, extra: str = "") -> bytes:
     return (
         f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -56,7 +56,7 @@ def read_head(sock: socket.socket, buf: bytearray) -> bytes:
         end = buf.find(b"\r\n\r\n")
         if end >= 0:
             head = bytes(buf[:end])
-            del buf[:end + 4]
+            del buf[: end + 4]
             return head
         if len(buf) > MAX_HEAD:
             raise ProtocolError("HTTP head too long")
@@ -120,6 +120,7 @@ class WsClient:
 
 # -- HTTP/1.1 ----------------------------------------------------------------
 
+
 def http_request(method: str, path: str, body: bytes = b"") -> bytes:
     """A keep-alive HTTP/1.1 request, as bytes to send again and again."""
     head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
@@ -128,7 +129,7 @@ def http_request(method: str, path: str, body: bytes = b"") -> bytes:
     return (head + "\r\n").encode("latin-1") + body
 
 
-def header_value(head: bytes, wanted: bytes) -> Optional[bytes]:
+def header_value(head: bytes, wanted: bytes) -> bytes | None:
     """The value of header ``wanted`` (lower-case name) in a raw head, or None."""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
@@ -178,7 +179,7 @@ class HttpConn:
             end = buf.find(b"\r\n")
             if end >= 0:
                 line = bytes(buf[:end])
-                del buf[:end + 2]
+                del buf[: end + 2]
                 return line
             self._fill(len(buf) + 1)
         raise ProtocolError("line never ended")
@@ -203,7 +204,7 @@ class HttpConn:
         del self.buf[:length]
         return data
 
-    def chunk(self) -> Optional[bytes]:
+    def chunk(self) -> bytes | None:
         """The next chunk of a chunked body; None after the last one."""
         size = int(self._line().split(b";", 1)[0], 16)
         if size == 0:
@@ -211,7 +212,7 @@ class HttpConn:
             return None
         self._fill(size + 2)
         data = bytes(self.buf[:size])
-        del self.buf[:size + 2]
+        del self.buf[: size + 2]
         return data
 
     def close(self) -> None:
@@ -241,7 +242,7 @@ class XhrStream:
         for _ in range(MAX_READS):
             end = self.pending.find(b"\n")
             if end >= 0:
-                line, self.pending = self.pending[:end], self.pending[end + 1:]
+                line, self.pending = self.pending[:end], self.pending[end + 1 :]
                 if line and line[0] != 0x68:  # not the prelude nor "h"
                     return line
                 continue
@@ -258,6 +259,7 @@ class XhrStream:
 
 
 # -- Measurement -------------------------------------------------------------
+
 
 class Samples:
     """Round-trip latencies completed inside the measured window."""
@@ -286,7 +288,7 @@ class Samples:
         ordered = sorted(self.latencies)
         return 1000.0 * ordered[min(len(ordered) - 1, int(len(ordered) * p / 100.0))]
 
-    def us_per_op(self, name: str) -> Optional[float]:
+    def us_per_op(self, name: str) -> float | None:
         """CPU microseconds ``name`` spent per completed operation."""
         if name not in self.cpu or not self.latencies:
             return None

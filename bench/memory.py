@@ -32,13 +32,29 @@ from procs import Server, pin_to_client_core, raise_nofile_limit  # noqa: E402
 
 #: What an allocation site is, by the file it is in (first match wins).
 GROUPS = [
-    ("sockjs_gevent: session, inbox, connection", ("sockjs_gevent/session.py", "sockjs_gevent/inbox.py",
-                                                  "sockjs_gevent/connection.py", "sockjs_gevent/app.py",
-                                                  "sockjs_gevent/waiting.py")),
-    ("sockjs_gevent: transports and websocket I/O", ("sockjs_gevent/transports/", "sockjs_gevent/websocket/",
-                                                    "sockjs_gevent/receiver.py", "sockjs_gevent/peerwatch.py")),
-    ("HTTP server (request, environ, handler)", ("sockjs_gevent/http/", "sockjs_gevent/server.py", "pywsgi.py",
-                                                 "sockjs_gevent/httpheaders.py")),
+    (
+        "sockjs_gevent: session, inbox, connection",
+        (
+            "sockjs_gevent/session.py",
+            "sockjs_gevent/inbox.py",
+            "sockjs_gevent/connection.py",
+            "sockjs_gevent/app.py",
+            "sockjs_gevent/waiting.py",
+        ),
+    ),
+    (
+        "sockjs_gevent: transports and websocket I/O",
+        (
+            "sockjs_gevent/transports/",
+            "sockjs_gevent/websocket/",
+            "sockjs_gevent/receiver.py",
+            "sockjs_gevent/peerwatch.py",
+        ),
+    ),
+    (
+        "HTTP server (request, environ, handler)",
+        ("sockjs_gevent/http/", "sockjs_gevent/server.py", "pywsgi.py", "sockjs_gevent/httpheaders.py"),
+    ),
     ("sockjs_gevent: other", ("sockjs_gevent/",)),
     ("websockets engine", ("websockets/",)),
     ("gevent (greenlets, watchers, sockets)", ("gevent/", "greenlet")),
@@ -74,8 +90,12 @@ def open_websockets(port: int, count: int, sources: int) -> list[socket.socket]:
         s = socket.socket()
         s.bind((f"127.0.0.{2 + i % sources}", 0))
         s.connect(("127.0.0.1", port))
-        s.sendall((f"GET /echo/000/m{i}/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        s.sendall(
+            (
+                f"GET /echo/000/m{i}/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         data = b""
         while not data.endswith(b"\x81\x01o"):
             data += s.recv(4096)
@@ -108,8 +128,19 @@ def main() -> None:
     raise_nofile_limit()
     pin_to_client_core()
     with tempfile.TemporaryDirectory() as directory:
-        server = Server([os.path.join(HERE, "traced_server.py"), directory, "--host", "127.0.0.1", "--port", "0",
-                         "--heartbeat-delay", "3600", *args.server_arg])
+        server = Server(
+            [
+                os.path.join(HERE, "traced_server.py"),
+                directory,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--heartbeat-delay",
+                "3600",
+                *args.server_arg,
+            ]
+        )
         with server:
             time.sleep(0.5)
             before, types_before = snapshot(server, directory, 0)
@@ -144,7 +175,9 @@ def report(args, before, after, types_before, types_after, rss_before, rss_after
     print(f"\ntop {args.top} allocation sites (bytes per session):")
     for stat in stats[: args.top]:
         frame = stat.traceback[0]
-        print(f"  {stat.size_diff / n:8.0f} B  {stat.count_diff / n:5.1f} blocks  {frame.filename.rsplit('/', 2)[-2:]}:{frame.lineno}")
+        print(
+            f"  {stat.size_diff / n:8.0f} B  {stat.count_diff / n:5.1f} blocks  {frame.filename.rsplit('/', 2)[-2:]}:{frame.lineno}"
+        )
     gained = {t: types_after[t] - types_before.get(t, 0) for t in types_after}
     print("\nlive objects gained per session, by type:")
     for t, count in sorted(gained.items(), key=lambda kv: -kv[1])[:15]:

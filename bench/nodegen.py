@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from typing import Sequence
+from collections.abc import Sequence
 
-from procs import BENCH, CLIENT_CORE, raise_nofile_limit, Server
+from procs import BENCH, CLIENT_CORE, Server, raise_nofile_limit
 
 LOADGEN = os.path.join(BENCH, "node", "loadgen.js")
 WS_PACKAGE = os.path.join(BENCH, "node", "node_modules", "ws", "package.json")
@@ -31,9 +31,19 @@ def run(scenario: str, server: Server, seconds: float, flags: Sequence[str] = ()
     prints no JSON gives ``{"failed": ...}`` with the end of its stderr.
     """
     command = [
-        "taskset", "-c", str(CLIENT_CORE), "node", LOADGEN, scenario,
-        "--port", str(server.port), "--server-pid", str(server.pid),
-        "--clock-ticks", str(os.sysconf("SC_CLK_TCK")), *flags,
+        "taskset",
+        "-c",
+        str(CLIENT_CORE),
+        "node",
+        LOADGEN,
+        scenario,
+        "--port",
+        str(server.port),
+        "--server-pid",
+        str(server.pid),
+        "--clock-ticks",
+        str(os.sysconf("SC_CLK_TCK")),
+        *flags,
     ]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")

@@ -36,7 +36,11 @@ class Server:
     """
 
     def __init__(
-        self, args: list[str], core: int = SERVER_CORE, program: list[str] | None = None, env: dict[str, str] | None = None
+        self,
+        args: list[str],
+        core: int = SERVER_CORE,
+        program: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         environ = dict(os.environ, PYTHONUNBUFFERED="1")
         if program is None:
@@ -45,7 +49,11 @@ class Server:
         self.log = tempfile.TemporaryFile()  # stderr goes here, so a full pipe never blocks the server
         self.process = subprocess.Popen(
             ["taskset", "-c", str(core), *(program or [sys.executable]), *args],
-            cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=self.log, preexec_fn=raise_nofile_limit,
+            cwd=ROOT,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            preexec_fn=raise_nofile_limit,
         )
         self.pid = self.process.pid  # taskset execs the interpreter: same pid
         self.port = self._wait_ready()
@@ -93,7 +101,7 @@ class Server:
                 self.process.wait(timeout=10)
         self.process.stdout.close()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:

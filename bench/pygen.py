@@ -14,16 +14,27 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 from gevent.queue import Queue
-
 from loadgen import (
-    MAX_ROUNDS, MESSAGE, TIMEOUT, HttpConn, ProtocolError, Samples, WsClient, XhrStream,
-    http_request, open_all, perf, run_loops, run_workers,
+    MAX_ROUNDS,
+    MESSAGE,
+    TIMEOUT,
+    HttpConn,
+    ProtocolError,
+    Samples,
+    WsClient,
+    XhrStream,
+    http_request,
+    open_all,
+    perf,
+    run_loops,
+    run_workers,
 )
 from procs import Server
 from wsframe import PING, PONG, encode
@@ -35,6 +46,7 @@ OPEN_TIMEOUT = 180.0  # opening 10,000 sessions on a slow server
 
 
 # -- (a) websocket echo, and the ceiling --------------------------------------
+
 
 def websocket_echo(server: Server, path: str, sockjs: bool, sessions: int, duration: float) -> dict:
     """``sessions`` websockets, each with one 64-byte message in flight."""
@@ -67,6 +79,7 @@ def websocket_echo(server: Server, path: str, sockjs: bool, sessions: int, durat
 
 
 # -- (b) broadcast ------------------------------------------------------------
+
 
 def broadcast(server: Server, sessions: int, duration: float) -> dict:
     """One sender, ``sessions`` receivers (the sender is one of them), one message in flight.
@@ -131,8 +144,13 @@ def broadcast(server: Server, sessions: int, duration: float) -> dict:
 
 # -- (c) sessions opened per second -------------------------------------------
 
-def session_opens(server: Server, concurrency: int, duration: float,
-                  open_session: Callable[[int, str], tuple[Any, Callable[[], bytes]]]) -> dict:
+
+def session_opens(
+    server: Server,
+    concurrency: int,
+    duration: float,
+    open_session: Callable[[int, str], tuple[Any, Callable[[], bytes]]],
+) -> dict:
     """``concurrency`` workers open sessions back to back: connect to "o", then close.
 
     ``open_session(port, tag)`` returns the session and how to read its first frame.
@@ -155,6 +173,7 @@ def session_opens(server: Server, concurrency: int, duration: float,
 
 def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
     """Connect, handshake, read "o", close (client close frame, then hang up)."""
+
     def open_session(port: int, tag: str) -> tuple[WsClient, Callable[[], bytes]]:
         ws = WsClient(port, f"/echo/0/wo{tag}/websocket")
         return ws, ws.read_data
@@ -164,6 +183,7 @@ def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
 
 def xhr_streaming_opens(server: Server, concurrency: int, duration: float) -> dict:
     """POST xhr_streaming, read the prelude and "o", close the socket."""
+
     def open_session(port: int, tag: str) -> tuple[XhrStream, Callable[[], bytes]]:
         stream = XhrStream(port, f"/echo/0/xo{tag}")
         return stream, stream.frame
@@ -172,6 +192,7 @@ def xhr_streaming_opens(server: Server, concurrency: int, duration: float) -> di
 
 
 # -- (d) xhr-polling and xhr-streaming echo -----------------------------------
+
 
 def xhr_streaming_echo(server: Server, prefix: str, sessions: int, duration: float) -> dict:
     """A held-open xhr_streaming response per session; messages via xhr_send."""
@@ -255,10 +276,14 @@ def xhr_polling_echo(server: Server, prefix: str, sessions: int, duration: float
         return [i, conn, poll, http_request("POST", url + "/xhr_send", SOCKJS_PAYLOAD), perf()]
 
     def expired(session: list, where: str, sent: float, previous_poll_end: float) -> None:
-        events.append({
-            "session": session[0], "where": where, "at_s": round(sent - t0, 3),
-            "since_previous_poll_s": round(sent - previous_poll_end, 3),
-        })
+        events.append(
+            {
+                "session": session[0],
+                "where": where,
+                "at_s": round(sent - t0, 3),
+                "since_previous_poll_s": round(sent - previous_poll_end, 3),
+            }
+        )
 
     def loop(session: list, samples: Samples, end: float) -> None:
         _, conn, poll, send, _ = session
@@ -303,8 +328,10 @@ def xhr_polling_echo(server: Server, prefix: str, sessions: int, duration: float
 
 # -- (e) and (f): idle sessions -----------------------------------------------
 
+
 def open_tolerant(count: int, opener: Callable[[int], object], errors: Counter) -> list:
     """Open ``count`` sessions 50 at a time; failures are counted, not raised."""
+
     def attempt(i: int):
         try:
             return opener(i)
@@ -326,6 +353,7 @@ def ws_opener(port: int, tag: str, timeout: float = TIMEOUT) -> Callable[[int], 
         if ws.read_data() != b"o":
             raise ProtocolError("no open frame")
         return ws
+
     return opener
 
 
@@ -335,6 +363,7 @@ def xhr_opener(port: int, tag: str) -> Callable[[int], XhrStream]:
         if stream.frame() != b"o":
             raise ProtocolError("no open frame")
         return stream
+
     return opener
 
 

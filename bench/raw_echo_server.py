@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 from gevent.server import StreamServer
-
 from wsframe import CLOSE, PING, PONG, FrameReader, accept_token, encode
 
 MAX_HEAD = 16384
@@ -28,8 +27,10 @@ def handshake(sock) -> bytes:
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     key = next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:"))
-    sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Accept: " + accept_token(key) + b"\r\n\r\n")
+    sock.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept_token(key) + b"\r\n\r\n"
+    )
     return rest
 
 

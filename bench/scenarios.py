@@ -18,8 +18,8 @@ on the gevent one inside this process (pygen); (g) always on wrk.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import httpbench
 import nodegen
@@ -58,12 +58,21 @@ class Scenario:
 def _node(name: str, seconds: Callable[[Settings], float] = lambda s: s.duration + WARMUP + 30, **options: object):
     def run(server: Server, peer: Peer, s: Settings) -> dict:
         return nodegen.run(name, server, seconds(s), s.node_flags, duration=s.duration, warmup=WARMUP, **options)
+
     return run
 
 
 def _ws_echo_node(server: Server, peer: Peer, s: Settings) -> dict:
-    return nodegen.run("ws-echo", server, s.duration + WARMUP + 30, s.node_flags, duration=s.duration, warmup=WARMUP,
-                       sessions=ECHO_SESSIONS, raw=not peer.sockjs)
+    return nodegen.run(
+        "ws-echo",
+        server,
+        s.duration + WARMUP + 30,
+        s.node_flags,
+        duration=s.duration,
+        warmup=WARMUP,
+        sessions=ECHO_SESSIONS,
+        raw=not peer.sockjs,
+    )
 
 
 def _ws_echo_python(server: Server, peer: Peer, s: Settings) -> dict:
@@ -77,34 +86,82 @@ def _wrk(server: Server, peer: Peer, s: Settings) -> dict:
 
 SCENARIOS = [
     Scenario("ws_echo", "a", "(a) websocket echo", "shared", _ws_echo_node, _ws_echo_python),
-    Scenario("broadcast", "b", "(b) broadcast", "shared", _node("broadcast", sessions=BROADCAST_SESSIONS),
-             lambda server, peer, s: pygen.broadcast(server, BROADCAST_SESSIONS, s.duration)),
-    Scenario("xhr_polling_echo", "d", "(d) xhr-polling echo", "shared", _node("xhr-polling-echo", sessions=HTTP_SESSIONS),
-             lambda server, peer, s: pygen.xhr_polling_echo(server, "/echo", HTTP_SESSIONS, s.duration)),
-    Scenario("xhr_streaming_echo", "d", "(d) xhr-streaming echo", "shared",
-             _node("xhr-streaming-echo", sessions=HTTP_SESSIONS),
-             lambda server, peer, s: pygen.xhr_streaming_echo(server, "/echo", HTTP_SESSIONS, s.duration)),
-    Scenario("ws_opens", "c", "(c) websocket sessions opened", "shared", _node("ws-opens", concurrency=OPEN_CONCURRENCY),
-             lambda server, peer, s: pygen.websocket_opens(server, OPEN_CONCURRENCY, s.duration)),
-    Scenario("xhr_streaming_opens", "c", "(c) xhr-streaming sessions opened", "shared",
-             _node("xhr-streaming-opens", concurrency=OPEN_CONCURRENCY),
-             lambda server, peer, s: pygen.xhr_streaming_opens(server, OPEN_CONCURRENCY, s.duration)),
-    Scenario("idle_ws", "e", f"(e) {IDLE_WS:,} idle websocket sessions", "fresh",
-             _node("idle", lambda s: 300, transport="websocket", sessions=IDLE_WS),
-             lambda server, peer, s: pygen.idle_memory(server, "websocket", IDLE_WS)),
-    Scenario("idle_xhr", "e", f"(e) {IDLE_XHR:,} idle xhr-streaming sessions", "fresh",
-             _node("idle", lambda s: 300, transport="xhr_streaming", sessions=IDLE_XHR),
-             lambda server, peer, s: pygen.idle_memory(server, "xhr_streaming", IDLE_XHR)),
-    Scenario("hold", "f", f"(f) {HOLD_SESSIONS:,} websocket sessions held", "fresh",
-             lambda server, peer, s: nodegen.run("hold", server, s.hold + 300, s.node_flags, sessions=HOLD_SESSIONS, hold=s.hold),
-             lambda server, peer, s: pygen.hold_idle(server, HOLD_SESSIONS, s.hold)),
+    Scenario(
+        "broadcast",
+        "b",
+        "(b) broadcast",
+        "shared",
+        _node("broadcast", sessions=BROADCAST_SESSIONS),
+        lambda server, peer, s: pygen.broadcast(server, BROADCAST_SESSIONS, s.duration),
+    ),
+    Scenario(
+        "xhr_polling_echo",
+        "d",
+        "(d) xhr-polling echo",
+        "shared",
+        _node("xhr-polling-echo", sessions=HTTP_SESSIONS),
+        lambda server, peer, s: pygen.xhr_polling_echo(server, "/echo", HTTP_SESSIONS, s.duration),
+    ),
+    Scenario(
+        "xhr_streaming_echo",
+        "d",
+        "(d) xhr-streaming echo",
+        "shared",
+        _node("xhr-streaming-echo", sessions=HTTP_SESSIONS),
+        lambda server, peer, s: pygen.xhr_streaming_echo(server, "/echo", HTTP_SESSIONS, s.duration),
+    ),
+    Scenario(
+        "ws_opens",
+        "c",
+        "(c) websocket sessions opened",
+        "shared",
+        _node("ws-opens", concurrency=OPEN_CONCURRENCY),
+        lambda server, peer, s: pygen.websocket_opens(server, OPEN_CONCURRENCY, s.duration),
+    ),
+    Scenario(
+        "xhr_streaming_opens",
+        "c",
+        "(c) xhr-streaming sessions opened",
+        "shared",
+        _node("xhr-streaming-opens", concurrency=OPEN_CONCURRENCY),
+        lambda server, peer, s: pygen.xhr_streaming_opens(server, OPEN_CONCURRENCY, s.duration),
+    ),
+    Scenario(
+        "idle_ws",
+        "e",
+        f"(e) {IDLE_WS:,} idle websocket sessions",
+        "fresh",
+        _node("idle", lambda s: 300, transport="websocket", sessions=IDLE_WS),
+        lambda server, peer, s: pygen.idle_memory(server, "websocket", IDLE_WS),
+    ),
+    Scenario(
+        "idle_xhr",
+        "e",
+        f"(e) {IDLE_XHR:,} idle xhr-streaming sessions",
+        "fresh",
+        _node("idle", lambda s: 300, transport="xhr_streaming", sessions=IDLE_XHR),
+        lambda server, peer, s: pygen.idle_memory(server, "xhr_streaming", IDLE_XHR),
+    ),
+    Scenario(
+        "hold",
+        "f",
+        f"(f) {HOLD_SESSIONS:,} websocket sessions held",
+        "fresh",
+        lambda server, peer, s: nodegen.run(
+            "hold", server, s.hold + 300, s.node_flags, sessions=HOLD_SESSIONS, hold=s.hold
+        ),
+        lambda server, peer, s: pygen.hold_idle(server, HOLD_SESSIONS, s.hold),
+    ),
     Scenario("http_hello", "g", "(g) plain HTTP (wrk)", "hello", _wrk, _wrk),
 ]
 
 
 def applies(scenario: Scenario, peer: Peer, letters: str) -> bool:
-    return scenario.letter in letters and scenario.letter in peer.scenarios and (
-        scenario.process != "hello" or peer.hello is not None)
+    return (
+        scenario.letter in letters
+        and scenario.letter in peer.scenarios
+        and (scenario.process != "hello" or peer.hello is not None)
+    )
 
 
 def guarded(run: Callable[[], dict]) -> dict:

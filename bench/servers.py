@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from procs import BENCH, Server
 
@@ -25,10 +25,10 @@ Args = Callable[[str], list[str]]  # peers dir -> the program's arguments
 class Peer:
     name: str
     args: Args
-    program: Callable[[str], Optional[list[str]]] = lambda peers: None  # None: this interpreter
+    program: Callable[[str], list[str] | None] = lambda peers: None  # None: this interpreter
     env: Callable[[str], dict[str, str]] = lambda peers: {}
-    needs: Callable[[str], Optional[str]] = lambda peers: None  # a file that must exist
-    hello: Optional[Args] = None  # the plain-HTTP server for (g), run by the same program
+    needs: Callable[[str], str | None] = lambda peers: None  # a file that must exist
+    hello: Args | None = None  # the plain-HTTP server for (g), run by the same program
     scenarios: str = SCENARIOS
     sockjs: bool = True
 
@@ -65,23 +65,29 @@ SERVERS = {
     # serve(..., server="pywsgi"): listed by default once serve() has that keyword.
     "sockjs-gevent-pywsgi": gevent_peer("sockjs-gevent-pywsgi", ["--server", "pywsgi"]),
     "sockjs-node": Peer(
-        "sockjs-node", lambda p: [os.path.join(BENCH, "peers", "node_server.js"), "0"],
-        program=lambda p: ["node"], env=lambda p: {"NODE_PATH": _in(p, "node", "node_modules")},
+        "sockjs-node",
+        lambda p: [os.path.join(BENCH, "peers", "node_server.js"), "0"],
+        program=lambda p: ["node"],
+        env=lambda p: {"NODE_PATH": _in(p, "node", "node_modules")},
         needs=lambda p: _in(p, "node", "node_modules", "sockjs", "package.json"),
         hello=lambda p: [os.path.join(BENCH, "node", "hello_server.js"), "0"],
     ),
     "sockjs-tornado": Peer(
-        "sockjs-tornado", lambda p: [os.path.join(BENCH, "peers", "tornado_server.py"), "0"],
+        "sockjs-tornado",
+        lambda p: [os.path.join(BENCH, "peers", "tornado_server.py"), "0"],
         program=lambda p: [_in(p, "venv-tornado", "bin", "python")],
         needs=lambda p: _in(p, "venv-tornado", "bin", "python"),
     ),
     "aiohttp-sockjs": Peer(
-        "aiohttp-sockjs", lambda p: [os.path.join(BENCH, "peers", "aiohttp_server.py"), "0"],
+        "aiohttp-sockjs",
+        lambda p: [os.path.join(BENCH, "peers", "aiohttp_server.py"), "0"],
         program=lambda p: [_in(p, "venv-aiohttp", "bin", "python")],
         needs=lambda p: _in(p, "venv-aiohttp", "bin", "python"),
     ),
     # No SockJS: a bare gevent websocket echo, (a) only; what the stack costs without us.
-    "raw": Peer("raw", lambda p: [os.path.join(BENCH, "raw_echo_server.py"), "--port", "0"], scenarios="a", sockjs=False),
+    "raw": Peer(
+        "raw", lambda p: [os.path.join(BENCH, "raw_echo_server.py"), "--port", "0"], scenarios="a", sockjs=False
+    ),
 }
 REFERENCE = "sockjs-node"
 

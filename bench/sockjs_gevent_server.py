@@ -95,7 +95,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--app", choices=("sockjs", "hello"), default="sockjs")
     parser.add_argument("--server", help="serve(server=...): which HTTP server, where serve() offers a choice")
-    parser.add_argument("--serve-option", action="append", default=[], metavar="KEY=VALUE", help="another serve() keyword")
+    parser.add_argument(
+        "--serve-option", action="append", default=[], metavar="KEY=VALUE", help="another serve() keyword"
+    )
     args = parser.parse_args()
     kwargs = serve_options(args.server, args.serve_option)
     logging.basicConfig(level=logging.WARNING)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from servers import REFERENCE
 
@@ -42,7 +42,7 @@ def other_load(r: dict) -> float | None:
     return max(0.0, cpu["machine"] - cpu.get("server", 0.0) - cpu.get("client", 0.0))
 
 
-def generator_share(r: dict) -> Optional[float]:
+def generator_share(r: dict) -> float | None:
     return r.get("cpu_cores", {}).get("client")
 
 
@@ -55,23 +55,23 @@ def generator_bound(r: dict) -> bool:
 class Row:
     title: str
     key: str
-    value: Callable[[dict], Optional[float]]
+    value: Callable[[dict], float | None]
     spec: str = ",.0f"
-    show: Callable[[dict], Optional[str]] = field(default=lambda r: None)  # replaces the number's text
+    show: Callable[[dict], str | None] = field(default=lambda r: None)  # replaces the number's text
     ratio: bool = True
     starred: bool = False  # the row's figure is the throughput claim: star it when generator-bound
 
 
-def _get(name: str) -> Callable[[dict], Optional[float]]:
+def _get(name: str) -> Callable[[dict], float | None]:
     return lambda r: r.get(name)
 
 
-def _percent(r: dict) -> Optional[float]:
+def _percent(r: dict) -> float | None:
     share = generator_share(r)
     return None if share is None else 100 * share
 
 
-def throughput(title: str, key: str, per: str, p99: Optional[str] = None, p99_spec: str = ".1f") -> list[Row]:
+def throughput(title: str, key: str, per: str, p99: str | None = None, p99_spec: str = ".1f") -> list[Row]:
     """A throughput figure's rows: the rate, its p99 if any, server CPU per operation, generator share."""
     rows = [Row(title, key, _get("rate"), starred=True)]
     if p99:
@@ -90,16 +90,26 @@ ROWS = [
     *throughput("    xhr-streaming echo, 50: round trips/s", "xhr_streaming_echo", "round trip", "p99 round trip"),
     Row("(e) RSS KiB per idle ws session (5,000)", "idle_ws", _get("kb_per_session"), ".1f"),
     Row("    RSS KiB per idle xhr-streaming (2,000)", "idle_xhr", _get("kb_per_session"), ".1f"),
-    Row("(f) 10,000 idle ws: still echoing at end", "hold", _get("alive"), ",.0f",
-        show=lambda r: f"{r['alive']:,}/{r['sessions']:,}"),
+    Row(
+        "(f) 10,000 idle ws: still echoing at end",
+        "hold",
+        _get("alive"),
+        ",.0f",
+        show=lambda r: f"{r['alive']:,}/{r['sessions']:,}",
+    ),
     Row("    sessions that saw a heartbeat (h or ping)", "hold", _get("with_heartbeat"), ",.0f", ratio=False),
-    Row("    server RSS while held, MiB", "hold", lambda r: r["rss_held_kb"] / 1024 if "rss_held_kb" in r else None, ",.0f"),
+    Row(
+        "    server RSS while held, MiB",
+        "hold",
+        lambda r: r["rss_held_kb"] / 1024 if "rss_held_kb" in r else None,
+        ",.0f",
+    ),
     Row("    RSS KiB per held session", "hold", _get("kb_per_session"), ".1f"),
     *throughput("(g) plain HTTP, 2 B, 50 conns: requests/s", "http_hello", "request", "p99 latency", ".2f"),
 ]
 
 
-def cell(row: Row, r: Optional[dict], ref_value: Optional[float], is_reference: bool) -> str:
+def cell(row: Row, r: dict | None, ref_value: float | None, is_reference: bool) -> str:
     if r is None:
         return "-"
     if "failed" in r:
@@ -115,7 +125,9 @@ def cell(row: Row, r: Optional[dict], ref_value: Optional[float], is_reference: 
     return text
 
 
-def table(results: dict, servers: list[str], duration: float, hold: float, generator: str = "", warmup: float = 1.0) -> str:
+def table(
+    results: dict, servers: list[str], duration: float, hold: float, generator: str = "", warmup: float = 1.0
+) -> str:
     lines = [
         header(generator=generator),
         f"(a)-(d), (g): {duration:g} s measured after {warmup:g} s warm-up; (f) held {hold:g} s. "
@@ -138,31 +150,58 @@ def table(results: dict, servers: list[str], duration: float, hold: float, gener
 
 def notes(results: dict, servers: list[str]) -> list[str]:
     out = [""]
-    starred = [f"{name} {key} ({generator_share(r):.2f})" for name in servers
-               for key, r in results.get(name, {}).items() if isinstance(r, dict) and generator_bound(r)]
-    out.append(f"{STAR} generator-bound, not claimed: the load generator used over {GENERATOR_BOUND:.0%} of its core, "
-               "so the figure is (or may be) its limit, not the server's; ratios to a starred "
-               f"{REFERENCE} figure are left out. " + ("Here: " + ", ".join(starred) + "." if starred else "None here."))
-    close = [f"{name} {key} ({r['client_us_per_op'] / r['server_us_per_op']:.2f})" for name in servers
-             for key, r in results.get(name, {}).items()
-             if isinstance(r, dict) and not generator_bound(r) and r.get("client_us_per_op") and r.get("server_us_per_op")
-             and r["client_us_per_op"] > GENERATOR_BOUND * r["server_us_per_op"]]
+    starred = [
+        f"{name} {key} ({generator_share(r):.2f})"
+        for name in servers
+        for key, r in results.get(name, {}).items()
+        if isinstance(r, dict) and generator_bound(r)
+    ]
+    out.append(
+        f"{STAR} generator-bound, not claimed: the load generator used over {GENERATOR_BOUND:.0%} of its core, "
+        "so the figure is (or may be) its limit, not the server's; ratios to a starred "
+        f"{REFERENCE} figure are left out. " + ("Here: " + ", ".join(starred) + "." if starred else "None here.")
+    )
+    close = [
+        f"{name} {key} ({r['client_us_per_op'] / r['server_us_per_op']:.2f})"
+        for name in servers
+        for key, r in results.get(name, {}).items()
+        if isinstance(r, dict)
+        and not generator_bound(r)
+        and r.get("client_us_per_op")
+        and r.get("server_us_per_op")
+        and r["client_us_per_op"] > GENERATOR_BOUND * r["server_us_per_op"]
+    ]
     if close:
-        out.append("Near the generator's limit (its CPU per operation over 80% of the server's, so with both cores to"
-                   " themselves it would saturate about when the server does): " + ", ".join(close) + ".")
+        out.append(
+            "Near the generator's limit (its CPU per operation over 80% of the server's, so with both cores to"
+            " themselves it would saturate about when the server does): " + ", ".join(close) + "."
+        )
     raw = results.get("raw", {}).get("ws_echo", {})
     if raw.get("rate"):
-        best = max(((results.get(n, {}).get("ws_echo", {}).get("rate") or 0, n) for n in servers if n != "raw"), default=(0, ""))
-        line = (f"Without SockJS (raw gevent websocket echo) the same generator did {raw['rate']:,.0f} round trips/s"
-                f" at {100 * (generator_share(raw) or 0):.0f}% of its core")
+        best = max(
+            ((results.get(n, {}).get("ws_echo", {}).get("rate") or 0, n) for n in servers if n != "raw"),
+            default=(0, ""),
+        )
+        line = (
+            f"Without SockJS (raw gevent websocket echo) the same generator did {raw['rate']:,.0f} round trips/s"
+            f" at {100 * (generator_share(raw) or 0):.0f}% of its core"
+        )
         if best[0]:
             line += f"; the fastest SockJS server in (a), {best[1]}, reached {100 * best[0] / raw['rate']:.0f}% of that"
         out.append(line + ".")
-    noisy = [o for name in servers for r in results.get(name, {}).values()
-             if isinstance(r, dict) for o in [other_load(r)] if o is not None and o > 0.3]
+    noisy = [
+        o
+        for name in servers
+        for r in results.get(name, {}).values()
+        if isinstance(r, dict)
+        for o in [other_load(r)]
+        if o is not None and o > 0.3
+    ]
     if noisy:
-        out.append(f"WARNING: other processes kept up to {max(noisy):.1f} cores busy during some runs; rates and latencies"
-                   " suffer, CPU us per operation holds better.")
+        out.append(
+            f"WARNING: other processes kept up to {max(noisy):.1f} cores busy during some runs; rates and latencies"
+            " suffer, CPU us per operation holds better."
+        )
     for name in servers:
         for key, r in results.get(name, {}).items():
             said = problems(r) if isinstance(r, dict) else []
@@ -178,15 +217,22 @@ def problems(r: dict) -> list[str]:
         said.append(r["failed"])
     if r.get("error_count"):
         errs = r["errors"]
-        said.append(f"{r['error_count']} errors: " + (
-            "; ".join(f"{n}x {e}" for e, n in list(errs.items())[:3]) if isinstance(errs, dict) else errs[0]))
+        said.append(
+            f"{r['error_count']} errors: "
+            + ("; ".join(f"{n}x {e}" for e, n in list(errs.items())[:3]) if isinstance(errs, dict) else errs[0])
+        )
     counts = r.get("counts", {})
     if counts.get("expired"):
         stall = r.get("generator_max_stall_s", 0.0)
-        said.append(f"{counts['expired']} sessions were forgotten by the server mid-run and re-opened; the generator's"
-                    f" event loop froze up to {stall:.2f} s (" + (
-                        "over the 5 s disconnect_delay: polls were not re-issued in time, a generator artifact)"
-                        if stall >= 4.5 else "far below the 5 s disconnect_delay: the server expired live sessions)"))
+        said.append(
+            f"{counts['expired']} sessions were forgotten by the server mid-run and re-opened; the generator's"
+            f" event loop froze up to {stall:.2f} s ("
+            + (
+                "over the 5 s disconnect_delay: polls were not re-issued in time, a generator artifact)"
+                if stall >= 4.5
+                else "far below the 5 s disconnect_delay: the server expired live sessions)"
+            )
+        )
     for what in ("lost", "stale (after its timeout)", "out of order"):
         if counts.get(what):
             said.append(f"{counts[what]} deliveries {what}")

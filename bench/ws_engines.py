@@ -21,17 +21,26 @@ import json
 import statistics
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from importlib.metadata import version
 
 import gevent
 import websockets
 import wsproto  # noqa: F401  (fail early if the comparison cannot run)
-from importlib.metadata import version
-
+from loadgen import (
+    MAX_ROUNDS,
+    MESSAGE,
+    ProtocolError,
+    WsClient,
+    connect,
+    open_all,
+    perf,
+    read_head,
+    status_of,
+    upgrade_request,
+)
+from procs import Server, pin_to_client_core
 from pygen import websocket_echo
 from table import header, other_load
-from loadgen import MAX_ROUNDS, MESSAGE, ProtocolError, WsClient, connect, open_all, perf, read_head, status_of, upgrade_request
-from procs import Server, pin_to_client_core
 from wsframe import CLOSE, encode, parse_close
 
 MIB = 1024 * 1024
@@ -48,20 +57,29 @@ class Engine:
     name: str
     bare_server: list[str]  # server args; its bare echo is at bare_path
     bare_path: str
-    sockjs_server: Optional[list[str]] = None  # serves /echo/websocket and /close/websocket via SockJS
+    sockjs_server: list[str] | None = None  # serves /echo/websocket and /close/websocket via SockJS
     close_path: str = "/close/websocket"
 
 
 ENGINES = [
-    Engine(f"gevent-websocket {version('gevent-websocket')}", ["bench/gws_server.py"], "/bare/websocket",
-           sockjs_server=["bench/gws_server.py"]),
-    Engine(f"websockets {websockets.version.version} sans-I/O (project)", ["bench/wsengine_echo.py"], "/echo/websocket",
-           sockjs_server=TESTSERVER),
+    Engine(
+        f"gevent-websocket {version('gevent-websocket')}",
+        ["bench/gws_server.py"],
+        "/bare/websocket",
+        sockjs_server=["bench/gws_server.py"],
+    ),
+    Engine(
+        f"websockets {websockets.version.version} sans-I/O (project)",
+        ["bench/wsengine_echo.py"],
+        "/echo/websocket",
+        sockjs_server=TESTSERVER,
+    ),
     Engine(f"wsproto {version('wsproto')}", ["bench/wsproto_echo.py"], "/echo/websocket"),
 ]
 
 
 # -- One 1 MiB message, and what the other sessions see meanwhile -------------
+
 
 def big_message(port: int, path: str, size: int = MIB) -> dict:
     """Echo ``size`` bytes ``BIG_REPEATS`` times while small echoes run on other sessions."""
@@ -107,6 +125,7 @@ def big_message(port: int, path: str, size: int = MIB) -> dict:
 
 
 # -- Correctness checks -------------------------------------------------------
+
 
 def close_check(port: int, path: str) -> str:
     """What the client sees when the server closes with 3000 "Go away!"."""
@@ -162,6 +181,7 @@ def size_probe(port: int, path: str, size: int = PROBE_SIZE) -> str:
 
 # -- Running ------------------------------------------------------------------
 
+
 def measure_engine(engine: Engine, duration: float) -> dict:
     result: dict = {"engine": engine.name}
     if engine.sockjs_server:
@@ -188,13 +208,13 @@ def tracebacks(log: str) -> list[str]:
     found = []
     for i, line in enumerate(lines):
         if line.startswith("Traceback"):
-            tail = next((l for l in lines[i + 1:] if l and not l.startswith(" ")), "?")
+            tail = next((l for l in lines[i + 1 :] if l and not l.startswith(" ")), "?")
             if tail not in found:
                 found.append(tail)
     return found
 
 
-def rate_cell(r: Optional[dict]) -> str:
+def rate_cell(r: dict | None) -> str:
     if not r:
         return "n/a"
     return f"{r['rate']:,.0f}/s, {r['server_us_per_op']:.0f} us"
@@ -212,7 +232,10 @@ def table(results: list[dict], duration: float) -> str:
         ("SockJS raw echo", lambda r: rate_cell(r.get("sockjs_echo"))),
         ("bare echo", lambda r: rate_cell(r["bare_echo"])),
         ("1 MiB echo", lambda r: f"{r['big']['echo_ms']:.0f} ms"),
-        ("others meanwhile", lambda r: f"worst {r['big']['others_worst_during_ms']} ms (p99 before {r['big']['others_p99_before_ms']})"),
+        (
+            "others meanwhile",
+            lambda r: f"worst {r['big']['others_worst_during_ms']} ms (p99 before {r['big']['others_p99_before_ms']})",
+        ),
         ("server close 3000", lambda r: r["close"]),
         ("malformed key", lambda r: "/".join(str(v) for v in r["bad_keys"].values())),
         ("max message size", lambda r: r["max_size"]),
@@ -222,7 +245,9 @@ def table(results: list[dict], duration: float) -> str:
     lines.append(f"{'':18}  (malformed keys, in order: {', '.join(f'{k} {v!r}' for k, v in BAD_KEYS.items())})")
     noisy = [o for r in results for o in (other_load(r["bare_echo"]),) if o is not None and o > 0.3]
     if noisy:
-        lines.append(f"WARNING: other processes used up to {max(noisy):.1f} cores during the runs; rates are low, CPU us/msg still hold.")
+        lines.append(
+            f"WARNING: other processes used up to {max(noisy):.1f} cores during the runs; rates are low, CPU us/msg still hold."
+        )
     for r in results:
         if r.get("server_errors"):
             lines.append(f"server errors logged by {r['engine']}: {'; '.join(r['server_errors'])}")

@@ -82,11 +82,11 @@ class FrameReader:
                 if have >= start:
                     n = short if short < 126 else int.from_bytes(buf[2:head], "big")
                     if have >= start + n:
-                        payload = bytes(buf[start:start + n])
+                        payload = bytes(buf[start : start + n])
                         if masked:
                             payload = xor_mask(payload, bytes(buf[head:start]))
                         opcode = buf[0] & 0x0F
-                        del buf[:start + n]
+                        del buf[: start + n]
                         return opcode, payload
             data = recv(262144)
             if not data:

@@ -20,7 +20,13 @@ from http import HTTPStatus
 from wsproto import ConnectionType
 from wsproto.connection import ConnectionState
 from wsproto.events import (
-    AcceptConnection, BytesMessage, CloseConnection, Ping, RejectConnection, Request, TextMessage,
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
 )
 from wsproto.handshake import H11Handshake
 from wsproto.utilities import RemoteProtocolError
@@ -94,8 +100,9 @@ def serve(conn, read, write, closing: bool) -> None:
 
 def refuse(start_response, status: int):
     body = b"Not a valid websocket request"
-    start_response(f"{status} {HTTPStatus(status).phrase}",
-                   [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 

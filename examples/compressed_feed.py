@@ -19,7 +19,6 @@ from gevent import monkey
 monkey.patch_all()  # first: whatever a handler calls must cooperate with gevent
 
 import argparse
-import json
 import random
 
 import gevent
@@ -38,8 +37,15 @@ def feed(conn: Connection) -> None:
     while not conn.closed:
         symbol = rng.choice(SYMBOLS)
         price = round(rng.uniform(100, 900), 2)
-        quote = {"seq": seq, "symbol": symbol, "bid": price, "ask": round(price + 0.05, 2),
-                 "size": rng.randrange(1, 5000), "exchange": "XNAS", "currency": "USD"}
+        quote = {
+            "seq": seq,
+            "symbol": symbol,
+            "bid": price,
+            "ask": round(price + 0.05, 2),
+            "size": rng.randrange(1, 5000),
+            "exchange": "XNAS",
+            "currency": "USD",
+        }
         conn.send_json(quote)
         seq += 1
         gevent.sleep(0.1)

@@ -1,6 +1,6 @@
 """The smallest SockJS server: echo every message back.
 
-    python examples/echo.py            # then open a SockJS client on http://127.0.0.1:8080/echo
+python examples/echo.py            # then open a SockJS client on http://127.0.0.1:8080/echo
 """
 
 from gevent import monkey

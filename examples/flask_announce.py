@@ -1,4 +1,6 @@
-from gevent import monkey; monkey.patch_all()  # first, before anything else is imported
+from gevent import monkey
+
+monkey.patch_all()  # first, before anything else is imported
 
 # A view, a background job and a CLI command publish to the room /chat's handlers join:
 #     python examples/flask_announce.py --port 5000

@@ -1,17 +1,17 @@
 """flask_sockjs: decorate Flask functions as SockJS handlers, served by gevent.
 
-    from flask import Flask
-    from flask_sockjs import SockJS
+from flask import Flask
+from flask_sockjs import SockJS
 
-    app = Flask(__name__)
-    sockjs = SockJS(app)
+app = Flask(__name__)
+sockjs = SockJS(app)
 
-    @sockjs.route("/echo")
-    def echo(conn):
-        for message in conn:
-            conn.send(message)
+@sockjs.route("/echo")
+def echo(conn):
+    for message in conn:
+        conn.send(message)
 
-    sockjs.run(app, port=5000)
+sockjs.run(app, port=5000)
 """
 
 from sockjs_gevent import Connection, Refuse

@@ -7,23 +7,24 @@ import functools
 import io
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
-from sockjs_gevent import Connection, Refuse, Router
-from sockjs_gevent import budget
+from sockjs_gevent import Connection, Refuse, Router, budget
+from sockjs_gevent import SockJS as Service
 from sockjs_gevent.callables import check_handler, hook_caller
 from sockjs_gevent.channels import Member
 from sockjs_gevent.multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from sockjs_gevent.options import Options
 from sockjs_gevent.origins import open_to_every_page
-from sockjs_gevent import SockJS as Service
 from sockjs_gevent.server import serve
 from sockjs_gevent.testing import HandlerClient
+
 
 def _config_key(option: str) -> str:
     return "SOCKJS_URL" if option == "sockjs_url" else "SOCKJS_" + option.upper()
@@ -44,19 +45,19 @@ log = logging.getLogger("sockjs_gevent.flask")
 
 Handler = Callable[[Connection], Any]
 StreamHandler = Callable[[Stream], Any]
-Hook = Callable[[Connection], Optional[bool]]
+Hook = Callable[[Connection], bool | None]
 
 
 @dataclass
 class _Route:
     prefix: str
     #: The decorated handler; None when ``make_handler`` makes one per app.
-    handler: Optional[Handler]
+    handler: Handler | None
     options: dict[str, Any]
-    before_open: Optional[Hook]
+    before_open: Hook | None
     #: Makes the service's handler for one app (a multiplexed route's
     #: Multiplexer); by default it is ``handler`` in the opening request's context.
-    make_handler: Optional[Callable[[Flask], Handler]] = None
+    make_handler: Callable[[Flask], Handler] | None = None
 
 
 @dataclass
@@ -81,7 +82,7 @@ class SockJS:
     ``flask.session`` and login extensions work for authentication.
     """
 
-    def __init__(self, app: Optional[Flask] = None) -> None:
+    def __init__(self, app: Flask | None = None) -> None:
         self._routes: list[_Route] = []
         self._hooks: list[Hook] = []
         self._apps: list[Flask] = []
@@ -119,8 +120,8 @@ class SockJS:
         self,
         prefix: str,
         *,
-        blueprint: Optional[Blueprint] = None,
-        before_open: Optional[Hook] = None,
+        blueprint: Blueprint | None = None,
+        before_open: Hook | None = None,
         **options: Any,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated function as the handler of a SockJS service.
@@ -145,11 +146,11 @@ class SockJS:
         self,
         prefix: str,
         *,
-        blueprint: Optional[Blueprint] = None,
-        before_open: Optional[Hook] = None,
+        blueprint: Blueprint | None = None,
+        before_open: Hook | None = None,
         max_streams: int = DEFAULT_MAX_STREAMS,
         **options: Any,
-    ) -> "MultiplexRoute":
+    ) -> MultiplexRoute:
         """A SockJS service at ``prefix`` carrying many streams (see ``sockjs_gevent.multiplex``).
 
         >>> mux = sockjs.multiplex("/mux")
@@ -169,7 +170,7 @@ class SockJS:
         self._add(_Route(prefix, None, options, hook, make_handler=mux._for_app), blueprint)
         return mux
 
-    def _add(self, route: _Route, blueprint: Optional[Blueprint]) -> None:
+    def _add(self, route: _Route, blueprint: Blueprint | None) -> None:
         if blueprint is not None:
             blueprint.record(lambda state: self._mount(state.app, route, (state.url_prefix or "") + route.prefix))
         else:
@@ -221,7 +222,7 @@ class SockJS:
         state.router.add(service)
         state.services[prefix] = service
 
-    def _check_open(self, app: Flask, route: _Route, conn: Connection) -> Optional[bool]:
+    def _check_open(self, app: Flask, route: _Route, conn: Connection) -> bool | None:
         """Run the global hooks, then the route's, in the opening request's context."""
         hooks = [*self._hooks, *([route.before_open] if route.before_open else [])]
         if not hooks:
@@ -238,8 +239,7 @@ class SockJS:
 
     # -- publishing ---------------------------------------------------------
 
-    def publish(self, room: str, text: str, *, route: Optional[str] = None,
-                exclude: Optional[Union[Member, str]] = None) -> int:
+    def publish(self, room: str, text: str, *, route: str | None = None, exclude: Member | str | None = None) -> int:
         """Send ``text`` to every member of channel ``room`` of the SockJS route ``route``.
 
         The room is the one the route's handlers join with
@@ -258,12 +258,13 @@ class SockJS:
         """
         return self._route_service(route, "publish").publish(room, text, exclude)
 
-    def publish_json(self, room: str, value: Any, *, route: Optional[str] = None,
-                     exclude: Optional[Union[Member, str]] = None) -> int:
+    def publish_json(
+        self, room: str, value: Any, *, route: str | None = None, exclude: Member | str | None = None
+    ) -> int:
         """``publish`` ``value`` as JSON text (what ``conn.recv_json()`` and the browser's ``JSON.parse`` decode)."""
         return self._route_service(route, "publish_json").publish_json(room, value, exclude)
 
-    def _route_service(self, route: Optional[str], call: str) -> Service:
+    def _route_service(self, route: str | None, call: str) -> Service:
         """The service mounted at ``route`` in this extension's apps (the only one if ``route`` is None).
 
         Mistakes raise saying what to write: no app yet (RuntimeError), no
@@ -271,8 +272,10 @@ class SockJS:
         ``route=`` (TypeError).
         """
         if not self._apps:
-            raise RuntimeError(f"sockjs.{call}() before the extension is set up on a Flask app: create it with "
-                               "SockJS(app), or call sockjs.init_app(app) first")
+            raise RuntimeError(
+                f"sockjs.{call}() before the extension is set up on a Flask app: create it with "
+                "SockJS(app), or call sockjs.init_app(app) first"
+            )
         services: dict[str, Service] = {}
         for app in self._apps:
             for prefix, service in app.extensions["sockjs"].services.items():
@@ -282,22 +285,27 @@ class SockJS:
             if len(services) == 1:
                 return next(iter(services.values()))
             if not services:
-                raise ValueError(f"sockjs.{call}() before any SockJS route is registered: register the route first "
-                                 f"(@sockjs.route('/chat') on its handler), then {example}'/chat')")
+                raise ValueError(
+                    f"sockjs.{call}() before any SockJS route is registered: register the route first "
+                    f"(@sockjs.route('/chat') on its handler), then {example}'/chat')"
+                )
             routes = sorted(services)
-            raise TypeError(f"sockjs.{call}() needs route= when the app has several SockJS routes "
-                            f"({', '.join(routes)}): {example}{routes[0]!r})")
+            raise TypeError(
+                f"sockjs.{call}() needs route= when the app has several SockJS routes "
+                f"({', '.join(routes)}): {example}{routes[0]!r})"
+            )
         if not isinstance(route, str):
             raise TypeError(f"route is a SockJS route's path, e.g. {example}'/chat'), got {route!r}")
         service = services.get(route)
         if service is None:
             if not services:
-                raise ValueError(f"no SockJS route {route!r} yet: register it with @sockjs.route({route!r}) "
-                                 f"before sockjs.{call}() publishes to its rooms")
+                raise ValueError(
+                    f"no SockJS route {route!r} yet: register it with @sockjs.route({route!r}) "
+                    f"before sockjs.{call}() publishes to its rooms"
+                )
             match = difflib.get_close_matches(route, list(services), n=1)
             hint = f": did you mean {example}{match[0]!r})?" if match else ""
-            raise ValueError(f"no SockJS route {route!r} in this app (its routes: {', '.join(sorted(services))})"
-                             f"{hint}")
+            raise ValueError(f"no SockJS route {route!r} in this app (its routes: {', '.join(sorted(services))}){hint}")
         return service
 
     # -- running and testing ------------------------------------------------
@@ -320,7 +328,7 @@ class SockJS:
 
     def service(self, app: Flask, prefix: str) -> Service:
         """The sockjs_gevent service mounted at ``prefix`` in ``app``."""
-        state: Optional[_AppState] = app.extensions.get("sockjs")
+        state: _AppState | None = app.extensions.get("sockjs")
         if state is None or prefix not in state.services:
             known = ", ".join(sorted(state.services)) if state else "none"
             raise KeyError(f"no SockJS route {prefix!r} in this app (routes: {known})")
@@ -330,13 +338,13 @@ class SockJS:
         self,
         app: Flask,
         prefix: str,
-        headers: Optional[dict[str, str]] = None,
-        cookies: Optional[dict[str, str]] = None,
+        headers: dict[str, str] | None = None,
+        cookies: dict[str, str] | None = None,
         transport: str = "websocket",
         *,
         query_string: str = "",
-        session: Optional[dict[str, Any]] = None,
-        flask_client: Optional[FlaskClient] = None,
+        session: dict[str, Any] | None = None,
+        flask_client: FlaskClient | None = None,
         raise_errors: bool = True,
     ) -> HandlerClient:
         """A client for unit tests: talks to the route's handler, no network.
@@ -358,8 +366,12 @@ class SockJS:
         if session is not None:
             all_cookies[app.config["SESSION_COOKIE_NAME"]] = _signed_session(app, session)
         return HandlerClient(
-            self.service(app, prefix), headers=headers, cookies=all_cookies, transport=transport,
-            query_string=query_string, raise_errors=raise_errors,
+            self.service(app, prefix),
+            headers=headers,
+            cookies=all_cookies,
+            transport=transport,
+            query_string=query_string,
+            raise_errors=raise_errors,
         )
 
 
@@ -399,16 +411,30 @@ class MultiplexRoute:
         return list(self._streams)
 
     def _for_app(self, app: Flask) -> Multiplexer:
-        mux = Multiplexer({name: _in_request_context(app, handler) for name, handler in self._streams.items()},
-                          max_streams=self.max_streams)
+        mux = Multiplexer(
+            {name: _in_request_context(app, handler) for name, handler in self._streams.items()},
+            max_streams=self.max_streams,
+        )
         self._mounted.append((app, mux))
         return mux
 
 
 #: app.run() keywords that mean nothing to a gevent server.
-_FLASK_RUN_ONLY = {"debug", "load_dotenv", "use_reloader", "use_debugger", "use_evalex", "threaded", "processes",
-                   "extra_files", "exclude_patterns", "reloader_interval", "reloader_type", "passthrough_errors",
-                   "ssl_context_flask"}
+_FLASK_RUN_ONLY = {
+    "debug",
+    "load_dotenv",
+    "use_reloader",
+    "use_debugger",
+    "use_evalex",
+    "threaded",
+    "processes",
+    "extra_files",
+    "exclude_patterns",
+    "reloader_interval",
+    "reloader_type",
+    "passthrough_errors",
+    "ssl_context_flask",
+}
 
 
 def _check_config_keys(config: Any) -> None:
@@ -418,22 +444,34 @@ def _check_config_keys(config: Any) -> None:
     key would otherwise be ignored without a word.
     """
     known = [*CONFIG_KEYS, BUDGET_KEY]
-    unknown = sorted(key for key in config if isinstance(key, str) and key.startswith("SOCKJS_")
-                     and key not in known and not key.startswith(FOREIGN_KEY_PREFIX))
+    unknown = sorted(
+        key
+        for key in config
+        if isinstance(key, str)
+        and key.startswith("SOCKJS_")
+        and key not in known
+        and not key.startswith(FOREIGN_KEY_PREFIX)
+    )
     if not unknown:
         return
     described = []
     for key in unknown:
         match = difflib.get_close_matches(key, known, n=1)
         described.append(f"{key} (did you mean {match[0]}?)" if match else key)
-    log.warning("unknown SockJS config key%s, ignored: %s (the extension's keys: flask_sockjs.CONFIG_KEYS and %s)",
-                "s" if len(unknown) > 1 else "", ", ".join(described), BUDGET_KEY)
+    log.warning(
+        "unknown SockJS config key%s, ignored: %s (the extension's keys: flask_sockjs.CONFIG_KEYS and %s)",
+        "s" if len(unknown) > 1 else "",
+        ", ".join(described),
+        BUDGET_KEY,
+    )
 
 
 def _warn_open_to_all(prefix: str) -> None:
     """What sockjs_gevent's SockJS logs for a before_open hook under the default origins, in Flask's terms."""
-    log.warning("%s", open_to_every_page(prefix or "/", "app.config['SOCKJS_ALLOWED_ORIGINS'] (or the route's "
-                                         "allowed_origins=)"))
+    log.warning(
+        "%s",
+        open_to_every_page(prefix or "/", "app.config['SOCKJS_ALLOWED_ORIGINS'] (or the route's allowed_origins=)"),
+    )
 
 
 def _signed_session(app: Flask, values: dict[str, Any]) -> str:

@@ -24,10 +24,9 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from locust import LoadTestShape, events
-
 from sockjs_users import (  # noqa: F401  (locust collects the User classes from this module)
     EventSourceUser,
     WebSocketUser,
@@ -43,7 +42,9 @@ GENERATOR_BUSY = 90.0  # locust CPU % above which the figures are the generator'
 @events.init_command_line_parser.add_listener
 def add_arguments(parser: Any) -> None:
     group = parser.add_argument_group("SockJS capacity finder")
-    group.add_argument("--p99-ms", type=float, default=100.0, help="stop when a step's echo p99 passes this (default 100)")
+    group.add_argument(
+        "--p99-ms", type=float, default=100.0, help="stop when a step's echo p99 passes this (default 100)"
+    )
     group.add_argument("--step-users", type=int, default=200, help="users added per step (default 200)")
     group.add_argument("--step-seconds", type=float, default=10.0, help="seconds per step (default 10)")
     group.add_argument("--max-users", type=int, default=10000, help="stop here even if all is well (default 10000)")
@@ -63,8 +64,9 @@ class Recorder:
         self.broadcasts = 0
         self.failures: dict[str, int] = {}
 
-    def on_request(self, request_type: str, name: str, response_time: float,
-                   exception: Optional[BaseException] = None, **_: Any) -> None:
+    def on_request(
+        self, request_type: str, name: str, response_time: float, exception: BaseException | None = None, **_: Any
+    ) -> None:
         if exception is not None:
             key = f"{request_type} {name}"
             self.failures[key] = self.failures.get(key, 0) + 1
@@ -90,7 +92,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def cpu_seconds(pid: int) -> Optional[float]:
+def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process, from /proc (None if unavailable)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -112,13 +114,15 @@ class Step:
     p99_ms: float
     failures: dict[str, int]
     locust_cpu: float
-    server_cpu: Optional[float]
+    server_cpu: float | None
 
     def row(self) -> str:
         server = f"{self.server_cpu:5.0f}%" if self.server_cpu is not None else "    -"
         failed = sum(self.failures.values())
-        return (f"{self.users:6d} {self.sessions:8d} {self.rtt_per_s:9.0f} {self.messages_per_s:9.0f} "
-                f"{self.p50_ms:7.1f} {self.p99_ms:7.1f} {failed:6d} {self.locust_cpu:6.0f}% {server}")
+        return (
+            f"{self.users:6d} {self.sessions:8d} {self.rtt_per_s:9.0f} {self.messages_per_s:9.0f} "
+            f"{self.p50_ms:7.1f} {self.p99_ms:7.1f} {failed:6d} {self.locust_cpu:6.0f}% {server}"
+        )
 
 
 HEADER = " users sessions   rtt/s     msgs/s  p50 ms  p99 ms  fails locust  server"
@@ -131,11 +135,11 @@ class CapacityShape(LoadTestShape):
         super().__init__()
         self.steps: list[Step] = []
         self.target = 0
-        self.step_started: Optional[float] = None
+        self.step_started: float | None = None
         self.measuring = False
-        self.server_cpu_start: Optional[float] = None
+        self.server_cpu_start: float | None = None
 
-    def tick(self) -> Optional[tuple[int, float]]:
+    def tick(self) -> tuple[int, float] | None:
         opts = self.runner.environment.parsed_options
         now = time.perf_counter()
         if self.step_started is None:
@@ -212,11 +216,14 @@ class CapacityShape(LoadTestShape):
             lines.append(
                 f"capacity: held {best.users} users = {best.sessions} concurrent sessions, "
                 f"{best.rtt_per_s:.0f} echo round trips/s = {best.messages_per_s:.0f} messages/s "
-                f"(p50 {best.p50_ms:.1f} ms, p99 {best.p99_ms:.1f} ms)")
+                f"(p50 {best.p50_ms:.1f} ms, p99 {best.p99_ms:.1f} ms)"
+            )
             busy = max(s.locust_cpu for s in self.steps)
             if busy >= GENERATOR_BUSY:
-                lines.append(f"capacity: locust reached {busy:.0f}% CPU: the load generator, not the server, "
-                             "may be the limit; use more locust workers (--processes) or another machine")
+                lines.append(
+                    f"capacity: locust reached {busy:.0f}% CPU: the load generator, not the server, "
+                    "may be the limit; use more locust workers (--processes) or another machine"
+                )
         else:
             lines.append("capacity: not even the first step held")
         print("\n".join(lines), flush=True)

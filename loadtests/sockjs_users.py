@@ -35,7 +35,7 @@ import json
 import random
 import time
 from argparse import Namespace
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import gevent
 from locust import User, events, task
@@ -60,20 +60,47 @@ _user_ids = itertools.count(1)
 def add_arguments(parser: Any) -> None:
     """The SockJS options, on locust's command line, config file and web UI."""
     group = parser.add_argument_group("SockJS load test")
-    group.add_argument("--echo-path", default=DEFAULTS["echo_path"], env_var="LOCUST_ECHO_PATH",
-                       help="path of the echo service under --host (default /echo)")
-    group.add_argument("--broadcast-path", default=DEFAULTS["broadcast_path"], env_var="LOCUST_BROADCAST_PATH",
-                       help="path of the broadcast service under --host (default /broadcast)")
-    group.add_argument("--message-interval", type=float, default=DEFAULTS["message_interval"],
-                       env_var="LOCUST_MESSAGE_INTERVAL", help="seconds between a user's echo messages (default 1)")
-    group.add_argument("--broadcast-interval", type=float, default=DEFAULTS["broadcast_interval"],
-                       env_var="LOCUST_BROADCAST_INTERVAL",
-                       help="seconds between a user's broadcasts; 0 leaves the broadcast service alone "
-                            "(default 5; every user receives every broadcast: load grows with users squared)")
-    group.add_argument("--message-size", type=int, default=DEFAULTS["message_size"], env_var="LOCUST_MESSAGE_SIZE",
-                       help="characters per message (default 64)")
-    group.add_argument("--reply-timeout", type=float, default=DEFAULTS["reply_timeout"],
-                       env_var="LOCUST_REPLY_TIMEOUT", help="seconds to wait for an open or an echo (default 10)")
+    group.add_argument(
+        "--echo-path",
+        default=DEFAULTS["echo_path"],
+        env_var="LOCUST_ECHO_PATH",
+        help="path of the echo service under --host (default /echo)",
+    )
+    group.add_argument(
+        "--broadcast-path",
+        default=DEFAULTS["broadcast_path"],
+        env_var="LOCUST_BROADCAST_PATH",
+        help="path of the broadcast service under --host (default /broadcast)",
+    )
+    group.add_argument(
+        "--message-interval",
+        type=float,
+        default=DEFAULTS["message_interval"],
+        env_var="LOCUST_MESSAGE_INTERVAL",
+        help="seconds between a user's echo messages (default 1)",
+    )
+    group.add_argument(
+        "--broadcast-interval",
+        type=float,
+        default=DEFAULTS["broadcast_interval"],
+        env_var="LOCUST_BROADCAST_INTERVAL",
+        help="seconds between a user's broadcasts; 0 leaves the broadcast service alone "
+        "(default 5; every user receives every broadcast: load grows with users squared)",
+    )
+    group.add_argument(
+        "--message-size",
+        type=int,
+        default=DEFAULTS["message_size"],
+        env_var="LOCUST_MESSAGE_SIZE",
+        help="characters per message (default 64)",
+    )
+    group.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=DEFAULTS["reply_timeout"],
+        env_var="LOCUST_REPLY_TIMEOUT",
+        help="seconds to wait for an open or an echo (default 10)",
+    )
 
 
 def options(environment: Any) -> Namespace:
@@ -97,18 +124,24 @@ class SockJSUser(User):
         super().__init__(environment)
         self.opts = options(environment)
         self.user_id = next(_user_ids)
-        self.echo: Optional[ClientConnection] = None
-        self.broadcast: Optional[ClientConnection] = None
-        self._listener: Optional[gevent.Greenlet] = None
+        self.echo: ClientConnection | None = None
+        self.broadcast: ClientConnection | None = None
+        self._listener: gevent.Greenlet | None = None
         self._seq = itertools.count()
         self._next_echo = 0.0
-        self._next_broadcast: Optional[float] = None
+        self._next_broadcast: float | None = None
         self._stopping = False
 
     # -- reporting ----------------------------------------------------------
 
-    def report(self, kind: str, elapsed_ms: float, length: int = 0,
-               exception: Optional[BaseException] = None, name: Optional[str] = None) -> None:
+    def report(
+        self,
+        kind: str,
+        elapsed_ms: float,
+        length: int = 0,
+        exception: BaseException | None = None,
+        name: str | None = None,
+    ) -> None:
         """One sample (or failure) in locust's statistics."""
         self.environment.events.request.fire(
             request_type=kind,
@@ -121,9 +154,12 @@ class SockJSUser(User):
 
     def report_close(self, conn: ClientConnection, what: str) -> None:
         """A session that closed under the user: failure ``session`` / ``close <code>``."""
-        self.report("session", 0, exception=SessionClosed(
-            f"{self.transport} {what} session closed: {conn.close_code} {conn.close_reason}"),
-            name=f"close {conn.close_code}")
+        self.report(
+            "session",
+            0,
+            exception=SessionClosed(f"{self.transport} {what} session closed: {conn.close_code} {conn.close_reason}"),
+            name=f"close {conn.close_code}",
+        )
 
     # -- sessions -----------------------------------------------------------
 
@@ -132,7 +168,7 @@ class SockJSUser(User):
             raise ValueError("no --host: give the SockJS server's base URL, e.g. --host http://127.0.0.1:8081")
         return self.host.rstrip("/") + path
 
-    def open(self, path: str) -> Optional[ClientConnection]:
+    def open(self, path: str) -> ClientConnection | None:
         """Open a session on ``path``, reporting ``connect``; None if it failed."""
         start = time.perf_counter()
         try:

@@ -35,7 +35,6 @@ import socket as stdlib_socket
 import subprocess
 import sys
 import time
-from typing import Optional
 
 import gevent
 from gevent import socket
@@ -55,16 +54,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_worker(redis_url: Optional[str]) -> tuple[subprocess.Popen, int]:
+def start_worker(redis_url: str | None) -> tuple[subprocess.Popen, int]:
     """``python -m sockjs_gevent sockjs_gevent.testserver:build`` on a free port; waits for its ready line."""
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
     env.pop("SOCKJS_GEVENT_REDIS_URL", None)
     if redis_url:
         env["SOCKJS_GEVENT_REDIS_URL"] = redis_url
     process = subprocess.Popen(
-        [sys.executable, "-m", "sockjs_gevent", "sockjs_gevent.testserver:build", "--port", "0",
-         "--log-level", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "sockjs_gevent",
+            "sockjs_gevent.testserver:build",
+            "--port",
+            "0",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     assert process.stdout is not None
     for line in process.stdout:
@@ -91,8 +101,11 @@ def _drain(process: subprocess.Popen) -> None:
 
 def start_redis() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert process.stdout is not None
     for line in process.stdout:
         if b"Ready to accept connections" in line:
@@ -145,11 +158,13 @@ class Session:
         self.sock = socket.create_connection((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((
-            f"GET /broadcast/{index % 1000:03d}/bench{index}/websocket HTTP/1.1\r\n"
-            f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode())
+        self.sock.sendall(
+            (
+                f"GET /broadcast/{index % 1000:03d}/bench{index}/websocket HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         self.buffer = bytearray()
         while b"\r\n\r\n" not in self.buffer:
             chunk = self.sock.recv(4096)
@@ -189,15 +204,15 @@ class Session:
                 if length == 126:
                     if len(buffer) - pos < 4:
                         break
-                    length, head = int.from_bytes(buffer[pos + 2:pos + 4], "big"), 4
+                    length, head = int.from_bytes(buffer[pos + 2 : pos + 4], "big"), 4
                 elif length == 127:
                     if len(buffer) - pos < 10:
                         break
-                    length, head = int.from_bytes(buffer[pos + 2:pos + 10], "big"), 10
+                    length, head = int.from_bytes(buffer[pos + 2 : pos + 10], "big"), 10
                 if len(buffer) - pos < head + length:
                     break
                 opcode = buffer[pos] & 0x0F
-                payload = bytes(buffer[pos + head:pos + head + length])
+                payload = bytes(buffer[pos + head : pos + head + length])
                 pos += head + length
                 if opcode == 0x8:
                     self.closed = True
@@ -274,19 +289,24 @@ def run(label: str, addresses: list[tuple[str, int]], sessions_wanted: int, burs
             session.close()
 
     print(f"{label}: {len(sessions)} websocket sessions")
-    print(f"  one broadcast at a time ({one_by_one_count}): {len(sessions) * one_by_one_count / one_by_one_elapsed:,.0f} deliveries/s; "
-          f"latency p50 {percentile(one_by_one_latencies, 50) * 1000:.1f} ms, p99 {percentile(one_by_one_latencies, 99) * 1000:.1f} ms")
-    print(f"  burst of {burst} back to back: {len(sessions) * burst / elapsed:,.0f} deliveries/s in {burst_frames} frames "
-          f"(the server batches what queues up for a session); latency p50 {percentile(burst_latencies, 50) * 1000:.0f} ms, "
-          f"p99 {percentile(burst_latencies, 99) * 1000:.0f} ms"
-          + (f"  ({closed} sessions closed!)" if closed else ""))
+    print(
+        f"  one broadcast at a time ({one_by_one_count}): {len(sessions) * one_by_one_count / one_by_one_elapsed:,.0f} deliveries/s; "
+        f"latency p50 {percentile(one_by_one_latencies, 50) * 1000:.1f} ms, p99 {percentile(one_by_one_latencies, 99) * 1000:.1f} ms"
+    )
+    print(
+        f"  burst of {burst} back to back: {len(sessions) * burst / elapsed:,.0f} deliveries/s in {burst_frames} frames "
+        f"(the server batches what queues up for a session); latency p50 {percentile(burst_latencies, 50) * 1000:.0f} ms, "
+        f"p99 {percentile(burst_latencies, 99) * 1000:.0f} ms" + (f"  ({closed} sessions closed!)" if closed else "")
+    )
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=200, help="broadcasts sent back to back")
-    parser.add_argument("--one-by-one", type=int, default=100, help="broadcasts sent each after the previous one arrived")
+    parser.add_argument(
+        "--one-by-one", type=int, default=100, help="broadcasts sent each after the previous one arrived"
+    )
     args = parser.parse_args(argv)
 
     processes: list[subprocess.Popen] = []

@@ -53,10 +53,8 @@ import argparse
 import os
 import random
 import sys
-from typing import Optional
 
 import gevent.subprocess as subprocess
-
 from soaklib import idle
 from soaklib.cycles import cycles
 from soaklib.rawclient import HOST, Net
@@ -67,43 +65,94 @@ from soaklib.soakmode import soak
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sessions", type=int, default=10_000, help="soak: sessions held open (default 10000)")
-    p.add_argument("--duration", type=float, default=600.0, help="soak, idle: seconds to hold them after opening (default 600)")
-    p.add_argument("--cycles", type=int, default=0, metavar="K",
-                   help="cycles mode: open and close K sessions (100000 if given without a number)", nargs="?", const=100_000)
-    p.add_argument("--idle", type=int, default=0, metavar="N", nargs="?", const=100_000,
-                   help="idle mode: hold N idle websocket sessions on one server (100000 if given without a number)")
-    p.add_argument("--idle-echo", type=int, default=None, metavar="K",
-                   help="idle: how many sessions must echo a message at the end (default: all of them)")
-    p.add_argument("--max-open-errors", type=int, default=100,
-                   help="idle: stop opening after this many sessions failed to open (100)")
-    p.add_argument("--ignore-limits", action="store_true",
-                   help="idle: open sessions even when RLIMIT_NOFILE is too low for N, to see where it stops")
-    p.add_argument("--mix", type=parse_mix, default=parse_mix("80/15/5"), help="websocket/xhr-streaming/xhr-polling weights (80/15/5)")
+    p.add_argument(
+        "--duration", type=float, default=600.0, help="soak, idle: seconds to hold them after opening (default 600)"
+    )
+    p.add_argument(
+        "--cycles",
+        type=int,
+        default=0,
+        metavar="K",
+        help="cycles mode: open and close K sessions (100000 if given without a number)",
+        nargs="?",
+        const=100_000,
+    )
+    p.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        metavar="N",
+        nargs="?",
+        const=100_000,
+        help="idle mode: hold N idle websocket sessions on one server (100000 if given without a number)",
+    )
+    p.add_argument(
+        "--idle-echo",
+        type=int,
+        default=None,
+        metavar="K",
+        help="idle: how many sessions must echo a message at the end (default: all of them)",
+    )
+    p.add_argument(
+        "--max-open-errors",
+        type=int,
+        default=100,
+        help="idle: stop opening after this many sessions failed to open (100)",
+    )
+    p.add_argument(
+        "--ignore-limits",
+        action="store_true",
+        help="idle: open sessions even when RLIMIT_NOFILE is too low for N, to see where it stops",
+    )
+    p.add_argument(
+        "--mix",
+        type=parse_mix,
+        default=parse_mix("80/15/5"),
+        help="websocket/xhr-streaming/xhr-polling weights (80/15/5)",
+    )
     p.add_argument("--broadcast-members", type=int, default=200, help="soak: sessions on /broadcast (default 200)")
     p.add_argument("--broadcast-interval", type=float, default=3.0, help="soak: seconds between broadcasts (default 3)")
     p.add_argument("--min-gap", type=float, default=10.0, help="soak: shortest pause between a session's echoes (10 s)")
     p.add_argument("--max-gap", type=float, default=30.0, help="soak: longest pause between a session's echoes (30 s)")
-    p.add_argument("--message-size", type=int, default=160,
-                   help="bytes per message, padding included (160: xhr-streaming echo sessions then pass /echo's "
-                        "4 KiB response_limit about once in 600 s, so re-opening is exercised)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds for an echo/broadcast to arrive, or a cycle to finish (10)")
-    p.add_argument("--concurrency", type=int, default=None,
-                   help="handshakes at a time (soak, idle 100) / cycles at a time (50)")
+    p.add_argument(
+        "--message-size",
+        type=int,
+        default=160,
+        help="bytes per message, padding included (160: xhr-streaming echo sessions then pass /echo's "
+        "4 KiB response_limit about once in 600 s, so re-opening is exercised)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds for an echo/broadcast to arrive, or a cycle to finish (10)"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=None, help="handshakes at a time (soak, idle 100) / cycles at a time (50)"
+    )
     p.add_argument("--heartbeat-delay", type=float, default=5.0, help="server heartbeat delay, s (5)")
     p.add_argument("--disconnect-delay", type=float, default=5.0, help="server disconnect delay, s (5)")
     p.add_argument("--interval", type=float, default=10.0, help="soak, idle: seconds between report lines (10)")
     p.add_argument("--report-every", type=int, default=10_000, help="cycles: report every this many cycles (10000)")
-    p.add_argument("--rss-growth-limit", type=float, default=30.0, help="cycles: MB of RSS growth after the first report that fails the run (30)")
-    p.add_argument("--source-ips", type=int, default=16, help="connect from 127.0.0.2..127.0.0.(1+N); 0 for 127.0.0.1 only (16)")
-    p.add_argument("--nofile", type=int, default=None,
-                   help=f"RLIMIT_NOFILE for both processes ({NOFILE}; idle: at least N + 1024)")
+    p.add_argument(
+        "--rss-growth-limit",
+        type=float,
+        default=30.0,
+        help="cycles: MB of RSS growth after the first report that fails the run (30)",
+    )
+    p.add_argument(
+        "--source-ips", type=int, default=16, help="connect from 127.0.0.2..127.0.0.(1+N); 0 for 127.0.0.1 only (16)"
+    )
+    p.add_argument(
+        "--nofile", type=int, default=None, help=f"RLIMIT_NOFILE for both processes ({NOFILE}; idle: at least N + 1024)"
+    )
     p.add_argument("--port", type=int, default=0, help="server port (0: a free one)")
-    p.add_argument("--server-root", default=ROOT,
-                   help="directory whose sockjs_gevent the server runs (default: this checkout; e.g. a "
-                        "`git archive HEAD` snapshot to soak a fixed commit while the tree is being edited)")
+    p.add_argument(
+        "--server-root",
+        default=ROOT,
+        help="directory whose sockjs_gevent the server runs (default: this checkout; e.g. a "
+        "`git archive HEAD` snapshot to soak a fixed commit while the tree is being edited)",
+    )
     p.add_argument("--server-log", default="/tmp/soak-server.log", help="where the server's output goes")
     p.add_argument("--server-arg", action="append", default=[], help="extra testserver argument (repeatable)")
     p.add_argument("--json", help="also write the rows and counters as JSON here")
@@ -129,9 +178,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     Net.sources = [f"127.0.0.{2 + i}" for i in range(args.source_ips)] or [HOST]
     server = Server(args)
     Net.port = server.port
-    check = subprocess.run([sys.executable, "-c", "import sockjs_gevent; print(sockjs_gevent.__file__)"],
-                           cwd=os.path.abspath(args.server_root), capture_output=True, text=True,
-                           env=dict(os.environ, PYTHONPATH=os.path.abspath(args.server_root)))
+    check = subprocess.run(
+        [sys.executable, "-c", "import sockjs_gevent; print(sockjs_gevent.__file__)"],
+        cwd=os.path.abspath(args.server_root),
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.path.abspath(args.server_root)),
+    )
     print(f"server code: {check.stdout.strip()}", flush=True)
     try:
         if args.cycles:

@@ -27,17 +27,26 @@ import inspect  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from typing import Any, NoReturn, Optional  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .app import SockJS  # noqa: E402
+from .argtypes import port_number  # noqa: E402
 from .callables import check_wsgi_app, looks_like_handler  # noqa: E402
 from .channels import wait_for_bus  # noqa: E402
 from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
 from .router import Router  # noqa: E402
-from .argtypes import port_number  # noqa: E402
-from .server import (LOG_FORMAT, CommandLineParser, UsageError, add_server_arguments, check_server_arguments,  # noqa: E402
-                     log_level, ready_callback, serve_command, server_options)
+from .server import (  # noqa: E402
+    LOG_FORMAT,
+    CommandLineParser,
+    UsageError,
+    add_server_arguments,
+    check_server_arguments,
+    log_level,
+    ready_callback,
+    serve_command,
+    server_options,
+)
 from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
 
 
@@ -80,10 +89,12 @@ def is_factory(obj: Any) -> bool:
         parameters = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return False
-    return not [p for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return not [
+        p for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
 
 
-def build_app(target: str, prefix: Optional[str], options: dict[str, Any]) -> Any:
+def build_app(target: str, prefix: str | None, options: dict[str, Any]) -> Any:
     """The WSGI app TARGET names: a handler is wrapped in a SockJS service."""
     obj = load(target)
     if is_factory(obj):
@@ -101,23 +112,33 @@ def build_app(target: str, prefix: Optional[str], options: dict[str, Any]) -> An
         given = ["--prefix"] * (prefix is not None) + ["--" + name.replace("_", "-") for name in options]
         flags = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
         verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
-        raise UsageError(f"{flags} {verb} to a handler function; {target} is a WSGI app: "
-                         f"set {them} where it builds its SockJS services")
+        raise UsageError(
+            f"{flags} {verb} to a handler function; {target} is a WSGI app: "
+            f"set {them} where it builds its SockJS services"
+        )
     return obj
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = CommandLineParser(prog="python -m sockjs_gevent", description=__doc__,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(
+        prog="python -m sockjs_gevent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("target", help="module:name (or path/to/file.py:name) of a handler function or a WSGI app")
     parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8080, help="port to listen on (default 8080; 0 picks one)")
     parser.add_argument("--prefix", default=None, help="base URL when TARGET is a handler, e.g. /echo (default: root)")
-    parser.add_argument("--freeze-gc", action="store_true",
-                        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
-    parser.add_argument("--log-level", type=log_level, default="INFO",
-                        help="logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)")
+    parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=log_level,
+        default="INFO",
+        help="logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)",
+    )
     add_option_arguments(parser)
     add_server_arguments(parser)
     return parser

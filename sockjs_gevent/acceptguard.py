@@ -17,17 +17,23 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from typing import Any, Optional
+from typing import Any
 
 log = logging.getLogger("sockjs_gevent.server")
 
 #: What each error means, and what to do about it.
 RESOURCE_ERRORS = {
-    errno.EMFILE: ("the process is out of file descriptors ({limit})",
-                   ("raise its limit (ulimit -n, or LimitNOFILE= in a systemd unit), or spread the connections "
-                    "over more processes")),
-    errno.ENFILE: ("the system is out of file descriptors",
-                   "raise fs.file-max (sysctl), or run fewer connections on this machine"),
+    errno.EMFILE: (
+        "the process is out of file descriptors ({limit})",
+        (
+            "raise its limit (ulimit -n, or LimitNOFILE= in a systemd unit), or spread the connections "
+            "over more processes"
+        ),
+    ),
+    errno.ENFILE: (
+        "the system is out of file descriptors",
+        "raise fs.file-max (sysctl), or run fewer connections on this machine",
+    ),
     errno.ENOBUFS: ("the kernel is out of socket buffer memory", "free memory, or raise net.ipv4.tcp_mem"),
     errno.ENOMEM: ("the kernel is out of memory for sockets", "free memory, or raise net.ipv4.tcp_mem"),
 }
@@ -59,7 +65,7 @@ class AcceptGuard:
     _accept_timer: Any = None
     #: Failed accepts not yet told in the log, and since when accepting fails (None: it works).
     _accept_untold = 0
-    _accept_failing_since: Optional[float] = None
+    _accept_failing_since: float | None = None
     _accept_failures = 0
     _accept_logged_at = float("-inf")
 
@@ -95,9 +101,15 @@ class AcceptGuard:
             name = errno.errorcode.get(error.errno, str(error.errno))
             what, advice = RESOURCE_ERRORS[error.errno]
             more = f", {self._accept_untold} failed accepts since the last line" if self._accept_untold > 1 else ""
-            log.warning("cannot accept connections on %s (%s): %s; new clients wait, retrying in %.1f s%s. "
-                        "To fix: %s", _where(self), name, what.format(limit=_descriptor_limit()),
-                        self._accept_pause, more, advice)
+            log.warning(
+                "cannot accept connections on %s (%s): %s; new clients wait, retrying in %.1f s%s. To fix: %s",
+                _where(self),
+                name,
+                what.format(limit=_descriptor_limit()),
+                self._accept_pause,
+                more,
+                advice,
+            )
             self._accept_untold = 0
         self.stop_accepting()  # (level-triggered: the listener stays readable)
         timer = self._accept_timer = self.loop.timer(self._accept_pause)  # type: ignore[attr-defined]
@@ -114,8 +126,12 @@ class AcceptGuard:
         if now - self._accept_logged_at < self.accept_log_interval:
             return  # (told on a later accept: at most one line a second)
         assert self._accept_failing_since is not None
-        log.info("accepting connections on %s again, after %d failed accepts over %.1f s", _where(self),
-                 self._accept_failures, now - self._accept_failing_since)
+        log.info(
+            "accepting connections on %s again, after %d failed accepts over %.1f s",
+            _where(self),
+            self._accept_failures,
+            now - self._accept_failing_since,
+        )
         self._accept_logged_at = now
         self._accept_failing_since = None
         self._accept_failures = self._accept_untold = 0

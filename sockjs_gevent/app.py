@@ -7,15 +7,18 @@ import logging
 import random
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import ETags
 from werkzeug.http import quote_etag
 
+from .budget import BUDGET
 from .callables import check_handler, hook_caller
 from .connection import Connection, ConnectionInfo, Refuse
 from .options import Options
 from .origins import OriginPolicy, open_to_every_page, request_origin
+from .reaper import Reaper
 from .receiver import receive
 from .responses import (
     HTML,
@@ -32,8 +35,6 @@ from .responses import (
     respond,
     session_cookie,
 )
-from .budget import BUDGET
-from .reaper import Reaper
 from .session import HANDLER_FAILED, OVER_BUDGET, SERVER_BUSY, Session, SessionRegistry
 from .stats import Stats
 from .transports import routes
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("sockjs_gevent")
 
 Handler = Callable[[Connection], Any]
-BeforeOpen = Callable[[Connection], Optional[bool]]
+BeforeOpen = Callable[[Connection], bool | None]
 
 #: Session URLs' last segment -> what answers it.
 _ROUTES = routes(receive)
@@ -84,7 +85,7 @@ WRONG_SERVER = (
 )
 
 #: Every service built in this process, so shutdown can close their sessions.
-_services: "weakref.WeakSet[SockJS]" = weakref.WeakSet()
+_services: weakref.WeakSet[SockJS] = weakref.WeakSet()
 
 
 def close_all_sessions(code: int = 1001, reason: str = "Server shutting down") -> list[Session]:
@@ -109,7 +110,9 @@ class SockJS:
     value raises ``OptionsError`` here, not at request time.
     """
 
-    def __init__(self, handler: Handler, prefix: str = "", *, before_open: Optional[BeforeOpen] = None, **options: Any) -> None:
+    def __init__(
+        self, handler: Handler, prefix: str = "", *, before_open: BeforeOpen | None = None, **options: Any
+    ) -> None:
         check_handler(handler)
         self.handler = handler
         #: Runs in the opening request's greenlet before a session opens;
@@ -144,7 +147,7 @@ class SockJS:
 
     # -- channels -----------------------------------------------------------
 
-    def channel(self, name: str) -> "Channel":
+    def channel(self, name: str) -> Channel:
         """This service's pub/sub channel ``name``: the room its handlers join with ``conn.channel(name)``.
 
         For code outside a handler (a web view, a background job); it is on
@@ -155,7 +158,7 @@ class SockJS:
 
         return default_hub().channel(name, scope=self.path)
 
-    def publish(self, room: str, text: str, exclude: Optional[Union["Member", str]] = None) -> int:
+    def publish(self, room: str, text: str, exclude: Member | str | None = None) -> int:
         """Send ``text`` to every member of this service's channel ``room``, from anywhere in the process.
 
         ``service.channel(room).publish(text, exclude)`` in one call. Returns
@@ -166,21 +169,33 @@ class SockJS:
         """
         return self.channel(room).publish(text, exclude)
 
-    def publish_json(self, room: str, value: Any, exclude: Optional[Union["Member", str]] = None) -> int:
+    def publish_json(self, room: str, value: Any, exclude: Member | str | None = None) -> int:
         """``publish`` ``value`` as JSON text (what ``conn.recv_json()`` and ``JSON.parse`` decode)."""
         return self.channel(room).publish_json(value, exclude)
 
-    def open_session(self, session_id: Optional[str], environ: Environ, transport: str, raw: bool = False,
-                     handler: Optional[Handler] = None) -> Session:
+    def open_session(
+        self,
+        session_id: str | None,
+        environ: Environ,
+        transport: str,
+        raw: bool = False,
+        handler: Handler | None = None,
+    ) -> Session:
         """Create a session and start its handler greenlet (``handler``: instead of the service's)."""
         hook = self.before_open
         info = ConnectionInfo(transport, environ, self.path, all_headers=hook is not None)
         registry = self.sessions if session_id is not None else None
         options = self.options
         session = Session(
-            info, options.disconnect_delay, registry, session_id,
-            raw=raw, max_queued_bytes=options.max_queued_bytes, stats=self.stats,
-            max_inbox_bytes=options.max_inbox_bytes, owner=self,
+            info,
+            options.disconnect_delay,
+            registry,
+            session_id,
+            raw=raw,
+            max_queued_bytes=options.max_queued_bytes,
+            stats=self.stats,
+            max_inbox_bytes=options.max_inbox_bytes,
+            owner=self,
         )
         if registry is not None:
             registry.add(session)
@@ -206,7 +221,7 @@ class SockJS:
             self.reaper.watch(session)  # closed under a running handler: counted until it returns
         self.stats.closed(session.close_code)
 
-    def _refusal(self, connection: Connection) -> Optional[tuple[int, str]]:
+    def _refusal(self, connection: Connection) -> tuple[int, str] | None:
         """What before_open says: None to open, or the (code, reason) to close with."""
         if self.before_open is None:
             return None
@@ -229,7 +244,7 @@ class SockJS:
         software = environ.get("SERVER_SOFTWARE")
         if software is not None and software.startswith("Werkzeug/"):
             return self._wrong_server(environ, start_response)
-        path = path[len(prefix):]
+        path = path[len(prefix) :]
         method = environ.get("REQUEST_METHOD", "GET")
 
         match = _SESSION_PATH.match(path)
@@ -253,7 +268,9 @@ class SockJS:
             return raw_websocket(self, environ, start_response)
         return not_found(environ, start_response)
 
-    def _session_request(self, session_id: str, name: str, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def _session_request(
+        self, session_id: str, name: str, method: str, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         route = _ROUTES.get(name)
         if route is None or (route.websocket and not self.options.websocket):
             return not_found(environ, start_response)
@@ -264,7 +281,9 @@ class SockJS:
         if method not in route.methods:
             if method == "OPTIONS" and route.preflight:
                 return preflight(environ, start_response, ", ".join(("OPTIONS", *route.methods)))
-            return method_not_allowed(environ, start_response, (("OPTIONS",) if route.preflight else ()) + route.methods)
+            return method_not_allowed(
+                environ, start_response, (("OPTIONS",) if route.preflight else ()) + route.methods
+            )
         if not self.origins.allows(environ):
             return self._forbidden(environ, start_response)
         return route.serve(self, session_id, environ, start_response)
@@ -280,7 +299,8 @@ class SockJS:
         self.stats.error("origin")
         log.warning(
             "refused a request from origin %r to %s (not in allowed_origins)",
-            request_origin(environ), environ.get("PATH_INFO"),
+            request_origin(environ),
+            environ.get("PATH_INFO"),
         )
         return error(environ, start_response, 403, "Forbidden: this origin may not use the service.")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
-def whole_number(expected: str, minimum: int, out_of_range: str, maximum: Optional[int] = None) -> Callable[[str], int]:
+def whole_number(expected: str, minimum: int, out_of_range: str, maximum: int | None = None) -> Callable[[str], int]:
     """A type parsing an int from ``minimum`` to ``maximum``; errors say ``expected ...`` or ``out_of_range``."""
 
     def parse(text: str) -> int:

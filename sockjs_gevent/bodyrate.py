@@ -19,7 +19,8 @@ it got to the end; if not, the handler closes the connection.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import gevent
 from gevent.pywsgi import Input
@@ -50,13 +51,13 @@ class MinRateInput:
         self._received += len(data)
         return data
 
-    def read(self, length: Optional[int] = None) -> bytes:
+    def read(self, length: int | None = None) -> bytes:
         return self._timed(self._input.read, length)
 
-    def readline(self, size: Optional[int] = None) -> bytes:
+    def readline(self, size: int | None = None) -> bytes:
         return self._timed(self._input.readline, size)
 
-    def readlines(self, hint: Optional[int] = None) -> list[bytes]:
+    def readlines(self, hint: int | None = None) -> list[bytes]:
         lines = []
         while True:
             line = self.readline()
@@ -83,7 +84,7 @@ class BoundedDrainInput(Input):  # type: ignore[misc]
     __slots__ = ("max_drain", "timeout", "drained", "deadline")
 
     @classmethod
-    def replacing(cls, stream: Input, max_drain: int, timeout: float) -> "BoundedDrainInput":
+    def replacing(cls, stream: Input, max_drain: int, timeout: float) -> BoundedDrainInput:
         """The same input as ``stream``, which nobody has read yet, with bounds."""
         bounded = cls(stream.rfile, stream.content_length, socket=stream.socket, chunked_input=stream.chunked_input)
         bounded.max_drain = max_drain

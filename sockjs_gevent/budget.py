@@ -25,7 +25,8 @@ service; ``budget`` in /stats) and the metrics (``sockjs_buffered_bytes``).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 #: Where the default limit comes from, and the default itself.
 LIMIT_ENV = "SOCKJS_GEVENT_MAX_BUFFERED_BYTES"

@@ -11,10 +11,11 @@ otherwise start and answer 500 to every request.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 
-def positional_arity(func: Callable[..., Any]) -> Optional[tuple[int, int]]:
+def positional_arity(func: Callable[..., Any]) -> tuple[int, int] | None:
     """(required, maximum) positional parameters, or None when it cannot be told.
 
     The maximum is a large number when the function takes ``*args``.

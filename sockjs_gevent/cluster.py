@@ -26,7 +26,6 @@ import logging
 import os
 import sys
 import time
-from typing import Optional
 
 from . import __version__
 from .argtypes import port_number, positive_int
@@ -47,7 +46,9 @@ class Cluster(Supervisor):
 
     restart_pause = RESTART_PAUSE
 
-    def __init__(self, target: str, workers: int, host: str, base_port: int, prefix: str = "", redis: Optional[str] = None) -> None:
+    def __init__(
+        self, target: str, workers: int, host: str, base_port: int, prefix: str = "", redis: str | None = None
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.target = target
@@ -60,7 +61,16 @@ class Cluster(Supervisor):
         super().__init__(workers, env)
 
     def command(self, index: int) -> list[str]:
-        cmd = [sys.executable, "-m", "sockjs_gevent", self.target, "--host", self.host, "--port", str(self.ports[index])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sockjs_gevent",
+            self.target,
+            "--host",
+            self.host,
+            "--port",
+            str(self.ports[index]),
+        ]
         return cmd + (["--prefix", self.prefix] if self.prefix else [])
 
     def name(self, index: int) -> str:
@@ -82,16 +92,24 @@ class Cluster(Supervisor):
         return self._wait_all()
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    parser = CommandLineParser(prog="python -m sockjs_gevent.cluster", description=__doc__,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = CommandLineParser(
+        prog="python -m sockjs_gevent.cluster",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("target", help="module:name of a handler or WSGI app (as for python -m sockjs_gevent)")
     parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                        help="worker processes (default: one per CPU)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: one per CPU)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address the workers listen on (default 127.0.0.1)")
-    parser.add_argument("--base-port", type=port_number, default=9001,
-                        help="worker i listens on base-port + i (default 9001; 0: each picks a free port)")
+    parser.add_argument(
+        "--base-port",
+        type=port_number,
+        default=9001,
+        help="worker i listens on base-port + i (default 9001; 0: each picks a free port)",
+    )
     parser.add_argument("--prefix", default="", help="base URL when TARGET is a handler, e.g. /echo")
     parser.add_argument("--redis", help="redis:// URL of the channel bus shared by the workers")
     args = parser.parse_args(argv)

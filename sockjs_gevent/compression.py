@@ -14,8 +14,9 @@ they exist only while a message is being (de)compressed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, ServerPerMessageDeflateFactory
 
@@ -89,7 +90,7 @@ class Compression:
         )
 
     @classmethod
-    def from_value(cls, value: Any, name: str = "websocket_compression") -> Optional["Compression"]:
+    def from_value(cls, value: Any, name: str = "websocket_compression") -> Compression | None:
         """The option's value as settings: None/False off, True defaults, a Compression, or a dict of its fields.
 
         ``name`` is what errors call the value.
@@ -104,17 +105,20 @@ class Compression:
             known = {f.name for f in fields(cls)}
             unknown = sorted(set(value) - known)
             if unknown:
-                raise _fail(f"unknown {name} setting(s) {', '.join(map(str, unknown))}; "
-                            f"known: {', '.join(sorted(known))}")
+                raise _fail(
+                    f"unknown {name} setting(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(known))}"
+                )
             try:
                 return cls(**value)
             except ValueError as exc:
                 raise _fail(f"{name}: {exc}") from None
-        raise _fail(f"{name} must be True, False, None, a sockjs_gevent.Compression or a dict "
-                    f"of its settings (e.g. {{'server_no_context_takeover': True}}), got {value!r}")
+        raise _fail(
+            f"{name} must be True, False, None, a sockjs_gevent.Compression or a dict "
+            f"of its settings (e.g. {{'server_no_context_takeover': True}}), got {value!r}"
+        )
 
     @classmethod
-    def parse(cls, text: str) -> "Compression":
+    def parse(cls, text: str) -> Compression:
         """Settings from a command line: ``""`` for the defaults, else comma-separated items.
 
         Each item is ``name=value`` or a bare name for True, e.g.
@@ -127,7 +131,11 @@ class Compression:
             name, sep, raw = item.partition("=")
             name = name.strip().replace("-", "_")
             if name not in known:
-                hint = " (a TARGET right after --websocket-compression is read as its settings: put TARGET first)" if ":" in item else ""
+                hint = (
+                    " (a TARGET right after --websocket-compression is read as its settings: put TARGET first)"
+                    if ":" in item
+                    else ""
+                )
                 raise _fail(f"unknown compression setting {name!r}{hint}; known: {', '.join(known)}")
             if known[name] in ("bool", bool):
                 if sep and raw.strip().lower() not in ("true", "1", "yes", "on"):

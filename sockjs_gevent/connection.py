@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .cookies import request_cookies
@@ -85,8 +86,9 @@ class ConnectionInfo:
 
     __slots__ = ("transport", "environ", "_id")
 
-    def __init__(self, transport: str, environ: Mapping[str, Any], path: Optional[str] = None,
-                 all_headers: bool = True) -> None:
+    def __init__(
+        self, transport: str, environ: Mapping[str, Any], path: str | None = None, all_headers: bool = True
+    ) -> None:
         """``all_headers``: keep every request header until ``settle()`` (for a ``before_open`` hook);
         False keeps only what an open connection exposes, at once."""
         self.transport = transport
@@ -110,7 +112,7 @@ class ConnectionInfo:
         kept["wsgi.run_once"] = False
         #: A copy of the opening request's WSGI environ without its streams.
         self.environ: dict[str, Any] = kept
-        self._id: Optional[str] = None
+        self._id: str | None = None
 
     @property
     def id(self) -> str:
@@ -124,7 +126,7 @@ class ConnectionInfo:
         self.environ = {k: v for k, v in self.environ.items() if not k.startswith("HTTP_") or k in _KEPT_HEADERS}
 
     @property
-    def remote_addr(self) -> Optional[str]:
+    def remote_addr(self) -> str | None:
         return self.environ.get("REMOTE_ADDR")
 
     @property
@@ -176,7 +178,7 @@ class Connection:
         """Send ``value`` encoded as JSON text (``json.dumps``)."""
         return self.send(protocol.json_text(value))
 
-    def recv_json(self, timeout: Optional[float] = None) -> Any:
+    def recv_json(self, timeout: float | None = None) -> Any:
         """The next message decoded from JSON; None once closed.
 
         Raises ValueError (``json.JSONDecodeError``) for a message that is
@@ -205,14 +207,14 @@ class Connection:
         """
         return self._session.close_reason
 
-    def on_close(self, callback: Callable[["Connection"], object]) -> None:
+    def on_close(self, callback: Callable[[Connection], object]) -> None:
         """Call ``callback(conn)`` once the connection closes (at once if it has).
 
         It may run in the event loop, so it must not block.
         """
         self._session.on_close(lambda session: callback(self))
 
-    def channel(self, name: str) -> "Channel":
+    def channel(self, name: str) -> Channel:
         """The pub/sub channel ``name`` of this connection's service (see ``sockjs_gevent.channels``).
 
         Services have separate channel names: ``/chat``'s "lobby" is not
@@ -229,7 +231,7 @@ class Connection:
         return self._session.send_quoted(message, quoted)
 
     @property
-    def service_stats(self) -> "Stats":
+    def service_stats(self) -> Stats:
         """The counters of this connection's service (``service.stats``).
 
         For code that builds on a connection, such as the multiplexer, to
@@ -242,7 +244,7 @@ class Connection:
         """The service's ``max_inbox_bytes``: what may wait for this handler to read."""
         return self._session.max_inbox_bytes
 
-    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+    def recv(self, timeout: float | None = None) -> str | None:
         """Block for the next message; None once closed.
 
         With ``timeout`` (seconds), raise TimeoutError if nothing arrives.
@@ -268,7 +270,7 @@ class Connection:
         return self._session.closed
 
     @property
-    def close_code(self) -> Optional[int]:
+    def close_code(self) -> int | None:
         """The close code once closed (e.g. 1002 when the client vanished).
 
         When a websocket client closed: the code of its Close frame (1005 if it had none).
@@ -281,7 +283,7 @@ class Connection:
         return self._session.info.transport
 
     @property
-    def remote_addr(self) -> Optional[str]:
+    def remote_addr(self) -> str | None:
         """The peer's IP address as the server saw it."""
         return self._session.info.remote_addr
 

@@ -19,7 +19,8 @@ Transfer-Encoding but ``chunked`` or beside a Content-Length (400).
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Iterator, Optional
+from collections.abc import Iterator
+from typing import BinaryIO
 
 MAX_LINE = 16 * 1024  # one line may take the whole head
 #: The whole header block, as Node's default (--max-http-header-size).
@@ -51,7 +52,7 @@ class Headers:
         return 431 if self.status == HEAD_TOO_LARGE else 400
 
     @classmethod
-    def read(cls, rfile: BinaryIO, *_: object) -> "Headers":
+    def read(cls, rfile: BinaryIO, *_: object) -> Headers:
         """Read header lines up to the empty line that ends them."""
         headers = cls()
         items = headers._items
@@ -101,7 +102,7 @@ class Headers:
                 return "Both Content-Length and Transfer-Encoding"
         return ""
 
-    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+    def get(self, name: str, default: str | None = None) -> str | None:
         return self._index.get(name.lower(), default)
 
     getheader = get
@@ -137,5 +138,5 @@ class Headers:
                 yield "HTTP_" + key, value
 
     @property
-    def typeheader(self) -> Optional[str]:
+    def typeheader(self) -> str | None:
         return self._index.get("content-type")

@@ -15,7 +15,7 @@ when a reader first has to wait.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import gevent
 from gevent.event import Event
@@ -48,13 +48,13 @@ class Inbox:
     __slots__ = ("_items", "_ready", "_closed", "queued", "limit", "_on_room", "_streak")
 
     def __init__(self, limit: int = 4 * 1024 * 1024) -> None:
-        self._items: Optional[deque[str]] = None
-        self._ready: Optional[Event] = None
+        self._items: deque[str] | None = None
+        self._ready: Event | None = None
         self._closed = False
         #: The cost of what is waiting.
         self.queued = 0
         self.limit = limit
-        self._on_room: Optional[Callable[[], object]] = None
+        self._on_room: Callable[[], object] | None = None
         self._streak = 0  # messages returned without waiting, since the last yield
 
     @property
@@ -65,7 +65,7 @@ class Inbox:
         """Whether ``amount`` more fits under the limit."""
         return self.queued + amount <= self.limit
 
-    def put_many(self, messages: list[str], amount: Optional[int] = None) -> None:
+    def put_many(self, messages: list[str], amount: int | None = None) -> None:
         """Add messages (``amount``: their cost, if the caller computed it)."""
         items = self._items
         if items is None:
@@ -102,7 +102,7 @@ class Inbox:
     def empty(self) -> bool:
         return not self._items
 
-    def get(self, timeout: Optional[float] = None) -> Optional[str]:
+    def get(self, timeout: float | None = None) -> str | None:
         """The next message, waiting for one; None once closed and drained.
 
         Raises TimeoutError after ``timeout`` seconds with nothing to return.

@@ -38,7 +38,8 @@ several workers, Prometheus scrapes each one (docs/monitoring.md).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from .budget import BUDGET
 from .handoff import HandOff
@@ -53,8 +54,19 @@ if TYPE_CHECKING:  # pragma: no cover
 HANDOFF_RESULTS = ("sent", "received", "unreachable", "too_large", "dropped")
 
 PROBLEM_KINDS = (
-    "handler", "slow_consumer", "busy", "refused", "origin", "payload", "callback",
-    "handshake", "aborted", "inbox_full", "inbox_dropped", "handler_killed", "over_budget",
+    "handler",
+    "slow_consumer",
+    "busy",
+    "refused",
+    "origin",
+    "payload",
+    "callback",
+    "handshake",
+    "aborted",
+    "inbox_full",
+    "inbox_dropped",
+    "handler_killed",
+    "over_budget",
 )
 
 EXTRA = "prometheus"
@@ -73,7 +85,7 @@ def _prometheus() -> Any:
     return prometheus_client
 
 
-def service_label(service: "SockJS") -> str:
+def service_label(service: SockJS) -> str:
     """The ``service`` label of a service: its prefix, ``/`` for none (as in the JSON stats)."""
     return service.prefix or "/"
 
@@ -86,7 +98,7 @@ class SockJSCollector:
         prometheus_client.REGISTRY.register(SockJSCollector(echo, chat))
     """
 
-    def __init__(self, *services: "SockJS") -> None:
+    def __init__(self, *services: SockJS) -> None:
         self._core = _prometheus().core
         labels = [service_label(s) for s in services]
         twice = sorted({label for label in labels if labels.count(label) > 1})
@@ -97,24 +109,31 @@ class SockJSCollector:
     def collect(self) -> Iterator[Any]:
         core = self._core
         open_now = core.GaugeMetricFamily(
-            "sockjs_sessions_open", "SockJS sessions open now.", labels=["service", "transport"])
+            "sockjs_sessions_open", "SockJS sessions open now.", labels=["service", "transport"]
+        )
         registered = core.GaugeMetricFamily(
             "sockjs_sessions_registered",
             "SockJS sessions findable by session id now (HTTP transports; kept until they expire).",
-            labels=["service"])
+            labels=["service"],
+        )
         opened = core.CounterMetricFamily(
-            "sockjs_sessions_opened", "SockJS sessions opened, refused ones included.",
-            labels=["service", "transport"])
+            "sockjs_sessions_opened", "SockJS sessions opened, refused ones included.", labels=["service", "transport"]
+        )
         closed = core.CounterMetricFamily(
-            "sockjs_sessions_closed", "SockJS sessions closed, by close code (standard codes as themselves; "
-            "other application codes as 3xxx, 4xxx; anything else as other).", labels=["service", "code"])
+            "sockjs_sessions_closed",
+            "SockJS sessions closed, by close code (standard codes as themselves; "
+            "other application codes as 3xxx, 4xxx; anything else as other).",
+            labels=["service", "code"],
+        )
         received = core.CounterMetricFamily(
-            "sockjs_messages_received", "Messages received from clients.", labels=["service"])
-        sent = core.CounterMetricFamily(
-            "sockjs_messages_sent", "Messages sent to clients.", labels=["service"])
+            "sockjs_messages_received", "Messages received from clients.", labels=["service"]
+        )
+        sent = core.CounterMetricFamily("sockjs_messages_sent", "Messages sent to clients.", labels=["service"])
         problems = core.CounterMetricFamily(
-            "sockjs_problems", "Problems by kind (handler, slow_consumer, busy, refused, origin, ...).",
-            labels=["service", "kind"])
+            "sockjs_problems",
+            "Problems by kind (handler, slow_consumer, busy, refused, origin, ...).",
+            labels=["service", "kind"],
+        )
         for service in self.services:
             name = service_label(service)
             stats = service.stats
@@ -135,7 +154,8 @@ class SockJSCollector:
                 problems.add_metric([name, kind], n)
         yield from (open_now, registered, opened, closed, received, sent, problems)
         buffered = core.GaugeMetricFamily(
-            "sockjs_buffered_bytes", "Client data this process holds in every inbox and outbox (sockjs_gevent.budget).")
+            "sockjs_buffered_bytes", "Client data this process holds in every inbox and outbox (sockjs_gevent.budget)."
+        )
         buffered.add_metric([], BUDGET.held)
         limit = core.GaugeMetricFamily("sockjs_buffered_bytes_limit", "max_buffered_bytes of this process.")
         limit.add_metric([], BUDGET.limit)
@@ -143,8 +163,11 @@ class SockJSCollector:
         handoff = HandOff.active
         if handoff is not None:  # several workers on one port: this worker's hand-offs
             handoffs = core.CounterMetricFamily(
-                "sockjs_handoffs", "Client connections passed between workers on one port, by result "
-                "(sent, received, unreachable, too_large, dropped).", labels=["result"])
+                "sockjs_handoffs",
+                "Client connections passed between workers on one port, by result "
+                "(sent, received, unreachable, too_large, dropped).",
+                labels=["result"],
+            )
             counts = handoff.stats
             for result in HANDOFF_RESULTS:
                 handoffs.add_metric([result], getattr(counts, result))
@@ -161,7 +184,7 @@ class _Everything:
         return self.registry.collect()
 
 
-def metrics_app(*services: "SockJS", registry: Any = DEFAULT_REGISTRY) -> Any:
+def metrics_app(*services: SockJS, registry: Any = DEFAULT_REGISTRY) -> Any:
     """A WSGI app answering GET with the services' metrics in the Prometheus text format.
 
     ``registry``: also expose what this prometheus_client registry holds. By

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any
 
 from .compression import Compression
 from .origins import AllowedOrigins
@@ -15,7 +16,7 @@ DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.m
 
 #: A callable that sets the session cookie itself: it gets the WSGI environ of
 #: a session request and returns a full ``Set-Cookie`` value (or None).
-CookieSetter = Callable[[Mapping[str, Any]], Optional[str]]
+CookieSetter = Callable[[Mapping[str, Any]], str | None]
 
 _PREFIX = re.compile(r"^(/[^/?#]+)*$")
 
@@ -77,7 +78,7 @@ class Options:
     response_limit: int = 128 * 1024
     heartbeat_delay: float = 25.0
     disconnect_delay: float = 5.0
-    jsessionid: Union[bool, CookieSetter] = False
+    jsessionid: bool | CookieSetter = False
     sockjs_url: str = DEFAULT_SOCKJS_URL
     websocket: bool = True
     max_message_size: int = 1024 * 1024
@@ -86,13 +87,11 @@ class Options:
     max_sessions: int = 0
     handler_close_timeout: float = 60.0
     allowed_origins: AllowedOrigins = "*"
-    websocket_compression: Union[None, bool, Compression, Mapping[str, Any]] = None
+    websocket_compression: None | bool | Compression | Mapping[str, Any] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
-            raise OptionsError(
-                f"prefix must look like '/name' or '/a/b' with no trailing slash, got {self.prefix!r}"
-            )
+            raise OptionsError(f"prefix must look like '/name' or '/a/b' with no trailing slash, got {self.prefix!r}")
         if not _is_number(self.response_limit, int) or self.response_limit < 1:
             raise OptionsError(f"response_limit must be a positive int of bytes, got {self.response_limit!r}")
         for name in ("heartbeat_delay", "disconnect_delay"):
@@ -109,7 +108,7 @@ class Options:
             raise OptionsError(
                 f"sockjs_url must be an absolute http(s) URL or a path starting with '/', got {self.sockjs_url!r}"
             )
-        if any(c in self.sockjs_url for c in "\"<>\r\n"):
+        if any(c in self.sockjs_url for c in '"<>\r\n'):
             raise OptionsError(f"sockjs_url must not contain quotes, angle brackets or newlines: {self.sockjs_url!r}")
         if not _is_number(self.max_message_size, int) or self.max_message_size < 1:
             raise OptionsError(f"max_message_size must be a positive int of bytes, got {self.max_message_size!r}")
@@ -123,8 +122,10 @@ class Options:
         if not _is_number(self.max_sessions, int) or self.max_sessions < 0:
             raise OptionsError(f"max_sessions must be an int >= 0 (0 means no limit), got {self.max_sessions!r}")
         if not _is_number(self.handler_close_timeout, (int, float)) or not self.handler_close_timeout >= 0:
-            raise OptionsError(f"handler_close_timeout must be a number of seconds >= 0 (0: never stop a handler), "
-                               f"got {self.handler_close_timeout!r}")
+            raise OptionsError(
+                f"handler_close_timeout must be a number of seconds >= 0 (0: never stop a handler), "
+                f"got {self.handler_close_timeout!r}"
+            )
         try:
             validate_origins(self.allowed_origins)
         except ValueError as exc:
@@ -135,7 +136,7 @@ class Options:
         object.__setattr__(self, "websocket_compression", Compression.from_value(self.websocket_compression))
 
     @classmethod
-    def build(cls, **options: Any) -> "Options":
+    def build(cls, **options: Any) -> Options:
         """Build from keyword arguments, naming any unknown option."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
@@ -165,8 +166,7 @@ def add_option_arguments(parser: Any) -> None:
         "max_queued_bytes": "bytes a session may hold for a client that is not reading; past it, closed with 1008",
         "max_inbox_bytes": "bytes of client data that may wait for a slower handler, at least --max-message-size",
         "max_sessions": "sessions the service holds at once, more are refused with 1013; 0: no limit",
-        "handler_close_timeout": "seconds a handler may run on after its session closed before it is stopped; "
-                                 "0: never",
+        "handler_close_timeout": "seconds a handler may run on after its session closed before it is stopped; 0: never",
     }
 
     def default(value: Any) -> str:
@@ -183,20 +183,49 @@ def add_option_arguments(parser: Any) -> None:
             continue
         kind = float if f.type in ("float", float) else int if f.type in ("int", int) else str
         phrase = what.get(f.name, f.name.replace("_", " "))
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f"option_{f.name}", type=kind, default=None,
-                           metavar=kind.__name__.upper(), help=f"{phrase} (default {default(f.default)})")
-    group.add_argument("--allowed-origin", dest="option_allowed_origins", action="append", default=None,
-                       metavar="ORIGIN", help="a page origin (pattern) that may use the service; repeatable "
-                       "(default: any page)")
-    group.add_argument("--jsessionid", dest="option_jsessionid", action="store_const", const=True, default=None,
-                       help="send the JSESSIONID cookie for cookie-sticky load balancers")
-    group.add_argument("--no-websocket", dest="option_websocket", action="store_const", const=False, default=None,
-                       help="turn the websocket transports off")
-    group.add_argument("--websocket-compression", dest="option_websocket_compression", nargs="?", const="",
-                       default=None, metavar="SETTINGS",
-                       help="permessage-deflate for clients that offer it (default off); SETTINGS are "
-                       "comma-separated sockjs_gevent.Compression fields, e.g. "
-                       "server_max_window_bits=10,server_no_context_takeover,client_no_context_takeover")
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f"option_{f.name}",
+            type=kind,
+            default=None,
+            metavar=kind.__name__.upper(),
+            help=f"{phrase} (default {default(f.default)})",
+        )
+    group.add_argument(
+        "--allowed-origin",
+        dest="option_allowed_origins",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="a page origin (pattern) that may use the service; repeatable (default: any page)",
+    )
+    group.add_argument(
+        "--jsessionid",
+        dest="option_jsessionid",
+        action="store_const",
+        const=True,
+        default=None,
+        help="send the JSESSIONID cookie for cookie-sticky load balancers",
+    )
+    group.add_argument(
+        "--no-websocket",
+        dest="option_websocket",
+        action="store_const",
+        const=False,
+        default=None,
+        help="turn the websocket transports off",
+    )
+    group.add_argument(
+        "--websocket-compression",
+        dest="option_websocket_compression",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="SETTINGS",
+        help="permessage-deflate for clients that offer it (default off); SETTINGS are "
+        "comma-separated sockjs_gevent.Compression fields, e.g. "
+        "server_max_window_bits=10,server_no_context_takeover,client_no_context_takeover",
+    )
 
 
 def options_from_arguments(args: Any) -> dict[str, Any]:
@@ -205,7 +234,7 @@ def options_from_arguments(args: Any) -> dict[str, Any]:
     Raises OptionsError for compression settings that do not parse.
     """
     prefix = "option_"
-    options = {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+    options = {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
     if "websocket_compression" in options:
         try:
             options["websocket_compression"] = Compression.parse(options["websocket_compression"])

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
 from urllib.parse import urlsplit
 
-OriginCheck = Callable[[Optional[str]], bool]
+OriginCheck = Callable[[str | None], bool]
 AllowedOrigins = Union[str, Sequence[str], OriginCheck]
 
 #: Sec-Fetch-Site values of a request no other page made.
@@ -37,7 +38,7 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 _PATTERN_SHAPE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$", re.IGNORECASE)
 
 
-def _origin_of_url(url: str) -> Optional[str]:
+def _origin_of_url(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. "http://[::1/x": an unclosed IPv6 literal
@@ -47,7 +48,7 @@ def _origin_of_url(url: str) -> Optional[str]:
     return None
 
 
-def request_origin(environ: Mapping[str, Any]) -> Optional[str]:
+def request_origin(environ: Mapping[str, Any]) -> str | None:
     """``scheme://host[:port]`` the request came from, or None if it does not say."""
     origin = environ.get("HTTP_ORIGIN") or environ.get("HTTP_SEC_WEBSOCKET_ORIGIN")
     if origin:
@@ -69,7 +70,7 @@ def _normal(origin: str) -> str:
     return f"{scheme}://{host}"
 
 
-def own_origin(environ: Mapping[str, Any]) -> Optional[str]:
+def own_origin(environ: Mapping[str, Any]) -> str | None:
     """The origin this request was made to: its scheme and ``Host``."""
     host = environ.get("HTTP_HOST")
     if not host:
@@ -108,7 +109,7 @@ class OriginPolicy:
             return True
         return bool(self._check(origin))
 
-    def frame_ancestors(self, environ: Mapping[str, Any]) -> Optional[str]:
+    def frame_ancestors(self, environ: Mapping[str, Any]) -> str | None:
         """The CSP that lets only the asking page embed the iframe page (None: any page may).
 
         Called for an iframe page request that ``allows``; its origin is the
@@ -156,8 +157,10 @@ def validate(allowed: Any) -> None:
     if isinstance(allowed, (list, tuple, set, frozenset)):
         _patterns(list(allowed))  # [] allows only the service's own origin
         return
-    raise ValueError(f"allowed_origins must be '*', a list of origin patterns ([] for the service's own origin only), "
-                     f"or a callable(origin) -> bool, got {allowed!r}")
+    raise ValueError(
+        f"allowed_origins must be '*', a list of origin patterns ([] for the service's own origin only), "
+        f"or a callable(origin) -> bool, got {allowed!r}"
+    )
 
 
 def open_to_every_page(service: str, setting: str) -> str:
@@ -165,6 +168,8 @@ def open_to_every_page(service: str, setting: str) -> str:
 
     ``setting`` is how the caller sets the origins (a keyword, a Flask config key).
     """
-    return (f"service {service!r} authenticates in before_open but lets every web page in: another site's page can "
-            f"open sessions with your users' cookies. Set {setting} to the pages that may use it ([] for this "
-            f"server's own pages; '*' to keep allowing all and silence this).")
+    return (
+        f"service {service!r} authenticates in before_open but lets every web page in: another site's page can "
+        f"open sessions with your users' cookies. Set {setting} to the pages that may use it ([] for this "
+        f"server's own pages; '*' to keep allowing all and silence this)."
+    )

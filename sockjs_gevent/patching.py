@@ -38,7 +38,12 @@ def check_patched() -> None:
     if is_patched():
         return
     if os.environ.get(REDIS_URL_ENV):
-        raise RuntimeError(f"{REDIS_URL_ENV} is set, but gevent has not monkey-patched the standard library, so "
-                           f"Redis I/O would block every session: {FIX}")
-    log.warning("gevent has not monkey-patched the standard library: a handler that calls blocking I/O (requests, "
-                "urllib, a database driver, time.sleep) freezes every session while it waits. To fix it, %s.", FIX)
+        raise RuntimeError(
+            f"{REDIS_URL_ENV} is set, but gevent has not monkey-patched the standard library, so "
+            f"Redis I/O would block every session: {FIX}"
+        )
+    log.warning(
+        "gevent has not monkey-patched the standard library: a handler that calls blocking I/O (requests, "
+        "urllib, a database driver, time.sleep) freezes every session while it waits. To fix it, %s.",
+        FIX,
+    )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import _socket
 import socket
 import ssl
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from gevent import get_hub
 from gevent import ssl as gevent_ssl
@@ -27,16 +28,17 @@ SOCKET_KEY = "sockjs_gevent.socket"
 TAKE_SOCKET_KEY = "sockjs_gevent.take_socket"
 
 
-def detach_socket(sock: Any) -> "_socket.socket":
+def detach_socket(sock: Any) -> _socket.socket:
     """The OS socket under gevent's ``sock``, as a plain non-blocking socket; ``sock`` lets go of it."""
     taken = _socket.socket(fileno=sock.detach())
     taken.setblocking(False)
     return taken
 
+
 _TLS_SOCKETS = (ssl.SSLSocket, gevent_ssl.SSLSocket)
 
 
-def find_socket(environ: Mapping[str, Any]) -> Optional[socket.socket]:
+def find_socket(environ: Mapping[str, Any]) -> socket.socket | None:
     """The client socket of a request, or None when the server hides it.
 
     ``serve()`` uses a handler that puts it in the environ; under a plain
@@ -82,7 +84,7 @@ class PeerWatch:
 
     __slots__ = ("_sock", "_watcher", "_wakeup", "_readable")
 
-    def __init__(self, sock: Optional[socket.socket], wakeup: Event) -> None:
+    def __init__(self, sock: socket.socket | None, wakeup: Event) -> None:
         if isinstance(sock, _TLS_SOCKETS):
             # A TLS socket cannot peek; the TCP stream under it can (an end
             # of stream there is the client gone, whatever TLS says).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 OPEN_FRAME = "o"
 HEARTBEAT_FRAME = "h"
@@ -17,9 +17,7 @@ HEARTBEAT_FRAME = "h"
 #: Characters that browsers or proxies mangle; they must travel as \\uXXXX.
 #: JSON itself already escapes U+0000-U+001F, so after ``json.dumps`` only
 #: the remaining ranges (and lone surrogates) need a second look.
-_ESCAPABLE = re.compile(
-    "[\u200c-\u200f\u2028-\u202f\u2060-\u206f\ufff0-\uffff\ud800-\udfff]"
-)
+_ESCAPABLE = re.compile("[\u200c-\u200f\u2028-\u202f\u2060-\u206f\ufff0-\uffff\ud800-\udfff]")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A value as compact JSON text (what ``send_json`` sends, on connections, streams and test clients).

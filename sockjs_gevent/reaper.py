@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import gevent
 
@@ -52,7 +52,7 @@ class Reaper:
 
     __slots__ = ("timeout", "service", "stats", "lingering", "_logged")
 
-    def __init__(self, timeout: float, service: str, stats: "Stats") -> None:
+    def __init__(self, timeout: float, service: str, stats: Stats) -> None:
         self.timeout = timeout  # 0: never stop them (still counted)
         self.service = service
         self.stats = stats
@@ -63,12 +63,12 @@ class Reaper:
     def __len__(self) -> int:
         return len(self.lingering)
 
-    def watch(self, session: "Session") -> None:
+    def watch(self, session: Session) -> None:
         """``session`` has closed and its handler has not returned: count it, and stop it if it does not."""
         handler = session.handler_greenlet
         if handler is None or session.handler_done or handler.dead or handler in self.lingering:
             return
-        timer: Optional[Any] = None
+        timer: Any | None = None
         if self.timeout > 0:
             timer = gevent.get_hub().loop.timer(self.timeout)
             timer.start(self._expired, handler)
@@ -93,9 +93,15 @@ class Reaper:
         if key not in self._logged and len(self._logged) < _MAX_LOGGED:
             self._logged.add(key)
             level = logging.WARNING
-        log.log(level, "service %s: handler %s still ran %.3g s after its session closed, blocked at %s; "
-                "stopped it (handler_close_timeout; further stops of it there are counted as handler_killed)",
-                self.service, name, self.timeout, where)
+        log.log(
+            level,
+            "service %s: handler %s still ran %.3g s after its session closed, blocked at %s; "
+            "stopped it (handler_close_timeout; further stops of it there are counted as handler_killed)",
+            self.service,
+            name,
+            self.timeout,
+            where,
+        )
         handler.kill(gevent.GreenletExit, block=False)
 
     def stop_all(self) -> None:

@@ -7,7 +7,8 @@ a vanished client live here once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from . import protocol
 from .http.lent import LentSocket
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _GONE = object()  # what wait_frame's take returns when the client hung up
 
 
-def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float, peer: PeerWatch) -> Optional[str]:
+def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float, peer: PeerWatch) -> str | None:
     """Block until there is a frame to write, and take it.
 
     Returns the next frame (``o``, ``a[...]``, the close frame), ``h``
@@ -47,8 +48,8 @@ def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float
 
 
 def receive(
-    transport: "ReceivingTransport",
-    service: "SockJS",
+    transport: ReceivingTransport,
+    service: SockJS,
     session_id: str,
     environ: Environ,
     start_response: StartResponse,
@@ -79,8 +80,9 @@ def receive(
     if transport.streaming:
         lend = _lender(environ)
         if lend is not None:
-            return _lend_and_stream(session, receiver, transport, callback, options, environ, start_response,
-                                    headers, lend)
+            return _lend_and_stream(
+                session, receiver, transport, callback, options, environ, start_response, headers, lend
+            )
     peer = receiver.peer = PeerWatch(find_socket(environ), receiver.wakeup)
     if not transport.streaming:
         try:
@@ -102,8 +104,9 @@ def receive(
     return _stream(session, receiver, transport, callback, peer, options)
 
 
-def _start_stream(environ: Environ, start_response: StartResponse, transport: "ReceivingTransport",
-                  headers: list) -> Callable[[bytes], object]:
+def _start_stream(
+    environ: Environ, start_response: StartResponse, transport: ReceivingTransport, headers: list
+) -> Callable[[bytes], object]:
     """Start a streaming answer (no length: chunked, or ended by the close on HTTP/1.0); returns ``write``."""
     if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         headers.append(("Connection", "close"))  # no chunking: the close ends the body
@@ -113,13 +116,14 @@ def _start_stream(environ: Environ, start_response: StartResponse, transport: "R
     return start_response("200 OK", [("Content-Type", transport.content_type), *headers])
 
 
-def _lender(environ: Environ) -> Optional[Callable[[], Optional[LentSocket]]]:
+def _lender(environ: Environ) -> Callable[[], LentSocket | None] | None:
     """How the server lends the socket for the rest of an answer (sockjs_gevent's own server), or None."""
     return getattr(environ.get(TAKE_SOCKET_KEY), "lend", None)
 
 
-def _lend_and_stream(session, receiver, transport, callback, options, environ, start_response, headers,
-                     lend) -> Iterable[bytes]:
+def _lend_and_stream(
+    session, receiver, transport, callback, options, environ, start_response, headers, lend
+) -> Iterable[bytes]:
     """A streaming answer whose frames are written from the event loop (``streamlink``).
 
     The head and the prelude go out from this greenlet, in one send; then
@@ -144,7 +148,7 @@ def _lend_and_stream(session, receiver, transport, callback, options, environ, s
     return []
 
 
-def _refusal_stream(transport: "ReceivingTransport", callback: Optional[str]) -> Iterator[bytes]:
+def _refusal_stream(transport: ReceivingTransport, callback: str | None) -> Iterator[bytes]:
     """The 2010 answer of a streaming transport: the prelude, then the close frame, one write each."""
     yield transport.prelude(callback)
     yield transport.frame(ANOTHER_CONNECTION, callback)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from werkzeug.http import dump_cookie, http_date
 
 from .cookies import request_cookies
-
 from .options import Options
 
 Headers = list[tuple[str, str]]

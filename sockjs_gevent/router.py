@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
-from typing import Callable, Iterable, Optional, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .app import SockJS
 from .callables import check_wsgi_app, looks_like_handler, service_example
@@ -20,15 +20,21 @@ class Router:
     TypeError here that says what to write, not an AttributeError per request.
     """
 
-    def __init__(self, services: Sequence[SockJS], fallback: Optional[WSGIApp] = None) -> None:
+    def __init__(self, services: Sequence[SockJS], fallback: WSGIApp | None = None) -> None:
         if isinstance(services, SockJS) or looks_like_handler(services):
             raise TypeError(f"Router takes a list of SockJS services: Router([{service_example(services)}])")
-        if callable(services) or not isinstance(services, collections.abc.Iterable) or isinstance(services, (str, bytes)):
+        if (
+            callable(services)
+            or not isinstance(services, collections.abc.Iterable)
+            or isinstance(services, (str, bytes))
+        ):
             raise TypeError(_not_a_service(services))
         if fallback is not None:
             if looks_like_handler(fallback):
-                raise TypeError(f"Router's fallback is a WSGI app (e.g. a Flask app), not a SockJS handler: mount "
-                                f"the handler as a service, Router([{service_example(fallback)}])")
+                raise TypeError(
+                    f"Router's fallback is a WSGI app (e.g. a Flask app), not a SockJS handler: mount "
+                    f"the handler as a service, Router([{service_example(fallback)}])"
+                )
             check_wsgi_app(fallback, "Router(fallback=...)")
         self.fallback = fallback
         self._by_prefix: dict[str, SockJS] = {}
@@ -37,7 +43,7 @@ class Router:
         for service in services:
             self.add(service)
 
-    def service_for(self, path: str) -> Optional[SockJS]:
+    def service_for(self, path: str) -> SockJS | None:
         """The service whose prefix is ``path`` or a leading run of its segments."""
         by_prefix = self._by_prefix
         while True:  # /a/b/c, then /a/b, /a, "": at most one lookup per segment
@@ -71,6 +77,8 @@ def _not_a_service(obj: object) -> str:
     if looks_like_handler(obj):
         return f"Router takes SockJS services, not handler functions: Router([{service_example(obj)}])"
     if callable(obj):
-        return (f"Router takes a list of SockJS services, and {obj!r} is not one: a WSGI app (a Flask app) that "
-                f"serves everything else is the fallback, Router([SockJS(echo, prefix='/echo')], fallback=app)")
+        return (
+            f"Router takes a list of SockJS services, and {obj!r} is not one: a WSGI app (a Flask app) that "
+            f"serves everything else is the fallback, Router([SockJS(echo, prefix='/echo')], fallback=app)"
+        )
     return f"Router takes SockJS services: Router([SockJS(echo, prefix='/echo')]), got {obj!r}"

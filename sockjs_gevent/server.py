@@ -19,15 +19,16 @@ import ssl
 import sys
 import time
 import weakref
-from typing import Any, Callable, Iterable, NoReturn, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
 
 import gevent
 from gevent import pywsgi
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from . import budget, gcfreeze
 from .acceptguard import AcceptGuard
 from .app import close_all_sessions
-from . import budget, gcfreeze
 from .argtypes import buffered_bytes, byte_count, positive_seconds
 from .bodyrate import BoundedDrainInput, MinRateInput
 from .callables import check_wsgi_app
@@ -54,7 +55,7 @@ class _SocketTaker:
 
     __slots__ = ("_handler",)
 
-    def __init__(self, handler: "SockJSHandler") -> None:
+    def __init__(self, handler: SockJSHandler) -> None:
         self._handler = weakref.ref(handler)
 
     def __call__(self) -> socket.socket:
@@ -99,7 +100,7 @@ class SockJSHandler(WSGIHandler):
     resets the connection, and the reset can destroy the answer).
     """
 
-    request_timeout: Optional[float] = 30.0
+    request_timeout: float | None = 30.0
     #: Bytes per second a request body must average after request_timeout s.
     min_body_rate = 64 * 1024  # as HttpConfig.body_min_rate
     #: The most of an unread body read away to keep the connection (as HttpConfig.max_drain_size).
@@ -200,18 +201,24 @@ class SockJSHandler(WSGIHandler):
             reason = str(ex)
         log.info("refused a request from %s: %s", self.client_address[0] if self.client_address else "?", reason)
         status, body = _CLIENT_ERRORS[code]
-        return status, (f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-                        f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+        return status, (
+            f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode("latin-1") + body
 
     def handle_one_response(self) -> None:
         super().handle_one_response()  # (reads away what the app left of the body: BoundedDrainInput)
         body = self.wsgi_input
-        if (isinstance(body, BoundedDrainInput) and not body.drained and not self._taken
-                and not self.connection_upgraded and self.socket is not None):
+        if (
+            isinstance(body, BoundedDrainInput)
+            and not body.drained
+            and not self._taken
+            and not self.connection_upgraded
+            and self.socket is not None
+        ):
             self.close_connection = True
             self._linger(body.deadline)
 
-    def _linger(self, deadline: Optional[float]) -> None:
+    def _linger(self, deadline: float | None) -> None:
         """Half-close, and read away what the client still sends until ``deadline``, before the close."""
         sock = self.socket
         left = self.drain_timeout if deadline is None else deadline - time.monotonic()
@@ -248,7 +255,7 @@ class SockJSWSGIServer(AcceptGuard, WSGIServer):
 
 
 def make_server(
-    app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, request_timeout: Optional[float] = 30.0, **kwargs: Any
+    app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, request_timeout: float | None = 30.0, **kwargs: Any
 ) -> WSGIServer:
     """A gevent pywsgi WSGIServer (a ``SockJSWSGIServer``) set up for SockJS (not yet started).
 
@@ -266,14 +273,14 @@ def make_http_server(
     host: str = "127.0.0.1",
     port: int = 8080,
     *,
-    request_timeout: Optional[float] = 30.0,
-    max_body_size: Optional[int] = None,
-    http_config: Optional[HttpConfig] = None,
+    request_timeout: float | None = 30.0,
+    max_body_size: int | None = None,
+    http_config: HttpConfig | None = None,
     ssl_context: Any = None,
-    certfile: Optional[str] = None,
-    keyfile: Optional[str] = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     access_log: AccessLogTarget = None,
-    backlog: Optional[int] = None,
+    backlog: int | None = None,
     listener: Any = None,
     handoff: Any = None,
 ) -> HttpServer:
@@ -282,8 +289,17 @@ def make_http_server(
         http_config = HttpConfig.from_request_timeout(request_timeout)
     if max_body_size is not None:
         http_config = http_config.replace(max_body_size=max_body_size)
-    return HttpServer(listener if listener is not None else (host, port), app, http_config, ssl_context=ssl_context,
-                      certfile=certfile, keyfile=keyfile, access_log=access_log, backlog=backlog, handoff=handoff)
+    return HttpServer(
+        listener if listener is not None else (host, port),
+        app,
+        http_config,
+        ssl_context=ssl_context,
+        certfile=certfile,
+        keyfile=keyfile,
+        access_log=access_log,
+        backlog=backlog,
+        handoff=handoff,
+    )
 
 
 SERVERS = ("httptools", "pywsgi")
@@ -295,19 +311,20 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _logging_decided = False
 
 
-def check_log_level(level: Union[str, int]) -> int:
+def check_log_level(level: str | int) -> int:
     """The logging level ``level`` names (a name of LOG_LEVELS in any case, or its number); TypeError or ValueError."""
     if isinstance(level, bool) or not isinstance(level, (str, int)):
         raise TypeError(f"log_level must be a level name or number, got {level!r}")
     names = {name: getattr(logging, name) for name in LOG_LEVELS}
     number = names.get(level.upper()) if isinstance(level, str) else level if level in names.values() else None
     if number is None:
-        raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)} (any case) or their logging.* numbers, "
-                         f"got {level!r}")
+        raise ValueError(
+            f"log_level must be one of {', '.join(LOG_LEVELS)} (any case) or their logging.* numbers, got {level!r}"
+        )
     return number
 
 
-def configure_logging(level: Union[str, int] = "INFO") -> bool:
+def configure_logging(level: str | int = "INFO") -> bool:
     """Log to stderr at ``level``, lines as LOG_FORMAT (time, level, logger: message), unless the application has.
 
     The application has configured logging when the root logger or the
@@ -333,18 +350,18 @@ def build_server(
     port: int = 8080,
     *,
     server: str = "httptools",
-    request_timeout: Optional[float] = 30.0,
-    max_body_size: Optional[int] = None,
-    http_config: Optional[HttpConfig] = None,
+    request_timeout: float | None = 30.0,
+    max_body_size: int | None = None,
+    http_config: HttpConfig | None = None,
     ssl_context: Any = None,
-    certfile: Optional[str] = None,
-    keyfile: Optional[str] = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     access_log: AccessLogTarget = None,
     handler_class: Any = None,
-    backlog: Optional[int] = None,
+    backlog: int | None = None,
     listener: Any = None,
     handoff: Any = None,
-) -> Union[HttpServer, WSGIServer]:
+) -> HttpServer | WSGIServer:
     """The server ``serve()`` runs (not yet started), after checking its keywords."""
     check_wsgi_app(app, "serve()")
     if server not in SERVERS:
@@ -352,11 +369,27 @@ def build_server(
     if server == "httptools":
         if handler_class is not None:
             raise TypeError("handler_class is a pywsgi option: pass server='pywsgi' with it")
-        return make_http_server(app, host, port, request_timeout=request_timeout, max_body_size=max_body_size,
-                                http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
-                                access_log=access_log, backlog=backlog, listener=listener, handoff=handoff)
-    for name, value in (("max_body_size", max_body_size), ("http_config", http_config), ("handoff", handoff),
-                        ("listener", listener)):
+        return make_http_server(
+            app,
+            host,
+            port,
+            request_timeout=request_timeout,
+            max_body_size=max_body_size,
+            http_config=http_config,
+            ssl_context=ssl_context,
+            certfile=certfile,
+            keyfile=keyfile,
+            access_log=access_log,
+            backlog=backlog,
+            listener=listener,
+            handoff=handoff,
+        )
+    for name, value in (
+        ("max_body_size", max_body_size),
+        ("http_config", http_config),
+        ("handoff", handoff),
+        ("listener", listener),
+    ):
         if value is not None:
             raise TypeError(f"{name} is an option of the httptools server, not of pywsgi")
     extra: dict[str, Any] = {}
@@ -383,24 +416,24 @@ def serve(
     port: int = 8080,
     *,
     server: str = "httptools",
-    ready: Optional[Callable[[Any], None]] = None,
+    ready: Callable[[Any], None] | None = None,
     grace: float = 5.0,
     shutdown_code: int = 1001,
     shutdown_reason: str = "Server shutting down",
     freeze_gc: bool = False,
-    request_timeout: Optional[float] = 30.0,
-    max_body_size: Optional[int] = None,
-    http_config: Optional[HttpConfig] = None,
+    request_timeout: float | None = 30.0,
+    max_body_size: int | None = None,
+    http_config: HttpConfig | None = None,
     ssl_context: Any = None,
-    certfile: Optional[str] = None,
-    keyfile: Optional[str] = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     access_log: AccessLogTarget = None,
     handler_class: Any = None,
-    backlog: Optional[int] = None,
+    backlog: int | None = None,
     listener: Any = None,
     handoff: Any = None,
-    max_buffered_bytes: Optional[int] = None,
-    log_level: Optional[Union[str, int]] = None,
+    max_buffered_bytes: int | None = None,
+    log_level: str | int | None = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
 
@@ -444,10 +477,23 @@ def serve(
     """
     if log_level is not None:
         check_log_level(log_level)
-    running = build_server(app, host, port, server=server, request_timeout=request_timeout, max_body_size=max_body_size,
-                           http_config=http_config, ssl_context=ssl_context, certfile=certfile, keyfile=keyfile,
-                           access_log=access_log, handler_class=handler_class, backlog=backlog, listener=listener,
-                           handoff=handoff)
+    running = build_server(
+        app,
+        host,
+        port,
+        server=server,
+        request_timeout=request_timeout,
+        max_body_size=max_body_size,
+        http_config=http_config,
+        ssl_context=ssl_context,
+        certfile=certfile,
+        keyfile=keyfile,
+        access_log=access_log,
+        handler_class=handler_class,
+        backlog=backlog,
+        listener=listener,
+        handoff=handoff,
+    )
     configure_logging("INFO" if log_level is None else log_level)
     check_patched()  # (a warning: formatted, when serve() set logging up)
     if max_buffered_bytes is not None:
@@ -538,19 +584,42 @@ def log_level(text: str) -> str:
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """The HTTP server options shared by this command and the test server."""
     group = parser.add_argument_group("HTTP server")
-    group.add_argument("--server", choices=SERVERS, default="httptools",
-                       help="httptools: sockjs_gevent's own HTTP/1.1 server (default); pywsgi: gevent's WSGIServer")
-    group.add_argument("--request-timeout", type=positive_seconds, default=30.0,
-                       help="seconds a client may stall a request: head, body, writes, idle keep-alive (default 30)")
-    group.add_argument("--max-body-size", type=byte_count, default=None,
-                       help="request bodies larger than this many bytes get 413 (httptools server only)")
+    group.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="httptools",
+        help="httptools: sockjs_gevent's own HTTP/1.1 server (default); pywsgi: gevent's WSGIServer",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=positive_seconds,
+        default=30.0,
+        help="seconds a client may stall a request: head, body, writes, idle keep-alive (default 30)",
+    )
+    group.add_argument(
+        "--max-body-size",
+        type=byte_count,
+        default=None,
+        help="request bodies larger than this many bytes get 413 (httptools server only)",
+    )
     group.add_argument("--certfile", help="PEM certificate chain: serve HTTPS")
     group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
-    group.add_argument("--access-log", nargs="?", const="-", default=None, metavar="PATH",
-                       help="one combined-format line per request, to PATH or (without PATH) to stderr")
-    group.add_argument("--max-buffered-bytes", type=buffered_bytes, default=None, metavar="BYTES",
-                       help="client data the process may hold in all inboxes and outboxes together; past it sends get "
-                       "503, websockets pause, new sessions 1013 (default 512 MiB, or $SOCKJS_GEVENT_MAX_BUFFERED_BYTES)")
+    group.add_argument(
+        "--access-log",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH",
+        help="one combined-format line per request, to PATH or (without PATH) to stderr",
+    )
+    group.add_argument(
+        "--max-buffered-bytes",
+        type=buffered_bytes,
+        default=None,
+        metavar="BYTES",
+        help="client data the process may hold in all inboxes and outboxes together; past it sends get "
+        "503, websockets pause, new sessions 1013 (default 512 MiB, or $SOCKJS_GEVENT_MAX_BUFFERED_BYTES)",
+    )
     add_worker_arguments(parser)
 
 
@@ -567,11 +636,14 @@ def check_server_arguments(args: argparse.Namespace) -> None:
             ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.certfile, args.keyfile)
         except ssl.SSLError as exc:
             files = " and ".join(f for f in (args.certfile, args.keyfile) if f)
-            raise UsageError(f"--certfile: {files} is not a PEM certificate chain with its private key "
-                             f"({exc.reason or exc})") from None
+            raise UsageError(
+                f"--certfile: {files} is not a PEM certificate chain with its private key ({exc.reason or exc})"
+            ) from None
         except OSError as exc:
-            raise UsageError(f"--certfile: cannot read {args.certfile}{' or ' + args.keyfile if args.keyfile else ''}: "
-                             f"{exc.strerror or exc}") from None
+            raise UsageError(
+                f"--certfile: cannot read {args.certfile}{' or ' + args.keyfile if args.keyfile else ''}: "
+                f"{exc.strerror or exc}"
+            ) from None
 
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 from gevent.event import Event
@@ -32,7 +33,6 @@ HANDLER_FAILED = (1011, "Internal error")
 SLOW_CONSUMER = (1008, "Slow consumer: too much data queued")
 SERVER_BUSY = (1013, "Server busy: too many sessions")
 OVER_BUDGET = (1013, "Server busy: too much client data held")
-
 
 
 class State(enum.IntEnum):
@@ -110,7 +110,7 @@ class CallbackReceiver:
 class SessionOwner(Protocol):
     """Who is told when a session closes (the service keeping its live set and counters)."""
 
-    def session_closed(self, session: "Session") -> None: ...
+    def session_closed(self, session: Session) -> None: ...
 
 
 class CloseCallbacks:
@@ -123,7 +123,7 @@ class CloseCallbacks:
 
     __slots__ = ()
     _state: State
-    _close_callbacks: Optional[list[Callable[[Any], object]]]
+    _close_callbacks: list[Callable[[Any], object]] | None
 
     def on_close(self, callback: Callable[[Any], object]) -> None:
         """Call ``callback(self)`` once this closes (at once if it has).
@@ -177,22 +177,22 @@ class Session(CloseCallbacks):
 
     def __init__(
         self,
-        info: "ConnectionInfo",
+        info: ConnectionInfo,
         disconnect_delay: float,
-        registry: Optional["SessionRegistry"] = None,
-        key: Optional[str] = None,
+        registry: SessionRegistry | None = None,
+        key: str | None = None,
         raw: bool = False,
         max_queued_bytes: int = 4 * 1024 * 1024,
-        stats: Optional["Stats"] = None,
+        stats: Stats | None = None,
         max_inbox_bytes: int = 4 * 1024 * 1024,
-        owner: Optional[SessionOwner] = None,
+        owner: SessionOwner | None = None,
     ) -> None:
         self.info = info
         self.raw = raw  # raw websocket: messages are not JSON-quoted
         self.registry = registry
         self.key = key
-        self.receiver: Optional[Receiver] = None
-        self.close_frame: Optional[str] = None
+        self.receiver: Receiver | None = None
+        self.close_frame: str | None = None
         self.close_code = 0
         self.close_reason = ""
         self._state = State.CONNECTING
@@ -201,11 +201,11 @@ class Session(CloseCallbacks):
         self._inbox = Inbox(max_inbox_bytes)
         self._disconnect_delay = disconnect_delay
         self._expiry = None
-        self.handler_greenlet: Optional[gevent.Greenlet] = None
+        self.handler_greenlet: gevent.Greenlet | None = None
         #: The handler has returned (or raised): closing now is its own doing.
         self.handler_done = False
-        self.connection: Optional["Connection"] = None
-        self._close_callbacks: Optional[list[Callable[["Session"], object]]] = None
+        self.connection: Connection | None = None
+        self._close_callbacks: list[Callable[[Session], object]] | None = None
         self._queued = 0  # characters in the outbox
         self._max_queued = max_queued_bytes
         self.stats = stats if stats is not None else Stats()
@@ -220,8 +220,14 @@ class Session(CloseCallbacks):
 
     def _move(self, state: State) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("session %s -> %s (transport=%s remote=%s)", self._state.name, state.name,
-                      self.info.transport, self.info.remote_addr, extra=self.log_context())
+            log.debug(
+                "session %s -> %s (transport=%s remote=%s)",
+                self._state.name,
+                state.name,
+                self.info.transport,
+                self.info.remote_addr,
+                extra=self.log_context(),
+            )
         self._state = state
 
     @property
@@ -244,7 +250,7 @@ class Session(CloseCallbacks):
 
     # -- handler side -----------------------------------------------------
 
-    def start(self, handler: Callable[["Connection"], object], connection: "Connection") -> None:
+    def start(self, handler: Callable[[Connection], object], connection: Connection) -> None:
         """Open: run the handler in its own greenlet; it sees messages until close."""
         assert self._state is State.CONNECTING, self._state
         self._move(State.OPEN)
@@ -257,7 +263,7 @@ class Session(CloseCallbacks):
         assert self._state is State.CONNECTING, self._state
         self.close(code, reason)
 
-    def _run_handler(self, handler: Callable, connection: "Connection") -> None:
+    def _run_handler(self, handler: Callable, connection: Connection) -> None:
         try:
             try:
                 handler(connection)
@@ -330,7 +336,9 @@ class Session(CloseCallbacks):
         self.stats.error("slow_consumer")
         log.warning(
             "closing a slow consumer (transport=%s remote=%s)",
-            self.info.transport, self.info.remote_addr, extra=self.log_context(),
+            self.info.transport,
+            self.info.remote_addr,
+            extra=self.log_context(),
         )
         self.close(*SLOW_CONSUMER)
 
@@ -345,13 +353,17 @@ class Session(CloseCallbacks):
         if len(item) > self._max_queued:
             log.warning(
                 "a broadcast of %d characters is larger than max_queued_bytes (%d); not sent to this "
-                "connection (transport=%s remote=%s)", len(item), self._max_queued,
-                self.info.transport, self.info.remote_addr, extra=self.log_context(),
+                "connection (transport=%s remote=%s)",
+                len(item),
+                self._max_queued,
+                self.info.transport,
+                self.info.remote_addr,
+                extra=self.log_context(),
             )
             return False
         return self._enqueue(item)
 
-    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+    def recv(self, timeout: float | None = None) -> str | None:
         """Next message from the client; None once the session is closed.
 
         Messages that arrived before the close are still returned first.
@@ -388,7 +400,7 @@ class Session(CloseCallbacks):
 
     # -- transport side ---------------------------------------------------
 
-    def deliver(self, messages: list[str], amount: Optional[int] = None) -> bool:
+    def deliver(self, messages: list[str], amount: int | None = None) -> bool:
         """Hand messages from the client to the handler (ignored once closed).
 
         Always takes them: the transport checks ``inbox_has_room`` first, or
@@ -419,7 +431,10 @@ class Session(CloseCallbacks):
             self.stats.error("inbox_dropped")
             log.warning(
                 "dropped %d message(s) the handler did not read within disconnect_delay of the close "
-                "(transport=%s remote=%s)", dropped, self.info.transport, self.info.remote_addr,
+                "(transport=%s remote=%s)",
+                dropped,
+                self.info.transport,
+                self.info.remote_addr,
                 extra=self.log_context(),
             )
 
@@ -427,7 +442,7 @@ class Session(CloseCallbacks):
         """Fields for structured logs: the transport and peer, never the session id."""
         return {"sockjs_transport": self.info.transport, "sockjs_remote_addr": self.info.remote_addr}
 
-    def take_frame(self) -> Optional[str]:
+    def take_frame(self) -> str | None:
         """The next frame to write, or None when there is nothing to send.
 
         Order: ``o`` once, then queued messages as one ``a[...]`` frame,
@@ -533,7 +548,7 @@ class SessionRegistry:
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
 
-    def get(self, key: str) -> Optional[Session]:
+    def get(self, key: str) -> Session | None:
         return self._sessions.get(key)
 
     def add(self, session: Session) -> None:

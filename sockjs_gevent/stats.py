@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .budget import BUDGET
 from .handoff import HandOff
@@ -52,7 +53,14 @@ def close_code_label(code: int) -> str:
 class Stats:
     """What one service has done since it started."""
 
-    __slots__ = ("messages_in", "messages_out", "sessions_opened", "sessions_closed", "problems", "websocket_compressed")
+    __slots__ = (
+        "messages_in",
+        "messages_out",
+        "sessions_opened",
+        "sessions_closed",
+        "problems",
+        "websocket_compressed",
+    )
 
     def __init__(self) -> None:
         self.messages_in = 0
@@ -78,7 +86,7 @@ class Stats:
         """Count one session closed with ``code``, under ``close_code_label(code)``."""
         self.sessions_closed[close_code_label(code)] += 1
 
-    def snapshot(self, service: "SockJS") -> dict[str, Any]:
+    def snapshot(self, service: SockJS) -> dict[str, Any]:
         """A JSON-ready view, with the sessions open now by transport."""
         open_now = Counter(session.info.transport for session in list(service.live))
         return {
@@ -93,7 +101,7 @@ class Stats:
         }
 
 
-def stats_app(*services: "SockJS") -> Any:
+def stats_app(*services: SockJS) -> Any:
     """A WSGI app answering GET with every service's stats as JSON, by prefix."""
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

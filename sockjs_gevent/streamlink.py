@@ -18,7 +18,8 @@ timeout is dropped.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from . import protocol
 from .heartbeats import wheel
@@ -30,7 +31,7 @@ from .websocket.writers import SocketWriter
 #: The chunk that ends a chunked body.
 LAST_CHUNK = b"0\r\n\r\n"
 
-Frame = Callable[[str, Optional[str]], bytes]
+Frame = Callable[[str, str | None], bytes]
 
 
 class StreamLink(CallbackReceiver):
@@ -38,10 +39,11 @@ class StreamLink(CallbackReceiver):
 
     __slots__ = ("session", "_lent", "_frame", "_callback", "_limit", "_sent", "_writer", "_watcher", "_timer")
 
-    def __init__(self, session: Session, lent: LentSocket, frame: Frame, callback: Optional[str], limit: int,
-                 sent: int = 0) -> None:
+    def __init__(
+        self, session: Session, lent: LentSocket, frame: Frame, callback: str | None, limit: int, sent: int = 0
+    ) -> None:
         super().__init__()
-        self.session: Optional[Session] = session
+        self.session: Session | None = session
         self._lent = lent
         self._frame = frame
         self._callback = callback
@@ -118,7 +120,7 @@ class StreamLink(CallbackReceiver):
         if session is not None:
             session.abort()
 
-    def _end(self) -> Optional[Session]:
+    def _end(self) -> Session | None:
         """Write no more frames and let go of the session (which may expire; the wheel may hold
         this link a while yet). Returns the session if it was still attached."""
         session = self.session

@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gevent
 from werkzeug.test import EnvironBuilder
@@ -49,7 +50,7 @@ _CLOSED = object()  # what recv's take returns once the session closed and nothi
 SETTLE_TIMEOUT = 1.0
 
 
-def settle(started: Optional[Callable[[], bool]] = None, timeout: Optional[float] = None) -> None:
+def settle(started: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
     """Let every greenlet that is ready run until it waits: until the event loop is idle.
 
     A handler spawned for a new session (or a stream handler for a new
@@ -83,14 +84,20 @@ def not_a_service(taker: str, obj: Any, handler: str = "echo", also: str = "") -
     """
     service = f"SockJS({handler}, prefix='/{handler}')"
     if isinstance(obj, Router):
-        return f"{taker} takes one SockJS service{also}, not a Router: pick one, {taker}(router.service_for('/{handler}'))"
+        return (
+            f"{taker} takes one SockJS service{also}, not a Router: pick one, {taker}(router.service_for('/{handler}'))"
+        )
     if hasattr(obj, "wsgi_app") and hasattr(obj, "extensions"):  # a Flask app
         flask_client = f"sockjs.test_client(app, '/{handler}')"  # (a HandlerClient)
-        return (f"{taker} takes a SockJS service{also}, not a Flask app: for a route of flask_sockjs, "
-                f"{flask_client if taker == 'HandlerClient' else f'{taker}({flask_client})'}")
+        return (
+            f"{taker} takes a SockJS service{also}, not a Flask app: for a route of flask_sockjs, "
+            f"{flask_client if taker == 'HandlerClient' else f'{taker}({flask_client})'}"
+        )
     if type(obj).__module__.startswith("sockjs_gevent.client"):
-        return (f"{taker} takes a SockJS service{also} and runs it in-process, without a server; a "
-                f"{type(obj).__name__} talks to a server over the network. Give it the service: {taker}({service})")
+        return (
+            f"{taker} takes a SockJS service{also} and runs it in-process, without a server; a "
+            f"{type(obj).__name__} talks to a server over the network. Give it the service: {taker}({service})"
+        )
     if looks_like_handler(obj):
         return f"{taker} takes a SockJS service{also}, not a handler: {taker}({service_example(obj)})"
     return f"{taker} takes a SockJS service{also}: {taker}({service}), got {obj!r}"
@@ -102,12 +109,12 @@ class HandlerClient:
     def __init__(
         self,
         service: SockJS,
-        path: Optional[str] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        cookies: Optional[Mapping[str, str]] = None,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
         transport: str = "websocket",
         remote_addr: str = "127.0.0.1",
-        environ: Optional[Mapping[str, Any]] = None,
+        environ: Mapping[str, Any] | None = None,
         raise_errors: bool = True,
         query_string: str = "",
     ) -> None:
@@ -129,7 +136,7 @@ class HandlerClient:
         self._receiver = EventReceiver()
         self._received: deque[str] = deque()
         #: What the handler raised, if it did.
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self._raise_errors = raise_errors
         handler = service.handler
         started = False
@@ -149,7 +156,7 @@ class HandlerClient:
         if self.session.handler_greenlet is not None:  # (not when refused)
             settle(lambda: started)
 
-    def settle(self, timeout: Optional[float] = None) -> None:
+    def settle(self, timeout: float | None = None) -> None:
         """Let the handler (and every other ready greenlet) run until it waits; see ``settle``.
 
         Building the client does this; call it after ``send`` to look at
@@ -178,7 +185,7 @@ class HandlerClient:
         message = self.recv(timeout)
         return None if message is None else json.loads(message)
 
-    def recv(self, timeout: float = 1.0) -> Optional[str]:
+    def recv(self, timeout: float = 1.0) -> str | None:
         """The next message the handler sent; None once the session closed.
 
         Raises TimeoutError if nothing comes within ``timeout`` seconds.
@@ -212,7 +219,7 @@ class HandlerClient:
         return self.session.closed
 
     @property
-    def close_code(self) -> Optional[int]:
+    def close_code(self) -> int | None:
         return self.session.close_code or None
 
     @property
@@ -233,7 +240,7 @@ class HandlerClient:
             if not greenlet.dead:
                 greenlet.kill(block=True, timeout=timeout)
 
-    def __enter__(self) -> "HandlerClient":
+    def __enter__(self) -> HandlerClient:
         """The client, whose handler has already run up to its first wait (building it did that)."""
         return self
 

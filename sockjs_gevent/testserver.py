@@ -23,22 +23,30 @@ import json
 import logging
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gevent
 from gevent.event import Event
 
-
 from . import Connection, Router, SockJS, __version__, channels
-from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
+from .argtypes import port_number, positive_int
 from .compression import Compression
+from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
 from .options import DEFAULT_SOCKJS_URL, OptionsError
 from .responses import not_found
-from .argtypes import port_number, positive_int
-from .server import (LOG_FORMAT, CommandLineParser, UsageError, add_server_arguments, check_server_arguments,
-                     ready_callback, serve_command, server_options)
-from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready
+from .server import (
+    LOG_FORMAT,
+    CommandLineParser,
+    UsageError,
+    add_server_arguments,
+    check_server_arguments,
+    ready_callback,
+    serve_command,
+    server_options,
+)
 from .stats import stats_app
+from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready
 
 
 def echo(conn: Connection) -> None:
@@ -111,14 +119,18 @@ def stubborn(conn: Connection) -> None:
 
 
 def whoami(conn: Connection) -> None:
-    conn.send(json.dumps({
-        "transport": conn.transport,
-        "remote_addr": conn.remote_addr,
-        "path": conn.path,
-        "query": conn.environ.get("QUERY_STRING", ""),
-        "headers": conn.headers,
-        "cookies": conn.cookies,
-    }))
+    conn.send(
+        json.dumps(
+            {
+                "transport": conn.transport,
+                "remote_addr": conn.remote_addr,
+                "path": conn.path,
+                "query": conn.environ.get("QUERY_STRING", ""),
+                "headers": conn.headers,
+                "cookies": conn.cookies,
+            }
+        )
+    )
     echo(conn)
 
 
@@ -216,15 +228,21 @@ def _metrics_or_why_not(services: Sequence[SockJS]) -> Any:
         why = f"{exc}\n".encode()
 
         def unavailable(environ: Any, start_response: Any) -> Any:
-            start_response("501 Not Implemented", [("Content-Type", "text/plain; charset=UTF-8"),
-                                                   ("Content-Length", str(len(why)))])
+            start_response(
+                "501 Not Implemented",
+                [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(why)))],
+            )
             return [why]
 
         return unavailable
 
 
-def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] = (),
-          max_streams: int = DEFAULT_MAX_STREAMS, **common: Any) -> Router:
+def build(
+    sockjs_url: str = DEFAULT_SOCKJS_URL,
+    allowed_origins: Sequence[str] = (),
+    max_streams: int = DEFAULT_MAX_STREAMS,
+    **common: Any,
+) -> Router:
     """The test services, with ``common`` options applied to each.
 
     ``allowed_origins`` are added to those /origin_echo allows;
@@ -262,32 +280,69 @@ def build(sockjs_url: str = DEFAULT_SOCKJS_URL, allowed_origins: Sequence[str] =
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = CommandLineParser(prog="python -m sockjs_gevent.testserver", description=__doc__,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(
+        prog="python -m sockjs_gevent.testserver",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--freeze-gc", action="store_true",
-                        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)")
+    parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="freeze what survives each full GC pass: short pauses with many sessions (see sockjs_gevent.gcfreeze)",
+    )
     parser.add_argument("--port", type=port_number, default=8081, help="0 picks a free port")
     parser.add_argument("--sockjs-url", default=DEFAULT_SOCKJS_URL, help="where the iframe page loads sockjs-client")
     parser.add_argument("--heartbeat-delay", type=float, default=25.0, help="seconds (all services)")
     parser.add_argument("--disconnect-delay", type=float, default=5.0, help="seconds (all services)")
-    parser.add_argument("--max-queued-bytes", type=int, default=4 * 1024 * 1024, help="per-session outgoing bound (all services)")
-    parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
-                        help="also allow this origin (pattern) on /origin_echo; repeatable")
-    parser.add_argument("--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)")
-    parser.add_argument("--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)")
-    parser.add_argument("--handler-close-timeout", type=float, default=60.0,
-                        help="seconds a handler may run on after its session closed (all services; 0: forever)")
-    parser.add_argument("--max-streams", type=positive_int, default=DEFAULT_MAX_STREAMS,
-                        help="stream handlers per session of /multiplex")
-    parser.add_argument("--websocket-compression", nargs="?", const="", default=None, metavar="SETTINGS",
-                        help="permessage-deflate on every service's websockets (all services); SETTINGS as for "
-                        "python -m sockjs_gevent, e.g. server_no_context_takeover,client_no_context_takeover")
-    parser.add_argument("--gevent-websocket", action="store_true",
-                        help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)")
-    parser.add_argument("--plain-pywsgi", action="store_true",
-                        help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)")
+    parser.add_argument(
+        "--max-queued-bytes", type=int, default=4 * 1024 * 1024, help="per-session outgoing bound (all services)"
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also allow this origin (pattern) on /origin_echo; repeatable",
+    )
+    parser.add_argument(
+        "--max-inbox-bytes", type=int, default=4 * 1024 * 1024, help="per-session incoming bound (all services)"
+    )
+    parser.add_argument(
+        "--max-sessions", type=int, default=0, help="per-service session limit, 0 for none (all services)"
+    )
+    parser.add_argument(
+        "--handler-close-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a handler may run on after its session closed (all services; 0: forever)",
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=positive_int,
+        default=DEFAULT_MAX_STREAMS,
+        help="stream handlers per session of /multiplex",
+    )
+    parser.add_argument(
+        "--websocket-compression",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="SETTINGS",
+        help="permessage-deflate on every service's websockets (all services); SETTINGS as for "
+        "python -m sockjs_gevent, e.g. server_no_context_takeover,client_no_context_takeover",
+    )
+    parser.add_argument(
+        "--gevent-websocket",
+        action="store_true",
+        help="run under gevent-websocket's handler instead of sockjs_gevent's (compatibility check)",
+    )
+    parser.add_argument(
+        "--plain-pywsgi",
+        action="store_true",
+        help="run under gevent's stock pywsgi handler instead of sockjs_gevent's (compatibility check)",
+    )
     add_server_arguments(parser)
     return parser
 
@@ -321,7 +376,7 @@ def build_from_arguments(args: argparse.Namespace, error: Any) -> Router:
 def gunicorn_app(*argv: str) -> Router:
     """The test services for another server, from the service options of this command line.
 
-        gunicorn -k sockjs_gevent.gunicorn.Worker -w 3 'sockjs_gevent.testserver:gunicorn_app("--heartbeat-delay", "0.1")'
+    gunicorn -k sockjs_gevent.gunicorn.Worker -w 3 'sockjs_gevent.testserver:gunicorn_app("--heartbeat-delay", "0.1")'
     """
     command = parser()
     args = command.parse_args(list(argv))

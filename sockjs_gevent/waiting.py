@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from gevent.event import Event
 
 T = TypeVar("T")
 
 
-def wait_for(event: Event, take: Callable[[], Optional[T]], timeout: Optional[float] = None) -> Optional[T]:
+def wait_for(event: Event, take: Callable[[], T | None], timeout: float | None = None) -> T | None:
     """The first value of ``take()`` that is not None, waiting on ``event`` between tries.
 
     Whoever makes a value ready sets ``event``. It is cleared before each

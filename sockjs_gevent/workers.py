@@ -23,7 +23,8 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .argtypes import positive_int
 from .handoff import DIRECTORY_ENV, SLOTS_ENV, SlotError, Slots, default_directory, from_environment
@@ -39,8 +40,12 @@ USAGE_ERROR = 2
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("workers")
-    group.add_argument("--workers", type=positive_int, default=1,
-                       help="worker processes sharing the port; a session's requests reach its worker (default 1)")
+    group.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="worker processes sharing the port; a session's requests reach its worker (default 1)",
+    )
     group.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see announce_ready
 
@@ -50,13 +55,15 @@ def is_runner(args: argparse.Namespace) -> bool:
     return args.workers > 1 and args.listen_fd is None
 
 
-def check_worker_arguments(args: argparse.Namespace) -> Optional[str]:
+def check_worker_arguments(args: argparse.Namespace) -> str | None:
     """What is wrong with --workers beside the other options (one line), or None."""
     if args.workers > 1 and getattr(args, "server", "httptools") != "httptools":
         return "--workers needs the httptools server (hand-off between workers is built into it)"
     if args.workers > 1 and (getattr(args, "certfile", None) or getattr(args, "keyfile", None)):
-        return ("--workers with --certfile cannot work: a TLS connection cannot move to another worker; "
-                "terminate TLS in front (nginx) or run one worker")
+        return (
+            "--workers with --certfile cannot work: a TLS connection cannot move to another worker; "
+            "terminate TLS in front (nginx) or run one worker"
+        )
     return None
 
 
@@ -93,9 +100,9 @@ class Supervisor:
     def __init__(self, count: int, env: dict[str, str]) -> None:
         self.count = count
         self.env = env
-        self.processes: list[Optional[subprocess.Popen]] = [None] * count
+        self.processes: list[subprocess.Popen | None] = [None] * count
         self.ready: list[bool] = [False] * count
-        self._ready_pipes: list[Optional[int]] = [None] * count  # read ends, until a worker said it is ready
+        self._ready_pipes: list[int | None] = [None] * count  # read ends, until a worker said it is ready
         self.stopping = False
         self.status = 0
 
@@ -116,8 +123,12 @@ class Supervisor:
         read_end, write_end = os.pipe()
         try:
             os.set_blocking(read_end, False)
-            process = subprocess.Popen([*self.command(index), "--ready-fd", str(write_end)], env=self.env,
-                                       pass_fds=(*self.pass_fds(index), write_end), preexec_fn=_die_with_parent)
+            process = subprocess.Popen(
+                [*self.command(index), "--ready-fd", str(write_end)],
+                env=self.env,
+                pass_fds=(*self.pass_fds(index), write_end),
+                preexec_fn=_die_with_parent,
+            )
         except BaseException:
             os.close(read_end)
             raise
@@ -154,8 +165,11 @@ class Supervisor:
                 continue
             ready = self.is_ready(index)  # (now that it exited, the pipe holds all it said)
             if process.returncode == USAGE_ERROR and not ready:
-                log.error("%s exited with status 2 before it was ready: a configuration error (its message is above), "
-                          "which a restart cannot fix; stopping", self.name(index))
+                log.error(
+                    "%s exited with status 2 before it was ready: a configuration error (its message is above), "
+                    "which a restart cannot fix; stopping",
+                    self.name(index),
+                )
                 self.status = USAGE_ERROR
                 self._stop(0, None)
                 return False

@@ -16,10 +16,9 @@ there, so every test that uses either runs once per kind:
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from serverproc import RunningServer, start_gunicorn_testserver, start_testserver
 
 __all__ = ["server_kind", "server", "server_factory", "one_process", "KINDS", "start"]
@@ -39,6 +38,8 @@ def start(kind: str, *extra: str) -> RunningServer:
     if kind == "gunicorn":
         return start_gunicorn_testserver(*extra)
     return start_testserver(*KINDS[kind], *extra)
+
+
 _HANDED = re.compile(r"hand-off: sent (\d+)")
 
 
@@ -57,8 +58,9 @@ def handed_off(running: RunningServer) -> int:
 def one_process(server_kind: str) -> None:
     """For tests of state one process holds for several sessions (in-process channels, /stats): not on workers."""
     if server_kind in SEVERAL:
-        pytest.skip("state shared by several sessions lives in one worker; across workers it goes through "
-                    "Redis (tests/cluster)")
+        pytest.skip(
+            "state shared by several sessions lives in one worker; across workers it goes through Redis (tests/cluster)"
+        )
 
 
 @pytest.fixture(scope="session")

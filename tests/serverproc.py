@@ -13,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 READY = re.compile(r"listening on (https?)://([\d.]+):(\d+)")
@@ -143,11 +144,7 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> RunningS
 
 def start_testserver(*extra: str) -> RunningServer:
     """Start ``python -m sockjs_gevent.testserver`` on a free loopback port."""
-    return start_server(
-        ["-m", "sockjs_gevent.testserver", "--host", "127.0.0.1", "--port", "0", *extra]
-    )
-
-
+    return start_server(["-m", "sockjs_gevent.testserver", "--host", "127.0.0.1", "--port", "0", *extra])
 
 
 GUNICORN_LISTENING = re.compile(r"Listening at: (https?)://([\d.]+):(\d+)")
@@ -164,9 +161,25 @@ def start_gunicorn_testserver(*extra: str, workers: int = 3) -> RunningServer:
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     full_env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [gunicorn, "-k", "sockjs_gevent.gunicorn.Worker", "-w", str(workers), "--bind", "127.0.0.1:0",
-         "--graceful-timeout", "5", "--no-control-socket", app],
-        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            gunicorn,
+            "-k",
+            "sockjs_gevent.gunicorn.Worker",
+            "-w",
+            str(workers),
+            "--bind",
+            "127.0.0.1:0",
+            "--graceful-timeout",
+            "5",
+            "--no-control-socket",
+            app,
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     out = Output(process)
     try:
         match = out.wait_for(GUNICORN_LISTENING, START_TIMEOUT)
@@ -200,8 +213,14 @@ def read_answer(sock: Any) -> tuple[bytes, bytes]:
     return head, body
 
 
-def http(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes, "http.client.HTTPResponse"]:
+def http(
+    server: RunningServer,
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     """One plain HTTP request to a running server: (status, body, response)."""
     import http.client
 
@@ -214,8 +233,13 @@ def http(server: RunningServer, method: str, path: str, body: bytes | str | None
         conn.close()
 
 
-def poll_until(predicate: Callable[[], Any], timeout: float, what: str = "the condition",
-               interval: float = 0.02, sleep: Callable[[float], Any] = time.sleep) -> Any:
+def poll_until(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str = "the condition",
+    interval: float = 0.02,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> Any:
     """Check ``predicate`` every ``interval`` s until it is truthy, and return it.
 
     For state only a server can report, where there is no event to wait on;

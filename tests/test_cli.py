@@ -8,14 +8,19 @@ import subprocess
 import sys
 
 import pytest
-from websockets.sync.client import connect
-
 from serverproc import ROOT, start_server
+from websockets.sync.client import connect
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sockjs_gevent", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": ROOT})
+    return subprocess.run(
+        [sys.executable, "-m", "sockjs_gevent", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
 
 
 def assert_one_line_usage_error(result: subprocess.CompletedProcess, *needles: str) -> None:
@@ -39,24 +44,38 @@ def test_a_file_path_target_is_served(tmp_path):
         server.stop()
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["no_such_module:x"], ["cannot import 'no_such_module'"]),
-    (["./nowhere.py:x"], ["no such file: ./nowhere.py"]),
-    (["examples.echo:nothing"], ["has no attribute 'nothing'"]),
-    (["echo"], ["TARGET must look like 'module:name'"]),
-    (["examples.echo:echo", "--prefix", "no-slash"], ["prefix must look like '/name'"]),
-    (["examples.echo:echo", "--max-message-size", "0"], ["max_message_size must be a positive int"]),
-    (["examples.echo:echo", "--websocket-compression", "server_max_window_bits=8"],
-     ["--websocket-compression: server_max_window_bits must be an int from 9 to 15"]),
-    (["examples.echo:echo", "--websocket-compression", "window=9"], ["unknown compression setting 'window'"]),
-    (["examples.chat.server:build_app", "--prefix", "/x"],
-     ["--prefix applies to a handler function", "WSGI app: set it where"]),
-    (["examples.chat.server:build_app", "--heartbeat-delay", "3"], ["--heartbeat-delay applies to a handler function"]),
-    (["examples.chat.server:build_app", "--prefix", "/x", "--heartbeat-delay", "3"],
-     ["--prefix and --heartbeat-delay apply to a handler function", "set them where"]),
-    (["examples.chat.server:build_app", "--prefix", "/x", "--heartbeat-delay", "3", "--max-sessions", "9"],
-     ["--prefix, --heartbeat-delay and --max-sessions apply to a handler function"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["no_such_module:x"], ["cannot import 'no_such_module'"]),
+        (["./nowhere.py:x"], ["no such file: ./nowhere.py"]),
+        (["examples.echo:nothing"], ["has no attribute 'nothing'"]),
+        (["echo"], ["TARGET must look like 'module:name'"]),
+        (["examples.echo:echo", "--prefix", "no-slash"], ["prefix must look like '/name'"]),
+        (["examples.echo:echo", "--max-message-size", "0"], ["max_message_size must be a positive int"]),
+        (
+            ["examples.echo:echo", "--websocket-compression", "server_max_window_bits=8"],
+            ["--websocket-compression: server_max_window_bits must be an int from 9 to 15"],
+        ),
+        (["examples.echo:echo", "--websocket-compression", "window=9"], ["unknown compression setting 'window'"]),
+        (
+            ["examples.chat.server:build_app", "--prefix", "/x"],
+            ["--prefix applies to a handler function", "WSGI app: set it where"],
+        ),
+        (
+            ["examples.chat.server:build_app", "--heartbeat-delay", "3"],
+            ["--heartbeat-delay applies to a handler function"],
+        ),
+        (
+            ["examples.chat.server:build_app", "--prefix", "/x", "--heartbeat-delay", "3"],
+            ["--prefix and --heartbeat-delay apply to a handler function", "set them where"],
+        ),
+        (
+            ["examples.chat.server:build_app", "--prefix", "/x", "--heartbeat-delay", "3", "--max-sessions", "9"],
+            ["--prefix, --heartbeat-delay and --max-sessions apply to a handler function"],
+        ),
+    ],
+)
 def test_mistakes_are_one_line_and_exit_2(args, needles):
     assert_one_line_usage_error(run_cli(*args), *needles)
 
@@ -71,8 +90,20 @@ def test_a_port_in_use_is_one_line_and_exit_2():
 
 
 def test_service_options_on_the_command_line_reach_the_service():
-    server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0",
-                           "--heartbeat-delay", "0.2", "--no-websocket"])
+    server = start_server(
+        [
+            "-m",
+            "sockjs_gevent",
+            "examples.echo:echo",
+            "--prefix",
+            "/echo",
+            "--port",
+            "0",
+            "--heartbeat-delay",
+            "0.2",
+            "--no-websocket",
+        ]
+    )
     try:
         from serverproc import http
 
@@ -86,12 +117,17 @@ def test_service_options_on_the_command_line_reach_the_service():
         server.stop()
 
 
-@pytest.mark.parametrize("flag, agreed", [
-    ([], None),
-    (["--websocket-compression"], "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"),
-    (["--websocket-compression", "server_no_context_takeover,server_max_window_bits=10"],
-     "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"),
-])
+@pytest.mark.parametrize(
+    "flag, agreed",
+    [
+        ([], None),
+        (["--websocket-compression"], "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"),
+        (
+            ["--websocket-compression", "server_no_context_takeover,server_max_window_bits=10"],
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12",
+        ),
+    ],
+)
 def test_websocket_compression_flag(flag, agreed):
     server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0", *flag])
     try:
@@ -106,8 +142,13 @@ def test_websocket_compression_flag(flag, agreed):
 def test_help_says_it_monkey_patches_and_shows_defaults():
     out = run_cli("--help").stdout
     assert "monkey-patches the standard library" in out and "default 8080" in out and "--heartbeat-delay" in out
-    testserver = subprocess.run([sys.executable, "-m", "sockjs_gevent.testserver", "--help"], cwd=ROOT,
-                                capture_output=True, text=True, timeout=20).stdout
+    testserver = subprocess.run(
+        [sys.executable, "-m", "sockjs_gevent.testserver", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout
     assert testserver.startswith("usage: python -m sockjs_gevent.testserver")
 
 
@@ -115,8 +156,9 @@ def test_help_says_it_monkey_patches_and_shows_defaults():
 def test_version(module):
     import sockjs_gevent
 
-    result = subprocess.run([sys.executable, "-m", module, "--version"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=20)
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--version"], cwd=ROOT, capture_output=True, text=True, timeout=20
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, f"sockjs-gevent {sockjs_gevent.__version__}\n", "")
 
 
@@ -128,9 +170,11 @@ def test_setup_py_takes_the_version_from_the_package(tmp_path):
     init = open(os.path.join(ROOT, "sockjs_gevent", "__init__.py"), encoding="utf-8").read()
     assert '\n__version__ = "' in init
     (tmp_path / "sockjs_gevent" / "__init__.py").write_text(
-        init.replace('\n__version__ = "', '\n__version__ = "9.8.7+test.'), encoding="utf-8")
-    result = subprocess.run([sys.executable, "setup.py", "--version"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+        init.replace('\n__version__ = "', '\n__version__ = "9.8.7+test.'), encoding="utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "setup.py", "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("9.8.7+test.")
 
@@ -138,8 +182,9 @@ def test_setup_py_takes_the_version_from_the_package(tmp_path):
 @pytest.mark.parametrize("module", ["sockjs_gevent", "sockjs_gevent.testserver", "sockjs_gevent.cluster"])
 def test_help_shows_the_docstring_as_plain_text(module):
     """--help prints the module docstring: its reStructuredText ``code`` marks are left out."""
-    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=20)
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=20
+    )
     assert result.returncode == 0 and "``" not in result.stdout, result.stdout
     if module == "sockjs_gevent.testserver":
         assert "Also: /rooms (a room where each message goes to everyone else" in result.stdout
@@ -154,15 +199,17 @@ def test_every_service_flag_says_what_it_is_and_its_default():
 
     command = argparse.ArgumentParser()
     add_option_arguments(command)
-    helps = {action.dest[len("option_"):]: action.help for action in command._actions
-             if action.dest.startswith("option_")}
+    helps = {
+        action.dest[len("option_") :]: action.help for action in command._actions if action.dest.startswith("option_")
+    }
     assert set(helps) == {f.name for f in fields(Options)} - {"prefix"}
     for name, text in helps.items():
         assert not text.startswith("default"), (name, text)
         words = set(text.lower().replace("_", " ").split()) - {"default", "(default"}
         assert len(words) >= 4 and not set(name.split("_")) >= words, (name, text)
-    assert helps["response_limit"] == ("bytes a streaming response carries before the client is made to open a "
-                                       "new one (default 131072: 128 KiB)")
+    assert helps["response_limit"] == (
+        "bytes a streaming response carries before the client is made to open a new one (default 131072: 128 KiB)"
+    )
     assert helps["heartbeat_delay"].endswith("(default 25)")
     assert helps["max_sessions"].endswith("0: no limit (default 0)")
     assert helps["max_queued_bytes"].endswith("(default 4194304: 4 MiB)")

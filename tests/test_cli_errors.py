@@ -14,8 +14,8 @@ import sys
 import time
 
 import pytest
-
 from serverproc import ROOT
+
 from sockjs_gevent.workers import Supervisor
 
 MAIN = "sockjs_gevent"
@@ -25,8 +25,15 @@ NOT_HERE = "192.0.2.1"
 
 
 def run(module: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": ROOT}, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_one_line(result: subprocess.CompletedProcess, *needles: str) -> str:
@@ -44,22 +51,28 @@ def target(module: str) -> list[str]:
     return [] if module == TESTSERVER else ["examples/echo.py:echo"]
 
 
-CLIS = [pytest.param((MAIN,), id="main"), pytest.param((TESTSERVER,), id="testserver"),
-        pytest.param((MAIN, "--workers", "2"), id="main-workers"),
-        pytest.param((TESTSERVER, "--workers", "2"), id="testserver-workers")]
+CLIS = [
+    pytest.param((MAIN,), id="main"),
+    pytest.param((TESTSERVER,), id="testserver"),
+    pytest.param((MAIN, "--workers", "2"), id="main-workers"),
+    pytest.param((TESTSERVER, "--workers", "2"), id="testserver-workers"),
+]
 
 
 @pytest.mark.parametrize("cli", CLIS)
-@pytest.mark.parametrize("args, needles", [
-    (["--port", "99999"], ["argument --port: a port is 0 to 65535", "99999"]),
-    (["--port", "-1"], ["argument --port: a port is 0 to 65535", "-1"]),
-    (["--port", "http"], ["argument --port: expected a port number, got 'http'"]),
-    (["--host", "example.invalid"], ["cannot listen on example.invalid:", "no such host or address"]),
-    (["--host", NOT_HERE], [f"cannot listen on {NOT_HERE}:", "Cannot assign requested address"]),
-    (["--request-timeout", "0"], ["argument --request-timeout: must be more than 0 seconds"]),
-    (["--max-body-size", "-1"], ["argument --max-body-size: must be 0 or more bytes"]),
-    (["--workers", "0"], ["argument --workers: must be at least 1"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--port", "99999"], ["argument --port: a port is 0 to 65535", "99999"]),
+        (["--port", "-1"], ["argument --port: a port is 0 to 65535", "-1"]),
+        (["--port", "http"], ["argument --port: expected a port number, got 'http'"]),
+        (["--host", "example.invalid"], ["cannot listen on example.invalid:", "no such host or address"]),
+        (["--host", NOT_HERE], [f"cannot listen on {NOT_HERE}:", "Cannot assign requested address"]),
+        (["--request-timeout", "0"], ["argument --request-timeout: must be more than 0 seconds"]),
+        (["--max-body-size", "-1"], ["argument --max-body-size: must be 0 or more bytes"]),
+        (["--workers", "0"], ["argument --workers: must be at least 1"]),
+    ],
+)
 def test_bad_address_or_limit(cli, args, needles):
     module, *extra = cli
     line = assert_one_line(run(module, *target(module), *extra, *args), *needles)
@@ -81,42 +94,56 @@ def test_a_port_in_use(cli):
 @pytest.mark.parametrize("server", ["httptools", "pywsgi"])
 def test_tls_files_that_do_not_load(module, server, tmp_path):
     """Checked before anything listens; pywsgi alone would load them per connection and fail every handshake."""
-    assert_one_line(run(module, *target(module), "--port", "0", "--server", server, "--certfile", "/nonexistent.pem"),
-                    "--certfile: cannot read /nonexistent.pem: No such file or directory")
+    assert_one_line(
+        run(module, *target(module), "--port", "0", "--server", server, "--certfile", "/nonexistent.pem"),
+        "--certfile: cannot read /nonexistent.pem: No such file or directory",
+    )
     not_pem = tmp_path / "cert.pem"
     not_pem.write_text("not a certificate\n")
-    assert_one_line(run(module, *target(module), "--port", "0", "--server", server, "--certfile", str(not_pem)),
-                    f"--certfile: {not_pem} is not a PEM certificate chain with its private key")
-    assert_one_line(run(module, *target(module), "--port", "0", "--keyfile", str(not_pem)), "--keyfile needs --certfile")
+    assert_one_line(
+        run(module, *target(module), "--port", "0", "--server", server, "--certfile", str(not_pem)),
+        f"--certfile: {not_pem} is not a PEM certificate chain with its private key",
+    )
+    assert_one_line(
+        run(module, *target(module), "--port", "0", "--keyfile", str(not_pem)), "--keyfile needs --certfile"
+    )
 
 
 @pytest.mark.parametrize("module", [MAIN, TESTSERVER])
 def test_an_access_log_that_cannot_be_opened(module, tmp_path):
     path = tmp_path / "no-such-dir" / "access.log"
-    assert_one_line(run(module, *target(module), "--port", "0", "--access-log", str(path)),
-                    f"cannot open {path}: No such file or directory")
+    assert_one_line(
+        run(module, *target(module), "--port", "0", "--access-log", str(path)),
+        f"cannot open {path}: No such file or directory",
+    )
 
 
 @pytest.mark.parametrize("level", ["chatty", "10", ""])
 def test_log_level_is_a_level_name(level):
-    assert_one_line(run(MAIN, "examples/echo.py:echo", "--log-level", level),
-                    "argument --log-level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    assert_one_line(
+        run(MAIN, "examples/echo.py:echo", "--log-level", level),
+        "argument --log-level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    )
 
 
 def test_log_level_in_any_case_is_taken():
     """(Checked by a later mistake: the level itself was accepted.)"""
-    assert_one_line(run(MAIN, "examples/echo.py:echo", "--log-level", "debug", "--prefix", "bad"),
-                    "prefix must look like '/name'")
+    assert_one_line(
+        run(MAIN, "examples/echo.py:echo", "--log-level", "debug", "--prefix", "bad"), "prefix must look like '/name'"
+    )
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["--heartbeat-delay", "0"], ["heartbeat_delay must be a positive number of seconds"]),
-    (["--disconnect-delay", "-1"], ["disconnect_delay must be a positive number of seconds"]),
-    (["--max-inbox-bytes", "5"], ["max_inbox_bytes must be an int of bytes at least max_message_size"]),
-    (["--max-streams", "-1"], ["argument --max-streams: must be at least 1, got -1"]),
-    (["--max-streams", "0"], ["argument --max-streams: must be at least 1, got 0"]),
-    (["--websocket-compression", "window=9"], ["--websocket-compression: unknown compression setting 'window'"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--heartbeat-delay", "0"], ["heartbeat_delay must be a positive number of seconds"]),
+        (["--disconnect-delay", "-1"], ["disconnect_delay must be a positive number of seconds"]),
+        (["--max-inbox-bytes", "5"], ["max_inbox_bytes must be an int of bytes at least max_message_size"]),
+        (["--max-streams", "-1"], ["argument --max-streams: must be at least 1, got -1"]),
+        (["--max-streams", "0"], ["argument --max-streams: must be at least 1, got 0"]),
+        (["--websocket-compression", "window=9"], ["--websocket-compression: unknown compression setting 'window'"]),
+    ],
+)
 def test_test_server_service_options(args, needles):
     line = assert_one_line(run(TESTSERVER, "--port", "0", *args), *needles)
     assert line.startswith("python -m sockjs_gevent.testserver: error: ")
@@ -130,15 +157,20 @@ def test_an_unknown_flag_is_one_line_not_the_whole_usage(module):
 
 def test_test_server_runner_checks_the_service_options_itself():
     """Its services are cheap to build, so the runner finds the mistake before it starts any worker."""
-    assert_one_line(run(TESTSERVER, "--port", "0", "--workers", "2", "--heartbeat-delay", "0"),
-                    "heartbeat_delay must be a positive number of seconds")
+    assert_one_line(
+        run(TESTSERVER, "--port", "0", "--workers", "2", "--heartbeat-delay", "0"),
+        "heartbeat_delay must be a positive number of seconds",
+    )
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["--workers", "0"], ["argument --workers: must be at least 1, got 0"]),
-    (["--base-port", "70000"], ["argument --base-port: a port is 0 to 65535"]),
-    (["--base-port", "65535", "--workers", "2"], ["--base-port 65535 with 2 workers goes past port 65535"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--workers", "0"], ["argument --workers: must be at least 1, got 0"]),
+        (["--base-port", "70000"], ["argument --base-port: a port is 0 to 65535"]),
+        (["--base-port", "65535", "--workers", "2"], ["--base-port 65535 with 2 workers goes past port 65535"]),
+    ],
+)
 def test_cluster_runner_arguments(args, needles):
     assert_one_line(run("sockjs_gevent.cluster", "examples/echo.py:echo", *args), *needles)
 
@@ -240,7 +272,8 @@ def test_serve_refuses_a_list_of_services_saying_to_use_a_router():
 def test_a_target_taking_three_arguments_is_refused_in_one_line(tmp_path):
     app = tmp_path / "three.py"
     app.write_text("def app(environ, start_response, extra):\n    return []\n")
-    result = subprocess.run([sys.executable, "-m", "sockjs_gevent", f"{app}:app", "--port", "0"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "sockjs_gevent", f"{app}:app", "--port", "0"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "expected a WSGI app" in result.stderr, result.stderr

@@ -5,7 +5,16 @@ import pytest
 from sockjs_gevent.client import ConnectError, connect, info
 
 TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling"]
-AWKWARD = ["plain", "\u2028\u2029", "\x00\x1f", "\ufff0\uffff", '"quotes" \\ back', "emoji 😀", "%41 percent", "</script>"]
+AWKWARD = [
+    "plain",
+    "\u2028\u2029",
+    "\x00\x1f",
+    "\ufff0\uffff",
+    '"quotes" \\ back',
+    "emoji 😀",
+    "%41 percent",
+    "</script>",
+]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS + ["raw-websocket"])

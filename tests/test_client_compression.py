@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from serverproc import RunningServer, http, start_testserver
+
 from sockjs_gevent import Compression, OptionsError
 from sockjs_gevent.client import connect
 

@@ -12,15 +12,21 @@ import os
 import subprocess
 import sys
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import gevent
 import pytest
-
 from serverproc import ROOT, start_server
+
 from sockjs_gevent import SockJS
-from sockjs_gevent.client import (ClientConnection, MultiplexConnection, MultiplexStream, StreamOverflowError,
-                                  connect, connect_multiplex)
+from sockjs_gevent.client import (
+    ClientConnection,
+    MultiplexConnection,
+    MultiplexStream,
+    StreamOverflowError,
+    connect,
+    connect_multiplex,
+)
 from sockjs_gevent.multiplex import Multiplexer
 from sockjs_gevent.multiplex.testing import MultiplexClient
 from sockjs_gevent.server import build_server
@@ -297,8 +303,9 @@ EXAMPLE = os.path.join(ROOT, "examples", "multiplex", "client.py")
 
 def run_example(*args: str) -> list[str]:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, EXAMPLE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [sys.executable, EXAMPLE, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from serverproc import ROOT
 
 
@@ -24,11 +23,18 @@ from serverproc import ROOT
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # Material's notice about its successor: not a warning of ours
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, (
         f"mkdocs build --strict failed (exit {done.returncode}; bash scripts/bootstrap.sh installs "
-        f"requirements-docs.txt):\n{done.stdout}\n{done.stderr}")
+        f"requirements-docs.txt):\n{done.stdout}\n{done.stderr}"
+    )
     return out
 
 

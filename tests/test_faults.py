@@ -9,8 +9,8 @@ import urllib.request
 
 import gevent
 import pytest
-
 from serverproc import http, poll_until
+
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import ConnectError, connect
 from sockjs_gevent.testing import HandlerClient
@@ -59,8 +59,13 @@ def test_client_vanishing_mid_handshake_leaves_no_session(server_factory):
     server = server_factory()
     key = base64.b64encode(os.urandom(16)).decode()
     for _ in range(20):
-        raw(server, (f"GET /echo/0/hs/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()).close()
+        raw(
+            server,
+            (
+                f"GET /echo/0/hs/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode(),
+        ).close()
     wait_until(lambda: stats(server)["sessions_open"] == {})
     conn = connect(server.url("/echo"), transport="websocket")
     conn.send("fine")
@@ -128,6 +133,7 @@ def test_a_websocket_session_that_fails_to_start_is_not_left_live(monkeypatch, k
     server.start()
     url = f"http://127.0.0.1:{server.server_port}/echo"
     try:
+
         def broken(delay):
             raise RuntimeError("injected setup failure")
 
@@ -186,9 +192,16 @@ def test_requests_and_sessions_leave_no_cyclic_garbage(kind):
         for i in range(n):
             exchange(b"GET /echo/info HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             sid = f"/echo/000/g{i}"
-            exchange(b"POST %s/xhr HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode())
-            exchange(b"POST %s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\n[\"x\"]" % sid.encode())
-            assert b'a["x"]' in exchange(b"POST %s/xhr HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode())
+            exchange(
+                b"POST %s/xhr HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode()
+            )
+            exchange(
+                b'POST %s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\n["x"]'
+                % sid.encode()
+            )
+            assert b'a["x"]' in exchange(
+                b"POST %s/xhr HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode()
+            )
             # A streaming answer the client hangs up on, and one that ends at
             # response_limit (under httptools both are written from the event loop).
             sock = gsocket.create_connection(("127.0.0.1", port))
@@ -199,14 +212,18 @@ def test_requests_and_sessions_leave_no_cyclic_garbage(kind):
             sock.close()
             sid = f"/echo/000/t{i}"
             sock = gsocket.create_connection(("127.0.0.1", port))
-            sock.sendall(b"POST %s/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                         % sid.encode())
+            sock.sendall(
+                b"POST %s/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                % sid.encode()
+            )
             reply = b""
             while b"o\n" not in reply:
                 reply += sock.recv(65536)
             big = b'["' + b"z" * 5000 + b'"]'
-            exchange(b"POST %s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                     % (sid.encode(), len(big), big))
+            exchange(
+                b"POST %s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (sid.encode(), len(big), big)
+            )
             while True:
                 chunk = sock.recv(65536)
                 if not chunk:
@@ -219,8 +236,10 @@ def test_requests_and_sessions_leave_no_cyclic_garbage(kind):
             sock = gsocket.create_connection(("127.0.0.1", port))
             sock.sendall(
                 b"GET /echo/000/w%d/websocket HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % i
-                + b"\x81\x85ZZZZ" + bytes(b ^ 0x5A for b in b'["y"]')
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                % i
+                + b"\x81\x85ZZZZ"
+                + bytes(b ^ 0x5A for b in b'["y"]')
             )
             reply = b""
             while b'a["y"]' not in reply:

@@ -5,10 +5,10 @@ import socket
 import time
 
 import pytest
+from serverproc import http
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from serverproc import http
 from sockjs_gevent.client import connect
 
 
@@ -54,16 +54,20 @@ def read_until_closed(sock, limit=5.0):
     try:
         while sock.recv(4096):
             pass
-    except (socket.timeout, ConnectionResetError):
+    except (TimeoutError, ConnectionResetError):
         pass
     return time.monotonic() - start
 
 
-@pytest.mark.parametrize("partial", [
-    b"GET /echo/info HTTP/1.1\r\nHost: x\r\n",  # headers never finish (slowloris)
-    b"POST /echo/0/sid/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[\"only",  # body never finishes
-    b"",  # connects and says nothing
-], ids=["headers", "body", "silent"])
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b"GET /echo/info HTTP/1.1\r\nHost: x\r\n",  # headers never finish (slowloris)
+        b'POST /echo/0/sid/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n["only',  # body never finishes
+        b"",  # connects and says nothing
+    ],
+    ids=["headers", "body", "silent"],
+)
 def test_stalled_requests_are_cut_off(server_factory, partial):
     server = server_factory("--request-timeout", "0.5")
     sock = socket.create_connection((server.host, server.port))
@@ -102,8 +106,10 @@ def test_websocket_client_that_stops_reading_is_cut_off(server_factory):
     server = server_factory("--max-queued-bytes", "100000")
     sock = socket.create_connection((server.host, server.port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(b"GET /amplify/0/slow/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    sock.sendall(
+        b"GET /amplify/0/slow/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
     mask = b"\x00\x00\x00\x00"
     for _ in range(200):  # ask for 200 x 256 KiB and never read a byte of it
         payload = b'["18"]'

@@ -22,10 +22,31 @@ RUN_SECONDS = 5
 def run_locust(server: RunningServer, prefix: Path) -> subprocess.CompletedProcess:
     """Locust headless in a subprocess: 20 users, echo every 0.5 s, broadcast every 1 s."""
     command = [
-        sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "loadtests", "locustfile.py"),
-        "--host", server.base_url, "--headless", "-u", "20", "-r", "20", "-t", f"{RUN_SECONDS}s",
-        "--stop-timeout", "2", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
-        "--message-interval", "0.5", "--broadcast-interval", "1",
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        os.path.join(ROOT, "loadtests", "locustfile.py"),
+        "--host",
+        server.base_url,
+        "--headless",
+        "-u",
+        "20",
+        "-r",
+        "20",
+        "-t",
+        f"{RUN_SECONDS}s",
+        "--stop-timeout",
+        "2",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--message-interval",
+        "0.5",
+        "--broadcast-interval",
+        "1",
     ]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=25)
 

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from serverproc import ROOT, poll_until
+
 from sockjs_gevent.client import connect
 
 TRANSPORTS = ("websocket", "xhr-streaming", "eventsource", "htmlfile", "xhr-polling", "jsonp-polling", "raw-websocket")
@@ -88,14 +88,19 @@ def test_metrics_count_real_sessions_messages_and_problems(server_factory):
 
     def echo_closed():
         _, samples = parse(scrape_text(server.base_url)[1])
-        if value(samples, "sockjs_sessions_open", service="/echo", transport="websocket") == 0 \
-                and value(samples, "sockjs_sessions_open", service="/echo", transport="xhr-polling") == 0:
+        if (
+            value(samples, "sockjs_sessions_open", service="/echo", transport="websocket") == 0
+            and value(samples, "sockjs_sessions_open", service="/echo", transport="xhr-polling") == 0
+        ):
             return samples
         return None
 
     samples = poll_until(echo_closed, 10.0, "the /echo sessions to close on the server")
-    closed = {dict(labels)["code"]: v for (name, labels), v in samples.items()
-              if name == "sockjs_sessions_closed_total" and dict(labels)["service"] == "/echo"}
+    closed = {
+        dict(labels)["code"]: v
+        for (name, labels), v in samples.items()
+        if name == "sockjs_sessions_closed_total" and dict(labels)["service"] == "/echo"
+    }
     assert sum(closed.values()) == 2, closed
     # The counters stay where they were: a closed session is still counted as opened.
     assert value(samples, "sockjs_sessions_opened_total", service="/echo", transport="websocket") == 1

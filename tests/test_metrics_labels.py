@@ -13,9 +13,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.sync.client import connect
-
 from serverproc import poll_until
+from websockets.sync.client import connect
 
 #: 1,000 codes over both application ranges: 3000, 3002, ... 4998.
 CODES = range(3000, 5000, 2)
@@ -36,6 +35,7 @@ def echo_closed(server) -> dict[str, int]:
 
 def counted(server, sessions: int) -> dict[str, int]:
     """/echo's sessions_closed once it counts ``sessions`` (the server counts as each socket ends)."""
+
     def all_in():
         closed = echo_closed(server)
         return closed if sum(closed.values()) >= sessions else None
@@ -47,10 +47,13 @@ def closed_series(server) -> dict[str, float]:
     """The sockjs_sessions_closed_total series of /echo, by their code label."""
     with urllib.request.urlopen(server.url("/metrics"), timeout=5) as response:
         text = response.read().decode()
-    return {sample.labels["code"]: sample.value
-            for family in text_string_to_metric_families(text) if family.name == "sockjs_sessions_closed"
-            for sample in family.samples
-            if sample.name == "sockjs_sessions_closed_total" and sample.labels["service"] == "/echo"}
+    return {
+        sample.labels["code"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "sockjs_sessions_closed"
+        for sample in family.samples
+        if sample.name == "sockjs_sessions_closed_total" and sample.labels["service"] == "/echo"
+    }
 
 
 def test_a_thousand_client_close_codes_make_two_series_not_a_thousand(server_factory):

@@ -5,7 +5,6 @@ import os
 import socket
 
 import pytest
-
 from serverproc import http
 
 ALLOWED = "http://allowed.example"
@@ -45,7 +44,9 @@ def test_receiving_transport_refuses_a_forged_origin(server, method, transport):
 @pytest.mark.parametrize("transport", ["xhr_send", "jsonp_send"])
 def test_sending_transport_refuses_a_forged_origin(server, transport):
     sid = new_session(server)
-    status, _ = request(server, "POST", f"{PREFIX}/0/{sid}/{transport}", {"Origin": EVIL, "Content-Type": "text/plain"}, b'["forged"]')
+    status, _ = request(
+        server, "POST", f"{PREFIX}/0/{sid}/{transport}", {"Origin": EVIL, "Content-Type": "text/plain"}, b'["forged"]'
+    )
     assert status == 403
     request(server, "POST", f"{PREFIX}/0/{sid}/xhr_send", {"Origin": ALLOWED}, b'["real"]')
     assert request(server, "POST", f"{PREFIX}/0/{sid}/xhr", {"Origin": ALLOWED}) == (200, b'a["real"]\n')
@@ -64,7 +65,10 @@ def test_browser_hiding_its_origin_is_refused(server):
 
 def test_allowed_wildcard_origin_and_native_clients_pass(server):
     sid = os.urandom(6).hex()
-    assert request(server, "POST", f"{PREFIX}/0/{sid}/xhr", {"Origin": "https://app.trusted.example:8443"}) == (200, b"o\n")
+    assert request(server, "POST", f"{PREFIX}/0/{sid}/xhr", {"Origin": "https://app.trusted.example:8443"}) == (
+        200,
+        b"o\n",
+    )
     assert request(server, "POST", f"{PREFIX}/0/{os.urandom(6).hex()}/xhr") == (200, b"o\n")
 
 

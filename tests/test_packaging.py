@@ -20,8 +20,17 @@ from pathlib import Path
 from serverproc import ROOT
 
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-    "bench-results", "results", ".peers",
+    ".git",
+    ".venv",
+    "node_modules",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    "bench-results",
+    "results",
+    ".peers",
 )
 
 
@@ -43,11 +52,31 @@ def test_sdist_and_wheel_carry_the_license_and_py_typed(tmp_path: Path) -> None:
         in_sdist = {name.split("/", 1)[1] for name in members if "/" in name}
         tar.extractall(tmp_path / "unpacked", filter="data")
     # requirements.txt and README.md: setup.py reads them, so without them the sdist would not build.
-    assert {"LICENSE", "sockjs_gevent/py.typed", "flask_ext/py.typed", "requirements.txt", "README.md",
-            "pyproject.toml"} <= in_sdist
+    assert {
+        "LICENSE",
+        "sockjs_gevent/py.typed",
+        "flask_ext/py.typed",
+        "requirements.txt",
+        "README.md",
+        "pyproject.toml",
+    } <= in_sdist
 
-    run([sys.executable, "-m", "pip", "wheel", str(tmp_path / "unpacked" / top), "--no-deps",
-         "--no-build-isolation", "--no-index", "-q", "-w", str(tmp_path / "wheel")], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(tmp_path / "unpacked" / top),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path / "wheel"),
+        ],
+        tmp_path,
+    )
     (wheel,) = (tmp_path / "wheel").glob("sockjs_gevent-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         in_wheel = set(archive.namelist())

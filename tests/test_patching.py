@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from serverproc import ROOT
 
 PROGRAM = """
@@ -23,8 +22,14 @@ serve(SockJS(lambda conn: None), port=0, ready=stop, grace=0.1)
 
 def run(patch: bool, env: dict | None = None) -> subprocess.CompletedProcess:
     code = PROGRAM.format(patch="from gevent import monkey; monkey.patch_all()" if patch else "")
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": ROOT, **(env or {})},
+    )
 
 
 def test_an_unpatched_program_is_warned_how_to_fix_it():
@@ -48,9 +53,17 @@ def test_redis_channels_without_patching_fail_at_start_not_at_each_session():
 
 def test_serve_prints_its_address_without_logging_configured():
     code = PROGRAM.format(patch="from gevent import monkey; monkey.patch_all()").replace("ready=stop, ", "")
-    code = code.replace("serve(SockJS", "import gevent; gevent.spawn_later(0.5, os.kill, os.getpid(), signal.SIGTERM)\nserve(SockJS")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
-                            env={**os.environ, "PYTHONPATH": ROOT})
+    code = code.replace(
+        "serve(SockJS", "import gevent; gevent.spawn_later(0.5, os.kill, os.getpid(), signal.SIGTERM)\nserve(SockJS"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     assert result.stdout.startswith("sockjs-gevent listening on http://127.0.0.1:"), result
 
 

@@ -14,9 +14,8 @@ import sys
 import types
 
 import pytest
-from websockets.sync.client import connect
-
 from serverproc import READY, ROOT, START_TIMEOUT, Output
+from websockets.sync.client import connect
 
 PROGRAM = """
 from gevent import monkey; monkey.patch_all()
@@ -32,8 +31,10 @@ serve(SockJS(fails, prefix="/fails"), port=0{keywords})
 """
 
 #: The first line of the handler's failure, as serve() formats it: time, level, logger name.
-FORMATTED = re.compile(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ERROR sockjs_gevent\.session: "
-                       r"handler fails failed \(transport=websocket remote=127\.0\.0\.1\); closing its session$")
+FORMATTED = re.compile(
+    r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ERROR sockjs_gevent\.session: "
+    r"handler fails failed \(transport=websocket remote=127\.0\.0\.1\); closing its session$"
+)
 TRACEBACK_END = "RuntimeError: the handler fails on purpose"
 TIMESTAMPED = re.compile(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 
@@ -41,9 +42,14 @@ TIMESTAMPED = re.compile(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 def run(before: str = "", keywords: str = "") -> str:
     """Serve PROGRAM, fail its handler once, stop it (SIGTERM): everything it wrote on stderr."""
     code = PROGRAM.format(before=before, keywords=keywords)
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"},
+    )
     out, err = Output(process), Output(types.SimpleNamespace(stdout=process.stderr))
     try:
         ready = out.wait_for(READY, START_TIMEOUT)
@@ -94,10 +100,14 @@ def test_a_handler_on_the_librarys_logger_counts_as_configured():
 
 def test_the_command_line_configures_logging_once():
     """python -m sockjs_gevent sets logging up itself (--log-level): serve() adds nothing."""
-    process = subprocess.Popen([sys.executable, "-m", "sockjs_gevent", "sockjs_gevent.testserver:crash",
-                                "--prefix", "/fails", "--port", "0"], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sockjs_gevent", "sockjs_gevent.testserver:crash", "--prefix", "/fails", "--port", "0"],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"},
+    )
     out, err = Output(process), Output(types.SimpleNamespace(stdout=process.stderr))
     try:
         ready = out.wait_for(READY, START_TIMEOUT)
@@ -118,13 +128,20 @@ def test_the_command_line_configures_logging_once():
     assert log.count("handler crash failed") == 1, log
 
 
-@pytest.mark.parametrize("level, error, message", [
-    ("chatty", ValueError, r"log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL \(any case\) or "
-                           r"their logging\.\* numbers, got 'chatty'"),
-    (15, ValueError, r"got 15"),
-    (True, TypeError, r"log_level must be a level name or number, got True"),
-    (b"INFO", TypeError, r"got b'INFO'"),
-])
+@pytest.mark.parametrize(
+    "level, error, message",
+    [
+        (
+            "chatty",
+            ValueError,
+            r"log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL \(any case\) or "
+            r"their logging\.\* numbers, got 'chatty'",
+        ),
+        (15, ValueError, r"got 15"),
+        (True, TypeError, r"log_level must be a level name or number, got True"),
+        (b"INFO", TypeError, r"got b'INFO'"),
+    ],
+)
 def test_a_bad_log_level_is_refused_before_serving(level, error, message):
     from sockjs_gevent import SockJS, serve
 

@@ -3,10 +3,9 @@
 import json
 
 import pytest
+from serverproc import http, poll_until, start_server, start_testserver
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
-
-from serverproc import http, poll_until, start_server, start_testserver
 
 
 def get(server, path, method="GET", body=None):
@@ -29,8 +28,22 @@ def test_cli_serves_a_handler_function_under_a_prefix():
 
 @pytest.mark.parametrize("kind", ["httptools", "pywsgi"])
 def test_cli_picks_the_http_server_and_writes_an_access_log(kind):
-    server = start_server(["-m", "sockjs_gevent", "examples.echo:echo", "--prefix", "/echo", "--port", "0",
-                           "--server", kind, "--access-log", "--request-timeout", "5"])
+    server = start_server(
+        [
+            "-m",
+            "sockjs_gevent",
+            "examples.echo:echo",
+            "--prefix",
+            "/echo",
+            "--port",
+            "0",
+            "--server",
+            kind,
+            "--access-log",
+            "--request-timeout",
+            "5",
+        ]
+    )
     try:
         response, body = get(server, "/echo/info?x=1")
         assert response.status == 200
@@ -40,7 +53,9 @@ def test_cli_picks_the_http_server_and_writes_an_access_log(kind):
 
 
 def test_cli_names_a_bad_target():
-    import subprocess, sys
+    import subprocess
+    import sys
+
     result = subprocess.run([sys.executable, "-m", "sockjs_gevent", "no_such_module:x"], capture_output=True, text=True)
     assert result.returncode != 0
     assert "cannot import 'no_such_module'" in result.stderr
@@ -117,8 +132,11 @@ def assert_broken_json_drops_the_connection(server):
 def test_malformed_request_headers_get_400_and_the_server_keeps_serving(server):
     import socket
 
-    for block, status in ((b"Bad header line\r\n", b"400"), (b"X-A : spaced name\r\n", b"400"),
-                          (b"X: " + b"a" * 70000 + b"\r\n", b"431")):
+    for block, status in (
+        (b"Bad header line\r\n", b"400"),
+        (b"X-A : spaced name\r\n", b"400"),
+        (b"X: " + b"a" * 70000 + b"\r\n", b"431"),
+    ):
         with socket.create_connection((server.host, server.port), timeout=5) as sock:
             sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n" + block + b"\r\n")
             assert sock.recv(65536).startswith(b"HTTP/1.1 " + status + b" ")

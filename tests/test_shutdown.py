@@ -3,6 +3,7 @@
 import signal
 
 from serverproc import start_testserver
+
 from sockjs_gevent.client import connect
 
 

@@ -3,7 +3,6 @@
 import json
 import urllib.request
 
-from serverproc import poll_until
 from sockjs_gevent.client import connect
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import os
 import struct
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from gevent import socket
@@ -54,8 +54,10 @@ def close_by_hand(port: int, path: str, payload: bytes) -> None:
     """Open a websocket at ``path``, send one Close frame, read until the server's Close frame, hang up."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(4096)
@@ -73,14 +75,18 @@ def close_by_hand(port: int, path: str, payload: bytes) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS.values(), ids=PATHS.keys())
-@pytest.mark.parametrize("payload, expected", [
-    (struct.pack("!H", 1000) + b"bye", (1000, "bye")),
-    (struct.pack("!H", 4001) + b"custom", (4001, "custom")),
-    (struct.pack("!H", 1000), (1000, "Normal closure")),  # as the library's own 1000
-    (struct.pack("!H", 1001), (1001, "Going away")),
-    (struct.pack("!H", 4001), (4001, "")),  # an application code has no standard name
-    (b"", (1005, "No status received")),  # no code at all (RFC 6455 section 7.1.5)
-], ids=["1000-bye", "4001-custom", "1000", "1001", "4001", "no-code"])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (struct.pack("!H", 1000) + b"bye", (1000, "bye")),
+        (struct.pack("!H", 4001) + b"custom", (4001, "custom")),
+        (struct.pack("!H", 1000), (1000, "Normal closure")),  # as the library's own 1000
+        (struct.pack("!H", 1001), (1001, "Going away")),
+        (struct.pack("!H", 4001), (4001, "")),  # an application code has no standard name
+        (b"", (1005, "No status received")),  # no code at all (RFC 6455 section 7.1.5)
+    ],
+    ids=["1000-bye", "4001-custom", "1000", "1001", "4001", "no-code"],
+)
 def test_the_handler_sees_the_code_and_reason_the_client_closed_with(served, path, payload, expected):
     port, seen = served
     close_by_hand(port, path, payload)
@@ -89,10 +95,13 @@ def test_the_handler_sees_the_code_and_reason_the_client_closed_with(served, pat
     assert type(code) is int  # not an enum member of the websocket library
 
 
-@pytest.mark.parametrize("close, expected", [
-    ((4001, "custom"), (4001, "custom")),
-    ((), (1000, "Normal closure")),
-])
+@pytest.mark.parametrize(
+    "close, expected",
+    [
+        ((4001, "custom"), (4001, "custom")),
+        ((), (1000, "Normal closure")),
+    ],
+)
 def test_the_python_clients_raw_websocket_close_reaches_the_handler(served, close, expected):
     port, seen = served
     conn = connect(f"http://127.0.0.1:{port}/x", transport="raw-websocket", timeout=TIMEOUT)

@@ -19,7 +19,7 @@ monkey.patch_all()  # first: whatever a handler calls (HTTP, databases, sleep) m
 import argparse
 import logging
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 

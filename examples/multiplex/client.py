@@ -1,4 +1,6 @@
-from gevent import monkey; monkey.patch_all()
+from gevent import monkey
+
+monkey.patch_all()
 
 # Two streams of one SockJS connection, each consumed by its own greenlet.
 #
@@ -14,7 +16,6 @@ from sockjs_gevent import SockJS
 from sockjs_gevent.client import MultiplexStream, connect_multiplex
 from sockjs_gevent.multiplex import Multiplexer, Stream
 from sockjs_gevent.server import build_server
-
 
 # -- a stand-in for your server: the "ticker" and "shout" streams of examples/multiplex/server.py
 

@@ -18,7 +18,7 @@ import argparse
 import logging
 import os
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
@@ -83,10 +83,13 @@ def build_app() -> Router:
     for path in (SOCKJS_CLIENT, MULTIPLEX_CLIENT):
         if not os.path.exists(path):
             raise SystemExit(f"{path} not found: run `npm install` in {ROOT}")
-    static = SharedDataMiddleware(page, {
-        "/static/sockjs.min.js": SOCKJS_CLIENT,
-        "/static/multiplex_client.js": MULTIPLEX_CLIENT,
-    })
+    static = SharedDataMiddleware(
+        page,
+        {
+            "/static/sockjs.min.js": SOCKJS_CLIENT,
+            "/static/multiplex_client.js": MULTIPLEX_CLIENT,
+        },
+    )
     service = SockJS(mux, prefix="/mux", sockjs_url="/static/sockjs.min.js")
     return Router([service], fallback=static)
 

@@ -16,7 +16,18 @@ from gevent.pool import Pool
 
 from .rawclient import IO_TIMEOUT, Http, ProtocolError, now, post, ws_frame
 from .serverproc import Server, fd_count, proc_status, rss_mb, server_closes, server_counts, server_errors
-from .sessions import CLASSES, KIND_NAMES, NEW, OPEN, CLOSING, Session, WsSession, XhrPollingSession, XhrStreamingSession, kinds_for
+from .sessions import (
+    CLASSES,
+    CLOSING,
+    KIND_NAMES,
+    NEW,
+    OPEN,
+    Session,
+    WsSession,
+    XhrPollingSession,
+    XhrStreamingSession,
+    kinds_for,
+)
 from .tally import T, fmt_errors, verdict
 
 
@@ -92,7 +103,10 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
     pad = "x" * max(0, args.message_size - 20)
     gevent.sleep(1.0)
     base_rss = rss_mb(pid)
-    print(f"server pid {pid} port {server.port}: RSS {base_rss:.1f} MB, {fd_count(pid)} fds before any session", flush=True)
+    print(
+        f"server pid {pid} port {server.port}: RSS {base_rss:.1f} MB, {fd_count(pid)} fds before any session",
+        flush=True,
+    )
     kinds = kinds_for(args.cycles, args.mix)
     rows: list[dict[str, Any]] = []
     started = now()
@@ -102,17 +116,30 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
         stats = server.stats()
         s_open, s_reg = server_counts(stats)
         elapsed = now() - started
-        row = {"cycles": done["n"], "t": round(elapsed, 1), "rate": round(done["n"] / max(elapsed, 1e-9)),
-               "server_rss_mb": round(rss_mb(pid), 1), "server_fds": fd_count(pid),
-               "server_open": s_open, "server_registered": s_reg, "errors": dict(T.errors),
-               "server_errors": dict(server_errors(stats)), "label": label}
+        row = {
+            "cycles": done["n"],
+            "t": round(elapsed, 1),
+            "rate": round(done["n"] / max(elapsed, 1e-9)),
+            "server_rss_mb": round(rss_mb(pid), 1),
+            "server_fds": fd_count(pid),
+            "server_open": s_open,
+            "server_registered": s_reg,
+            "errors": dict(T.errors),
+            "server_errors": dict(server_errors(stats)),
+            "label": label,
+        }
         rows.append(row)
-        print(f"{label:<8} {row['cycles']:>7} {row['t']:>7} {row['rate']:>6} {row['server_rss_mb']:>8.1f} "
-              f"{row['server_fds']:>6} {s_open:>6} {s_reg:>6}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
-              flush=True)
+        print(
+            f"{label:<8} {row['cycles']:>7} {row['t']:>7} {row['rate']:>6} {row['server_rss_mb']:>8.1f} "
+            f"{row['server_fds']:>6} {s_open:>6} {s_reg:>6}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
+            flush=True,
+        )
         return row
 
-    print(f"{'':<8} {'cycles':>7} {'t(s)':>7} {'per_s':>6} {'srvRSS':>8} {'s_fds':>6} {'s_open':>6} {'s_reg':>6}  errors", flush=True)
+    print(
+        f"{'':<8} {'cycles':>7} {'t(s)':>7} {'per_s':>6} {'srvRSS':>8} {'s_fds':>6} {'s_open':>6} {'s_reg':>6}  errors",
+        flush=True,
+    )
     line("start")
     pool = Pool(args.concurrency)
 
@@ -139,13 +166,19 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
     s_open, s_reg = server_counts(stats_end)
     print()
     print("== summary ==")
-    print(f"cycles: {args.cycles} ({', '.join(f'{KIND_NAMES[k]} {c}' for k, c in sorted(Counter(kinds).items()))}), "
-          f"concurrency {args.concurrency}, {args.cycles / (end['t'] - args.disconnect_delay - 5):.0f}/s")
-    print(f"server RSS: base {base_rss:.1f} MB, at {first['cycles']} cycles {first['server_rss_mb']:.1f} MB, "
-          f"end {end['server_rss_mb']:.1f} MB (growth since then {growth:+.1f} MB), peak VmHWM {hwm:.1f} MB")
-    print(f"server after expiry: {s_open} open, {s_reg} registered, {end['server_fds']} fds; "
-          f"closes {fmt_errors(server_closes(stats_end))}; errors {fmt_errors(server_errors(stats_end))} "
-          f"(aborted = xhr-streaming clients hanging up, expected)")
+    print(
+        f"cycles: {args.cycles} ({', '.join(f'{KIND_NAMES[k]} {c}' for k, c in sorted(Counter(kinds).items()))}), "
+        f"concurrency {args.concurrency}, {args.cycles / (end['t'] - args.disconnect_delay - 5):.0f}/s"
+    )
+    print(
+        f"server RSS: base {base_rss:.1f} MB, at {first['cycles']} cycles {first['server_rss_mb']:.1f} MB, "
+        f"end {end['server_rss_mb']:.1f} MB (growth since then {growth:+.1f} MB), peak VmHWM {hwm:.1f} MB"
+    )
+    print(
+        f"server after expiry: {s_open} open, {s_reg} registered, {end['server_fds']} fds; "
+        f"closes {fmt_errors(server_closes(stats_end))}; errors {fmt_errors(server_errors(stats_end))} "
+        f"(aborted = xhr-streaming clients hanging up, expected)"
+    )
     print(f"client errors: {sum(T.errors.values())} {fmt_errors(T.errors)}")
     for kind, example in sorted(T.examples.items()):
         print(f"    e.g. {kind}: {example}")
@@ -156,8 +189,9 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
     unexpected = server_errors(stats_end) - Counter({"aborted": 10**12})
     problems += sum(unexpected.values())
     if growth > args.rss_growth_limit:
-        print(f"PROBLEM: RSS grew {growth:.1f} MB (> {args.rss_growth_limit} MB) after the first {first['cycles']} cycles")
+        print(
+            f"PROBLEM: RSS grew {growth:.1f} MB (> {args.rss_growth_limit} MB) after the first {first['cycles']} cycles"
+        )
         problems += 1
     record = {"rows": rows, "errors": T.errors, "server_log": server.trouble, "hwm": hwm}
     return verdict(problems, sessions_left=bool(s_open or s_reg), exit_code=code, json_path=args.json, record=record)
-

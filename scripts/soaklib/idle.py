@@ -38,14 +38,24 @@ import select
 import socket as _socket
 import sys
 from array import array
-from typing import Any, Optional
+from typing import Any
 
 import gevent
 from gevent.pool import Pool
 
 from .rawclient import HOST, IO_TIMEOUT, MAX_HEAD, ProtocolError, connect, now, random_id, ws_frame
 from .serverproc import (
-    NOFILE, Server, cpu_seconds, raise_nofile, fd_count, nofile_limit, proc_status, rss_mb, server_closes, server_counts, server_errors,
+    NOFILE,
+    Server,
+    cpu_seconds,
+    fd_count,
+    nofile_limit,
+    proc_status,
+    raise_nofile,
+    rss_mb,
+    server_closes,
+    server_counts,
+    server_errors,
 )
 from .tally import T, fmt_errors, percentile, verdict
 
@@ -59,7 +69,7 @@ PORT_USE = 0.75  # plan for at most this share of each source address's ephemera
 SERVER_BACKLOG = 128  # gevent StreamServer's default listen backlog
 
 
-def read_int_file(path: str) -> Optional[list[int]]:
+def read_int_file(path: str) -> list[int] | None:
     try:
         with open(path) as f:
             return [int(x) for x in f.read().split()]
@@ -135,19 +145,29 @@ def prepare(args: argparse.Namespace) -> None:
         args.nofile = max(NOFILE, n + 1024)
     nr_open = (read_int_file("/proc/sys/fs/nr_open") or [0])[0]
     if nr_open and args.nofile > nr_open:
-        problems.append(f"--nofile {args.nofile} is above fs.nr_open ({nr_open}), which caps every process's "
-                        f"RLIMIT_NOFILE: sysctl -w fs.nr_open={args.nofile}")
+        problems.append(
+            f"--nofile {args.nofile} is above fs.nr_open ({nr_open}), which caps every process's "
+            f"RLIMIT_NOFILE: sysctl -w fs.nr_open={args.nofile}"
+        )
     soft = raise_nofile(args.nofile)  # the server inherits this, and raises its own the same way
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    print(f"idle: descriptors: RLIMIT_NOFILE soft {soft}, hard {hard} (asked for {args.nofile}); each process needs "
-          f"{n} + {FD_RESERVE} kept for /proc, /stats and logs", flush=True)
+    print(
+        f"idle: descriptors: RLIMIT_NOFILE soft {soft}, hard {hard} (asked for {args.nofile}); each process needs "
+        f"{n} + {FD_RESERVE} kept for /proc, /stats and logs",
+        flush=True,
+    )
     if soft < n + FD_RESERVE:
-        why = (f"this process lacks CAP_SYS_RESOURCE{' (not even in its bounding set)' if not has_cap(CAP_SYS_RESOURCE, 'CapBnd') else ''}, "
-               f"so the hard limit ({hard}) cannot be raised"
-               if not has_cap(CAP_SYS_RESOURCE) else f"setrlimit refused {args.nofile}")
-        problems.append(f"RLIMIT_NOFILE is {soft}: {why}; one server process can hold at most {soft - FD_RESERVE} "
-                        f"sessions here, not {n}. Raise the hard limit where it is set (ulimit -Hn, systemd LimitNOFILE=, "
-                        "limits.conf); with CAP_SYS_RESOURCE (root, usually) this script raises it itself")
+        why = (
+            f"this process lacks CAP_SYS_RESOURCE{' (not even in its bounding set)' if not has_cap(CAP_SYS_RESOURCE, 'CapBnd') else ''}, "
+            f"so the hard limit ({hard}) cannot be raised"
+            if not has_cap(CAP_SYS_RESOURCE)
+            else f"setrlimit refused {args.nofile}"
+        )
+        problems.append(
+            f"RLIMIT_NOFILE is {soft}: {why}; one server process can hold at most {soft - FD_RESERVE} "
+            f"sessions here, not {n}. Raise the hard limit where it is set (ulimit -Hn, systemd LimitNOFILE=, "
+            "limits.conf); with CAP_SYS_RESOURCE (root, usually) this script raises it itself"
+        )
     lo, hi = (read_int_file("/proc/sys/net/ipv4/ip_local_port_range") or [32768, 60999])[:2]
     ports = hi - lo + 1
     per_source = int(ports * PORT_USE)
@@ -155,29 +175,48 @@ def prepare(args: argparse.Namespace) -> None:
     if want_ips > 253:
         raise SystemExit(f"{n} sessions need {want_ips} source addresses of {ports} ports each; 127.0.0.2-254 give 253")
     if args.source_ips < want_ips:
-        print(f"idle: --source-ips raised from {args.source_ips} to {want_ips} ({n} sessions, "
-              f"{ports} ephemeral ports per source address, planning to use {PORT_USE:.0%} of them)", flush=True)
+        print(
+            f"idle: --source-ips raised from {args.source_ips} to {want_ips} ({n} sessions, "
+            f"{ports} ephemeral ports per source address, planning to use {PORT_USE:.0%} of them)",
+            flush=True,
+        )
         args.source_ips = want_ips
     sources = max(1, args.source_ips)
-    print(f"idle: ports: ip_local_port_range {lo}-{hi} = {ports} per source address; {sources} source addresses "
-          f"= {sources * ports} connections to one server port possible, {math.ceil(n / sources)} per address used", flush=True)
+    print(
+        f"idle: ports: ip_local_port_range {lo}-{hi} = {ports} per source address; {sources} source addresses "
+        f"= {sources * ports} connections to one server port possible, {math.ceil(n / sources)} per address used",
+        flush=True,
+    )
     conn_max = read_int_file("/proc/sys/net/netfilter/nf_conntrack_max")
     conn_now = read_int_file("/proc/sys/net/netfilter/nf_conntrack_count")
     if conn_max:
         free = conn_max[0] - (conn_now or [0])[0]
-        note = "" if free > n * 1.1 else "  <-- too few: new connections would be dropped; raise net.netfilter.nf_conntrack_max"
+        note = (
+            ""
+            if free > n * 1.1
+            else "  <-- too few: new connections would be dropped; raise net.netfilter.nf_conntrack_max"
+        )
         print(f"idle: conntrack: {free} of {conn_max[0]} entries free for {n} connections{note}", flush=True)
     file_max = read_int_file("/proc/sys/fs/file-nr")
     if file_max and file_max[2] - file_max[0] < 2 * n + 1000:
-        print(f"warning: fs.file-max leaves {file_max[2] - file_max[0]} open files for the {2 * n} this run needs", file=sys.stderr)
+        print(
+            f"warning: fs.file-max leaves {file_max[2] - file_max[0]} open files for the {2 * n} this run needs",
+            file=sys.stderr,
+        )
     if args.concurrency > SERVER_BACKLOG:
-        print(f"warning: --concurrency {args.concurrency} is above the server's listen backlog ({SERVER_BACKLOG}); "
-              "connects beyond it wait for SYN retransmits", file=sys.stderr)
+        print(
+            f"warning: --concurrency {args.concurrency} is above the server's listen backlog ({SERVER_BACKLOG}); "
+            "connects beyond it wait for SYN retransmits",
+            file=sys.stderr,
+        )
     # 25 KiB per session in the server (the soak measured 22), ~2 KiB per socket in the kernel, both ends
     estimate = n * (25 + 2 * 2 + 1) / 1024.0
     avail = mem_available_mb()
-    print(f"idle: memory: about {estimate:.0f} MB needed (server ~25 KiB/session, kernel ~4, client ~1), "
-          f"{avail:.0f} MB available", flush=True)
+    print(
+        f"idle: memory: about {estimate:.0f} MB needed (server ~25 KiB/session, kernel ~4, client ~1), "
+        f"{avail:.0f} MB available",
+        flush=True,
+    )
     if avail > 0 and estimate > avail * 0.9:
         print("warning: this may not fit in memory", file=sys.stderr)
     print(f"idle: machine: {machine_load()}", flush=True)
@@ -228,7 +267,7 @@ class IdleClient:
         self.lost = 0  # OPEN sessions that died
         self.closing = 0  # CLOSING now: our close frame sent, the server's not yet seen
         self.closed = 0  # closed by our close handshake
-        self.first_failure: Optional[str] = None
+        self.first_failure: str | None = None
         self.ep = select.epoll()
         self.watcher = gevent.get_hub().loop.io(self.ep.fileno(), 1)
         self.watcher.start(self.on_ready)
@@ -257,7 +296,7 @@ class IdleClient:
             status = buf[:end].split(b" ", 2)[1]
             if status != b"101":
                 raise ProtocolError(f"handshake answered {status.decode('latin-1')}")
-            rest = buf[end + 4:]
+            rest = buf[end + 4 :]
             while len(rest) < 3:
                 data = sock.recv(4096)
                 if not data:
@@ -344,11 +383,11 @@ class IdleClient:
             head = 2 if short < 126 else 4 if short == 126 else 10
             if n - pos < head:
                 break
-            size = short if short < 126 else int.from_bytes(data[pos + 2:pos + head], "big")
+            size = short if short < 126 else int.from_bytes(data[pos + 2 : pos + head], "big")
             end = pos + head + size
             if end > n:
                 break
-            self.on_frame(i, data[pos] & 0x0F, data[pos + head:end], t)
+            self.on_frame(i, data[pos] & 0x0F, data[pos + head : end], t)
             pos = end
         if pos < n and self.fd[i] >= 0:
             self.partial[i] = data[pos:]
@@ -525,12 +564,18 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     silent_after = 2 * hb + 5  # the soak's rule
     gevent.sleep(1.0)
     srv_limit, cli_limit = nofile_limit(pid), nofile_limit(me)
-    print(f"server pid {pid} port {server.port}: RSS {rss_mb(pid):.1f} MB, {fd_count(pid)} fds before any session; "
-          f"RLIMIT_NOFILE server {srv_limit}, client {cli_limit}", flush=True)
+    print(
+        f"server pid {pid} port {server.port}: RSS {rss_mb(pid):.1f} MB, {fd_count(pid)} fds before any session; "
+        f"RLIMIT_NOFILE server {srv_limit}, client {cli_limit}",
+        flush=True,
+    )
     fit = min(srv_limit, cli_limit) - FD_RESERVE
     if fit < n:
-        print(f"idle: CANNOT: RLIMIT_NOFILE (server {srv_limit}, client {cli_limit}) leaves room for {fit} sessions, "
-              f"not {n}" + ("; opening anyway (--ignore-limits)" if args.ignore_limits else ""), flush=True)
+        print(
+            f"idle: CANNOT: RLIMIT_NOFILE (server {srv_limit}, client {cli_limit}) leaves room for {fit} sessions, "
+            f"not {n}" + ("; opening anyway (--ignore-limits)" if args.ignore_limits else ""),
+            flush=True,
+        )
         if not args.ignore_limits:
             server.stop()
             return 1
@@ -549,27 +594,41 @@ def idle(args: argparse.Namespace, server: Server) -> int:
         p = prev["snap"]
         span = max(1e-6, snap.t - p.t)
         row = {
-            "t": round(snap.t - started), "phase": phase["name"], "client_open": client.open, "failed": client.failed,
-            "server_open": s_open, "server_registered": s_reg, "open_per_s": round((client.opened - prev["opened"]) / span),
-            "server_rss_mb": round(snap.srv_rss, 1), "server_fds": snap.srv_fds,
+            "t": round(snap.t - started),
+            "phase": phase["name"],
+            "client_open": client.open,
+            "failed": client.failed,
+            "server_open": s_open,
+            "server_registered": s_reg,
+            "open_per_s": round((client.opened - prev["opened"]) / span),
+            "server_rss_mb": round(snap.srv_rss, 1),
+            "server_fds": snap.srv_fds,
             "server_cpu_pct": round(100 * (snap.srv_cpu - p.srv_cpu) / span, 1),
-            "client_rss_mb": round(snap.cli_rss, 1), "client_cpu_pct": round(100 * (snap.cli_cpu - p.cli_cpu) / span, 1),
-            "heartbeats_per_s": round((snap.heartbeats - p.heartbeats) / span), "late": client.late,
-            "max_gap_s": round(client.max_gap, 2), "errors": dict(T.errors), "server_errors": dict(server_errors(stats)),
+            "client_rss_mb": round(snap.cli_rss, 1),
+            "client_cpu_pct": round(100 * (snap.cli_cpu - p.cli_cpu) / span, 1),
+            "heartbeats_per_s": round((snap.heartbeats - p.heartbeats) / span),
+            "late": client.late,
+            "max_gap_s": round(client.max_gap, 2),
+            "errors": dict(T.errors),
+            "server_errors": dict(server_errors(stats)),
         }
         prev["snap"], prev["opened"] = snap, client.opened
         rows.append(row)
-        print(f"{row['t']:>5} {row['phase']:<8} {client.open:>7} {client.failed:>5} {s_open:>7} {row['open_per_s']:>6} "
-              f"{row['server_rss_mb']:>8.1f} {row['server_fds']:>7} {row['server_cpu_pct']:>6.1f} "
-              f"{row['client_rss_mb']:>7.1f} {row['client_cpu_pct']:>6.1f} {row['heartbeats_per_s']:>6} "
-              f"{client.late:>6} {client.max_gap:>6.1f}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
-              flush=True)
+        print(
+            f"{row['t']:>5} {row['phase']:<8} {client.open:>7} {client.failed:>5} {s_open:>7} {row['open_per_s']:>6} "
+            f"{row['server_rss_mb']:>8.1f} {row['server_fds']:>7} {row['server_cpu_pct']:>6.1f} "
+            f"{row['client_rss_mb']:>7.1f} {row['client_cpu_pct']:>6.1f} {row['heartbeats_per_s']:>6} "
+            f"{client.late:>6} {client.max_gap:>6.1f}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
+            flush=True,
+        )
         return row
 
     def reporter() -> None:
-        print(f"{'t(s)':>5} {'phase':<8} {'c_open':>7} {'fail':>5} {'s_open':>7} {'open/s':>6} {'srvRSS':>8} "
-              f"{'s_fds':>7} {'srvCPU':>6} {'cliRSS':>7} {'cliCPU':>6} {'hb/s':>6} {'late':>6} {'maxgap':>6}  errors",
-              flush=True)
+        print(
+            f"{'t(s)':>5} {'phase':<8} {'c_open':>7} {'fail':>5} {'s_open':>7} {'open/s':>6} {'srvRSS':>8} "
+            f"{'s_fds':>7} {'srvCPU':>6} {'cliRSS':>7} {'cliCPU':>6} {'hb/s':>6} {'late':>6} {'maxgap':>6}  errors",
+            flush=True,
+        )
         while True:
             gevent.sleep(args.interval - (now() - started) % args.interval)
             report_line()
@@ -578,14 +637,16 @@ def idle(args: argparse.Namespace, server: Server) -> int:
 
     # -- open, paced -----------------------------------------------------------
     pool = Pool(args.concurrency)
-    stopped_at: Optional[int] = None
+    stopped_at: int | None = None
     stop_reason = ""
     for i in range(n):
         if client.failed >= args.max_open_errors:
             stop_reason = f"{client.failed} sessions failed to open (--max-open-errors)"
         elif client.open + len(pool) >= cli_limit - FD_RESERVE:
-            stop_reason = (f"this process's RLIMIT_NOFILE ({cli_limit}) is reached: {client.open} open + "
-                           f"{len(pool)} opening + {FD_RESERVE} kept for /proc and /stats")
+            stop_reason = (
+                f"this process's RLIMIT_NOFILE ({cli_limit}) is reached: {client.open} open + "
+                f"{len(pool)} opening + {FD_RESERVE} kept for /proc and /stats"
+            )
         if stop_reason:
             stopped_at = i
             break
@@ -593,10 +654,12 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     pool.join()
     open_time = now() - started
     after_open_cpu = Snap(pid, client.heartbeats)
-    print(f"opened {client.opened}/{n} sessions in {open_time:.1f} s ({client.opened / max(open_time, 1e-9):.0f}/s, "
-          f"{args.concurrency} handshakes at a time); {client.failed} failed"
-          + (f"; STOPPED opening at session {stopped_at}: {stop_reason}" if stopped_at is not None else ""),
-          flush=True)
+    print(
+        f"opened {client.opened}/{n} sessions in {open_time:.1f} s ({client.opened / max(open_time, 1e-9):.0f}/s, "
+        f"{args.concurrency} handshakes at a time); {client.failed} failed"
+        + (f"; STOPPED opening at session {stopped_at}: {stop_reason}" if stopped_at is not None else ""),
+        flush=True,
+    )
     if client.first_failure:
         print(f"    first failure: {client.first_failure}", flush=True)
     gevent.sleep(2.0)
@@ -637,8 +700,11 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     window = max(100, args.concurrency * 10)
     client.echo_all(sample, window=window, timeout=args.timeout)
     echo_time = now() - t0
-    print(f"echo check: {k} sessions sent one message ({window} in flight at most), {client.echoed} came back "
-          f"in {echo_time:.1f} s", flush=True)
+    print(
+        f"echo check: {k} sessions sent one message ({window} in flight at most), {client.echoed} came back "
+        f"in {echo_time:.1f} s",
+        flush=True,
+    )
     before_close = report_line()
     check_beats = client.heartbeats - hold_end.heartbeats
     check_late, check_max_gap = client.late - late0 - hold_late, client.max_gap
@@ -651,8 +717,11 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     t0 = now()
     client.close_all(window=max(100, args.concurrency * 10), timeout=60.0)
     close_time = now() - t0
-    print(f"closed {client.closed} sessions in {close_time:.1f} s; waiting {args.disconnect_delay + 5:.0f} s "
-          "for the server to expire them", flush=True)
+    print(
+        f"closed {client.closed} sessions in {close_time:.1f} s; waiting {args.disconnect_delay + 5:.0f} s "
+        "for the server to expire them",
+        flush=True,
+    )
     client.stop()
     gevent.sleep(args.disconnect_delay + 5)
     phase["name"] = "closed"
@@ -688,53 +757,84 @@ def idle(args: argparse.Namespace, server: Server) -> int:
 
     print()
     print("== idle summary ==")
-    print(f"sessions: {client.opened}/{n} websocket sessions on /echo opened in {open_time:.1f} s "
-          f"({client.opened / max(open_time, 1e-9):.0f}/s, {args.concurrency} handshakes at a time, "
-          f"{max(1, args.source_ips)} source addresses); {client.failed} failed to open, {client.lost} died while held")
+    print(
+        f"sessions: {client.opened}/{n} websocket sessions on /echo opened in {open_time:.1f} s "
+        f"({client.opened / max(open_time, 1e-9):.0f}/s, {args.concurrency} handshakes at a time, "
+        f"{max(1, args.source_ips)} source addresses); {client.failed} failed to open, {client.lost} died while held"
+    )
     if stopped_at is not None:
-        print(f"STOPPED opening at session {stopped_at} of {n}: {stop_reason}; first failure: {client.first_failure or '-'}")
+        print(
+            f"STOPPED opening at session {stopped_at} of {n}: {stop_reason}; first failure: {client.first_failure or '-'}"
+        )
     print(f"machine: at the start {load_start}; at the end of the hold {load_end}")
-    print(f"server RSS: base {base.srv_rss:.1f} MB, after opening {open_snap.srv_rss:.1f} MB, "
-          f"end of the hold {hold_end.srv_rss:.1f} MB, after the echo check {before_close['server_rss_mb']:.1f} MB, "
-          f"after close {end['server_rss_mb']:.1f} MB, peak VmHWM {hwm:.1f} MB")
-    print(f"server RSS per session: {kib(open_snap.srv_rss, base.srv_rss):.1f} KiB after opening, "
-          f"{kib(hold_end.srv_rss, base.srv_rss):.1f} KiB at the end of the {args.duration:.0f} s hold")
-    print(f"server CPU while idle: {srv_cpu:.1f} s in {hold_wall:.0f} s = {100 * srv_cpu / hold_wall:.1f} % of a core, "
-          f"{1e6 * srv_cpu / max(1, hold_beats):.1f} us per heartbeat; opening took {open_srv_cpu:.1f} s "
-          f"({1e6 * open_srv_cpu / opened:.0f} us per session)")
-    print(f"heartbeats while idle: {hold_beats} = {hold_beats / hold_wall:.0f}/s of {expected:.0f}/s "
-          f"(sessions / heartbeat delay {hb:g} s) = {100 * hold_beats / hold_wall / max(expected, 1e-9):.1f} %; "
-          f"interval p50 {gap_pct(50):.1f} s, p99 {gap_pct(99):.1f} s, max {hold_max_gap:.2f} s; "
-          f"{hold_late} over {client.late_after:g} s")
-    print(f"heartbeats during the echo check: {check_beats}, {check_late} over {client.late_after:g} s, "
-          f"longest interval {check_max_gap:.2f} s")
-    print(f"heartbeats per session over the whole run: min {beats[0]}, median {beats[len(beats) // 2]}, max {beats[-1]}; "
-          f"{never} open sessions never heard one; {len(seen_silent | set(silent_end))} silent over {silent_after:g} s "
-          f"({len(silent_end)} at the end)")
+    print(
+        f"server RSS: base {base.srv_rss:.1f} MB, after opening {open_snap.srv_rss:.1f} MB, "
+        f"end of the hold {hold_end.srv_rss:.1f} MB, after the echo check {before_close['server_rss_mb']:.1f} MB, "
+        f"after close {end['server_rss_mb']:.1f} MB, peak VmHWM {hwm:.1f} MB"
+    )
+    print(
+        f"server RSS per session: {kib(open_snap.srv_rss, base.srv_rss):.1f} KiB after opening, "
+        f"{kib(hold_end.srv_rss, base.srv_rss):.1f} KiB at the end of the {args.duration:.0f} s hold"
+    )
+    print(
+        f"server CPU while idle: {srv_cpu:.1f} s in {hold_wall:.0f} s = {100 * srv_cpu / hold_wall:.1f} % of a core, "
+        f"{1e6 * srv_cpu / max(1, hold_beats):.1f} us per heartbeat; opening took {open_srv_cpu:.1f} s "
+        f"({1e6 * open_srv_cpu / opened:.0f} us per session)"
+    )
+    print(
+        f"heartbeats while idle: {hold_beats} = {hold_beats / hold_wall:.0f}/s of {expected:.0f}/s "
+        f"(sessions / heartbeat delay {hb:g} s) = {100 * hold_beats / hold_wall / max(expected, 1e-9):.1f} %; "
+        f"interval p50 {gap_pct(50):.1f} s, p99 {gap_pct(99):.1f} s, max {hold_max_gap:.2f} s; "
+        f"{hold_late} over {client.late_after:g} s"
+    )
+    print(
+        f"heartbeats during the echo check: {check_beats}, {check_late} over {client.late_after:g} s, "
+        f"longest interval {check_max_gap:.2f} s"
+    )
+    print(
+        f"heartbeats per session over the whole run: min {beats[0]}, median {beats[len(beats) // 2]}, max {beats[-1]}; "
+        f"{never} open sessions never heard one; {len(seen_silent | set(silent_end))} silent over {silent_after:g} s "
+        f"({len(silent_end)} at the end)"
+    )
     rt = client.rtts
-    print(f"echo check: {k} of {len(alive)} open sessions, {client.echoed} echoed once in {echo_time:.1f} s "
-          f"({window} in flight at most); "
-          f"RTT p50 {1000 * percentile(rt, 50):.1f} ms, p99 {1000 * percentile(rt, 99):.1f} ms, "
-          f"max {1000 * max(rt, default=float('nan')):.1f} ms")
-    print(f"server fds: base {base.srv_fds}, after opening {open_snap.srv_fds}, end of the hold {hold_end.srv_fds}, "
-          f"after close {end['server_fds']}; RLIMIT_NOFILE server {srv_limit}, client {cli_limit}")
-    print(f"client (this process): RSS base {base.cli_rss:.1f} MB, after opening {open_snap.cli_rss:.1f} MB "
-          f"({kib(open_snap.cli_rss, base.cli_rss):.1f} KiB per session), end of the hold {hold_end.cli_rss:.1f} MB; "
-          f"CPU while idle {cli_cpu:.1f} s = {100 * cli_cpu / hold_wall:.1f} % of a core "
-          f"({1e6 * cli_cpu / max(1, hold_beats):.1f} us per heartbeat, vs the server's "
-          f"{1e6 * srv_cpu / max(1, hold_beats):.1f}); opening {open_cli_cpu:.1f} s ({1e6 * open_cli_cpu / opened:.0f} us per session)")
+    print(
+        f"echo check: {k} of {len(alive)} open sessions, {client.echoed} echoed once in {echo_time:.1f} s "
+        f"({window} in flight at most); "
+        f"RTT p50 {1000 * percentile(rt, 50):.1f} ms, p99 {1000 * percentile(rt, 99):.1f} ms, "
+        f"max {1000 * max(rt, default=float('nan')):.1f} ms"
+    )
+    print(
+        f"server fds: base {base.srv_fds}, after opening {open_snap.srv_fds}, end of the hold {hold_end.srv_fds}, "
+        f"after close {end['server_fds']}; RLIMIT_NOFILE server {srv_limit}, client {cli_limit}"
+    )
+    print(
+        f"client (this process): RSS base {base.cli_rss:.1f} MB, after opening {open_snap.cli_rss:.1f} MB "
+        f"({kib(open_snap.cli_rss, base.cli_rss):.1f} KiB per session), end of the hold {hold_end.cli_rss:.1f} MB; "
+        f"CPU while idle {cli_cpu:.1f} s = {100 * cli_cpu / hold_wall:.1f} % of a core "
+        f"({1e6 * cli_cpu / max(1, hold_beats):.1f} us per heartbeat, vs the server's "
+        f"{1e6 * srv_cpu / max(1, hold_beats):.1f}); opening {open_cli_cpu:.1f} s ({1e6 * open_cli_cpu / opened:.0f} us per session)"
+    )
     print(f"client errors: {sum(T.errors.values())} {fmt_errors(T.errors)}")
     for kind, example in sorted(T.examples.items()):
         print(f"    e.g. {kind}: {example}")
     print(f"shutdown-phase client errors: {fmt_errors(T.shutdown_errors)}")
-    print(f"server /stats errors while held: {fmt_errors(soak_server_errors)}; "
-          f"closes while held: {fmt_errors(server_closes(stats_before_close))}")
-    print(f"server after close: {s_open_end} open, {s_reg_end} registered; errors {fmt_errors(server_errors(stats_end))}; "
-          f"closes {fmt_errors(server_closes(stats_end))}")
+    print(
+        f"server /stats errors while held: {fmt_errors(soak_server_errors)}; "
+        f"closes while held: {fmt_errors(server_closes(stats_before_close))}"
+    )
+    print(
+        f"server after close: {s_open_end} open, {s_reg_end} registered; errors {fmt_errors(server_errors(stats_end))}; "
+        f"closes {fmt_errors(server_closes(stats_end))}"
+    )
     print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {code}")
     for line in server.examples:
         print("    " + line)
-    problems = sum(T.errors.values()) + sum(soak_server_errors.values()) + server.trouble["ERROR"] + server.trouble["Traceback"]
+    problems = (
+        sum(T.errors.values())
+        + sum(soak_server_errors.values())
+        + server.trouble["ERROR"]
+        + server.trouble["Traceback"]
+    )
     at_fd_limit = stopped_at is not None and stop_reason.startswith("this process's RLIMIT_NOFILE")
     if at_fd_limit and args.ignore_limits:
         # Asked to open what fits: the sessions it never tried are the
@@ -742,9 +842,28 @@ def idle(args: argparse.Namespace, server: Server) -> int:
         problems += client.failed
     else:
         problems += n - client.opened  # failed, or never tried after too many failures
-    record = {"rows": rows, "errors": T.errors, "shutdown_errors": T.shutdown_errors, "server_log": server.trouble,
-              "base_rss": base.srv_rss, "hwm": hwm, "heartbeat_gaps": hold_gaps, "rtts": rt, "open_time": open_time,
-              "opened": client.opened}
-    ok = f"OK for the {client.opened} sessions the descriptor limit allowed (of {n} asked)" if client.opened < n else "OK"
-    return verdict(problems, sessions_left=s_open_end != 0 or s_reg_end != 0, exit_code=code, json_path=args.json,
-                   record=record, ok=ok)
+    record = {
+        "rows": rows,
+        "errors": T.errors,
+        "shutdown_errors": T.shutdown_errors,
+        "server_log": server.trouble,
+        "base_rss": base.srv_rss,
+        "hwm": hwm,
+        "heartbeat_gaps": hold_gaps,
+        "rtts": rt,
+        "open_time": open_time,
+        "opened": client.opened,
+    }
+    ok = (
+        f"OK for the {client.opened} sessions the descriptor limit allowed (of {n} asked)"
+        if client.opened < n
+        else "OK"
+    )
+    return verdict(
+        problems,
+        sessions_left=s_open_end != 0 or s_reg_end != 0,
+        exit_code=code,
+        json_path=args.json,
+        record=record,
+        ok=ok,
+    )

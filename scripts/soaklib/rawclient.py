@@ -13,7 +13,6 @@ import random
 import socket as _socket
 import string
 import time
-from typing import Optional
 
 from gevent import socket
 
@@ -35,7 +34,7 @@ class Net:
     turn = 0
 
 
-def connect(timeout: Optional[float]) -> socket.socket:
+def connect(timeout: float | None) -> socket.socket:
     sock = socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
     try:
         Net.turn += 1
@@ -57,7 +56,7 @@ class Http:
 
     __slots__ = ("sock", "buf", "used")
 
-    def __init__(self, timeout: Optional[float]) -> None:
+    def __init__(self, timeout: float | None) -> None:
         self.sock = connect(timeout)
         self.buf = bytearray()
         self.used = now()
@@ -78,7 +77,7 @@ class Http:
                 raise ProtocolError("HTTP head too long")
             self._more()
         lines = bytes(buf[:end]).split(b"\r\n")
-        del buf[:end + 4]
+        del buf[: end + 4]
         try:
             status = int(lines[0].split(b" ", 2)[1])
         except (IndexError, ValueError):
@@ -94,7 +93,7 @@ class Http:
             end = self.buf.find(b"\r\n")
             if end >= 0:
                 line = bytes(self.buf[:end])
-                del self.buf[:end + 2]
+                del self.buf[: end + 2]
                 return line
             self._more()
 
@@ -105,7 +104,7 @@ class Http:
         del self.buf[:n]
         return data
 
-    def chunk(self) -> Optional[bytes]:
+    def chunk(self) -> bytes | None:
         """The next chunk of a chunked body; None after the last."""
         size = int(self._line().split(b";", 1)[0], 16)
         if size == 0:
@@ -165,4 +164,3 @@ def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 def random_id(n: int = 16) -> str:
     return "".join(random.choices(string.ascii_lowercase + string.digits, k=n))
-

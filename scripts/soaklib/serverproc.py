@@ -16,7 +16,7 @@ import resource
 import signal
 import sys
 from collections import Counter
-from typing import Any, Optional
+from typing import Any
 
 import gevent
 import gevent.subprocess as subprocess
@@ -26,6 +26,7 @@ from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError
 
 READY = re.compile(r"listening on http://([\d.]+):(\d+)")
 NOFILE = 65536
+
 
 def raise_nofile(limit: int = NOFILE) -> int:
     """Raise RLIMIT_NOFILE as far as allowed (root may raise the hard limit)."""
@@ -94,8 +95,17 @@ class Server:
 
     def __init__(self, args: argparse.Namespace) -> None:
         cmd = [
-            sys.executable, "-m", "sockjs_gevent.testserver", "--host", HOST, "--port", str(args.port),
-            "--heartbeat-delay", str(args.heartbeat_delay), "--disconnect-delay", str(args.disconnect_delay),
+            sys.executable,
+            "-m",
+            "sockjs_gevent.testserver",
+            "--host",
+            HOST,
+            "--port",
+            str(args.port),
+            "--heartbeat-delay",
+            str(args.heartbeat_delay),
+            "--disconnect-delay",
+            str(args.disconnect_delay),
             *args.server_arg,
         ]
         root = os.path.abspath(args.server_root)
@@ -108,7 +118,11 @@ class Server:
         self.ready = Event()
         self.port = 0
         self.proc = subprocess.Popen(
-            cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cmd,
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             preexec_fn=lambda: raise_nofile(args.nofile),
         )
         self.pid = self.proc.pid
@@ -134,7 +148,7 @@ class Server:
                         self.examples.append(line.rstrip())
         self.ready.set()
 
-    def stats(self) -> Optional[dict[str, Any]]:
+    def stats(self) -> dict[str, Any] | None:
         """GET /stats (raw HTTP, no client library)."""
         try:
             conn = Http(IO_TIMEOUT)
@@ -148,7 +162,7 @@ class Server:
         except (OSError, EOFError, ValueError, ProtocolError):
             return None
 
-    def stop(self, timeout: float = 20.0) -> Optional[int]:
+    def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -161,12 +175,12 @@ class Server:
         return self.proc.returncode
 
 
-def services(stats: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+def services(stats: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The services' entries of /stats (not "budget" nor "handoff", the process's)."""
     return [s for s in (stats or {}).values() if isinstance(s, dict) and "sessions_open" in s]
 
 
-def server_counts(stats: Optional[dict[str, Any]]) -> tuple[int, int]:
+def server_counts(stats: dict[str, Any] | None) -> tuple[int, int]:
     """(sessions open, sessions registered) over all services; (-1, -1) if unknown."""
     if not stats:
         return -1, -1
@@ -175,7 +189,7 @@ def server_counts(stats: Optional[dict[str, Any]]) -> tuple[int, int]:
     return opened, registered
 
 
-def server_errors(stats: Optional[dict[str, Any]]) -> Counter[str]:
+def server_errors(stats: dict[str, Any] | None) -> Counter[str]:
     """The services' problems by kind (/stats ``problems``) over all services."""
     out: Counter[str] = Counter()
     for s in services(stats):
@@ -183,9 +197,8 @@ def server_errors(stats: Optional[dict[str, Any]]) -> Counter[str]:
     return out
 
 
-def server_closes(stats: Optional[dict[str, Any]]) -> Counter[str]:
+def server_closes(stats: dict[str, Any] | None) -> Counter[str]:
     out: Counter[str] = Counter()
     for s in services(stats):
         out.update(s["sessions_closed"])
     return out
-

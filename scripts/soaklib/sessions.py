@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from typing import Any, Optional
+from typing import Any
 
 import gevent
 from gevent import socket
@@ -29,8 +29,24 @@ class Session:
     """Client state of one SockJS session; subclasses move the bytes."""
 
     __slots__ = (
-        "idx", "kind", "member", "base", "state", "seq", "pending", "last_rx", "late",
-        "b_next", "b_missed", "b_late", "last_frame", "silent", "sending", "sender", "greenlet", "opened",
+        "idx",
+        "kind",
+        "member",
+        "base",
+        "state",
+        "seq",
+        "pending",
+        "last_rx",
+        "late",
+        "b_next",
+        "b_missed",
+        "b_late",
+        "last_frame",
+        "silent",
+        "sending",
+        "sender",
+        "greenlet",
+        "opened",
     )
 
     def __init__(self, idx: int, kind: str, member: bool, prefix: str) -> None:
@@ -42,15 +58,15 @@ class Session:
         self.seq = 0
         self.pending: dict[int, float] = {}
         self.last_rx = 0
-        self.late: Optional[set[int]] = None
+        self.late: set[int] | None = None
         self.b_next = 1
-        self.b_missed: Optional[set[int]] = None
-        self.b_late: Optional[set[int]] = None
+        self.b_missed: set[int] | None = None
+        self.b_late: set[int] | None = None
         self.last_frame = now()
         self.silent = False
         self.sending = False
-        self.sender: Optional[Http] = None
-        self.greenlet: Optional[gevent.Greenlet] = None
+        self.sender: Http | None = None
+        self.greenlet: gevent.Greenlet | None = None
         self.opened = Event()
 
     # -- frames in -----------------------------------------------------------
@@ -177,9 +193,15 @@ class Session:
     def fail(self, exc: BaseException, where: str) -> None:
         """An I/O failure: an error unless we are closing this session ourselves."""
         if self.state in (NEW, OPEN):
-            kind = "timeout_io" if isinstance(exc, (socket.timeout, TimeoutError)) else \
-                "eof" if isinstance(exc, EOFError) else \
-                "protocol" if isinstance(exc, ProtocolError) else type(exc).__name__
+            kind = (
+                "timeout_io"
+                if isinstance(exc, (socket.timeout, TimeoutError))
+                else "eof"
+                if isinstance(exc, EOFError)
+                else "protocol"
+                if isinstance(exc, ProtocolError)
+                else type(exc).__name__
+            )
             T.error(f"{where}_{kind}", f"{self.kind} session {self.idx}: {exc!r}")
         self.die()
 
@@ -195,7 +217,7 @@ class Session:
     def send_broadcast(self, seq: int, pad: str) -> None:
         self._send([f"B:{seq}:{pad}"], None, bseq=seq)
 
-    def _send(self, messages: list[str], seq: Optional[int], bseq: Optional[int] = None) -> None:
+    def _send(self, messages: list[str], seq: int | None, bseq: int | None = None) -> None:
         self.sending = True
         try:
             self.transmit(json.dumps(messages).encode("utf-8"))
@@ -251,17 +273,19 @@ class WsSession(Session):
 
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
-        self.sock: Optional[socket.socket] = None
+        self.sock: socket.socket | None = None
         self.buf = bytearray()
 
     def open(self) -> None:
         """Connect, upgrade, and read the ``o`` frame (raises if any of it fails)."""
         self.sock = connect(IO_TIMEOUT)
         key = "dGhlIHNhbXBsZSBub25jZQ=="
-        self.sock.sendall((
-            f"GET {self.base}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode("latin-1"))
+        self.sock.sendall(
+            (
+                f"GET {self.base}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode("latin-1")
+        )
         buf = self.buf
         while (end := buf.find(b"\r\n\r\n")) < 0:
             data = self.sock.recv(65536)
@@ -269,7 +293,7 @@ class WsSession(Session):
                 raise EOFError("closed during the handshake")
             buf += data
         status = bytes(buf[:end]).split(b" ", 2)[1]
-        del buf[:end + 4]
+        del buf[: end + 4]
         if status != b"101":
             raise ProtocolError(f"handshake answered {status.decode()}")
         self.read_frame()  # the "o" frame
@@ -304,8 +328,8 @@ class WsSession(Session):
                     n = short if short < 126 else int.from_bytes(buf[2:head], "big")
                     if have >= head + n:
                         opcode = buf[0] & 0x0F
-                        payload = bytes(buf[head:head + n])
-                        del buf[:head + n]
+                        payload = bytes(buf[head : head + n])
+                        del buf[: head + n]
                         break
             data = recv(65536)
             if not data:
@@ -356,7 +380,7 @@ class HttpSession(Session):
 
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
-        self.conn: Optional[Http] = None
+        self.conn: Http | None = None
 
     def transmit(self, payload: bytes) -> None:
         self.http_send(payload)
@@ -418,7 +442,6 @@ class XhrStreamingSession(HttpSession):
             if line[:2] == b"hh" or not line:  # the 2 KiB prelude
                 continue
             self.on_frame(line.decode("utf-8"))
-
 
 
 class XhrPollingSession(HttpSession):
@@ -494,5 +517,3 @@ def start_session(sess: Session, gate: Semaphore, heartbeat_delay: float) -> Non
         sess.greenlet = gevent.spawn(sess.run, gate, heartbeat_delay)
     else:
         sess.greenlet = gevent.spawn(sess.run, gate)
-
-

@@ -50,12 +50,22 @@ def soak(args: argparse.Namespace, server: Server) -> int:
         T.all_latencies.extend(lat)
         T.latencies = []
         row = {
-            "t": round(now() - started), "phase": phase["name"],
-            "client_open": sum(T.open.values()), "server_open": s_open, "server_registered": s_reg,
-            "server_rss_mb": round(rss_mb(pid), 1), "server_fds": fd_count(pid), "client_rss_mb": round(rss_mb(os.getpid()), 1),
-            "sent": T.sent, "received": T.received, "bsent": B.seq, "breceived": T.breceived,
-            "heartbeats": sum(T.heartbeats.values()), "p99_ms": round(1000 * percentile(lat, 99), 1),
-            "errors": dict(T.errors), "server_errors": dict(server_errors(stats)),
+            "t": round(now() - started),
+            "phase": phase["name"],
+            "client_open": sum(T.open.values()),
+            "server_open": s_open,
+            "server_registered": s_reg,
+            "server_rss_mb": round(rss_mb(pid), 1),
+            "server_fds": fd_count(pid),
+            "client_rss_mb": round(rss_mb(os.getpid()), 1),
+            "sent": T.sent,
+            "received": T.received,
+            "bsent": B.seq,
+            "breceived": T.breceived,
+            "heartbeats": sum(T.heartbeats.values()),
+            "p99_ms": round(1000 * percentile(lat, 99), 1),
+            "errors": dict(T.errors),
+            "server_errors": dict(server_errors(stats)),
         }
         rows.append(row)
         print(
@@ -68,8 +78,11 @@ def soak(args: argparse.Namespace, server: Server) -> int:
         return row
 
     def reporter() -> None:
-        print(f"{'t(s)':>5} {'phase':<8} {'c_open':>6} {'s_open':>6} {'s_reg':>5} {'srvRSS':>8} {'s_fds':>6} "
-              f"{'cliRSS':>7} {'sent':>8} {'recv':>8} {'bsent':>5} {'brecv':>8} {'hbeats':>8} {'p99ms':>7} errors", flush=True)
+        print(
+            f"{'t(s)':>5} {'phase':<8} {'c_open':>6} {'s_open':>6} {'s_reg':>5} {'srvRSS':>8} {'s_fds':>6} "
+            f"{'cliRSS':>7} {'sent':>8} {'recv':>8} {'bsent':>5} {'brecv':>8} {'hbeats':>8} {'p99ms':>7} errors",
+            flush=True,
+        )
         while True:
             gevent.sleep(args.interval - (now() - started) % args.interval)
             report_line()
@@ -97,8 +110,11 @@ def soak(args: argparse.Namespace, server: Server) -> int:
         sess.opened.wait()
     open_time = now() - started
     failed_open = sum(1 for s in sessions if s.state != OPEN)
-    print(f"opened {n - failed_open}/{n} sessions in {open_time:.1f} s "
-          f"({Counter(s.kind for s in sessions if s.state == OPEN)}; {members} on /broadcast)", flush=True)
+    print(
+        f"opened {n - failed_open}/{n} sessions in {open_time:.1f} s "
+        f"({Counter(s.kind for s in sessions if s.state == OPEN)}; {members} on /broadcast)",
+        flush=True,
+    )
     gevent.sleep(2.0)
     after_open = report_line()
     phase["name"] = "steady"
@@ -153,7 +169,10 @@ def soak(args: argparse.Namespace, server: Server) -> int:
         pool.spawn(sess.close)
     pool.join()
     gevent.joinall([s.greenlet for s in sessions if s.greenlet is not None], timeout=30)
-    print(f"closed all sessions in {now() - t0:.1f} s; waiting {args.disconnect_delay + 5:.0f} s for the server to expire them", flush=True)
+    print(
+        f"closed all sessions in {now() - t0:.1f} s; waiting {args.disconnect_delay + 5:.0f} s for the server to expire them",
+        flush=True,
+    )
     gevent.sleep(args.disconnect_delay + 5)
     phase["name"] = "closed"
     end = report_line()
@@ -169,44 +188,70 @@ def soak(args: argparse.Namespace, server: Server) -> int:
     soak_server_errors = server_errors(stats_before_close)
     print()
     print("== summary ==")
-    print(f"sessions: {opened}/{n} opened in {open_time:.1f} s, {members} on /broadcast, mix "
-          + ", ".join(f"{KIND_NAMES[k]} {c}" for k, c in sorted(Counter(kinds).items())))
-    print(f"server RSS: base {base_rss:.1f} MB, after open {after_open['server_rss_mb']:.1f} MB, "
-          f"before close {before_close['server_rss_mb']:.1f} MB, peak {max(peak_rss, hwm):.1f} MB (VmHWM {hwm:.1f}), "
-          f"end {end['server_rss_mb']:.1f} MB")
+    print(
+        f"sessions: {opened}/{n} opened in {open_time:.1f} s, {members} on /broadcast, mix "
+        + ", ".join(f"{KIND_NAMES[k]} {c}" for k, c in sorted(Counter(kinds).items()))
+    )
+    print(
+        f"server RSS: base {base_rss:.1f} MB, after open {after_open['server_rss_mb']:.1f} MB, "
+        f"before close {before_close['server_rss_mb']:.1f} MB, peak {max(peak_rss, hwm):.1f} MB (VmHWM {hwm:.1f}), "
+        f"end {end['server_rss_mb']:.1f} MB"
+    )
     warm = next((r for r in rows if r["phase"] == "steady" and r["t"] >= open_time + 60), before_close)
     warm_kb = (warm["server_rss_mb"] - base_rss) * 1024 / max(1, opened)
     span = max(1.0, before_close["t"] - warm["t"])
     creep = before_close["server_rss_mb"] - warm["server_rss_mb"]
-    print(f"server RSS per session: {per_session_kb:.1f} KiB just after opening, {warm_kb:.1f} KiB once traffic "
-          f"flows (t={warm['t']} s, {warm['server_rss_mb']:.1f} MB); from then to the end of the soak "
-          f"{creep:+.1f} MB in {span:.0f} s ({creep * 1024 / span * 60:+.0f} KiB/min)")
+    print(
+        f"server RSS per session: {per_session_kb:.1f} KiB just after opening, {warm_kb:.1f} KiB once traffic "
+        f"flows (t={warm['t']} s, {warm['server_rss_mb']:.1f} MB); from then to the end of the soak "
+        f"{creep:+.1f} MB in {span:.0f} s ({creep * 1024 / span * 60:+.0f} KiB/min)"
+    )
     print(f"server fds: base {base_fds}, open {after_open['server_fds']}, end {end['server_fds']}")
-    print(f"echo: {T.sent} sent, {T.received} received, RTT p50 {1000 * percentile(lat, 50):.1f} ms, "
-          f"p99 {1000 * percentile(lat, 99):.1f} ms, max {1000 * max(lat, default=float('nan')):.1f} ms")
+    print(
+        f"echo: {T.sent} sent, {T.received} received, RTT p50 {1000 * percentile(lat, 50):.1f} ms, "
+        f"p99 {1000 * percentile(lat, 99):.1f} ms, max {1000 * max(lat, default=float('nan')):.1f} ms"
+    )
     expected_b = sum(1 for s in sessions if s.member and s.state != NEW) * B.seq
-    print(f"broadcast: {B.seq} published ({len(B.failed)} failed to send), {T.breceived} deliveries "
-          f"(members x published = {expected_b})")
+    print(
+        f"broadcast: {B.seq} published ({len(B.failed)} failed to send), {T.breceived} deliveries "
+        f"(members x published = {expected_b})"
+    )
     steady = max(1.0, args.duration)
-    print(f"heartbeats: {sum(T.heartbeats.values())} ({dict(T.heartbeats)}), "
-          f"{sum(T.heartbeats.values()) / steady:.0f}/s vs at most {opened / args.heartbeat_delay:.0f}/s for silent sessions; "
-          f"xhr-streaming re-opens {T.reopens}, polls {T.polls}")
+    print(
+        f"heartbeats: {sum(T.heartbeats.values())} ({dict(T.heartbeats)}), "
+        f"{sum(T.heartbeats.values()) / steady:.0f}/s vs at most {opened / args.heartbeat_delay:.0f}/s for silent sessions; "
+        f"xhr-streaming re-opens {T.reopens}, polls {T.polls}"
+    )
     print(f"client errors: {sum(T.errors.values())} {fmt_errors(T.errors)}")
     for kind, example in sorted(T.examples.items()):
         print(f"    e.g. {kind}: {example}")
     print(f"shutdown-phase client errors: {fmt_errors(T.shutdown_errors)}")
-    print(f"server /stats errors during the soak: {fmt_errors(soak_server_errors)}; "
-          f"closes during the soak: {fmt_errors(server_closes(stats_before_close))}")
-    print(f"server after shutdown: {s_open_end} open, {s_reg_end} registered; errors {fmt_errors(server_errors(stats_end))}; "
-          f"closes {fmt_errors(server_closes(stats_end))}")
+    print(
+        f"server /stats errors during the soak: {fmt_errors(soak_server_errors)}; "
+        f"closes during the soak: {fmt_errors(server_closes(stats_before_close))}"
+    )
+    print(
+        f"server after shutdown: {s_open_end} open, {s_reg_end} registered; errors {fmt_errors(server_errors(stats_end))}; "
+        f"closes {fmt_errors(server_closes(stats_end))}"
+    )
     print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {code}")
     for line in server.examples:
         print("    " + line)
-    problems = sum(T.errors.values()) + sum(soak_server_errors.values()) + server.trouble["ERROR"] + server.trouble["Traceback"]
+    problems = (
+        sum(T.errors.values())
+        + sum(soak_server_errors.values())
+        + server.trouble["ERROR"]
+        + server.trouble["Traceback"]
+    )
     problems += failed_open
-    record = {"rows": rows, "errors": T.errors, "shutdown_errors": T.shutdown_errors, "server_log": server.trouble,
-              "base_rss": base_rss, "hwm": hwm}
-    return verdict(problems, sessions_left=s_open_end != 0 or s_reg_end != 0, exit_code=code, json_path=args.json,
-                   record=record)
-
-
+    record = {
+        "rows": rows,
+        "errors": T.errors,
+        "shutdown_errors": T.shutdown_errors,
+        "server_log": server.trouble,
+        "base_rss": base_rss,
+        "hwm": hwm,
+    }
+    return verdict(
+        problems, sessions_left=s_open_end != 0 or s_reg_end != 0, exit_code=code, json_path=args.json, record=record
+    )

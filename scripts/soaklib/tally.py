@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Optional
+from typing import Any
 
 from .rawclient import now
 
@@ -65,6 +65,7 @@ class Broadcasts:
 
 B = Broadcasts()
 
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -76,10 +77,9 @@ def fmt_errors(errors: Counter[str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(errors.items())) or "-"
 
 
-
-
-def verdict(problems: int, *, sessions_left: bool, exit_code: int, json_path: Optional[str], record: dict[str, Any],
-            ok: str = "OK") -> int:
+def verdict(
+    problems: int, *, sessions_left: bool, exit_code: int, json_path: str | None, record: dict[str, Any], ok: str = "OK"
+) -> int:
     """The end of every mode's report: the server's own problems, the JSON record, the RESULT line.
 
     ``problems`` are those the mode counted already; returns the exit status.

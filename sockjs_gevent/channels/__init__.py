@@ -1,14 +1,14 @@
 """Broadcast to groups of connections, in one process or across many (Redis).
 
-    from sockjs_gevent import channels
+from sockjs_gevent import channels
 
-    room = conn.channel("lobby")          # scoped to the connection's service
-    room = channels.channel("lobby")      # one name for the whole process
-    room.join(conn)
-    room.publish(text, exclude=conn)      # everyone but the sender
-    channels.send_to(conn_id, text)       # one connection, on any worker
-    service.publish("lobby", text)        # outside a handler: a service's room (SockJS.publish)
-    channels.configure(channels.RedisBackend("redis://127.0.0.1:6379/0"))
+room = conn.channel("lobby")          # scoped to the connection's service
+room = channels.channel("lobby")      # one name for the whole process
+room.join(conn)
+room.publish(text, exclude=conn)      # everyone but the sender
+channels.send_to(conn_id, text)       # one connection, on any worker
+service.publish("lobby", text)        # outside a handler: a service's room (SockJS.publish)
+channels.configure(channels.RedisBackend("redis://127.0.0.1:6379/0"))
 """
 
 from .hub import (

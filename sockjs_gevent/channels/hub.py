@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Iterator, Optional, Protocol, Union
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from .. import protocol
 
@@ -40,13 +41,13 @@ class Member(Protocol):
     @property
     def closed(self) -> bool: ...
 
-    def on_close(self, callback: Callable[["Member"], object]) -> None: ...
+    def on_close(self, callback: Callable[[Member], object]) -> None: ...
 
     def send_quoted(self, message: str, quoted: str) -> bool: ...
 
 
 class DeliverFn(Protocol):
-    def __call__(self, channel: str, message: str, exclude: Optional[str] = None) -> int: ...
+    def __call__(self, channel: str, message: str, exclude: str | None = None) -> int: ...
 
 
 class Backend(Protocol):
@@ -59,7 +60,7 @@ class Backend(Protocol):
     def start(self, deliver: DeliverFn) -> None:
         """Begin; call ``deliver(channel, message, exclude)`` for each publish to deliver locally."""
 
-    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+    def publish(self, channel: str, message: str, exclude: str | None = None) -> int:
         """Send ``message`` to ``channel`` everywhere, skipping the member whose id is ``exclude``.
 
         Returns how many members of this process it was queued for now
@@ -74,12 +75,12 @@ class LocalBackend:
     """Everything in one process: a publish is a local delivery."""
 
     def __init__(self) -> None:
-        self._deliver: Optional[DeliverFn] = None
+        self._deliver: DeliverFn | None = None
 
     def start(self, deliver: DeliverFn) -> None:
         self._deliver = deliver
 
-    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+    def publish(self, channel: str, message: str, exclude: str | None = None) -> int:
         assert self._deliver is not None, "backend not started"
         return self._deliver(channel, message, exclude)
 
@@ -89,8 +90,10 @@ class LocalBackend:
 
 def _check_text(message: object) -> None:
     if not isinstance(message, str):
-        raise TypeError(f"channel messages are text: publish() takes str, got {type(message).__name__} "
-                        "(publish_json() sends a value as JSON text)")
+        raise TypeError(
+            f"channel messages are text: publish() takes str, got {type(message).__name__} "
+            "(publish_json() sends a value as JSON text)"
+        )
 
 
 def _json_message(value: Any) -> str:
@@ -113,7 +116,7 @@ class Channel:
 
     __slots__ = ("name", "key", "_hub")
 
-    def __init__(self, hub: "ChannelHub", name: str, key: str) -> None:
+    def __init__(self, hub: ChannelHub, name: str, key: str) -> None:
         #: The name it was asked for by.
         self.name = name
         #: The name with its scope: what the backend carries.
@@ -127,7 +130,7 @@ class Channel:
     def leave(self, conn: Member) -> None:
         self._hub.leave(self.key, conn)
 
-    def publish(self, message: str, exclude: Optional[Union[Member, str]] = None) -> int:
+    def publish(self, message: str, exclude: Member | str | None = None) -> int:
         """Send ``message`` to every member, in every process of the backend.
 
         ``exclude`` (a connection or its id) is skipped: the sender of a
@@ -138,7 +141,7 @@ class Channel:
         _check_text(message)
         return self._hub.backend.publish(self.key, message, _member_id(exclude)) or 0
 
-    def publish_json(self, value: Any, exclude: Optional[Union[Member, str]] = None) -> int:
+    def publish_json(self, value: Any, exclude: Member | str | None = None) -> int:
         """Publish ``value`` as JSON text (what ``conn.recv_json()`` and the browser's ``JSON.parse`` decode).
 
         As ``publish``; a value JSON cannot encode raises at once.
@@ -160,7 +163,7 @@ class Channel:
         return f"<Channel {self.name!r} with {len(self)} local members>"
 
 
-def _member_id(member: Optional[Union[Member, str]]) -> Optional[str]:
+def _member_id(member: Member | str | None) -> str | None:
     if member is None or isinstance(member, str):
         return member
     return member.id
@@ -169,7 +172,7 @@ def _member_id(member: Optional[Union[Member, str]]) -> Optional[str]:
 class ChannelHub:
     """The channels of one process, delivered through ``backend``."""
 
-    def __init__(self, backend: Optional[Backend] = None) -> None:
+    def __init__(self, backend: Backend | None = None) -> None:
         self.backend: Backend = backend if backend is not None else LocalBackend()
         # channel key -> members (a dict keeps join order)
         self._members: dict[str, dict[Member, None]] = {}
@@ -207,7 +210,7 @@ class ChannelHub:
         """The names of the channels ``conn`` has joined, in joining order."""
         return [key.rpartition(_SCOPE_SEPARATOR)[2] for key in self._rooms.get(conn, ())]
 
-    def deliver(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+    def deliver(self, channel: str, message: str, exclude: str | None = None) -> int:
         """Queue ``message`` for every local member of ``channel`` but ``exclude``; returns how many."""
         if channel.startswith(_DIRECT):
             member = self._by_id.get(channel[1:])
@@ -232,7 +235,7 @@ class ChannelHub:
         job): the Redis backend sends from a background greenlet, which
         exiting would cut short. True at once in-process.
         """
-        flush: Optional[Callable[[float], bool]] = getattr(self.backend, "flush", None)
+        flush: Callable[[float], bool] | None = getattr(self.backend, "flush", None)
         return True if flush is None else flush(timeout)
 
     def stop(self) -> None:
@@ -281,7 +284,7 @@ class ChannelHub:
         return member in self._members.get(key, ())
 
 
-_default_hub: Optional[ChannelHub] = None
+_default_hub: ChannelHub | None = None
 
 
 def default_hub() -> ChannelHub:

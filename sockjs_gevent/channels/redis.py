@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Optional
+from typing import Any
 
 import gevent
 from gevent import monkey
 from gevent.event import AsyncResult, Event
 from gevent.queue import Full, Queue
 
-from .hub import REDIS_URL_ENV  # noqa: F401 (the variable naming the server; defined with the hub)
-from .hub import DeliverFn
+from .hub import (
+    REDIS_URL_ENV,  # noqa: F401 (the variable naming the server; defined with the hub)
+    DeliverFn,
+)
 
 log = logging.getLogger("sockjs_gevent.channels.redis")
 
@@ -43,8 +45,13 @@ MAX_PENDING = 100_000
 class RedisBackend:
     """Channels across processes through Redis pub/sub at ``url``."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "sockjs:", max_backoff: float = 5.0,
-                 max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        prefix: str = "sockjs:",
+        max_backoff: float = 5.0,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         import redis  # imported here: only Redis deployments need the package
 
         self._redis = redis
@@ -53,7 +60,7 @@ class RedisBackend:
         self.max_backoff = max_backoff
         self._origin = os.urandom(_ORIGIN_BYTES)
         self._client: Any = None
-        self._deliver: Optional[DeliverFn] = None
+        self._deliver: DeliverFn | None = None
         self._outgoing: Queue = Queue(max_pending)
         self._greenlets: list[gevent.Greenlet] = []
         #: Publishes that reached local members only (Redis down or stalled).
@@ -74,11 +81,14 @@ class RedisBackend:
         # One immediate retry (a pooled connection that went stale while Redis
         # restarted), then the error reaches our loops, which log it and back off.
         self._client = self._redis.Redis.from_url(
-            self.url, socket_connect_timeout=2.0, health_check_interval=10, retry=Retry(NoBackoff(), 1),
+            self.url,
+            socket_connect_timeout=2.0,
+            health_check_interval=10,
+            retry=Retry(NoBackoff(), 1),
         )
         self._greenlets = [gevent.spawn(self._read_loop), gevent.spawn(self._write_loop)]
 
-    def publish(self, channel: str, message: str, exclude: Optional[str] = None) -> int:
+    def publish(self, channel: str, message: str, exclude: str | None = None) -> int:
         """Deliver to this process's members now (returns how many), and queue the publish for the other workers."""
         assert self._deliver is not None, "backend not started"
         delivered = self._deliver(channel, message, exclude)  # local members first, whatever Redis does
@@ -87,8 +97,10 @@ class RedisBackend:
         except Full:
             self.dropped += 1
             if self.dropped % 1000 == 1:
-                log.warning("the Redis writer is %d messages behind; new publishes reach local members only",
-                            self._outgoing.maxsize)
+                log.warning(
+                    "the Redis writer is %d messages behind; new publishes reach local members only",
+                    self._outgoing.maxsize,
+                )
         return delivered
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -138,8 +150,7 @@ class RedisBackend:
                 self.dropped += lost
                 for flushed in flushes + more_flushes:
                     flushed.set(False)
-                log.warning("redis publish failed (%s); %d message(s) reached local members only",
-                            _describe(exc), lost)
+                log.warning("redis publish failed (%s); %d message(s) reached local members only", _describe(exc), lost)
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
@@ -181,25 +192,24 @@ class RedisBackend:
                 except Exception:  # noqa: BLE001
                     pass
 
-
-    def _encode(self, message: str, exclude: Optional[str]) -> bytes:
+    def _encode(self, message: str, exclude: str | None) -> bytes:
         """Our origin, the excluded member's id (length-prefixed), the message."""
         skip = (exclude or "").encode("ascii")
         return self._origin + bytes([len(skip)]) + skip + message.encode("utf-8", "surrogatepass")
 
 
-def _split(items: list[Any]) -> tuple[list[tuple[str, str, Optional[str]]], list[AsyncResult]]:
+def _split(items: list[Any]) -> tuple[list[tuple[str, str, str | None]], list[AsyncResult]]:
     """(publishes, flush markers) of what the writer took from its queue."""
     publishes = [item for item in items if not isinstance(item, AsyncResult)]
     return publishes, [item for item in items if isinstance(item, AsyncResult)]
 
 
-def _decode(data: bytes) -> tuple[str, Optional[str]]:
+def _decode(data: bytes) -> tuple[str, str | None]:
     """(message, excluded id) of a publish from another worker."""
     n = data[_ORIGIN_BYTES]
     start = _ORIGIN_BYTES + 1
-    exclude = data[start: start + n].decode("ascii") if n else None
-    return data[start + n:].decode("utf-8", "surrogatepass"), exclude
+    exclude = data[start : start + n].decode("ascii") if n else None
+    return data[start + n :].decode("utf-8", "surrogatepass"), exclude
 
 
 def _describe(exc: BaseException) -> str:

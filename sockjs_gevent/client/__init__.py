@@ -22,7 +22,8 @@ import json
 import random
 import ssl
 import string
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
 from ..compression import Compression
@@ -35,8 +36,17 @@ from .transports import TRANSPORTS, WebSocketTransport
 #: The /websocket endpoint with no SockJS framing (the server's conn.transport says the same).
 RAW_WEBSOCKET = "raw-websocket"
 
-__all__ = ["connect", "info", "ClientConnection", "ConnectError", "TRANSPORTS", "connect_multiplex", "MultiplexConnection",
-           "MultiplexStream", "StreamOverflowError"]
+__all__ = [
+    "connect",
+    "info",
+    "ClientConnection",
+    "ConnectError",
+    "TRANSPORTS",
+    "connect_multiplex",
+    "MultiplexConnection",
+    "MultiplexStream",
+    "StreamOverflowError",
+]
 
 
 class ConnectError(ConnectionError):
@@ -45,7 +55,7 @@ class ConnectError(ConnectionError):
     ``code`` and ``reason`` are the close the server sent, when it sent one.
     """
 
-    def __init__(self, message: str, code: Optional[int] = None, reason: str = "") -> None:
+    def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -86,12 +96,12 @@ def connect(
     transport: str = "auto",
     timeout: float = 10.0,
     headers: Sequence[tuple[str, str]] = (),
-    session_id: Optional[str] = None,
-    server_id: Optional[str] = None,
-    idle_timeout: Optional[float] = None,
+    session_id: str | None = None,
+    server_id: str | None = None,
+    idle_timeout: float | None = None,
     ssl_context: Any = None,
-    cookies: Optional[Mapping[str, str]] = None,
-    compression: Union[bool, Compression, None] = False,
+    cookies: Mapping[str, str] | None = None,
+    compression: bool | Compression | None = False,
 ) -> ClientConnection:
     """Open a session on the SockJS service at ``url`` and wait until it is open.
 
@@ -121,17 +131,31 @@ def connect(
     jar = CookieJar(cookies)
     conn.cookie_jar = jar
     if transport == RAW_WEBSOCKET:
-        impl = WebSocketTransport(conn, host, port, prefix + "/websocket", headers, timeout, ssl_context, query, jar,
-                                  raw=True, compression=settings)
+        impl = WebSocketTransport(
+            conn,
+            host,
+            port,
+            prefix + "/websocket",
+            headers,
+            timeout,
+            ssl_context,
+            query,
+            jar,
+            raw=True,
+            compression=settings,
+        )
     else:
         cls = TRANSPORTS.get(transport)
         if cls is None:
-            raise ValueError(f"unknown transport {transport!r}; choose from auto, {RAW_WEBSOCKET}, {', '.join(TRANSPORTS)}")
+            raise ValueError(
+                f"unknown transport {transport!r}; choose from auto, {RAW_WEBSOCKET}, {', '.join(TRANSPORTS)}"
+            )
         server_id = server_id or "%03d" % random.randrange(1000)
         session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
         extra = {"compression": settings} if cls is WebSocketTransport else {}
-        impl = cls(conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context, query, jar,
-                   **extra)
+        impl = cls(
+            conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context, query, jar, **extra
+        )
     impl.idle_timeout = idle_timeout
     conn.transport = impl
     impl.start()
@@ -141,6 +165,7 @@ def connect(
     if not conn.was_opened:
         raise ConnectError(
             f"session at {url} closed before opening: {conn.close_code} {conn.close_reason}",
-            conn.close_code, conn.close_reason,
+            conn.close_code,
+            conn.close_reason,
         )
     return conn

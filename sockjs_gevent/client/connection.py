@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterator, Optional
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from gevent.event import Event
 from gevent.queue import Empty, Queue
@@ -26,22 +27,22 @@ class ClientConnection:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.transport: Optional["Transport"] = None
+        self.transport: Transport | None = None
         self.opened = Event()  # set on open, or on a close before open
         #: True once the server opened the session (``o`` or a raw WebSocket).
         self.was_opened = False
-        self.close_code: Optional[int] = None
+        self.close_code: int | None = None
         self.close_reason = ""
         self._inbox: Queue = Queue()
         #: The session's cookies (set by ``connect``).
-        self.cookie_jar: Optional["CookieJar"] = None
+        self.cookie_jar: CookieJar | None = None
 
     @property
     def cookies(self) -> dict[str, str]:
         """The cookies the session sends (what the server set, and what it started with)."""
         return self.cookie_jar.cookies if self.cookie_jar is not None else {}
 
-    def __enter__(self) -> "ClientConnection":
+    def __enter__(self) -> ClientConnection:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -65,7 +66,7 @@ class ClientConnection:
         self.transport.send(message)
         return True
 
-    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+    def recv(self, timeout: float | None = None) -> str | None:
         """The next message; None once closed; TimeoutError after ``timeout``."""
         if self.closed and self._inbox.empty():
             return None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
-from typing import Iterable, Mapping, Optional
 
 
 class CookieJar:
@@ -14,7 +14,7 @@ class CookieJar:
     login cookie). ``Max-Age=0`` removes a cookie.
     """
 
-    def __init__(self, initial: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, initial: Mapping[str, str] | None = None) -> None:
         self.cookies: dict[str, str] = dict(initial or {})
 
     def header(self) -> list[tuple[str, str]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import h11
 from gevent import socket
@@ -27,7 +28,7 @@ class Response:
         self.status = status
         self.headers = headers
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         key = name.lower().encode("latin-1")
         for k, v in self.headers:
             if k == key:
@@ -42,16 +43,16 @@ class HttpConnection:
     bounds every later socket operation, e.g. waiting for a long poll's answer.
     """
 
-    def __init__(self, host: str, port: int, timeout: Optional[float] = 10.0, ssl_context: Any = None) -> None:
+    def __init__(self, host: str, port: int, timeout: float | None = 10.0, ssl_context: Any = None) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         #: A client-side ``ssl.SSLContext`` for https, or None.
         self.ssl_context = ssl_context
         #: Seconds a read or write may stall once connected; None waits forever.
-        self.read_timeout: Optional[float] = timeout
-        self._sock: Optional[socket.socket] = None
-        self._h11: Optional[h11.Connection] = None
+        self.read_timeout: float | None = timeout
+        self._sock: socket.socket | None = None
+        self._h11: h11.Connection | None = None
 
     def _connect(self) -> None:
         self.close()

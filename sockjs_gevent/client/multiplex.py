@@ -27,7 +27,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import gevent
 from gevent.event import Event
@@ -64,7 +65,7 @@ class MultiplexStream:
     ``close_reason`` says why it closed.
     """
 
-    def __init__(self, mux: "MultiplexConnection", name: str, wire: str, max_queued: int) -> None:
+    def __init__(self, mux: MultiplexConnection, name: str, wire: str, max_queued: int) -> None:
         #: The name given to ``subscribe``.
         self.name = name
         #: The name on the wire (``wire_name(name)``: JavaScript's ``escape``).
@@ -100,7 +101,7 @@ class MultiplexStream:
         """``value`` as JSON text on this stream (what the stream handler's ``recv_json()`` decodes)."""
         return self.send(json_text(value))
 
-    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+    def recv(self, timeout: float | None = None) -> str | None:
         """The next message on this stream; None once it is closed and read to the end.
 
         Raises TimeoutError after ``timeout`` seconds with nothing to return,
@@ -116,7 +117,7 @@ class MultiplexStream:
             return None
         return item  # type: ignore[return-value]
 
-    def recv_json(self, timeout: Optional[float] = None) -> Any:
+    def recv_json(self, timeout: float | None = None) -> Any:
         """The next message decoded from JSON; None once closed.
 
         Raises ValueError for a message that is not JSON, the rest as ``recv``.
@@ -131,7 +132,7 @@ class MultiplexStream:
                 return
             yield message
 
-    def wait_closed(self, timeout: Optional[float] = None) -> bool:
+    def wait_closed(self, timeout: float | None = None) -> bool:
         """Wait until the stream is closed; False if ``timeout`` seconds passed first."""
         return self._ended.wait(timeout)
 
@@ -143,7 +144,7 @@ class MultiplexStream:
         if not self.closed:
             self._mux._unsubscribe(self, "closed by the client")
 
-    def __enter__(self) -> "MultiplexStream":
+    def __enter__(self) -> MultiplexStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -236,7 +237,7 @@ class MultiplexConnection:
         self.connection.close(code, reason)
         self._end_all()
 
-    def __enter__(self) -> "MultiplexConnection":
+    def __enter__(self) -> MultiplexConnection:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -313,9 +314,13 @@ def connect_multiplex(url: str, *, max_queued: int = DEFAULT_MAX_QUEUED, **optio
 
 def _not_a_connection(obj: object) -> str:
     given = "a URL" if isinstance(obj, str) else f"{obj!r}"
-    message = (f"MultiplexConnection takes a ClientConnection: MultiplexConnection(connect(url)), "
-               f"or connect_multiplex(url); got {given}")
+    message = (
+        f"MultiplexConnection takes a ClientConnection: MultiplexConnection(connect(url)), "
+        f"or connect_multiplex(url); got {given}"
+    )
     if type(obj).__name__ in ("SockJS", "HandlerClient", "Multiplexer"):
-        message += (". To test a multiplexed service in-process, without a server, use "
-                    "sockjs_gevent.multiplex.testing.MultiplexClient")
+        message += (
+            ". To test a multiplexed service in-process, without a server, use "
+            "sockjs_gevent.multiplex.testing.MultiplexClient"
+        )
     return message

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote
 
 import gevent
@@ -28,8 +29,18 @@ class Transport:
 
     name = ""
 
-    def __init__(self, conn: ClientConnection, host: str, port: int, session_path: str, headers: Headers, timeout: float,
-                 ssl_context: Any = None, query: str = "", cookies: Optional[CookieJar] = None) -> None:
+    def __init__(
+        self,
+        conn: ClientConnection,
+        host: str,
+        port: int,
+        session_path: str,
+        headers: Headers,
+        timeout: float,
+        ssl_context: Any = None,
+        query: str = "",
+        cookies: CookieJar | None = None,
+    ) -> None:
         self.conn = conn
         #: The service URL's query string ("?token=..."), kept on every request of the session.
         self.query = f"?{query}" if query else ""
@@ -45,7 +56,7 @@ class Transport:
         #: Seconds the receiving side may hear nothing before the session is
         #: taken as broken (1006); None waits forever, as browsers do (the
         #: server's heartbeats show that it is alive). Set before ``start()``.
-        self.idle_timeout: Optional[float] = None
+        self.idle_timeout: float | None = None
         self._greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
@@ -77,13 +88,13 @@ class WebSocketTransport(Transport):
 
     name = "websocket"
 
-    def __init__(self, *args, raw: bool = False, compression: Optional[Compression] = None, **kwargs) -> None:
+    def __init__(self, *args, raw: bool = False, compression: Compression | None = None, **kwargs) -> None:
         """``compression``: offer permessage-deflate with these settings (the server may decline)."""
         super().__init__(*args, **kwargs)
         self.raw = raw
         self.compression = compression
-        self._sock: Optional[socket.socket] = None
-        self._engine: Optional[ClientProtocol] = None
+        self._sock: socket.socket | None = None
+        self._engine: ClientProtocol | None = None
 
     @property
     def compressed(self) -> bool:
@@ -106,8 +117,9 @@ class WebSocketTransport(Transport):
         path = self.target("websocket") if not self.raw else self.session_path + self.query
         scheme = "wss" if self.ssl_context is not None else "ws"
         extensions = [self.compression.client_factory()] if self.compression is not None else None
-        self._engine = ClientProtocol(parse_uri(f"{scheme}://{self.host}:{self.port}{path}"), max_size=None,
-                                      extensions=extensions)
+        self._engine = ClientProtocol(
+            parse_uri(f"{scheme}://{self.host}:{self.port}{path}"), max_size=None, extensions=extensions
+        )
         request = self._engine.connect()
         for key, value in [*self.headers, *self.cookies.header()]:
             request.headers[key] = value
@@ -313,6 +325,4 @@ class XhrPollingTransport(HttpReceivingTransport):
                 self.conn.handle_frame(line.decode("utf-8"))
 
 
-TRANSPORTS = {
-    t.name: t for t in (WebSocketTransport, XhrStreamingTransport, EventSourceTransport, XhrPollingTransport)
-}
+TRANSPORTS = {t.name: t for t in (WebSocketTransport, XhrStreamingTransport, EventSourceTransport, XhrPollingTransport)}

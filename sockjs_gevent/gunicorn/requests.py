@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .worker import Worker
@@ -25,8 +26,9 @@ class ForwardedScheme:
     """
 
     def __init__(self, secure_scheme_headers: dict[str, str], forwarded_allow_ips: Iterable[str]) -> None:
-        self.headers = [("HTTP_" + name.upper().replace("-", "_"), value)
-                        for name, value in secure_scheme_headers.items()]
+        self.headers = [
+            ("HTTP_" + name.upper().replace("-", "_"), value) for name, value in secure_scheme_headers.items()
+        ]
         allowed = list(forwarded_allow_ips)
         self.anyone = "*" in allowed
         self.networks = []
@@ -84,8 +86,11 @@ class RequestInfo:
         self.version = (1, 1) if environ.get("SERVER_PROTOCOL") == "HTTP/1.1" else (1, 0)
         self.scheme = environ.get("wsgi.url_scheme")
         self.remote_addr = environ.get("REMOTE_ADDR")
-        headers = [(key[5:].replace("_", "-"), value) for key, value in environ.items()
-                   if key.startswith("HTTP_") and isinstance(value, str)]
+        headers = [
+            (key[5:].replace("_", "-"), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and isinstance(value, str)
+        ]
         for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             if key in environ:
                 headers.append((key.replace("_", "-"), environ[key]))
@@ -107,7 +112,7 @@ class ResponseInfo:
 class GunicornAccess:
     """An HttpServer ``access_log``: gunicorn's access logger and post_request hook, per answered request."""
 
-    def __init__(self, worker: "Worker", log_access: bool, post_request: Optional[Callable[..., Any]]) -> None:
+    def __init__(self, worker: Worker, log_access: bool, post_request: Callable[..., Any] | None) -> None:
         self.worker = worker
         self.log_access = log_access
         self.post_request = post_request
@@ -152,6 +157,7 @@ class ErrorStream:
 
 def bad_request(start_response: Any, message: str) -> list[bytes]:
     body = message.encode("latin-1")
-    start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
-                                       ("Connection", "close")])
+    start_response(
+        "400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), ("Connection", "close")]
+    )
     return [body]

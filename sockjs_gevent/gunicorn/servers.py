@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from gevent.pool import Pool
 
@@ -20,7 +21,7 @@ WSGIApp = Callable[..., Iterable[bytes]]
 class ListenerServer(HttpServer):
     """An HttpServer on one of gunicorn's listeners; ``environ`` is added to every request's environ."""
 
-    def __init__(self, *args: Any, environ: Optional[dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, environ: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.extra_environ = environ or {}
 
@@ -32,7 +33,7 @@ class ListenerServer(HttpServer):
         self.base_environ.update(self.extra_environ)
 
 
-def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple[list[HttpServer], Any]]:
+def start_servers_with_handoff(worker: Worker, app: WSGIApp) -> tuple[list[HttpServer], Any] | None:
     """The worker's servers, one per gunicorn listener, started, with their hand-off; None if stopped first.
 
     With ``workers > 1`` the worker first claims a hand-off slot (waiting,
@@ -64,8 +65,16 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
     environ = {"wsgi.multiprocess": cfg.workers > 1, "wsgi.errors": ErrorStream(cfg)}
     servers: list[HttpServer] = []
     for listener in worker.sockets:
-        server = ListenerServer(listener, app, config, ssl_context=ssl_context, spawn=pool, environ=environ,
-                                handoff=handoff, access_log=worker.access)
+        server = ListenerServer(
+            listener,
+            app,
+            config,
+            ssl_context=ssl_context,
+            spawn=pool,
+            environ=environ,
+            handoff=handoff,
+            access_log=worker.access,
+        )
         if cfg.workers > 1:
             server.max_accept = 1  # take one connection at a time: the workers share the accepting (as ggevent)
         servers.append(server)
@@ -76,8 +85,9 @@ def start_servers_with_handoff(worker: "Worker", app: WSGIApp) -> Optional[tuple
         server.start()
     where = ", ".join(worker.listener_names)
     if handoff is not None:
-        worker.log.info("sockjs-gevent worker ready (pid: %s): %s, hand-off slot %d of %d", worker.pid, where, slot,
-                        cfg.workers)
+        worker.log.info(
+            "sockjs-gevent worker ready (pid: %s): %s, hand-off slot %d of %d", worker.pid, where, slot, cfg.workers
+        )
     else:
         worker.log.info("sockjs-gevent worker ready (pid: %s): %s", worker.pid, where)
     return servers, handoff

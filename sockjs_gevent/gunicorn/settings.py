@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 from ..http import HttpConfig
 
@@ -17,19 +17,27 @@ def refusals(cfg: Any) -> list[str]:
     """The settings this worker cannot run with, one line each (empty when it can run)."""
     problems = []
     if cfg.threads > 1:
-        problems.append(f"{NAME} runs greenlets, not threads: remove --threads {cfg.threads} and bound concurrent "
-                        f"connections per worker with --worker-connections (now {cfg.worker_connections})")
+        problems.append(
+            f"{NAME} runs greenlets, not threads: remove --threads {cfg.threads} and bound concurrent "
+            f"connections per worker with --worker-connections (now {cfg.worker_connections})"
+        )
     if cfg.preload_app:
-        problems.append(f"{NAME} cannot preload the app (--preload): it would be imported in the arbiter before "
-                        "gevent's monkey-patching, and a blocking call in it would freeze every session of a worker; "
-                        "drop --preload (each worker imports the app right after patching)")
+        problems.append(
+            f"{NAME} cannot preload the app (--preload): it would be imported in the arbiter before "
+            "gevent's monkey-patching, and a blocking call in it would freeze every session of a worker; "
+            "drop --preload (each worker imports the app right after patching)"
+        )
     if cfg.is_ssl and cfg.workers > 1:
-        problems.append(f"{NAME} with {cfg.workers} workers hands connections between them, and a TLS connection "
-                        "cannot move to another process: terminate TLS at nginx (examples/nginx.conf) or run -w 1 "
-                        "with certfile/keyfile")
+        problems.append(
+            f"{NAME} with {cfg.workers} workers hands connections between them, and a TLS connection "
+            "cannot move to another process: terminate TLS at nginx (examples/nginx.conf) or run -w 1 "
+            "with certfile/keyfile"
+        )
     if getattr(cfg, "proxy_protocol", False) not in (False, None, "off"):
-        problems.append(f"{NAME} does not read the PROXY protocol: turn proxy_protocol off and have the proxy send "
-                        "X-Forwarded-For and X-Forwarded-Proto (see forwarded_allow_ips)")
+        problems.append(
+            f"{NAME} does not read the PROXY protocol: turn proxy_protocol off and have the proxy send "
+            "X-Forwarded-For and X-Forwarded-Proto (see forwarded_allow_ips)"
+        )
     if getattr(cfg, "protocol", "http") != "http":
         problems.append(f"{NAME} speaks HTTP only, not protocol = {cfg.protocol!r}")
     protocols = getattr(cfg, "http_protocols", None)
@@ -51,7 +59,7 @@ _IGNORED = (
 )
 
 
-def warnings(cfg: Any, environ: Optional[dict[str, str]] = None) -> list[str]:
+def warnings(cfg: Any, environ: dict[str, str] | None = None) -> list[str]:
     """Settings this worker ignores, one line each."""
     lines = []
     for name, unused, why in _IGNORED:
@@ -60,8 +68,10 @@ def warnings(cfg: Any, environ: Optional[dict[str, str]] = None) -> list[str]:
             lines.append(f"{NAME} ignores {name} = {value!r}: {why}")
     script_name = (environ if environ is not None else os.environ).get("SCRIPT_NAME")
     if script_name:
-        lines.append(f"{NAME} ignores SCRIPT_NAME={script_name!r} in the environment: give each SockJS service its "
-                     "full prefix instead")
+        lines.append(
+            f"{NAME} ignores SCRIPT_NAME={script_name!r} in the environment: give each SockJS service its "
+            "full prefix instead"
+        )
     return lines
 
 
@@ -77,8 +87,13 @@ def http_config(cfg: Any) -> HttpConfig:
     # A head must be able to hold the longest URL and the longest line gunicorn would accept.
     max_head = max(default.max_head_size, max_url + (max_field or 0) + 4096)
     keepalive = cfg.keepalive if cfg.keepalive > 0 else default.keepalive_timeout
-    return default.replace(keepalive_timeout=keepalive, max_url_size=max_url, max_headers=max_headers,
-                           max_field_size=max_field, max_head_size=max_head)
+    return default.replace(
+        keepalive_timeout=keepalive,
+        max_url_size=max_url,
+        max_headers=max_headers,
+        max_field_size=max_field,
+        max_head_size=max_head,
+    )
 
 
 def is_default(cfg: Any, name: str) -> bool:

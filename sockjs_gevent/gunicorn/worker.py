@@ -7,7 +7,8 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import gevent
 import gevent.event
@@ -51,8 +52,8 @@ class Worker(base.Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.listener_names: list[str] = []
-        self.access: Optional[GunicornAccess] = None
-        self._stopping: Optional[gevent.event.Event] = None
+        self.access: GunicornAccess | None = None
+        self._stopping: gevent.event.Event | None = None
         self._signal_watchers: list[Any] = []
 
     # -- start ---------------------------------------------------------------------------
@@ -64,8 +65,10 @@ class Worker(base.Worker):
         if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
             gevent.config.track_greenlet_tree = False
         self.listener_names = [str(listener) for listener in self.sockets]  # (before they are detached)
-        self.sockets = [gevent_socket.socket(listener.FAMILY, gevent_socket.SOCK_STREAM, fileno=listener.sock.detach())
-                        for listener in self.sockets]
+        self.sockets = [
+            gevent_socket.socket(listener.FAMILY, gevent_socket.SOCK_STREAM, fileno=listener.sock.detach())
+            for listener in self.sockets
+        ]
         hub.reinit()
         self._stopping = gevent.event.Event()
         problems = refusals(self.cfg)  # (a HUP may have loaded a new configuration)
@@ -160,7 +163,9 @@ class Worker(base.Worker):
     def wrap(self, app: WSGIApp) -> WSGIApp:
         """``app`` with what gunicorn does around each request: the count, the scheme, hooks, keepalive 0."""
         cfg = self.cfg
-        scheme = ForwardedScheme(cfg.secure_scheme_headers, cfg.forwarded_allow_ips) if cfg.secure_scheme_headers else None
+        scheme = (
+            ForwardedScheme(cfg.secure_scheme_headers, cfg.forwarded_allow_ips) if cfg.secure_scheme_headers else None
+        )
         debug = getattr(getattr(self.log, "error_log", None), "level", logging.INFO) <= logging.DEBUG
         pre_request = cfg.pre_request if (debug or not is_default(cfg, "pre_request")) else None
         timed = self.access is not None
@@ -196,8 +201,13 @@ def _logs_access(logger: Any) -> bool:
     enabled = getattr(logger, "access_log_enabled", None)
     if enabled is None:  # gunicorn before 25
         cfg = logger.cfg
-        enabled = bool(cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or getattr(cfg, "logconfig_json", None)
-                       or (cfg.syslog and not cfg.disable_redirect_access_to_syslog))
+        enabled = bool(
+            cfg.accesslog
+            or cfg.logconfig
+            or cfg.logconfig_dict
+            or getattr(cfg, "logconfig_json", None)
+            or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+        )
     if enabled:
         return True
     from gunicorn.glogging import Logger

@@ -9,5 +9,16 @@ from .exchange import SLOTS_ENV, HandOff, HandOffStats, from_environment
 from .owner import SENDING_TRANSPORTS, session_route, slot_of
 from .slots import DIRECTORY_ENV, SlotError, Slots, default_directory
 
-__all__ = ["DIRECTORY_ENV", "SENDING_TRANSPORTS", "SLOTS_ENV", "HandOff", "HandOffStats", "SlotError", "Slots",
-           "default_directory", "from_environment", "session_route", "slot_of"]
+__all__ = [
+    "DIRECTORY_ENV",
+    "SENDING_TRANSPORTS",
+    "SLOTS_ENV",
+    "HandOff",
+    "HandOffStats",
+    "SlotError",
+    "Slots",
+    "default_directory",
+    "from_environment",
+    "session_route",
+    "slot_of",
+]

@@ -17,7 +17,8 @@ import os
 import socket as stdlib_socket
 import struct
 import time
-from typing import Any, Callable, Iterable, Optional, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import gevent
 from gevent import socket
@@ -46,7 +47,7 @@ class HandOffStats:
         self.unreachable = 0  # the owner did not take one within the timeout
         self.too_large = 0  # more bytes read than one message carries: served here
         self.dropped = 0  # malformed messages or connections gone before they were adopted
-        self.slot: Optional[int] = None
+        self.slot: int | None = None
         self.slots = slots
 
     def snapshot(self) -> dict[str, Any]:
@@ -57,7 +58,7 @@ class HandOff:
     """The hand-off of one worker among ``slots.count`` on one machine."""
 
     #: The one serving in this process (for ``/stats`` and the metrics).
-    active: Optional["HandOff"] = None
+    active: HandOff | None = None
 
     def __init__(self, slots: Slots, timeout: float = 1.0) -> None:
         self.slots = slots
@@ -71,21 +72,26 @@ class HandOff:
         self._closed = False
 
     @classmethod
-    def for_addresses(cls, addresses: Iterable[str], slots: int, directory: Optional[str] = None,
-                      timeout: float = 1.0) -> Optional["HandOff"]:
+    def for_addresses(
+        cls, addresses: Iterable[str], slots: int, directory: str | None = None, timeout: float = 1.0
+    ) -> HandOff | None:
         """The hand-off of ``slots`` workers listening on ``addresses``; None for a single worker (nothing to hand)."""
         if slots <= 1:
             return None
         return cls(Slots(directory or default_directory(addresses), slots), timeout)
 
     @property
-    def slot(self) -> Optional[int]:
+    def slot(self) -> int | None:
         return self.slots.held
 
     # -- holding a slot ---------------------------------------------------------
 
-    def claim(self, heartbeat: Optional[Callable[[], Any]] = None, alive: Callable[[], bool] = lambda: True,
-              interval: float = 0.05) -> Optional[int]:
+    def claim(
+        self,
+        heartbeat: Callable[[], Any] | None = None,
+        alive: Callable[[], bool] = lambda: True,
+        interval: float = 0.05,
+    ) -> int | None:
         """Wait (cooperatively) until this worker holds a slot; None if ``alive()`` turned false first.
 
         ``heartbeat`` is called while waiting (gunicorn's ``notify``, so the
@@ -100,8 +106,9 @@ class HandOff:
                     log.info("took slot %d of %d", slot, self.slots.count)
                 return slot
             if not waited:
-                log.info("every one of the %d slots is held (a reload or an upgrade?): waiting for one",
-                         self.slots.count)
+                log.info(
+                    "every one of the %d slots is held (a reload or an upgrade?): waiting for one", self.slots.count
+                )
                 waited = True
             if heartbeat is not None:
                 heartbeat()
@@ -150,7 +157,7 @@ class HandOff:
 
     # -- deciding -----------------------------------------------------------------
 
-    def owner(self, path: str) -> Optional[tuple[int, str]]:
+    def owner(self, path: str) -> tuple[int, str] | None:
         """``(slot, transport)`` when ``path`` is a session request another slot holds; None to serve it here."""
         route = session_route(path)
         if route is None:
@@ -287,7 +294,7 @@ def _same_user(peer: Any) -> bool:
     return uid == os.getuid()
 
 
-def from_environment(addresses: Iterable[str]) -> Optional[HandOff]:
+def from_environment(addresses: Iterable[str]) -> HandOff | None:
     """The hand-off the project's runner set up for this worker (``SOCKJS_GEVENT_HANDOFF_SLOTS``), or None."""
     count = os.environ.get(SLOTS_ENV)
     if not count:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import zlib
-from typing import Optional
 
 #: The last path segment of the HTTP requests that belong to a session held
 #: in one process. WebSocket sessions are not here: their one connection
@@ -15,7 +14,7 @@ SESSION_TRANSPORTS = frozenset({"xhr", "xhr_send", "xhr_streaming", "eventsource
 SENDING_TRANSPORTS = frozenset({"xhr_send", "jsonp_send"})
 
 
-def session_route(path: str) -> Optional[tuple[str, str]]:
+def session_route(path: str) -> tuple[str, str] | None:
     """``(session_id, transport)`` when ``path`` ends in ``/<server_id>/<session_id>/<transport>``.
 
     Any prefix may come before (several services, a Flask app): a path of
@@ -25,17 +24,17 @@ def session_route(path: str) -> Optional[tuple[str, str]]:
     end = path.rfind("/")
     if end <= 0:
         return None
-    transport = path[end + 1:]
+    transport = path[end + 1 :]
     if transport not in SESSION_TRANSPORTS:
         return None
     middle = path.rfind("/", 0, end)
     if middle < 0:
         return None
-    session = path[middle + 1:end]
+    session = path[middle + 1 : end]
     start = path.rfind("/", 0, middle)
     if not session or "." in session or start < 0:
         return None
-    server = path[start + 1:middle]
+    server = path[start + 1 : middle]
     if not server or "." in server:
         return None
     return session, transport

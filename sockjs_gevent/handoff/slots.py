@@ -19,7 +19,7 @@ import hashlib
 import os
 import stat
 import tempfile
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 #: Environment variable naming the directory (default: a private one under the temp dir).
 DIRECTORY_ENV = "SOCKJS_GEVENT_HANDOFF_DIR"
@@ -53,8 +53,10 @@ def _private_directory(path: str) -> None:
         if not stat.S_ISDIR(info.st_mode):
             raise SlotError(f"{directory} is not a directory; set {DIRECTORY_ENV} to a private directory")
         if info.st_uid != os.getuid() or info.st_mode & 0o077:
-            raise SlotError(f"{directory} must belong to this user and be closed to others (chmod 700); "
-                            f"or set {DIRECTORY_ENV} to a private directory")
+            raise SlotError(
+                f"{directory} must belong to this user and be closed to others (chmod 700); "
+                f"or set {DIRECTORY_ENV} to a private directory"
+            )
 
 
 class Slots:
@@ -68,8 +70,8 @@ class Slots:
         if len(self.socket_path(count - 1)) > _MAX_SOCKET_PATH:
             raise SlotError(f"{directory} is too long for a Unix socket path; set {DIRECTORY_ENV} to a shorter one")
         _private_directory(directory)
-        self.held: Optional[int] = None
-        self._lock_fd: Optional[int] = None
+        self.held: int | None = None
+        self._lock_fd: int | None = None
 
     def socket_path(self, slot: int) -> str:
         return os.path.join(self.directory, f"slot-{slot}.sock")
@@ -77,7 +79,7 @@ class Slots:
     def _lock_path(self, slot: int) -> str:
         return os.path.join(self.directory, f"slot-{slot}.lock")
 
-    def claim(self) -> Optional[int]:
+    def claim(self) -> int | None:
         """Take the first free slot and return it; None when every slot is held."""
         if self.held is not None:
             return self.held

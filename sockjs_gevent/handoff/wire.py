@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import array
 import socket
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 MAGIC = b"SJH2"
 #: The family byte: which socket family the descriptor is (0: find out).
@@ -52,7 +52,7 @@ def send(sock: Any, fd: int, listener: int, data: bytes, address: Any = None) ->
     sock.sendmsg(pack(listener, data, address), [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
 
 
-def receive(sock: Any) -> Optional[Handed | str]:
+def receive(sock: Any) -> Handed | str | None:
     """The next hand-off on ``sock``; None when the peer closed, or a string saying why a message was dropped."""
     message, ancillary, flags, _ = sock.recvmsg(MAX_MESSAGE, _FD_SPACE)
     fds: list[int] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Any, Optional
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -47,17 +47,17 @@ class HttpConfig:
       one closes it), ``read_size`` (bytes asked of the socket per read).
     """
 
-    header_timeout: Optional[float] = 30.0
-    keepalive_timeout: Optional[float] = 30.0
-    body_timeout: Optional[float] = 30.0
-    body_min_rate: Optional[float] = 65536.0
-    write_timeout: Optional[float] = 30.0
+    header_timeout: float | None = 30.0
+    keepalive_timeout: float | None = 30.0
+    body_timeout: float | None = 30.0
+    body_min_rate: float | None = 65536.0
+    write_timeout: float | None = 30.0
     linger_timeout: float = 2.0
     max_head_size: int = 16 * 1024
     max_url_size: int = 8 * 1024
     max_headers: int = 100
-    max_field_size: Optional[int] = None
-    max_body_size: Optional[int] = None
+    max_field_size: int | None = None
+    max_body_size: int | None = None
     max_drain_size: int = 64 * 1024
     read_size: int = 64 * 1024
 
@@ -76,7 +76,7 @@ class HttpConfig:
             raise ConfigError(f"max_url_size ({self.max_url_size}) cannot exceed max_head_size ({self.max_head_size})")
 
     @classmethod
-    def from_request_timeout(cls, request_timeout: Optional[float], **overrides: Any) -> "HttpConfig":
+    def from_request_timeout(cls, request_timeout: float | None, **overrides: Any) -> HttpConfig:
         """The config ``serve(request_timeout=...)`` means.
 
         ``request_timeout`` bounds how long a client may stall any part of
@@ -92,7 +92,7 @@ class HttpConfig:
         )
         return config.replace(**overrides) if overrides else config
 
-    def replace(self, **changes: Any) -> "HttpConfig":
+    def replace(self, **changes: Any) -> HttpConfig:
         """A copy with some fields changed (validated again)."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
@@ -104,7 +104,13 @@ class HttpConfig:
 def _positive(name: str, value: Any, optional: bool = False, zero: bool = False) -> None:
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0 or (value == 0 and not zero):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or math.isnan(value)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
         what = "a number > 0" if not zero else "a number >= 0"
         raise ConfigError(f"{name} must be {what}{' or None' if optional else ''}, got {value!r}")
 

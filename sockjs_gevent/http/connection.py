@@ -18,7 +18,7 @@ import logging
 import socket
 import weakref
 from collections import deque
-from typing import Any, Optional
+from typing import Any
 
 from gevent import sleep
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
@@ -54,8 +54,13 @@ _EXPECT = "HTTP_EXPECT"
 _COOKIE = "HTTP_COOKIE"
 # Bits of Connection._flags: which of those headers the head had.
 _HOST_SEEN, _TE_SEEN, _CONNECTION_SEEN, _EXPECT_SEEN, _LENGTH_SEEN = 1, 2, 4, 8, 16
-_FLAGS = {_HOST: _HOST_SEEN, _TE: _TE_SEEN, _CONNECTION: _CONNECTION_SEEN, _EXPECT: _EXPECT_SEEN,
-          "CONTENT_LENGTH": _LENGTH_SEEN}
+_FLAGS = {
+    _HOST: _HOST_SEEN,
+    _TE: _TE_SEEN,
+    _CONNECTION: _CONNECTION_SEEN,
+    _EXPECT: _EXPECT_SEEN,
+    "CONTENT_LENGTH": _LENGTH_SEEN,
+}
 
 
 class Refused(Exception):
@@ -76,8 +81,9 @@ class Request:
 
     __slots__ = ("environ", "body", "keep_alive", "head", "http11", "expect_continue", "raw")
 
-    def __init__(self, environ: dict, body: RequestBody, keep_alive: bool, head: bool, http11: bool,
-                 expect_continue: bool) -> None:
+    def __init__(
+        self, environ: dict, body: RequestBody, keep_alive: bool, head: bool, http11: bool, expect_continue: bool
+    ) -> None:
         self.environ = environ
         self.body = body
         self.keep_alive = keep_alive
@@ -85,7 +91,7 @@ class Request:
         self.http11 = http11
         self.expect_continue = expect_continue
         #: Hand-off mode: the bytes of its head, when nothing behind it was parsed (else None).
-        self.raw: Optional[bytes] = None
+        self.raw: bytes | None = None
 
 
 class SocketTaker:
@@ -98,10 +104,10 @@ class SocketTaker:
 
     __slots__ = ("_connection",)
 
-    def __init__(self, connection: "Connection") -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = weakref.ref(connection)
 
-    def _current(self) -> "Connection":
+    def _current(self) -> Connection:
         connection = self._connection()
         if connection is None or connection.request is None:
             raise RuntimeError("the request is over: its socket is gone")
@@ -110,7 +116,7 @@ class SocketTaker:
     def __call__(self) -> socket.socket:
         return self._current().take_socket()
 
-    def lend(self) -> Optional[LentSocket]:
+    def lend(self) -> LentSocket | None:
         """The socket for the rest of this answer, or None if it cannot be lent (see ``Connection.lend_socket``)."""
         return self._current().lend_socket()
 
@@ -119,18 +125,47 @@ class Connection:
     """Serves the requests of one client connection, in its own greenlet."""
 
     __slots__ = (
-        "server", "app", "config", "io", "parser", "queue", "template", "response", "request", "access_log",
+        "server",
+        "app",
+        "config",
+        "io",
+        "parser",
+        "queue",
+        "template",
+        "response",
+        "request",
+        "access_log",
         # the head being parsed
-        "_environ", "_url", "_head_size", "_head_fed", "_headers", "_flags", "_in_head", "_head_deadline", "_body",
+        "_environ",
+        "_url",
+        "_head_size",
+        "_head_fed",
+        "_headers",
+        "_flags",
+        "_in_head",
+        "_head_deadline",
+        "_body",
         # the state of reading
-        "_refused", "_stop_reading", "_upgrade_body", "_taken", "_continue_sent",
+        "_refused",
+        "_stop_reading",
+        "_upgrade_body",
+        "_taken",
+        "_continue_sent",
         # hand-off mode (several workers on one port): see _feed_split
-        "handoff", "_pending", "_head_raw", "_body_length", "_exact", "_handed", "_drain_deadline",
-        "address", "__weakref__",
+        "handoff",
+        "_pending",
+        "_head_raw",
+        "_body_length",
+        "_exact",
+        "_handed",
+        "_drain_deadline",
+        "address",
+        "__weakref__",
     )
 
-    def __init__(self, server: Any, sock: Any, address: Any, tls: bool, pending: bytes = b"",
-                 handed: bool = False) -> None:
+    def __init__(
+        self, server: Any, sock: Any, address: Any, tls: bool, pending: bytes = b"", handed: bool = False
+    ) -> None:
         """``pending``: bytes already read from ``sock`` (by the worker that handed it over, with ``handed``)."""
         self.server = server
         self.address = address
@@ -143,28 +178,28 @@ class Connection:
         self.queue: deque[Request] = deque()
         self.template = connection_environ(server.base_environ, sock, address, SocketTaker(self), TAKE_SOCKET_KEY)
         self.response = Response(self.io, config.write_timeout)
-        self.request: Optional[Request] = None
-        self._environ: Optional[dict] = None
+        self.request: Request | None = None
+        self._environ: dict | None = None
         self._url = b""
         self._head_size = 0
         self._head_fed = 0
         self._headers = 0
         self._flags = 0
         self._in_head = False
-        self._head_deadline: Optional[float] = None
-        self._body: Optional[RequestBody] = None
-        self._refused: Optional[Refused] = None
+        self._head_deadline: float | None = None
+        self._body: RequestBody | None = None
+        self._refused: Refused | None = None
         self._stop_reading = False
-        self._upgrade_body: Optional[RequestBody] = None
+        self._upgrade_body: RequestBody | None = None
         self._taken = False
         self._continue_sent = False
         self.handoff = server.handoff
         self._pending = pending
         self._head_raw = b""
-        self._body_length: Optional[int] = None
+        self._body_length: int | None = None
         self._exact = True
         self._handed = handed  # its first request was sent here by the worker that read it: serve it
-        self._drain_deadline: Optional[float] = None  # while reading away a body the app left
+        self._drain_deadline: float | None = None  # while reading away a body the app left
 
     # -- the loop --------------------------------------------------------------------
 
@@ -213,7 +248,7 @@ class Connection:
         self.parser = None
         self.template = None
 
-    def _next_request(self, first: bool) -> Optional[Request]:
+    def _next_request(self, first: bool) -> Request | None:
         """The next request, reading for it if none is queued; None to close."""
         queue = self.queue
         if queue:
@@ -275,7 +310,7 @@ class Connection:
             self._stop_reading = True
             body = self._upgrade_body
             if body is not None:
-                body.leftover(data[exc.args[0]:])
+                body.leftover(data[exc.args[0] :])
             return
         except HttpParserError as exc:
             self._stop_reading = True
@@ -332,7 +367,7 @@ class Connection:
         self._head_raw = b""
         self._feed(data[:cut] if rest else data)
         if len(self.queue) > queued and self._exact:
-            self.queue[-1].raw = raw[:end + 4]
+            self.queue[-1].raw = raw[: end + 4]
         if rest:
             upgrade = self._upgrade_body
             if upgrade is not None and self._stop_reading:
@@ -390,11 +425,17 @@ class Connection:
         except BodyError as exc:
             return self._body_failed(exc)
         except (Closed, Timeout, ConnectionError):
-            log.debug("client %s went away during %s %s", environ.get("REMOTE_ADDR"), environ.get("REQUEST_METHOD"),
-                      environ.get("RAW_URI"))
+            log.debug(
+                "client %s went away during %s %s",
+                environ.get("REMOTE_ADDR"),
+                environ.get("REQUEST_METHOD"),
+                environ.get("RAW_URI"),
+            )
             return False
         except Exception:
-            log.exception("error in the WSGI app answering %s %s", environ.get("REQUEST_METHOD"), environ.get("RAW_URI"))
+            log.exception(
+                "error in the WSGI app answering %s %s", environ.get("REQUEST_METHOD"), environ.get("RAW_URI")
+            )
             if not response.head_sent and not self._taken:
                 self._send_error(500, "Internal Server Error", "The server failed to answer this request.")
             return False
@@ -422,8 +463,12 @@ class Connection:
     def _body_failed(self, exc: BodyError) -> bool:
         environ = self.request.environ if self.request is not None else {}
         if isinstance(exc, ClientDisconnected):
-            log.debug("client %s closed during the body of %s %s", environ.get("REMOTE_ADDR"),
-                      environ.get("REQUEST_METHOD"), environ.get("RAW_URI"))
+            log.debug(
+                "client %s closed during the body of %s %s",
+                environ.get("REMOTE_ADDR"),
+                environ.get("REQUEST_METHOD"),
+                environ.get("RAW_URI"),
+            )
             return False
         if not self.response.head_sent and exc.status:
             self._refuse(Refused(exc.status, str(exc)))
@@ -507,8 +552,13 @@ class Connection:
 
     def _refuse(self, refused: Refused) -> None:
         """Answer a request the server will not give the app, and close."""
-        log.info("%d %s from %s: %s", refused.code, REASONS.get(refused.code, ""), self.template["REMOTE_ADDR"],
-                 refused.message)
+        log.info(
+            "%d %s from %s: %s",
+            refused.code,
+            REASONS.get(refused.code, ""),
+            self.template["REMOTE_ADDR"],
+            refused.message,
+        )
         self._send_error(refused.code, REASONS.get(refused.code, "Error"), refused.message)
 
     def _send_error(self, code: int, reason: str, message: str) -> None:
@@ -536,7 +586,7 @@ class Connection:
 
     # -- handing the socket over -----------------------------------------------------
 
-    def lend_socket(self) -> Optional[LentSocket]:
+    def lend_socket(self) -> LentSocket | None:
         """Lend the socket for the rest of the current answer (see ``lent``); None if it cannot be.
 
         It can once the head of a chunked (or HTTP/1.0, until-close) answer
@@ -546,14 +596,22 @@ class Connection:
         """
         response = self.response
         request = self.request
-        if (self._taken or request is None or not response.head_sent or response.mode not in (CHUNKED, UNTIL_CLOSE)
-                or isinstance(self.io, TlsIO) or self.queue or self._in_head or self._stop_reading
-                or not request.body.complete or self._pending):
+        if (
+            self._taken
+            or request is None
+            or not response.head_sent
+            or response.mode not in (CHUNKED, UNTIL_CLOSE)
+            or isinstance(self.io, TlsIO)
+            or self.queue
+            or self._in_head
+            or self._stop_reading
+            or not request.body.complete
+            or self._pending
+        ):
             return None
         chunked = response.mode == CHUNKED
         keep_alive = chunked and not response.close
-        return LentSocket(self.take_socket(), chunked, keep_alive, self.config.write_timeout, self.server,
-                          self.address)
+        return LentSocket(self.take_socket(), chunked, keep_alive, self.config.write_timeout, self.server, self.address)
 
     def take_socket(self) -> socket.socket:
         """The socket, for good: this connection then neither reads, writes nor closes it."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ..peerwatch import SOCKET_KEY
@@ -12,7 +12,7 @@ SERVER_SOFTWARE = "sockjs-gevent/httptools"
 
 #: Header name as it came on the wire -> environ key (None: dropped).
 #: Filled as names are seen; bounded so odd names cannot grow it forever.
-_KEYS: dict[bytes, Optional[str]] = {}
+_KEYS: dict[bytes, str | None] = {}
 _KEYS_MAX = 2048
 
 #: Method bytes -> str, for the methods llhttp knows.
@@ -50,7 +50,7 @@ def connection_environ(base: dict[str, Any], sock: Any, address: Any, taker: Any
     return environ
 
 
-def header_key(name: bytes) -> Optional[str]:
+def header_key(name: bytes) -> str | None:
     """The environ key of a request header, or None for a name to drop.
 
     Names with ``_`` are dropped: ``X_Forwarded_For`` and

@@ -8,7 +8,8 @@ request can watch it for a client that hung up (see ``peerwatch``).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 
 class BodyError(OSError):
@@ -55,10 +56,10 @@ class RequestBody:
         self._buf = bytearray()
         self.complete = False
         self.received = 0
-        self.error: Optional[BodyError] = None
+        self.error: BodyError | None = None
         self.discard = False  # read away and drop (draining for keep-alive)
         self.upgrade = False
-        self.started: Optional[float] = None  # when the first wait for bytes began
+        self.started: float | None = None  # when the first wait for bytes began
 
     # -- filled by the connection --------------------------------------------
 
@@ -105,7 +106,7 @@ class RequestBody:
             raise self.error
         return True
 
-    def read(self, size: Optional[int] = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         buf = self._buf
         if size is None or size < 0:
             while not self.complete and self._more():
@@ -137,7 +138,7 @@ class RequestBody:
         buf = self._buf
         return bytes(buf[:size] if size > 0 else buf)
 
-    def readline(self, size: Optional[int] = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
         buf = self._buf
         start = 0
         while True:
@@ -158,7 +159,7 @@ class RequestBody:
         del buf[:end]
         return data
 
-    def readlines(self, hint: Optional[int] = -1) -> list[bytes]:
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines = []
         total = 0
         for line in self:

@@ -28,8 +28,9 @@ class LentSocket:
 
     __slots__ = ("sock", "chunked", "keep_alive", "write_timeout", "_server", "_address")
 
-    def __init__(self, sock: socket.socket, chunked: bool, keep_alive: bool, write_timeout: Any,
-                 server: Any, address: Any) -> None:
+    def __init__(
+        self, sock: socket.socket, chunked: bool, keep_alive: bool, write_timeout: Any, server: Any, address: Any
+    ) -> None:
         self.sock = sock
         self.chunked = chunked
         self.keep_alive = keep_alive  # the answer does not end the connection

@@ -18,8 +18,9 @@ alone) and the connection then belongs to the new protocol.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from .sockio import PlainIO
 
@@ -33,8 +34,12 @@ UNTIL_CLOSE = 3  # HTTP/1.0 streams, and upgraded connections
 _OTHER, _CONTENT_LENGTH, _CONNECTION, _DATE, _TRANSFER_ENCODING = range(5)
 _KINDS: dict[str, int] = {}
 _KINDS_MAX = 1024
-_SPECIAL = {"content-length": _CONTENT_LENGTH, "connection": _CONNECTION, "date": _DATE,
-            "transfer-encoding": _TRANSFER_ENCODING}
+_SPECIAL = {
+    "content-length": _CONTENT_LENGTH,
+    "connection": _CONNECTION,
+    "date": _DATE,
+    "transfer-encoding": _TRANSFER_ENCODING,
+}
 
 _STATUS_LINES: dict[str, tuple[bytes, int]] = {}
 _STATUS_MAX = 256
@@ -62,8 +67,14 @@ def _kind(name: str) -> int:
 
 def _status_line(status: str) -> tuple[bytes, int]:
     """The status line of a WSGI status string, and its code (cached)."""
-    if not isinstance(status, str) or len(status) < 4 or not status[:3].isdigit() or status[3] != " " \
-            or "\r" in status or "\n" in status:
+    if (
+        not isinstance(status, str)
+        or len(status) < 4
+        or not status[:3].isdigit()
+        or status[3] != " "
+        or "\r" in status
+        or "\n" in status
+    ):
         raise ValueError(f"bad WSGI status {status!r}: want '200 OK' (three digits, a space, a reason)")
     line = ("HTTP/1.1 " + status + "\r\n").encode("latin-1"), int(status[:3])
     if len(_STATUS_LINES) < _STATUS_MAX:
@@ -83,10 +94,23 @@ def error_response(code: int, reason: str, message: str) -> bytes:
 class Response:
     """The answer to the current request of one connection (reset per request)."""
 
-    __slots__ = ("io", "write_timeout", "status", "headers", "head_sent", "mode", "left", "close",
-                 "sent", "code", "upgraded", "http11", "head_request")
+    __slots__ = (
+        "io",
+        "write_timeout",
+        "status",
+        "headers",
+        "head_sent",
+        "mode",
+        "left",
+        "close",
+        "sent",
+        "code",
+        "upgraded",
+        "http11",
+        "head_request",
+    )
 
-    def __init__(self, io: PlainIO, write_timeout: Optional[float]) -> None:
+    def __init__(self, io: PlainIO, write_timeout: float | None) -> None:
         self.io = io
         self.write_timeout = write_timeout
         self.mode = NO_BODY
@@ -96,7 +120,7 @@ class Response:
 
     def reset(self, http11: bool, head_request: bool, close: bool) -> None:
         # (mode, left and code are set when the head goes out)
-        self.status: Optional[str] = None
+        self.status: str | None = None
         self.headers: Any = None
         self.head_sent = False
         self.close = close  # end the connection after this answer
@@ -177,7 +201,7 @@ class Response:
         elif self.mode == UNTIL_CLOSE:
             self.close = True
 
-    def send_head(self, data: bytes, complete: Optional[int]) -> None:
+    def send_head(self, data: bytes, complete: int | None) -> None:
         """The head, and ``data`` framed after it, in one send.
 
         ``complete`` is the whole body's length when ``data`` is all of it.
@@ -188,7 +212,7 @@ class Response:
         line, code = _STATUS_LINES.get(status) or _status_line(status)
         self.code = code
         headers = self.headers
-        length: Optional[str] = None
+        length: str | None = None
         has_date = has_connection = drop_te = False
         for name, value in headers:
             kind = _KINDS.get(name)

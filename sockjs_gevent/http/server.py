@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl as stdlib_ssl
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import gevent
 from gevent import socket as gevent_socket
@@ -43,13 +44,13 @@ class HttpServer(AcceptGuard, StreamServer):
         self,
         listener: Any,
         application: Callable[..., Iterable[bytes]],
-        config: Optional[HttpConfig] = None,
+        config: HttpConfig | None = None,
         *,
-        ssl_context: Optional[stdlib_ssl.SSLContext] = None,
-        certfile: Optional[str] = None,
-        keyfile: Optional[str] = None,
+        ssl_context: stdlib_ssl.SSLContext | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
         access_log: AccessLogTarget = None,
-        backlog: Optional[int] = None,
+        backlog: int | None = None,
         spawn: Any = "default",
         handoff: Any = None,
     ) -> None:
@@ -60,8 +61,10 @@ class HttpServer(AcceptGuard, StreamServer):
         elif ssl_context is not None and (certfile or keyfile):
             raise TypeError("give either ssl_context or certfile/keyfile, not both")
         if handoff is not None and ssl_context is not None:
-            raise ValueError("several workers on one port cannot serve TLS themselves (a TLS connection cannot "
-                             "move to another process): terminate TLS in front (nginx), or run one worker")
+            raise ValueError(
+                "several workers on one port cannot serve TLS themselves (a TLS connection cannot "
+                "move to another process): terminate TLS in front (nginx), or run one worker"
+            )
         super().__init__(listener, backlog=backlog, spawn=spawn)
         self.application = application
         self.config = config or HttpConfig()
@@ -92,8 +95,9 @@ class HttpServer(AcceptGuard, StreamServer):
         except OSError:
             pass  # not TCP (a Unix socket)
         if self.ssl_context is not None:
-            sock = gevent_ssl.SSLSocket(sock=sock, server_side=True, do_handshake_on_connect=False,
-                                        _context=self.ssl_context)
+            sock = gevent_ssl.SSLSocket(
+                sock=sock, server_side=True, do_handshake_on_connect=False, _context=self.ssl_context
+            )
             Connection(self, sock, address, True).run()
         else:
             Connection(self, sock, address, False).run()
@@ -127,7 +131,7 @@ class HttpServer(AcceptGuard, StreamServer):
         super().close()
 
 
-def tls_context(certfile: Optional[str], keyfile: Optional[str] = None) -> stdlib_ssl.SSLContext:
+def tls_context(certfile: str | None, keyfile: str | None = None) -> stdlib_ssl.SSLContext:
     """A server-side TLS context from a certificate chain file and its key."""
     if not certfile:
         raise TypeError("certfile is required for TLS (keyfile may be inside it)")

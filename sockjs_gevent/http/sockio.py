@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import socket
 from ssl import SSLError, SSLWantReadError, SSLWantWriteError
-from typing import Any, Optional
+from typing import Any
 
 from gevent import get_hub
 from greenlet import getcurrent
@@ -51,7 +51,7 @@ class PlainIO:
 
     # -- waiting ------------------------------------------------------------
 
-    def _wait(self, events: int, deadline: Optional[float], rearm: Any = None) -> None:
+    def _wait(self, events: int, deadline: float | None, rearm: Any = None) -> None:
         """Block this greenlet until the socket is ready for ``events``; Timeout past ``deadline``.
 
         ``rearm``: a repeating timer to re-arm for this wait instead (no new timer per wait).
@@ -94,7 +94,7 @@ class PlainIO:
 
     # -- reading ------------------------------------------------------------
 
-    def recv(self, deadline: Optional[float], wait_first: bool = False) -> bytes:
+    def recv(self, deadline: float | None, wait_first: bool = False) -> bytes:
         """The next bytes from the client; b"" at end of stream (or on a reset).
 
         ``wait_first`` skips the first try when the caller knows nothing
@@ -113,7 +113,7 @@ class PlainIO:
                 return b""  # reset: the same as an end of stream to us
             self._wait(_READ, deadline)
 
-    def recv_idle(self, timeout: Optional[float]) -> bytes:
+    def recv_idle(self, timeout: float | None) -> bytes:
         """Wait up to ``timeout`` s for the client's next request, then read it (b"" at the end).
 
         For the wait after an answer: the client is still reading it, so
@@ -134,7 +134,7 @@ class PlainIO:
 
     # -- writing ------------------------------------------------------------
 
-    def send(self, data: Any, deadline_after: Optional[float]) -> None:
+    def send(self, data: Any, deadline_after: float | None) -> None:
         """Write all of ``data``; each wait for the client to read gets ``deadline_after`` s."""
         raw = self._raw
         try:
@@ -158,7 +158,7 @@ class PlainIO:
 
     # -- ending -------------------------------------------------------------
 
-    def handshake(self, deadline: Optional[float]) -> None:
+    def handshake(self, deadline: float | None) -> None:
         """Nothing to do for plain TCP."""
 
     def release(self) -> None:
@@ -199,7 +199,7 @@ class TlsIO(PlainIO):
         super().__init__(sock, read_size)
         sock.settimeout(0.0)  # we wait ourselves, with our deadlines
 
-    def handshake(self, deadline: Optional[float]) -> None:
+    def handshake(self, deadline: float | None) -> None:
         sock = self.sock
         while True:
             try:
@@ -210,11 +210,11 @@ class TlsIO(PlainIO):
             except SSLWantWriteError:
                 self._wait(_WRITE, deadline)
 
-    def recv_idle(self, timeout: Optional[float]) -> bytes:
+    def recv_idle(self, timeout: float | None) -> bytes:
         # OpenSSL may hold decrypted bytes already: always try first.
         return self.recv(None if timeout is None else self._loop.now() + timeout)
 
-    def recv(self, deadline: Optional[float], wait_first: bool = False) -> bytes:
+    def recv(self, deadline: float | None, wait_first: bool = False) -> bytes:
         # OpenSSL may hold decrypted bytes already: always try first.
         sock = self.sock
         size = self.read_size
@@ -230,7 +230,7 @@ class TlsIO(PlainIO):
             except (SSLError, OSError, ValueError):
                 return b""
 
-    def send(self, data: Any, deadline_after: Optional[float]) -> None:
+    def send(self, data: Any, deadline_after: float | None) -> None:
         sock = self.sock
         view = memoryview(data)
         while view:

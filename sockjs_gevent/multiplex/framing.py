@@ -20,7 +20,7 @@ of an unknown kind, with no name, a ``msg`` without its payload field, or a
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 SUB = "sub"
 MSG = "msg"
@@ -40,7 +40,7 @@ class Frame(NamedTuple):
 
     kind: str
     name: str
-    payload: Optional[str] = None
+    payload: str | None = None
 
 
 def parse(message: str) -> Frame:

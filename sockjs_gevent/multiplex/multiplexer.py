@@ -13,7 +13,8 @@ slow stream handler cannot hold up the others.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gevent
 
@@ -47,8 +48,9 @@ class Multiplexer:
     unsubscribing.
     """
 
-    def __init__(self, streams: Optional[Mapping[str, StreamHandler]] = None, *,
-                 max_streams: int = DEFAULT_MAX_STREAMS) -> None:
+    def __init__(
+        self, streams: Mapping[str, StreamHandler] | None = None, *, max_streams: int = DEFAULT_MAX_STREAMS
+    ) -> None:
         if not isinstance(max_streams, int) or isinstance(max_streams, bool) or max_streams < 1:
             raise ValueError(f"max_streams must be an int >= 1, got {max_streams!r}")
         self.max_streams = max_streams
@@ -78,7 +80,7 @@ class Multiplexer:
         """The names of the streams it serves, in the order they were added."""
         return [name for name, _ in self._handlers.values()]
 
-    def handler_for(self, wire: str) -> Optional[tuple[str, StreamHandler]]:
+    def handler_for(self, wire: str) -> tuple[str, StreamHandler] | None:
         """(name, handler) of the stream a client asks for by its wire name, or None."""
         return self._handlers.get(wire)
 
@@ -126,8 +128,12 @@ class _Streams:
             kind, wire, payload = parse(message)
         except FramingError as exc:
             self._stats.error("multiplex_malformed")
-            log.debug("dropped a malformed multiplex message: %s (transport=%s remote=%s)",
-                      exc, self.conn.transport, self.conn.remote_addr)
+            log.debug(
+                "dropped a malformed multiplex message: %s (transport=%s remote=%s)",
+                exc,
+                self.conn.transport,
+                self.conn.remote_addr,
+            )
             return
         if kind == MSG:
             stream = self.open.get(wire)
@@ -156,17 +162,26 @@ class _Streams:
         found = self.mux.handler_for(wire)
         if found is None:
             self._stats.error("multiplex_unknown")
-            log.debug("sub of unknown stream %r answered uns (transport=%s remote=%s)",
-                      wire, self.conn.transport, self.conn.remote_addr)
+            log.debug(
+                "sub of unknown stream %r answered uns (transport=%s remote=%s)",
+                wire,
+                self.conn.transport,
+                self.conn.remote_addr,
+            )
             self.conn.send(encode_uns(wire))
             return
         if len(self.running) >= self.mux.max_streams:
             self._stats.error("multiplex_limit")
             if not self._warned_limit:
                 self._warned_limit = True
-                log.warning("refusing stream %r: %d stream handlers already run in this session (max_streams; "
-                            "transport=%s remote=%s)", wire, len(self.running), self.conn.transport,
-                            self.conn.remote_addr)
+                log.warning(
+                    "refusing stream %r: %d stream handlers already run in this session (max_streams; "
+                    "transport=%s remote=%s)",
+                    wire,
+                    len(self.running),
+                    self.conn.transport,
+                    self.conn.remote_addr,
+                )
             self.conn.send(encode_uns(wire))
             return
         name, handler = found

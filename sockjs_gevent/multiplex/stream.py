@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import gevent
 
@@ -66,7 +67,7 @@ class Stream(CloseCallbacks):
         "__weakref__",
     )
 
-    def __init__(self, streams: "_Streams", name: str, wire_name: str, max_inbox_bytes: int) -> None:
+    def __init__(self, streams: _Streams, name: str, wire_name: str, max_inbox_bytes: int) -> None:
         #: The name the stream was registered under (``Multiplexer({name: handler})``).
         self.name = name
         #: The name on the wire: what the browser's ``escape(name)`` gives.
@@ -77,13 +78,13 @@ class Stream(CloseCallbacks):
         self._inbox = Inbox(max_inbox_bytes)
         self._close_code = 0
         self._close_reason = ""
-        self._close_callbacks: Optional[list[Callable[["Stream"], object]]] = None
+        self._close_callbacks: list[Callable[[Stream], object]] | None = None
         self._prefix = encode_msg(wire_name, "")
         # The prefix is ASCII (a wire name is), so quote(prefix + text) is
         # quote(prefix) without its closing quote + quote(text) without its
         # opening one: a publish still quotes its text once for every member.
         self._quoted_prefix = protocol.quote(self._prefix)[:-1]
-        self._id: Optional[str] = None
+        self._id: str | None = None
 
     # -- the Connection API ---------------------------------------------------
 
@@ -110,7 +111,7 @@ class Stream(CloseCallbacks):
             return False
         return self._conn.send_quoted(self._prefix + message, self._quoted_prefix + quoted[1:])
 
-    def recv(self, timeout: Optional[float] = None) -> Optional[str]:
+    def recv(self, timeout: float | None = None) -> str | None:
         """Block for the next message on this stream; None once it is closed.
 
         Messages that arrived before the close are still returned first.
@@ -118,7 +119,7 @@ class Stream(CloseCallbacks):
         """
         return self._inbox.get(timeout)
 
-    def recv_json(self, timeout: Optional[float] = None) -> Any:
+    def recv_json(self, timeout: float | None = None) -> Any:
         """The next message decoded from JSON; None once closed."""
         message = self.recv(timeout)
         return None if message is None else json.loads(message)
@@ -147,7 +148,7 @@ class Stream(CloseCallbacks):
         return self._state >= State.CLOSING
 
     @property
-    def close_code(self) -> Optional[int]:
+    def close_code(self) -> int | None:
         """Why it closed: 1000 (closed normally, or the client unsubscribed),
         1011 (the handler raised), 1008 (its inbox overflowed), or the
         connection's own code when the whole connection closed."""
@@ -168,7 +169,7 @@ class Stream(CloseCallbacks):
             self._id = uuid.uuid4().hex
         return self._id
 
-    def channel(self, name: str) -> "Channel":
+    def channel(self, name: str) -> Channel:
         """The pub/sub channel ``name`` of the service (see ``Connection.channel``)."""
         return self._conn.channel(name)
 
@@ -182,7 +183,7 @@ class Stream(CloseCallbacks):
         return self._conn.transport
 
     @property
-    def remote_addr(self) -> Optional[str]:
+    def remote_addr(self) -> str | None:
         return self._conn.remote_addr
 
     @property
@@ -203,7 +204,7 @@ class Stream(CloseCallbacks):
         return self._conn.environ
 
     @property
-    def service_stats(self) -> "Stats":
+    def service_stats(self) -> Stats:
         return self._conn.service_stats
 
     @property
@@ -217,16 +218,23 @@ class Stream(CloseCallbacks):
 
     def _move(self, state: State) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("stream %r %s -> %s (transport=%s remote=%s)", self.name, self._state.name, state.name,
-                      self.transport, self.remote_addr, extra=self.log_context())
+            log.debug(
+                "stream %r %s -> %s (transport=%s remote=%s)",
+                self.name,
+                self._state.name,
+                state.name,
+                self.transport,
+                self.remote_addr,
+                extra=self.log_context(),
+            )
         self._state = state
 
-    def _start(self, handler: Callable[["Stream"], object]) -> gevent.Greenlet:
+    def _start(self, handler: Callable[[Stream], object]) -> gevent.Greenlet:
         assert self._state is State.CONNECTING, self._state
         self._move(State.OPEN)
         return gevent.spawn(self._run, handler)
 
-    def _run(self, handler: Callable[["Stream"], object]) -> None:
+    def _run(self, handler: Callable[[Stream], object]) -> None:
         try:
             handler(self)
         except gevent.GreenletExit:
@@ -235,7 +243,10 @@ class Stream(CloseCallbacks):
             self.service_stats.error("handler")
             log.exception(
                 "stream handler %s of stream %r failed (transport=%s remote=%s); closing the stream",
-                getattr(handler, "__qualname__", handler), self.name, self.transport, self.remote_addr,
+                getattr(handler, "__qualname__", handler),
+                self.name,
+                self.transport,
+                self.remote_addr,
                 extra=self.log_context(),
             )
             self._close(*HANDLER_FAILED, tell_client=True)
@@ -256,7 +267,11 @@ class Stream(CloseCallbacks):
             self.service_stats.error("multiplex_inbox_full")
             log.warning(
                 "closing stream %r: its handler is more than max_inbox_bytes (%d) behind (transport=%s remote=%s)",
-                self.name, inbox.limit, self.transport, self.remote_addr, extra=self.log_context(),
+                self.name,
+                inbox.limit,
+                self.transport,
+                self.remote_addr,
+                extra=self.log_context(),
             )
             self._close(*INBOX_FULL, tell_client=True)
             return

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from typing import Any, Optional, Union
+from typing import Any
 
 from ..app import SockJS
 from ..protocol import json_text
@@ -34,7 +34,7 @@ from .framing import MSG, UNS, encode_msg, encode_sub, encode_uns, parse, wire_n
 class StreamClient:
     """The client's end of one stream (what ``multiplexer.channel(name)`` is in the browser)."""
 
-    def __init__(self, mux: "MultiplexClient", wire: str) -> None:
+    def __init__(self, mux: MultiplexClient, wire: str) -> None:
         self._mux = mux
         #: The stream's name on the wire.
         self.wire_name = wire
@@ -58,7 +58,7 @@ class StreamClient:
         message = self.recv(timeout)
         return None if message is None else json.loads(message)
 
-    def recv(self, timeout: float = 1.0) -> Optional[str]:
+    def recv(self, timeout: float = 1.0) -> str | None:
         """The next message the stream's handler sent; None once the server closed it (or the connection).
 
         Raises TimeoutError if nothing comes for this stream within ``timeout`` seconds.
@@ -81,11 +81,13 @@ class StreamClient:
 class MultiplexClient:
     """One fake browser session speaking websocket-multiplex to a multiplexed service."""
 
-    def __init__(self, client: Union[HandlerClient, SockJS], **options: Any) -> None:
+    def __init__(self, client: HandlerClient | SockJS, **options: Any) -> None:
         if not isinstance(client, (HandlerClient, SockJS)):
             if type(client).__name__ in ("ClientConnection", "MultiplexConnection"):
                 raise TypeError(_over_the_network(client))
-            raise TypeError(not_a_service("MultiplexClient", client, "mux", " of a Multiplexer (or a HandlerClient of one)"))
+            raise TypeError(
+                not_a_service("MultiplexClient", client, "mux", " of a Multiplexer (or a HandlerClient of one)")
+            )
         #: The underlying session client (its ``session``, ``wait_closed``, ``close`` ...).
         self.client = client if isinstance(client, HandlerClient) else HandlerClient(client, **options)
         self._streams: dict[str, StreamClient] = {}
@@ -136,7 +138,7 @@ class MultiplexClient:
         """The browser leaves: the whole connection closes."""
         self.client.close()
 
-    def __enter__(self) -> "MultiplexClient":
+    def __enter__(self) -> MultiplexClient:
         self.client.__enter__()
         return self
 
@@ -149,7 +151,11 @@ def _over_the_network(obj: object) -> str:
     if type(obj).__name__ == "MultiplexConnection":
         network = "it is already the multiplex client over the network: call its subscribe(name)"
     else:
-        network = ("a ClientConnection talks to a server over the network: multiplex it with "
-                   "sockjs_gevent.client.MultiplexConnection(conn), or connect with connect_multiplex(url)")
-    return (f"MultiplexClient runs a multiplexed service in-process, without a server; {network}. "
-            "For an in-process test, give MultiplexClient the service: MultiplexClient(SockJS(mux, prefix='/mux'))")
+        network = (
+            "a ClientConnection talks to a server over the network: multiplex it with "
+            "sockjs_gevent.client.MultiplexConnection(conn), or connect with connect_multiplex(url)"
+        )
+    return (
+        f"MultiplexClient runs a multiplexed service in-process, without a server; {network}. "
+        "For an in-process test, give MultiplexClient the service: MultiplexClient(SockJS(mux, prefix='/mux'))"
+    )

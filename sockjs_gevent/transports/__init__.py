@@ -6,7 +6,7 @@ adding a transport touches only its own module and this list.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from . import sending, websocket
 from .base import ReceivingTransport, SessionRoute

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from ..responses import Environ, Headers, StartResponse
@@ -35,10 +36,11 @@ class SessionRoute:
     http: bool = True
     websocket: bool = False
 
+
 _CALLBACK = re.compile(r"[a-zA-Z0-9\-_.]+")  # used with fullmatch: "$" would let "cb\n" through
 
 
-def line_frame(frame: str, callback: Optional[str]) -> bytes:
+def line_frame(frame: str, callback: str | None) -> bytes:
     """A frame as one line: the framing of both XHR transports."""
     return (frame + "\n").encode("utf-8")
 
@@ -51,7 +53,7 @@ def no_callback(environ: Environ) -> None:
     return None
 
 
-def callback_param(max_length: Optional[int]) -> Callable[[Environ], str]:
+def callback_param(max_length: int | None) -> Callable[[Environ], str]:
     """Read and validate ``c`` (or ``callback``) from the query string."""
 
     def read(environ: Environ) -> str:
@@ -81,13 +83,13 @@ class ReceivingTransport:
     name: str
     path: str
     content_type: str
-    frame: Callable[[str, Optional[str]], bytes]
+    frame: Callable[[str, str | None], bytes]
     streaming: bool
     cors: bool = False
     #: Answers a CORS preflight (OPTIONS): the XHR POSTs need one, EventSource never sends one.
     preflight: bool = False
-    prelude: Callable[[Optional[str]], bytes] = lambda callback: b""
-    callback: Callable[[Environ], Optional[str]] = no_callback
+    prelude: Callable[[str | None], bytes] = lambda callback: b""
+    callback: Callable[[Environ], str | None] = no_callback
     headers: Headers = field(default_factory=list)
     methods: tuple[str, ...] = ("POST",)
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .. import protocol
 from ..responses import JAVASCRIPT
 from .base import ReceivingTransport, callback_param, line_frame
 
 
-def _jsonp_frame(frame: str, callback: Optional[str]) -> bytes:
+def _jsonp_frame(frame: str, callback: str | None) -> bytes:
     return ("/**/%s(%s);\r\n" % (callback, protocol.quote(frame))).encode("utf-8")
 
 

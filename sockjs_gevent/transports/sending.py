@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_options_header
@@ -34,7 +35,9 @@ def read_body(environ: Environ, limit: int) -> bytes:
     return body
 
 
-def _deliver(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse, decode) -> Iterable[bytes] | None:
+def _deliver(
+    service: SockJS, session_id: str, environ: Environ, start_response: StartResponse, decode
+) -> Iterable[bytes] | None:
     """Decode the body and hand it to the session; an error answer or None."""
     session = service.sessions.get(session_id)
     if session is None:
@@ -57,10 +60,15 @@ def _deliver(service: "SockJS", session_id: str, environ: Environ, start_respons
     if not session.inbox_has_room(amount):
         service.stats.error("inbox_full")
         if amount > session.max_inbox_bytes:
-            return error(environ, start_response, 413,
-                         f"Payload too large: {len(messages)} messages take more than the inbox holds.")
-        return error(environ, start_response, 503,
-                     "Inbox full: the handler has not read what was sent before; send again later.")
+            return error(
+                environ,
+                start_response,
+                413,
+                f"Payload too large: {len(messages)} messages take more than the inbox holds.",
+            )
+        return error(
+            environ, start_response, 503, "Inbox full: the handler has not read what was sent before; send again later."
+        )
     if not BUDGET.fits(amount):
         return _over_budget(service, environ, start_response)
     session.deliver(messages, amount)
@@ -75,10 +83,14 @@ def _declared_length(environ: Environ) -> int:
         return 0
 
 
-def _over_budget(service: "SockJS", environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def _over_budget(service: SockJS, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     service.stats.error("over_budget")
-    return error(environ, start_response, 503,
-                 "Server busy: it holds as much client data as it may (max_buffered_bytes); send again later.")
+    return error(
+        environ,
+        start_response,
+        503,
+        "Server busy: it holds as much client data as it may (max_buffered_bytes); send again later.",
+    )
 
 
 def _xhr_payload(body: bytes, environ: Environ) -> list[str]:
@@ -99,7 +111,7 @@ def _jsonp_payload(body: bytes, environ: Environ) -> list[str]:
     return decode_payload(body)
 
 
-def xhr_send(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def xhr_send(service: SockJS, session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """POST /xhr_send: a JSON array of messages; 204 on success."""
     failed = _deliver(service, session_id, environ, start_response, _xhr_payload)
     if failed is not None:
@@ -108,7 +120,7 @@ def xhr_send(service: "SockJS", session_id: str, environ: Environ, start_respons
     return respond(start_response, 204, headers)
 
 
-def jsonp_send(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def jsonp_send(service: SockJS, session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """POST /jsonp_send: ``d=<JSON array>`` form or raw JSON; 200 ``ok``."""
     failed = _deliver(service, session_id, environ, start_response, _jsonp_payload)
     if failed is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .. import protocol
 from ..responses import HTML, JAVASCRIPT
 from .base import ReceivingTransport, callback_param, line_frame
@@ -16,7 +14,7 @@ _XHR_PRELUDE = b"h" * 2048 + b"\n"
 _EVENTSOURCE_ESCAPES = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A", "\0": "%00"})
 
 
-def _eventsource_frame(frame: str, callback: Optional[str]) -> bytes:
+def _eventsource_frame(frame: str, callback: str | None) -> bytes:
     return ("data: " + frame.translate(_EVENTSOURCE_ESCAPES) + "\r\n\r\n").encode("utf-8")
 
 
@@ -34,13 +32,13 @@ _HTMLFILE_HEAD = """<!doctype html>
   </script>"""
 
 
-def _htmlfile_prelude(callback: Optional[str]) -> bytes:
+def _htmlfile_prelude(callback: str | None) -> bytes:
     head = _HTMLFILE_HEAD.format(callback=callback)
     # Some browsers render nothing until they have 1 KiB of document.
     return (head + " " * max(0, 1037 - len(head)) + "\r\n\r\n").encode("utf-8")
 
 
-def _htmlfile_frame(frame: str, callback: Optional[str]) -> bytes:
+def _htmlfile_frame(frame: str, callback: str | None) -> bytes:
     # Inside a <script>, "</script>" ends it early, and "<!--" followed by
     # "<script" makes the HTML parser swallow later frames whole; written
     # as \u003c, "<" is the same JS string and the parser never sees one.

@@ -15,14 +15,15 @@ until the end.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .. import inbox, protocol
+from ..budget import BUDGET
 from ..heartbeats import wheel
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, CallbackReceiver, Session
-from ..budget import BUDGET
 from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
 
@@ -168,7 +169,9 @@ class WebSocketLink(CallbackReceiver):
             ws.finish()
 
 
-def sockjs_websocket(service: "SockJS", session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def sockjs_websocket(
+    service: SockJS, session_id: str, environ: Environ, start_response: StartResponse
+) -> Iterable[bytes]:
     """GET /<server>/<session>/websocket: SockJS frames over RFC 6455."""
     return _serve(service, environ, start_response, raw=False)
 
@@ -177,12 +180,12 @@ def sockjs_websocket(service: "SockJS", session_id: str, environ: Environ, start
 ROUTE = SessionRoute("websocket", ("GET",), sockjs_websocket, http=False, websocket=True)
 
 
-def raw_websocket(service: "SockJS", environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def raw_websocket(service: SockJS, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """GET /websocket: one application message per WebSocket text message."""
     return _serve(service, environ, start_response, raw=True)
 
 
-def _serve(service: "SockJS", environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
+def _serve(service: SockJS, environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
     options = service.options
     handshake = accept(environ, start_response, options.max_message_size, options.websocket_compression)
     ws = handshake.websocket

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import socket
 from collections import deque
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import gevent
 from gevent.event import Event
@@ -25,11 +26,11 @@ class GeventWebSocketAdapter:
         self._ws = ws
         self._queue: deque[tuple[int, Callable[[], Any]]] = deque()
         self._queued = 0
-        self._writer: Optional[gevent.Greenlet] = None
+        self._writer: gevent.Greenlet | None = None
         self._broken = False
         self._paused = 0
-        self._unpaused: Optional[Event] = None
-        self.close_code: Optional[int] = None
+        self._unpaused: Event | None = None
+        self.close_code: int | None = None
         self.close_reason = ""
 
     #: gevent-websocket negotiates no extensions.
@@ -48,7 +49,7 @@ class GeventWebSocketAdapter:
         if not self._paused and self._unpaused is not None:
             self._unpaused.set()
 
-    def next_message(self) -> Optional[str]:
+    def next_message(self) -> str | None:
         while self._paused and not self._broken:
             if self._unpaused is None:
                 self._unpaused = Event()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 import gevent
 
@@ -34,7 +35,7 @@ class EngineWebSocket:
 
     __slots__ = ("_engine", "_sock", "_writer", "_paused", "_close_timer", "_end_output", "_cut")
 
-    _writer: Union[SocketWriter, GreenletWriter]
+    _writer: SocketWriter | GreenletWriter
 
     def __init__(self, engine: Engine, sock: Any) -> None:
         self._engine = engine
@@ -49,7 +50,7 @@ class EngineWebSocket:
     # -- what the client said ---------------------------------------------------
 
     @property
-    def close_code(self) -> Optional[int]:
+    def close_code(self) -> int | None:
         """The code of the client's close frame (None: it sent none, e.g. it vanished)."""
         return self._engine.close_code
 

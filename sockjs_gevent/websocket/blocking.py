@@ -10,7 +10,8 @@ greenlet for TLS.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 from gevent.event import Event
@@ -25,8 +26,14 @@ class BlockingWebSocket(EngineWebSocket):
 
     __slots__ = ("_read", "_pending", "_messages", "_eof", "_unpaused", "_drained_event")
 
-    def __init__(self, engine: Engine, sock: Any, read: Callable[[int], bytes],
-                 write: Optional[Callable[[bytes], Any]] = None, pending: bytes = b"") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        sock: Any,
+        read: Callable[[int], bytes],
+        write: Callable[[bytes], Any] | None = None,
+        pending: bytes = b"",
+    ) -> None:
         """``write``: a blocking write function (TLS, or a server that hides the socket);
         without it the OS socket under gevent's ``sock`` is written directly, never blocking."""
         super().__init__(engine, sock)
@@ -38,10 +45,10 @@ class BlockingWebSocket(EngineWebSocket):
         self._pending = pending  # bytes that came with the handshake
         self._messages: deque[str] = deque()
         self._eof = False
-        self._unpaused: Optional[Event] = None
-        self._drained_event: Optional[Event] = None
+        self._unpaused: Event | None = None
+        self._drained_event: Event | None = None
 
-    def next_message(self) -> Optional[str]:
+    def next_message(self) -> str | None:
         """The next text message; None once the connection is over."""
         messages = self._messages
         while not messages:

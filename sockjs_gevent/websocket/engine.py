@@ -21,7 +21,7 @@ session and its construction less per open.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from websockets.exceptions import InvalidState
 from websockets.frames import Opcode, apply_mask
@@ -72,19 +72,30 @@ class Engine:
     and compares.
     """
 
-    __slots__ = ("_protocol", "_fragments", "_fragment_opcode", "close_code", "close_reason",
-                 "_pending_in", "_owed", "_out", "_protocol_only", "_max_size", "_failed", "_touched",
-                 "_protocol_ran")
+    __slots__ = (
+        "_protocol",
+        "_fragments",
+        "_fragment_opcode",
+        "close_code",
+        "close_reason",
+        "_pending_in",
+        "_owed",
+        "_out",
+        "_protocol_only",
+        "_max_size",
+        "_failed",
+        "_touched",
+        "_protocol_ran",
+    )
 
-    def __init__(self, protocol: Optional[ServerProtocol], short_path: bool = True,
-                 max_size: Optional[int] = None) -> None:
+    def __init__(self, protocol: ServerProtocol | None, short_path: bool = True, max_size: int | None = None) -> None:
         """``protocol``: the open protocol that negotiated the connection, or None to make one when needed
         (no extensions; ``max_size`` is then the limit on one message)."""
         self._protocol = protocol
-        self._fragments: Optional[list[bytes]] = None
-        self._fragment_opcode: Optional[Opcode] = None
+        self._fragments: list[bytes] | None = None
+        self._fragment_opcode: Opcode | None = None
         #: The close code and reason the client sent, once it did (None: it has not).
-        self.close_code: Optional[int] = None
+        self.close_code: int | None = None
         self.close_reason = ""
         self._pending_in = b""  # the start of a short frame whose end has not arrived
         self._owed = 0  # bytes of a long frame still to go to the protocol
@@ -92,7 +103,7 @@ class Engine:
         # Everything through the protocol: negotiated extensions (compression)
         # rewrite frames, and once raw bytes went to it, it may hold a partial frame.
         self._protocol_only = not short_path or (protocol is not None and bool(protocol.extensions))
-        self._max_size: Optional[int] = protocol.max_message_size if protocol is not None else max_size
+        self._max_size: int | None = protocol.max_message_size if protocol is not None else max_size
         self._failed = False  # we failed the connection: nothing after that is a message
         self._touched = False  # the protocol may have output (only the short path ran since it was asked)
         self._protocol_ran = False  # anything went through the protocol (it may have closed)
@@ -175,12 +186,12 @@ class Engine:
             if length == 126:
                 if end - pos < 4:
                     break
-                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
                 head = 4
             elif length == 127:
                 if end - pos < 10:
                     break
-                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 head = 10
             if (max_size is not None and length > max_size) or _refused_header(first, second, length):
                 handover = True  # the protocol fails the connection at this header: let it, now
@@ -199,7 +210,7 @@ class Engine:
                     self._events(messages)
                 break
             if first == _FIN_TEXT and self._fragments is None:
-                payload = apply_mask(buf[pos + head:pos + total], buf[pos + head - 4:pos + head])
+                payload = apply_mask(buf[pos + head : pos + total], buf[pos + head - 4 : pos + head])
                 pos += total
                 try:
                     messages.append(payload.decode("utf-8"))
@@ -207,7 +218,7 @@ class Engine:
                     self.fail(1007, "Invalid UTF-8 in text message")
             else:
                 protocol = self._made()
-                protocol.receive_data(buf[pos:pos + total])
+                protocol.receive_data(buf[pos : pos + total])
                 pos += total
                 self._events(messages)
         if handover:
@@ -249,7 +260,7 @@ class Engine:
                 self.close_code = received.code if received is not None else 1005
                 self.close_reason = received.reason if received is not None else ""
 
-    def _message(self, opcode: Optional[Opcode], data: bytes, messages: list[str]) -> None:
+    def _message(self, opcode: Opcode | None, data: bytes, messages: list[str]) -> None:
         if opcode is Opcode.BINARY:
             self.fail(1003, "Binary messages are not supported")
             return

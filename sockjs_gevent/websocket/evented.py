@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import gevent
 
@@ -42,7 +42,7 @@ class EventLoopWebSocket(EngineWebSocket):
     def __init__(self, engine: Engine, sock: Any) -> None:
         super().__init__(engine, sock)
         self._writer = SocketWriter(self, sock)
-        self._reader: Optional[Reader] = None
+        self._reader: Reader | None = None
         self._watcher: Any = None
         self._release_when_drained = False
 

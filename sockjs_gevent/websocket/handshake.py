@@ -28,7 +28,8 @@ import base64
 import binascii
 import io
 import re
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any, Union
 
 from gevent import ssl
 from websockets.datastructures import Headers
@@ -75,7 +76,9 @@ class Handshake:
 
     __slots__ = ("websocket", "pending", "answer")
 
-    def __init__(self, websocket: Optional[AnyWebSocket], answer: Iterable[bytes] = _NO_BODY, pending: bytes = b"") -> None:
+    def __init__(
+        self, websocket: AnyWebSocket | None, answer: Iterable[bytes] = _NO_BODY, pending: bytes = b""
+    ) -> None:
         self.websocket = websocket
         self.answer = answer
         self.pending = pending
@@ -97,7 +100,7 @@ def _handshake_request(environ: Environ) -> Request:
     return Request(path, headers)
 
 
-def plain_upgrade(environ: Environ) -> Optional[list[tuple[str, str]]]:
+def plain_upgrade(environ: Environ) -> list[tuple[str, str]] | None:
     """The 101's headers for the everyday upgrade request with no extension to negotiate; None for any other.
 
     None is not a refusal: the request then goes through the websockets
@@ -106,10 +109,16 @@ def plain_upgrade(environ: Environ) -> Optional[list[tuple[str, str]]]:
     connection = environ.get("HTTP_CONNECTION")
     upgrade = environ.get("HTTP_UPGRADE")
     key = environ.get("HTTP_SEC_WEBSOCKET_KEY")
-    if (connection is None or upgrade is None or key is None or upgrade.lower() != "websocket"
-            or environ.get("HTTP_SEC_WEBSOCKET_VERSION") not in ("13", "8")  # 8 frames as 13 does
-            or "HTTP_SEC_WEBSOCKET_PROTOCOL" in environ or not _PLAIN_CONNECTION.fullmatch(connection)
-            or "upgrade" not in [token.strip().lower() for token in connection.split(",")]):
+    if (
+        connection is None
+        or upgrade is None
+        or key is None
+        or upgrade.lower() != "websocket"
+        or environ.get("HTTP_SEC_WEBSOCKET_VERSION") not in ("13", "8")  # 8 frames as 13 does
+        or "HTTP_SEC_WEBSOCKET_PROTOCOL" in environ
+        or not _PLAIN_CONNECTION.fullmatch(connection)
+        or "upgrade" not in [token.strip().lower() for token in connection.split(",")]
+    ):
         return None
     try:
         if len(base64.b64decode(key.encode(), validate=True)) != 16:
@@ -119,8 +128,9 @@ def plain_upgrade(environ: Environ) -> Optional[list[tuple[str, str]]]:
     return [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept_key(key))]
 
 
-def accept(environ: Environ, start_response: StartResponse, max_message_size: int,
-           compression: Optional[Compression] = None) -> Handshake:
+def accept(
+    environ: Environ, start_response: StartResponse, max_message_size: int, compression: Compression | None = None
+) -> Handshake:
     """Upgrade this request to a WebSocket, or refuse it (400).
 
     With ``compression``, permessage-deflate is agreed when the client
@@ -136,8 +146,9 @@ def accept(environ: Environ, start_response: StartResponse, max_message_size: in
     if environ.get("REQUEST_METHOD") != "GET" or read is None:
         return Handshake(None, error(environ, start_response, 400, "Not a valid websocket request"))
     if environ.get("SERVER_PROTOCOL") != "HTTP/1.1":  # RFC 6455 4.1: HTTP/1.1 or higher
-        return Handshake(None, error(environ, start_response, 400,
-                                     "Not a valid websocket request. Upgrades need HTTP/1.1."))
+        return Handshake(
+            None, error(environ, start_response, 400, "Not a valid websocket request. Upgrades need HTTP/1.1.")
+        )
     # The server parsed the request and writes the 101 itself, so the
     # protocol starts where a handshake would leave it, open (its parser
     # then reads frames); accept() still checks the request and negotiates.

@@ -10,7 +10,8 @@ waited has been written (``_drained``) or the connection broke (``_lost``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import gevent
 
@@ -27,7 +28,7 @@ class _Writer:
     __slots__ = ("_owner", "_out", "broken")
 
     def __init__(self, owner: Owner) -> None:
-        self._owner: Optional[Owner] = owner
+        self._owner: Owner | None = owner
         self._out = bytearray()
         self.broken = False
 
@@ -113,7 +114,7 @@ class GreenletWriter(_Writer):
     def __init__(self, owner: Owner, write: Callable[[bytes], Any]) -> None:
         super().__init__(owner)
         self._write = write
-        self._greenlet: Optional[gevent.Greenlet] = None
+        self._greenlet: gevent.Greenlet | None = None
 
     def write(self, data: bytes) -> None:
         if self.broken:

@@ -21,11 +21,11 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import gevent
-
 from serverproc import poll_until
+
 from sockjs_gevent.client.http import HttpConnection, HttpError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,14 +54,15 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
 class Proc:
     """A subprocess whose merged output is collected line by line and can be waited on."""
 
-    def __init__(self, name: str, args: list[str], env: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         self.name = name
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
         full_env["PYTHONUNBUFFERED"] = "1"
         full_env.update(env or {})
-        self.process = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         self.lines: list[str] = []
         self._changed = threading.Condition()
         threading.Thread(target=self._pump, daemon=True, name=f"pump-{name}").start()
@@ -126,9 +127,9 @@ class Proc:
 class RedisServer:
     """``redis-server`` with no persistence on a fixed loopback port (restartable on it)."""
 
-    def __init__(self, port: Optional[int] = None) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.proc: Optional[Proc] = None
+        self.proc: Proc | None = None
         self.starts = 0
 
     @property
@@ -137,10 +138,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.starts += 1
-        self.proc = Proc(f"redis-{self.starts}", [
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--loglevel", "notice",
-        ])
+        self.proc = Proc(
+            f"redis-{self.starts}",
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "notice",
+            ],
+        )
         self.proc.wait_for(REDIS_READY)
 
     def stop(self) -> None:
@@ -153,13 +166,23 @@ class Worker:
 
     def __init__(self, name: str, redis_url: str) -> None:
         self.name = name
-        self.proc = Proc(name, [
-            sys.executable, "-m", "sockjs_gevent", "sockjs_gevent.testserver:build",
-            "--host", "127.0.0.1", "--port", "0",
-        ], env={"SOCKJS_GEVENT_REDIS_URL": redis_url})
+        self.proc = Proc(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "sockjs_gevent",
+                "sockjs_gevent.testserver:build",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
+            env={"SOCKJS_GEVENT_REDIS_URL": redis_url},
+        )
         self.port = 0
 
-    def wait_ready(self) -> "Worker":
+    def wait_ready(self) -> Worker:
         self.port = int(self.proc.wait_for(WORKER_READY).group(2))
         return self
 
@@ -178,7 +201,7 @@ class Worker:
         return body.decode()
 
 
-def http_get(host: str, port: int, path: str) -> tuple[int, bytes, Optional[str]]:
+def http_get(host: str, port: int, path: str) -> tuple[int, bytes, str | None]:
     """(status, body, X-Served-By) of one GET on a fresh connection."""
     http = HttpConnection(host, port, timeout=5.0)
     try:
@@ -197,19 +220,23 @@ class Cluster:
         self.backend = backend
         self.redis = RedisServer()
         self.workers: dict[str, Worker] = {}
-        self.haproxy: Optional[Proc] = None
+        self.haproxy: Proc | None = None
         self.port = free_port()
         self._placement: dict[tuple[str, str], str] = {}
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         self.redis.start()
         # All three start at once; then their ready lines are awaited in turn.
         self.workers = {name: Worker(name, self.redis.url) for name in WORKER_NAMES}
         for worker in self.workers.values():
             worker.wait_ready()
         env = {f"SOCKJS_WORKER{i + 1}": self.workers[name].address for i, name in enumerate(WORKER_NAMES)}
-        env.update(SOCKJS_HAPROXY_BIND=f"127.0.0.1:{self.port}", SOCKJS_URI_DEPTH="2",
-                   SOCKJS_BACKEND=self.backend, SOCKJS_SERVED_BY="1")
+        env.update(
+            SOCKJS_HAPROXY_BIND=f"127.0.0.1:{self.port}",
+            SOCKJS_URI_DEPTH="2",
+            SOCKJS_BACKEND=self.backend,
+            SOCKJS_SERVED_BY="1",
+        )
         self.haproxy = Proc("haproxy", ["haproxy", "-db", "-f", HAPROXY_CFG], env=env)
         wait_until(self._haproxy_answers, START_TIMEOUT, "HAProxy to answer")
         return self
@@ -274,8 +301,12 @@ class Cluster:
 
     def problems(self) -> list[str]:
         """Tracebacks and errors the workers logged (an unexpected crash)."""
-        return [f"{w.name}: {line.rstrip()}" for w in self.workers.values() for line in w.proc.lines
-                if "Traceback" in line or " ERROR " in line or " CRITICAL " in line]
+        return [
+            f"{w.name}: {line.rstrip()}"
+            for w in self.workers.values()
+            for line in w.proc.lines
+            if "Traceback" in line or " ERROR " in line or " CRITICAL " in line
+        ]
 
 
 def start_cluster(backend: str = "workers") -> Cluster:
@@ -286,4 +317,3 @@ def start_cluster(backend: str = "workers") -> Cluster:
     except BaseException:
         cluster.stop()
         raise
-

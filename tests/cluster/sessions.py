@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import string
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import gevent
@@ -51,7 +51,7 @@ class JsonpPollingTransport(Transport):
                 body = self.http.read_body()
                 if response.status != 200 or not (body.startswith(head) and body.endswith(tail)):
                     raise HttpError(f"jsonp answered {response.status}: {body[:200]!r}")
-                self.conn.handle_frame(json.loads(body[len(head):-len(tail)]))
+                self.conn.handle_frame(json.loads(body[len(head) : -len(tail)]))
         except HttpError as exc:
             self.conn.broken(1006, f"jsonp-polling failed: {exc}")
 
@@ -86,8 +86,14 @@ def connect_jsonp(url: str, server_id: str, timeout: float = 10.0) -> ClientConn
     parts = urlsplit(url)
     session_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
     conn = ClientConnection(url)
-    impl = JsonpPollingTransport(conn, parts.hostname or "127.0.0.1", parts.port or 80,
-                                 f"{parts.path.rstrip('/')}/{server_id}/{session_id}", (), timeout)
+    impl = JsonpPollingTransport(
+        conn,
+        parts.hostname or "127.0.0.1",
+        parts.port or 80,
+        f"{parts.path.rstrip('/')}/{server_id}/{session_id}",
+        (),
+        timeout,
+    )
     conn.transport = impl
     impl.start()
     if not conn.opened.wait(timeout) or not conn.was_opened:
@@ -123,15 +129,19 @@ class Collector:
 
     def wait_for(self, predicate, timeout: float, what: str = "") -> None:
         """Block until ``predicate(messages)`` holds; AssertionError after ``timeout``."""
-        with gevent.Timeout(timeout, AssertionError(f"{self.label}: timed out waiting for {what}; got {self.messages[-10:]}")):
+        with gevent.Timeout(
+            timeout, AssertionError(f"{self.label}: timed out waiting for {what}; got {self.messages[-10:]}")
+        ):
             while not predicate(self.messages):
                 if self.ended:
-                    raise AssertionError(f"{self.label}: closed {self.conn.close_code} {self.conn.close_reason!r} "
-                                         f"while waiting for {what}; got {self.messages[-10:]}")
+                    raise AssertionError(
+                        f"{self.label}: closed {self.conn.close_code} {self.conn.close_reason!r} "
+                        f"while waiting for {what}; got {self.messages[-10:]}"
+                    )
                 self._changed.clear()
                 self._changed.wait()
 
-    def wait_closed(self, timeout: float) -> tuple[Optional[int], str]:
+    def wait_closed(self, timeout: float) -> tuple[int | None, str]:
         with gevent.Timeout(timeout, AssertionError(f"{self.label}: still open after {timeout} s")):
             self.greenlet.join()
         return self.conn.close_code, self.conn.close_reason
@@ -141,11 +151,12 @@ class Collector:
         self.greenlet.kill(block=False)
 
 
-def open_everywhere(cluster: "Cluster", prefix: str) -> dict[tuple[str, str], Collector]:
+def open_everywhere(cluster: Cluster, prefix: str) -> dict[tuple[str, str], Collector]:
     """One session per (worker, transport), each placed by a server_id that lands on that worker."""
     ids = cluster.server_ids(prefix)
     url = cluster.url(prefix)
     return {
         (worker, transport): Collector(open_session(url, transport, ids[worker][0]), f"{transport}@{worker}")
-        for worker in ids for transport in TRANSPORTS
+        for worker in ids
+        for transport in TRANSPORTS
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gevent
 import pytest
-
 from clusterproc import WORKER_NAMES, Cluster
 from sessions import SERVER_NAME, TRANSPORTS, open_everywhere
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
 from clusterproc import WORKER_NAMES, Cluster, wait_until
 from sessions import SERVER_NAME, TRANSPORTS, Collector, open_everywhere, open_session
+
 from sockjs_gevent.client import ConnectError
 
 pytestmark = pytest.mark.cluster
@@ -56,7 +56,9 @@ def test_killing_a_worker_closes_only_its_own_sessions(cluster: Cluster) -> None
     opened = {w: cluster.workers[w].stats()["/broadcast"]["sessions_opened"] for w in survivors}
     assert sorted(opened.values(), key=lambda o: o["xhr-polling"]) == [expected, {**expected, "xhr-polling": 2}]
     assert sorted(cluster.open_sessions("/broadcast").values(), key=lambda o: o["xhr-polling"]) == [
-        expected, {**expected, "xhr-polling": 2}]
+        expected,
+        {**expected, "xhr-polling": 2},
+    ]
     for collector in [*others, moved]:
         collector.close()
 
@@ -64,7 +66,8 @@ def test_killing_a_worker_closes_only_its_own_sessions(cluster: Cluster) -> None
 def test_redis_restart_local_delivery_continues_and_cross_worker_resumes(cluster: Cluster) -> None:
     sessions = {
         (w, t): Collector(open_session(cluster.url("/broadcast"), t, sid), f"{t}@{w}")
-        for w, (sid,) in cluster.server_ids("/broadcast").items() for t in ("websocket", "xhr-polling")
+        for w, (sid,) in cluster.server_ids("/broadcast").items()
+        for t in ("websocket", "xhr-polling")
     }
     by_worker = {w: [c for (cw, _), c in sessions.items() if cw == w] for w in WORKER_NAMES}
     everyone = list(sessions.values())

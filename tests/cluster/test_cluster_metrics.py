@@ -10,9 +10,8 @@ them and no scrape lands on a random worker.
 from __future__ import annotations
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from clusterproc import WORKER_NAMES, Cluster, http_get
+from prometheus_client.parser import text_string_to_metric_families
 from sessions import Collector, open_session
 
 pytestmark = pytest.mark.cluster
@@ -33,8 +32,11 @@ def test_each_worker_reports_its_own_sessions_and_haproxy_hides_the_endpoints(cl
     ids = cluster.server_ids("/echo")
     # w1 gets one websocket session, w2 two xhr-streaming ones, w3 none.
     wanted = {"w1": ["websocket"], "w2": ["xhr-streaming", "xhr-streaming"], "w3": []}
-    sessions = [Collector(open_session(cluster.url("/echo"), transport, ids[worker][0]), f"{transport}@{worker}")
-                for worker, transports in wanted.items() for transport in transports]
+    sessions = [
+        Collector(open_session(cluster.url("/echo"), transport, ids[worker][0]), f"{transport}@{worker}")
+        for worker, transports in wanted.items()
+        for transport in transports
+    ]
     try:
         for n, session in enumerate(sessions):
             session.conn.send(f"m{n}")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import socket
-import select
 import sys
 
 import pytest
-
 from clusterproc import Proc, RedisServer
 from sessions import Collector, open_session
 
@@ -47,8 +46,21 @@ def test_runner_restarts_a_dead_worker_and_stops_cleanly() -> None:
     redis = RedisServer()
     redis.start()
     base = two_free_ports()
-    runner = Proc("cluster", [sys.executable, "-m", "sockjs_gevent.cluster", "sockjs_gevent.testserver:build",
-                              "--workers", "2", "--base-port", str(base), "--redis", redis.url])
+    runner = Proc(
+        "cluster",
+        [
+            sys.executable,
+            "-m",
+            "sockjs_gevent.cluster",
+            "sockjs_gevent.testserver:build",
+            "--workers",
+            "2",
+            "--base-port",
+            str(base),
+            "--redis",
+            redis.url,
+        ],
+    )
     try:
         pids = {}
         for port in (base, base + 1):
@@ -85,10 +97,23 @@ def test_runner_restarts_a_dead_worker_and_stops_cleanly() -> None:
 def test_workers_exit_when_the_runner_is_killed() -> None:
     """SIGKILL gives the runner no chance to stop them: the kernel tells them (PR_SET_PDEATHSIG)."""
     base = two_free_ports()
-    runner = Proc("cluster", [sys.executable, "-m", "sockjs_gevent.cluster", "sockjs_gevent.testserver:build",
-                              "--workers", "2", "--base-port", str(base)])
+    runner = Proc(
+        "cluster",
+        [
+            sys.executable,
+            "-m",
+            "sockjs_gevent.cluster",
+            "sockjs_gevent.testserver:build",
+            "--workers",
+            "2",
+            "--base-port",
+            str(base),
+        ],
+    )
     try:
-        pids = [int(runner.wait_for(rf"worker on port {port} started \(pid (\d+)\)").group(1)) for port in (base, base + 1)]
+        pids = [
+            int(runner.wait_for(rf"worker on port {port} started \(pid (\d+)\)").group(1)) for port in (base, base + 1)
+        ]
         for port in (base, base + 1):
             runner.wait_for(rf"listening on http://127\.0\.0\.1:{port}\b")
         exits = [os.pidfd_open(pid) for pid in pids]  # readable once the process has exited
@@ -100,4 +125,3 @@ def test_workers_exit_when_the_runner_is_killed() -> None:
             assert readable, f"worker {pid} outlived its killed runner"
     finally:
         runner.stop()
-

@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-
 from clusterproc import WORKER_NAMES, Cluster
+
 from sockjs_gevent.client.http import HttpConnection
 
 pytestmark = pytest.mark.cluster
@@ -18,8 +18,14 @@ POLLS = 300
 class PollingSession:
     """An xhr-polling session driven by hand: one request, one checked answer."""
 
-    def __init__(self, http: HttpConnection, prefix: str, server_id: str, session_id: str,
-                 headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        http: HttpConnection,
+        prefix: str,
+        server_id: str,
+        session_id: str,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.http = http
         self.base = f"{prefix}/{server_id}/{session_id}"
         self.headers = headers or []

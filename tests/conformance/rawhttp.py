@@ -15,8 +15,8 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from serverproc import RunningServer, http
 
@@ -48,8 +48,14 @@ class Response:
         return bool(self.all(name))
 
 
-def request(server: RunningServer, method: str, path: str, body: bytes | str | None = None,
-            headers: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Response:
+def request(
+    server: RunningServer,
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = TIMEOUT,
+) -> Response:
     """One request through serverproc.http (a str body goes as UTF-8); the answer with its exact header list."""
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -89,8 +95,14 @@ class Raw:
         """Send bytes as they are."""
         self.sock.sendall(data)
 
-    def send_request(self, method: str, path: str, headers: Iterable[tuple[str, str]] | dict = (),
-                     body: bytes | str = b"", version: str = "HTTP/1.1") -> None:
+    def send_request(
+        self,
+        method: str,
+        path: str,
+        headers: Iterable[tuple[str, str]] | dict = (),
+        body: bytes | str = b"",
+        version: str = "HTTP/1.1",
+    ) -> None:
         """Send a request: Host always, Content-Length with a body or for POST/PUT."""
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -107,7 +119,7 @@ class Raw:
         """One socket read into ``buf`` (``peer_closed`` on EOF); socket.timeout at ``deadline``."""
         left = deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout("deadline passed")
+            raise TimeoutError("deadline passed")
         self.sock.settimeout(left)
         try:
             data = self.sock.recv(65536)
@@ -154,7 +166,7 @@ class Raw:
         if self.mode == "length":
             take = self.buf[: self.remaining]
             self.body += take
-            self.buf = self.buf[len(take):]
+            self.buf = self.buf[len(take) :]
             self.remaining -= len(take)
             self.done = self.remaining == 0
         elif self.mode == "close":
@@ -169,7 +181,7 @@ class Raw:
                         return
                     size = int(self.buf[:end].split(b";")[0], 16)
                     self.chunked_wire += self.buf[: end + 2]
-                    self.buf = self.buf[end + 2:]
+                    self.buf = self.buf[end + 2 :]
                     if size == 0:
                         self.chunk_left = -2  # trailers: wait for the empty line
                     else:
@@ -179,7 +191,7 @@ class Raw:
                     end = self.buf.find(b"\r\n")
                     if end < 0:
                         return
-                    line, self.buf = self.buf[:end], self.buf[end + 2:]
+                    line, self.buf = self.buf[:end], self.buf[end + 2 :]
                     self.chunked_wire += line + b"\r\n"
                     if not line:
                         self.done = True
@@ -197,7 +209,7 @@ class Raw:
                     self.chunked_wire += take
                     self.chunks[-1] += take
                     self.body += take
-                    self.buf = self.buf[len(take):]
+                    self.buf = self.buf[len(take) :]
                     self.chunk_left -= len(take)
 
     def read_until(self, test: Callable[[bytes], bool], timeout: float | None = None) -> bytes:
@@ -235,7 +247,7 @@ class Raw:
         """True when nothing arrives for ``seconds`` (for "request is held" checks)."""
         try:
             self.recv_some(time.monotonic() + seconds)
-        except socket.timeout:
+        except TimeoutError:
             return True
         self._pump()
         return False
@@ -249,7 +261,7 @@ class Raw:
         """Close the socket normally."""
         self.sock.close()
 
-    def __enter__(self) -> "Raw":
+    def __enter__(self) -> Raw:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,17 +25,23 @@ def ws_accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
 
 
-def ws_handshake_headers(key: str | None = None, version: int = 13,
-                         connection: str = "Upgrade") -> list[tuple[str, str]]:
+def ws_handshake_headers(
+    key: str | None = None, version: int = 13, connection: str = "Upgrade"
+) -> list[tuple[str, str]]:
     """The headers of an upgrade request; a random key unless one is given."""
     if key is None:
         key = base64.b64encode(os.urandom(16)).decode()
-    return [("Upgrade", "websocket"), ("Connection", connection),
-            ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", str(version))]
+    return [
+        ("Upgrade", "websocket"),
+        ("Connection", connection),
+        ("Sec-WebSocket-Key", key),
+        ("Sec-WebSocket-Version", str(version)),
+    ]
 
 
-def ws_connect_raw(server: RunningServer, path: str, version: int = 13,
-                   connection: str = "Upgrade") -> tuple[Raw, Response]:
+def ws_connect_raw(
+    server: RunningServer, path: str, version: int = 13, connection: str = "Upgrade"
+) -> tuple[Raw, Response]:
     """Open a WebSocket by hand; the 101 answer must carry the right Accept."""
     key = base64.b64encode(os.urandom(16)).decode()
     raw = Raw(server)
@@ -90,6 +96,6 @@ def ws_recv(raw: Raw, timeout: float = TIMEOUT) -> tuple[int, bytes]:
         need(10)
         n, at = struct.unpack("!Q", raw.buf[2:10])[0], 10
     need(at + n)
-    payload, raw.buf = raw.buf[at: at + n], raw.buf[at + n:]
+    payload, raw.buf = raw.buf[at : at + n], raw.buf[at + n :]
     assert b0 & 0x80, "fragmented frames are not expected here"
     return b0 & 0x0F, payload

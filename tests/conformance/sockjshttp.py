@@ -31,9 +31,15 @@ def session_path(prefix: str, sid: str, transport: str, server_id: str = "000") 
     return f"{prefix}/{server_id}/{sid}/{transport}"
 
 
-def poll(server: RunningServer, prefix: str, sid: str, transport: str = "xhr",
-         headers: dict[str, str] | None = None, server_id: str = "000",
-         timeout: float = TIMEOUT) -> tuple[Response, str]:
+def poll(
+    server: RunningServer,
+    prefix: str,
+    sid: str,
+    transport: str = "xhr",
+    headers: dict[str, str] | None = None,
+    server_id: str = "000",
+    timeout: float = TIMEOUT,
+) -> tuple[Response, str]:
     """One polling request (xhr or jsonp); the answer and its single frame."""
     path = session_path(prefix, sid, transport, server_id)
     if transport == "xhr":
@@ -48,12 +54,17 @@ def poll(server: RunningServer, prefix: str, sid: str, transport: str = "xhr",
     return r, json.loads(m.group(1))
 
 
-def send(server: RunningServer, prefix: str, sid: str, messages: list[str], server_id: str = "000",
-         content_type: str | None = "text/plain") -> Response:
+def send(
+    server: RunningServer,
+    prefix: str,
+    sid: str,
+    messages: list[str],
+    server_id: str = "000",
+    content_type: str | None = "text/plain",
+) -> Response:
     """xhr_send a list of messages; asserts the 204."""
     headers = {"Content-Type": content_type} if content_type else {}
-    r = request(server, "POST", session_path(prefix, sid, "xhr_send", server_id),
-                json.dumps(messages), headers)
+    r = request(server, "POST", session_path(prefix, sid, "xhr_send", server_id), json.dumps(messages), headers)
     assert r.status == 204, (r.status, r.body)
     return r
 

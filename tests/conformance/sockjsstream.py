@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from rawhttp import Raw
@@ -66,9 +66,17 @@ def prelude_length(transport: str, body: bytes) -> int | None:
 class Receiver:
     """A streaming receiving request (xhr_streaming, eventsource, htmlfile)."""
 
-    def __init__(self, server: RunningServer, prefix: str, sid: str, transport: str = "xhr_streaming",
-                 headers: Iterable[tuple[str, str]] | dict[str, str] = (), version: str = "HTTP/1.1",
-                 server_id: str = "000", query: str | None = None) -> None:
+    def __init__(
+        self,
+        server: RunningServer,
+        prefix: str,
+        sid: str,
+        transport: str = "xhr_streaming",
+        headers: Iterable[tuple[str, str]] | dict[str, str] = (),
+        version: str = "HTTP/1.1",
+        server_id: str = "000",
+        query: str | None = None,
+    ) -> None:
         """Send the request and read the answer's head (``self.head``); ``query`` replaces ``?c=cb``."""
         method, suffix, self.pattern = STREAMING[transport]
         self.transport = transport
@@ -108,7 +116,7 @@ class Receiver:
             self.prelude(timeout)
         self.raw.read_until(lambda b: self.pattern.match(b, self.pos) is not None or self.raw.done, timeout)
         if self.pattern.match(self.raw.body, self.pos) is None:
-            assert self.raw.body[self.pos:] == b"", "junk at the end: %r" % self.raw.body[self.pos:]
+            assert self.raw.body[self.pos :] == b"", "junk at the end: %r" % self.raw.body[self.pos :]
             return None
         return self.frame(timeout)
 
@@ -123,7 +131,9 @@ class Receiver:
         """The first ``count`` chunks of the (chunked) answer, as the server wrote them."""
         raw = self.raw
         raw.read_until(lambda body: len(raw.chunks) >= count or raw.done, timeout)
-        assert len(raw.chunks) >= count, f"the answer ended after {len(raw.chunks)} chunks: {[c[:40] for c in raw.chunks]!r}"
+        assert len(raw.chunks) >= count, (
+            f"the answer ended after {len(raw.chunks)} chunks: {[c[:40] for c in raw.chunks]!r}"
+        )
         return raw.chunks[:count]
 
     def units(self, count: int, timeout: float | None = None) -> list[str]:
@@ -134,7 +144,9 @@ class Receiver:
         """
         chunks = self.chunks(count + 1, timeout)
         prelude = chunks[0]
-        assert prelude_length(self.transport, prelude) == len(prelude), f"first chunk is not the prelude alone: {prelude[-80:]!r}"
+        assert prelude_length(self.transport, prelude) == len(prelude), (
+            f"first chunk is not the prelude alone: {prelude[-80:]!r}"
+        )
         assert prelude == PRELUDES.get(self.transport, prelude), prelude
         frames = []
         for chunk in chunks[1:]:
@@ -148,13 +160,13 @@ class Receiver:
     def ended(self, timeout: float | None = None) -> bool:
         """Wait for the end of the response body; True if it ended with nothing more."""
         self.raw.read_body(timeout)
-        return self.raw.body[self.pos:] == b""
+        return self.raw.body[self.pos :] == b""
 
     def close(self) -> None:
         """Close the connection (normally; ``raw.abort()`` resets it)."""
         self.raw.close()
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,13 +3,11 @@
 import json
 import re
 
-from websockets.sync.client import connect
-
 from rawhttp import request
 from sockjshttp import new_sid, poll, send, session_path
+from websockets.sync.client import connect
 
-RANGES = [(0x0000, 0x001F), (0x200C, 0x200F), (0x2028, 0x202F), (0x2060, 0x206F),
-          (0xFFF0, 0xFFFF), (0xD800, 0xDFFF)]
+RANGES = [(0x0000, 0x001F), (0x200C, 0x200F), (0x2028, 0x202F), (0x2060, 0x206F), (0xFFF0, 0xFFFF), (0xD800, 0xDFFF)]
 MUST_ESCAPE = {cp for lo, hi in RANGES for cp in range(lo, hi + 1)}
 SHORT_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "/": "/"}
 
@@ -32,7 +30,7 @@ def scan_json_string(text: str, start: int) -> tuple[list[tuple[str, str]], int]
         if text[i] == "\\":
             kind = text[i + 1]
             if kind == "u":
-                out.append((chr(int(text[i + 2:i + 6], 16)), "u"))
+                out.append((chr(int(text[i + 2 : i + 6], 16)), "u"))
                 i += 6
             else:
                 out.append((SHORT_ESCAPES[kind], "short"))
@@ -85,7 +83,7 @@ def test_every_code_point_round_trips_and_dangerous_ones_are_escaped_over_websoc
 
 def test_unescaped_utf8_from_client_comes_back_equal(server):
     """Client text sent as plain UTF-8 (not escaped) is decoded and echoed equal."""
-    message = "żółw \U0001F422 日本 \u00e9\u0301 end"
+    message = "żółw \U0001f422 日本 \u00e9\u0301 end"
     sid = new_sid()
     assert poll(server, "/echo", sid)[1] == "o"
     body = json.dumps([message], ensure_ascii=False).encode("utf-8")

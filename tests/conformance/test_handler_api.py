@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
-
 from serverproc import poll_until
 from sockjshttp import alive, collect, messages_of, new_sid, poll, send
 from sockjsstream import Receiver
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 
 def ws(server, path):
@@ -19,8 +18,9 @@ def sockjs_ws(server, prefix):
     return ws(server, f"{prefix}/000/{new_sid()}/websocket")
 
 
-@pytest.mark.parametrize("sent,size", [("1", 2), ("3", 8), ("10", 1024), ("18", 2**18),
-                                       ("0", 2), ("19", 2), ("-4", 2), ("abc", 2), ("", 2)])
+@pytest.mark.parametrize(
+    "sent,size", [("1", 2), ("3", 8), ("10", 1024), ("18", 2**18), ("0", 2), ("19", 2), ("-4", 2), ("abc", 2), ("", 2)]
+)
 def test_amplify_answers_2_to_the_n_x(server, sent, size):
     with sockjs_ws(server, "/amplify") as conn:
         assert conn.recv(timeout=5) == "o"
@@ -71,8 +71,19 @@ def test_broadcast_reaches_every_open_connection(server):
 
 # ------------------------------------------------------------------ /whoami
 
-SAFE = {"referer", "x-forwarded-for", "x-real-ip", "x-client-ip", "x-cluster-client-ip", "via",
-        "x-forwarded-proto", "host", "user-agent", "accept-language", "dnt"}
+SAFE = {
+    "referer",
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "via",
+    "x-forwarded-proto",
+    "host",
+    "user-agent",
+    "accept-language",
+    "dnt",
+}
 SENT_HEADERS = {
     "User-Agent": "conformance-agent/1.0",
     "X-Forwarded-For": "203.0.113.7",
@@ -85,8 +96,15 @@ SENT_HEADERS = {
 
 
 #: The URL segment of a transport -> the name the application sees (conn.transport).
-NAME = {"xhr": "xhr-polling", "jsonp": "jsonp-polling", "xhr_streaming": "xhr-streaming", "eventsource": "eventsource",
-        "htmlfile": "htmlfile", "websocket": "websocket", "rawwebsocket": "raw-websocket"}
+NAME = {
+    "xhr": "xhr-polling",
+    "jsonp": "jsonp-polling",
+    "xhr_streaming": "xhr-streaming",
+    "eventsource": "eventsource",
+    "htmlfile": "htmlfile",
+    "websocket": "websocket",
+    "rawwebsocket": "raw-websocket",
+}
 
 
 def check_whoami(info, transport, path):
@@ -133,8 +151,12 @@ def test_whoami_websockets_report_transport_and_safe_headers(server, kind):
     path = f"/whoami/000/{sid}/websocket" if kind == "websocket" else "/whoami/websocket"
     headers = dict(SENT_HEADERS)
     del headers["User-Agent"]
-    with connect(f"ws://{server.host}:{server.port}{path}", open_timeout=5,
-                 additional_headers=headers, user_agent_header="conformance-agent/1.0") as conn:
+    with connect(
+        f"ws://{server.host}:{server.port}{path}",
+        open_timeout=5,
+        additional_headers=headers,
+        user_agent_header="conformance-agent/1.0",
+    ) as conn:
         if kind == "websocket":
             assert conn.recv(timeout=5) == "o"
             info = json.loads(json.loads(conn.recv(timeout=5)[1:])[0])
@@ -189,6 +211,7 @@ def test_crash_on_raw_websocket_closes_with_1011(server):
 
 
 # ------------------------------------------------------------------ /returns
+
 
 @pytest.mark.parametrize("transport", ["xhr", "jsonp"])
 def test_handler_returning_closes_with_1000_normal_closure(server, transport):

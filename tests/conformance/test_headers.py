@@ -4,7 +4,6 @@ import time
 from email.utils import parsedate_to_datetime
 
 import pytest
-
 from rawhttp import Raw, request
 from sockjshttp import NO_CACHE, YEAR, new_sid, open_session
 
@@ -109,8 +108,9 @@ def test_cors_without_origin_is_star_without_credentials(server, method, path, b
 
 @pytest.mark.parametrize("method,path,body", CORS_ANSWERS, ids=CORS_IDS)
 def test_cors_echoes_nonempty_request_headers(server, method, path, body):
-    r = head_of(server, method, path, [("Origin", "http://a.test"),
-                                       ("Access-Control-Request-Headers", "a, b, X-Custom")], body)
+    r = head_of(
+        server, method, path, [("Origin", "http://a.test"), ("Access-Control-Request-Headers", "a, b, X-Custom")], body
+    )
     assert r.all("Access-Control-Allow-Headers") == ["a, b, X-Custom"]
 
 

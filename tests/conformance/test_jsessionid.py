@@ -1,7 +1,6 @@
 """docs/protocol.md section 8: the JSESSIONID cookie (option and callable form)."""
 
 import pytest
-
 from rawhttp import Raw, request
 from sockjshttp import new_sid, poll
 
@@ -59,10 +58,17 @@ def test_no_cookie_when_jsessionid_option_is_off(server, method, path, body):
 
 
 @pytest.mark.parametrize("prefix", ["/cookie_needed_echo", "/cookie_callable_echo"])
-@pytest.mark.parametrize("method,path", [
-    ("GET", ""), ("GET", "/"), ("GET", "/info"), ("OPTIONS", "/info"),
-    ("GET", "/iframe.html"), ("GET", "/iframe-1.0.html"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", ""),
+        ("GET", "/"),
+        ("GET", "/info"),
+        ("OPTIONS", "/info"),
+        ("GET", "/iframe.html"),
+        ("GET", "/iframe-1.0.html"),
+    ],
+)
 @pytest.mark.parametrize("cookie", [None, "JSESSIONID=abc"], ids=["no-cookie", "cookie"])
 def test_never_a_cookie_on_info_greeting_or_iframe(server, prefix, method, path, cookie):
     r = request(server, method, prefix + path, headers={"Cookie": cookie} if cookie else {})

@@ -10,10 +10,9 @@ import json
 import urllib.request
 
 import pytest
-from websockets.sync.client import connect
-
 from sockjshttp import new_sid, send
 from sockjsstream import Receiver
+from websockets.sync.client import connect
 
 PREFIX = "/multiplex"
 

@@ -1,7 +1,6 @@
 """docs/protocol.md section 5: xhr-polling and jsonp-polling."""
 
 import pytest
-
 from rawhttp import Raw, request
 from sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
 
@@ -43,7 +42,7 @@ def test_jsonp_accepts_callback_parameter_name(server):
 def test_jsonp_callback_of_32_characters_is_accepted(server):
     cb = "a" * 32
     r = request(server, "GET", session_path("/echo", new_sid(), "jsonp") + "?c=" + cb)
-    assert r.status == 200 and r.body == b'/**/' + cb.encode() + b'("o");\r\n'
+    assert r.status == 200 and r.body == b"/**/" + cb.encode() + b'("o");\r\n'
 
 
 @pytest.mark.parametrize("transport", ["jsonp", "htmlfile"])

@@ -8,7 +8,6 @@ tests/deploy/test_nginx.py for the same through a real nginx).
 """
 
 import pytest
-
 from sockjshttp import new_sid, poll, send
 from sockjsstream import Receiver
 

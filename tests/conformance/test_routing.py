@@ -1,7 +1,6 @@
 """docs/protocol.md section 1: which URLs exist under a service base URL."""
 
 import pytest
-
 from rawhttp import request
 from sockjshttp import alive, messages_of, new_sid, open_session, poll, send
 
@@ -14,12 +13,25 @@ def test_greeting_is_plain_text_welcome(server, path):
     assert r.body == b"Welcome to SockJS!\n"
 
 
-@pytest.mark.parametrize("path", [
-    "/echo/a", "/echo/a.html", "/echo//", "/echo/a/a/", "/echo/a/a",
-    "/echo/iframe.htm", "/echo/IFRAME.HTML", "/echo/iframe-/.html", "/echo/iframe-A.html",
-    "/echo/iframe", "/echo/000/abc", "/echo/000/abc/",
-    "/echo/000/abc/nonsense", "/echo/000/abc/xhr/extra",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/echo/a",
+        "/echo/a.html",
+        "/echo//",
+        "/echo/a/a/",
+        "/echo/a/a",
+        "/echo/iframe.htm",
+        "/echo/IFRAME.HTML",
+        "/echo/iframe-/.html",
+        "/echo/iframe-A.html",
+        "/echo/iframe",
+        "/echo/000/abc",
+        "/echo/000/abc/",
+        "/echo/000/abc/nonsense",
+        "/echo/000/abc/xhr/extra",
+    ],
+)
 def test_unknown_path_under_base_is_404(server, path):
     assert request(server, "GET", path).status == 404
     alive(server)
@@ -31,10 +43,18 @@ def test_server_or_session_id_with_dot_or_empty_is_404(server, ids):
     alive(server)
 
 
-@pytest.mark.parametrize("name", [
-    "iframe.html", "iframe-0.1.2.html", "iframe-a.html", "iframe0.html",
-    "iframe_x-1.2.3.html", "iframe.html?t=1234", "iframe-0.1.2.html?x=y",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "iframe.html",
+        "iframe-0.1.2.html",
+        "iframe-a.html",
+        "iframe0.html",
+        "iframe_x-1.2.3.html",
+        "iframe.html?t=1234",
+        "iframe-0.1.2.html?x=y",
+    ],
+)
 def test_iframe_names_matching_the_pattern_are_served(server, name):
     r = request(server, "GET", "/echo/" + name)
     assert r.status == 200 and b"SockJS.bootstrap_iframe()" in r.body
@@ -57,8 +77,11 @@ METHOD_NOT_ALLOWED = [
 ]
 
 
-@pytest.mark.parametrize("method,path,allowed", METHOD_NOT_ALLOWED,
-                         ids=[f"{m}-{p.split('/')[-1] or 'greeting'}" for m, p, _ in METHOD_NOT_ALLOWED])
+@pytest.mark.parametrize(
+    "method,path,allowed",
+    METHOD_NOT_ALLOWED,
+    ids=[f"{m}-{p.split('/')[-1] or 'greeting'}" for m, p, _ in METHOD_NOT_ALLOWED],
+)
 def test_known_path_wrong_method_is_405_with_allow_no_type_empty_body(server, method, path, allowed):
     r = request(server, method, path.replace("SID", new_sid()), body=b"" if method != "GET" else None)
     assert r.status == 405

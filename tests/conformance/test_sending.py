@@ -4,14 +4,21 @@ import json
 from urllib.parse import quote
 
 import pytest
-
 from rawhttp import request
 from sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
 
 CONTENT_TYPES = [
-    "text/plain", "T", "application/json", "application/xml", "text/xml", None,
-    "text/plain; charset=UTF-8", "application/json; charset=utf-8",
-    "application/xml;charset=UTF-8", "text/xml; charset=utf-8", "T; charset=UTF-8",
+    "text/plain",
+    "T",
+    "application/json",
+    "application/xml",
+    "text/xml",
+    None,
+    "text/plain; charset=UTF-8",
+    "application/json; charset=utf-8",
+    "application/xml;charset=UTF-8",
+    "text/xml; charset=utf-8",
+    "T; charset=UTF-8",
 ]
 
 
@@ -58,8 +65,7 @@ def test_xhr_send_empty_array_is_accepted_and_delivers_nothing(server):
 
 @pytest.mark.parametrize("transport", ["xhr_send", "jsonp_send"])
 def test_send_to_unknown_session_is_404(server, transport):
-    r = request(server, "POST", session_path("/echo", new_sid(), transport), b'["x"]',
-                {"Content-Type": "text/plain"})
+    r = request(server, "POST", session_path("/echo", new_sid(), transport), b'["x"]', {"Content-Type": "text/plain"})
     assert r.status == 404
     alive(server)
 
@@ -68,21 +74,24 @@ def test_xhr_send_messages_reach_handler_in_order(server):
     sid = open_session(server)
     expected = [str(i) for i in range(40)]
     for i in range(0, 40, 4):
-        send(server, "/echo", sid, expected[i:i + 4])
+        send(server, "/echo", sid, expected[i : i + 4])
     assert collect(server, "/echo", sid, 40) == expected
 
 
 def jsonp_send(server, sid, body, content_type):
-    return request(server, "POST", session_path("/echo", sid, "jsonp_send"), body,
-                   {"Content-Type": content_type})
+    return request(server, "POST", session_path("/echo", sid, "jsonp_send"), body, {"Content-Type": content_type})
 
 
-@pytest.mark.parametrize("body,content_type", [
-    ("d=" + quote(json.dumps(["x + y & z %"])), "application/x-www-form-urlencoded"),
-    ("d=" + quote(json.dumps(["x + y & z %"])) + "&other=1", "application/x-www-form-urlencoded"),
-    (json.dumps(["x + y & z %"]), "text/plain"),
-    (json.dumps(["x + y & z %"]), "text/plain; charset=UTF-8"),
-], ids=["form", "form-extra-field", "text-plain", "text-plain-charset"])
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("d=" + quote(json.dumps(["x + y & z %"])), "application/x-www-form-urlencoded"),
+        ("d=" + quote(json.dumps(["x + y & z %"])) + "&other=1", "application/x-www-form-urlencoded"),
+        (json.dumps(["x + y & z %"]), "text/plain"),
+        (json.dumps(["x + y & z %"]), "text/plain; charset=UTF-8"),
+    ],
+    ids=["form", "form-extra-field", "text-plain", "text-plain-charset"],
+)
 def test_jsonp_send_form_or_raw_answers_200_ok(server, body, content_type):
     sid = new_sid()
     poll(server, "/echo", sid, "jsonp")
@@ -95,12 +104,16 @@ def test_jsonp_send_form_or_raw_answers_200_ok(server, body, content_type):
     assert messages_of(frame) == ["x + y & z %"]
 
 
-@pytest.mark.parametrize("body,content_type", [
-    ("", "application/x-www-form-urlencoded"),
-    ("d=", "application/x-www-form-urlencoded"),
-    ("e=1", "application/x-www-form-urlencoded"),
-    ("", "text/plain"),
-], ids=["empty-form", "d-empty", "no-d", "empty-text"])
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("", "application/x-www-form-urlencoded"),
+        ("d=", "application/x-www-form-urlencoded"),
+        ("e=1", "application/x-www-form-urlencoded"),
+        ("", "text/plain"),
+    ],
+    ids=["empty-form", "d-empty", "no-d", "empty-text"],
+)
 def test_jsonp_send_without_payload_is_500_payload_expected(server, body, content_type):
     sid = open_session(server)
     r = jsonp_send(server, sid, body, content_type)
@@ -108,10 +121,14 @@ def test_jsonp_send_without_payload_is_500_payload_expected(server, body, conten
     alive(server)
 
 
-@pytest.mark.parametrize("body,content_type", [
-    ("d=" + quote('["x"'), "application/x-www-form-urlencoded"),
-    ('["x"', "text/plain"),
-], ids=["form", "text-plain"])
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("d=" + quote('["x"'), "application/x-www-form-urlencoded"),
+        ('["x"', "text/plain"),
+    ],
+    ids=["form", "text-plain"],
+)
 def test_jsonp_send_broken_json_is_500_broken_json(server, body, content_type):
     sid = open_session(server)
     r = jsonp_send(server, sid, body, content_type)

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-
 from rawhttp import Raw, request
 from serverproc import poll_until
 from sockjshttp import new_sid, open_session, poll, send, session_path
@@ -50,6 +49,7 @@ ANOTHER = 'c[2010,"Another connection still open"]'
 def first_answer_after_abort(server, sid):
     """The first answer that is not 2010. A reset travels asynchronously: until
     the server has read it, the aborted request still counts as attached."""
+
     def not_2010():
         frame = poll(server, "/echo", sid)[1]
         return frame != ANOTHER and frame
@@ -114,8 +114,11 @@ def test_closed_session_expires_and_id_opens_a_new_session(fast):
     sid = new_sid()
     assert poll(fast, "/close", sid)[1] == "o"
     assert poll(fast, "/close", sid)[1] == GO_AWAY
-    poll_until(lambda: request(fast, "POST", session_path("/close", sid, "xhr_send"), b'["x"]').status == 404, 5,
-               "the closed session to expire")
+    poll_until(
+        lambda: request(fast, "POST", session_path("/close", sid, "xhr_send"), b'["x"]').status == 404,
+        5,
+        "the closed session to expire",
+    )
     assert poll(fast, "/close", sid)[1] == "o"
 
 

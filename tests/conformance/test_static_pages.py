@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from rawhttp import request
 from sockjshttp import NO_CACHE, YEAR
 
@@ -93,7 +92,7 @@ def test_iframe_page_accepts_a_path_as_sockjs_url_and_etag_follows_the_body(serv
 def test_iframe_page_default_server_uses_the_template(server):
     body = request(server, "GET", "/echo/iframe.html").body.decode()
     start = body.index('<script src="') + len('<script src="')
-    url = body[start: body.index('"', start)]
+    url = body[start : body.index('"', start)]
     assert url.startswith(("http://", "https://", "/"))
     assert body.encode() in iframe_body(url)
 

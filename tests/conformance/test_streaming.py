@@ -4,7 +4,6 @@ import json
 import re
 
 import pytest
-
 from sockjshttp import NO_CACHE, messages_of, new_sid, send
 from sockjsstream import HTMLFILE_HEAD, Receiver
 
@@ -120,8 +119,8 @@ def test_response_limit_writes_one_frame_per_chunk_and_ends_after_the_crossing_o
 
 @pytest.mark.parametrize("transport", STREAMS)
 def test_aborted_stream_then_next_request_gets_close_frame_alone(server, transport):
-    from sockjshttp import poll
     from serverproc import poll_until
+    from sockjshttp import poll
 
     sid = new_sid()
     rx = Receiver(server, "/echo", sid, transport)
@@ -150,7 +149,7 @@ def test_eventsource_escapes_percent_cr_lf_nul_in_frames(server):
         start = rx.pos
         send(server, "/echo", sid, [message])
         frame = rx.frame()
-        data = rx.raw.body[start + len(b"data: "): rx.pos - 4]
+        data = rx.raw.body[start + len(b"data: ") : rx.pos - 4]
     for raw_char in (b"\r", b"\n", b"\x00"):
         assert raw_char not in data
     assert b"%" not in re.sub(rb"%(25|0D|0A|00)", b"", data), data
@@ -162,11 +161,11 @@ def test_htmlfile_prelude_is_head_with_callback_padded_past_1024_then_crlfcrlf(s
     with Receiver(server, "/echo", new_sid(), "htmlfile", query="?c=my.cb_1") as rx:
         prelude = rx.prelude()
         assert rx.frame() == "o"
-        frame_bytes = rx.raw.body[len(prelude): rx.pos]
+        frame_bytes = rx.raw.body[len(prelude) : rx.pos]
     head = HTMLFILE_HEAD.replace("CALLBACK", "my.cb_1").encode()
     assert prelude.startswith(head)
     assert prelude.endswith(b"\r\n\r\n")
-    padding = prelude[len(head): -4]
+    padding = prelude[len(head) : -4]
     assert padding.lstrip(b"\n").strip(b" ") == b"", padding
     assert len(prelude) - 4 >= 1024
     assert frame_bytes == b'<script>\np("o");\n</script>\r\n'
@@ -179,9 +178,9 @@ def test_htmlfile_frame_is_script_calling_p_with_json_string(server):
         start = rx.pos
         send(server, "/echo", sid, ["</script>"])
         assert rx.frame() == 'a["</script>"]'
-        raw = rx.raw.body[start: rx.pos]
+        raw = rx.raw.body[start : rx.pos]
     assert raw.startswith(b"<script>\np(") and raw.endswith(b");\n</script>\r\n")
-    inner = raw[len(b"<script>\np("): -len(b");\n</script>\r\n")]
+    inner = raw[len(b"<script>\np(") : -len(b");\n</script>\r\n")]
     assert json.loads(inner) == 'a["</script>"]'
     assert b"<" not in inner  # every "<" written \u003c: no markup inside the script element
 

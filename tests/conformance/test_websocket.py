@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
-
 from rawhttp import Raw
 from rawws import ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send
 from sockjshttp import alive, messages_of, new_sid
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 
 def ws_url(server, path):
@@ -120,7 +119,7 @@ def test_sockjs_websocket_one_frame_per_message(server):
         assert ws.recv(timeout=5) == 'a["xxxx"]'
 
 
-@pytest.mark.parametrize("text", ["hello", "zażółć gęślą jaźń", "日本語 \U0001F600 \u2028 \x00 \ud7ff", "x" * 70000])
+@pytest.mark.parametrize("text", ["hello", "zażółć gęślą jaźń", "日本語 \U0001f600 \u2028 \x00 \ud7ff", "x" * 70000])
 def test_raw_websocket_echoes_any_unicode_text(server, text):
     with connect(ws_url(server, "/echo/websocket"), open_timeout=5, max_size=None) as ws:
         ws.send(text)
@@ -165,10 +164,13 @@ def test_sockjs_websocket_over_raw_frames(server):
     raw.close()
 
 
-@pytest.mark.parametrize("path, early, late, expected", [
-    ("/echo/000/SID/websocket", '["early"]', '["late"]', [b"o", b'a["early"]', b'a["late"]']),
-    ("/echo/websocket", "early", "late", [b"early", b"late"]),
-])
+@pytest.mark.parametrize(
+    "path, early, late, expected",
+    [
+        ("/echo/000/SID/websocket", '["early"]', '["late"]', [b"o", b'a["early"]', b'a["late"]']),
+        ("/echo/websocket", "early", "late", [b"early", b"late"]),
+    ],
+)
 def test_websocket_frames_sent_with_the_handshake_are_not_lost(server, path, early, late, expected):
     """A client that sends a frame in the same packet as its upgrade request
     (before the 101) still has it read, and the later ones after it."""

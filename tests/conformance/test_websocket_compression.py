@@ -12,16 +12,15 @@ import json
 import os
 import time
 import zlib
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import pytest
-from websockets.sync.client import connect
-
+from both_servers import start
 from rawhttp import Raw
 from rawws import ws_accept, ws_handshake_headers
-from sockjshttp import alive, new_sid
-from both_servers import start
 from serverproc import RunningServer
+from sockjshttp import alive, new_sid
+from websockets.sync.client import connect
 
 #: The test server's max_message_size (the option's default).
 MAX_MESSAGE_SIZE = 1024 * 1024
@@ -39,7 +38,7 @@ def deflate_server(server_kind: str) -> Iterator[RunningServer]:
 class Deflating:
     """A hand-made WebSocket client: its upgrade, its frames, and zlib for both directions."""
 
-    def __init__(self, server: RunningServer, path: str, offer: Optional[str]) -> None:
+    def __init__(self, server: RunningServer, path: str, offer: str | None) -> None:
         key = base64.b64encode(os.urandom(16)).decode()
         self.raw = Raw(server)
         headers = ws_handshake_headers(key)
@@ -93,7 +92,7 @@ class Deflating:
             self._need(10, deadline)
             length, at = int.from_bytes(self.raw.buf[2:10], "big"), 10
         self._need(at + length, deadline)
-        wire, self.raw.buf = self.raw.buf[at:at + length], self.raw.buf[at + length:]
+        wire, self.raw.buf = self.raw.buf[at : at + length], self.raw.buf[at + length :]
         data = self.inflate.decompress(wire + b"\x00\x00\xff\xff") if first & 0x40 else wire
         return first, wire, data
 

@@ -24,8 +24,10 @@ PATCHED_AT_IMPORT = monkey.is_module_patched("socket") and monkey.is_module_patc
 
 from sockjs_gevent.testserver import build
 
-services = build(heartbeat_delay=float(os.environ.get("HEARTBEAT_DELAY", "25")),
-                 disconnect_delay=float(os.environ.get("DISCONNECT_DELAY", "5")))
+services = build(
+    heartbeat_delay=float(os.environ.get("HEARTBEAT_DELAY", "25")),
+    disconnect_delay=float(os.environ.get("DISCONNECT_DELAY", "5")),
+)
 
 
 def _text(start_response, text: str, status: str = "200 OK"):
@@ -51,5 +53,5 @@ def app(environ, start_response):
     if path == "/_patched":
         return _text(start_response, str(PATCHED_AT_IMPORT))
     if path.startswith("/_environ/"):
-        return _text(start_response, repr(environ.get(path[len("/_environ/"):])))
+        return _text(start_response, repr(environ.get(path[len("/_environ/") :])))
     return services(environ, start_response)

@@ -19,8 +19,8 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 from serverproc import ROOT, START_TIMEOUT, Output, poll_until
 
@@ -47,7 +47,7 @@ def _control_socket_args() -> list[str]:
     return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
-def gunicorn_env(env: Optional[dict[str, str]] = None) -> dict[str, str]:
+def gunicorn_env(env: dict[str, str] | None = None) -> dict[str, str]:
     full = dict(os.environ)
     full["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, full.get("PYTHONPATH", "")])
     full["PYTHONUNBUFFERED"] = "1"
@@ -58,8 +58,9 @@ def gunicorn_env(env: Optional[dict[str, str]] = None) -> dict[str, str]:
     return full
 
 
-def command(*args: str, workers: int = 1, app: str = "gunicorn_apps:app", worker_class: Optional[str] = WORKER
-            ) -> list[str]:
+def command(
+    *args: str, workers: int = 1, app: str = "gunicorn_apps:app", worker_class: str | None = WORKER
+) -> list[str]:
     """The gunicorn command line; ``worker_class=None`` leaves ``-k`` to a config file."""
     chosen = ["-k", worker_class] if worker_class else []
     return [GUNICORN, *chosen, "-w", str(workers), "--graceful-timeout", "5", *_control_socket_args(), *args, app]
@@ -100,11 +101,11 @@ class Gunicorn:
         self.out.wait_for(pattern, timeout, start)
         return [int(pid) for pid in READY.findall("".join(self.out.lines[start:]))][:count]
 
-    def workers(self, master: Optional[int] = None) -> set[int]:
+    def workers(self, master: int | None = None) -> set[int]:
         """The pids of the arbiter's children now."""
         return children(master or self.pid)
 
-    def get(self, path: str, headers: Optional[dict[str, str]] = None, timeout: float = 10.0) -> tuple[int, bytes]:
+    def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
         """One request on a new connection: (status, body)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
@@ -191,15 +192,28 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def start_gunicorn(*args: str, workers: int = 1, binds: Sequence[str] = (), env: Optional[dict[str, str]] = None,
-                   scheme: str = "http", app: str = "gunicorn_apps:app", worker_class: Optional[str] = WORKER) -> Gunicorn:
+def start_gunicorn(
+    *args: str,
+    workers: int = 1,
+    binds: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    scheme: str = "http",
+    app: str = "gunicorn_apps:app",
+    worker_class: str | None = WORKER,
+) -> Gunicorn:
     """gunicorn on a free loopback port (first) and ``binds``, once all ``workers`` are ready."""
     port = free_port()
     bind_args = ["--bind", f"127.0.0.1:{port}"]
     for bind in binds:
         bind_args += ["--bind", bind]
-    process = subprocess.Popen(command(*bind_args, *args, workers=workers, app=app, worker_class=worker_class), cwd=ROOT, env=gunicorn_env(env),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command(*bind_args, *args, workers=workers, app=app, worker_class=worker_class),
+        cwd=ROOT,
+        env=gunicorn_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     running = Gunicorn(process, Output(process), port, scheme)
     try:
         running.wait_ready(workers)
@@ -211,9 +225,15 @@ def start_gunicorn(*args: str, workers: int = 1, binds: Sequence[str] = (), env:
 
 def run_refused(*args: str, workers: int = 1, timeout: float = 30.0) -> tuple[int, str]:
     """Run a gunicorn that must not start: (exit status, everything it printed)."""
-    result = subprocess.run(command("--bind", f"127.0.0.1:{free_port()}", *args, workers=workers), cwd=ROOT,
-                            env=gunicorn_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        command("--bind", f"127.0.0.1:{free_port()}", *args, workers=workers),
+        cwd=ROOT,
+        env=gunicorn_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     return result.returncode, result.stdout
 
 

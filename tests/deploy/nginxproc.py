@@ -31,8 +31,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -53,7 +53,9 @@ HOST = "127.0.0.1"
 _LISTEN = re.compile(r"^([ \t]*)listen\s+[^;]+;", re.M)
 _UPSTREAM_BLOCK = re.compile(r"^([ \t]*)upstream sockjs \{\n.*?^\1\}\n", re.M | re.S)
 _SERVER_LINES = re.compile(r"^([ \t]*)server \d+\.\d+\.\d+\.\d+:\d+;\n(?:\1server \d+\.\d+\.\d+\.\d+:\d+;\n)*", re.M)
-_MACHINES_BLOCK = re.compile(r"^[ \t]*#map \$uri .*?^[ \t]*#\}\n.*?^[ \t]*#upstream sockjs \{\n.*?^[ \t]*#\}\n", re.M | re.S)
+_MACHINES_BLOCK = re.compile(
+    r"^[ \t]*#map \$uri .*?^[ \t]*#\}\n.*?^[ \t]*#upstream sockjs \{\n.*?^[ \t]*#\}\n", re.M | re.S
+)
 
 
 def nginx_binary() -> str:
@@ -69,8 +71,9 @@ def nginx_version() -> str:
     return (done.stderr or done.stdout).strip().rpartition(" ")[2]
 
 
-def render_config(example: str, port: int, upstreams: Sequence[tuple[str, int]], tmpdir: str,
-                  several_machines: bool = False) -> str:
+def render_config(
+    example: str, port: int, upstreams: Sequence[tuple[str, int]], tmpdir: str, several_machines: bool = False
+) -> str:
     """The example config, listening on ``HOST:port`` and proxying to ``upstreams``.
 
     One upstream replaces the example's ``server 127.0.0.1:8000``; with
@@ -86,7 +89,7 @@ def render_config(example: str, port: int, upstreams: Sequence[tuple[str, int]],
         block = _MACHINES_BLOCK.search(text)
         assert block is not None, f"no commented 'map $uri' + 'upstream sockjs' block in {EXAMPLE_CONF}"
         uncommented = re.sub(r"^([ \t]*)#", r"\1", block.group(0), flags=re.M)
-        text = text[: block.start()] + uncommented + text[block.end():]
+        text = text[: block.start()] + uncommented + text[block.end() :]
         text, removed = _UPSTREAM_BLOCK.subn("", text, count=1)  # the first one: the one-machine upstream
         assert removed == 1
         assert "hash $sockjs_server_id consistent;" in text
@@ -140,8 +143,9 @@ class RunningNginx(RunningServer):
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-def start_nginx(upstreams: Sequence[tuple[str, int]], several_machines: bool = False,
-                edit: Optional[Callable[[str], str]] = None) -> RunningNginx:
+def start_nginx(
+    upstreams: Sequence[tuple[str, int]], several_machines: bool = False, edit: Callable[[str], str] | None = None
+) -> RunningNginx:
     """nginx with the rendered example on a free loopback port; returns once the port accepts connections.
 
     ``edit`` may change the rendered text further (a test that turns one
@@ -164,7 +168,10 @@ def start_nginx(upstreams: Sequence[tuple[str, int]], several_machines: bool = F
         globals_ = f"daemon off; master_process on; pid {os.path.join(tmpdir, 'nginx.pid')}; error_log stderr;"
         process = subprocess.Popen(
             [binary, "-e", "stderr", "-p", tmpdir + os.sep, "-c", conf, "-g", globals_],
-            cwd=tmpdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=tmpdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         out = Output(process)
         running = RunningNginx(process, HOST, port, out, tmpdir=tmpdir, config=text)
@@ -191,7 +198,7 @@ BackendFactory = Callable[..., RunningServer]
 _GUNICORN_READY = re.compile(r"Listening at: (https?)://([\d.]+):(\d+)")
 
 
-def testserver_backend(sockjs_url: Optional[str] = None, allowed_origins: Sequence[str] = ()) -> RunningServer:
+def testserver_backend(sockjs_url: str | None = None, allowed_origins: Sequence[str] = ()) -> RunningServer:
     """``python -m sockjs_gevent.testserver`` (one process)."""
     args: list[str] = []
     if sockjs_url:
@@ -206,8 +213,9 @@ def gunicorn_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("gunicorn", "sockjs_gevent.gunicorn"))
 
 
-def gunicorn_backend(sockjs_url: Optional[str] = None, allowed_origins: Sequence[str] = (),
-                     workers: int = 3) -> RunningServer:
+def gunicorn_backend(
+    sockjs_url: str | None = None, allowed_origins: Sequence[str] = (), workers: int = 3
+) -> RunningServer:
     """gunicorn with examples/gunicorn.conf.py (sockjs_gevent's worker class), ``workers`` workers sharing one port,
     serving the test services."""
     kwargs = []
@@ -219,9 +227,24 @@ def gunicorn_backend(sockjs_url: Optional[str] = None, allowed_origins: Sequence
     process = subprocess.Popen(
         # examples/gunicorn.conf.py, as examples/nginx.conf tells users (its keepalive outlasts
         # nginx's upstream keepalive_timeout); no control socket: its default path is one per user.
-        [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, "-w", str(workers), "--bind", f"{HOST}:0",
-         "--no-control-socket", f"sockjs_gevent.testserver:build({', '.join(kwargs)})"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            GUNICORN_CONF,
+            "-w",
+            str(workers),
+            "--bind",
+            f"{HOST}:0",
+            "--no-control-socket",
+            f"sockjs_gevent.testserver:build({', '.join(kwargs)})",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     out = Output(process)
     try:
@@ -253,8 +276,9 @@ def available_backends() -> list[str]:
 
 
 @contextlib.contextmanager
-def nginx_in_front(backend: str | BackendFactory = "testserver", count: int = 1,
-                   **options: object) -> Iterator[RunningNginx]:
+def nginx_in_front(
+    backend: str | BackendFactory = "testserver", count: int = 1, **options: object
+) -> Iterator[RunningNginx]:
     """``count`` backends (a BACKENDS name or a factory, given ``options``) behind the example config.
 
     With more than one, the config is the several-machines form. Yields
@@ -262,7 +286,7 @@ def nginx_in_front(backend: str | BackendFactory = "testserver", count: int = 1,
     """
     factory = BACKENDS[backend] if isinstance(backend, str) else backend
     started: list[RunningServer] = []
-    nginx: Optional[RunningNginx] = None
+    nginx: RunningNginx | None = None
     try:
         for _ in range(count):
             started.append(factory(**options))
@@ -281,7 +305,7 @@ NGINX_PROBLEM = re.compile(r"\[(warn|error|crit|alert|emerg)\]")
 BACKEND_PROBLEM = re.compile(r"Traceback|\b(ERROR|CRITICAL|WARNING)\b")
 
 
-def problems(nginx: RunningNginx, since: Optional[dict[int, int]] = None) -> list[str]:
+def problems(nginx: RunningNginx, since: dict[int, int] | None = None) -> list[str]:
     """Problem lines nginx and its backends logged (after the line counts of ``mark``)."""
     found = []
     for proc, pattern in [(nginx, NGINX_PROBLEM)] + [(b, BACKEND_PROBLEM) for b in nginx.backends]:

@@ -17,19 +17,19 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from gunicornproc import Gunicorn, session_in_slot, start_gunicorn
 from nginxproc import problems, start_nginx
 from serverproc import ROOT, poll_until
 from test_loadtest_smoke import KINDS, TRANSPORTS
 
-
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.which("nginx") is None,
-                                reason="needs redis-server and nginx (scripts/apt-packages.txt)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("nginx") is None,
+    reason="needs redis-server and nginx (scripts/apt-packages.txt)",
+)
 
 
 def free_port() -> int:
@@ -41,8 +41,11 @@ def free_port() -> int:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def answers() -> bool:
         try:
@@ -64,8 +67,12 @@ def redis_url() -> Iterator[str]:
 def workers(redis_url: str) -> Iterator[Gunicorn]:
     # keepalive as examples/gunicorn.conf.py: above nginx's upstream keepalive_timeout (gunicorn's own 2 s
     # would close connections nginx is about to reuse, and nginx answers 502 to a POST sent on one).
-    running = start_gunicorn("--keep-alive", "30", workers=2,
-                             env={"SOCKJS_GEVENT_REDIS_URL": redis_url, "DISCONNECT_DELAY": "5", "HEARTBEAT_DELAY": "1"})
+    running = start_gunicorn(
+        "--keep-alive",
+        "30",
+        workers=2,
+        env={"SOCKJS_GEVENT_REDIS_URL": redis_url, "DISCONNECT_DELAY": "5", "HEARTBEAT_DELAY": "1"},
+    )
     yield running
     running.stop()
     assert "Traceback" not in running.log(), running.log()
@@ -86,9 +93,31 @@ def test_a_broadcast_reaches_a_session_another_gunicorn_worker_holds(workers):
 
 def run_locust(host: str, prefix: Path) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "locust", "-f", os.path.join(ROOT, "loadtests", "locustfile.py"), "--host", host,
-        "--headless", "-u", "20", "-r", "20", "-t", "5s", "--stop-timeout", "2", "--csv", str(prefix),
-        "--only-summary", "--loglevel", "WARNING", "--message-interval", "0.5", "--broadcast-interval", "1",
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        os.path.join(ROOT, "loadtests", "locustfile.py"),
+        "--host",
+        host,
+        "--headless",
+        "-u",
+        "20",
+        "-r",
+        "20",
+        "-t",
+        "5s",
+        "--stop-timeout",
+        "2",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--message-interval",
+        "0.5",
+        "--broadcast-interval",
+        "1",
     ]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=40)
 

@@ -13,8 +13,8 @@ import re
 import signal
 
 import pytest
-
 from gunicornproc import Gunicorn, start_gunicorn
+
 from sockjs_gevent.client import connect
 from sockjs_gevent.handoff import slot_of
 
@@ -71,9 +71,11 @@ def test_xhr_polling_sessions_work_across_new_connections_whatever_worker_accept
 
 def test_streaming_and_websocket_sessions_across_workers(three_workers: Gunicorn) -> None:
     running = three_workers
-    sessions = [connect(running.url("/echo"), transport=transport, session_id=sid, timeout=10)
-                for transport in ("xhr-streaming", "eventsource", "websocket")
-                for sid in session_ids(3, 1, transport[:3])]
+    sessions = [
+        connect(running.url("/echo"), transport=transport, session_id=sid, timeout=10)
+        for transport in ("xhr-streaming", "eventsource", "websocket")
+        for sid in session_ids(3, 1, transport[:3])
+    ]
     try:
         for n in range(3):
             for conn in sessions:

@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
-
 from gunicornproc import READY, Gunicorn, children, parent_of, poll_until, start_gunicorn, wait_gone
+
 from sockjs_gevent.client import connect
 
 SHUTTING_DOWN = (1001, "Server shutting down")
@@ -28,8 +28,9 @@ def pid_of_answer(running: Gunicorn) -> int:
 def test_sigterm_closes_sessions_with_1001_and_exits_within_graceful_timeout() -> None:
     running = start_gunicorn(workers=1)  # --graceful-timeout 5
     try:
-        sessions = [connect(running.url("/echo"), transport=t, timeout=10)
-                    for t in ("websocket", "xhr-streaming", "websocket")]
+        sessions = [
+            connect(running.url("/echo"), transport=t, timeout=10) for t in ("websocket", "xhr-streaming", "websocket")
+        ]
         for conn in sessions:
             conn.send("before")
             assert conn.recv(timeout=10) == "before"

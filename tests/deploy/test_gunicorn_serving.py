@@ -15,8 +15,8 @@ import ssl
 import time
 
 import pytest
-
 from gunicornproc import Gunicorn, poll_until, start_gunicorn
+
 from sockjs_gevent.client import connect
 
 ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s ua=%({user-agent}i)s type=%({content-type}o)s took=%(L)s'
@@ -30,9 +30,19 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def served(folder):
     running = start_gunicorn(
-        "--access-logfile", str(folder / "access.log"), "--access-logformat", ACCESS_FORMAT,
-        "--limit-request-line", "200", "--limit-request-fields", "20", "--limit-request-field_size", "300",
-        workers=2, binds=[f"unix:{folder / 'g.sock'}"])
+        "--access-logfile",
+        str(folder / "access.log"),
+        "--access-logformat",
+        ACCESS_FORMAT,
+        "--limit-request-line",
+        "200",
+        "--limit-request-fields",
+        "20",
+        "--limit-request-field_size",
+        "300",
+        workers=2,
+        binds=[f"unix:{folder / 'g.sock'}"],
+    )
     yield running
     running.stop()
     assert "Traceback" not in running.log()
@@ -49,8 +59,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def request(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def request(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
@@ -104,8 +119,11 @@ def test_wsgi_errors_goes_to_gunicorns_error_log(served: Gunicorn) -> None:
 
 def test_the_access_log_is_gunicorns(served: Gunicorn, folder) -> None:
     assert served.get("/echo/info", {"User-Agent": "access-test/1"})[0] == 200
-    line = re.compile(r'^127\.0\.0\.1 "GET /echo/info HTTP/1\.1" 200 \d+ ua=access-test/1 '
-                      r'type=application/json; charset=UTF-8 took=\d+\.\d{6}$', re.M)
+    line = re.compile(
+        r'^127\.0\.0\.1 "GET /echo/info HTTP/1\.1" 200 \d+ ua=access-test/1 '
+        r"type=application/json; charset=UTF-8 took=\d+\.\d{6}$",
+        re.M,
+    )
 
     def logged():
         return line.search((folder / "access.log").read_text())

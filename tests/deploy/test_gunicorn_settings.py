@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
-
 from gunicornproc import run_refused, start_gunicorn
 from serverproc import ROOT
+
 from sockjs_gevent.client import connect
 from sockjs_gevent.gunicorn.requests import ForwardedScheme
 from sockjs_gevent.gunicorn.settings import http_config, refusals, warnings
@@ -83,15 +83,31 @@ def test_an_ignored_setting_is_warned_about_in_one_line_at_start() -> None:
 def test_script_name_in_the_environment_is_warned_about() -> None:
     assert warnings(config(), environ={"SCRIPT_NAME": "/app"}) == [
         "sockjs_gevent.gunicorn.Worker ignores SCRIPT_NAME='/app' in the environment: give each SockJS service its "
-        "full prefix instead"]
+        "full prefix instead"
+    ]
 
 
 def test_http_config_from_gunicorns_limits() -> None:
     default = HttpConfig()
     mapped = http_config(config())  # gunicorn's defaults
-    assert (mapped.max_url_size, mapped.max_headers, mapped.max_field_size, mapped.keepalive_timeout) == (4094, 100, 8190, 2)
-    mapped = http_config(config("--limit-request-line", "0", "--limit-request-fields", "0",
-                                "--limit-request-field_size", "0", "--keep-alive", "7"))
+    assert (mapped.max_url_size, mapped.max_headers, mapped.max_field_size, mapped.keepalive_timeout) == (
+        4094,
+        100,
+        8190,
+        2,
+    )
+    mapped = http_config(
+        config(
+            "--limit-request-line",
+            "0",
+            "--limit-request-fields",
+            "0",
+            "--limit-request-field_size",
+            "0",
+            "--keep-alive",
+            "7",
+        )
+    )
     assert mapped.max_url_size == default.max_url_size  # 0: unlimited is the server's own bound
     assert (mapped.max_headers, mapped.max_field_size, mapped.keepalive_timeout) == (32768, None, 7)
     mapped = http_config(config("--limit-request-line", "20000", "--limit-request-field_size", "60000"))
@@ -118,8 +134,16 @@ def test_the_scheme_rule() -> None:
 
 
 def test_refusals_name_each_problem() -> None:
-    cfg = SimpleNamespace(threads=1, worker_connections=1000, preload_app=False, is_ssl=False, workers=1,
-                          proxy_protocol="v1", protocol="http", http_protocols=["h1", "h2"])
+    cfg = SimpleNamespace(
+        threads=1,
+        worker_connections=1000,
+        preload_app=False,
+        is_ssl=False,
+        workers=1,
+        proxy_protocol="v1",
+        protocol="http",
+        http_protocols=["h1", "h2"],
+    )
     found = refusals(cfg)
     assert len(found) == 2
     assert "PROXY protocol" in found[0] and "HTTP/1.1 only" in found[1]
@@ -136,7 +160,7 @@ def test_the_example_config_file_sets_the_worker_class() -> None:
         running.stop()
 
 
-HOOKS = '''
+HOOKS = """
 worker_class = "sockjs_gevent.gunicorn.Worker"
 keepalive = 0
 
@@ -145,7 +169,7 @@ def pre_request(worker, req):
 
 def post_request(worker, req, environ, resp):
     worker.log.info("post_request %s %s %s", req.path, resp.status, resp.sent)
-'''
+"""
 
 
 def test_hooks_and_keepalive_0_from_a_config_file(tmp_path) -> None:

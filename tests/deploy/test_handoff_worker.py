@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from gunicornproc import session_in_slot
@@ -39,10 +39,23 @@ class Worker:
         self.port = self.listener.getsockname()[1]
         env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1", **{SLOTS_ENV: "2", DIRECTORY_ENV: directory})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sockjs_gevent.testserver", "--workers", "2", "--listen-fd",
-             str(self.listener.fileno()), *extra],
-            cwd=ROOT, env=env, pass_fds=(self.listener.fileno(),), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
+            [
+                sys.executable,
+                "-m",
+                "sockjs_gevent.testserver",
+                "--workers",
+                "2",
+                "--listen-fd",
+                str(self.listener.fileno()),
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+            pass_fds=(self.listener.fileno(),),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.out = Output(self.process)
         self.out.wait_for(r"worker \d+ serving", 20)
         assert "holds slot 0 of 2" in self.out.text()
@@ -145,8 +158,11 @@ def test_pipelined_requests_behind_a_foreign_one_travel_unparsed(pair):
     slot1.listen()
     local, foreign = session_in_slot(0), session_in_slot(1)
     client = worker.connect()
-    first, second, third = (request(f"{PREFIX}/000/{local}/xhr"), request(f"{PREFIX}/000/{foreign}/xhr"),
-                            request(f"{PREFIX}/000/{local}/xhr_send", b'["x"]'))
+    first, second, third = (
+        request(f"{PREFIX}/000/{local}/xhr"),
+        request(f"{PREFIX}/000/{foreign}/xhr"),
+        request(f"{PREFIX}/000/{local}/xhr_send", b'["x"]'),
+    )
     client.sendall(first + second + third)
     assert read_answer(client).endswith(b"o\n")
     handed = wire.receive(slot1.accept())
@@ -158,7 +174,9 @@ def test_a_stalled_body_is_handed_over_at_once_and_costs_the_worker_nothing(pair
     worker, slot1 = pair
     slot1.listen()
     client = worker.connect()
-    head = f"POST {PREFIX}/000/{session_in_slot(1)}/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode()
+    head = (
+        f"POST {PREFIX}/000/{session_in_slot(1)}/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode()
+    )
     client.sendall(head + b'["only a bit')
     started = time.monotonic()
     handed = wire.receive(slot1.accept())
@@ -174,7 +192,9 @@ def test_a_huge_head_is_refused_by_the_worker_that_read_it(pair):
     worker, slot1 = pair
     slot1.listen()
     client = worker.connect()
-    client.sendall(f"POST {PREFIX}/000/{session_in_slot(1)}/xhr HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 20000}\r\n\r\n".encode())
+    client.sendall(
+        f"POST {PREFIX}/000/{session_in_slot(1)}/xhr HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 20000}\r\n\r\n".encode()
+    )
     assert read_answer(client).startswith(b"HTTP/1.1 431")
     slot1.sock.settimeout(0.3)
     with pytest.raises(socket.timeout):
@@ -186,7 +206,9 @@ def test_with_nobody_on_the_owners_slot_the_answer_comes_within_a_second(pair, t
     worker, slot1 = pair  # slot 1 held (locked) but not listening: its worker is gone
     client = worker.connect()
     started = time.monotonic()
-    client.sendall(request(f"{PREFIX}/000/{session_in_slot(1)}/{transport}", b'["x"]' if transport == "xhr_send" else b""))
+    client.sendall(
+        request(f"{PREFIX}/000/{session_in_slot(1)}/{transport}", b'["x"]' if transport == "xhr_send" else b"")
+    )
     answer = read_answer(client)
     assert answer.split(b" ")[1] == status, answer
     assert time.monotonic() - started < 1.5  # the hand-off timeout (1 s) and the answer
@@ -221,9 +243,13 @@ def test_junk_and_dead_connections_sent_to_a_worker_are_dropped(pair, tmp_path):
     gone = socket.create_connection(("127.0.0.1", worker.port))  # (accepted by the worker: fine, it idles)
     dead_server, dead_client = socket.socketpair()
     dead_client.close()
-    sender.sendmsg(wire.pack(0, request(f"{PREFIX}/000/{session_in_slot(0)}/xhr")),
-                   [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [dead_server.fileno()]))])
-    sender.sendmsg(wire.pack(7, b"", ("127.0.0.1", 1)), [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [gone.fileno()]))])
+    sender.sendmsg(
+        wire.pack(0, request(f"{PREFIX}/000/{session_in_slot(0)}/xhr")),
+        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [dead_server.fileno()]))],
+    )
+    sender.sendmsg(
+        wire.pack(7, b"", ("127.0.0.1", 1)), [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [gone.fileno()]))]
+    )
     dead_server.close()
     sender.close()
     gone.close()

@@ -19,13 +19,20 @@ import select
 import subprocess
 import tempfile
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
-from nginxproc import (EXAMPLE_CONF, RunningNginx, available_backends, mark, nginx_binary, nginx_in_front,
-                       problems, start_nginx, wait_answers)
-
+from nginxproc import (
+    EXAMPLE_CONF,
+    RunningNginx,
+    available_backends,
+    mark,
+    nginx_binary,
+    nginx_in_front,
+    problems,
+    start_nginx,
+    wait_answers,
+)
 from rawhttp import Raw, request  # noqa: E402 (on sys.path through nginxproc)
 from rawws import ws_connect_raw, ws_recv, ws_send  # noqa: E402
 from sockjshttp import new_sid, poll, send, session_path  # noqa: E402
@@ -63,9 +70,21 @@ def test_example_as_shipped_passes_nginx_t() -> None:
     with tempfile.TemporaryDirectory() as prefix:
         os.mkdir(os.path.join(prefix, "logs"))
         done = subprocess.run(
-            [nginx_binary(), "-t", "-e", "stderr", "-p", prefix + os.sep, "-c", EXAMPLE_CONF,
-             "-g", f"pid {os.path.join(prefix, 'nginx.pid')};"],
-            capture_output=True, text=True, timeout=30,
+            [
+                nginx_binary(),
+                "-t",
+                "-e",
+                "stderr",
+                "-p",
+                prefix + os.sep,
+                "-c",
+                EXAMPLE_CONF,
+                "-g",
+                f"pid {os.path.join(prefix, 'nginx.pid')};",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert done.returncode == 0, done.stderr
     assert "test is successful" in done.stderr
@@ -171,7 +190,8 @@ def _http10_upstream(text: str) -> str:
 
 def _ignoring_the_header(text: str) -> str:
     return _http10_upstream(text).replace(
-        "proxy_pass http://sockjs;", "proxy_pass http://sockjs;\n            proxy_ignore_headers X-Accel-Buffering;", 1)
+        "proxy_pass http://sockjs;", "proxy_pass http://sockjs;\n            proxy_ignore_headers X-Accel-Buffering;", 1
+    )
 
 
 def test_header_streams_where_nginx_would_buffer() -> None:

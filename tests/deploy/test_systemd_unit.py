@@ -9,13 +9,14 @@ import subprocess
 import sys
 
 import pytest
-
 from serverproc import ROOT
 
 UNIT = os.path.join(ROOT, "examples", "sockjs-gevent.service")
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is installed by scripts/bootstrap.sh")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is installed by scripts/bootstrap.sh"
+)
 def test_the_example_unit_verifies(tmp_path):
     with open(UNIT, encoding="utf-8") as f:
         text = f.read()

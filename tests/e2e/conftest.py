@@ -20,13 +20,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from e2e_support import LIVE_PAGES, LOG_PROBLEM, Origin, PageHandle, Servers, launch_browser  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Any]:
@@ -54,7 +56,7 @@ def origin_page(browser: Any, servers: Servers) -> Iterator[Callable[..., PageHa
     """``origin_page(mode, page_url=None, sockjs_base=None)``: a fresh page, closed after the test."""
     opened: list[PageHandle] = []
 
-    def factory(mode: str, page_url: Optional[str] = None, sockjs_base: Optional[str] = None) -> PageHandle:
+    def factory(mode: str, page_url: str | None = None, sockjs_base: str | None = None) -> PageHandle:
         origin = servers.origin(mode)
         if page_url is not None or sockjs_base is not None:
             origin = Origin(mode, page_url or origin.page_url, sockjs_base or origin.sockjs_base, origin.server)
@@ -101,10 +103,12 @@ def _check_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     problems = []
     for server in servers.running:
-        new_lines = server.output[marks.get(id(server), 0):]
+        new_lines = server.output[marks.get(id(server), 0) :]
         unexpected = [line for line in new_lines if not any(p.search(line) for p in expected)]
         if any(LOG_PROBLEM.search(line) for line in unexpected):
-            problems.append(f"--- log of the SockJS server on port {server.port} during the test:\n" + "".join(new_lines))
+            problems.append(
+                f"--- log of the SockJS server on port {server.port} during the test:\n" + "".join(new_lines)
+            )
     if problems:
         pytest.fail("the SockJS server logged problems during this test:\n" + "\n".join(problems), pytrace=False)
 
@@ -116,4 +120,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if report.failed and LIVE_PAGES:
         for handle in LIVE_PAGES:
             if handle.console:
-                report.sections.append((f"browser console ({handle.origin.page_url})", "\n".join(handle.console[-100:])))
+                report.sections.append(
+                    (f"browser console ({handle.origin.page_url})", "\n".join(handle.console[-100:]))
+                )

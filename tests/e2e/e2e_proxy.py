@@ -18,13 +18,19 @@ from __future__ import annotations
 import select
 import socket
 import threading
-from typing import Optional
 
 from e2e_support import static_file
 
 HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-connection", "upgrade", "te", "trailer",
-    "transfer-encoding", "proxy-authenticate", "proxy-authorization",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "proxy-authenticate",
+    "proxy-authorization",
 }
 MAX_HEAD = 64 * 1024
 
@@ -84,7 +90,7 @@ class TestProxy:
     def __init__(self, upstream_port: int, *, buffer: bool, upstream_host: str = "127.0.0.1") -> None:
         self.upstream = (upstream_host, upstream_port)
         self.buffer = buffer
-        self.listener: Optional[socket.socket] = None
+        self.listener: socket.socket | None = None
         self.port = 0
         self.lock = threading.Lock()
         self.sockets: set[socket.socket] = set()
@@ -95,7 +101,7 @@ class TestProxy:
 
     # -- lifecycle
 
-    def start(self) -> "TestProxy":
+    def start(self) -> TestProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
@@ -147,7 +153,7 @@ class TestProxy:
     # -- one request per connection
 
     def _serve(self, client: socket.socket) -> None:
-        upstream: Optional[socket.socket] = None
+        upstream: socket.socket | None = None
         request = "(no request yet)"
         try:
             try:
@@ -211,10 +217,15 @@ class TestProxy:
             _to_client(client, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
         body, content_type = found
-        head = _head_bytes("HTTP/1.1 200 OK", [
-            ("Content-Type", content_type), ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"), ("Connection", "close"),
-        ])
+        head = _head_bytes(
+            "HTTP/1.1 200 OK",
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-cache"),
+                ("Connection", "close"),
+            ],
+        )
         _to_client(client, head + body)
 
     def _upstream_chunks(self, client: socket.socket, upstream: socket.socket):
@@ -237,7 +248,7 @@ class TestProxy:
                     return
                 yield chunk
 
-    def _response_head(self, head: bytes, body_length: Optional[int]) -> bytes:
+    def _response_head(self, head: bytes, body_length: int | None) -> bytes:
         lines = head.split(b"\r\n")
         status = lines[0].decode("latin-1")
         headers = [(n, v) for n, v in _end_to_end(_parse_headers(lines[1:])) if n.lower() != "content-length"]

@@ -18,9 +18,10 @@ import re
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -97,7 +98,7 @@ _STATIC = {
 }
 
 
-def static_file(path: str) -> Optional[tuple[bytes, str]]:
+def static_file(path: str) -> tuple[bytes, str] | None:
     """(body, content type) of a test file under /e2e/, or None."""
     entry = _STATIC.get(path.split("?", 1)[0])
     if entry is None:
@@ -119,7 +120,7 @@ def check_sockjs_client() -> None:
 class _PageHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     #: A Referrer-Policy for the pages, e.g. "no-referrer" (a page hiding where it is).
-    referrer_policy: Optional[str] = None
+    referrer_policy: str | None = None
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         found = static_file(self.path)
@@ -143,7 +144,7 @@ class _PageHandler(BaseHTTPRequestHandler):
 class PageServer:
     """Serves the test page and sockjs-client from its own port, in a thread."""
 
-    def __init__(self, referrer_policy: Optional[str] = None) -> None:
+    def __init__(self, referrer_policy: str | None = None) -> None:
         check_sockjs_client()
         handler = type("PageHandler", (_PageHandler,), {"referrer_policy": referrer_policy})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -203,7 +204,7 @@ class Servers:
     """
 
     def __init__(self) -> None:
-        self.page_server: Optional[PageServer] = None
+        self.page_server: PageServer | None = None
         self._origins: dict[str, Origin] = {}
         self.running: list[Any] = []
 
@@ -220,10 +221,17 @@ class Servers:
     def _start(self, mode: str) -> Origin:
         if mode == SAME_ORIGIN:
             check_sockjs_client()
-            server = start_server([
-                os.path.join("tests", "e2e", "same_origin_server.py"),
-                "--host", "127.0.0.1", "--port", "0", "--sockjs-url", SOCKJS_PATH,
-            ])
+            server = start_server(
+                [
+                    os.path.join("tests", "e2e", "same_origin_server.py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--sockjs-url",
+                    SOCKJS_PATH,
+                ]
+            )
             self.running.append(server)
             return Origin(mode, server.url(PAGE_PATH), server.base_url, server)
         if mode == CROSS_ORIGIN:
@@ -266,12 +274,14 @@ def wait_until(what: str, predicate: Callable[[], Any], timeout: float = 10.0) -
 def launch_browser(playwright: Any) -> Any:
     """Debian's Chromium, headless (never a downloaded browser)."""
     if not os.path.exists(CHROMIUM):
-        raise RuntimeError(f"{CHROMIUM} not found: add `chromium` to scripts/apt-packages.txt and run scripts/bootstrap.sh")
+        raise RuntimeError(
+            f"{CHROMIUM} not found: add `chromium` to scripts/apt-packages.txt and run scripts/bootstrap.sh"
+        )
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
 # Pages alive right now, so a failure report can show their consoles.
-LIVE_PAGES: list["PageHandle"] = []
+LIVE_PAGES: list[PageHandle] = []
 
 
 class PageHandle:

@@ -15,7 +15,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,7 +40,7 @@ ONE_OPEN = """async ({url, options}) => {
 }"""
 
 
-def measure(handle: PageHandle, url: str, transport: Optional[str], runs: int) -> tuple[list[float], str]:
+def measure(handle: PageHandle, url: str, transport: str | None, runs: int) -> tuple[list[float], str]:
     options: dict[str, Any] = {"timeout": 10_000}
     if transport is not None:
         options["transports"] = [transport]
@@ -55,7 +55,7 @@ def measure(handle: PageHandle, url: str, transport: Optional[str], runs: int) -
     return times, used
 
 
-def cell(times: Optional[list[float]]) -> str:
+def cell(times: list[float] | None) -> str:
     if not times:
         return "n/a"
     return f"{statistics.median(times):.1f} ({min(times):.1f}-{max(times):.1f})"
@@ -101,9 +101,11 @@ def main() -> None:
     finally:
         servers.stop()
 
-    print(f"Time from `new SockJS()` to `onopen`, ms: median (min-max) of {args.runs} runs, "
-          f"service {args.service}, Chromium {version}, {sockjs_client_version()}, loopback, "
-          f"{os.cpu_count()} CPUs.\n")
+    print(
+        f"Time from `new SockJS()` to `onopen`, ms: median (min-max) of {args.runs} runs, "
+        f"service {args.service}, Chromium {version}, {sockjs_client_version()}, loopback, "
+        f"{os.cpu_count()} CPUs.\n"
+    )
     print("| transport | same-origin | cross-origin |")
     print("|---|---|---|")
     for name, row in rows.items():

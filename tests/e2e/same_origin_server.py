@@ -11,11 +11,12 @@ and its SockJS traffic then share one origin with nothing in between.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
-
-from sockjs_gevent import testserver
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from e2e_support import static_file
+
+from sockjs_gevent import testserver
 
 
 def with_pages(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -28,11 +29,14 @@ def with_pages(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
             start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "11")])
             return [b"Not found.\n"]
         body, content_type = found
-        start_response("200 OK", [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"),
-        ])
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-cache"),
+            ],
+        )
         return [body]
 
     return wrapped

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import CROSS_ORIGIN, SOCKJS_PATH, PageHandle, start_testserver
 
 pytestmark = pytest.mark.browser
@@ -48,8 +48,10 @@ def handshakes(handle: PageHandle) -> list[dict[str, str]]:
     """The response headers of every WebSocket handshake the page makes from now on (names in lower case)."""
     seen: list[dict[str, str]] = []
     cdp = handle.context.new_cdp_session(handle.page)
-    cdp.on("Network.webSocketHandshakeResponseReceived",
-           lambda event: seen.append({k.lower(): v for k, v in event["response"]["headers"].items()}))
+    cdp.on(
+        "Network.webSocketHandshakeResponseReceived",
+        lambda event: seen.append({k.lower(): v for k, v in event["response"]["headers"].items()}),
+    )
     cdp.send("Network.enable")
     return seen
 
@@ -72,8 +74,10 @@ def test_sockjs_client_websocket_works_compressed(origin_page: Any, deflate_serv
     result = echo(handle, deflate_server.base_url)
     assert result["transport"] == "websocket" and result["problems"] == [], result
     (headers,) = seen
-    assert headers.get("sec-websocket-extensions") == \
-        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12", headers
+    assert (
+        headers.get("sec-websocket-extensions")
+        == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    ), headers
     assert compressed_count(deflate_server) == before + 1
 
 

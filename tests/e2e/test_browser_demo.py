@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -43,7 +43,8 @@ def status_of(page: Any) -> str:
 def wait_connected(page: Any, transport: str) -> None:
     page.wait_for_function(
         "want => document.getElementById('status').textContent === 'connected over ' + want",
-        arg=transport, timeout=TIMEOUT_MS,
+        arg=transport,
+        timeout=TIMEOUT_MS,
     )
 
 

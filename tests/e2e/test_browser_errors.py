@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 import pytest
-
 from e2e_support import CROSS_ORIGIN
 
 pytestmark = pytest.mark.browser
@@ -38,8 +37,9 @@ FETCH_STATUS = """async ({url, method, body, credentials}) => {
     ],
     ids=["wrong-path", "unknown-session", "control", "missing-callback"],
 )
-def test_cross_origin_page_reads_error_status(origin_page: Any, credentials: str, method: str, path: str,
-                                              body: Any, status: int, text: str) -> None:
+def test_cross_origin_page_reads_error_status(
+    origin_page: Any, credentials: str, method: str, path: str, body: Any, status: int, text: str
+) -> None:
     page = origin_page(CROSS_ORIGIN)
     url = page.origin.sockjs_base + path.replace("SID", uuid.uuid4().hex)
     assert not url.startswith(page.origin.page_url.split("/e2e")[0])  # really another origin

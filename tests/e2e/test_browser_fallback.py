@@ -15,10 +15,10 @@ same proxy) and cross-origin (the page from the page server).
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from e2e_proxy import TestProxy
 from e2e_support import CROSS_ORIGIN, MODES, PAGE_PATH, POLLING, SAME_ORIGIN, STREAMING
 
@@ -94,13 +94,16 @@ def test_buffering_proxy_falls_back_to_polling(
     assert proxy.refused_upgrades > refused_before, "the client never attempted a WebSocket through the proxy"
     assert result["transport"] in POLLING, result
     assert result["problems"] == [], result
-    amplified = handle.run("""async ({url}) => {
+    amplified = handle.run(
+        """async ({url}) => {
       const c = E2E.connect(url, {});
       await c.opens();
       for (let n = 1; n <= 17; n++) c.send(String(n));
       await c.receives(17);
       return {transport: c.transport, lengths: c.messages.map((m) => m.length)};
-    }""", {"url": handle.origin.service("/amplify")})
+    }""",
+        {"url": handle.origin.service("/amplify")},
+    )
     assert amplified["transport"] in POLLING, amplified
     assert amplified["lengths"] == [2**n for n in range(1, 18)]
     assert proxy.errors == []

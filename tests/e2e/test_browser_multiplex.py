@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import (
     MODES,
     MULTIPLEX_PAGE_PATH,

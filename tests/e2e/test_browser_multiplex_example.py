@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -31,8 +31,9 @@ def tab(new_tab: Callable[[str], Any], example: RunningServer) -> Callable[[], A
 
     def open_tab() -> Any:
         page = new_tab(example.base_url + "/")
-        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('connected over')",
-                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent.startsWith('connected over')", timeout=TIMEOUT_MS
+        )
         for name in ("chat", "ticker", "shout"):
             box(page, name, "* subscribed").wait_for(timeout=TIMEOUT_MS)
         return page

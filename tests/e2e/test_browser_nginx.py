@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import (
     CROSS_ORIGIN,
     CROSS_ORIGIN_UNSUPPORTED,
@@ -84,11 +84,14 @@ THROUGH_NGINX = """async ({echoUrl, whoamiUrl, options}) => {
 def test_transport_through_nginx(browser: Any, origin: Origin, transport: str) -> None:
     handle = PageHandle(browser, origin)
     try:
-        result = handle.run(THROUGH_NGINX, {
-            "echoUrl": origin.service("/origin_echo"),
-            "whoamiUrl": origin.service("/whoami"),
-            "options": {"transports": [transport], "timeout": OPEN_TIMEOUT_MS},
-        })
+        result = handle.run(
+            THROUGH_NGINX,
+            {
+                "echoUrl": origin.service("/origin_echo"),
+                "whoamiUrl": origin.service("/whoami"),
+                "options": {"transports": [transport], "timeout": OPEN_TIMEOUT_MS},
+            },
+        )
         websockets = list(handle.websockets)
     finally:
         handle.close()

@@ -11,10 +11,10 @@ Referer, only ``Sec-Fetch-Site: same-site``.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import CROSS_ORIGIN, PAGE_PATH, Origin, PageHandle, PageServer
 
 pytestmark = pytest.mark.browser
@@ -30,6 +30,7 @@ def refusal_logged(servers: Any) -> Iterator[None]:
     mark = len(server.output)
     yield
     server.out.wait_for(REFUSAL, timeout=10, start=mark)
+
 
 ECHO = """async ({url, options}) => {
   const c = E2E.connect(url, options);
@@ -55,6 +56,7 @@ SCRIPT_TAG = """({url}) => new Promise((resolve) => {
   document.head.appendChild(s);
 })"""
 
+
 @pytest.fixture(scope="module")
 def other_page_server() -> Iterator[PageServer]:
     pages = PageServer(referrer_policy="no-referrer")
@@ -70,10 +72,19 @@ def other_page(browser: Any, servers: Any, other_page_server: PageServer) -> Ite
     handle.close()
 
 
-@pytest.mark.parametrize("transport", [
-    "iframe-eventsource", "iframe-htmlfile", "iframe-xhr-polling",
-    "websocket", "xhr-streaming", "eventsource", "xhr-polling", "jsonp-polling",
-])
+@pytest.mark.parametrize(
+    "transport",
+    [
+        "iframe-eventsource",
+        "iframe-htmlfile",
+        "iframe-xhr-polling",
+        "websocket",
+        "xhr-streaming",
+        "eventsource",
+        "xhr-polling",
+        "jsonp-polling",
+    ],
+)
 def test_every_transport_works_for_an_allowed_page(origin_page: Any, transport: str) -> None:
     page = origin_page(CROSS_ORIGIN)
     url = page.origin.service("/origin_echo")
@@ -83,8 +94,9 @@ def test_every_transport_works_for_an_allowed_page(origin_page: Any, transport: 
 
 @REFUSED
 @pytest.mark.parametrize("transport", ["iframe-eventsource", "iframe-htmlfile", "iframe-xhr-polling", "jsonp-polling"])
-def test_a_same_site_page_hiding_its_referrer_gets_no_session(other_page: PageHandle, transport: str,
-                                                              refusal_logged: None) -> None:
+def test_a_same_site_page_hiding_its_referrer_gets_no_session(
+    other_page: PageHandle, transport: str, refusal_logged: None
+) -> None:
     url = other_page.origin.service("/origin_echo")
     result = other_page.run(NEVER_OPENS, {"url": url, "options": {"transports": [transport], "timeout": 2000}})
     assert result["opened"] is False and result["received"] == 0, result

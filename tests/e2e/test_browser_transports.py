@@ -13,10 +13,10 @@ between tests); each test opens its own connections and closes them. Waiting is 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from e2e_support import (
     CROSS_ORIGIN,
     CROSS_ORIGIN_UNSUPPORTED,
@@ -283,14 +283,19 @@ SERVER_CANNOT_SEE_CLIENT_CLOSE = {"jsonp-polling"}
 def test_client_close(tp: TransportPage) -> None:
     """A client that closes gets 1000 itself, the server closes its session, the others on /broadcast carry on."""
     token = f"{tp.transport}-{tp.origin.mode}"
-    wait_until("no /broadcast session is left over from earlier tests", lambda: sessions_open(tp.origin, "/broadcast") == 0)
+    wait_until(
+        "no /broadcast session is left over from earlier tests", lambda: sessions_open(tp.origin, "/broadcast") == 0
+    )
     assert tp.run(OPEN_TWO, "/broadcast", token=token) == [tp.transport] * 2
     assert sessions_open(tp.origin, "/broadcast") == 2
     a_closed = tp.run(CLOSE_A, "/broadcast", token=token)
     assert a_closed == {"code": 1000, "reason": "Normal closure", "wasClean": True, "afterOpen": True}
     if tp.transport not in SERVER_CANNOT_SEE_CLIENT_CLOSE:
-        wait_until("the server closed the session of the client that closed",
-                   lambda: sessions_open(tp.origin, "/broadcast") == 1, timeout=5.0)
+        wait_until(
+            "the server closed the session of the client that closed",
+            lambda: sessions_open(tp.origin, "/broadcast") == 1,
+            timeout=5.0,
+        )
     result = tp.run(THIRD_JOINS, "/broadcast", token=token)
     assert result["transport"] == tp.transport
     assert result["aMessages"] == [f"from a {token}"]
@@ -321,10 +326,15 @@ def test_cookie_needed_echo(tp: TransportPage, combo_page: PageHandle) -> None:
 def test_htmlfile_is_refused_cross_origin_by_the_client(origin_page: Any) -> None:
     """Why htmlfile-cross-origin is skipped: sockjs-client will not even try it."""
     handle = origin_page(CROSS_ORIGIN)
-    result = handle.run("""async ({url}) => {
+    result = handle.run(
+        """async ({url}) => {
       const c = E2E.connect(url, {transports: ['htmlfile']});
       const closed = await c.closes();
       return {opened: c.opened, closed};
-    }""", {"url": handle.origin.service("/echo")})
-    assert result == {"opened": False, "closed": {"code": 2000, "reason": "All transports failed", "wasClean": False, "afterOpen": False}}
-
+    }""",
+        {"url": handle.origin.service("/echo")},
+    )
+    assert result == {
+        "opened": False,
+        "closed": {"code": 2000, "reason": "All transports failed", "wasClean": False, "afterOpen": False},
+    }

@@ -3,9 +3,8 @@
 import urllib.parse
 
 import pytest
-from websockets.sync.client import connect
-
 from serverproc import http, start_server
+from websockets.sync.client import connect
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +67,12 @@ def test_another_sites_page_cannot_chat_as_the_logged_in_user(chat_server):
     with pytest.raises(InvalidStatus) as refused:
         connect(url, additional_headers={"Cookie": cookie}, origin="https://evil.example")
     assert refused.value.response.status_code == 403
-    response, _ = request(chat_server, "GET", "/chat/0/steal/jsonp?c=cb",
-                          headers={"Cookie": cookie, "Referer": "https://evil.example/page.html"})
+    response, _ = request(
+        chat_server,
+        "GET",
+        "/chat/0/steal/jsonp?c=cb",
+        headers={"Cookie": cookie, "Referer": "https://evil.example/page.html"},
+    )
     assert response.status == 403
     own = f"http://{chat_server.host}:{chat_server.port}"
     with connect(url, additional_headers={"Cookie": cookie}, origin=own) as ws:  # the app's own page

@@ -3,8 +3,9 @@
 import flask
 import pytest
 from flask import Blueprint, abort, session
-from flask_sockjs import Refuse, SockJS
 from flaskapps import echo, make_app
+
+from flask_sockjs import Refuse, SockJS
 
 
 def test_direct_construction_mounts_routes_declared_after():
@@ -52,7 +53,6 @@ def test_every_option_has_a_config_key():
     from dataclasses import fields
 
     from flask_sockjs.extension import CONFIG_KEYS
-
     from sockjs_gevent.options import Options
 
     assert sorted(CONFIG_KEYS.values()) == sorted(f.name for f in fields(Options) if f.name != "prefix")
@@ -208,8 +208,9 @@ def test_test_client_signs_a_logged_in_session_and_passes_query_and_cookies():
 
     with sockjs.test_client(app, "/chat") as client:
         assert client.refused
-    with sockjs.test_client(app, "/chat", session={"user": "ann"}, query_string="room=42",
-                            cookies={"theme": "dark"}) as client:
+    with sockjs.test_client(
+        app, "/chat", session={"user": "ann"}, query_string="room=42", cookies={"theme": "dark"}
+    ) as client:
         assert client.recv() == "ann 42 dark"
 
 
@@ -241,8 +242,14 @@ def test_flask_development_server_gets_a_clear_error_not_a_hang(caplog):
     dev_server = {"SERVER_SOFTWARE": "Werkzeug/3.1.3"}
     with caplog.at_level("ERROR", logger="sockjs_gevent"):
         for path in ("/echo/info", "/echo/0/s/xhr"):
-            response = web.post(path, environ_base=dev_server) if path.endswith("xhr") else web.get(path, environ_base=dev_server)
+            response = (
+                web.post(path, environ_base=dev_server)
+                if path.endswith("xhr")
+                else web.get(path, environ_base=dev_server)
+            )
             assert response.status_code == 500
-            assert b"cannot run on Werkzeug's development server" in response.data and b"sockjs.run(app)" in response.data
+            assert (
+                b"cannot run on Werkzeug's development server" in response.data and b"sockjs.run(app)" in response.data
+            )
     assert caplog.text.count("development server") == 1  # logged once, not per request
     assert web.get("/echo/info").status_code == 200  # under any other server

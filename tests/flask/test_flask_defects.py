@@ -4,9 +4,9 @@ import logging
 
 import pytest
 from flask import session
-from flask_sockjs import SockJS
 from flaskapps import echo, make_app
 
+from flask_sockjs import SockJS
 from sockjs_gevent.multiplex.testing import MultiplexClient
 
 
@@ -18,6 +18,7 @@ def room(conn):
 
 
 # -- 1. test clients return once the handler waits ------------------------------
+
 
 def test_two_test_clients_of_one_route_hear_each_other_at_once():
     app = make_app()
@@ -39,6 +40,7 @@ def test_two_multiplex_test_clients_hear_each_other_at_once():
 
 
 # -- 2. a second extension on one app -------------------------------------------
+
 
 def test_a_second_extension_on_the_same_app_serves_its_routes_too():
     app = make_app()
@@ -157,6 +159,7 @@ def test_default_origins_still_let_every_page_in():
 
 # -- 7. misspelled config keys ------------------------------------------------------
 
+
 def test_a_misspelled_config_key_is_one_warning_naming_the_close_match(caplog):
     with caplog.at_level(logging.WARNING, logger="sockjs_gevent"):
         SockJS(make_app(SOCKJS_HEARBEAT_DELAY=5, SOCKJS_MAX_BUFERED_BYTES=1 << 30, SOCKJS_NOTHING_LIKE_IT=1))
@@ -169,9 +172,14 @@ def test_a_misspelled_config_key_is_one_warning_naming_the_close_match(caplog):
 
 def test_known_keys_and_sockjs_gevent_environment_names_do_not_warn(caplog):
     with caplog.at_level(logging.WARNING, logger="sockjs_gevent"):
-        app = make_app(SOCKJS_HEARTBEAT_DELAY=5, SOCKJS_URL="/sockjs.js", SOCKJS_ALLOWED_ORIGINS=[],
-                       SOCKJS_MAX_BUFFERED_BYTES=None, SOCKJS_GEVENT_REDIS_URL="redis://localhost:6379/0",
-                       SOCKJS_GEVENT_MAX_BUFFERED_BYTES="1g")
+        app = make_app(
+            SOCKJS_HEARTBEAT_DELAY=5,
+            SOCKJS_URL="/sockjs.js",
+            SOCKJS_ALLOWED_ORIGINS=[],
+            SOCKJS_MAX_BUFFERED_BYTES=None,
+            SOCKJS_GEVENT_REDIS_URL="redis://localhost:6379/0",
+            SOCKJS_GEVENT_MAX_BUFFERED_BYTES="1g",
+        )
         SockJS(app)
         SockJS(app)  # a second extension on the app says nothing more either
     assert caplog.records == []

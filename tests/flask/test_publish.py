@@ -12,11 +12,11 @@ import click
 import gevent
 import pytest
 from flask import Blueprint, request
+from flaskapps import make_app
+from serverproc import ROOT, http, start_server
 from websockets.sync.client import connect
 
 from flask_sockjs import SockJS
-from flaskapps import make_app
-from serverproc import ROOT, http, start_server
 from sockjs_gevent.multiplex.testing import MultiplexClient
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
@@ -151,8 +151,11 @@ def test_a_multiplexed_route_publishes_to_the_streams_in_the_room():
 def test_a_factory_extension_publishes_once_init_app_has_run():
     sockjs = SockJS()
     sockjs.route("/chat")(lobby)
-    with pytest.raises(RuntimeError, match=r"sockjs.publish\(\) before the extension is set up on a Flask app: "
-                                           r"create it with SockJS\(app\), or call sockjs.init_app\(app\) first"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"sockjs.publish\(\) before the extension is set up on a Flask app: "
+        r"create it with SockJS\(app\), or call sockjs.init_app\(app\) first",
+    ):
         sockjs.publish("lobby", "too early", route="/chat")
     app = make_app()
     sockjs.init_app(app)
@@ -168,41 +171,60 @@ def test_a_factory_extension_publishes_once_init_app_has_run():
 def test_an_unknown_route_names_the_registered_ones_and_the_close_match():
     app, sockjs = chat_app()
     sockjs.route("/game")(lobby)
-    with pytest.raises(ValueError, match=r"^no SockJS route '/caht' in this app \(its routes: /chat, /game\): "
-                                         r"did you mean sockjs.publish\(room, text, route='/chat'\)\?$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^no SockJS route '/caht' in this app \(its routes: /chat, /game\): "
+        r"did you mean sockjs.publish\(room, text, route='/chat'\)\?$",
+    ):
         sockjs.publish("lobby", "x", route="/caht")
-    with pytest.raises(ValueError, match=r"its routes: /chat, /game\): did you mean "
-                                         r"sockjs.publish_json\(room, value, route='/chat'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"its routes: /chat, /game\): did you mean "
+        r"sockjs.publish_json\(room, value, route='/chat'\)",
+    ):
         sockjs.publish_json("lobby", 1, route="chat")
-    with pytest.raises(ValueError,
-                       match=r"^no SockJS route '/nothing-like-it' in this app \(its routes: /chat, /game\)$"):
+    with pytest.raises(
+        ValueError, match=r"^no SockJS route '/nothing-like-it' in this app \(its routes: /chat, /game\)$"
+    ):
         sockjs.publish("lobby", "x", route="/nothing-like-it")
 
 
 def test_leaving_out_route_with_several_routes_says_to_name_one():
     app, sockjs = chat_app()
     sockjs.route("/game")(lobby)
-    with pytest.raises(TypeError, match=r"sockjs.publish\(\) needs route= when the app has several SockJS routes "
-                                        r"\(/chat, /game\): sockjs.publish\(room, text, route='/chat'\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"sockjs.publish\(\) needs route= when the app has several SockJS routes "
+        r"\(/chat, /game\): sockjs.publish\(room, text, route='/chat'\)",
+    ):
         sockjs.publish("lobby", "which one?")
 
 
 def test_a_route_that_is_not_a_path_is_a_type_error():
     app, sockjs = chat_app()
-    with pytest.raises(TypeError, match=r"route is a SockJS route's path, e.g. sockjs.publish\(room, text, "
-                                        r"route='/chat'\), got <function lobby"):
+    with pytest.raises(
+        TypeError,
+        match=r"route is a SockJS route's path, e.g. sockjs.publish\(room, text, "
+        r"route='/chat'\), got <function lobby",
+    ):
         sockjs.publish("lobby", "x", route=lobby)
 
 
 def test_publishing_before_the_route_is_registered_says_to_register_it():
     app = make_app()
     sockjs = SockJS(app)
-    with pytest.raises(ValueError, match=r"no SockJS route '/chat' yet: register it with @sockjs.route\('/chat'\) "
-                                         r"before sockjs.publish\(\) publishes to its rooms"):
+    with pytest.raises(
+        ValueError,
+        match=r"no SockJS route '/chat' yet: register it with @sockjs.route\('/chat'\) "
+        r"before sockjs.publish\(\) publishes to its rooms",
+    ):
         sockjs.publish("lobby", "x", route="/chat")
-    with pytest.raises(ValueError, match=r"sockjs.publish_json\(\) before any SockJS route is registered: register "
-                                         r"the route first \(@sockjs.route\('/chat'\) on its handler\), then "
-                                         r"sockjs.publish_json\(room, value, route='/chat'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sockjs.publish_json\(\) before any SockJS route is registered: register "
+        r"the route first \(@sockjs.route\('/chat'\) on its handler\), then "
+        r"sockjs.publish_json\(room, value, route='/chat'\)",
+    ):
         sockjs.publish_json("lobby", {})
     sockjs.route("/chat")(lobby)
     assert sockjs.publish("lobby", "now it exists", route="/chat") == 0  # nobody in the room: delivered to none
@@ -210,8 +232,11 @@ def test_publishing_before_the_route_is_registered_says_to_register_it():
 
 def test_text_that_is_not_str_says_to_use_publish_json():
     app, sockjs = chat_app()
-    with pytest.raises(TypeError, match=r"channel messages are text: publish\(\) takes str, got dict "
-                                        r"\(publish_json\(\) sends a value as JSON text\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"channel messages are text: publish\(\) takes str, got dict "
+        r"\(publish_json\(\) sends a value as JSON text\)",
+    ):
         sockjs.publish("lobby", {"text": "hi"}, route="/chat")
     with pytest.raises(TypeError, match=r"takes str, got bytes"):
         sockjs.publish("lobby", b"hi")
@@ -219,9 +244,12 @@ def test_text_that_is_not_str_says_to_use_publish_json():
 
 def test_a_value_publish_json_cannot_encode_says_what_to_pass():
     app, sockjs = chat_app()
-    with pytest.raises(TypeError, match=r"^publish_json\(\) cannot encode the value as JSON \(Object of type datetime "
-                                        r"is not JSON serializable\): give it dicts, lists, str, numbers, booleans "
-                                        r"and None \(e.g. list\(a_set\), a_datetime.isoformat\(\)\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"^publish_json\(\) cannot encode the value as JSON \(Object of type datetime "
+        r"is not JSON serializable\): give it dicts, lists, str, numbers, booleans "
+        r"and None \(e.g. list\(a_set\), a_datetime.isoformat\(\)\)",
+    ):
         import datetime
 
         sockjs.publish_json("lobby", {"at": datetime.datetime(2026, 1, 1)}, route="/chat")
@@ -229,8 +257,9 @@ def test_a_value_publish_json_cannot_encode_says_what_to_pass():
 
 # -- across workers, through a real Redis ---------------------------------------------
 
-needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="needs redis-server (scripts/apt-packages.txt)")
+needs_redis = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs redis-server (scripts/apt-packages.txt)"
+)
 
 
 @pytest.fixture
@@ -268,8 +297,13 @@ def lobby_session(server, session_id):
 
 def announce_over_http(server, text):
     """POST /announce to ``server``: the example view's JSON answer."""
-    status, body, _ = http(server, "POST", "/announce", urllib.parse.urlencode({"text": text}),
-                           {"Content-Type": "application/x-www-form-urlencoded"})
+    status, body, _ = http(
+        server,
+        "POST",
+        "/announce",
+        urllib.parse.urlencode({"text": text}),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 200, body
     return json.loads(body)
 
@@ -299,7 +333,13 @@ def test_a_cli_command_reaches_a_session_on_a_server_through_redis(two_workers, 
     """A short-lived process publishes and exits: channels.flush() makes sure the publish left first."""
     with lobby_session(two_workers[0], "cli") as session:
         env = dict(os.environ, SOCKJS_GEVENT_REDIS_URL=redis_url, PYTHONPATH=ROOT)
-        result = subprocess.run([sys.executable, "-m", "flask", "--app", EXAMPLE, "announce", "from the shell"],
-                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", EXAMPLE, "announce", "from the shell"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert session.recv(timeout=10) == 'a["from the shell"]'

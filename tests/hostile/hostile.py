@@ -41,6 +41,6 @@ def send_until_blocked(sock: socket.socket, frame: bytes, limit_bytes: int, stal
             while offset < len(view):
                 offset += sock.send(view[offset:])
             sent += len(view)
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         pass
     return sent

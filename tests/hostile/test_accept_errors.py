@@ -12,20 +12,21 @@ from __future__ import annotations
 import re
 import socket
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from serverproc import RunningServer, http, poll_until, start_server
 
 LIMIT = 200
 CONNECTIONS = 260  # past the limit, and within what accepts plus the listen backlog (128) hold
 
 #: ``python -c`` with the descriptor limit lowered, then the test server with the given arguments.
-LIMITED = ("import resource, runpy, sys; "
-           f"resource.setrlimit(resource.RLIMIT_NOFILE, ({LIMIT}, {LIMIT})); "
-           "sys.argv = ['sockjs_gevent.testserver', *sys.argv[1:]]; "
-           "runpy.run_module('sockjs_gevent.testserver', run_name='__main__', alter_sys=True)")
+LIMITED = (
+    "import resource, runpy, sys; "
+    f"resource.setrlimit(resource.RLIMIT_NOFILE, ({LIMIT}, {LIMIT})); "
+    "sys.argv = ['sockjs_gevent.testserver', *sys.argv[1:]]; "
+    "runpy.run_module('sockjs_gevent.testserver', run_name='__main__', alter_sys=True)"
+)
 
 
 @pytest.fixture

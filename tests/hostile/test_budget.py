@@ -85,11 +85,14 @@ def test_sends_past_the_budget_get_503_and_memory_stays_bounded(server_factory):
 
 def test_over_the_budget_new_sessions_get_1013_websockets_wait_and_nothing_is_lost(server_factory):
     # (A paused reader learns that its client left when a write fails: short heartbeats make one soon.)
-    server = server_factory("--max-buffered-bytes", str(4 * MIB), "--disconnect-delay", "0.3",
-                            "--heartbeat-delay", "0.3")
+    server = server_factory(
+        "--max-buffered-bytes", str(4 * MIB), "--disconnect-delay", "0.3", "--heartbeat-delay", "0.3"
+    )
     base = f"ws://{server.host}:{server.port}"
-    with connect(f"{base}/echo/000/{uuid.uuid4().hex}/websocket", open_timeout=5, max_size=None) as echo, \
-            connect(f"{base}/stubborn/000/{uuid.uuid4().hex}/websocket", open_timeout=5, close_timeout=0.1) as stuck:
+    with (
+        connect(f"{base}/echo/000/{uuid.uuid4().hex}/websocket", open_timeout=5, max_size=None) as echo,
+        connect(f"{base}/stubborn/000/{uuid.uuid4().hex}/websocket", open_timeout=5, close_timeout=0.1) as stuck,
+    ):
         assert echo.recv(timeout=5) == "o" and stuck.recv(timeout=5) == "o"
         for _ in range(5):  # 5 MB for a handler that never reads: the process goes over its 4 MiB
             stuck.send(json.dumps(["s" * 1_000_000]))
@@ -111,7 +114,7 @@ def test_over_the_budget_new_sessions_get_1013_websockets_wait_and_nothing_is_lo
 
 def _post(server, path: str) -> bytes:
     with socket.create_connection((server.host, server.port), timeout=5) as conn:
-        conn.sendall(request("POST", path) [:-4] + b"\r\nConnection: close\r\n\r\n")
+        conn.sendall(request("POST", path)[:-4] + b"\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := conn.recv(65536):
             data += chunk

@@ -8,8 +8,9 @@ import time
 from hostile import stats
 from rawhttp import request
 from rawws import ws_connect_raw, ws_frame, ws_recv, ws_send
-from sockjs_gevent.client import connect
 from sockjshttp import collect, new_sid, poll, session_path
+
+from sockjs_gevent.client import connect
 
 
 def test_one_huge_batch_does_not_stall_other_sessions(server):

@@ -12,12 +12,12 @@ import re
 import socket
 
 import pytest
-
 from rawhttp import Raw, request
 from rawws import ws_connect_raw, ws_recv, ws_send
+from sockjshttp import alive, new_sid, session_path
+
 from sockjs_gevent import SockJS
 from sockjs_gevent.testing import HandlerClient
-from sockjshttp import alive, new_sid, session_path
 
 
 def exchange(server, data: bytes) -> bytes:
@@ -32,7 +32,7 @@ def exchange(server, data: bytes) -> bytes:
                 if not chunk:
                     break
                 answer += chunk
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
         return answer
 
@@ -82,8 +82,10 @@ def test_deeply_nested_json_over_websocket_is_broken_json(server_factory):
 
 
 def test_a_cookie_that_is_not_utf8_is_no_500(server):
-    data = (b"POST /cookie_needed_echo/000/" + new_sid().encode() + b"/xhr HTTP/1.1\r\nHost: t\r\n"
-            b"Cookie: other=\xff; JSESSIONID=abc\r\nContent-Length: 0\r\n\r\n")
+    data = (
+        b"POST /cookie_needed_echo/000/" + new_sid().encode() + b"/xhr HTTP/1.1\r\nHost: t\r\n"
+        b"Cookie: other=\xff; JSESSIONID=abc\r\nContent-Length: 0\r\n\r\n"
+    )
     answer = exchange(server, data)
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
     assert b"Set-Cookie: JSESSIONID=abc; path=/" in answer
@@ -104,12 +106,16 @@ def test_echoed_values_that_would_break_a_header_block_are_not_echoed():
     assert "Access-Control-Allow-Headers" not in dict(cors({"HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "a\nb"}))
 
 
-@pytest.mark.parametrize("partial", [
-    b"GET /echo/info HTTP/1.1\r\nHost: x\r\nX-A",  # reset inside the head
-    b"POST /echo/000/SID/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n[\"ab",  # inside the body
-    b"POST /echo/000/SID/xhr_streaming HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",  # while streaming
-    b"GET /echo/iframe.html HTTP/1.1\r\nHost: x\r\n\r\n",  # before reading the answer
-], ids=["head", "body", "stream", "answer"])
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b"GET /echo/info HTTP/1.1\r\nHost: x\r\nX-A",  # reset inside the head
+        b'POST /echo/000/SID/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n["ab',  # inside the body
+        b"POST /echo/000/SID/xhr_streaming HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",  # while streaming
+        b"GET /echo/iframe.html HTTP/1.1\r\nHost: x\r\n\r\n",  # before reading the answer
+    ],
+    ids=["head", "body", "stream", "answer"],
+)
 def test_a_client_that_resets_mid_request_leaves_at_most_one_log_line(server_factory, partial):
     fresh = server_factory()
     log_since = quiet_log(fresh)
@@ -136,12 +142,17 @@ LENIENT = [
 ]
 
 
-@pytest.mark.parametrize("block, body", LENIENT, ids=["dup-length", "length-underscore", "length-plus", "te-gzip",
-                                                      "te-and-length", "folded", "nul"])
+@pytest.mark.parametrize(
+    "block, body",
+    LENIENT,
+    ids=["dup-length", "length-underscore", "length-plus", "te-gzip", "te-and-length", "folded", "nul"],
+)
 def test_ambiguous_or_malformed_requests_get_400_and_nothing_smuggled(server, block, body):
     smuggled = b"GET /echo/info HTTP/1.1\r\nHost: t\r\n\r\n"
-    answer = exchange(server, b"POST /echo/000/" + new_sid().encode() + b"/xhr HTTP/1.1\r\nHost: t\r\n"
-                      + block + b"\r\n" + body + smuggled)
+    answer = exchange(
+        server,
+        b"POST /echo/000/" + new_sid().encode() + b"/xhr HTTP/1.1\r\nHost: t\r\n" + block + b"\r\n" + body + smuggled,
+    )
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert answer.count(b"HTTP/1.1 ") == 1, answer  # the smuggled request was not answered
     alive(server)
@@ -153,15 +164,22 @@ def test_http11_without_host_is_400(server):
 
 
 def test_a_websocket_upgrade_over_http10_is_400(server):
-    answer = exchange(server, b"GET /echo/000/s/websocket HTTP/1.0\r\nHost: t\r\nUpgrade: websocket\r\n"
-                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      b"Sec-WebSocket-Version: 13\r\n\r\n")
+    answer = exchange(
+        server,
+        b"GET /echo/000/s/websocket HTTP/1.0\r\nHost: t\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n",
+    )
     assert b" 400 " in answer.split(b"\r\n")[0] and b"HTTP/1.1" in answer.split(b"\r\n\r\n", 1)[1]  # says why
 
 
 def test_a_head_over_16_kib_is_431_and_the_server_keeps_serving(server):
-    answer = exchange(server, b"GET /echo/info HTTP/1.1\r\nHost: t\r\n" + b"".join(
-        b"X-Big-%d: %s\r\n" % (i, b"v" * 200) for i in range(95)) + b"\r\n")  # 20 KB
+    answer = exchange(
+        server,
+        b"GET /echo/info HTTP/1.1\r\nHost: t\r\n"
+        + b"".join(b"X-Big-%d: %s\r\n" % (i, b"v" * 200) for i in range(95))
+        + b"\r\n",
+    )  # 20 KB
     assert answer.startswith(b"HTTP/1.1 431 ")
     alive(server)
 

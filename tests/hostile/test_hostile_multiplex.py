@@ -32,7 +32,7 @@ class Session:
                 self.pending += json.loads(frame[1:])
         return self.pending.pop(0)
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         self.ws = self.stack.enter_context(connect(self.url, open_timeout=5, max_size=None))
         assert self.ws.recv(timeout=5) == "o"
         return self

@@ -28,7 +28,8 @@ def flood(server, stop: threading.Event, opened: list[int]) -> None:
         while not stop.is_set():
             batch = b"".join(
                 f"POST /stubborn/1/{uuid.uuid4().hex}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
-                for _ in range(50))
+                for _ in range(50)
+            )
             conn.sendall(batch)
             answered = b""
             while answered.count(b"o\n") < 50:
@@ -44,8 +45,9 @@ def flood(server, stop: threading.Event, opened: list[int]) -> None:
 def open_stubborn(server) -> bytes:
     """POST /stubborn/.../xhr for a new session: the body of the answer (``o`` and the first frame, or a close)."""
     with socket.create_connection((server.host, server.port), timeout=5) as conn:
-        conn.sendall(f"POST /stubborn/1/{uuid.uuid4().hex}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-                     .encode())
+        conn.sendall(
+            f"POST /stubborn/1/{uuid.uuid4().hex}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+        )
         return read_answer(conn)[1]
 
 

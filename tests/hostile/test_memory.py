@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hostile import MIB, rss_mib, send_until_blocked, stats
 from rawhttp import request
 from rawws import ws_connect_raw, ws_frame, ws_recv

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rawhttp import Raw, request
 from rawws import ws_handshake_headers
 from sockjshttp import new_sid, session_path
@@ -32,7 +31,9 @@ def test_a_page_hiding_its_origin_is_refused(server, fetch_site, method, transpo
 
 @pytest.mark.parametrize("fetch_site", ["same-site", "cross-site"])
 def test_the_iframe_page_is_refused_to_a_page_hiding_its_origin(server, fetch_site):
-    r = request(server, "GET", PREFIX + "/iframe.html", headers={"Sec-Fetch-Site": fetch_site, "Sec-Fetch-Dest": "iframe"})
+    r = request(
+        server, "GET", PREFIX + "/iframe.html", headers={"Sec-Fetch-Site": fetch_site, "Sec-Fetch-Dest": "iframe"}
+    )
     assert r.status == 403
 
 
@@ -49,7 +50,9 @@ def test_the_iframe_page_may_be_framed_only_by_the_allowed_page_that_asked(serve
     assert r.header("Content-Security-Policy") == f"frame-ancestors 'self' {ALLOWED}"
     assert "Referer" in r.all("Vary")
     etag = r.header("ETag")
-    r = request(server, "GET", PREFIX + "/iframe.html", headers={"Referer": ALLOWED + "/app.html", "If-None-Match": etag})
+    r = request(
+        server, "GET", PREFIX + "/iframe.html", headers={"Referer": ALLOWED + "/app.html", "If-None-Match": etag}
+    )
     assert r.status == 304 and r.header("Content-Security-Policy") == f"frame-ancestors 'self' {ALLOWED}"
     assert request(server, "GET", PREFIX + "/iframe.html", headers={"Referer": "http://evil.example/"}).status == 403
     assert not request(server, "GET", "/echo/iframe.html").has("Content-Security-Policy")  # allow-all service
@@ -62,8 +65,9 @@ def test_the_iframe_pages_own_requests_are_trusted_as_same_origin(server):
     r = request(server, "POST", session_path(PREFIX, sid, "xhr"), headers={"Origin": own})
     assert (r.status, r.body) == (200, b"o\n")
     with Raw(server) as raw:  # iframe-eventsource: a GET whose Referer is the iframe page
-        raw.send_request("GET", session_path(PREFIX, new_sid(), "eventsource"),
-                         [("Referer", own + PREFIX + "/iframe.html")])
+        raw.send_request(
+            "GET", session_path(PREFIX, new_sid(), "eventsource"), [("Referer", own + PREFIX + "/iframe.html")]
+        )
         assert raw.read_head().status == 200
 
 
@@ -85,8 +89,12 @@ def test_version_8_handshake_with_an_evil_sec_websocket_origin_gets_no_101(serve
 
 
 def test_an_unparsable_referer_is_refused_not_a_500(server):
-    r = request(server, "GET", session_path(PREFIX, new_sid(), "jsonp?c=cb"),
-                headers={"Referer": "http://[::1/x", "Sec-Fetch-Site": "cross-site"})
+    r = request(
+        server,
+        "GET",
+        session_path(PREFIX, new_sid(), "jsonp?c=cb"),
+        headers={"Referer": "http://[::1/x", "Sec-Fetch-Site": "cross-site"},
+    )
     assert r.status == 403
     r = request(server, "GET", session_path(PREFIX, new_sid(), "jsonp?c=cb"), headers={"Referer": "http://[::1/x"})
     assert r.status == 200  # no origin at all, and no browser said it was another page

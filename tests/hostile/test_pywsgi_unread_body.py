@@ -15,7 +15,6 @@ body's own deadline to arrive (see the skip).
 from __future__ import annotations
 
 import select
-import socket
 import time
 
 import pytest
@@ -92,8 +91,10 @@ def test_a_socket_reset_by_the_client_mid_body_leaves_the_server_serving(server)
 def test_a_chunked_unread_body_is_read_away_and_keep_alive_goes_on(server):
     with Raw(server) as raw:
         raw.method = "POST"
-        raw.send(b"POST /nope HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 b"400\r\n" + b"c" * 1024 + b"\r\n0\r\n\r\n")
+        raw.send(
+            b"POST /nope HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"400\r\n" + b"c" * 1024 + b"\r\n0\r\n\r\n"
+        )
         assert raw.read_head().status == 404
         raw.read_body()
         raw.send_request("GET", "/echo/info")
@@ -114,6 +115,6 @@ def test_nothing_of_a_slow_body_is_parsed_as_a_next_request(server):
         raw.sock.settimeout(CUT_OFF)
         try:
             rest = raw.sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             rest = b""
         assert rest == b"", rest

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-
 from rawhttp import request
 from sockjshttp import alive, new_sid, session_path
 
@@ -70,12 +69,14 @@ def test_a_body_below_the_minimum_rate_is_cut_off(strict):
     assert request(strict, "POST", session_path("/echo", sid, "xhr")).status == 200
     body = b'["' + b"x" * 200_000 + b'"]'
     with socket.create_connection((strict.host, strict.port), timeout=10) as sock:
-        sock.sendall(f"POST /echo/000/{sid}/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST /echo/000/{sid}/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        )
         started = time.monotonic()
         sent = 0
         answer = b""
         while sent < len(body):
-            sock.sendall(body[sent: sent + 500])  # 500 bytes per 0.1 s: 5 KB/s, below 16 KiB/s
+            sock.sendall(body[sent : sent + 500])  # 500 bytes per 0.1 s: 5 KB/s, below 16 KiB/s
             sent += 500
             if socket_readable(sock, 0.1):
                 answer = sock.recv(65536)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from gevent.pool import Pool
-
 from httpwire import FAST
+
 from sockjs_gevent.http import HttpConfig, HttpServer
 
 
@@ -16,7 +17,7 @@ def start_server() -> Iterator[Callable[..., HttpServer]]:
     """``start_server(app, config=FAST, **kwargs)``: a started HttpServer on a free port."""
     servers: list[HttpServer] = []
 
-    def start(app: Callable, config: Optional[HttpConfig] = None, **kwargs: Any) -> HttpServer:
+    def start(app: Callable, config: HttpConfig | None = None, **kwargs: Any) -> HttpServer:
         kwargs.setdefault("spawn", Pool())
         server = HttpServer(("127.0.0.1", 0), app, config or FAST, **kwargs)
         server.start()
@@ -26,5 +27,3 @@ def start_server() -> Iterator[Callable[..., HttpServer]]:
     yield start
     for server in servers:
         server.stop(timeout=1.0)
-
-

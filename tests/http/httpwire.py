@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import socket as stdlib_socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from gevent import socket
 
@@ -37,7 +38,7 @@ class Head:
     def all(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == name.lower()]
 
-    def get(self, name: str) -> Optional[str]:
+    def get(self, name: str) -> str | None:
         values = self.all(name)
         return values[0] if values else None
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 from gevent.event import Event
-
 from httpwire import Wire, assert_serves, hello, settle
+
 from sockjs_gevent.http import HttpConfig
 
 H = b"Host: t\r\n"
@@ -24,25 +24,55 @@ BAD = [
     ("bare LF line ends", b"GET / HTTP/1.1\n" + H + b"\n", 400),
     ("HTTP/1.1 without Host", b"GET / HTTP/1.1\r\n\r\n", 400),
     ("two Host headers", b"GET / HTTP/1.1\r\n" + H + H + b"\r\n", 400),
-    ("Content-Length and Transfer-Encoding",
-     b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    ("Transfer-Encoding and Content-Length",
-     b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", 400),
-    ("duplicate Content-Length", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
-    ("differing Content-Length", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+    (
+        "Content-Length and Transfer-Encoding",
+        b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "Transfer-Encoding and Content-Length",
+        b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "duplicate Content-Length",
+        b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+        400,
+    ),
+    (
+        "differing Content-Length",
+        b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        400,
+    ),
     ("Content-Length 1_0", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1_0\r\n\r\nabc", 400),
     ("Content-Length +10", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +10\r\n\r\nabc", 400),
     ("Content-Length 3,3", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3,3\r\n\r\nabc", 400),
     ("Content-Length -1", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\nabc", 400),
     ("Transfer-Encoding gzip", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\nabc", 400),
-    ("Transfer-Encoding gzip, chunked", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
-    ("Transfer-Encoding twice", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (
+        "Transfer-Encoding gzip, chunked",
+        b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "Transfer-Encoding twice",
+        b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
     ("Transfer-Encoding on HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     ("bad chunk size", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
-    ("chunk size overflow", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 400),
+    (
+        "chunk size overflow",
+        b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+        400,
+    ),
     ("unknown expectation", b"GET / HTTP/1.1\r\n" + H + b"Expect: magic\r\n\r\n", 417),
     ("URL longer than 8 KiB", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + H + b"\r\n", 414),
-    ("header block past 16 KiB", b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 900) for i in range(20)) + b"\r\n", 431),
+    (
+        "header block past 16 KiB",
+        b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 900) for i in range(20)) + b"\r\n",
+        431,
+    ),
     ("one huge header", b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"v" * 70000 + b"\r\n\r\n", 431),
     ("101 headers", b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: v\r\n" % i for i in range(100)) + b"\r\n", 431),
     ("body over max_body_size", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 2000\r\n\r\n" + b"x" * 2000, 413),
@@ -132,11 +162,15 @@ def test_app_raising_after_the_head_closes_the_connection(start_server, caplog):
     assert len([r for r in caplog.records if r.name.startswith("sockjs_gevent")]) == 1
 
 
-@pytest.mark.parametrize("data", [
-    b"GET / HTTP/1.1\r\nHo",
-    b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf",
-    b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nhalf",
-], ids=["in the head", "in a body", "in a chunked body"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\r\nHo",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nhalf",
+    ],
+    ids=["in the head", "in a body", "in a chunked body"],
+)
 def test_a_client_reset_leaves_at_most_one_debug_line(server, caplog, data):
     caplog.set_level(logging.DEBUG)
     wire = Wire(server)

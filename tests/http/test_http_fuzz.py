@@ -6,10 +6,10 @@ import logging
 
 import gevent
 from gevent.pool import Pool
+from httpwire import Wire, assert_serves, settle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from httpwire import Wire, assert_serves, settle
 from sockjs_gevent.http import HttpConfig, HttpServer
 
 VALID = [
@@ -37,20 +37,31 @@ def mutated() -> st.SearchStrategy[bytes]:
     valid = st.sampled_from(VALID)
     cut = st.tuples(valid, st.integers(0, 120)).map(lambda t: t[0][: t[1]])
     flipped = st.tuples(valid, st.integers(0, 119), st.integers(0, 255)).map(
-        lambda t: t[0][: t[1]] + bytes([t[2]]) + t[0][t[1] + 1:])
+        lambda t: t[0][: t[1]] + bytes([t[2]]) + t[0][t[1] + 1 :]
+    )
     inserted = st.tuples(valid, st.integers(0, 120), st.binary(max_size=20)).map(
-        lambda t: t[0][: t[1]] + t[2] + t[0][t[1]:])
-    return st.lists(st.one_of(valid, cut, flipped, inserted, st.binary(max_size=300)), min_size=1, max_size=4).map(b"".join)
+        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]
+    )
+    return st.lists(st.one_of(valid, cut, flipped, inserted, st.binary(max_size=300)), min_size=1, max_size=4).map(
+        b"".join
+    )
 
 
 def test_arbitrary_bytes_never_break_the_server(caplog):
     caplog.set_level(logging.INFO)
     pool = Pool()
-    config = HttpConfig(header_timeout=1.0, keepalive_timeout=1.0, body_timeout=1.0, write_timeout=1.0, linger_timeout=0.05,
-                        max_body_size=10000)
+    config = HttpConfig(
+        header_timeout=1.0,
+        keepalive_timeout=1.0,
+        body_timeout=1.0,
+        write_timeout=1.0,
+        linger_timeout=0.05,
+        max_body_size=10000,
+    )
     server = HttpServer(("127.0.0.1", 0), app, config, spawn=pool)
     server.start()
     try:
+
         @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
         @given(data=mutated())
         def throw(data: bytes) -> None:

@@ -10,8 +10,8 @@ import gevent
 import gevent.socket
 from gevent.event import Event
 from gevent.socket import wait_read
-
 from httpwire import Wire, settle
+
 from sockjs_gevent import SockJS
 from sockjs_gevent.peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
 
@@ -108,9 +108,15 @@ def test_sockjs_websocket_gets_a_frame_sent_with_the_handshake(start_server):
     key = base64.b64encode(os.urandom(16))
     frame = b'["first"]'
     mask = b"abcd"
-    wire.send(b"GET /echo/0/s/websocket HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
-              + bytes([0x81, 0x80 | len(frame)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(frame)))
+    wire.send(
+        b"GET /echo/0/s/websocket HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: "
+        + key
+        + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        + bytes([0x81, 0x80 | len(frame)])
+        + mask
+        + bytes(b ^ mask[i % 4] for i, b in enumerate(frame))
+    )
     assert wire.head().status == 101
     assert wire.exactly(3) == b"\x81\x01o"
     assert wire.exactly(12) == b"\x81\x0a" + b'a["first"]'

@@ -12,8 +12,8 @@ import socket
 
 import gevent
 import pytest
-
 from httpwire import Wire, settle
+
 from sockjs_gevent import SockJS
 from sockjs_gevent.http import HttpConfig
 from sockjs_gevent.session import INTERRUPTED
@@ -45,16 +45,17 @@ def wait_until(predicate, timeout: float = 5.0) -> None:
 
 def open_stream(server, sid: str, version: str = "HTTP/1.1", extra: str = "") -> Wire:
     wire = Wire(server)
-    wire.send(f"POST /echo/000/{sid}/xhr_streaming {version}\r\nHost: t\r\nContent-Length: 0\r\n{extra}\r\n"
-              .encode())
+    wire.send(f"POST /echo/000/{sid}/xhr_streaming {version}\r\nHost: t\r\nContent-Length: 0\r\n{extra}\r\n".encode())
     return wire
 
 
 def xhr_send(server, sid: str, message: str) -> None:
     body = ('["%s"]' % message).encode()
     wire = Wire(server)
-    wire.send(b"POST /echo/000/%s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-              % (sid.encode(), len(body), body))
+    wire.send(
+        b"POST /echo/000/%s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (sid.encode(), len(body), body)
+    )
     head, _ = wire.response()
     assert head.status == 204
     wire.close()
@@ -141,8 +142,9 @@ def test_a_client_that_hangs_up_ends_its_session_at_once(start_server):
 def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout(start_server):
     """Frames wait in the session while one write waits in the socket; the write has a deadline."""
     app = service(response_limit=64 * 1024 * 1024, max_queued_bytes=64 * 1024 * 1024)
-    config = HttpConfig(header_timeout=2.0, keepalive_timeout=2.0, body_timeout=2.0, write_timeout=0.3,
-                        linger_timeout=0.2)
+    config = HttpConfig(
+        header_timeout=2.0, keepalive_timeout=2.0, body_timeout=2.0, write_timeout=0.3, linger_timeout=0.2
+    )
     server = start_server(app, config)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -165,4 +167,3 @@ def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout(start_se
         pass
     assert received < 16_000_000  # cut off, not delivered whole
     sock.close()
-

@@ -7,7 +7,6 @@ import json
 import gevent
 import pytest
 from gevent.event import Event
-
 from httpwire import Wire, hello, settle
 
 
@@ -66,10 +65,12 @@ def test_pipelined_requests_are_answered_in_order_one_app_call_at_a_time(start_s
 
     server = start_server(app)
     wire = Wire(server)
-    wire.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\n"
-              b"POST /2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
-              b"POST /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n1\r\nf\r\n0\r\n\r\n"
-              b"GET /4 HTTP/1.1\r\nHost: t\r\n\r\n")
+    wire.send(
+        b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"POST /2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+        b"POST /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n1\r\nf\r\n0\r\n\r\n"
+        b"GET /4 HTTP/1.1\r\nHost: t\r\n\r\n"
+    )
     assert [wire.response()[1] for _ in range(4)] == [b"/1:", b"/2:abc", b"/3:def", b"/4:"]
     assert order == ["/1", "/2", "/3", "/4"]
     wire.close()
@@ -95,7 +96,12 @@ def test_http10_closes_unless_keep_alive_was_asked_and_the_length_is_known(start
     wire = Wire(server)
     wire.get("/", version="HTTP/1.0")
     head, body = wire.response()
-    assert (head.version, body, head.get("Content-Length"), head.get("Connection")) == ("HTTP/1.1", b"fixed", "5", "close")
+    assert (head.version, body, head.get("Content-Length"), head.get("Connection")) == (
+        "HTTP/1.1",
+        b"fixed",
+        "5",
+        "close",
+    )
     assert wire.closed()
 
     wire = Wire(server)
@@ -187,12 +193,15 @@ def test_100_continue_is_sent_only_when_the_app_reads_the_body(start_server):
     assert wire.closed()
 
 
-@pytest.mark.parametrize("how,expected", [
-    ("read", "line1\nline2\nend"),
-    ("read3", ["lin", "e1\n", "lin", "e2\n", "end"]),
-    ("readline", ["line1\n", "li", "ne2\nend"]),
-    ("iterate", ["line1\n", "line2\n", "end"]),
-])
+@pytest.mark.parametrize(
+    "how,expected",
+    [
+        ("read", "line1\nline2\nend"),
+        ("read3", ["lin", "e1\n", "lin", "e2\n", "end"]),
+        ("readline", ["line1\n", "li", "ne2\nend"]),
+        ("iterate", ["line1\n", "line2\n", "end"]),
+    ],
+)
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 def test_request_bodies_are_streams(start_server, how, expected, framing):
     server = start_server(echo_body)

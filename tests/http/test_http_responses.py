@@ -6,8 +6,8 @@ import socket
 
 import pytest
 from gevent.event import Event
-
 from httpwire import Wire
+
 from sockjs_gevent.http import sockio
 
 

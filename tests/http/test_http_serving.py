@@ -7,14 +7,15 @@ import logging
 import re
 
 import pytest
-
 from httpwire import Wire, hello, settle
+
 from sockjs_gevent.http import HttpServer
 from sockjs_gevent.server import build_server, serve
 
 COMBINED = re.compile(
-    r'^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] '
-    r'"GET /path\?q=1 HTTP/1\.1" 200 5 "http://ref\.example/" "test \\"agent\\""$')
+    r"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "
+    r'"GET /path\?q=1 HTTP/1\.1" 200 5 "http://ref\.example/" "test \\"agent\\""$'
+)
 
 
 def test_unknown_serve_keywords_are_a_type_error_naming_them():

@@ -8,18 +8,19 @@ import time
 import gevent
 import pytest
 from gevent.event import Event
-
 from httpwire import Wire, hello, settle
+from test_http_hooks import echo_upgrade
+
 from sockjs_gevent.http import ConfigError, HttpConfig
 from sockjs_gevent.server import build_server
-
-from test_http_hooks import echo_upgrade
 
 SHORT = 0.3
 
 
 def config(**changes) -> HttpConfig:
-    base = HttpConfig(header_timeout=5.0, keepalive_timeout=5.0, body_timeout=5.0, write_timeout=5.0, linger_timeout=0.1)
+    base = HttpConfig(
+        header_timeout=5.0, keepalive_timeout=5.0, body_timeout=5.0, write_timeout=5.0, linger_timeout=0.1
+    )
     return base.replace(**changes)
 
 
@@ -122,8 +123,10 @@ def test_a_client_that_stops_reading_is_cut_off_by_the_write_timeout(start_serve
 
 
 def test_an_upgraded_connection_is_exempt_from_every_timeout(start_server):
-    server = start_server(echo_upgrade, HttpConfig(header_timeout=0.1, keepalive_timeout=0.1, body_timeout=0.1,
-                                                   write_timeout=0.1, linger_timeout=0.1))
+    server = start_server(
+        echo_upgrade,
+        HttpConfig(header_timeout=0.1, keepalive_timeout=0.1, body_timeout=0.1, write_timeout=0.1, linger_timeout=0.1),
+    )
     wire = Wire(server)
     wire.send(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
     assert wire.head().status == 101
@@ -141,10 +144,19 @@ def test_request_timeout_maps_onto_every_timer():
     assert HttpConfig().header_timeout == 30.0
 
 
-@pytest.mark.parametrize("changes", [
-    {"header_timeout": 0}, {"keepalive_timeout": -1}, {"write_timeout": float("nan")}, {"body_timeout": "5"},
-    {"max_head_size": 0}, {"max_headers": True}, {"max_body_size": -1}, {"max_url_size": 10**6},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"header_timeout": 0},
+        {"keepalive_timeout": -1},
+        {"write_timeout": float("nan")},
+        {"body_timeout": "5"},
+        {"max_head_size": 0},
+        {"max_headers": True},
+        {"max_body_size": -1},
+        {"max_url_size": 10**6},
+    ],
+)
 def test_bad_config_values_are_refused_with_the_field_named(changes):
     with pytest.raises(ConfigError) as error:
         HttpConfig().replace(**changes)

@@ -9,9 +9,9 @@ import ssl
 import time
 
 import pytest
-
 from httpwire import Wire, hello
 from serverproc import start_testserver
+
 from sockjs_gevent.client import connect
 from sockjs_gevent.http import HttpConfig
 
@@ -71,7 +71,7 @@ def test_plain_http_to_a_tls_port_is_refused_quietly(start_server, certificate):
     wire.get("/")
     try:
         data = wire.rest()
-    except (ConnectionError, socket.error):
+    except (OSError, ConnectionError):
         data = b""
     assert b"hello" not in data
 
@@ -120,7 +120,8 @@ def _send_barrier(server) -> None:
     tls = ssl.create_default_context()
     tls.check_hostname = False
     tls.verify_mode = ssl.CERT_NONE
-    with tls.wrap_socket(socket.create_connection((server.host, server.port), timeout=5),
-                         server_hostname="127.0.0.1") as sock:
+    with tls.wrap_socket(
+        socket.create_connection((server.host, server.port), timeout=5), server_hostname="127.0.0.1"
+    ) as sock:
         sock.sendall(b"GET /echo/info HTTP/1.1\r\n\r\n")
         sock.recv(1024)

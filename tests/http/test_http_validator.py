@@ -40,7 +40,9 @@ def test_the_validator_finds_nothing(start_server, caplog):
         assert wire.response()[1] == b"plain"
         wire.get("/stream")
         assert wire.response()[1] == b"onetwo"
-        wire.send(b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nline\nbody!\n")
+        wire.send(
+            b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nline\nbody!\n"
+        )
         assert wire.response("POST")[1] == b"line\nbody!\n"
         wire.send(b"POST /post HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n")
         assert wire.response()[0].status == 400  # refused before the app: smuggling attempt

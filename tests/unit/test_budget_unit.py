@@ -18,8 +18,11 @@ def test_held_bytes_follow_takes_and_releases_and_waiters_resume_under_three_qua
     budget.release(1024 * 1024)  # 4 MiB: no longer over, but not under 3 MiB either
     assert not budget.over() and woken == []
     budget.release(1024 * 1024)
-    assert woken == [1] and budget.snapshot() == {"held": 3 * 1024 * 1024, "limit": 4 * 1024 * 1024,
-                                                  "paused_readers": 0}
+    assert woken == [1] and budget.snapshot() == {
+        "held": 3 * 1024 * 1024,
+        "limit": 4 * 1024 * 1024,
+        "paused_readers": 0,
+    }
     budget.on_room(lambda: woken.append(2))  # room now: at once
     assert woken == [1, 2]
 

@@ -20,13 +20,31 @@ def test_standard_codes_are_their_own_label(code):
     assert close_code_label(code) == str(code)
 
 
-@pytest.mark.parametrize("code, label", [
-    (3000, "3xxx"), (3001, "3xxx"), (3002, "3xxx"), (3004, "3xxx"), (3999, "3xxx"),
-    (4000, "4xxx"), (4242, "4xxx"), (4999, "4xxx"),
-    (1004, "other"),  # reserved by RFC 6455, defined as nothing
-    (1016, "other"), (1999, "other"), (2000, "other"), (2009, "other"), (2011, "other"),
-    (2999, "other"), (5000, "other"), (65535, "other"), (0, "other"), (999, "other"), (-1, "other"),
-])
+@pytest.mark.parametrize(
+    "code, label",
+    [
+        (3000, "3xxx"),
+        (3001, "3xxx"),
+        (3002, "3xxx"),
+        (3004, "3xxx"),
+        (3999, "3xxx"),
+        (4000, "4xxx"),
+        (4242, "4xxx"),
+        (4999, "4xxx"),
+        (1004, "other"),  # reserved by RFC 6455, defined as nothing
+        (1016, "other"),
+        (1999, "other"),
+        (2000, "other"),
+        (2009, "other"),
+        (2011, "other"),
+        (2999, "other"),
+        (5000, "other"),
+        (65535, "other"),
+        (0, "other"),
+        (999, "other"),
+        (-1, "other"),
+    ],
+)
 def test_other_codes_are_grouped(code, label):
     assert close_code_label(code) == label
 
@@ -82,7 +100,11 @@ def test_the_json_stats_and_the_metrics_show_the_same_labels():
     assert snapshot == {"1000": 2, "1011": 1, "3003": 2, "3xxx": 9, "4xxx": 300, "other": 2}
 
     text = Client(metrics_app(service, registry=None)).get("/metrics").get_data(as_text=True)
-    series = {sample.labels["code"]: sample.value
-              for family in text_string_to_metric_families(text) if family.name == "sockjs_sessions_closed"
-              for sample in family.samples if sample.name == "sockjs_sessions_closed_total"}
+    series = {
+        sample.labels["code"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "sockjs_sessions_closed"
+        for sample in family.samples
+        if sample.name == "sockjs_sessions_closed_total"
+    }
     assert series == {code: float(n) for code, n in snapshot.items()}

@@ -1,7 +1,5 @@
 """The handler's Connection: JSON helpers, id, close reason, user attributes, big sends."""
 
-import pytest
-
 from sockjs_gevent import SockJS
 from sockjs_gevent.testing import HandlerClient
 

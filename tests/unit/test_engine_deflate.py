@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import tracemalloc
 import zlib
-from typing import Optional
 
 import pytest
 from websockets.client import ClientProtocol
@@ -31,9 +30,10 @@ TEXT = '["' + "the same JSON message, again and again; " * 5 + '"]'
 class Pair:
     """An engine as ``accept()`` makes one, and a client that did the handshake with it."""
 
-    def __init__(self, compression: Optional[Compression], offer: Optional[ClientPerMessageDeflateFactory]) -> None:
-        self.client = ClientProtocol(parse_uri("ws://127.0.0.1/echo/websocket"),
-                                     extensions=[offer] if offer is not None else None, max_size=None)
+    def __init__(self, compression: Compression | None, offer: ClientPerMessageDeflateFactory | None) -> None:
+        self.client = ClientProtocol(
+            parse_uri("ws://127.0.0.1/echo/websocket"), extensions=[offer] if offer is not None else None, max_size=None
+        )
         request = self.client.connect()
         self.client.send_request(request)
         extensions = [compression.server_factory()] if compression is not None else None
@@ -48,7 +48,7 @@ class Pair:
         self.wire: list[bytes] = []  # what the server wrote, as it wrote it
 
     @property
-    def agreed(self) -> Optional[str]:
+    def agreed(self) -> str | None:
         return self.response.headers.get("Sec-WebSocket-Extensions")
 
     def client_sends(self, *texts: str) -> list[str]:
@@ -74,8 +74,8 @@ class Pair:
                 length, at = int.from_bytes(data[2:4], "big"), 4
             elif length == 127:
                 length, at = int.from_bytes(data[2:10], "big"), 10
-            frames.append((data[0], data[at:at + length]))
-            data = data[at + length:]
+            frames.append((data[0], data[at : at + length]))
+            data = data[at + length :]
         return frames
 
 
@@ -132,8 +132,9 @@ def test_context_takeover_makes_repeats_cheap():
 
 
 def test_no_context_takeover_is_honoured_both_ways():
-    pair = Pair(Compression(server_no_context_takeover=True, client_no_context_takeover=True),
-                ClientPerMessageDeflateFactory())
+    pair = Pair(
+        Compression(server_no_context_takeover=True, client_no_context_takeover=True), ClientPerMessageDeflateFactory()
+    )
     assert "server_no_context_takeover" in pair.agreed and "client_no_context_takeover" in pair.agreed
     pair.server_sends(TEXT)
     pair.server_sends(TEXT)
@@ -168,7 +169,7 @@ def deflate(chunks, sync: bool = True) -> bytes:
 def close_code(engine: Engine) -> int:
     data, _ = engine.output()
     assert data[0] == 0x88, data[:10]  # a close frame
-    return Close.parse(data[2:2 + data[1]]).code
+    return Close.parse(data[2 : 2 + data[1]]).code
 
 
 def test_a_decompression_bomb_closes_1009_without_inflating_it():
@@ -222,11 +223,14 @@ def test_many_fragments_still_close_1009_when_compressed():
     assert close_code(pair.engine) == 1009
 
 
-@pytest.mark.parametrize("compression, first, opcode, code", [
-    (None, 0xC1, "text", 1002),  # RSV1 without the extension agreed
-    (Compression(), 0xA1, "text", 1002),  # RSV2: no extension uses it
-    (Compression(), 0xC9, "ping", 1002),  # RSV1 on a control frame
-])
+@pytest.mark.parametrize(
+    "compression, first, opcode, code",
+    [
+        (None, 0xC1, "text", 1002),  # RSV1 without the extension agreed
+        (Compression(), 0xA1, "text", 1002),  # RSV2: no extension uses it
+        (Compression(), 0xC9, "ping", 1002),  # RSV1 on a control frame
+    ],
+)
 def test_reserved_bits_that_mean_nothing_close_1002(compression, first, opcode, code):
     offer = ClientPerMessageDeflateFactory() if compression is not None else None
     pair = Pair(compression, offer)
@@ -239,8 +243,9 @@ def test_reserved_bits_that_mean_nothing_close_1002(compression, first, opcode, 
 def test_rsv1_on_a_continuation_frame_closes_1002():
     pair = Pair(Compression(), ClientPerMessageDeflateFactory())
     part = deflate([b'["x'])
-    wire = (client_frame(Opcode.TEXT, part, fin=False, rsv1=True)
-            + client_frame(Opcode.CONT, b"\x00", fin=True, rsv1=True))
+    wire = client_frame(Opcode.TEXT, part, fin=False, rsv1=True) + client_frame(
+        Opcode.CONT, b"\x00", fin=True, rsv1=True
+    )
     assert pair.engine.feed(wire) == []
     assert close_code(pair.engine) == 1002
 
@@ -255,11 +260,16 @@ def test_garbage_that_does_not_inflate_closes_1002():
 # -- accept(), as the transports call it -------------------------------------------------
 
 
-def upgrade_environ(extensions: Optional[str]) -> dict:
+def upgrade_environ(extensions: str | None) -> dict:
     environ = {
-        "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/echo/websocket",
-        "wsgi.input": io.BytesIO(), "HTTP_HOST": "127.0.0.1", "HTTP_UPGRADE": "websocket",
-        "HTTP_CONNECTION": "Upgrade", "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+        "REQUEST_METHOD": "GET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "PATH_INFO": "/echo/websocket",
+        "wsgi.input": io.BytesIO(),
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_UPGRADE": "websocket",
+        "HTTP_CONNECTION": "Upgrade",
+        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
         "HTTP_SEC_WEBSOCKET_VERSION": "13",
     }
     if extensions is not None:
@@ -267,15 +277,24 @@ def upgrade_environ(extensions: Optional[str]) -> dict:
     return environ
 
 
-@pytest.mark.parametrize("compression, offer, agreed", [
-    (Compression(), "permessage-deflate; client_max_window_bits", "permessage-deflate; server_max_window_bits=12; "
-                                                                   "client_max_window_bits=12"),
-    (Compression(server_no_context_takeover=True), "permessage-deflate",
-     "permessage-deflate; server_no_context_takeover; server_max_window_bits=12"),
-    (Compression(), None, None),
-    (None, "permessage-deflate; client_max_window_bits", None),
-    (Compression(), "x-webkit-deflate-frame", None),
-])
+@pytest.mark.parametrize(
+    "compression, offer, agreed",
+    [
+        (
+            Compression(),
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        ),
+        (
+            Compression(server_no_context_takeover=True),
+            "permessage-deflate",
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=12",
+        ),
+        (Compression(), None, None),
+        (None, "permessage-deflate; client_max_window_bits", None),
+        (Compression(), "x-webkit-deflate-frame", None),
+    ],
+)
 def test_accept_answers_the_offer(compression, offer, agreed):
     answered = []
 
@@ -284,8 +303,7 @@ def test_accept_answers_the_offer(compression, offer, agreed):
         return lambda data: None
 
     handshake = accept(upgrade_environ(offer), start_response, MAX_SIZE, compression)
-    (status, headers), = answered
+    ((status, headers),) = answered
     assert status.startswith("101")
     assert headers.get("Sec-WebSocket-Extensions") == agreed
     assert handshake.websocket.compressed == (agreed is not None)
-

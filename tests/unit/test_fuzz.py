@@ -4,14 +4,14 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from werkzeug.test import Client
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.protocol import PayloadError, decode_payload, decode_websocket_message
 from sockjs_gevent.transports.base import CallbackError, callback_param
 from sockjs_gevent.websocket import Engine
-from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -53,7 +53,9 @@ client = Client(service)
 segment = st.text(alphabet=string.ascii_letters + string.digits + "./_-%?\x00é", max_size=12)
 
 
-transport = st.sampled_from(["xhr", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp", "jsonp_send", "websocket", "info"])
+transport = st.sampled_from(
+    ["xhr", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp", "jsonp_send", "websocket", "info"]
+)
 paths = st.one_of(
     st.lists(segment, max_size=5).map(lambda parts: "/echo/" + "/".join(parts)),
     st.tuples(segment, segment, transport, st.text(max_size=20)).map(lambda t: f"/echo/{t[0]}/{t[1]}/{t[2]}?{t[3]}"),

@@ -45,13 +45,16 @@ def test_a_non_callable_is_refused():
         SockJS("echo")
 
 
-@pytest.mark.parametrize("handler", [
-    lambda conn: None,
-    lambda conn, extra=1: None,
-    lambda *args: None,
-    functools.partial(lambda prefix, conn: None, "x"),
-    type("Callable", (), {"__call__": lambda self, conn: None})(),
-])
+@pytest.mark.parametrize(
+    "handler",
+    [
+        lambda conn: None,
+        lambda conn, extra=1: None,
+        lambda *args: None,
+        functools.partial(lambda prefix, conn: None, "x"),
+        type("Callable", (), {"__call__": lambda self, conn: None})(),
+    ],
+)
 def test_fine_shapes_are_accepted(handler):
     SockJS(handler, allowed_origins="*")
 

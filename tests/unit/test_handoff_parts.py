@@ -13,24 +13,40 @@ import pytest
 from sockjs_gevent.handoff import SlotError, Slots, session_route, slot_of, wire
 
 
-@pytest.mark.parametrize("path, route", [
-    ("/echo/000/abc/xhr", ("abc", "xhr")),
-    ("/000/abc/xhr_send", ("abc", "xhr_send")),
-    ("/a/b/chat/123/s-1/xhr_streaming", ("s-1", "xhr_streaming")),
-    ("/echo/000/abc/eventsource", ("abc", "eventsource")),
-    ("/echo/000/abc/htmlfile", ("abc", "htmlfile")),
-    ("/echo/000/abc/jsonp", ("abc", "jsonp")),
-    ("/echo/000/abc/jsonp_send", ("abc", "jsonp_send")),
-])
+@pytest.mark.parametrize(
+    "path, route",
+    [
+        ("/echo/000/abc/xhr", ("abc", "xhr")),
+        ("/000/abc/xhr_send", ("abc", "xhr_send")),
+        ("/a/b/chat/123/s-1/xhr_streaming", ("s-1", "xhr_streaming")),
+        ("/echo/000/abc/eventsource", ("abc", "eventsource")),
+        ("/echo/000/abc/htmlfile", ("abc", "htmlfile")),
+        ("/echo/000/abc/jsonp", ("abc", "jsonp")),
+        ("/echo/000/abc/jsonp_send", ("abc", "jsonp_send")),
+    ],
+)
 def test_session_requests_are_recognised_under_any_prefix(path, route):
     assert session_route(path) == route
 
 
-@pytest.mark.parametrize("path", [
-    "/echo/000/abc/websocket",  # its one connection is the whole session: any worker holds it
-    "/echo/info", "/echo", "/", "", "/echo/000/abc/xhr/", "/echo/000//xhr", "/echo//abc/xhr",
-    "/echo/0.0/abc/xhr", "/echo/000/a.c/xhr", "000/abc/xhr", "/echo/iframe.html", "/xhr",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/echo/000/abc/websocket",  # its one connection is the whole session: any worker holds it
+        "/echo/info",
+        "/echo",
+        "/",
+        "",
+        "/echo/000/abc/xhr/",
+        "/echo/000//xhr",
+        "/echo//abc/xhr",
+        "/echo/0.0/abc/xhr",
+        "/echo/000/a.c/xhr",
+        "000/abc/xhr",
+        "/echo/iframe.html",
+        "/xhr",
+    ],
+)
 def test_everything_else_is_served_where_it_lands(path):
     assert session_route(path) is None
 
@@ -73,12 +89,15 @@ def test_the_number_of_slots_is_checked(tmp_path, count):
         Slots(str(tmp_path / "slots"), count)
 
 
-@pytest.mark.parametrize("address, family", [
-    (("127.0.0.1", 51000), socket.AF_INET),
-    (("::1", 51000, 0, 0), socket.AF_INET6),
-    ("", socket.AF_UNIX),
-    (None, 0),  # not said: the receiver asks the socket
-])
+@pytest.mark.parametrize(
+    "address, family",
+    [
+        (("127.0.0.1", 51000), socket.AF_INET),
+        (("::1", 51000, 0, 0), socket.AF_INET6),
+        ("", socket.AF_UNIX),
+        (None, 0),  # not said: the receiver asks the socket
+    ],
+)
 def test_a_message_carries_the_descriptor_the_listener_the_peer_and_the_bytes(address, family):
     sender, receiver = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     carried, kept = socket.socketpair()
@@ -100,7 +119,9 @@ def test_junk_on_a_slot_socket_is_named_and_its_descriptors_closed():
         assert wire.receive(receiver) == "0 descriptors in one message"
         a, b = socket.socketpair()
         with a, b:
-            sender.sendmsg([b"XXXX\x00\x00\x00"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [a.fileno()]))])
+            sender.sendmsg(
+                [b"XXXX\x00\x00\x00"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [a.fileno()]))]
+            )
             assert wire.receive(receiver) == "not a hand-off message"
         sender.close()
         assert wire.receive(receiver) is None

@@ -16,21 +16,52 @@ GOOD_KEY = base64.b64encode(b"0123456789abcdef").decode()
 
 
 GOOD = {
-    "connection": ["Upgrade", "upgrade", "keep-alive, Upgrade", "Upgrade, keep-alive", "UPGRADE",
-                   "Upgrade ,\tclose", "x-upgrade, Upgrade"],
+    "connection": [
+        "Upgrade",
+        "upgrade",
+        "keep-alive, Upgrade",
+        "Upgrade, keep-alive",
+        "UPGRADE",
+        "Upgrade ,\tclose",
+        "x-upgrade, Upgrade",
+    ],
     "upgrade": ["websocket", "WebSocket", "WEBSOCKET"],
     "sec_websocket_key": [GOOD_KEY, "AAAAAAAAAAAAAAAAAAAAAA==", base64.b64encode(b"\xff" * 16).decode()],
     "sec_websocket_version": ["13", "8"],
     "sec_websocket_protocol": [None],
-    "sec_websocket_extensions": [None, "permessage-deflate; client_max_window_bits", "permessage-deflate",
-                                 "x-webkit-deflate-frame", ";;;"],
+    "sec_websocket_extensions": [
+        None,
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate",
+        "x-webkit-deflate-frame",
+        ";;;",
+    ],
 }
 ODD = {
-    "connection": ["close", "keep-alive", "Upgrade,", ",Upgrade", "Up grade", "Upgrade;x", "Upgrade, , close",
-                   " Upgrade", "Upgrade ", "upgrade-x", ""],
+    "connection": [
+        "close",
+        "keep-alive",
+        "Upgrade,",
+        ",Upgrade",
+        "Up grade",
+        "Upgrade;x",
+        "Upgrade, , close",
+        " Upgrade",
+        "Upgrade ",
+        "upgrade-x",
+        "",
+    ],
     "upgrade": ["websocket, h2c", "h2c", "websocket/13", " websocket", "websocket ", "web socket", ""],
-    "sec_websocket_key": [base64.b64encode(b"x" * 15).decode(), base64.b64encode(b"x" * 17).decode(), GOOD_KEY[:-2],
-                          GOOD_KEY + " ", " " + GOOD_KEY, GOOD_KEY.replace("M", "*"), GOOD_KEY + ", " + GOOD_KEY, ""],
+    "sec_websocket_key": [
+        base64.b64encode(b"x" * 15).decode(),
+        base64.b64encode(b"x" * 17).decode(),
+        GOOD_KEY[:-2],
+        GOOD_KEY + " ",
+        " " + GOOD_KEY,
+        GOOD_KEY.replace("M", "*"),
+        GOOD_KEY + ", " + GOOD_KEY,
+        "",
+    ],
     "sec_websocket_version": ["12", "7", "13, 8", " 13", ""],
     "sec_websocket_protocol": ["chat", "chat, superchat", "", ";;"],
     "sec_websocket_extensions": ["permessage-deflate; server_max_window_bits=8"],
@@ -55,8 +86,12 @@ def upgrade_headers(draw: st.DrawFn) -> dict[str, object]:
 
 
 def environ(**headers: object) -> dict[str, str]:
-    env = {"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/echo/000/s/websocket",
-           "HTTP_HOST": "127.0.0.1:8080"}
+    env = {
+        "REQUEST_METHOD": "GET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "PATH_INFO": "/echo/000/s/websocket",
+        "HTTP_HOST": "127.0.0.1:8080",
+    }
     for name, value in headers.items():
         if value is not None:
             env["HTTP_" + name.upper()] = value  # type: ignore[assignment]
@@ -77,27 +112,51 @@ def test_what_the_fast_path_accepts_the_library_accepts_identically(headers):
 
 
 def test_what_browsers_send_takes_the_fast_path():
-    chromium = environ(connection="Upgrade", upgrade="websocket", sec_websocket_key=GOOD_KEY,
-                       sec_websocket_version="13", sec_websocket_extensions="permessage-deflate; client_max_window_bits")
-    firefox = environ(connection="keep-alive, Upgrade", upgrade="websocket", sec_websocket_key=GOOD_KEY,
-                      sec_websocket_version="13", sec_websocket_extensions="permessage-deflate")
+    chromium = environ(
+        connection="Upgrade",
+        upgrade="websocket",
+        sec_websocket_key=GOOD_KEY,
+        sec_websocket_version="13",
+        sec_websocket_extensions="permessage-deflate; client_max_window_bits",
+    )
+    firefox = environ(
+        connection="keep-alive, Upgrade",
+        upgrade="websocket",
+        sec_websocket_key=GOOD_KEY,
+        sec_websocket_version="13",
+        sec_websocket_extensions="permessage-deflate",
+    )
     for env in (chromium, firefox):
-        assert plain_upgrade(env) == [("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                                      ("Sec-WebSocket-Accept", "BACScCJPNqyz+UBoqMH89VmURoA=")]
+        assert plain_upgrade(env) == [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", "BACScCJPNqyz+UBoqMH89VmURoA="),
+        ]
 
 
 def test_anything_unusual_is_left_to_the_library():
     base = dict(connection="Upgrade", upgrade="websocket", sec_websocket_key=GOOD_KEY, sec_websocket_version="13")
-    for change in ({"sec_websocket_protocol": "chat"}, {"connection": "Up grade"}, {"upgrade": "websocket, h2c"},
-                   {"sec_websocket_key": GOOD_KEY[:-2]}, {"sec_websocket_version": "12"}, {"connection": None}):
+    for change in (
+        {"sec_websocket_protocol": "chat"},
+        {"connection": "Up grade"},
+        {"upgrade": "websocket, h2c"},
+        {"sec_websocket_key": GOOD_KEY[:-2]},
+        {"sec_websocket_version": "12"},
+        {"connection": None},
+    ):
         assert plain_upgrade(environ(**{**base, **change})) is None, change
 
 
 def test_a_control_character_in_a_header_is_400_not_500():
     from sockjs_gevent.websocket.handshake import accept
 
-    env = environ(connection="Upgrade", upgrade="websocket", sec_websocket_key=GOOD_KEY, sec_websocket_version="13",
-                  sec_websocket_protocol="chat\x01")
+    env = environ(
+        connection="Upgrade",
+        upgrade="websocket",
+        sec_websocket_key=GOOD_KEY,
+        sec_websocket_version="13",
+        sec_websocket_protocol="chat\x01",
+    )
     env["wsgi.input"] = io.BytesIO()
     statuses = []
     body = accept(env, lambda status, headers, exc_info=None: statuses.append(status), 1024).answer

@@ -22,7 +22,7 @@ class Clock:
     def now(self) -> float:
         return self.time
 
-    def timer(self, after: float, repeat: float, ref: bool = True) -> "Clock":
+    def timer(self, after: float, repeat: float, ref: bool = True) -> Clock:
         return self
 
     def start(self, callback) -> None:

@@ -67,20 +67,23 @@ def test_heads_over_16_kib_or_100_lines_are_431():
     assert read(b"Cookie: " + b"c" * 12000 + b"\r\n\r\n").status == ""  # big, but within the head
 
 
-@pytest.mark.parametrize("block, why", [
-    (b"Content-Length: 5\r\nContent-Length: 6\r\n", "More than one Content-Length"),
-    (b"Content-Length: 5\r\nContent-Length: 5\r\n", "More than one Content-Length"),
-    (b"Content-Length: 1_0\r\n", "Content-Length is not a number"),
-    (b"Content-Length: +10\r\n", "Content-Length is not a number"),
-    (b"Content-Length: -1\r\n", "Content-Length is not a number"),
-    (b"Content-Length: 0x10\r\n", "Content-Length is not a number"),
-    (b"Transfer-Encoding: gzip, chunked\r\n", "Transfer-Encoding other than chunked"),
-    (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "Transfer-Encoding other than chunked"),
-    (b"Transfer-Encoding: identity\r\n", "Transfer-Encoding other than chunked"),
-    (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "Both Content-Length and Transfer-Encoding"),
-    (b"X-A: a\x00b\r\n", "Control character in a header value"),
-    (b"X-A: a\rb\r\n", "Control character in a header value"),
-])
+@pytest.mark.parametrize(
+    "block, why",
+    [
+        (b"Content-Length: 5\r\nContent-Length: 6\r\n", "More than one Content-Length"),
+        (b"Content-Length: 5\r\nContent-Length: 5\r\n", "More than one Content-Length"),
+        (b"Content-Length: 1_0\r\n", "Content-Length is not a number"),
+        (b"Content-Length: +10\r\n", "Content-Length is not a number"),
+        (b"Content-Length: -1\r\n", "Content-Length is not a number"),
+        (b"Content-Length: 0x10\r\n", "Content-Length is not a number"),
+        (b"Transfer-Encoding: gzip, chunked\r\n", "Transfer-Encoding other than chunked"),
+        (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "Transfer-Encoding other than chunked"),
+        (b"Transfer-Encoding: identity\r\n", "Transfer-Encoding other than chunked"),
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "Both Content-Length and Transfer-Encoding"),
+        (b"X-A: a\x00b\r\n", "Control character in a header value"),
+        (b"X-A: a\rb\r\n", "Control character in a header value"),
+    ],
+)
 def test_ambiguous_framing_and_control_characters_are_400(block, why):
     headers = read(block + b"\r\n")
     assert (headers.status, headers.status_code) == (why, 400)

@@ -18,38 +18,44 @@ from sockjs_gevent.multiplex.framing import (
 )
 
 
-@pytest.mark.parametrize("message,frame", [
-    ("sub,chat", Frame(SUB, "chat")),
-    ("uns,chat", Frame(UNS, "chat")),
-    ("msg,chat,hello", Frame(MSG, "chat", "hello")),
-    ("msg,chat,", Frame(MSG, "chat", "")),                       # the empty message
-    ("msg,chat,a,b,,c", Frame(MSG, "chat", "a,b,,c")),           # split on the first two commas only
-    ("msg,chat,,", Frame(MSG, "chat", ",")),
-    ("msg,my%20chat,x", Frame(MSG, "my%20chat", "x")),
-    ("msg,chat,msg,other,x", Frame(MSG, "chat", "msg,other,x")),
-    ("msg,chat, spaces kept ", Frame(MSG, "chat", " spaces kept ")),
-    ("msg,chat,line\nbreak\u2028\x00", Frame(MSG, "chat", "line\nbreak\u2028\x00")),
-    ("sub, chat", Frame(SUB, " chat")),                          # names are taken as they are
-])
+@pytest.mark.parametrize(
+    "message,frame",
+    [
+        ("sub,chat", Frame(SUB, "chat")),
+        ("uns,chat", Frame(UNS, "chat")),
+        ("msg,chat,hello", Frame(MSG, "chat", "hello")),
+        ("msg,chat,", Frame(MSG, "chat", "")),  # the empty message
+        ("msg,chat,a,b,,c", Frame(MSG, "chat", "a,b,,c")),  # split on the first two commas only
+        ("msg,chat,,", Frame(MSG, "chat", ",")),
+        ("msg,my%20chat,x", Frame(MSG, "my%20chat", "x")),
+        ("msg,chat,msg,other,x", Frame(MSG, "chat", "msg,other,x")),
+        ("msg,chat, spaces kept ", Frame(MSG, "chat", " spaces kept ")),
+        ("msg,chat,line\nbreak\u2028\x00", Frame(MSG, "chat", "line\nbreak\u2028\x00")),
+        ("sub, chat", Frame(SUB, " chat")),  # names are taken as they are
+    ],
+)
 def test_parse(message, frame):
     assert parse(message) == frame
 
 
-@pytest.mark.parametrize("message,why", [
-    ("", "no stream name"),
-    ("sub", "no stream name"),
-    ("hello world", "no stream name"),
-    ("sub,", "empty stream name"),
-    ("msg,,payload", "empty stream name"),
-    ("uns,", "empty stream name"),
-    (",chat", "unknown kind"),
-    ("pub,chat", "unknown kind"),
-    ("SUB,chat", "unknown kind"),                                # kinds are lower case
-    (" sub,chat", "unknown kind"),
-    ("msg,chat", "without a payload field"),                     # 'msg,chat,' is the empty payload
-    ("sub,a,b", "name only"),                                    # a wire name has no comma
-    ("uns,chat,", "name only"),
-])
+@pytest.mark.parametrize(
+    "message,why",
+    [
+        ("", "no stream name"),
+        ("sub", "no stream name"),
+        ("hello world", "no stream name"),
+        ("sub,", "empty stream name"),
+        ("msg,,payload", "empty stream name"),
+        ("uns,", "empty stream name"),
+        (",chat", "unknown kind"),
+        ("pub,chat", "unknown kind"),
+        ("SUB,chat", "unknown kind"),  # kinds are lower case
+        (" sub,chat", "unknown kind"),
+        ("msg,chat", "without a payload field"),  # 'msg,chat,' is the empty payload
+        ("sub,a,b", "name only"),  # a wire name has no comma
+        ("uns,chat,", "name only"),
+    ],
+)
 def test_malformed(message, why):
     with pytest.raises(FramingError, match=why):
         parse(message)
@@ -81,17 +87,20 @@ def test_encode_msg_takes_text_only():
 
 
 # What JavaScript's escape() gives for each (node -e 'console.log(escape(s))').
-@pytest.mark.parametrize("name,wire", [
-    ("chat", "chat"),
-    ("my chat", "my%20chat"),
-    ("a,b", "a%2Cb"),
-    ("@*_+-./", "@*_+-./"),
-    ("%", "%25"),
-    ("\u00fcn\u00ef", "%FCn%EF"),
-    ("\u6f22\u5b57", "%u6F22%u5B57"),
-    ("\U0001F600", "%uD83D%uDE00"),
-    ("a b~!#$&()=?[]{}\x00\n", "a%20b%7E%21%23%24%26%28%29%3D%3F%5B%5D%7B%7D%00%0A"),
-])
+@pytest.mark.parametrize(
+    "name,wire",
+    [
+        ("chat", "chat"),
+        ("my chat", "my%20chat"),
+        ("a,b", "a%2Cb"),
+        ("@*_+-./", "@*_+-./"),
+        ("%", "%25"),
+        ("\u00fcn\u00ef", "%FCn%EF"),
+        ("\u6f22\u5b57", "%u6F22%u5B57"),
+        ("\U0001f600", "%uD83D%uDE00"),
+        ("a b~!#$&()=?[]{}\x00\n", "a%20b%7E%21%23%24%26%28%29%3D%3F%5B%5D%7B%7D%00%0A"),
+    ],
+)
 def test_wire_name_is_javascript_escape(name, wire):
     assert wire_name(name) == wire
 

@@ -82,16 +82,26 @@ def test_stream_shows_the_connection_facts_and_has_its_own_id_and_attributes():
     def facts(stream):
         conn = stream.connection
         seen.update(
-            name=stream.name, wire=stream.wire_name, transport=stream.transport, path=stream.path,
-            remote=stream.remote_addr, ua=stream.headers.get("user-agent"), cookies=stream.cookies,
-            environ_path=stream.environ["PATH_INFO"], id=stream.id, conn_id=conn.id,
-            state=stream.state, repr=repr(stream),
+            name=stream.name,
+            wire=stream.wire_name,
+            transport=stream.transport,
+            path=stream.path,
+            remote=stream.remote_addr,
+            ua=stream.headers.get("user-agent"),
+            cookies=stream.cookies,
+            environ_path=stream.environ["PATH_INFO"],
+            id=stream.id,
+            conn_id=conn.id,
+            state=stream.state,
+            repr=repr(stream),
         )
         stream.user = "ann"
         stream.send(stream.user)
 
     service = SockJS(Multiplexer({"facts here": facts}), "/mux")
-    with HandlerClient(service, headers={"User-Agent": "test-agent"}, cookies={"k": "v"}, transport="xhr-streaming") as client:
+    with HandlerClient(
+        service, headers={"User-Agent": "test-agent"}, cookies={"k": "v"}, transport="xhr-streaming"
+    ) as client:
         client.send("sub,facts%20here")
         assert client.recv() == "msg,facts%20here,ann"
     assert seen["name"] == "facts here" and seen["wire"] == "facts%20here"
@@ -453,7 +463,7 @@ def test_a_publish_to_streams_still_quotes_the_text_once():
     clients = [MultiplexClient(mux) for _ in range(3)]
     streams = [client.subscribe("chat") for client in clients]
     assert [s.recv() for s in streams] == ["in"] * 3
-    text = "caf\u00e9 \u2028 \"q\" \ud800"
+    text = 'caf\u00e9 \u2028 "q" \ud800'
     with mock.patch("sockjs_gevent.channels.hub.protocol.quote", wraps=protocol.quote) as quote:
         hub.channel("room").publish(text)
     assert quote.call_count == 1
@@ -477,7 +487,7 @@ def test_send_quoted_frame_is_the_quote_of_the_whole_message():
     client.session.raw = False  # keep the quoted form this time, as a SockJS transport would
     client.send("sub,my%20chat")
     assert joined.wait(1)
-    text = "a\u2028b\x00\"\\ \ud83d\ude00 \udfff"
+    text = 'a\u2028b\x00"\\ \ud83d\ude00 \udfff'
     hub.channel("room").publish(text)
     assert client.session.take_messages() == [protocol.quote("msg,my%20chat," + text)]
     client.close()
@@ -527,8 +537,10 @@ def test_construction_checks():
     with pytest.raises(TypeError, match="stream handler"):
         Multiplexer({"a": lambda: None})
     with pytest.raises(TypeError, match="async def"):
+
         async def handler(stream):  # noqa: E306
             pass
+
         Multiplexer({"a": handler})
     with pytest.raises(ValueError, match="already"):
         mux = Multiplexer({"a": echo})

@@ -13,6 +13,7 @@ from sockjs_gevent.testing import HandlerClient
 
 # -- 1. a test client returns once the handler waits ---------------------------
 
+
 def room(conn):
     channel = conn.channel("room")
     channel.join(conn)
@@ -64,6 +65,7 @@ def test_two_multiplex_clients_hear_each_other_once_subscribed():
 
 # -- 4. what is not a WSGI app, a service or a test client's service is refused when given --
 
+
 def echo(conn):
     for message in conn:
         conn.send(message)
@@ -81,16 +83,21 @@ def create_app():
     return SockJS(echo)
 
 
-@pytest.mark.parametrize("obj, advice", [
-    ([SockJS(echo, prefix="/echo"), SockJS(chat, prefix="/chat")],
-     "serve(Router([SockJS(echo, prefix='/echo'), SockJS(chat, prefix='/chat')]))"),
-    ((SockJS(echo, prefix="/echo"),), "serve(Router([SockJS(echo, prefix='/echo')]))"),
-    (echo, "serve(SockJS(echo, prefix='/echo'))"),
-    (Multiplexer({"chat": chat}), "serve(SockJS(mux, prefix='/mux'))"),
-    (three, "three takes 3 required arguments"),
-    (create_app, "call it, serve(create_app())"),
-    (42, "serve(): expected a WSGI app (a SockJS service, a Router, a Flask app"),
-])
+@pytest.mark.parametrize(
+    "obj, advice",
+    [
+        (
+            [SockJS(echo, prefix="/echo"), SockJS(chat, prefix="/chat")],
+            "serve(Router([SockJS(echo, prefix='/echo'), SockJS(chat, prefix='/chat')]))",
+        ),
+        ((SockJS(echo, prefix="/echo"),), "serve(Router([SockJS(echo, prefix='/echo')]))"),
+        (echo, "serve(SockJS(echo, prefix='/echo'))"),
+        (Multiplexer({"chat": chat}), "serve(SockJS(mux, prefix='/mux'))"),
+        (three, "three takes 3 required arguments"),
+        (create_app, "call it, serve(create_app())"),
+        (42, "serve(): expected a WSGI app (a SockJS service, a Router, a Flask app"),
+    ],
+)
 def test_serve_refuses_what_is_not_a_wsgi_app_saying_what_to_write(obj, advice):
     with pytest.raises(TypeError) as raised:
         check_wsgi_app(obj, "serve()")
@@ -110,28 +117,40 @@ def test_an_async_def_and_the_flask_extension_are_not_wsgi_apps():
 
     with pytest.raises(TypeError, match="async def"):
         check_wsgi_app(asgi)
-    with pytest.raises(TypeError, match=r"got the Flask extension .*: serve the Flask app it is set up on, serve\(app\)"):
+    with pytest.raises(
+        TypeError, match=r"got the Flask extension .*: serve the Flask app it is set up on, serve\(app\)"
+    ):
         check_wsgi_app(FlaskSockJS())
 
 
-@pytest.mark.parametrize("app", [
-    SockJS(echo), Router([SockJS(echo)]), flask.Flask(__name__), lambda environ, start_response: [],
-    print, type("App", (), {"__init__": lambda self, environ, start_response: None}),
-    type("App", (), {"__call__": lambda self, environ, start_response: []})(),
-])
+@pytest.mark.parametrize(
+    "app",
+    [
+        SockJS(echo),
+        Router([SockJS(echo)]),
+        flask.Flask(__name__),
+        lambda environ, start_response: [],
+        print,
+        type("App", (), {"__init__": lambda self, environ, start_response: None}),
+        type("App", (), {"__call__": lambda self, environ, start_response: []})(),
+    ],
+)
 def test_wsgi_apps_pass(app):
     check_wsgi_app(app)
 
 
-@pytest.mark.parametrize("args, message", [
-    (([echo],), "Router takes SockJS services, not handler functions: Router([SockJS(echo, prefix='/echo')])"),
-    ((SockJS(echo, prefix="/e"),), "Router takes a list of SockJS services: Router([SockJS(echo, prefix='/e')])"),
-    ((echo,), "Router([SockJS(echo, prefix='/echo')])"),
-    (([flask.Flask(__name__)],), "fallback=app"),
-    (([Router([])],), "not another Router"),
-    (([], echo), "Router's fallback is a WSGI app (e.g. a Flask app), not a SockJS handler"),
-    (([], 42), "Router(fallback=...): expected a WSGI app"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (([echo],), "Router takes SockJS services, not handler functions: Router([SockJS(echo, prefix='/echo')])"),
+        ((SockJS(echo, prefix="/e"),), "Router takes a list of SockJS services: Router([SockJS(echo, prefix='/e')])"),
+        ((echo,), "Router([SockJS(echo, prefix='/echo')])"),
+        (([flask.Flask(__name__)],), "fallback=app"),
+        (([Router([])],), "not another Router"),
+        (([], echo), "Router's fallback is a WSGI app (e.g. a Flask app), not a SockJS handler"),
+        (([], 42), "Router(fallback=...): expected a WSGI app"),
+    ],
+)
 def test_router_refuses_what_is_not_a_service_saying_what_to_write(args, message):
     with pytest.raises(TypeError) as raised:
         Router(*args)
@@ -143,23 +162,32 @@ def test_router_add_refuses_a_handler_function():
         Router([]).add(echo)
 
 
-@pytest.mark.parametrize("obj, message", [
-    (echo, "HandlerClient takes a SockJS service, not a handler: HandlerClient(SockJS(echo, prefix='/echo'))"),
-    (Router([]), "HandlerClient(router.service_for('/echo'))"),
-    (flask.Flask(__name__), "sockjs.test_client(app, '/echo')"),
-    (ClientConnection("http://127.0.0.1:9/echo"), "a ClientConnection talks to a server over the network"),
-])
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        (echo, "HandlerClient takes a SockJS service, not a handler: HandlerClient(SockJS(echo, prefix='/echo'))"),
+        (Router([]), "HandlerClient(router.service_for('/echo'))"),
+        (flask.Flask(__name__), "sockjs.test_client(app, '/echo')"),
+        (ClientConnection("http://127.0.0.1:9/echo"), "a ClientConnection talks to a server over the network"),
+    ],
+)
 def test_handler_client_refuses_what_is_not_a_service(obj, message):
     with pytest.raises(TypeError) as raised:
         HandlerClient(obj)
     assert message in str(raised.value)
 
 
-@pytest.mark.parametrize("obj, message", [
-    (ClientConnection("http://127.0.0.1:9/mux"), "multiplex it with sockjs_gevent.client.MultiplexConnection(conn)"),
-    (Multiplexer({"chat": chat}), "not a handler: MultiplexClient(SockJS(mux, prefix='/mux'))"),
-    (flask.Flask(__name__), "MultiplexClient(sockjs.test_client(app, '/mux'))"),
-])
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        (
+            ClientConnection("http://127.0.0.1:9/mux"),
+            "multiplex it with sockjs_gevent.client.MultiplexConnection(conn)",
+        ),
+        (Multiplexer({"chat": chat}), "not a handler: MultiplexClient(SockJS(mux, prefix='/mux'))"),
+        (flask.Flask(__name__), "MultiplexClient(sockjs.test_client(app, '/mux'))"),
+    ],
+)
 def test_multiplex_client_refuses_what_is_not_a_service(obj, message):
     with pytest.raises(TypeError) as raised:
         MultiplexClient(obj)
@@ -167,6 +195,7 @@ def test_multiplex_client_refuses_what_is_not_a_service(obj, message):
 
 
 # -- conveniences: JSON on the test clients -------------------------------------------
+
 
 def json_echo(conn):
     for value in iter(conn.recv_json, None):

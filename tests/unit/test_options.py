@@ -20,21 +20,24 @@ def test_defaults_match_the_protocol():
     assert options.sockjs_url.startswith("https://")
 
 
-@pytest.mark.parametrize("options, fragment", [
-    ({"prefix": "echo"}, "prefix"),
-    ({"prefix": "/echo/"}, "prefix"),
-    ({"response_limit": 0}, "response_limit"),
-    ({"response_limit": "4096"}, "response_limit"),
-    ({"heartbeat_delay": -1}, "heartbeat_delay"),
-    ({"disconnect_delay": 0}, "disconnect_delay"),
-    ({"disconnect_delay": True}, "disconnect_delay"),
-    ({"jsessionid": "yes"}, "jsessionid"),
-    ({"sockjs_url": "sockjs.js"}, "sockjs_url"),
-    ({"sockjs_url": '/x.js"><script>'}, "sockjs_url"),
-    ({"websocket": 1}, "websocket"),
-    ({"max_message_size": 0}, "max_message_size"),
-    ({"heartbeat": 5}, "unknown option"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"prefix": "echo"}, "prefix"),
+        ({"prefix": "/echo/"}, "prefix"),
+        ({"response_limit": 0}, "response_limit"),
+        ({"response_limit": "4096"}, "response_limit"),
+        ({"heartbeat_delay": -1}, "heartbeat_delay"),
+        ({"disconnect_delay": 0}, "disconnect_delay"),
+        ({"disconnect_delay": True}, "disconnect_delay"),
+        ({"jsessionid": "yes"}, "jsessionid"),
+        ({"sockjs_url": "sockjs.js"}, "sockjs_url"),
+        ({"sockjs_url": '/x.js"><script>'}, "sockjs_url"),
+        ({"websocket": 1}, "websocket"),
+        ({"max_message_size": 0}, "max_message_size"),
+        ({"heartbeat": 5}, "unknown option"),
+    ],
+)
 def test_bad_values_raise_at_construction(options, fragment):
     with pytest.raises(OptionsError, match=fragment):
         SockJS(handler, **options)

@@ -8,35 +8,52 @@ from sockjs_gevent.origins import OriginPolicy, request_origin
 POLICY = OriginPolicy(["https://app.example.com", "https://*.example.org", "http://localhost:*"])
 
 
-@pytest.mark.parametrize("environ, allowed", [
-    ({"HTTP_ORIGIN": "https://app.example.com"}, True),
-    ({"HTTP_ORIGIN": "HTTPS://APP.EXAMPLE.COM"}, True),
-    ({"HTTP_ORIGIN": "https://a.b.example.org"}, True),
-    ({"HTTP_ORIGIN": "http://localhost:3000"}, True),
-    ({"HTTP_ORIGIN": "https://evil.example"}, False),
-    ({"HTTP_ORIGIN": "https://app.example.com.evil.example"}, False),
-    ({"HTTP_ORIGIN": "http://app.example.com"}, False),
-    ({"HTTP_ORIGIN": "null"}, False),
-    ({"HTTP_REFERER": "https://app.example.com/chat?x=1"}, True),
-    ({"HTTP_REFERER": "https://evil.example/page"}, False),
-    ({}, True),  # a native client: no browser, no cookies to abuse
-    ({"HTTP_SEC_FETCH_SITE": "cross-site"}, False),  # a browser hiding its origin
-    ({"HTTP_SEC_FETCH_SITE": "same-origin"}, True),
-    ({"HTTP_SEC_FETCH_SITE": "none"}, True),  # typed by the user
-    ({"HTTP_SEC_FETCH_SITE": "same-site"}, False),  # another port of this host, hiding its referrer
-    ({"HTTP_SEC_FETCH_SITE": "something-new"}, False),
-    ({"HTTP_SEC_WEBSOCKET_ORIGIN": "https://evil.example"}, False),  # a version-8 handshake
-    ({"HTTP_SEC_WEBSOCKET_ORIGIN": "https://app.example.com"}, True),
-    ({"HTTP_REFERER": "http://[::1/x", "HTTP_SEC_FETCH_SITE": "cross-site"}, False),
-    # the service's own origin (the iframe page's requests): scheme and Host
-    ({"HTTP_ORIGIN": "http://svc.example:8080", "HTTP_HOST": "svc.example:8080", "wsgi.url_scheme": "http"}, True),
-    ({"HTTP_ORIGIN": "https://svc.example", "HTTP_HOST": "svc.example:443", "wsgi.url_scheme": "https"}, True),
-    ({"HTTP_REFERER": "https://svc.example/echo/iframe.html", "HTTP_HOST": "svc.example", "wsgi.url_scheme": "https"}, True),
-    ({"HTTP_ORIGIN": "http://svc.example:8081", "HTTP_HOST": "svc.example:8080", "wsgi.url_scheme": "http"}, False),
-    ({"HTTP_ORIGIN": "https://svc.example", "HTTP_HOST": "svc.example", "wsgi.url_scheme": "http"}, False),
-    ({"HTTP_ORIGIN": "https://svc.example", "HTTP_HOST": "svc.example", "wsgi.url_scheme": "http",
-      "HTTP_X_FORWARDED_PROTO": "https"}, True),  # TLS ended at a proxy
-])
+@pytest.mark.parametrize(
+    "environ, allowed",
+    [
+        ({"HTTP_ORIGIN": "https://app.example.com"}, True),
+        ({"HTTP_ORIGIN": "HTTPS://APP.EXAMPLE.COM"}, True),
+        ({"HTTP_ORIGIN": "https://a.b.example.org"}, True),
+        ({"HTTP_ORIGIN": "http://localhost:3000"}, True),
+        ({"HTTP_ORIGIN": "https://evil.example"}, False),
+        ({"HTTP_ORIGIN": "https://app.example.com.evil.example"}, False),
+        ({"HTTP_ORIGIN": "http://app.example.com"}, False),
+        ({"HTTP_ORIGIN": "null"}, False),
+        ({"HTTP_REFERER": "https://app.example.com/chat?x=1"}, True),
+        ({"HTTP_REFERER": "https://evil.example/page"}, False),
+        ({}, True),  # a native client: no browser, no cookies to abuse
+        ({"HTTP_SEC_FETCH_SITE": "cross-site"}, False),  # a browser hiding its origin
+        ({"HTTP_SEC_FETCH_SITE": "same-origin"}, True),
+        ({"HTTP_SEC_FETCH_SITE": "none"}, True),  # typed by the user
+        ({"HTTP_SEC_FETCH_SITE": "same-site"}, False),  # another port of this host, hiding its referrer
+        ({"HTTP_SEC_FETCH_SITE": "something-new"}, False),
+        ({"HTTP_SEC_WEBSOCKET_ORIGIN": "https://evil.example"}, False),  # a version-8 handshake
+        ({"HTTP_SEC_WEBSOCKET_ORIGIN": "https://app.example.com"}, True),
+        ({"HTTP_REFERER": "http://[::1/x", "HTTP_SEC_FETCH_SITE": "cross-site"}, False),
+        # the service's own origin (the iframe page's requests): scheme and Host
+        ({"HTTP_ORIGIN": "http://svc.example:8080", "HTTP_HOST": "svc.example:8080", "wsgi.url_scheme": "http"}, True),
+        ({"HTTP_ORIGIN": "https://svc.example", "HTTP_HOST": "svc.example:443", "wsgi.url_scheme": "https"}, True),
+        (
+            {
+                "HTTP_REFERER": "https://svc.example/echo/iframe.html",
+                "HTTP_HOST": "svc.example",
+                "wsgi.url_scheme": "https",
+            },
+            True,
+        ),
+        ({"HTTP_ORIGIN": "http://svc.example:8081", "HTTP_HOST": "svc.example:8080", "wsgi.url_scheme": "http"}, False),
+        ({"HTTP_ORIGIN": "https://svc.example", "HTTP_HOST": "svc.example", "wsgi.url_scheme": "http"}, False),
+        (
+            {
+                "HTTP_ORIGIN": "https://svc.example",
+                "HTTP_HOST": "svc.example",
+                "wsgi.url_scheme": "http",
+                "HTTP_X_FORWARDED_PROTO": "https",
+            },
+            True,
+        ),  # TLS ended at a proxy
+    ],
+)
 def test_pattern_policy(environ, allowed):
     assert POLICY.allows(environ) is allowed
 
@@ -58,7 +75,8 @@ def test_request_origin_prefers_origin_then_referer():
 def test_iframe_page_may_be_framed_only_by_the_page_that_asked():
     assert OriginPolicy("*").frame_ancestors({"HTTP_REFERER": "https://x/"}) is None
     assert POLICY.frame_ancestors({"HTTP_REFERER": "https://app.example.com/chat"}) == (
-        "frame-ancestors 'self' https://app.example.com")
+        "frame-ancestors 'self' https://app.example.com"
+    )
     assert POLICY.frame_ancestors({}) == "frame-ancestors 'self'"
     same = {"HTTP_REFERER": "http://svc:1/page", "HTTP_HOST": "svc:1", "wsgi.url_scheme": "http"}
     assert POLICY.frame_ancestors(same) == "frame-ancestors 'self'"

@@ -5,9 +5,23 @@ import json
 import pytest
 
 from sockjs_gevent import protocol
-from sockjs_gevent.protocol import PayloadError, close_frame, decode_payload, decode_websocket_message, message_frame, quote
+from sockjs_gevent.protocol import (
+    PayloadError,
+    close_frame,
+    decode_payload,
+    decode_websocket_message,
+    message_frame,
+    quote,
+)
 
-ESCAPED_RANGES = [(0x0000, 0x001F), (0x200C, 0x200F), (0x2028, 0x202F), (0x2060, 0x206F), (0xFFF0, 0xFFFF), (0xD800, 0xDFFF)]
+ESCAPED_RANGES = [
+    (0x0000, 0x001F),
+    (0x200C, 0x200F),
+    (0x2028, 0x202F),
+    (0x2060, 0x206F),
+    (0xFFF0, 0xFFFF),
+    (0xD800, 0xDFFF),
+]
 
 
 def must_escape(cp: int) -> bool:
@@ -55,24 +69,30 @@ def test_close_frame():
     assert close_frame(2010, "Another connection still open") == 'c[2010,"Another connection still open"]'
 
 
-@pytest.mark.parametrize("body, expected", [
-    (b'["a","b"]', ["a", "b"]),
-    (b"[]", []),
-    ('["\\u2028x"]', ["\u2028x"]),
-    ('["\\ud800"]', ["\ud800"]),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (b'["a","b"]', ["a", "b"]),
+        (b"[]", []),
+        ('["\\u2028x"]', ["\u2028x"]),
+        ('["\\ud800"]', ["\ud800"]),
+    ],
+)
 def test_decode_payload(body, expected):
     assert decode_payload(body) == expected
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"", protocol.PAYLOAD_EXPECTED),
-    (b'["a', protocol.BROKEN_JSON),
-    (b'{"a": 1}', protocol.BROKEN_JSON),
-    (b'"a"', protocol.BROKEN_JSON),
-    (b"[1, 2]", protocol.BROKEN_JSON),
-    (b'["\xff"]', protocol.NOT_UTF8),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"", protocol.PAYLOAD_EXPECTED),
+        (b'["a', protocol.BROKEN_JSON),
+        (b'{"a": 1}', protocol.BROKEN_JSON),
+        (b'"a"', protocol.BROKEN_JSON),
+        (b"[1, 2]", protocol.BROKEN_JSON),
+        (b'["\xff"]', protocol.NOT_UTF8),
+    ],
+)
 def test_decode_payload_errors_use_the_protocol_wording(body, message):
     with pytest.raises(PayloadError) as info:
         decode_payload(body)

@@ -12,11 +12,24 @@ def handler(conn):
 ROUTER = Router([SockJS(handler, prefix="/a"), SockJS(handler, prefix="/a/b"), SockJS(handler, prefix="/echo")])
 
 
-@pytest.mark.parametrize("path, prefix", [
-    ("/a", "/a"), ("/a/", "/a"), ("/a/info", "/a"), ("/a/b", "/a/b"), ("/a/bc", "/a"),
-    ("/a/b/000/x/xhr", "/a/b"), ("/echo/000/x/websocket", "/echo"),
-    ("/echoes", None), ("/", None), ("", None), ("/zz/a", None), ("a", None), ("//a", None),
-])
+@pytest.mark.parametrize(
+    "path, prefix",
+    [
+        ("/a", "/a"),
+        ("/a/", "/a"),
+        ("/a/info", "/a"),
+        ("/a/b", "/a/b"),
+        ("/a/bc", "/a"),
+        ("/a/b/000/x/xhr", "/a/b"),
+        ("/echo/000/x/websocket", "/echo"),
+        ("/echoes", None),
+        ("/", None),
+        ("", None),
+        ("/zz/a", None),
+        ("a", None),
+        ("//a", None),
+    ],
+)
 def test_longest_matching_prefix_by_whole_segments(path, prefix):
     service = ROUTER.service_for(path)
     assert (service.prefix if service else None) == prefix

@@ -1,6 +1,5 @@
 """Session state in-process: ordering, batching, close, expiry (gevent, no network)."""
 
-import gevent
 import pytest
 
 from sockjs_gevent.connection import Connection, ConnectionInfo
@@ -8,7 +7,10 @@ from sockjs_gevent.session import EventReceiver, Session, SessionRegistry
 
 
 def make_session(registry=None, delay=5.0, handler=None):
-    info = ConnectionInfo("xhr-polling", {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"})
+    info = ConnectionInfo(
+        "xhr-polling",
+        {"REMOTE_ADDR": "127.0.0.1", "PATH_INFO": "/x/y/xhr", "HTTP_USER_AGENT": "t", "HTTP_AUTHORIZATION": "secret"},
+    )
     session = Session(info, delay, registry, "sid" if registry is not None else None)
     if registry is not None:
         registry.add(session)

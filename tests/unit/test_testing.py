@@ -36,16 +36,25 @@ def test_connection_info_reaches_the_handler():
     def who(conn):
         seen.update(headers=conn.headers, cookies=conn.cookies, addr=conn.remote_addr)
 
-    with HandlerClient(SockJS(who), headers={"User-Agent": "pytest", "Authorization": "x"}, cookies={"sid": "42"}) as client:
+    with HandlerClient(
+        SockJS(who), headers={"User-Agent": "pytest", "Authorization": "x"}, cookies={"sid": "42"}
+    ) as client:
         client.wait_closed()
-    assert seen == {"headers": {"user-agent": "pytest", "host": "localhost"}, "cookies": {"sid": "42"}, "addr": "127.0.0.1"}
+    assert seen == {
+        "headers": {"user-agent": "pytest", "host": "localhost"},
+        "cookies": {"sid": "42"},
+        "addr": "127.0.0.1",
+    }
 
 
-@pytest.mark.parametrize("hook, expected", [
-    (lambda conn: False, (3003, "Forbidden")),
-    (lambda conn: (_ for _ in ()).throw(Refuse(4001, "Login required")), (4001, "Login required")),
-    (lambda conn: 1 / 0, (1011, "Internal error")),
-])
+@pytest.mark.parametrize(
+    "hook, expected",
+    [
+        (lambda conn: False, (3003, "Forbidden")),
+        (lambda conn: (_ for _ in ()).throw(Refuse(4001, "Login required")), (4001, "Login required")),
+        (lambda conn: 1 / 0, (1011, "Internal error")),
+    ],
+)
 def test_before_open_refuses_without_running_the_handler(hook, expected):
     ran = []
     with HandlerClient(SockJS(lambda conn: ran.append(1), before_open=hook)) as client:

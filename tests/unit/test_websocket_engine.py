@@ -15,6 +15,7 @@ MAX_SIZE = 4096
 
 def client_frame(kind: str, text: str, number: int) -> list[bytes]:
     """One client action as the bytes it puts on the wire (masked frames)."""
+
     def frame(opcode, data, fin=True, mask=True):
         return Frame(opcode, data, fin).serialize(mask=mask, extensions=[])
 
@@ -25,9 +26,12 @@ def client_frame(kind: str, text: str, number: int) -> list[bytes]:
         return [frame(Opcode.TEXT, (text or "x").encode() * (70000 // max(1, len(text or "x"))))]
     if kind == "fragmented":
         third = len(data) // 3
-        parts = [data[:third], data[third:2 * third], data[2 * third:]]  # UTF-8 split anywhere: valid once joined
-        return [frame(Opcode.TEXT, parts[0], fin=False), frame(Opcode.CONT, parts[1], fin=False),
-                frame(Opcode.CONT, parts[2])]
+        parts = [data[:third], data[third : 2 * third], data[2 * third :]]  # UTF-8 split anywhere: valid once joined
+        return [
+            frame(Opcode.TEXT, parts[0], fin=False),
+            frame(Opcode.CONT, parts[1], fin=False),
+            frame(Opcode.CONT, parts[2]),
+        ]
     if kind == "ping":
         return [frame(Opcode.PING, data[:100])]
     if kind == "binary":
@@ -75,7 +79,7 @@ def test_the_short_path_says_exactly_what_the_protocol_says(steps, cuts):
     chunks, pos, i = [], 0, 0
     while pos < len(wire):  # the same wire, cut into reads of random sizes
         size = cuts[i % len(cuts)] * (1 + (i % 3) * 40)
-        chunks.append(wire[pos:pos + size])
+        chunks.append(wire[pos : pos + size])
         pos += size
         i += 1
 

@@ -52,6 +52,11 @@ setup(
     },
     classifiers=[
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Typing :: Typed",
         "Framework :: Flask",
         "Topic :: Internet :: WWW/HTTP :: WSGI :: Server",
         "License :: OSI Approved :: MIT License",

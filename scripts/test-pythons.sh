@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The unit, HTTP-server and conformance tests on every other supported Python
+# (3.12 and 3.13; scripts/test.sh runs the whole suite on .venv's python3).
+# Each gets its own virtualenv, .venv-3.X, made by pyenv's interpreter (or
+# python3.X on PATH). An interpreter that is missing is skipped with a line,
+# unless --require is given (CI gives it). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+require=0
+if [ "${1:-}" = "--require" ]; then require=1; shift; fi
+bash scripts/bootstrap.sh >/dev/null
+. scripts/venv.sh
+
+find_python() {
+  local version=$1 candidate
+  for candidate in "$(command -v "python$version" || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$version'.split('.'))))" 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+status=0
+for version in 3.12 3.13; do
+  if ! python=$(find_python "$version"); then
+    echo "test-pythons: no Python $version found (install it with pyenv)"
+    [ "$require" = 1 ] && status=1
+    continue
+  fi
+  ensure_venv ".venv-$version" "$python" requirements-test.txt
+  echo "test-pythons: Python $version"
+  ".venv-$version/bin/python" -m pytest -p no:cacheprovider tests/unit tests/http tests/conformance "$@" || status=1
+done
+exit $status

@@ -22,6 +22,8 @@ from serverproc import ROOT
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",
     ".venv",
+    ".venv-*",
+    "site",
     "node_modules",
     "build",
     "dist",
@@ -88,3 +90,16 @@ def test_sdist_and_wheel_carry_the_license_and_py_typed(tmp_path: Path) -> None:
     assert {"sockjs_gevent/py.typed", "flask_sockjs/py.typed"} <= in_wheel
     assert "License-File: LICENSE" in metadata
     assert "sockjs_gevent/metrics.py" in in_wheel
+
+
+def test_the_classifiers_name_the_pythons_ci_tests() -> None:
+    """setup.py claims the versions CI runs the tests on: .venv's and scripts/test-pythons.sh's."""
+    import re
+
+    setup = (Path(ROOT) / "setup.py").read_text()
+    claimed = set(re.findall(r"Programming Language :: Python :: (3\.\d+)", setup))
+    script = (Path(ROOT) / "scripts" / "test-pythons.sh").read_text()
+    (loop,) = re.findall(r"^for version in ([\d. ]+); do", script, re.M)
+    python_requires = re.search(r'python_requires=">=(3\.\d+)"', setup)
+    assert python_requires is not None
+    assert claimed == {python_requires.group(1), *loop.split()}

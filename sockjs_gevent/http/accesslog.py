@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import IO, Any, Protocol, Union
+from typing import IO, Any, Literal, Protocol, runtime_checkable
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -16,7 +16,14 @@ class RequestLogger(Protocol):
     def log(self, environ: Mapping[str, Any], status: int, size: int) -> None: ...
 
 
-AccessLogTarget = Union[None, logging.Logger, IO[str], str, RequestLogger]
+@runtime_checkable
+class _TextFile(Protocol):
+    """A text file, as far as the access log uses one (``flush`` too, when it has one)."""
+
+    def write(self, text: str, /) -> object: ...
+
+
+AccessLogTarget = None | logging.Logger | IO[str] | str | RequestLogger
 
 
 def _quote(value: str | None) -> str:
@@ -30,62 +37,45 @@ def combined_line(environ: Mapping[str, Any], status: int, size: int, now: float
     t = time.localtime(now)
     offset = t.tm_gmtoff // 60
     sign = "+" if offset >= 0 else "-"
-    stamp = "%02d/%s/%04d:%02d:%02d:%02d %s%02d%02d" % (
-        t.tm_mday,
-        _MONTHS[t.tm_mon - 1],
-        t.tm_year,
-        t.tm_hour,
-        t.tm_min,
-        t.tm_sec,
-        sign,
-        abs(offset) // 60,
-        abs(offset) % 60,
+    stamp = (
+        f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year:04d}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        f" {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
     )
-    request_line = "%s %s %s" % (
-        environ.get("REQUEST_METHOD", "-"),
-        environ.get("RAW_URI", "-"),
-        environ.get("SERVER_PROTOCOL", "-"),
+    request_line = (
+        f"{environ.get('REQUEST_METHOD', '-')} {environ.get('RAW_URI', '-')} {environ.get('SERVER_PROTOCOL', '-')}"
     )
-    return '%s - - [%s] "%s" %d %s "%s" "%s"' % (
-        environ.get("REMOTE_ADDR") or "-",
-        stamp,
-        _quote(request_line),
-        status,
-        size if size else "-",
-        _quote(environ.get("HTTP_REFERER")),
-        _quote(environ.get("HTTP_USER_AGENT")),
+    return (
+        f'{environ.get("REMOTE_ADDR") or "-"} - - [{stamp}] "{_quote(request_line)}" {status:d} {size if size else "-"}'
+        f' "{_quote(environ.get("HTTP_REFERER"))}" "{_quote(environ.get("HTTP_USER_AGENT"))}"'
     )
 
 
 class AccessLog:
     """Writes one combined-format line per answered request to a logger or a file."""
 
-    def __init__(self, target: logging.Logger | IO[str]) -> None:
-        self._logger = target if isinstance(target, logging.Logger) else None
-        self._file = None if self._logger is not None else target
+    def __init__(self, target: logging.Logger | _TextFile) -> None:
+        self._target = target
 
     @classmethod
-    def of(cls, target: AccessLogTarget) -> RequestLogger | None:
+    def of(cls, target: AccessLogTarget | Literal[False]) -> RequestLogger | None:
         """None for None; a logger or an open text file as they are; a path is opened for appending ("-": stderr).
 
-        Anything else with a ``log(environ, status, size)`` method is used as it is.
+        False means None too. Anything else with a ``log(environ, status, size)`` method is used as it is.
         """
         if target is None or target is False:
             return None
-        if (
-            not isinstance(target, (str, logging.Logger, logging.LoggerAdapter))
-            and not hasattr(target, "write")
-            and callable(getattr(target, "log", None))
-        ):
-            return target  # type: ignore[return-value]  # (a RequestLogger of the caller's)
         if isinstance(target, str):
             if target == "-":
                 import sys
 
                 return cls(sys.stderr)
             return cls(open(target, "a", buffering=1, encoding="utf-8"))
-        if isinstance(target, logging.Logger) or hasattr(target, "write"):
-            return cls(target)  # type: ignore[arg-type]  # (a text file: it has write)
+        if isinstance(target, logging.Logger):
+            return cls(target)
+        if isinstance(target, _TextFile):  # (anything with a write method)
+            return cls(target)
+        if not isinstance(target, logging.LoggerAdapter) and callable(getattr(target, "log", None)):
+            return target  # a RequestLogger of the caller's
         raise TypeError(
             f"access_log must be a logging.Logger, a text file, a path, an object with "
             f"log(environ, status, size), or None; got {target!r}"
@@ -93,9 +83,10 @@ class AccessLog:
 
     def log(self, environ: Mapping[str, Any], status: int, size: int) -> None:
         line = combined_line(environ, status, size)
-        if self._logger is not None:
-            self._logger.info("%s", line)
+        target = self._target
+        if isinstance(target, logging.Logger):
+            target.info("%s", line)
         else:
-            self._file.write(line + "\n")  # type: ignore[union-attr]
-            if hasattr(self._file, "flush"):
-                self._file.flush()  # type: ignore[union-attr]
+            target.write(line + "\n")
+            if hasattr(target, "flush"):
+                target.flush()

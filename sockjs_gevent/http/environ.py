@@ -19,8 +19,8 @@ _KEYS_MAX = 2048
 _METHODS: dict[bytes, str] = {}
 
 
-def base_environ(server_name: str, server_port: int, https: bool) -> dict[str, Any]:
-    """What every request of a server has in common."""
+def base_environ(server_name: str | None, server_port: int | None, https: bool) -> dict[str, Any]:
+    """What every request of a server has in common (name and port are None on a Unix socket)."""
     return {
         "SERVER_NAME": server_name,
         "SERVER_PORT": str(server_port),
@@ -57,9 +57,9 @@ def header_key(name: bytes) -> str | None:
     ``X-Forwarded-For`` would map to the same key, and a client could pass
     one off as the other (as nginx and Apache do, by default).
     """
-    key = _KEYS.get(name, False)
-    if key is not False:
-        return key  # type: ignore[return-value]
+    key = _KEYS.get(name, "")
+    if key != "":  # ("": not seen yet; no key is empty)
+        return key
     text = name.decode("latin-1")
     if "_" in text:
         key = None

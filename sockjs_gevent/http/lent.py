@@ -11,8 +11,12 @@ the connection's next requests in a new greenlet (keep-alive goes on).
 
 from __future__ import annotations
 
+import _socket
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import HttpServer
 
 
 class LentSocket:
@@ -29,13 +33,19 @@ class LentSocket:
     __slots__ = ("sock", "chunked", "keep_alive", "write_timeout", "_server", "_address")
 
     def __init__(
-        self, sock: socket.socket, chunked: bool, keep_alive: bool, write_timeout: Any, server: Any, address: Any
+        self,
+        sock: _socket.socket,
+        chunked: bool,
+        keep_alive: bool,
+        write_timeout: float | None,
+        server: HttpServer,
+        address: Any,
     ) -> None:
         self.sock = sock
         self.chunked = chunked
         self.keep_alive = keep_alive  # the answer does not end the connection
         self.write_timeout = write_timeout
-        self._server = server
+        self._server: HttpServer | None = server  # None once given back or closed
         self._address = address
 
     def give_back(self) -> None:

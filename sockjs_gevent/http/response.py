@@ -44,16 +44,27 @@ _SPECIAL = {
 _STATUS_LINES: dict[str, tuple[bytes, int]] = {}
 _STATUS_MAX = 256
 
-_date = [0, ""]  # the second, and its "Date: ..." header line
+
+class _DateLine:
+    """The current second, and its "Date: ..." header line (formatted once per second)."""
+
+    __slots__ = ("second", "line")
+
+    def __init__(self) -> None:
+        self.second = 0
+        self.line = ""
+
+
+_date = _DateLine()
 
 
 def http_date() -> str:
     """The Date header's value, formatted once per second."""
     now = int(time.time())
-    if now != _date[0]:
-        _date[0] = now
-        _date[1] = "Date: " + formatdate(now, usegmt=True)
-    return _date[1][6:]
+    if now != _date.second:
+        _date.second = now
+        _date.line = "Date: " + formatdate(now, usegmt=True)
+    return _date.line[6:]
 
 
 def _kind(name: str) -> int:
@@ -241,7 +252,7 @@ class Response:
         elif self.head_request:
             mode = NO_BODY
             if length is None and complete is not None:
-                extra.append("Content-Length: %d" % complete)
+                extra.append(f"Content-Length: {complete:d}")
         elif length is not None:
             mode = LENGTH
             if not length.isdigit():
@@ -252,7 +263,7 @@ class Response:
         elif complete is not None:
             mode = LENGTH
             self.left = complete
-            extra.append("Content-Length: %d" % complete)
+            extra.append(f"Content-Length: {complete:d}")
         elif self.http11:
             mode = CHUNKED
             extra.append("Transfer-Encoding: chunked")
@@ -267,10 +278,10 @@ class Response:
                 extra.append("Connection: keep-alive")
         if not has_date:
             now = int(time.time())
-            if now != _date[0]:
-                _date[0] = now
-                _date[1] = "Date: " + formatdate(now, usegmt=True)
-            extra.append(_date[1])
+            if now != _date.second:
+                _date.second = now
+                _date.line = "Date: " + formatdate(now, usegmt=True)
+            extra.append(_date.line)
         if headers:
             text = "\r\n".join(map(": ".join, headers))
             if extra:

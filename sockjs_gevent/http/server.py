@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _socket
 import socket
 import ssl as stdlib_ssl
 from collections.abc import Callable, Iterable
@@ -39,6 +40,10 @@ class HttpServer(AcceptGuard, StreamServer):
     Out of descriptors, accepting pauses and logs a line a second at most
     (``sockjs_gevent.acceptguard``).
     """
+
+    # Set by gevent's BaseServer.set_spawn (None: no greenlet per connection);
+    # the stubs leave this private attribute out.
+    _spawn: Callable[..., Any] | None
 
     def __init__(
         self,
@@ -102,7 +107,7 @@ class HttpServer(AcceptGuard, StreamServer):
         else:
             Connection(self, sock, address, False).run()
 
-    def resume(self, sock: socket.socket, address: Any) -> None:
+    def resume(self, sock: _socket.socket, address: Any) -> None:
         """Serve the next requests of a connection that was lent (``LentSocket.give_back``), in a new greenlet."""
         if self.draining or self.closed:
             sock.close()

@@ -18,7 +18,6 @@ import socket
 import ssl
 import sys
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -37,32 +36,12 @@ from .http.accesslog import AccessLogTarget
 from .httpheaders import Headers
 from .patching import check_patched
 from .peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY, detach_socket
+from .sockettaker import SocketTaker
 from .workers import add_worker_arguments, worker_listener
 
 log = logging.getLogger("sockjs_gevent.server")
 
 WSGIApp = Callable[..., Iterable[bytes]]
-
-
-class _SocketTaker:
-    """``environ[TAKE_SOCKET_KEY]``: calls the handler's take_socket().
-
-    It holds the handler weakly: a bound method in the environ (which the
-    handler holds) would make every request a reference cycle, garbage only
-    the cyclic GC frees, and with many sessions its full passes take
-    hundreds of milliseconds.
-    """
-
-    __slots__ = ("_handler",)
-
-    def __init__(self, handler: SockJSHandler) -> None:
-        self._handler = weakref.ref(handler)
-
-    def __call__(self) -> socket.socket:
-        handler = self._handler()
-        if handler is None:
-            raise RuntimeError("the request is over: its socket is gone")
-        return handler.take_socket()
 
 
 #: What pywsgi puts in place of an access log when there is none.
@@ -136,7 +115,7 @@ class SockJSHandler(WSGIHandler):
         if rfile is None and sock is not None:
             rfile = sock.makefile("rb", self.read_buffer)
         super().__init__(sock, address, server, rfile)
-        self._socket_taker = _SocketTaker(self)
+        self._socket_taker = SocketTaker(self)
         self._served = False  # a request of this connection was handled
         self._taken = False
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import weakref
 from collections import deque
 from typing import Any
 
@@ -25,6 +24,7 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from ..handoff.owner import SENDING_TRANSPORTS
 from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
+from ..sockettaker import LendingSocketTaker
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
 from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
@@ -94,33 +94,6 @@ class Request:
         self.raw: bytes | None = None
 
 
-class SocketTaker:
-    """``environ[TAKE_SOCKET_KEY]``: hands the socket over for good (an upgraded WebSocket).
-
-    ``lend()`` lends it for the rest of a streaming answer instead (see
-    ``lent``). It holds its connection weakly, so an environ kept by a
-    session does not keep the connection (parser, buffers) alive.
-    """
-
-    __slots__ = ("_connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = weakref.ref(connection)
-
-    def _current(self) -> Connection:
-        connection = self._connection()
-        if connection is None or connection.request is None:
-            raise RuntimeError("the request is over: its socket is gone")
-        return connection
-
-    def __call__(self) -> socket.socket:
-        return self._current().take_socket()
-
-    def lend(self) -> LentSocket | None:
-        """The socket for the rest of this answer, or None if it cannot be lent (see ``Connection.lend_socket``)."""
-        return self._current().lend_socket()
-
-
 class Connection:
     """Serves the requests of one client connection, in its own greenlet."""
 
@@ -176,7 +149,9 @@ class Connection:
         self.io = (TlsIO if tls else PlainIO)(sock, config.read_size)
         self.parser = HttpRequestParser(self)
         self.queue: deque[Request] = deque()
-        self.template = connection_environ(server.base_environ, sock, address, SocketTaker(self), TAKE_SOCKET_KEY)
+        self.template = connection_environ(
+            server.base_environ, sock, address, LendingSocketTaker(self), TAKE_SOCKET_KEY
+        )
         self.response = Response(self.io, config.write_timeout)
         self.request: Request | None = None
         self._environ: dict | None = None

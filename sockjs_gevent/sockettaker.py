@@ -1,0 +1,81 @@
+"""``environ[TAKE_SOCKET_KEY]`` of both HTTP servers: the callable that hands the client socket over.
+
+An upgraded WebSocket takes the socket for good (``peerwatch.TAKE_SOCKET_KEY``):
+the server's connection (the httptools server's, or the pywsgi handler) then
+neither reads, writes nor closes it. The httptools server can also lend it
+for the rest of a streaming answer (``LendingSocketTaker.lend``, see
+``http.lent``); the receiving transports look for ``lend`` and stream from
+their own greenlet when it is missing (the pywsgi handler cannot lend).
+
+A taker holds its connection weakly: a bound method in the environ (which
+the connection holds) would make every request a reference cycle, garbage
+only the cyclic GC frees, and an environ kept by a session would keep the
+connection (parser, buffers) alive.
+"""
+
+from __future__ import annotations
+
+import _socket
+import weakref
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .http.lent import LentSocket
+
+
+class SocketOwner(Protocol):
+    """A connection whose socket can be taken (what ``SocketTaker`` needs of it)."""
+
+    def take_socket(self) -> _socket.socket: ...
+
+
+class SocketLender(SocketOwner, Protocol):
+    """A connection that can also lend its socket for the rest of the current answer."""
+
+    @property
+    def request(self) -> object | None:
+        """The request being answered, None between requests."""
+
+    def lend_socket(self) -> LentSocket | None: ...
+
+
+_Owner = TypeVar("_Owner", bound=SocketOwner)
+
+
+class _WeakTaker(Generic[_Owner]):
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: _Owner) -> None:
+        self._owner = weakref.ref(owner)
+
+    def _current(self) -> _Owner:
+        owner = self._owner()
+        if owner is None or not self._in_request(owner):
+            raise RuntimeError("the request is over: its socket is gone")
+        return owner
+
+    def _in_request(self, owner: _Owner) -> bool:
+        return True
+
+    def __call__(self) -> _socket.socket:
+        """The socket, for good: a plain non-blocking socket (see ``peerwatch.detach_socket``)."""
+        return self._current().take_socket()
+
+
+class SocketTaker(_WeakTaker[SocketOwner]):
+    """Takes the socket of a connection that can only hand it over (the pywsgi handler)."""
+
+    __slots__ = ()
+
+
+class LendingSocketTaker(_WeakTaker[SocketLender]):
+    """Takes or lends the socket of the current request of a connection (the httptools server's)."""
+
+    __slots__ = ()
+
+    def _in_request(self, owner: SocketLender) -> bool:
+        return owner.request is not None
+
+    def lend(self) -> LentSocket | None:
+        """The socket for the rest of this answer, or None if it cannot be lent (see ``lend_socket``)."""
+        return self._current().lend_socket()

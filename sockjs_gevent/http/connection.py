@@ -14,10 +14,10 @@ at DEBUG.
 
 from __future__ import annotations
 
+import _socket
 import logging
-import socket
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gevent import sleep
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
@@ -31,6 +31,9 @@ from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisco
 from .lent import LentSocket
 from .response import CHUNKED, UNTIL_CLOSE, Response, error_response, iterate
 from .sockio import Closed, PlainIO, Timeout, TlsIO
+
+if TYPE_CHECKING:
+    from .server import HttpServer
 
 log = logging.getLogger("sockjs_gevent.http")
 
@@ -82,7 +85,13 @@ class Request:
     __slots__ = ("environ", "body", "keep_alive", "head", "http11", "expect_continue", "raw")
 
     def __init__(
-        self, environ: dict, body: RequestBody, keep_alive: bool, head: bool, http11: bool, expect_continue: bool
+        self,
+        environ: dict[str, Any],
+        body: RequestBody,
+        keep_alive: bool,
+        head: bool,
+        http11: bool,
+        expect_continue: bool,
     ) -> None:
         self.environ = environ
         self.body = body
@@ -137,7 +146,7 @@ class Connection:
     )
 
     def __init__(
-        self, server: Any, sock: Any, address: Any, tls: bool, pending: bytes = b"", handed: bool = False
+        self, server: HttpServer, sock: Any, address: Any, tls: bool, pending: bytes = b"", handed: bool = False
     ) -> None:
         """``pending``: bytes already read from ``sock`` (by the worker that handed it over, with ``handed``)."""
         self.server = server
@@ -154,7 +163,7 @@ class Connection:
         )
         self.response = Response(self.io, config.write_timeout)
         self.request: Request | None = None
-        self._environ: dict | None = None
+        self._environ: dict[str, Any] | None = None  # the head being parsed
         self._url = b""
         self._head_size = 0
         self._head_fed = 0
@@ -220,8 +229,7 @@ class Connection:
         self._body = None
         self._upgrade_body = None
         self._pending = self._head_raw = b""
-        self.parser = None
-        self.template = None
+        del self.parser, self.template  # (the parser refers to this connection: a cycle)
 
     def _next_request(self, first: bool) -> Request | None:
         """The next request, reading for it if none is queued; None to close."""
@@ -588,7 +596,7 @@ class Connection:
         keep_alive = chunked and not response.close
         return LentSocket(self.take_socket(), chunked, keep_alive, self.config.write_timeout, self.server, self.address)
 
-    def take_socket(self) -> socket.socket:
+    def take_socket(self) -> _socket.socket:
         """The socket, for good: this connection then neither reads, writes nor closes it."""
         if self._taken:
             raise RuntimeError("the socket was already taken")
@@ -640,6 +648,7 @@ class Connection:
         if text[-1:] in (" ", "\t"):
             text = text.rstrip(" \t")
         environ = self._environ
+        assert environ is not None  # (on_message_begin made it)
         old = environ.get(key)
         if old is None:
             environ[key] = text
@@ -657,6 +666,7 @@ class Connection:
         self._head_deadline = None
         parser = self.parser
         environ = self._environ
+        assert environ is not None  # (on_message_begin made it)
         self._environ = None
         url = self._url
         self._url = b""
@@ -738,6 +748,7 @@ class Connection:
 
     def on_body(self, data: bytes) -> None:
         body = self._body
+        assert body is not None  # (on_headers_complete set it)
         body.feed(data)
         max_body = self.config.max_body_size
         if max_body is not None and body.received > max_body:

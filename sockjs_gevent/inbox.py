@@ -21,11 +21,10 @@ import gevent
 from gevent.event import Event
 
 from .budget import BUDGET
-from .waiting import wait_for
+from .waiting import ENDED, Ended, wait_for
 
 #: What one message costs beyond its characters: a str object and its slot.
 MESSAGE_OVERHEAD = 64
-_CLOSED = object()  # what _take returns once the inbox is closed and drained
 
 #: A reader that finds messages waiting yields to other greenlets after this
 #: many in a row, so one huge batch cannot keep every other session waiting.
@@ -114,14 +113,14 @@ class Inbox:
             item = wait_for(self._ready, self._take, timeout)
             if item is None:
                 raise TimeoutError(f"no message within {timeout} s")
-        return None if item is _CLOSED else item  # type: ignore[return-value]
+        return None if item is ENDED else item
 
-    def _take(self) -> object:
-        """A message, ``_CLOSED`` once closed and drained, or None."""
+    def _take(self) -> str | Ended | None:
+        """A message, ``ENDED`` once closed and drained, or None."""
         items = self._items
         if not items:
             self._streak = 0
-            return _CLOSED if self._closed else None
+            return ENDED if self._closed else None
         self._streak += 1
         if self._streak >= YIELD_EVERY:
             self._streak = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.http import dump_cookie, http_date
@@ -14,7 +14,7 @@ from .options import Options
 
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
-Environ = Mapping[str, Any]
+Environ = dict[str, Any]  # (PEP 3333: a real dict, which the server and the app may both write)
 
 YEAR = 365 * 24 * 60 * 60
 NO_CACHE: Headers = [("Cache-Control", "no-store, no-cache, no-transform, must-revalidate, max-age=0")]
@@ -111,7 +111,9 @@ def method_not_allowed(environ: Environ, start_response: StartResponse, allowed:
     return respond(start_response, 405, [("Allow", ", ".join(allowed)), *cors(environ)], content_type=None)
 
 
-def preflight(environ: Environ, start_response: StartResponse, methods: str, extra: Headers = ()) -> Iterable[bytes]:
+def preflight(
+    environ: Environ, start_response: StartResponse, methods: str, extra: Iterable[tuple[str, str]] = ()
+) -> Iterable[bytes]:
     """Answer a CORS preflight (OPTIONS): cacheable for a year."""
     headers = [
         *cache_for_a_year(),

@@ -33,17 +33,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import gevent
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from .app import SockJS
 from .callables import looks_like_handler, service_example
 from .protocol import json_text
+from .responses import Environ
 from .router import Router
 from .session import NORMAL_CLOSURE, EventReceiver, Session
 from .transports import NAMES
-from .waiting import wait_for
-
-_CLOSED = object()  # what recv's take returns once the session closed and nothing is left
+from .waiting import ENDED, Ended, quiet_timeout, wait_for
 
 #: The longest ``settle`` yields to a handler that never waits (one that
 #: spins with ``gevent.sleep(0)``) before the test goes on anyway.
@@ -73,7 +73,7 @@ def settle(started: Callable[[], bool] | None = None, timeout: float | None = No
         gevent.sleep(0)
     remaining = deadline - time.monotonic()
     if remaining > 0:
-        with gevent.Timeout(remaining, False):
+        with quiet_timeout(remaining):
             gevent.idle()
 
 
@@ -114,7 +114,7 @@ class HandlerClient:
         cookies: Mapping[str, str] | None = None,
         transport: str = "websocket",
         remote_addr: str = "127.0.0.1",
-        environ: Mapping[str, Any] | None = None,
+        environ: Environ | None = None,
         raise_errors: bool = True,
         query_string: str = "",
     ) -> None:
@@ -128,7 +128,7 @@ class HandlerClient:
         if environ is None:
             builder = EnvironBuilder(
                 path=path or service.prefix + "/0/test/" + transport,
-                headers=all_headers,
+                headers=Headers(all_headers),
                 query_string=query_string,
                 environ_base={"REMOTE_ADDR": remote_addr},
             )
@@ -192,20 +192,20 @@ class HandlerClient:
         """
         received = self._received
 
-        def take() -> object:
+        def take() -> str | Ended | None:
             if not received:
                 received.extend(self.session.take_messages())
             if received:
                 return received.popleft()
-            return _CLOSED if self.session.closed else None
+            return ENDED if self.session.closed else None
 
         message = wait_for(self._receiver.wakeup, take, timeout)
         if message is None:
             raise TimeoutError(f"the handler sent nothing within {timeout} s")
-        if message is _CLOSED:
+        if message is ENDED:
             self._raise_handler_error()
             return None
-        return message  # type: ignore[return-value]
+        return message
 
     def wait_closed(self, timeout: float = 1.0) -> tuple[int, str]:
         """Wait for the server side to close; returns (code, reason)."""

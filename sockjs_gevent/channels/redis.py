@@ -28,6 +28,7 @@ from gevent import monkey
 from gevent.event import AsyncResult, Event
 from gevent.queue import Full, Queue
 
+from ..waiting import quiet_timeout
 from .hub import (
     REDIS_URL_ENV,  # noqa: F401 (the variable naming the server; defined with the hub)
     DeliverFn,
@@ -86,7 +87,7 @@ class RedisBackend:
             health_check_interval=10,
             retry=Retry(NoBackoff(), 1),
         )
-        self._greenlets = [gevent.spawn(self._read_loop), gevent.spawn(self._write_loop)]
+        self._greenlets = [gevent.spawn(self._read_loop, deliver), gevent.spawn(self._write_loop)]
 
     def publish(self, channel: str, message: str, exclude: str | None = None) -> int:
         """Deliver to this process's members now (returns how many), and queue the publish for the other workers."""
@@ -112,7 +113,7 @@ class RedisBackend:
         if not self._greenlets:
             return self._outgoing.empty()
         sent: AsyncResult = AsyncResult()  # a marker in the queue: the writer sets it once past it
-        with gevent.Timeout(timeout, False):
+        with quiet_timeout(timeout):
             self._outgoing.put(sent)
             return bool(sent.get())
         return False
@@ -154,7 +155,7 @@ class RedisBackend:
                 gevent.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
-    def _read_loop(self) -> None:
+    def _read_loop(self, deliver: DeliverFn) -> None:
         backoff = 0.1
         pattern = self.prefix + "*"
         skip = len(self.prefix)
@@ -177,7 +178,7 @@ class RedisBackend:
                         continue  # ours: already delivered locally
                     channel = item["channel"][skip:].decode("utf-8", "replace")
                     try:
-                        self._deliver(channel, *_decode(data))
+                        deliver(channel, *_decode(data))
                     except Exception:  # noqa: BLE001
                         log.exception("delivering a message of channel %r failed", channel)
                 raise self._redis.exceptions.ConnectionError("subscription ended")

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 
+from ..waiting import ENDED, Ended
+
 if TYPE_CHECKING:  # pragma: no cover
     from .cookies import CookieJar
     from .transports import Transport
 
 #: Close code used when the transport broke without a close frame.
 BROKEN = (1006, "Connection broken")
-_CLOSED = object()
 
 
 #: Close seen when the server answers with a new session's open frame.
@@ -33,7 +34,7 @@ class ClientConnection:
         self.was_opened = False
         self.close_code: int | None = None
         self.close_reason = ""
-        self._inbox: Queue = Queue()
+        self._inbox: Queue[str | Ended] = Queue()  # the messages, then ENDED
         #: The session's cookies (set by ``connect``).
         self.cookie_jar: CookieJar | None = None
 
@@ -74,8 +75,8 @@ class ClientConnection:
             item = self._inbox.get(timeout=timeout)
         except Empty:
             raise TimeoutError(f"no message within {timeout} s") from None
-        if item is _CLOSED:
-            self._inbox.put(_CLOSED)
+        if item is ENDED:
+            self._inbox.put(ENDED)
             return None
         return item
 
@@ -130,7 +131,7 @@ class ClientConnection:
         if self.close_code is None:
             self.close_code = code
             self.close_reason = reason
-            self._inbox.put(_CLOSED)
+            self._inbox.put(ENDED)
             self.opened.set()  # wake anyone waiting for the open
 
     def __repr__(self) -> str:

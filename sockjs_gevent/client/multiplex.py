@@ -35,7 +35,7 @@ from gevent.event import Event
 
 from ..multiplex.framing import MSG, UNS, FramingError, encode_msg, encode_sub, encode_uns, parse, wire_name
 from ..protocol import json_text
-from ..waiting import wait_for
+from ..waiting import ENDED, Ended, wait_for
 from .connection import ClientConnection
 
 __all__ = ["DEFAULT_MAX_QUEUED", "MultiplexConnection", "MultiplexStream", "StreamOverflowError", "connect_multiplex"]
@@ -44,8 +44,6 @@ log = logging.getLogger("sockjs_gevent.client.multiplex")
 
 #: Unread messages a stream may hold before the client gives it up.
 DEFAULT_MAX_QUEUED = 1024
-
-_END = object()  # what a stream's queue gives once it is closed and drained
 
 
 class StreamOverflowError(ConnectionError):
@@ -111,11 +109,11 @@ class MultiplexStream:
         item = wait_for(self._ready, self._take, timeout)
         if item is None:
             raise TimeoutError(f"no message on stream {self.name!r} within {timeout} s")
-        if item is _END:
+        if item is ENDED:
             if self._overflowed:
                 raise StreamOverflowError(f"stream {self.name!r} {self.close_reason}")
             return None
-        return item  # type: ignore[return-value]
+        return item
 
     def recv_json(self, timeout: float | None = None) -> Any:
         """The next message decoded from JSON; None once closed.
@@ -156,10 +154,10 @@ class MultiplexStream:
 
     # -- the reader's side ------------------------------------------------------
 
-    def _take(self) -> object:
+    def _take(self) -> str | Ended | None:
         if self._queue:
             return self._queue.popleft()
-        return _END if self.closed else None
+        return ENDED if self.closed else None
 
     def _deliver(self, payload: str) -> bool:
         """Queue a message; False (and the stream given up) if it holds ``max_queued`` already."""
@@ -275,7 +273,8 @@ class MultiplexConnection:
                 self.dropped += 1
             return
         if kind == MSG:
-            if not stream._deliver(payload):  # type: ignore[arg-type]
+            assert payload is not None  # (parse gives every msg one)
+            if not stream._deliver(payload):
                 self.dropped += 1
         else:
             del self._streams[wire]

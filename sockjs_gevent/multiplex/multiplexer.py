@@ -136,9 +136,10 @@ class _Streams:
             )
             return
         if kind == MSG:
+            assert payload is not None  # (parse gives every msg one)
             stream = self.open.get(wire)
             if stream is not None:
-                stream._deliver(payload)  # type: ignore[arg-type]
+                stream._deliver(payload)
             else:
                 self._not_open(kind, wire)
         elif kind == SUB:

@@ -121,15 +121,16 @@ class MultiplexClient:
             except TimeoutError:
                 raise TimeoutError(f"nothing: waited {timeout} s for {what}") from None
             if message is None:  # the whole connection closed: so did every stream
-                for stream in self._streams.values():
-                    stream.closed = True
+                for open_stream in self._streams.values():
+                    open_stream.closed = True
                 return
             kind, wire, payload = parse(message)
             stream = self._streams.get(wire)
             if stream is None:
                 continue  # like the browser: messages for streams it does not have are ignored
             if kind == MSG:
-                stream._messages.append(payload)  # type: ignore[arg-type]
+                assert payload is not None  # (parse gives every msg one)
+                stream._messages.append(payload)
             elif kind == UNS:
                 stream.closed = True
                 self._forget(stream)

@@ -13,9 +13,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import gevent
 from gevent.event import Event
 
+from ..waiting import quiet_timeout
 from .base import CLOSE_TIMEOUT, READ_SIZE, EngineWebSocket
 from .engine import Engine
 from .writers import GreenletWriter, SocketWriter
@@ -93,7 +93,7 @@ class BlockingWebSocket(EngineWebSocket):
 
     def finish(self) -> None:
         """After the session: let the output drain and the client close, then hang up."""
-        with gevent.Timeout(CLOSE_TIMEOUT, False):
+        with quiet_timeout(CLOSE_TIMEOUT):
             if self._writer.buffered and not self._writer.broken:
                 self._drained_event = Event()
                 self._drained_event.wait()

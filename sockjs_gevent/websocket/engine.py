@@ -24,9 +24,10 @@ import logging
 from collections.abc import Iterable
 
 from websockets.exceptions import InvalidState
-from websockets.frames import Opcode, apply_mask
+from websockets.frames import Frame, Opcode, apply_mask
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.typing import BytesLike
 
 from ..compression import PERMESSAGE_DEFLATE
 
@@ -92,7 +93,7 @@ class Engine:
         """``protocol``: the open protocol that negotiated the connection, or None to make one when needed
         (no extensions; ``max_size`` is then the limit on one message)."""
         self._protocol = protocol
-        self._fragments: list[bytes] | None = None
+        self._fragments: list[BytesLike] | None = None
         self._fragment_opcode: Opcode | None = None
         #: The close code and reason the client sent, once it did (None: it has not).
         self.close_code: int | None = None
@@ -144,6 +145,7 @@ class Engine:
     def feed(self, data: bytes) -> list[str]:
         """Feed what arrived (``b""`` for the end of the stream); the complete text messages in it."""
         messages: list[str] = []
+        protocol: ServerProtocol | None
         if not data:
             protocol = self._made()
             if self._pending_in:
@@ -235,6 +237,7 @@ class Engine:
         protocol = self._made()
         self._touched = self._protocol_ran = True  # it may answer (a pong, a close), or have closed
         for frame in protocol.events_received():
+            assert isinstance(frame, Frame)  # (the handshake was over before the protocol saw a byte)
             opcode = frame.opcode
             if self._failed and opcode is not Opcode.CLOSE:
                 continue  # parsed in the same read as the frame that failed the connection
@@ -260,12 +263,12 @@ class Engine:
                 self.close_code = received.code if received is not None else 1005
                 self.close_reason = received.reason if received is not None else ""
 
-    def _message(self, opcode: Opcode | None, data: bytes, messages: list[str]) -> None:
+    def _message(self, opcode: Opcode | None, data: BytesLike, messages: list[str]) -> None:
         if opcode is Opcode.BINARY:
             self.fail(1003, "Binary messages are not supported")
             return
         try:
-            messages.append(data.decode("utf-8"))
+            messages.append(str(data, "utf-8"))
         except UnicodeDecodeError:
             self.fail(1007, "Invalid UTF-8 in text message")
 

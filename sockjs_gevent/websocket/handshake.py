@@ -29,7 +29,7 @@ import binascii
 import io
 import re
 from collections.abc import Iterable
-from typing import Any, Union
+from typing import Any
 
 from gevent import ssl
 from websockets.datastructures import Headers
@@ -48,7 +48,7 @@ from .blocking import BlockingWebSocket
 from .engine import Engine, engine_log
 from .evented import EventLoopWebSocket
 
-AnyWebSocket = Union[EventLoopWebSocket, BlockingWebSocket, GeventWebSocketAdapter]
+AnyWebSocket = EventLoopWebSocket | BlockingWebSocket | GeventWebSocketAdapter
 
 #: The request headers the handshake looks at (the rest of the head is not copied).
 _HANDSHAKE_HEADERS = (

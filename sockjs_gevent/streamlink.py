@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from . import protocol
-from .heartbeats import wheel
 from .http.lent import LentSocket
 from .peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
 from .session import CallbackReceiver, Session
+from .transports.heartbeats import wheel
 from .websocket.writers import SocketWriter
 
 #: The chunk that ends a chunked body.

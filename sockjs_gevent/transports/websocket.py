@@ -7,7 +7,7 @@ receiver (when the handler sends, it schedules one event-loop callback
 that frames everything queued by then and writes it without blocking),
 it takes what the socket reads (messages into the inbox, pausing the
 socket while the handler is behind), and it ends the session when the
-socket ends. A shared wheel sends heartbeats (``sockjs_gevent.heartbeats``).
+socket ends. A shared wheel sends heartbeats (``transports.heartbeats``).
 Under sockjs_gevent's own servers the socket is read from the event loop
 and the request's greenlet ends at once; elsewhere that greenlet reads
 until the end.
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from .. import inbox, protocol
 from ..budget import BUDGET
-from ..heartbeats import wheel
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, CallbackReceiver, Session
 from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
+from .heartbeats import wheel
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..app import SockJS

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from sockjs_gevent.heartbeats import TICKS_PER_DELAY, HeartbeatWheel
+from sockjs_gevent.transports.heartbeats import TICKS_PER_DELAY, HeartbeatWheel
 
 
 class Clock:

@@ -23,7 +23,7 @@ import random
 import ssl
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..compression import Compression
@@ -31,7 +31,7 @@ from .connection import ClientConnection
 from .cookies import CookieJar
 from .http import HttpConnection, HttpError
 from .multiplex import MultiplexConnection, MultiplexStream, StreamOverflowError, connect_multiplex
-from .transports import TRANSPORTS, WebSocketTransport
+from .transports import TRANSPORTS, Transport, WebSocketTransport
 
 #: The /websocket endpoint with no SockJS framing (the server's conn.transport says the same).
 RAW_WEBSOCKET = "raw-websocket"
@@ -130,6 +130,7 @@ def connect(
     conn = ClientConnection(url)
     jar = CookieJar(cookies)
     conn.cookie_jar = jar
+    impl: Transport
     if transport == RAW_WEBSOCKET:
         impl = WebSocketTransport(
             conn,
@@ -150,12 +151,15 @@ def connect(
             raise ValueError(
                 f"unknown transport {transport!r}; choose from auto, {RAW_WEBSOCKET}, {', '.join(TRANSPORTS)}"
             )
-        server_id = server_id or "%03d" % random.randrange(1000)
+        server_id = server_id or f"{random.randrange(1000):03d}"
         session_id = session_id or "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
-        extra = {"compression": settings} if cls is WebSocketTransport else {}
-        impl = cls(
-            conn, host, port, f"{prefix}/{server_id}/{session_id}", headers, timeout, ssl_context, query, jar, **extra
-        )
+        session_path = f"{prefix}/{server_id}/{session_id}"
+        if cls is WebSocketTransport:
+            impl = WebSocketTransport(
+                conn, host, port, session_path, headers, timeout, ssl_context, query, jar, compression=settings
+            )
+        else:
+            impl = cls(conn, host, port, session_path, headers, timeout, ssl_context, query, jar)
     impl.idle_timeout = idle_timeout
     conn.transport = impl
     impl.start()

@@ -54,35 +54,37 @@ class HttpConnection:
         self._sock: socket.socket | None = None
         self._h11: h11.Connection | None = None
 
-    def _connect(self) -> None:
+    def _connect(self) -> tuple[h11.Connection, socket.socket]:
         self.close()
         try:
-            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            sock = self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
             raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is not None:
             try:
-                self._sock = wrap_tls(self._sock, self.ssl_context, self.host)
+                sock = self._sock = wrap_tls(sock, self.ssl_context, self.host)
             except OSError as exc:
                 self.close()
                 raise HttpError(f"TLS handshake with {self.host}:{self.port} failed: {exc}") from exc
-        self._sock.settimeout(self.read_timeout)
-        self._h11 = h11.Connection(h11.CLIENT)
+        sock.settimeout(self.read_timeout)
+        conn = self._h11 = h11.Connection(h11.CLIENT)
+        return conn, sock
 
     def request(self, method: str, target: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Response:
         """Send a request and read the response head (the body is left to read)."""
-        if self._h11 is None or self._h11.our_state is not h11.IDLE:
-            if self._h11 is not None and self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
-                self._h11.start_next_cycle()
+        conn, sock = self._h11, self._sock  # (both set, or both None)
+        if conn is None or sock is None or conn.our_state is not h11.IDLE:
+            if conn is not None and sock is not None and conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                conn.start_next_cycle()
             else:
-                self._connect()
+                conn, sock = self._connect()
         all_headers = [("Host", f"{self.host}:{self.port}"), ("Content-Length", str(len(body))), *headers]
-        data = self._h11.send(h11.Request(method=method, target=target, headers=all_headers))
-        data += self._h11.send(h11.Data(data=body)) if body else b""
-        data += self._h11.send(h11.EndOfMessage())
+        data = conn.send(h11.Request(method=method, target=target, headers=all_headers))
+        data += conn.send(h11.Data(data=body)) if body else b""
+        data += conn.send(h11.EndOfMessage())
         try:
-            self._sock.sendall(data)
+            sock.sendall(data)
         except OSError as exc:
             self.close()
             raise HttpError(f"could not send {method} {target}: {exc}") from exc
@@ -101,7 +103,8 @@ class HttpConnection:
             if isinstance(event, h11.Data):
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):
-                if self._h11.our_state is h11.MUST_CLOSE or self._h11.their_state is h11.MUST_CLOSE:
+                conn = self._h11  # (_next_event had it, and nothing closed it since)
+                if conn is not None and (conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE):
                     self.close()
                 return
             else:

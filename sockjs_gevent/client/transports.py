@@ -12,8 +12,10 @@ from gevent import socket
 from gevent.event import Event
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidState
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event as ProtocolEvent
 from websockets.protocol import State
+from websockets.typing import BytesLike
 from websockets.uri import parse_uri
 
 from ..compression import PERMESSAGE_DEFLATE, Compression
@@ -88,9 +90,23 @@ class WebSocketTransport(Transport):
 
     name = "websocket"
 
-    def __init__(self, *args, raw: bool = False, compression: Compression | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        conn: ClientConnection,
+        host: str,
+        port: int,
+        session_path: str,
+        headers: Headers,
+        timeout: float,
+        ssl_context: Any = None,
+        query: str = "",
+        cookies: CookieJar | None = None,
+        *,
+        raw: bool = False,
+        compression: Compression | None = None,
+    ) -> None:
         """``compression``: offer permessage-deflate with these settings (the server may decline)."""
-        super().__init__(*args, **kwargs)
+        super().__init__(conn, host, port, session_path, headers, timeout, ssl_context, query, cookies)
         self.raw = raw
         self.compression = compression
         self._sock: socket.socket | None = None
@@ -131,29 +147,37 @@ class WebSocketTransport(Transport):
         self._flush()
         self._sock.settimeout(self.idle_timeout)
 
-    def _feed(self) -> list:
-        data = self._sock.recv(65536)
+    def _connected(self) -> tuple[ClientProtocol, socket.socket]:
+        """The protocol and the socket (the read loop and the writes run once ``_handshake`` made both)."""
+        engine, sock = self._engine, self._sock
+        assert engine is not None and sock is not None
+        return engine, sock
+
+    def _feed(self) -> list[ProtocolEvent]:
+        engine, sock = self._connected()
+        data = sock.recv(65536)
         if data:
-            self._engine.receive_data(data)
+            engine.receive_data(data)
         else:
-            self._engine.receive_eof()
-        events = self._engine.events_received()
+            engine.receive_eof()
+        events = engine.events_received()
         self._flush()
-        if self._engine.handshake_exc is not None:
-            raise HttpError(f"handshake refused: {self._engine.handshake_exc}")
+        if engine.handshake_exc is not None:
+            raise HttpError(f"handshake refused: {engine.handshake_exc}")
         if not data and not events:
             raise HttpError("connection closed")
         return events
 
     def _read_loop(self) -> None:
-        fragments: list[bytes] = []
+        engine, _ = self._connected()
+        fragments: list[BytesLike] = []
         while True:
             for event in self._feed():
-                opcode = getattr(event, "opcode", None)
-                if opcode is None:  # the handshake response
+                if not isinstance(event, Frame):  # the handshake response
                     if self.raw:
                         self.conn.mark_open()
                     continue
+                opcode = event.opcode
                 if opcode is Opcode.TEXT or opcode is Opcode.CONT:
                     fragments.append(event.data)
                     if not event.fin:
@@ -165,10 +189,10 @@ class WebSocketTransport(Transport):
                     else:
                         self.conn.handle_frame(text)
                 elif opcode is Opcode.CLOSE:
-                    received = self._engine.close_rcvd
+                    received = engine.close_rcvd
                     if received is not None and (self.raw or not self.conn.closed):
                         self.conn.broken(received.code, received.reason)
-            if self._engine.state is State.CLOSED:
+            if engine.state is State.CLOSED:
                 return
 
     def send(self, message: str) -> None:
@@ -182,9 +206,10 @@ class WebSocketTransport(Transport):
             pass
 
     def _flush(self) -> None:
-        for chunk in self._engine.data_to_send():
+        engine, sock = self._connected()
+        for chunk in engine.data_to_send():
             if chunk:
-                self._sock.sendall(chunk)
+                sock.sendall(chunk)
 
     def close(self, code: int, reason: str) -> None:
         if self._engine is not None and self._engine.state is State.OPEN:

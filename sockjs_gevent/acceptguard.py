@@ -17,7 +17,17 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gevent._types import _TimerWatcher
+    from gevent.server import StreamServer
+
+    # For the type checker the mixin is the server it is mixed into, so that
+    # super() and the server's attributes are known.
+    _MixedInto = StreamServer
+else:
+    _MixedInto = object
 
 log = logging.getLogger("sockjs_gevent.server")
 
@@ -48,7 +58,7 @@ def _descriptor_limit() -> str:
     return "limit unlimited" if soft == resource.RLIM_INFINITY else f"limit {soft}"
 
 
-class AcceptGuard:
+class AcceptGuard(_MixedInto):
     """A mixin for a gevent ``StreamServer`` subclass (put it first in the bases) that survives running out.
 
     It overrides ``do_read`` (one accept()) and ``stop_accepting`` (which
@@ -62,33 +72,35 @@ class AcceptGuard:
     accept_log_interval = 1.0
 
     _accept_pause = 0.0
-    _accept_timer: Any = None
+    _accept_timer: _TimerWatcher | None = None
     #: Failed accepts not yet told in the log, and since when accepting fails (None: it works).
     _accept_untold = 0
     _accept_failing_since: float | None = None
     _accept_failures = 0
     _accept_logged_at = float("-inf")
 
-    def do_read(self) -> Any:
+    # (gevent's do_read returns None too, when the accept would block; the stubs say it never does)
+    def do_read(self) -> tuple[Any, Any] | None:  # type: ignore[override]
         try:
-            accepted = super().do_read()  # type: ignore[misc]
+            accepted = super().do_read()
         except OSError as error:
-            if error.errno not in RESOURCE_ERRORS:
+            code = error.errno
+            if code is None or code not in RESOURCE_ERRORS:
                 raise
-            self._accept_failed(error)
+            self._accept_failed(code)
             return None  # gevent's loop stops until the pause is over
         if accepted and self._accept_failing_since is not None:
             self._accept_worked()
         return accepted
 
     def stop_accepting(self) -> None:
-        super().stop_accepting()  # type: ignore[misc]
+        super().stop_accepting()
         if self._accept_timer is not None:
             self._accept_timer.stop()
             self._accept_timer.close()
             self._accept_timer = None
 
-    def _accept_failed(self, error: OSError) -> None:
+    def _accept_failed(self, code: int) -> None:
         now = time.monotonic()
         if self._accept_failing_since is None:
             self._accept_failing_since = now
@@ -98,8 +110,8 @@ class AcceptGuard:
         self._accept_untold += 1
         if now - self._accept_logged_at >= self.accept_log_interval:
             self._accept_logged_at = now
-            name = errno.errorcode.get(error.errno, str(error.errno))
-            what, advice = RESOURCE_ERRORS[error.errno]
+            name = errno.errorcode.get(code, str(code))
+            what, advice = RESOURCE_ERRORS[code]
             more = f", {self._accept_untold} failed accepts since the last line" if self._accept_untold > 1 else ""
             log.warning(
                 "cannot accept connections on %s (%s): %s; new clients wait, retrying in %.1f s%s. To fix: %s",
@@ -112,13 +124,13 @@ class AcceptGuard:
             )
             self._accept_untold = 0
         self.stop_accepting()  # (level-triggered: the listener stays readable)
-        timer = self._accept_timer = self.loop.timer(self._accept_pause)  # type: ignore[attr-defined]
+        timer = self._accept_timer = self.loop.timer(self._accept_pause)
         timer.start(self._accept_resume)
 
     def _accept_resume(self) -> None:
         self._accept_timer = None
-        if self.started:  # type: ignore[attr-defined]
-            self.start_accepting()  # type: ignore[attr-defined]
+        if self.started:
+            self.start_accepting()
 
     def _accept_worked(self) -> None:
         self._accept_pause = 0.0

@@ -104,7 +104,9 @@ class PeerWatch:
 
     def _on_readable(self) -> None:
         self._readable = True
-        self._watcher.stop()
+        watcher = self._watcher
+        if watcher is not None:  # (it is: this is its callback)
+            watcher.stop()
         self._wakeup.set()
 
     def gone(self) -> bool:

@@ -127,7 +127,8 @@ class GunicornAccess:
             if self.post_request is not None:
                 self.post_request(worker, req, environ, resp)
             if self.log_access:
-                worker.log.access(resp, req, environ, elapsed)
+                # (duck-typed: gunicorn's access log reads only the attributes these carry)
+                worker.log.access(resp, req, environ, elapsed)  # type: ignore[arg-type]
         except Exception:
             worker.log.exception("Error in post_request or the access log")
 
@@ -145,7 +146,8 @@ class ErrorStream:
     def write(self, data: str) -> None:
         from gunicorn.http.wsgi import WSGIErrorsWrapper
 
-        WSGIErrorsWrapper(self.cfg).write(data)
+        # (it writes str to text streams; the stubs type data as bytes, after its RawIOBase base)
+        WSGIErrorsWrapper(self.cfg).write(data)  # type: ignore[arg-type]
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:

@@ -81,8 +81,8 @@ def start_servers_with_handoff(worker: Worker, app: WSGIApp) -> tuple[list[HttpS
     wait_for_bus()  # subscribed to Redis (when configured) before taking traffic: no early broadcast missed
     if handoff is not None:
         handoff.serve(servers)
-    for server in servers:
-        server.start()
+    for each in servers:
+        each.start()
     where = ", ".join(worker.listener_names)
     if handoff is not None:
         worker.log.info(

@@ -65,8 +65,9 @@ class Worker(base.Worker):
         if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
             gevent.config.track_greenlet_tree = False
         self.listener_names = [str(listener) for listener in self.sockets]  # (before they are detached)
+        # (gunicorn's listeners pass family and detach() through to their socket)
         self.sockets = [
-            gevent_socket.socket(listener.FAMILY, gevent_socket.SOCK_STREAM, fileno=listener.sock.detach())
+            gevent_socket.socket(listener.family, gevent_socket.SOCK_STREAM, fileno=listener.detach())
             for listener in self.sockets
         ]
         hub.reinit()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from flask import Blueprint, Flask
+from flask.blueprints import BlueprintSetupState
 from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
@@ -110,7 +111,7 @@ class SockJS:
             if app.config.get(BUDGET_KEY) is not None:
                 budget.configure(app.config[BUDGET_KEY])  # (ValueError at once if it cannot work)
             router = Router([], fallback=app.wsgi_app)
-            app.wsgi_app = router  # type: ignore[method-assign]
+            app.wsgi_app = router  # type: ignore[method-assign]  # (Flask's documented way to add a WSGI middleware)
             app.extensions["sockjs"] = _AppState(router)
         self._apps.append(app)
         for route in self._routes:
@@ -172,7 +173,12 @@ class SockJS:
 
     def _add(self, route: _Route, blueprint: Blueprint | None) -> None:
         if blueprint is not None:
-            blueprint.record(lambda state: self._mount(state.app, route, (state.url_prefix or "") + route.prefix))
+
+            def on_register(state: BlueprintSetupState) -> None:
+                assert isinstance(state.app, Flask)  # (a flask.Blueprint is registered on a Flask app)
+                self._mount(state.app, route, (state.url_prefix or "") + route.prefix)
+
+            blueprint.record(on_register)
         else:
             self._routes.append(route)
             for app in self._apps:
@@ -476,7 +482,13 @@ def _warn_open_to_all(prefix: str) -> None:
 
 def _signed_session(app: Flask, values: dict[str, Any]) -> str:
     """A session cookie value for ``values``, signed as the app's session interface does."""
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    # (Flask's SecureCookieSessionInterface has it; the SessionInterface type the app declares does not)
+    get_signing_serializer = getattr(app.session_interface, "get_signing_serializer", None)
+    if get_signing_serializer is None:
+        raise RuntimeError(
+            "session= needs a session interface that signs cookies as Flask's does; pass cookies= or flask_client="
+        )
+    serializer = get_signing_serializer(app)
     if serializer is None:
         raise RuntimeError("the app has no SECRET_KEY: Flask cannot sign a session for the test client")
     return serializer.dumps(dict(values))

@@ -25,11 +25,11 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 OriginCheck = Callable[[str | None], bool]
-AllowedOrigins = Union[str, Sequence[str], OriginCheck]
+AllowedOrigins = str | Sequence[str] | OriginCheck
 
 #: Sec-Fetch-Site values of a request no other page made.
 _OWN_FETCH_SITES = ("same-origin", "none")

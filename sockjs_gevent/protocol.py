@@ -26,7 +26,7 @@ _raw_decode = json.JSONDecoder().raw_decode
 
 
 def _escape_char(match: re.Match) -> str:
-    return "\\u%04x" % ord(match.group())
+    return f"\\u{ord(match.group()):04x}"
 
 
 def quote(message: str) -> str:
@@ -44,7 +44,7 @@ def message_frame(quoted: Iterable[str]) -> str:
 
 def close_frame(code: int, reason: str) -> str:
     """Build a ``c[code,"reason"]`` frame."""
-    return "c[%d,%s]" % (code, quote(reason))
+    return f"c[{code:d},{quote(reason)}]"
 
 
 class PayloadError(ValueError):

@@ -1,4 +1,4 @@
-"""One hand-off message: a client connection's descriptor, the listener it came in on, its peer, and the bytes read from it.
+"""One hand-off message: a client connection's descriptor, its listener, its peer, and the bytes read from it.
 
 Sent over an ``AF_UNIX`` ``SOCK_SEQPACKET`` connection between two workers
 of one machine: each message arrives whole (or not at all), with the

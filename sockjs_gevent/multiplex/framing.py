@@ -96,12 +96,12 @@ def wire_name(name: str) -> str:
             continue
         code = ord(char)
         if code < 0x100:
-            out.append("%%%02X" % code)
+            out.append(f"%{code:02X}")
         elif code < 0x10000:
-            out.append("%%u%04X" % code)
+            out.append(f"%u{code:04X}")
         else:  # JavaScript strings are UTF-16: a surrogate pair, escaped unit by unit
             code -= 0x10000
-            out.append("%%u%04X%%u%04X" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+            out.append(f"%u{0xD800 + (code >> 10):04X}%u{0xDC00 + (code & 0x3FF):04X}")
     return "".join(out)
 
 

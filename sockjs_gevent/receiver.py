@@ -15,8 +15,8 @@ from .http.lent import LentSocket
 from .peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
 from .responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 from .session import ANOTHER_CONNECTION, EventReceiver, Session
-from .streamlink import StreamLink
 from .transports.base import CallbackError
+from .transports.lentstream import StreamLink
 from .waiting import wait_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -124,7 +124,7 @@ def _lender(environ: Environ) -> Callable[[], LentSocket | None] | None:
 def _lend_and_stream(
     session, receiver, transport, callback, options, environ, start_response, headers, lend
 ) -> Iterable[bytes]:
-    """A streaming answer whose frames are written from the event loop (``streamlink``).
+    """A streaming answer whose frames are written from the event loop (``transports.lentstream``).
 
     The head and the prelude go out from this greenlet, in one send; then
     the socket is borrowed and this greenlet ends. If the server cannot

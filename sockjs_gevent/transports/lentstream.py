@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
-from .http.lent import LentSocket
-from .peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
-from .session import CallbackReceiver, Session
-from .transports.heartbeats import wheel
-from .websocket.writers import SocketWriter
+from .. import protocol
+from ..http.lent import LentSocket
+from ..peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
+from ..session import CallbackReceiver, Session
+from ..websocket.writers import SocketWriter
+from .heartbeats import wheel
 
 #: The chunk that ends a chunked body.
 LAST_CHUNK = b"0\r\n\r\n"

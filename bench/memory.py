@@ -53,7 +53,7 @@ GROUPS = [
     ),
     (
         "HTTP server (request, environ, handler)",
-        ("sockjs_gevent/http/", "sockjs_gevent/server.py", "pywsgi.py", "sockjs_gevent/httpheaders.py"),
+        ("sockjs_gevent/http/", "sockjs_gevent/server.py", "pywsgi.py", "sockjs_gevent/pywsgi/"),
     ),
     ("sockjs_gevent: other", ("sockjs_gevent/",)),
     ("websockets engine", ("websockets/",)),

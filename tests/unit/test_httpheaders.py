@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from sockjs_gevent.httpheaders import HEAD_TOO_LARGE, MAX_HEAD, MAX_HEADERS, Headers
+from sockjs_gevent.pywsgi._headers import HEAD_TOO_LARGE, MAX_HEAD, MAX_HEADERS, Headers
 
 
 def read(raw: bytes) -> Headers:

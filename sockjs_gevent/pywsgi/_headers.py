@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Protocol
 
 MAX_LINE = 16 * 1024  # one line may take the whole head
 #: The whole header block, as Node's default (--max-http-header-size).
@@ -33,6 +33,12 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: Control characters other than tab may not appear in a field value.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]+")
+
+
+class _LineReader(Protocol):
+    """What ``Headers.read`` needs of the connection's stream."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 class Headers:
@@ -52,7 +58,7 @@ class Headers:
         return 431 if self.status == HEAD_TOO_LARGE else 400
 
     @classmethod
-    def read(cls, rfile: BinaryIO, *_: object) -> Headers:
+    def read(cls, rfile: _LineReader, *_: object) -> Headers:
         """Read header lines up to the empty line that ends them."""
         headers = cls()
         items = headers._items

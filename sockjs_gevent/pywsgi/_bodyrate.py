@@ -20,10 +20,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent.pywsgi import Input
+
+if TYPE_CHECKING:
+
+    class _PywsgiInput(Input):
+        """pywsgi's ``Input`` with what gevent has and its stubs leave out."""
+
+        _chunked_input_error: bool
+
+else:
+    _PywsgiInput = Input
 
 
 class BodyTooSlow(TimeoutError):
@@ -58,7 +68,7 @@ class MinRateInput:
         return self._timed(self._input.readline, size)
 
     def readlines(self, hint: int | None = None) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         while True:
             line = self.readline()
             if not line:
@@ -73,7 +83,7 @@ class MinRateInput:
             yield line
 
 
-class BoundedDrainInput(Input):  # type: ignore[misc]
+class BoundedDrainInput(_PywsgiInput):
     """pywsgi's ``Input`` whose ``_discard`` (after the answer) reads at most ``max_drain`` bytes within ``timeout`` s.
 
     ``drained`` is then True if the body was read to its end (the
@@ -82,6 +92,10 @@ class BoundedDrainInput(Input):  # type: ignore[misc]
     """
 
     __slots__ = ("max_drain", "timeout", "drained", "deadline")
+    max_drain: int
+    timeout: float
+    drained: bool
+    deadline: float | None
 
     @classmethod
     def replacing(cls, stream: Input, max_drain: int, timeout: float) -> BoundedDrainInput:

@@ -27,10 +27,18 @@ from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
 from ..sockettaker import LendingSocketTaker
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
-from .input import EMPTY_BODY, BodyError, BodyTimeout, BodyTooLarge, ClientDisconnected, MalformedBody, RequestBody
+from .input import (
+    EMPTY_BODY,
+    BodyError,
+    BodyTimeout,
+    ClientDisconnected,
+    MalformedBody,
+    RequestBody,
+    RequestBodyTooLarge,
+)
 from .lent import LentSocket
 from .response import CHUNKED, UNTIL_CLOSE, Response, error_response, iterate
-from .sockio import Closed, PlainIO, Timeout, TlsIO
+from .sockio import Closed, DeadlinePassed, PlainIO, TlsIO
 
 if TYPE_CHECKING:
     from .server import HttpServer
@@ -55,7 +63,7 @@ _TE = "HTTP_TRANSFER_ENCODING"
 _CONNECTION = "HTTP_CONNECTION"
 _EXPECT = "HTTP_EXPECT"
 _COOKIE = "HTTP_COOKIE"
-# Bits of Connection._flags: which of those headers the head had.
+# Bits of HttpConnection._flags: which of those headers the head had.
 _HOST_SEEN, _TE_SEEN, _CONNECTION_SEEN, _EXPECT_SEEN, _LENGTH_SEEN = 1, 2, 4, 8, 16
 _FLAGS = {
     _HOST: _HOST_SEEN,
@@ -66,7 +74,7 @@ _FLAGS = {
 }
 
 
-class Refused(Exception):
+class RequestRefused(Exception):
     """A request the server answers itself (``code``) without calling the app."""
 
     def __init__(self, code: int, message: str) -> None:
@@ -103,7 +111,7 @@ class Request:
         self.raw: bytes | None = None
 
 
-class Connection:
+class HttpConnection:
     """Serves the requests of one client connection, in its own greenlet."""
 
     __slots__ = (
@@ -172,7 +180,7 @@ class Connection:
         self._in_head = False
         self._head_deadline: float | None = None
         self._body: RequestBody | None = None
-        self._refused: Refused | None = None
+        self._refused: RequestRefused | None = None
         self._stop_reading = False
         self._upgrade_body: RequestBody | None = None
         self._taken = False
@@ -206,7 +214,7 @@ class Connection:
                     # greenlet have a turn first, so a client pipelining
                     # thousands cannot make everyone else wait for all of them.
                     sleep(0)
-        except Timeout:
+        except DeadlinePassed:
             log.debug("connection from %s timed out", self.template.get("REMOTE_ADDR"))
         except (Closed, ConnectionError):
             log.debug("connection from %s lost", self.template.get("REMOTE_ADDR"))
@@ -257,7 +265,7 @@ class Connection:
                     self._head_deadline = io.now() + config.header_timeout
                 try:
                     data = io.recv(self._head_deadline, after_answer)
-                except Timeout:
+                except DeadlinePassed:
                     log.debug("request head from %s not complete in time", self.template["REMOTE_ADDR"])
                     return None
             else:
@@ -268,7 +276,7 @@ class Connection:
                         data = io.recv_idle(config.keepalive_timeout)
                     else:  # (bytes came, but no request yet: the same deadline goes on)
                         data = io.recv(idle_deadline)
-                except Timeout:
+                except DeadlinePassed:
                     return None  # idle keep-alive connection: close quietly
                 finally:
                     idle.discard(self)
@@ -299,11 +307,11 @@ class Connection:
             self._stop_reading = True
             refused = self._refused
             if refused is None:
-                refused = self._refused = Refused(400, _parser_message(exc))
+                refused = self._refused = RequestRefused(400, _parser_message(exc))
             body = self._body
             if body is not None and not body.complete:
                 # the body being received is broken: its reader learns why
-                body.error = (BodyTooLarge if refused.code == 413 else MalformedBody)(refused.message)
+                body.error = (RequestBodyTooLarge if refused.code == 413 else MalformedBody)(refused.message)
                 if self.request is not None and self.request.body is body:
                     self._refused = None  # answered through the app's failed read
             return
@@ -312,7 +320,9 @@ class Connection:
                 self._head_fed += len(data)
             if max(self._head_fed, self._head_size) > self.config.max_head_size:
                 self._stop_reading = True
-                self._refused = Refused(431, f"Request header block larger than {self.config.max_head_size} bytes.")
+                self._refused = RequestRefused(
+                    431, f"Request header block larger than {self.config.max_head_size} bytes."
+                )
 
     def _feed_split(self, data: bytes) -> None:
         """Hand-off mode: feed the parser no further than the end of one request head or body.
@@ -377,7 +387,7 @@ class Connection:
         """Run the app for one request and send its answer; True to keep the connection."""
         body = request.body
         if body.error is not None:
-            self._refuse(Refused(body.error.status, str(body.error)))
+            self._refuse(RequestRefused(body.error.status, str(body.error)))
             return False
         handoff = self.handoff
         if handoff is not None:
@@ -389,7 +399,7 @@ class Connection:
                     if self._hand_off(request, owner[0]):
                         return False
                     if owner[1] not in SENDING_TRANSPORTS:  # (a send to a gone session is 404 anywhere)
-                        self._refuse(Refused(503, "The worker holding this session did not answer; try again."))
+                        self._refuse(RequestRefused(503, "The worker holding this session did not answer; try again."))
                         return False
         self.request = request
         self._continue_sent = False
@@ -407,7 +417,7 @@ class Connection:
                 iterate(result, response)
         except BodyError as exc:
             return self._body_failed(exc)
-        except (Closed, Timeout, ConnectionError):
+        except (Closed, DeadlinePassed, ConnectionError):
             log.debug(
                 "client %s went away during %s %s",
                 environ.get("REMOTE_ADDR"),
@@ -454,7 +464,7 @@ class Connection:
             )
             return False
         if not self.response.head_sent and exc.status:
-            self._refuse(Refused(exc.status, str(exc)))
+            self._refuse(RequestRefused(exc.status, str(exc)))
         else:
             log.info("%s from %s: %s", type(exc).__name__, environ.get("REMOTE_ADDR"), exc)
         return False
@@ -488,7 +498,7 @@ class Connection:
         else:
             try:
                 data = io.recv(deadline)
-            except Timeout:
+            except DeadlinePassed:
                 self._stop_reading = True
                 raise BodyTimeout("the request body did not arrive in time") from None
             if not data:
@@ -533,7 +543,7 @@ class Connection:
 
     # -- refusing --------------------------------------------------------------------
 
-    def _refuse(self, refused: Refused) -> None:
+    def _refuse(self, refused: RequestRefused) -> None:
         """Answer a request the server will not give the app, and close."""
         log.info(
             "%d %s from %s: %s",
@@ -548,7 +558,7 @@ class Connection:
         io = self.io
         try:
             io.send(error_response(code, reason, message), self.config.write_timeout)
-        except (Closed, Timeout):
+        except (Closed, DeadlinePassed):
             return
         self._linger()
 
@@ -564,7 +574,7 @@ class Connection:
         try:
             while io.recv(deadline):
                 pass
-        except Timeout:
+        except DeadlinePassed:
             return
 
     # -- handing the socket over -----------------------------------------------------
@@ -624,7 +634,7 @@ class Connection:
         url = self._url + piece if self._url else piece
         self._url = url
         if len(url) > self.config.max_url_size:
-            self._refused = Refused(414, f"Request target longer than {self.config.max_url_size} bytes.")
+            self._refused = RequestRefused(414, f"Request target longer than {self.config.max_url_size} bytes.")
             raise _Abort()
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -632,14 +642,14 @@ class Connection:
         size = self._head_size = self._head_size + len(name) + len(value) + 4
         config = self.config
         if count > config.max_headers:
-            self._refused = Refused(431, f"More than {config.max_headers} request headers.")
+            self._refused = RequestRefused(431, f"More than {config.max_headers} request headers.")
             raise _Abort()
         if size > config.max_head_size:
-            self._refused = Refused(431, f"Request header block larger than {config.max_head_size} bytes.")
+            self._refused = RequestRefused(431, f"Request header block larger than {config.max_head_size} bytes.")
             raise _Abort()
         max_field = config.max_field_size
         if max_field is not None and len(name) + len(value) + 2 > max_field:
-            self._refused = Refused(431, f"A request header line longer than {max_field} bytes.")
+            self._refused = RequestRefused(431, f"A request header line longer than {max_field} bytes.")
             raise _Abort()
         key = header_key(name)
         if key is None:
@@ -656,7 +666,7 @@ class Connection:
             if flag:
                 self._flags |= flag
         elif key == _HOST:
-            self._refused = Refused(400, "More than one Host header.")
+            self._refused = RequestRefused(400, "More than one Host header.")
             raise _Abort()
         else:
             environ[key] = old + ("; " if key == _COOKIE else ", ") + text
@@ -678,10 +688,10 @@ class Connection:
             http11 = False
             environ["SERVER_PROTOCOL"] = "HTTP/1.0"
         else:
-            self._refused = Refused(505, f"HTTP/{version} is not supported; use HTTP/1.1.")
+            self._refused = RequestRefused(505, f"HTTP/{version} is not supported; use HTTP/1.1.")
             raise _Abort()
         if self._head_size + len(url) > self.config.max_head_size:
-            self._refused = Refused(431, f"Request header block larger than {self.config.max_head_size} bytes.")
+            self._refused = RequestRefused(431, f"Request header block larger than {self.config.max_head_size} bytes.")
             raise _Abort()
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or method_name(raw_method)
@@ -698,15 +708,15 @@ class Connection:
         has_body = False
         if flags != _HOST_SEEN:
             if http11 and not flags & _HOST_SEEN:
-                self._refused = Refused(400, "HTTP/1.1 requests need a Host header.")
+                self._refused = RequestRefused(400, "HTTP/1.1 requests need a Host header.")
                 raise _Abort()
             if flags & _TE_SEEN:
                 te = environ[_TE]
                 if te.lower() != "chunked":
-                    self._refused = Refused(400, f"Transfer-Encoding {te!r} is not supported (only 'chunked').")
+                    self._refused = RequestRefused(400, f"Transfer-Encoding {te!r} is not supported (only 'chunked').")
                     raise _Abort()
                 if not http11:
-                    self._refused = Refused(400, "Transfer-Encoding is not allowed in HTTP/1.0.")
+                    self._refused = RequestRefused(400, "Transfer-Encoding is not allowed in HTTP/1.0.")
                     raise _Abort()
                 has_body = True
             if flags & _CONNECTION_SEEN:
@@ -718,20 +728,20 @@ class Connection:
             if flags & _EXPECT_SEEN:
                 expect = environ[_EXPECT]
                 if expect.lower() != "100-continue":
-                    self._refused = Refused(417, f"Expectation {expect!r} is not supported.")
+                    self._refused = RequestRefused(417, f"Expectation {expect!r} is not supported.")
                     raise _Abort()
                 expect_continue = http11
             if flags & _LENGTH_SEEN:
                 length = environ["CONTENT_LENGTH"] = environ["CONTENT_LENGTH"].strip()
                 max_body = self.config.max_body_size
                 if max_body is not None and int(length) > max_body:
-                    self._refused = Refused(413, f"Request body larger than {max_body} bytes.")
+                    self._refused = RequestRefused(413, f"Request body larger than {max_body} bytes.")
                     raise _Abort()
                 has_body = has_body or length != "0"
         upgrade = parser.should_upgrade()
         if upgrade:
             if not http11:
-                self._refused = Refused(400, "Protocol upgrades need HTTP/1.1.")
+                self._refused = RequestRefused(400, "Protocol upgrades need HTTP/1.1.")
                 raise _Abort()
             # A declined upgrade ends the connection: what follows its head
             # may already be the other protocol.
@@ -752,7 +762,7 @@ class Connection:
         body.feed(data)
         max_body = self.config.max_body_size
         if max_body is not None and body.received > max_body:
-            self._refused = Refused(413, f"Request body larger than {max_body} bytes.")
+            self._refused = RequestRefused(413, f"Request body larger than {max_body} bytes.")
             raise _Abort()
 
     def on_message_complete(self) -> None:

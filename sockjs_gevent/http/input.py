@@ -30,7 +30,7 @@ class BodyTimeout(BodyError):
     status = 408
 
 
-class BodyTooLarge(BodyError):
+class RequestBodyTooLarge(BodyError):
     """The body is larger than HttpConfig.max_body_size."""
 
     status = 413

@@ -16,7 +16,7 @@ from gevent.server import StreamServer
 from ..acceptguard import AcceptGuard
 from .accesslog import AccessLog, AccessLogTarget
 from .config import HttpConfig
-from .connection import Connection
+from .connection import HttpConnection
 from .environ import base_environ
 
 
@@ -78,7 +78,7 @@ class HttpServer(AcceptGuard, StreamServer):
         #: True once the server is shutting down: connections close after their answer.
         self.draining = False
         #: Connections waiting for a next request (closed at once on shutdown).
-        self.idle: set[Connection] = set()
+        self.idle: set[HttpConnection] = set()
         self.base_environ: dict[str, Any] = {}
         #: Several workers on one port: the ``sockjs_gevent.handoff.HandOff`` passing
         #: session requests to the worker that holds the session (None: one worker).
@@ -103,9 +103,9 @@ class HttpServer(AcceptGuard, StreamServer):
             sock = gevent_ssl.SSLSocket(
                 sock=sock, server_side=True, do_handshake_on_connect=False, _context=self.ssl_context
             )
-            Connection(self, sock, address, True).run()
+            HttpConnection(self, sock, address, True).run()
         else:
-            Connection(self, sock, address, False).run()
+            HttpConnection(self, sock, address, False).run()
 
     def resume(self, sock: _socket.socket, address: Any) -> None:
         """Serve the next requests of a connection that was lent (``LentSocket.give_back``), in a new greenlet."""
@@ -115,7 +115,7 @@ class HttpServer(AcceptGuard, StreamServer):
         wrapped = gevent_socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         # (Not through the server's spawn: a full pool would block, and this
         # runs in the event loop. The connection closes its socket itself.)
-        gevent.spawn(Connection(self, wrapped, address, False).run, True)
+        gevent.spawn(HttpConnection(self, wrapped, address, False).run, True)
 
     def adopt(self, sock: Any, address: Any, data: bytes) -> None:
         """Serve a connection another worker handed over, with the bytes it had read (its first request is ours)."""
@@ -123,7 +123,7 @@ class HttpServer(AcceptGuard, StreamServer):
             sock.close()
             return
         spawn = self._spawn or gevent.spawn  # a full pool makes the hand-off wait: backpressure to the sender
-        spawn(Connection(self, sock, address, False, data, True).run)
+        spawn(HttpConnection(self, sock, address, False, data, True).run)
 
     def close_idle_connections(self) -> None:
         """Close connections idle between requests; the others close after their current answer."""

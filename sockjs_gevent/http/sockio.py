@@ -26,7 +26,7 @@ _READY = object()
 _EXPIRED = object()
 
 
-class Timeout(OSError):
+class DeadlinePassed(OSError):
     """A deadline passed while waiting for the client."""
 
 
@@ -52,7 +52,7 @@ class PlainIO:
     # -- waiting ------------------------------------------------------------
 
     def _wait(self, events: int, deadline: float | None, rearm: Any = None) -> None:
-        """Block this greenlet until the socket is ready for ``events``; Timeout past ``deadline``.
+        """Block this greenlet until the socket is ready for ``events``; DeadlinePassed past ``deadline``.
 
         ``rearm``: a repeating timer to re-arm for this wait instead (no new timer per wait).
         """
@@ -73,7 +73,7 @@ class PlainIO:
         elif deadline is not None:
             delay = deadline - self._loop.now()
             if delay <= 0:
-                raise Timeout("deadline passed")
+                raise DeadlinePassed("deadline passed")
             timer = self._loop.timer(delay)
             timer.start(switch, _EXPIRED)
         watcher.start(switch, _READY)
@@ -87,7 +87,7 @@ class PlainIO:
             elif rearm is not None:
                 rearm.stop()
         if result is _EXPIRED:
-            raise Timeout("deadline passed")
+            raise DeadlinePassed("deadline passed")
 
     def now(self) -> float:
         return self._loop.now()
@@ -225,7 +225,7 @@ class TlsIO(PlainIO):
                 self._wait(_READ, deadline)
             except SSLWantWriteError:
                 self._wait(_WRITE, deadline)
-            except Timeout:
+            except DeadlinePassed:
                 raise
             except (SSLError, OSError, ValueError):
                 return b""
@@ -242,7 +242,7 @@ class TlsIO(PlainIO):
             except SSLWantReadError:
                 sent = 0
                 self._wait(_READ, None if deadline_after is None else self._loop.now() + deadline_after)
-            except Timeout:
+            except DeadlinePassed:
                 raise
             except (SSLError, OSError, ValueError) as exc:
                 raise Closed(str(exc)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 OPEN_FRAME = "o"
 HEARTBEAT_FRAME = "h"
@@ -25,7 +26,7 @@ json_text = _dumps
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-def _escape_char(match: re.Match) -> str:
+def _escape_char(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
@@ -105,7 +106,7 @@ def decode_websocket_message(text: str) -> list[str]:
     return _strings(decoded)
 
 
-def _strings(messages: list) -> list[str]:
+def _strings(messages: list[Any]) -> list[str]:
     for message in messages:
         if not isinstance(message, str):
             raise PayloadError(BROKEN_JSON)

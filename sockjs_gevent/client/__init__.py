@@ -75,7 +75,7 @@ def _tls_context(tls: bool, ssl_context: Any) -> Any:
     return ssl_context if tls else None
 
 
-def info(url: str, timeout: float = 10.0, ssl_context: Any = None) -> dict:
+def info(url: str, timeout: float = 10.0, ssl_context: Any = None) -> dict[str, Any]:
     """GET the service's /info (websocket support, cookie_needed, ...)."""
     host, port, prefix, tls, query = _split(url)
     http = HttpConnection(host, port, timeout, _tls_context(tls, ssl_context))

@@ -102,7 +102,7 @@ class ResponseInfo:
 
     __slots__ = ("status", "status_code", "headers", "sent", "response_length")
 
-    def __init__(self, code: int, headers: list, sent: int) -> None:
+    def __init__(self, code: int, headers: list[tuple[str, str]], sent: int) -> None:
         self.status = str(code)
         self.status_code = code
         self.headers = headers

@@ -186,7 +186,7 @@ class Worker(base.Worker):
                 return app(environ, start_response)
             environ[STARTED] = time.time()
 
-            def recording_start_response(status: str, headers: list, exc_info: Any = None) -> Any:
+            def recording_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 if close_always and not status.startswith("101"):
                     headers = [*headers, ("Connection", "close")]
                 environ[RESPONSE_HEADERS] = headers

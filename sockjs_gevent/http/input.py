@@ -9,7 +9,7 @@ request can watch it for a client that hung up (see ``peerwatch``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Protocol
 
 
 class BodyError(OSError):
@@ -42,6 +42,16 @@ class MalformedBody(BodyError):
     status = 400
 
 
+class BodySource(Protocol):
+    """Where a body's bytes come from: the connection (``HttpConnection``)."""
+
+    def pull(self, body: RequestBody) -> None:
+        """Read more of ``body`` from the socket; raises BodyError."""
+
+    def read_upgraded(self) -> bytes:
+        """After a 101: the next bytes of the new protocol (b"" when none will come)."""
+
+
 class RequestBody:
     """A request's ``wsgi.input``: ``read``, ``readline``, ``readlines``, iteration, ``peek``.
 
@@ -51,7 +61,7 @@ class RequestBody:
 
     __slots__ = ("_source", "_buf", "complete", "received", "error", "discard", "upgrade", "started")
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: BodySource | None) -> None:
         self._source = source  # the connection, until the request is over
         self._buf = bytearray()
         self.complete = False
@@ -75,7 +85,7 @@ class RequestBody:
         if data:
             self._buf += data
 
-    def discard_from(self, source: Any) -> None:
+    def discard_from(self, source: BodySource) -> None:
         """Drop what is buffered and all that comes; ``source`` reads the rest (draining for keep-alive)."""
         self.discard = True
         self._buf.clear()

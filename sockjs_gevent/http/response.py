@@ -142,7 +142,9 @@ class Response:
 
     # -- the WSGI callables ----------------------------------------------------
 
-    def start_response(self, status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
         if exc_info is not None:
             try:
                 if self.head_sent:

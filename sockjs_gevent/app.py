@@ -19,7 +19,6 @@ from .connection import Connection, ConnectionInfo, Refuse
 from .options import Options
 from .origins import OriginPolicy, open_to_every_page, request_origin
 from .reaper import Reaper
-from .receiver import receive
 from .responses import (
     HTML,
     JSON,
@@ -38,6 +37,7 @@ from .responses import (
 from .session import HANDLER_FAILED, OVER_BUDGET, SERVER_BUSY, Session, SessionRegistry
 from .stats import Stats
 from .transports import routes
+from .transports.receiving import receive
 from .transports.websocket import raw_websocket
 
 if TYPE_CHECKING:  # pragma: no cover

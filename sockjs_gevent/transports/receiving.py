@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from . import protocol
-from .http.lent import LentSocket
-from .peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
-from .responses import NO_CACHE, Environ, StartResponse, cors, error, respond
-from .session import ANOTHER_CONNECTION, EventReceiver, Session
-from .transports.base import CallbackError
-from .transports.lentstream import StreamLink
-from .waiting import wait_for
+from .. import protocol
+from ..http.lent import LentSocket
+from ..peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
+from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
+from ..session import ANOTHER_CONNECTION, EventReceiver, Session
+from ..waiting import wait_for
+from .base import CallbackError
+from .lentstream import StreamLink
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import SockJS
-    from .transports.base import ReceivingTransport
+    from ..app import SockJS
+    from .base import ReceivingTransport
 
 _GONE = object()  # what wait_frame's take returns when the client hung up
 

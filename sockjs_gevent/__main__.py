@@ -31,23 +31,28 @@ from typing import Any, NoReturn  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .app import SockJS  # noqa: E402
-from .argtypes import port_number  # noqa: E402
 from .callables import check_wsgi_app, looks_like_handler  # noqa: E402
 from .channels import wait_for_bus  # noqa: E402
-from .options import OptionsError, add_option_arguments, options_from_arguments  # noqa: E402
-from .router import Router  # noqa: E402
-from .server import (  # noqa: E402
-    LOG_FORMAT,
+from .cli import (  # noqa: E402
     CommandLineParser,
     UsageError,
+    add_option_arguments,
     add_server_arguments,
     check_server_arguments,
+    check_worker_arguments,
+    is_runner,
     log_level,
+    options_from_arguments,
+    port_number,
     ready_callback,
+    run_workers,
     serve_command,
     server_options,
 )
-from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready  # noqa: E402
+from .options import OptionsError  # noqa: E402
+from .router import Router  # noqa: E402
+from .server import LOG_FORMAT  # noqa: E402
+from .workers import announce_ready, runner_ready  # noqa: E402
 
 
 def load(target: str) -> Any:

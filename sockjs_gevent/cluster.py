@@ -28,8 +28,8 @@ import sys
 import time
 
 from . import __version__
-from .argtypes import port_number, positive_int
-from .server import LOG_FORMAT, CommandLineParser
+from .cli import CommandLineParser, port_number, positive_int
+from .server import LOG_FORMAT
 from .workers import Supervisor
 
 log = logging.getLogger("sockjs_gevent.cluster")

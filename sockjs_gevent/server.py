@@ -9,34 +9,30 @@ here too: they were defined here, and the docs name them from here.
 
 from __future__ import annotations
 
-import argparse
-import errno
 import logging
 import os
-import re
 import signal
-import socket
-import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import Any
 
 import gevent
 from gevent.pywsgi import WSGIServer
 
 from . import budget, gcfreeze
 from .app import close_all_sessions
-from .argtypes import buffered_bytes, byte_count, positive_seconds
 from .callables import check_wsgi_app
-from .http import ConfigError, HttpConfig, HttpServer
+from .http import HttpConfig, HttpServer
 from .http.accesslog import AccessLogTarget
 from .patching import check_patched
 from .pywsgi import SockJSHandler, SockJSWSGIServer, make_server
-from .workers import add_worker_arguments, worker_listener
 
 __all__ = [
+    "LOG_FORMAT",
+    "LOG_LEVELS",
     "SERVERS",
+    "WSGIApp",
     "SockJSHandler",
     "SockJSWSGIServer",
     "build_server",
@@ -330,168 +326,6 @@ def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "S
         gevent.killall(unfinished, block=True, timeout=1.0)
     for each in servers:  # (a shared pool: the first stop waits for every connection of the pool)
         each.stop(timeout=max(0.1, deadline - time.monotonic()))
-
-
-# --- the command lines (python -m sockjs_gevent, the test server, the cluster runner) ---------------------
-
-
-class UsageError(Exception):
-    """A mistake on a command line: printed as one line on stderr, exit status 2."""
-
-
-class CommandLineParser(argparse.ArgumentParser):
-    """argparse's parser, except that a mistake is one line ``PROG: error: MESSAGE`` and exit status 2.
-
-    (argparse prints the whole usage first, dozens of lines here; ``--help`` shows it.) A description
-    taken from a module docstring is shown as plain text (``plain_text``).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("description"):
-            kwargs["description"] = plain_text(kwargs["description"])
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def plain_text(docstring: str) -> str:
-    """A docstring for a terminal: reStructuredText's double backticks around code dropped."""
-    return re.sub(r"``(.+?)``", r"\1", docstring, flags=re.S)
-
-
-def log_level(text: str) -> str:
-    """An argparse type: a logging level name (any case), as logging knows it."""
-    if text.upper() not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
-    return text.upper()
-
-
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """The HTTP server options shared by this command and the test server."""
-    group = parser.add_argument_group("HTTP server")
-    group.add_argument(
-        "--server",
-        choices=SERVERS,
-        default="httptools",
-        help="httptools: sockjs_gevent's own HTTP/1.1 server (default); pywsgi: gevent's WSGIServer",
-    )
-    group.add_argument(
-        "--request-timeout",
-        type=positive_seconds,
-        default=30.0,
-        help="seconds a client may stall a request: head, body, writes, idle keep-alive (default 30)",
-    )
-    group.add_argument(
-        "--max-body-size",
-        type=byte_count,
-        default=None,
-        help="request bodies larger than this many bytes get 413 (httptools server only)",
-    )
-    group.add_argument("--certfile", help="PEM certificate chain: serve HTTPS")
-    group.add_argument("--keyfile", help="PEM private key of --certfile (if not inside it)")
-    group.add_argument(
-        "--access-log",
-        nargs="?",
-        const="-",
-        default=None,
-        metavar="PATH",
-        help="one combined-format line per request, to PATH or (without PATH) to stderr",
-    )
-    group.add_argument(
-        "--max-buffered-bytes",
-        type=buffered_bytes,
-        default=None,
-        metavar="BYTES",
-        help="client data the process may hold in all inboxes and outboxes together; past it sends get "
-        "503, websockets pause, new sessions 1013 (default 512 MiB, or $SOCKJS_GEVENT_MAX_BUFFERED_BYTES)",
-    )
-    add_worker_arguments(parser)
-
-
-def check_server_arguments(args: argparse.Namespace) -> None:
-    """UsageError for server options that cannot work: --keyfile alone, TLS files that do not load.
-
-    The files are loaded here, before anything listens: gevent's pywsgi
-    would only load them per connection, failing every handshake.
-    """
-    if args.keyfile and not args.certfile:
-        raise UsageError("--keyfile needs --certfile")
-    if args.certfile:
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.certfile, args.keyfile)
-        except ssl.SSLError as exc:
-            files = " and ".join(f for f in (args.certfile, args.keyfile) if f)
-            raise UsageError(
-                f"--certfile: {files} is not a PEM certificate chain with its private key ({exc.reason or exc})"
-            ) from None
-        except OSError as exc:
-            raise UsageError(
-                f"--certfile: cannot read {args.certfile}{' or ' + args.keyfile if args.keyfile else ''}: "
-                f"{exc.strerror or exc}"
-            ) from None
-
-
-def server_options(args: argparse.Namespace) -> dict[str, Any]:
-    """serve() keywords from the arguments add_server_arguments() added (UsageError for ones that cannot work)."""
-    check_server_arguments(args)
-    options: dict[str, Any] = {"server": args.server, "request_timeout": args.request_timeout}
-    if args.max_body_size is not None:
-        options["max_body_size"] = args.max_body_size
-    if args.certfile:
-        options["certfile"] = args.certfile
-        options["keyfile"] = args.keyfile
-    if args.access_log is not None:
-        options["access_log"] = args.access_log
-    if args.max_buffered_bytes is not None:
-        options["max_buffered_bytes"] = args.max_buffered_bytes
-    options.update(worker_listener(args))
-    return options
-
-
-def listen_failure(exc: BaseException, host: str, port: int) -> str:
-    """One line for an error that kept a server from listening on ``host:port`` (bind, name, file)."""
-    if isinstance(exc, socket.gaierror):
-        why = re.sub(r": \(.*\)$", "", str(exc.strerror))  # (gevent appends the address)
-        return f"cannot listen on {host}:{port}: no such host or address ({why})"
-    if isinstance(exc, OSError) and exc.filename is not None:  # a file the server opens (an access log)
-        return f"cannot open {exc.filename}: {exc.strerror}"
-    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
-        return f"cannot listen on {host}:{port}: the address is in use (another server?); pick --port"
-    why = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
-    return f"cannot listen on {host}:{port}: {why}"
-
-
-def serve_command(app: WSGIApp, host: str, port: int, **kwargs: Any) -> None:
-    """``serve()`` for a command line: what keeps it from starting (an address that cannot be bound or
-    does not resolve, a file it cannot open, a bad limit) is a UsageError of one line.
-
-    Once the server listens (its ``ready`` callback ran), errors propagate as they are.
-    """
-    ready = kwargs.pop("ready", None) or print_ready
-    listening = []
-
-    def on_ready(server: Any) -> None:
-        listening.append(server)
-        ready(server)
-
-    try:
-        serve(app, host, port, ready=on_ready, **kwargs)
-    except ConfigError as exc:
-        if listening:
-            raise
-        raise UsageError(str(exc)) from None
-    except (OSError, OverflowError) as exc:
-        if listening:
-            raise
-        raise UsageError(listen_failure(exc, host, port)) from None
-
-
-def ready_callback(args: argparse.Namespace) -> Callable[[Any], None]:
-    """``print_ready``, except in a worker of ``--workers`` (the runner prints the one ready line)."""
-    if getattr(args, "listen_fd", None) is not None:
-        return lambda server: log.info("worker %d serving", os.getpid())
-    return print_ready
 
 
 def print_ready(server: Any) -> None:

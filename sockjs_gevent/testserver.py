@@ -30,23 +30,27 @@ import gevent
 from gevent.event import Event
 
 from . import Connection, Router, SockJS, __version__, channels
-from .argtypes import port_number, positive_int
-from .compression import Compression
-from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
-from .options import DEFAULT_SOCKJS_URL, OptionsError
-from .responses import not_found
-from .server import (
-    LOG_FORMAT,
+from .cli import (
     CommandLineParser,
     UsageError,
     add_server_arguments,
     check_server_arguments,
+    check_worker_arguments,
+    is_runner,
+    port_number,
+    positive_int,
     ready_callback,
+    run_workers,
     serve_command,
     server_options,
 )
+from .compression import Compression
+from .multiplex import DEFAULT_MAX_STREAMS, Multiplexer, Stream
+from .options import DEFAULT_SOCKJS_URL, OptionsError
+from .responses import not_found
+from .server import LOG_FORMAT
 from .stats import stats_app
-from .workers import announce_ready, check_worker_arguments, is_runner, run_workers, runner_ready
+from .workers import announce_ready, runner_ready
 
 
 def echo(conn: Connection) -> None:

@@ -26,8 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .argtypes import positive_int
-from .handoff import DIRECTORY_ENV, SLOTS_ENV, SlotError, Slots, default_directory, from_environment
+from .handoff import DIRECTORY_ENV, SLOTS_ENV, Slots, default_directory, from_environment
 
 log = logging.getLogger("sockjs_gevent.workers")
 
@@ -36,35 +35,6 @@ READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 #: Exit status of a worker that could not start as configured (the CLIs' usage errors).
 USAGE_ERROR = 2
-
-
-def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("workers")
-    group.add_argument(
-        "--workers",
-        type=positive_int,
-        default=1,
-        help="worker processes sharing the port; a session's requests reach its worker (default 1)",
-    )
-    group.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
-    group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see announce_ready
-
-
-def is_runner(args: argparse.Namespace) -> bool:
-    """Whether this process should run workers rather than serve itself."""
-    return args.workers > 1 and args.listen_fd is None
-
-
-def check_worker_arguments(args: argparse.Namespace) -> str | None:
-    """What is wrong with --workers beside the other options (one line), or None."""
-    if args.workers > 1 and getattr(args, "server", "httptools") != "httptools":
-        return "--workers needs the httptools server (hand-off between workers is built into it)"
-    if args.workers > 1 and (getattr(args, "certfile", None) or getattr(args, "keyfile", None)):
-        return (
-            "--workers with --certfile cannot work: a TLS connection cannot move to another worker; "
-            "terminate TLS in front (nginx) or run one worker"
-        )
-    return None
 
 
 def worker_listener(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,31 +241,6 @@ class Runner(Supervisor):
         if not self.stopping:
             log.error("workers not ready after %.0f s", READY_TIMEOUT)
         return False
-
-
-def run_workers(module: str, argv: Sequence[str], args: argparse.Namespace, ready: Any = None) -> int:
-    """Bind ``args.host:args.port`` and run ``args.workers`` of ``python -m module ARGV`` on it; the exit status.
-
-    What keeps it from starting (the address, the slot directory) raises
-    ``server.UsageError`` with one line, as the one-process server does.
-    """
-    from .server import UsageError, listen_failure  # (server imports this module)
-
-    listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((args.host, args.port))
-        listener.listen(getattr(args, "backlog", None) or 1024)
-    except (OSError, OverflowError) as exc:
-        listener.close()
-        raise UsageError(listen_failure(exc, args.host, args.port)) from None
-    listener.set_inheritable(True)
-    try:
-        runner = Runner([sys.executable, "-m", module, *argv], args.workers, listener)
-    except SlotError as exc:
-        listener.close()
-        raise UsageError(f"hand-off slots: {exc}") from None
-    return runner.run(ready)
 
 
 def runner_ready(runner: Runner) -> None:

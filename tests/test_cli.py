@@ -195,7 +195,8 @@ def test_every_service_flag_says_what_it_is_and_its_default():
     import argparse
     from dataclasses import fields
 
-    from sockjs_gevent.options import Options, add_option_arguments
+    from sockjs_gevent.cli import add_option_arguments
+    from sockjs_gevent.options import Options
 
     command = argparse.ArgumentParser()
     add_option_arguments(command)

@@ -1,6 +1,6 @@
 """Fixtures that run a folder's tests against every way of serving: sockjs_gevent's httptools server, gevent's pywsgi, and three workers on one port (the project's runner, and gunicorn).
 
-A folder's conftest.py imports them (``from both_servers import *``); they
+A folder's conftest.py imports them (``from tests.both_servers import *``); they
 override the ``server`` and ``server_factory`` fixtures of tests/conftest.py
 there, so every test that uses either runs once per kind:
 
@@ -19,7 +19,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from serverproc import RunningServer, start_gunicorn_testserver, start_testserver
+
+from testkit.serverproc import RunningServer, start_gunicorn_testserver, start_testserver
 
 __all__ = ["server_kind", "server", "server_factory", "one_process", "KINDS", "start"]
 

@@ -1,6 +1,6 @@
 """Shared fixtures: the conformance test server, started once per session.
 
-The process helpers live in tests/serverproc.py.
+The process helpers live in testkit/serverproc.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from serverproc import RunningServer, start_server, start_testserver  # noqa: F401 (re-exported for old imports)
+
+from testkit.serverproc import RunningServer, start_testserver
 
 
 @pytest.fixture(scope="session")

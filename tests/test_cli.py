@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from serverproc import ROOT, start_server
 from websockets.sync.client import connect
+
+from testkit.serverproc import ROOT, start_server
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -105,7 +106,7 @@ def test_service_options_on_the_command_line_reach_the_service():
         ]
     )
     try:
-        from serverproc import http
+        from testkit.rawhttp import http
 
         status, body, _ = http(server, "GET", "/echo/info")
         assert b'"websocket":false' in body

@@ -14,9 +14,9 @@ import sys
 import time
 
 import pytest
-from serverproc import ROOT
 
 from sockjs_gevent.workers import Supervisor
+from testkit.serverproc import ROOT
 
 MAIN = "sockjs_gevent"
 TESTSERVER = "sockjs_gevent.testserver"

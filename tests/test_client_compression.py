@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from serverproc import RunningServer, http, start_testserver
 
 from sockjs_gevent import Compression, OptionsError
 from sockjs_gevent.client import connect
+from testkit.rawhttp import http
+from testkit.serverproc import RunningServer, start_testserver
 
 AWKWARD = ["plain", "\u2028\u2029", "\x00\x1f", "\ufff0\uffff", '"quotes" \\ back', "emoji 😀", "</script>"]
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import gevent
 import pytest
-from serverproc import ROOT, start_server
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import (
@@ -30,6 +29,7 @@ from sockjs_gevent.client import (
 from sockjs_gevent.multiplex import Multiplexer
 from sockjs_gevent.multiplex.testing import MultiplexClient
 from sockjs_gevent.server import build_server
+from testkit.serverproc import ROOT, start_server
 
 #: websocket and the two HTTP ways of receiving (xhr_send carries what the client sends).
 TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling"]

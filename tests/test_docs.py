@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from serverproc import ROOT, start_testserver
 
 from sockjs_gevent.testing import HandlerClient
+from testkit.serverproc import ROOT, start_testserver
 
 PAGES = [
     "README.md",

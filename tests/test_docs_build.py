@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from serverproc import ROOT
+
+from testkit.serverproc import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,12 @@ import urllib.request
 
 import gevent
 import pytest
-from serverproc import http, poll_until
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import ConnectError, connect
 from sockjs_gevent.testing import HandlerClient
+from testkit.rawhttp import http
+from testkit.serverproc import poll_until
 
 
 def post(server, path, body=b""):

@@ -5,11 +5,11 @@ import socket
 import time
 
 import pytest
-from serverproc import http
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from sockjs_gevent.client import connect
+from testkit.rawhttp import http
 
 
 def post(server, path, body=b""):

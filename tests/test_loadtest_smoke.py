@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serverproc import ROOT, RunningServer
+from testkit.serverproc import ROOT, RunningServer
 
 TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling"]
 KINDS = ["connect", "echo rtt", "broadcast"]

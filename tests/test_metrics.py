@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from serverproc import ROOT, poll_until
 
 from sockjs_gevent.client import connect
+from testkit.serverproc import ROOT, poll_until
 
 TRANSPORTS = ("websocket", "xhr-streaming", "eventsource", "htmlfile", "xhr-polling", "jsonp-polling", "raw-websocket")
 

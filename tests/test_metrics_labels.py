@@ -13,8 +13,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client.parser import text_string_to_metric_families
-from serverproc import poll_until
 from websockets.sync.client import connect
+
+from testkit.serverproc import poll_until
 
 #: 1,000 codes over both application ranges: 3000, 3002, ... 4998.
 CODES = range(3000, 5000, 2)

@@ -5,7 +5,8 @@ import os
 import socket
 
 import pytest
-from serverproc import http
+
+from testkit.rawhttp import http
 
 ALLOWED = "http://allowed.example"
 EVIL = "http://evil.example"

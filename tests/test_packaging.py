@@ -17,7 +17,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from serverproc import ROOT
+from testkit.serverproc import ROOT
 
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",

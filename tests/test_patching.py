@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from serverproc import ROOT
+
+from testkit.serverproc import ROOT
 
 PROGRAM = """
 import signal, threading, os

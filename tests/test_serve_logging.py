@@ -14,8 +14,9 @@ import sys
 import types
 
 import pytest
-from serverproc import READY, ROOT, START_TIMEOUT, Output
 from websockets.sync.client import connect
+
+from testkit.serverproc import READY, ROOT, START_TIMEOUT, Output
 
 PROGRAM = """
 from gevent import monkey; monkey.patch_all()

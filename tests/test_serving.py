@@ -3,9 +3,11 @@
 import json
 
 import pytest
-from serverproc import http, poll_until, start_server, start_testserver
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from testkit.rawhttp import http
+from testkit.serverproc import poll_until, start_server, start_testserver
 
 
 def get(server, path, method="GET", body=None):

@@ -2,9 +2,8 @@
 
 import signal
 
-from serverproc import start_testserver
-
 from sockjs_gevent.client import connect
+from testkit.serverproc import start_testserver
 
 
 def test_sigterm_closes_every_session_and_exits_cleanly():

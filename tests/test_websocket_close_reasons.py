@@ -11,8 +11,6 @@ and on both HTTP servers (in process: the handler reports to the test).
 
 from __future__ import annotations
 
-import base64
-import os
 import struct
 from collections.abc import Iterator
 
@@ -23,6 +21,7 @@ from gevent.queue import Queue
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import connect
 from sockjs_gevent.server import SERVERS, build_server
+from testkit.wsframe import CLOSE, encode, new_key, upgrade_request
 
 TIMEOUT = 5.0
 PATHS = {"raw": "/x/websocket", "sockjs": "/x/000/abcdef/websocket"}
@@ -44,27 +43,17 @@ def served(request) -> Iterator[tuple[int, Queue]]:
     server.stop(timeout=1.0)
 
 
-def close_frame(payload: bytes) -> bytes:
-    """A masked client Close frame carrying ``payload`` (a code and reason, or nothing)."""
-    mask = os.urandom(4)
-    return struct.pack("!BB", 0x88, 0x80 | len(payload)) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 def close_by_hand(port: int, path: str, payload: bytes) -> None:
     """Open a websocket at ``path``, send one Close frame, read until the server's Close frame, hang up."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
+    sock.sendall(upgrade_request(path, key=new_key()))
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(4096)
         assert chunk, data
         data += chunk
     assert data.startswith(b"HTTP/1.1 101 "), data
-    sock.sendall(close_frame(payload))
+    sock.sendall(encode(payload, CLOSE))  # a masked client Close frame
     data = data.partition(b"\r\n\r\n")[2]
     while b"\x88" not in data:  # the server's Close frame (after the "o" frame on the SockJS path)
         chunk = sock.recv(4096)

@@ -17,18 +17,14 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 
 import gevent
-from serverproc import poll_until
 
-from sockjs_gevent.client.http import HttpConnection, HttpError
+from sockjs_gevent.client.http import HttpClient, HttpError
+from testkit.serverproc import ROOT, poll_until, spawn, stop_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAPROXY_CFG = os.path.join(ROOT, "examples", "haproxy.cfg")
 WORKER_NAMES = ("w1", "w2", "w3")
 START_TIMEOUT = 20.0
@@ -52,60 +48,33 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
 
 
 class Proc:
-    """A subprocess whose merged output is collected line by line and can be waited on."""
+    """A subprocess (testkit.serverproc.spawn) whose merged output can be waited on while greenlets run."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         self.name = name
-        full_env = dict(os.environ)
-        full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
-        full_env["PYTHONUNBUFFERED"] = "1"
-        full_env.update(env or {})
-        self.process = subprocess.Popen(
-            args, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        threading.Thread(target=self._pump, daemon=True, name=f"pump-{name}").start()
+        self.process, self.out = spawn(args, env)
 
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
+    @property
+    def lines(self) -> list[str]:
+        return self.out.lines
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = START_TIMEOUT, start: int = 0) -> re.Match[str]:
-        """The first output line from index ``start`` on matching ``pattern``; waits for it.
+        """The first match of ``pattern`` in the output from line ``start`` on; waits for it.
 
         The wait runs in gevent's thread pool, so greenlets (the tests'
         client sessions) keep running meanwhile.
         """
-        return gevent.get_hub().threadpool.apply(self._wait_for, (pattern, timeout, start))
-
-    def _wait_for(self, pattern: re.Pattern[str] | str, timeout: float, start: int) -> re.Match[str]:
-        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
-        deadline = time.monotonic() + timeout
-        index = start
-        with self._changed:
-            while True:
-                while index < len(self.lines):
-                    match = regex.search(self.lines[index])
-                    index += 1
-                    if match:
-                        return match
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (not self.alive and index >= len(self.lines)):
-                    raise AssertionError(f"{self.name}: no line matching {regex.pattern!r}; output:\n{self.log()}")
-                self._changed.wait(min(remaining, 0.5))
+        try:
+            return gevent.get_hub().threadpool.apply(self.out.wait_for, (pattern, timeout, start))
+        except AssertionError as exc:
+            raise AssertionError(f"{self.name}: {exc}") from None
 
     def log(self) -> str:
-        return "".join(self.lines)
+        return self.out.text()
 
     def kill(self) -> None:
         """SIGKILL, and reap."""
@@ -115,13 +84,7 @@ class Proc:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM; SIGKILL if it lingers."""
-        if self.alive:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout)
 
 
 class RedisServer:
@@ -203,7 +166,7 @@ class Worker:
 
 def http_get(host: str, port: int, path: str) -> tuple[int, bytes, str | None]:
     """(status, body, X-Served-By) of one GET on a fresh connection."""
-    http = HttpConnection(host, port, timeout=5.0)
+    http = HttpClient(host, port, timeout=5.0)
     try:
         response = http.request("GET", path)
         return response.status, http.read_body(), response.header("X-Served-By")
@@ -271,7 +234,7 @@ class Cluster:
         """
         key = (prefix, server_id)
         if key not in self._placement:
-            http = HttpConnection("127.0.0.1", self.port, timeout=5.0)
+            http = HttpClient("127.0.0.1", self.port, timeout=5.0)
             try:
                 response = http.request("POST", f"{prefix}/{server_id}/probe/xhr_send", body=b"[]")
                 http.read_body()

@@ -11,15 +11,11 @@ traceback or an ERROR in any worker's log fails it.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from clusterproc import Cluster, start_cluster  # noqa: E402
+from tests.cluster.clusterproc import Cluster, start_cluster
 
 
 def _run(backend: str) -> Iterator[Cluster]:

@@ -19,11 +19,11 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from sockjs_gevent.client import ClientConnection, ConnectError, connect
-from sockjs_gevent.client.http import HttpConnection, HttpError
+from sockjs_gevent.client.http import HttpClient, HttpError
 from sockjs_gevent.client.transports import Transport
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clusterproc import Cluster
+    from tests.cluster.clusterproc import Cluster
 
 TRANSPORTS = ("websocket", "xhr-streaming", "xhr-polling", "jsonp-polling")
 #: What the server's /stats calls each client transport: the same names.
@@ -37,8 +37,8 @@ class JsonpPollingTransport(Transport):
     name = "jsonp-polling"
 
     def start(self) -> None:
-        self.http = HttpConnection(self.host, self.port, self.timeout)
-        self.send_http = HttpConnection(self.host, self.port, self.timeout)
+        self.http = HttpClient(self.host, self.port, self.timeout)
+        self.send_http = HttpClient(self.host, self.port, self.timeout)
         self.outbox: Queue = Queue()
         super().start()
         self._greenlets.append(gevent.spawn(self._send_loop))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gevent
 import pytest
-from clusterproc import WORKER_NAMES, Cluster
-from sessions import SERVER_NAME, TRANSPORTS, open_everywhere
+
+from tests.cluster.clusterproc import WORKER_NAMES, Cluster
+from tests.cluster.sessions import SERVER_NAME, TRANSPORTS, open_everywhere
 
 pytestmark = pytest.mark.cluster
 

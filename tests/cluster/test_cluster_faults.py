@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from clusterproc import WORKER_NAMES, Cluster, wait_until
-from sessions import SERVER_NAME, TRANSPORTS, Collector, open_everywhere, open_session
 
 from sockjs_gevent.client import ConnectError
+from tests.cluster.clusterproc import WORKER_NAMES, Cluster, wait_until
+from tests.cluster.sessions import SERVER_NAME, TRANSPORTS, Collector, open_everywhere, open_session
 
 pytestmark = pytest.mark.cluster
 

@@ -10,9 +10,10 @@ them and no scrape lands on a random worker.
 from __future__ import annotations
 
 import pytest
-from clusterproc import WORKER_NAMES, Cluster, http_get
 from prometheus_client.parser import text_string_to_metric_families
-from sessions import Collector, open_session
+
+from tests.cluster.clusterproc import WORKER_NAMES, Cluster, http_get
+from tests.cluster.sessions import Collector, open_session
 
 pytestmark = pytest.mark.cluster
 

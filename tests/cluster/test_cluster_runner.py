@@ -10,8 +10,9 @@ import socket
 import sys
 
 import pytest
-from clusterproc import Proc, RedisServer
-from sessions import Collector, open_session
+
+from tests.cluster.clusterproc import Proc, RedisServer
+from tests.cluster.sessions import Collector, open_session
 
 pytestmark = pytest.mark.cluster
 

@@ -6,9 +6,9 @@ import json
 import re
 
 import pytest
-from clusterproc import WORKER_NAMES, Cluster
 
-from sockjs_gevent.client.http import HttpConnection
+from sockjs_gevent.client.http import HttpClient
+from tests.cluster.clusterproc import WORKER_NAMES, Cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -20,7 +20,7 @@ class PollingSession:
 
     def __init__(
         self,
-        http: HttpConnection,
+        http: HttpClient,
         prefix: str,
         server_id: str,
         session_id: str,
@@ -53,7 +53,7 @@ class PollingSession:
 
 def test_polling_session_survives_hundreds_of_polls_through_haproxy(cluster: Cluster) -> None:
     ids = cluster.server_ids("/echo")
-    http = HttpConnection("127.0.0.1", cluster.port, timeout=10.0)
+    http = HttpClient("127.0.0.1", cluster.port, timeout=10.0)
     # One session per worker, interleaved on one keep-alive connection to
     # HAProxy: it must pick the worker per request, not per connection.
     sessions = {w: PollingSession(http, "/echo", ids[w][0], f"sticky{w}") for w in WORKER_NAMES}
@@ -71,7 +71,7 @@ def test_polling_session_survives_hundreds_of_polls_through_haproxy(cluster: Clu
 
 def test_jsessionid_cookie_keeps_a_client_on_one_worker(cookie_cluster: Cluster) -> None:
     """HAProxy's cookie backend: round-robin first, then the JSESSIONID prefix decides."""
-    http = HttpConnection("127.0.0.1", cookie_cluster.port, timeout=10.0)
+    http = HttpClient("127.0.0.1", cookie_cluster.port, timeout=10.0)
     first = PollingSession(http, "/cookie_needed_echo", "000", "first")
     first.open()
     set_cookie = first.last_response.header("Set-Cookie") or ""
@@ -97,7 +97,7 @@ def test_jsessionid_cookie_keeps_a_client_on_one_worker(cookie_cluster: Cluster)
 
 def test_without_the_cookie_round_robin_breaks_polling_sessions(cookie_cluster: Cluster) -> None:
     """Why the cookie matters: the same session with no cookie meets the other workers."""
-    http = HttpConnection("127.0.0.1", cookie_cluster.port, timeout=10.0)
+    http = HttpClient("127.0.0.1", cookie_cluster.port, timeout=10.0)
     session = PollingSession(http, "/cookie_needed_echo", "000", "nocookie")
     session.open()
     statuses = [session.request("xhr_send", b'["x"]')[0] for _ in range(3)]

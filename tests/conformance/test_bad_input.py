@@ -1,8 +1,9 @@
 """Error paths: bad bodies, aborted and malformed requests never stop the server."""
 
 import pytest
-from rawhttp import Raw, request
-from sockjshttp import alive, messages_of, new_sid, open_session, poll, send, session_path
+
+from testkit.rawhttp import Raw, request
+from testkit.sockjshttp import alive, messages_of, new_sid, open_session, poll, send, session_path
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_odd_requests_get_an_answer_and_server_keeps_serving(server, method, pat
 
 
 def test_aborted_streaming_response_mid_stream_keeps_server_serving(server):
-    from sockjsstream import Receiver
+    from testkit.sockjsstream import Receiver
 
     sid = new_sid()
     rx = Receiver(server, "/echo", sid, "xhr_streaming")

@@ -3,9 +3,10 @@
 import json
 import re
 
-from rawhttp import request
-from sockjshttp import new_sid, poll, send, session_path
 from websockets.sync.client import connect
+
+from testkit.rawhttp import request
+from testkit.sockjshttp import new_sid, poll, send, session_path
 
 RANGES = [(0x0000, 0x001F), (0x200C, 0x200F), (0x2028, 0x202F), (0x2060, 0x206F), (0xFFF0, 0xFFFF), (0xD800, 0xDFFF)]
 MUST_ESCAPE = {cp for lo, hi in RANGES for cp in range(lo, hi + 1)}
@@ -94,7 +95,7 @@ def test_unescaped_utf8_from_client_comes_back_equal(server):
 
 def test_escaping_also_applies_inside_jsonp_and_eventsource_frames(server):
     """A U+2028 must never reach a script or stream unescaped."""
-    from sockjsstream import Receiver
+    from testkit.sockjsstream import Receiver
 
     sid = new_sid()
     assert poll(server, "/echo", sid, "jsonp")[1] == "o"

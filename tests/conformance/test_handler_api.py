@@ -3,11 +3,12 @@
 import json
 
 import pytest
-from serverproc import poll_until
-from sockjshttp import alive, collect, messages_of, new_sid, poll, send
-from sockjsstream import Receiver
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from testkit.serverproc import poll_until
+from testkit.sockjshttp import alive, collect, messages_of, new_sid, poll, send
+from testkit.sockjsstream import Receiver
 
 
 def ws(server, path):

@@ -4,8 +4,9 @@ import time
 from email.utils import parsedate_to_datetime
 
 import pytest
-from rawhttp import Raw, request
-from sockjshttp import NO_CACHE, YEAR, new_sid, open_session
+
+from testkit.rawhttp import Raw, request
+from testkit.sockjshttp import NO_CACHE, YEAR, new_sid, open_session
 
 
 def head_of(server, method, path, headers=(), body=b""):

@@ -1,9 +1,10 @@
 """docs/protocol.md section 9: HTTP/1.0 and HTTP/1.1 framing of answers."""
 
 import pytest
-from rawhttp import Raw
-from sockjshttp import new_sid, open_session, send
-from sockjsstream import Receiver
+
+from testkit.rawhttp import Raw
+from testkit.sockjshttp import new_sid, open_session, send
+from testkit.sockjsstream import Receiver
 
 FIXED = [
     ("GET", "/echo", b"", b"Welcome to SockJS!\n"),

@@ -1,8 +1,9 @@
 """docs/protocol.md section 8: the JSESSIONID cookie (option and callable form)."""
 
 import pytest
-from rawhttp import Raw, request
-from sockjshttp import new_sid, poll
+
+from testkit.rawhttp import Raw, request
+from testkit.sockjshttp import new_sid, poll
 
 SESSION_REQUESTS = [
     ("POST", "/000/SID/xhr", b""),

@@ -10,9 +10,10 @@ import json
 import urllib.request
 
 import pytest
-from sockjshttp import new_sid, send
-from sockjsstream import Receiver
 from websockets.sync.client import connect
+
+from testkit.sockjshttp import new_sid, send
+from testkit.sockjsstream import Receiver
 
 PREFIX = "/multiplex"
 

@@ -1,8 +1,9 @@
 """docs/protocol.md section 5: xhr-polling and jsonp-polling."""
 
 import pytest
-from rawhttp import Raw, request
-from sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
+
+from testkit.rawhttp import Raw, request
+from testkit.sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
 
 
 def test_xhr_new_session_answers_open_frame(server):

@@ -8,8 +8,9 @@ tests/deploy/test_nginx.py for the same through a real nginx).
 """
 
 import pytest
-from sockjshttp import new_sid, poll, send
-from sockjsstream import Receiver
+
+from testkit.sockjshttp import new_sid, poll, send
+from testkit.sockjsstream import Receiver
 
 STREAMS = ["xhr_streaming", "eventsource", "htmlfile"]
 ANOTHER = 'c[2010,"Another connection still open"]'

@@ -1,8 +1,9 @@
 """docs/protocol.md section 1: which URLs exist under a service base URL."""
 
 import pytest
-from rawhttp import request
-from sockjshttp import alive, messages_of, new_sid, open_session, poll, send
+
+from testkit.rawhttp import request
+from testkit.sockjshttp import alive, messages_of, new_sid, open_session, poll, send
 
 
 @pytest.mark.parametrize("path", ["/echo", "/echo/"])

@@ -4,8 +4,9 @@ import json
 from urllib.parse import quote
 
 import pytest
-from rawhttp import request
-from sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
+
+from testkit.rawhttp import request
+from testkit.sockjshttp import NO_CACHE, alive, collect, messages_of, new_sid, open_session, poll, send, session_path
 
 CONTENT_TYPES = [
     "text/plain",

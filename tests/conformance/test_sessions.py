@@ -3,10 +3,11 @@
 import time
 
 import pytest
-from rawhttp import Raw, request
-from serverproc import poll_until
-from sockjshttp import new_sid, open_session, poll, send, session_path
-from sockjsstream import Receiver
+
+from testkit.rawhttp import Raw, request
+from testkit.serverproc import poll_until
+from testkit.sockjshttp import new_sid, open_session, poll, send, session_path
+from testkit.sockjsstream import Receiver
 
 GO_AWAY = 'c[3000,"Go away!"]'
 

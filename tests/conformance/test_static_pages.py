@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from rawhttp import request
-from sockjshttp import NO_CACHE, YEAR
+
+from testkit.rawhttp import request
+from testkit.sockjshttp import NO_CACHE, YEAR
 
 IFRAME = """<!DOCTYPE html>
 <html>

@@ -4,8 +4,9 @@ import json
 import re
 
 import pytest
-from sockjshttp import NO_CACHE, messages_of, new_sid, send
-from sockjsstream import HTMLFILE_HEAD, Receiver
+
+from testkit.sockjshttp import NO_CACHE, messages_of, new_sid, send
+from testkit.sockjsstream import HTMLFILE_HEAD, Receiver
 
 STREAMS = ["xhr_streaming", "eventsource", "htmlfile"]
 CONTENT_TYPE = {
@@ -119,8 +120,8 @@ def test_response_limit_writes_one_frame_per_chunk_and_ends_after_the_crossing_o
 
 @pytest.mark.parametrize("transport", STREAMS)
 def test_aborted_stream_then_next_request_gets_close_frame_alone(server, transport):
-    from serverproc import poll_until
-    from sockjshttp import poll
+    from testkit.serverproc import poll_until
+    from testkit.sockjshttp import poll
 
     sid = new_sid()
     rx = Receiver(server, "/echo", sid, transport)
@@ -258,7 +259,7 @@ def test_second_streaming_receiver_gets_2010_and_first_is_untouched(server, tran
 
 
 def test_xhr_poll_while_streaming_attached_gets_2010(server):
-    from sockjshttp import poll
+    from testkit.sockjshttp import poll
 
     sid = new_sid()
     with Receiver(server, "/echo", sid, "xhr_streaming") as rx:
@@ -271,7 +272,7 @@ def test_xhr_poll_while_streaming_attached_gets_2010(server):
 
 @pytest.mark.parametrize("transport", STREAMS)
 def test_messages_queued_while_detached_come_in_one_frame_on_attach(server, transport):
-    from sockjshttp import open_session
+    from testkit.sockjshttp import open_session
 
     sid = open_session(server)
     send(server, "/echo", sid, ["a", "b"])

@@ -3,11 +3,13 @@
 import json
 
 import pytest
-from rawhttp import Raw
-from rawws import ws_accept, ws_connect_raw, ws_frame, ws_handshake_headers, ws_recv, ws_send
-from sockjshttp import alive, messages_of, new_sid
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from testkit.rawhttp import Raw
+from testkit.rawws import ws_connect_raw, ws_recv, ws_send
+from testkit.sockjshttp import alive, messages_of, new_sid
+from testkit.wsframe import accept_token, encode, handshake_headers
 
 
 def ws_url(server, path):
@@ -176,11 +178,11 @@ def test_websocket_frames_sent_with_the_handshake_are_not_lost(server, path, ear
     (before the 101) still has it read, and the later ones after it."""
     key = "dGhlIHNhbXBsZSBub25jZQ=="
     head = f"GET {path.replace('SID', new_sid())} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in ws_handshake_headers(key)) + "\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in handshake_headers(key)) + "\r\n"
     raw = Raw(server)
-    raw.send(head.encode() + ws_frame(early))
+    raw.send(head.encode() + encode(early))
     response = raw.read_head()
-    assert response.status == 101 and response.header("Sec-WebSocket-Accept") == ws_accept(key)
+    assert response.status == 101 and response.header("Sec-WebSocket-Accept") == accept_token(key)
     raw.done = True
     received = [ws_recv(raw)[1] for _ in range(len(expected) - 1)]
     ws_send(raw, late)
@@ -204,7 +206,7 @@ WS_PATHS = ["/echo/000/SID/websocket", "/echo/websocket"]
 @pytest.mark.parametrize("path", WS_PATHS)
 @pytest.mark.parametrize("key", ["abc", "", "dG9vIHNob3J0", "!!!!!!!!!!!!!!!!!!!!!!=="])
 def test_websocket_malformed_key_is_400(server, path, key):
-    r, _ = handshake(server, "GET", path, ws_handshake_headers(key))
+    r, _ = handshake(server, "GET", path, handshake_headers(key))
     assert r.status == 400
     alive(server)
 
@@ -219,7 +221,7 @@ def test_websocket_plain_get_without_upgrade_is_400_not_valid(server, path):
 
 @pytest.mark.parametrize("path", WS_PATHS)
 def test_websocket_connection_close_is_400_not_valid(server, path):
-    r, body = handshake(server, "GET", path, ws_handshake_headers(connection="close"))
+    r, body = handshake(server, "GET", path, handshake_headers(connection="close"))
     assert r.status == 400
     assert b"Not a valid websocket request" in body
     alive(server)
@@ -228,7 +230,7 @@ def test_websocket_connection_close_is_400_not_valid(server, path):
 @pytest.mark.parametrize("path", WS_PATHS)
 def test_websocket_upgrade_over_http10_is_400(server, path):
     raw = Raw(server)
-    raw.send_request("GET", path, ws_handshake_headers(), version="HTTP/1.0")
+    raw.send_request("GET", path, handshake_headers(), version="HTTP/1.0")
     r = raw.read_head()
     assert r.status == 400
     raw.close()
@@ -244,13 +246,13 @@ def test_websocket_post_is_405(server, path):
 
 @pytest.mark.parametrize("path", ["/disabled_websocket_echo/000/SID/websocket", "/disabled_websocket_echo/websocket"])
 def test_websocket_on_disabled_service_is_404(server, path):
-    r, _ = handshake(server, "GET", path, ws_handshake_headers())
+    r, _ = handshake(server, "GET", path, handshake_headers())
     assert r.status == 404
     alive(server)
 
 
 def test_disabled_websocket_service_still_serves_http_transports(server):
-    from sockjshttp import poll
+    from testkit.sockjshttp import poll
 
     assert poll(server, "/disabled_websocket_echo", new_sid())[1] == "o"
 
@@ -260,7 +262,7 @@ def test_a_vanished_websocket_client_is_an_interrupted_session_not_a_clean_close
     import json as _json
     import urllib.request
 
-    from serverproc import poll_until
+    from testkit.serverproc import poll_until
 
     fresh = server_factory()
     raw, _ = ws_connect_raw(fresh, f"/echo/000/{new_sid()}/websocket")

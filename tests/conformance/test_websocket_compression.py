@@ -7,20 +7,19 @@ on its frames, what a bomb does to it.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import time
 import zlib
 from collections.abc import Iterator
 
 import pytest
-from both_servers import start
-from rawhttp import Raw
-from rawws import ws_accept, ws_handshake_headers
-from serverproc import RunningServer
-from sockjshttp import alive, new_sid
 from websockets.sync.client import connect
+
+from testkit.rawhttp import Raw
+from testkit.rawws import ws_recv_frame
+from testkit.serverproc import RunningServer
+from testkit.sockjshttp import alive, new_sid
+from testkit.wsframe import RSV1, accept_token, encode, handshake_headers, new_key
+from tests.both_servers import start
 
 #: The test server's max_message_size (the option's default).
 MAX_MESSAGE_SIZE = 1024 * 1024
@@ -39,15 +38,15 @@ class Deflating:
     """A hand-made WebSocket client: its upgrade, its frames, and zlib for both directions."""
 
     def __init__(self, server: RunningServer, path: str, offer: str | None) -> None:
-        key = base64.b64encode(os.urandom(16)).decode()
+        key = new_key()
         self.raw = Raw(server)
-        headers = ws_handshake_headers(key)
+        headers = handshake_headers(key)
         if offer is not None:
             headers.append(("Sec-WebSocket-Extensions", offer))
         self.raw.send_request("GET", path, headers)
         self.head = self.raw.read_head()
         assert self.head.status == 101, (self.head.status, self.head.headers)
-        assert self.head.header("Sec-WebSocket-Accept") == ws_accept(key)
+        assert self.head.header("Sec-WebSocket-Accept") == accept_token(key)
         self.agreed = self.head.header("Sec-WebSocket-Extensions")
         self.inflate = zlib.decompressobj(-15)
         self.deflate = zlib.compressobj(6, zlib.DEFLATED, -12)
@@ -58,42 +57,15 @@ class Deflating:
 
     def send_frame(self, payload: bytes, rsv1: bool) -> None:
         """One final, masked text frame carrying ``payload`` as it is."""
-        first = 0xC1 if rsv1 else 0x81
-        n = len(payload)
-        if n < 126:
-            head = bytes((first, 0x80 | n))
-        elif n < 65536:
-            head = bytes((first, 0xFE)) + n.to_bytes(2, "big")
-        else:
-            head = bytes((first, 0xFF)) + n.to_bytes(8, "big")
-        self.raw.sock.sendall(head + b"\0\0\0\0" + payload)  # a zero mask: the payload as it is
+        self.raw.send(encode(payload, rsv1=rsv1))
 
     def compress(self, payload: bytes) -> bytes:
         return (self.deflate.compress(payload) + self.deflate.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
-    def _need(self, n: int, deadline: float) -> None:
-        while len(self.raw.buf) < n:
-            self.raw.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            data = self.raw.sock.recv(65536)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            self.raw.buf += data
-
     def recv(self) -> tuple[int, bytes, bytes]:
         """One server frame: (first byte, payload as on the wire, payload inflated if RSV1)."""
-        deadline = time.monotonic() + TIMEOUT
-        self._need(2, deadline)
-        first, length, at = self.raw.buf[0], self.raw.buf[1] & 0x7F, 2
-        assert not self.raw.buf[1] & 0x80, "server frames are not masked"
-        if length == 126:
-            self._need(4, deadline)
-            length, at = int.from_bytes(self.raw.buf[2:4], "big"), 4
-        elif length == 127:
-            self._need(10, deadline)
-            length, at = int.from_bytes(self.raw.buf[2:10], "big"), 10
-        self._need(at + length, deadline)
-        wire, self.raw.buf = self.raw.buf[at : at + length], self.raw.buf[at + length :]
-        data = self.inflate.decompress(wire + b"\x00\x00\xff\xff") if first & 0x40 else wire
+        first, wire = ws_recv_frame(self.raw, TIMEOUT)
+        data = self.inflate.decompress(wire + b"\x00\x00\xff\xff") if first & RSV1 else wire
         return first, wire, data
 
     def close(self) -> None:

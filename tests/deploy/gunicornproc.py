@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from serverproc import ROOT, START_TIMEOUT, Output, poll_until
+from testkit.serverproc import ROOT, START_TIMEOUT, Output, child_env, poll_until, spawn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = "sockjs_gevent.gunicorn.Worker"
@@ -47,15 +47,14 @@ def _control_socket_args() -> list[str]:
     return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
-def gunicorn_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    full = dict(os.environ)
-    full["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, full.get("PYTHONPATH", "")])
-    full["PYTHONUNBUFFERED"] = "1"
-    full.setdefault("DISCONNECT_DELAY", "2")
-    full.pop("SCRIPT_NAME", None)
-    if env:
-        full.update(env)
-    return full
+def gunicorn_env(env: dict[str, str] | None = None) -> dict[str, str | None]:
+    """What gunicorn gets on top of this environment: tests/deploy importable (``gunicorn_apps``), no SCRIPT_NAME."""
+    return {
+        "PYTHONPATH": os.pathsep.join([ROOT, HERE, os.environ.get("PYTHONPATH", "")]),
+        "DISCONNECT_DELAY": os.environ.get("DISCONNECT_DELAY", "2"),
+        "SCRIPT_NAME": None,
+        **(env or {}),
+    }
 
 
 def command(
@@ -206,15 +205,10 @@ def start_gunicorn(
     bind_args = ["--bind", f"127.0.0.1:{port}"]
     for bind in binds:
         bind_args += ["--bind", bind]
-    process = subprocess.Popen(
-        command(*bind_args, *args, workers=workers, app=app, worker_class=worker_class),
-        cwd=ROOT,
-        env=gunicorn_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process, out = spawn(
+        command(*bind_args, *args, workers=workers, app=app, worker_class=worker_class), gunicorn_env(env)
     )
-    running = Gunicorn(process, Output(process), port, scheme)
+    running = Gunicorn(process, out, port, scheme)
     try:
         running.wait_ready(workers)
     except AssertionError:
@@ -228,7 +222,7 @@ def run_refused(*args: str, workers: int = 1, timeout: float = 30.0) -> tuple[in
     result = subprocess.run(
         command("--bind", f"127.0.0.1:{free_port()}", *args, workers=workers),
         cwd=ROOT,
-        env=gunicorn_env(),
+        env=child_env(gunicorn_env()),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

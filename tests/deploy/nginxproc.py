@@ -13,7 +13,7 @@ master_process on; pid ...; error_log stderr;'`` (no system service, no
 files outside TMPDIR) and waits until its port accepts connections;
 ``RunningNginx.stop`` sends SIGTERM and waits.
 
-Backends are factories of ``RunningServer`` (serverproc.py) taking the
+Backends are factories of ``RunningServer`` (testkit/serverproc.py) taking the
 test server's options as keywords: ``BACKENDS`` names them,
 ``TESTED_BACKENDS`` are those the nginx tests run on, and
 ``nginx_in_front(name)`` starts one behind nginx for a fixture.
@@ -26,24 +26,23 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-ROOT = os.path.dirname(TESTS)
-# The raw HTTP/WebSocket helpers of the conformance suite (rawhttp, rawws,
-# sockjshttp, sockjsstream), for the tests that import this module.
-for _path in (TESTS, os.path.join(TESTS, "conformance")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from serverproc import START_TIMEOUT, Output, RunningServer, poll_until, start_testserver  # noqa: E402
+from testkit.rawhttp import http
+from testkit.serverproc import (
+    ROOT,
+    START_TIMEOUT,
+    RunningServer,
+    poll_until,
+    spawn,
+    start_gunicorn,
+    start_testserver,
+    stop_process,
+)
 
 EXAMPLE_CONF = os.path.join(ROOT, "examples", "nginx.conf")
 GUNICORN_CONF = os.path.join(ROOT, "examples", "gunicorn.conf.py")
@@ -131,16 +130,11 @@ class RunningNginx(RunningServer):
     config: str = ""
     backends: list[RunningServer] = field(default_factory=list)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM (fast shutdown: open streams and WebSockets would hold a graceful one); then the directory goes."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        status = stop_process(self.process, timeout)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+        return status
 
 
 def start_nginx(
@@ -166,14 +160,7 @@ def start_nginx(
         with open(conf, "w") as f:
             f.write(text)
         globals_ = f"daemon off; master_process on; pid {os.path.join(tmpdir, 'nginx.pid')}; error_log stderr;"
-        process = subprocess.Popen(
-            [binary, "-e", "stderr", "-p", tmpdir + os.sep, "-c", conf, "-g", globals_],
-            cwd=tmpdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        out = Output(process)
+        process, out = spawn([binary, "-e", "stderr", "-p", tmpdir + os.sep, "-c", conf, "-g", globals_], root=tmpdir)
         running = RunningNginx(process, HOST, port, out, tmpdir=tmpdir, config=text)
         try:
             poll_until(lambda: process.poll() is not None or _accepts(port), START_TIMEOUT, "nginx to listen")
@@ -194,8 +181,6 @@ def start_nginx(
 
 #: ``factory(sockjs_url=None, allowed_origins=()) -> RunningServer``: the test services on a loopback port.
 BackendFactory = Callable[..., RunningServer]
-
-_GUNICORN_READY = re.compile(r"Listening at: (https?)://([\d.]+):(\d+)")
 
 
 def testserver_backend(sockjs_url: str | None = None, allowed_origins: Sequence[str] = ()) -> RunningServer:
@@ -223,40 +208,10 @@ def gunicorn_backend(
         kwargs.append(f"sockjs_url={sockjs_url!r}")
     if allowed_origins:
         kwargs.append(f"allowed_origins={list(allowed_origins)!r}")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        # examples/gunicorn.conf.py, as examples/nginx.conf tells users (its keepalive outlasts
-        # nginx's upstream keepalive_timeout); no control socket: its default path is one per user.
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            GUNICORN_CONF,
-            "-w",
-            str(workers),
-            "--bind",
-            f"{HOST}:0",
-            "--no-control-socket",
-            f"sockjs_gevent.testserver:build({', '.join(kwargs)})",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    out = Output(process)
-    try:
-        match = out.wait_for(_GUNICORN_READY, START_TIMEOUT)
-        # Every worker, not just the arbiter: a request for a session another
-        # worker owns is handed to that worker, which must be up to take it.
-        out.wait_for(re.compile(r"(?s)(?:sockjs-gevent worker ready.*?){%d}" % workers), START_TIMEOUT)
-    except AssertionError:
-        process.kill()
-        process.wait()
-        raise RuntimeError("gunicorn did not start:\n" + out.text()) from None
-    return RunningServer(process, match.group(2), int(match.group(3)), out, match.group(1))
+    # examples/gunicorn.conf.py, as examples/nginx.conf tells users (its keepalive outlasts
+    # nginx's upstream keepalive_timeout); no control socket: its default path is one per user.
+    options = ["-c", GUNICORN_CONF, "-w", str(workers), "--bind", f"{HOST}:0", "--no-control-socket"]
+    return start_gunicorn([*options, f"sockjs_gevent.testserver:build({', '.join(kwargs)})"], workers)
 
 
 BACKENDS: dict[str, BackendFactory] = {
@@ -321,7 +276,6 @@ def mark(nginx: RunningNginx) -> dict[int, int]:
 
 def wait_answers(nginx: RunningNginx, path: str = "/echo/info", timeout: float = START_TIMEOUT) -> None:
     """Poll ``path`` through nginx until it answers 200 (the backends behind it are up)."""
-    from serverproc import http
 
     def answers() -> bool:
         try:

@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gunicornproc import Gunicorn, session_in_slot, start_gunicorn
-from nginxproc import problems, start_nginx
-from serverproc import ROOT, poll_until
-from test_loadtest_smoke import KINDS, TRANSPORTS
+
+from testkit.serverproc import ROOT, poll_until
+from tests.deploy.gunicornproc import Gunicorn, session_in_slot, start_gunicorn
+from tests.deploy.nginxproc import problems, start_nginx
+from tests.test_loadtest_smoke import KINDS, TRANSPORTS
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None or shutil.which("nginx") is None,

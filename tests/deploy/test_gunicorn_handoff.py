@@ -13,10 +13,10 @@ import re
 import signal
 
 import pytest
-from gunicornproc import Gunicorn, start_gunicorn
 
 from sockjs_gevent.client import connect
 from sockjs_gevent.handoff import slot_of
+from tests.deploy.gunicornproc import Gunicorn, start_gunicorn
 
 SHUTTING_DOWN = (1001, "Server shutting down")
 

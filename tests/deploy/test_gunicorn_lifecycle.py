@@ -12,9 +12,9 @@ import threading
 import time
 
 import pytest
-from gunicornproc import READY, Gunicorn, children, parent_of, poll_until, start_gunicorn, wait_gone
 
 from sockjs_gevent.client import connect
+from tests.deploy.gunicornproc import READY, Gunicorn, children, parent_of, poll_until, start_gunicorn, wait_gone
 
 SHUTTING_DOWN = (1001, "Server shutting down")
 

@@ -15,9 +15,9 @@ import ssl
 import time
 
 import pytest
-from gunicornproc import Gunicorn, poll_until, start_gunicorn
 
 from sockjs_gevent.client import connect
+from tests.deploy.gunicornproc import Gunicorn, poll_until, start_gunicorn
 
 ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s ua=%({user-agent}i)s type=%({content-type}o)s took=%(L)s'
 

@@ -14,13 +14,13 @@ from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
-from gunicornproc import run_refused, start_gunicorn
-from serverproc import ROOT
 
 from sockjs_gevent.client import connect
 from sockjs_gevent.gunicorn.requests import ForwardedScheme
 from sockjs_gevent.gunicorn.settings import http_config, refusals, warnings
 from sockjs_gevent.http import HttpConfig
+from testkit.serverproc import ROOT
+from tests.deploy.gunicornproc import run_refused, start_gunicorn
 
 
 def error_line(output: str) -> str:

@@ -14,17 +14,16 @@ import array
 import os
 import select
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
-from gunicornproc import session_in_slot
-from serverproc import ROOT, Output
-from serverproc import read_answer as read_raw_answer
 
 from sockjs_gevent.handoff import DIRECTORY_ENV, SLOTS_ENV, Slots, wire
+from testkit.rawhttp import read_answer as read_raw_answer
+from testkit.serverproc import spawn
+from tests.deploy.gunicornproc import session_in_slot
 
 PREFIX = "/echo"
 
@@ -37,8 +36,7 @@ class Worker:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
-        env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1", **{SLOTS_ENV: "2", DIRECTORY_ENV: directory})
-        self.process = subprocess.Popen(
+        self.process, self.out = spawn(
             [
                 sys.executable,
                 "-m",
@@ -49,14 +47,9 @@ class Worker:
                 str(self.listener.fileno()),
                 *extra,
             ],
-            cwd=ROOT,
-            env=env,
+            {SLOTS_ENV: "2", DIRECTORY_ENV: directory},
             pass_fds=(self.listener.fileno(),),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
         )
-        self.out = Output(self.process)
         self.out.wait_for(r"worker \d+ serving", 20)
         assert "holds slot 0 of 2" in self.out.text()
 

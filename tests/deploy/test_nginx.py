@@ -22,7 +22,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from nginxproc import (
+
+from testkit.rawhttp import Raw, request
+from testkit.rawws import ws_connect_raw, ws_recv, ws_send
+from testkit.sockjshttp import new_sid, poll, send, session_path
+from testkit.sockjsstream import STREAMING, Receiver
+from tests.deploy.nginxproc import (
     EXAMPLE_CONF,
     RunningNginx,
     available_backends,
@@ -33,10 +38,6 @@ from nginxproc import (
     start_nginx,
     wait_answers,
 )
-from rawhttp import Raw, request  # noqa: E402 (on sys.path through nginxproc)
-from rawws import ws_connect_raw, ws_recv, ws_send  # noqa: E402
-from sockjshttp import new_sid, poll, send, session_path  # noqa: E402
-from sockjsstream import STREAMING, Receiver  # noqa: E402
 
 STREAMS = ["xhr_streaming", "eventsource", "htmlfile"]
 #: Seconds from sending a request to reading its first frame, or from sending a message to reading it

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from serverproc import ROOT
+
+from testkit.serverproc import ROOT
 
 UNIT = os.path.join(ROOT, "examples", "sockjs-gevent.service")
 

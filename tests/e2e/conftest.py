@@ -17,17 +17,13 @@ console of its pages in its report.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from e2e_support import LIVE_PAGES, LOG_PROBLEM, Origin, PageHandle, Servers, launch_browser  # noqa: E402
+from tests.e2e.e2e_support import LIVE_PAGES, LOG_PROBLEM, Origin, PageHandle, Servers, launch_browser
 
 
 @pytest.fixture(scope="session")

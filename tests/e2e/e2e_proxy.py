@@ -19,7 +19,7 @@ import select
 import socket
 import threading
 
-from e2e_support import static_file
+from tests.e2e.e2e_support import static_file
 
 HOP_BY_HOP = {
     "connection",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -23,8 +22,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from testkit.serverproc import ROOT, poll_until, start_server, start_testserver
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 PAGES = os.path.join(HERE, "pages")
 SOCKJS_CLIENT = os.path.join(ROOT, "node_modules", "sockjs-client", "dist", "sockjs.min.js")
 #: npm websocket-multiplex 0.1.0's browser client.
@@ -168,10 +168,6 @@ class PageServer:
 # --- the SockJS servers --------------------------------------------------------------
 
 
-# The shared launcher of the test suite (tests/serverproc.py).
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from serverproc import poll_until, start_server, start_testserver  # noqa: E402
-
 # Lines of a server log that mean something went wrong.
 LOG_PROBLEM = re.compile(r"Traceback|\b(ERROR|CRITICAL|WARNING)\b| failed with ")
 
@@ -223,7 +219,8 @@ class Servers:
             check_sockjs_client()
             server = start_server(
                 [
-                    os.path.join("tests", "e2e", "same_origin_server.py"),
+                    "-m",
+                    "tests.e2e.same_origin_server",
                     "--host",
                     "127.0.0.1",
                     "--port",

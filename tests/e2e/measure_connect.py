@@ -1,6 +1,6 @@
 """Connection time per transport, measured in real Chromium.
 
-    .venv/bin/python tests/e2e/measure_connect.py [--runs 20] [--service /echo]
+    .venv/bin/python -m tests.e2e.measure_connect [--runs 20] [--service /echo]
 
 For every transport and both origin modes, the time from ``new SockJS()`` to
 ``onopen`` (so the /info round trip included), measured in the page with
@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from e2e_support import (  # noqa: E402
+from tests.e2e.e2e_support import (
     CROSS_ORIGIN,
     CROSS_ORIGIN_UNSUPPORTED,
     MODES,

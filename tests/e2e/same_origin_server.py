@@ -1,6 +1,6 @@
 """``python -m sockjs_gevent.testserver``, plus the e2e test page on the same origin.
 
-    python tests/e2e/same_origin_server.py --port 0 --sockjs-url /e2e/sockjs.min.js [testserver options]
+    python -m tests.e2e.same_origin_server --port 0 --sockjs-url /e2e/sockjs.min.js [testserver options]
 
 This runs the test server's own ``main()`` (same services, options, logging
 and ready line); the only difference is that its app is wrapped so requests
@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from e2e_support import static_file
-
 from sockjs_gevent import testserver
+from tests.e2e.e2e_support import static_file
 
 
 def with_pages(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_support import CROSS_ORIGIN, SOCKJS_PATH, PageHandle, start_testserver
+
+from tests.e2e.e2e_support import CROSS_ORIGIN, SOCKJS_PATH, PageHandle, start_testserver
 
 pytestmark = pytest.mark.browser
 

@@ -8,15 +8,12 @@ appears in the other. Picking a transport reconnects over it.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from e2e_support import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from serverproc import RunningServer, start_server  # noqa: E402
+from testkit.serverproc import RunningServer, start_server
 
 pytestmark = pytest.mark.browser
 

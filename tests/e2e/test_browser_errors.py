@@ -12,7 +12,8 @@ import uuid
 from typing import Any
 
 import pytest
-from e2e_support import CROSS_ORIGIN
+
+from tests.e2e.e2e_support import CROSS_ORIGIN
 
 pytestmark = pytest.mark.browser
 

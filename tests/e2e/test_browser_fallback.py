@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_proxy import TestProxy
-from e2e_support import CROSS_ORIGIN, MODES, PAGE_PATH, POLLING, SAME_ORIGIN, STREAMING
+
+from tests.e2e.e2e_proxy import TestProxy
+from tests.e2e.e2e_support import CROSS_ORIGIN, MODES, PAGE_PATH, POLLING, SAME_ORIGIN, STREAMING
 
 pytestmark = pytest.mark.browser
 

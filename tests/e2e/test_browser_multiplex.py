@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_support import (
+
+from tests.e2e.e2e_support import (
     MODES,
     MULTIPLEX_PAGE_PATH,
     PAGE_PATH,

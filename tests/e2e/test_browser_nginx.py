@@ -19,13 +19,13 @@ iframe-htmlfile is its cross-origin form and is here.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_support import (
+
+from tests.deploy.nginxproc import RunningNginx, available_backends, mark, nginx_in_front, problems, wait_answers
+from tests.e2e.e2e_support import (
     CROSS_ORIGIN,
     CROSS_ORIGIN_UNSUPPORTED,
     PAGE_PATH,
@@ -36,10 +36,6 @@ from e2e_support import (
     PageHandle,
     Servers,
 )
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
-
-from nginxproc import RunningNginx, available_backends, mark, nginx_in_front, problems, wait_answers  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_support import CROSS_ORIGIN, PAGE_PATH, Origin, PageHandle, PageServer
+
+from tests.e2e.e2e_support import CROSS_ORIGIN, PAGE_PATH, Origin, PageHandle, PageServer
 
 pytestmark = pytest.mark.browser
 REFUSAL = r"WARNING sockjs_gevent: refused a request from origin"

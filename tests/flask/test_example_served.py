@@ -3,8 +3,10 @@
 import urllib.parse
 
 import pytest
-from serverproc import http, start_server
 from websockets.sync.client import connect
+
+from testkit.rawhttp import http
+from testkit.serverproc import start_server
 
 
 @pytest.fixture(scope="module")

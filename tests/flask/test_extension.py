@@ -3,9 +3,9 @@
 import flask
 import pytest
 from flask import Blueprint, abort, session
-from flaskapps import echo, make_app
 
 from flask_sockjs import Refuse, SockJS
+from tests.flask.flaskapps import echo, make_app
 
 
 def test_direct_construction_mounts_routes_declared_after():

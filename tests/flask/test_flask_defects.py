@@ -4,10 +4,10 @@ import logging
 
 import pytest
 from flask import session
-from flaskapps import echo, make_app
 
 from flask_sockjs import SockJS
 from sockjs_gevent.multiplex.testing import MultiplexClient
+from tests.flask.flaskapps import echo, make_app
 
 
 def room(conn):

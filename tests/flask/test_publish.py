@@ -12,15 +12,14 @@ import click
 import gevent
 import pytest
 from flask import Blueprint, request
-from flaskapps import make_app
-from serverproc import ROOT, http, start_server
 from websockets.sync.client import connect
 
 from flask_sockjs import SockJS
 from sockjs_gevent.multiplex.testing import MultiplexClient
-
-sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
-from clusterproc import RedisServer  # noqa: E402 (the cluster tests' real redis-server)
+from testkit.rawhttp import http
+from testkit.serverproc import ROOT, start_server
+from tests.cluster.clusterproc import RedisServer
+from tests.flask.flaskapps import make_app
 
 EXAMPLE = "examples/flask_announce.py"
 

@@ -1,14 +1,9 @@
 """The hostile-input tests run against both HTTP servers (see tests/both_servers.py),
-and reuse the conformance tests' wire helpers (rawhttp, rawws, sockjshttp, sockjsstream)."""
-
-import os
-import sys
+and use testkit's wire helpers (rawhttp, rawws, sockjshttp, sockjsstream)."""
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance"))
-
-from both_servers import *  # noqa: E402,F401,F403 (the fixtures)
+from tests.both_servers import *  # noqa: F401,F403 (the fixtures)
 
 
 @pytest.fixture(scope="session", params=["httptools", "pywsgi"])

@@ -15,7 +15,8 @@ import socket
 import uuid
 
 import pytest
-from serverproc import read_answer
+
+from testkit.rawhttp import read_answer
 
 PREFIX = "/echo"
 ANOTHER = b'c[2010,"Another connection still open"]'

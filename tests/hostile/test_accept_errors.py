@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from serverproc import RunningServer, http, poll_until, start_server
+
+from testkit.rawhttp import http
+from testkit.serverproc import RunningServer, poll_until, start_server
 
 LIMIT = 200
 CONNECTIONS = 260  # past the limit, and within what accepts plus the listen backlog (128) hold

@@ -13,9 +13,10 @@ import socket
 import threading
 import uuid
 
-from hostile import rss_mib, stats
-from serverproc import poll_until
 from websockets.sync.client import connect
+
+from testkit.serverproc import poll_until
+from tests.hostile.hostile import rss_mib, stats
 
 MIB = 1024 * 1024
 BUDGET = 32 * MIB

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from hostile import stats
-from rawhttp import request
-from rawws import ws_connect_raw, ws_frame, ws_recv, ws_send
-from sockjshttp import collect, new_sid, poll, session_path
-
 from sockjs_gevent.client import connect
+from testkit.rawhttp import request
+from testkit.rawws import ws_connect_raw, ws_recv, ws_send
+from testkit.sockjshttp import collect, new_sid, poll, session_path
+from testkit.wsframe import encode
+from tests.hostile.hostile import stats
 
 
 def test_one_huge_batch_does_not_stall_other_sessions(server):
@@ -41,7 +41,7 @@ def test_one_huge_batch_does_not_stall_other_sessions(server):
 def test_a_message_in_endless_empty_fragments_is_closed_with_1009(server):
     raw, _ = ws_connect_raw(server, "/echo/websocket")
     with raw:
-        raw.send(ws_frame(b"start", fin=False) + ws_frame(b"", opcode=0, fin=False) * 5000)
+        raw.send(encode(b"start", fin=False) + encode(b"", opcode=0, fin=False) * 5000)
         opcode, payload = ws_recv(raw)
         assert opcode == 8
         assert int.from_bytes(payload[:2], "big") == 1009
@@ -51,7 +51,7 @@ def test_a_message_in_endless_empty_fragments_is_closed_with_1009(server):
 def test_a_fragmented_message_within_the_limit_still_arrives(server):
     raw, _ = ws_connect_raw(server, "/echo/websocket")
     with raw:
-        raw.send(ws_frame(b"he", fin=False) + ws_frame(b"l", opcode=0, fin=False) * 100 + ws_frame(b"o", opcode=0))
+        raw.send(encode(b"he", fin=False) + encode(b"l", opcode=0, fin=False) * 100 + encode(b"o", opcode=0))
         assert ws_recv(raw) == (1, b"he" + b"l" * 100 + b"o")
         ws_send(raw, "still fine")
         assert ws_recv(raw) == (1, b"still fine")

@@ -12,12 +12,12 @@ import re
 import socket
 
 import pytest
-from rawhttp import Raw, request
-from rawws import ws_connect_raw, ws_recv, ws_send
-from sockjshttp import alive, new_sid, session_path
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.testing import HandlerClient
+from testkit.rawhttp import Raw, request
+from testkit.rawws import ws_connect_raw, ws_recv, ws_send
+from testkit.sockjshttp import alive, new_sid, session_path
 
 
 def exchange(server, data: bytes) -> bytes:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 
-from hostile import MIB, rss_mib, stats
-from sockjshttp import new_sid
 from websockets.sync.client import connect
+
+from testkit.sockjshttp import new_sid
+from tests.hostile.hostile import MIB, rss_mib, stats
 
 PREFIX = "/multiplex"
 

@@ -14,9 +14,10 @@ import threading
 import time
 import uuid
 
-from hostile import rss_mib, stats
-from serverproc import read_answer
 from websockets.sync.client import connect
+
+from testkit.rawhttp import read_answer
+from tests.hostile.hostile import rss_mib, stats
 
 FLOOD_SECONDS = 4.0
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile import MIB, rss_mib, send_until_blocked, stats
-from rawhttp import request
-from rawws import ws_connect_raw, ws_frame, ws_recv
-from serverproc import poll_until
-from sockjshttp import new_sid, session_path
+
+from testkit.rawhttp import request
+from testkit.rawws import ws_connect_raw, ws_recv
+from testkit.serverproc import poll_until
+from testkit.sockjshttp import new_sid, session_path
+from testkit.wsframe import encode
+from tests.hostile.hostile import MIB, rss_mib, send_until_blocked, stats
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def test_websocket_to_a_handler_that_never_reads_is_held_back_by_tcp(server):
     raw, _ = ws_connect_raw(server, f"/stubborn/000/{new_sid()}/websocket")
     with raw:
         assert ws_recv(raw) == (1, b"o")
-        message = ws_frame(json.dumps(["x" * (256 * 1024)]))
+        message = encode(json.dumps(["x" * (256 * 1024)]))
         sent = send_until_blocked(raw.sock, message, 200 * MIB)
         assert sent < 100 * MIB, "the server kept reading for a handler that never reads"
         taken = stats(server, "/stubborn")["messages_in"]
@@ -44,7 +46,7 @@ def test_websocket_backpressure_lets_a_slow_handler_catch_up_without_loss(server
     with raw:
         assert ws_recv(raw) == (1, b"o")
         for i in range(count):
-            raw.send(ws_frame(json.dumps([f"{i:05d}" + "y" * size])))
+            raw.send(encode(json.dumps([f"{i:05d}" + "y" * size])))
         got: list[str] = []
         while len(got) < count:
             opcode, payload = ws_recv(raw, timeout=20)
@@ -56,7 +58,7 @@ def test_websocket_backpressure_lets_a_slow_handler_catch_up_without_loss(server
 def test_a_vanished_client_of_a_stuck_handler_frees_its_inbox(tight):
     raw, _ = ws_connect_raw(tight, f"/stubborn/000/{new_sid()}/websocket")
     assert ws_recv(raw) == (1, b"o")
-    send_until_blocked(raw.sock, ws_frame(json.dumps(["z" * 100_000])), 100 * MIB)
+    send_until_blocked(raw.sock, encode(json.dumps(["z" * 100_000])), 100 * MIB)
     raw.abort()  # gone, while the server is not reading its socket
     # The heartbeat's write fails, the session closes, and disconnect_delay
     # later the messages the stuck handler never read are dropped.
@@ -105,7 +107,7 @@ def test_ping_flood_from_a_client_that_never_reads_is_held_back(server):
     raw, _ = ws_connect_raw(server, "/echo/websocket")
     with raw:
         raw.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
-        ping = ws_frame(b"p" * 125, opcode=9) * 512
+        ping = encode(b"p" * 125, opcode=9) * 512
         sent = send_until_blocked(raw.sock, ping, 200 * MIB)
         assert sent < 100 * MIB, "the server kept answering pings nobody reads"
         grown = rss_mib(server) - before

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from rawhttp import Raw, request
-from rawws import ws_handshake_headers
-from sockjshttp import new_sid, session_path
+
+from testkit.rawhttp import Raw, request
+from testkit.sockjshttp import new_sid, session_path
+from testkit.wsframe import handshake_headers
 
 PREFIX = "/origin_echo"
 ALLOWED = "http://allowed.example"
@@ -78,7 +79,7 @@ def test_another_port_of_the_same_host_is_not_the_same_origin(server):
 
 
 def test_version_8_handshake_with_an_evil_sec_websocket_origin_gets_no_101(server):
-    headers = [h for h in ws_handshake_headers(version=8)] + [("Sec-WebSocket-Origin", "http://evil.example")]
+    headers = [h for h in handshake_headers(version=8)] + [("Sec-WebSocket-Origin", "http://evil.example")]
     with Raw(server) as raw:
         raw.send_request("GET", session_path(PREFIX, new_sid(), "websocket"), headers)
         assert raw.read_head().status == 403

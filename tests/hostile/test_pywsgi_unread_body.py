@@ -18,7 +18,8 @@ import select
 import time
 
 import pytest
-from rawhttp import Raw
+
+from testkit.rawhttp import Raw
 
 #: Seconds after the answer by which a trickling client must be cut off:
 #: the servers' 2 s, plus a byte's pace and slack for a busy machine.

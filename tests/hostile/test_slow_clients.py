@@ -8,8 +8,9 @@ import threading
 import time
 
 import pytest
-from rawhttp import request
-from sockjshttp import alive, new_sid, session_path
+
+from testkit.rawhttp import request
+from testkit.sockjshttp import alive, new_sid, session_path
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_a_body_below_the_minimum_rate_is_cut_off(strict):
 
 
 def test_an_idle_keep_alive_connection_is_closed(strict):
-    from rawhttp import Raw
+    from testkit.rawhttp import Raw
 
     with Raw(strict, timeout=10) as raw:
         raw.send_request("GET", "/echo/info")

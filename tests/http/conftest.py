@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from gevent.pool import Pool
-from httpwire import FAST
 
 from sockjs_gevent.http import HttpConfig, HttpServer
+from tests.http.httpwire import FAST
 
 
 @pytest.fixture

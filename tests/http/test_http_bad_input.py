@@ -6,9 +6,9 @@ import logging
 
 import pytest
 from gevent.event import Event
-from httpwire import Wire, assert_serves, hello, settle
 
 from sockjs_gevent.http import HttpConfig
+from tests.http.httpwire import Wire, assert_serves, hello, settle
 
 H = b"Host: t\r\n"
 BAD = [

@@ -6,11 +6,11 @@ import logging
 
 import gevent
 from gevent.pool import Pool
-from httpwire import Wire, assert_serves, settle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sockjs_gevent.http import HttpConfig, HttpServer
+from tests.http.httpwire import Wire, assert_serves, settle
 
 VALID = [
     b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",

@@ -10,10 +10,10 @@ import gevent
 import gevent.socket
 from gevent.event import Event
 from gevent.socket import wait_read
-from httpwire import Wire, settle
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY
+from tests.http.httpwire import Wire, settle
 
 
 def test_the_server_does_not_read_the_socket_while_the_app_runs(start_server):

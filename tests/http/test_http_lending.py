@@ -12,11 +12,11 @@ import socket
 
 import gevent
 import pytest
-from httpwire import Wire, settle
 
 from sockjs_gevent import SockJS
 from sockjs_gevent.http import HttpConfig
 from sockjs_gevent.session import INTERRUPTED
+from tests.http.httpwire import Wire, settle
 
 LIMIT = 4096
 PRELUDE = b"h" * 2048 + b"\n"

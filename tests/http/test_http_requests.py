@@ -7,7 +7,8 @@ import json
 import gevent
 import pytest
 from gevent.event import Event
-from httpwire import Wire, hello, settle
+
+from tests.http.httpwire import Wire, hello, settle
 
 
 def echo_body(environ, start_response):

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 from gevent.event import Event
-from httpwire import Wire
 
 from sockjs_gevent.http import sockio
+from tests.http.httpwire import Wire
 
 
 @pytest.fixture

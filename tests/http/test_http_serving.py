@@ -7,10 +7,10 @@ import logging
 import re
 
 import pytest
-from httpwire import Wire, hello, settle
 
 from sockjs_gevent.http import HttpServer
 from sockjs_gevent.server import build_server, serve
+from tests.http.httpwire import Wire, hello, settle
 
 COMBINED = re.compile(
     r"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "

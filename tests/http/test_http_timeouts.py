@@ -8,11 +8,11 @@ import time
 import gevent
 import pytest
 from gevent.event import Event
-from httpwire import Wire, hello, settle
-from test_http_hooks import echo_upgrade
 
 from sockjs_gevent.http import ConfigError, HttpConfig
 from sockjs_gevent.server import build_server
+from tests.http.httpwire import Wire, hello, settle
+from tests.http.test_http_hooks import echo_upgrade
 
 SHORT = 0.3
 

@@ -9,11 +9,11 @@ import ssl
 import time
 
 import pytest
-from httpwire import Wire, hello
-from serverproc import start_testserver
 
 from sockjs_gevent.client import connect
 from sockjs_gevent.http import HttpConfig
+from testkit.serverproc import start_testserver
+from tests.http.httpwire import Wire, hello
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +78,12 @@ def test_plain_http_to_a_tls_port_is_refused_quietly(start_server, certificate):
 
 def test_serve_with_an_ssl_context(start_server, certificate, client_context):
     """A stdlib SSLContext works as well as certfile/keyfile (the server wraps with gevent's SSLSocket)."""
-    from sockjs_gevent.client.http import HttpConnection
+    from sockjs_gevent.client.http import HttpClient
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*certificate)
     server = start_server(hello, ssl_context=context)
-    http = HttpConnection("127.0.0.1", server.server_port, 5, client_context)
+    http = HttpClient("127.0.0.1", server.server_port, 5, client_context)
     try:
         for _ in range(2):  # kept alive across requests
             response = http.request("GET", "/")

@@ -6,7 +6,7 @@ import logging
 import warnings
 from wsgiref.validate import WSGIWarning, validator
 
-from httpwire import Wire
+from tests.http.httpwire import Wire
 
 
 def app(environ, start_response):

@@ -22,6 +22,7 @@ from websockets.uri import parse_uri
 from sockjs_gevent import Compression
 from sockjs_gevent.websocket import Engine, accept
 from sockjs_gevent.websocket.engine import MAX_FRAGMENTS
+from testkit.wsframe import encode, frame_at
 
 MAX_SIZE = 64 * 1024
 TEXT = '["' + "the same JSON message, again and again; " * 5 + '"]'
@@ -67,29 +68,18 @@ class Pair:
 
     def server_frames(self, data: bytes) -> list[tuple[int, bytes]]:
         """Server bytes as (first byte, payload as on the wire), extensions not applied."""
-        frames = []
-        while data:
-            length, at = data[1] & 0x7F, 2
-            if length == 126:
-                length, at = int.from_bytes(data[2:4], "big"), 4
-            elif length == 127:
-                length, at = int.from_bytes(data[2:10], "big"), 10
-            frames.append((data[0], data[at : at + length]))
-            data = data[at + length :]
+        frames, at = [], 0
+        while at < len(data):
+            frame = frame_at(data, at)
+            assert frame is not None, f"a server frame cut short: {data[at:]!r}"
+            first, payload, at, _ = frame
+            frames.append((first, payload))
         return frames
 
 
 def client_frame(opcode: Opcode, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
     """One masked client frame, built by hand: websockets will not serialize reserved bits."""
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode.value
-    n = len(payload)
-    if n < 126:
-        head = bytes((first, 0x80 | n))
-    elif n < 65536:
-        head = bytes((first, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((first, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + b"\0\0\0\0" + payload  # a zero mask: the payload reads as it is
+    return encode(payload, opcode.value, fin=fin, rsv1=rsv1)
 
 
 def test_off_by_default_even_when_the_client_offers():

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-from rawhttp import Raw
-from serverproc import RunningServer
-from sockjshttp import messages_of, session_path
+from testkit.rawhttp import Raw
+from testkit.serverproc import RunningServer
+from testkit.sockjshttp import messages_of, session_path
 
 #: The page every htmlfile answer starts with (CALLBACK stands for the callback), before its padding.
 HTMLFILE_HEAD = """<!doctype html>

@@ -12,8 +12,8 @@ import json
 import re
 import uuid
 
-from rawhttp import TIMEOUT, Response, request
-from serverproc import RunningServer
+from testkit.rawhttp import TIMEOUT, Response, request
+from testkit.serverproc import RunningServer
 
 #: Cache-Control of every answer that must not be cached.
 NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"

@@ -7,7 +7,9 @@ piece, chunk by chunk. ``request`` is the plain one-shot request for
 everything else; both give a ``Response`` with the exact header list.
 
 SockJS on top of it: sockjshttp.py (polling, sending), sockjsstream.py
-(streaming receivers), rawws.py (WebSocket by hand).
+(streaming receivers), rawws.py (WebSocket by hand). ``http`` (one plain
+request through http.client) and ``read_answer`` (one answer off a socket
+the caller wrote to) are the smallest clients.
 """
 
 from __future__ import annotations
@@ -17,11 +19,53 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPResponse
+from typing import Any
 
-from serverproc import RunningServer, http
+from testkit.serverproc import RunningServer
 
 #: Seconds a client waits for an answer unless told otherwise.
 TIMEOUT = 5.0
+
+
+def http(
+    server: RunningServer,
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes, HTTPResponse]:
+    """One plain HTTP request to a running server: (status, body, response)."""
+    conn = HTTPConnection(server.host, server.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read(), response
+    finally:
+        conn.close()
+
+
+def read_answer(sock: Any) -> tuple[bytes, bytes]:
+    """One HTTP answer with a Content-Length body from a raw socket: (head, body); what came if it closed early.
+
+    (pywsgi sends a head and its body in separate writes: this waits for both.)
+    """
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lengths = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    length = int(lengths[0]) if lengths else 0
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
 
 
 @dataclass
@@ -56,7 +100,7 @@ def request(
     headers: dict[str, str] | None = None,
     timeout: float = TIMEOUT,
 ) -> Response:
-    """One request through serverproc.http (a str body goes as UTF-8); the answer with its exact header list."""
+    """One request through ``http`` (a str body goes as UTF-8); the answer with its exact header list."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     status, data, r = http(server, method, path, body, headers, timeout)

@@ -54,15 +54,18 @@ import os
 import random
 import sys
 
+# The repository root: testkit/, the helpers shared with the tests (this script's own folder is there already).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import gevent.subprocess as subprocess
 from soaklib import idle
 from soaklib.cycles import cycles
 from soaklib.rawclient import HOST, Net
-from soaklib.serverproc import NOFILE, Server, raise_nofile
+from soaklib.serverproc import NOFILE, Server
 from soaklib.sessions import parse_mix
 from soaklib.soakmode import soak
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from testkit.serverproc import ROOT, raise_nofile
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,9 @@ from typing import Any
 import gevent
 from gevent.pool import Pool
 
-from .rawclient import IO_TIMEOUT, Http, ProtocolError, now, post, ws_frame
+from testkit.wsframe import CLOSE, close_payload, encode
+
+from .rawclient import IO_TIMEOUT, Http, ProtocolError, now, post
 from .serverproc import Server, fd_count, proc_status, rss_mb, server_closes, server_counts, server_errors
 from .sessions import (
     CLASSES,
@@ -67,7 +69,7 @@ def cycle_ws(sess: WsSession, pad: str) -> None:
     while sess.pending and sess.state == OPEN:
         sess.read_frame()
     leave(sess)
-    sess.sock.sendall(ws_frame((1000).to_bytes(2, "big"), 0x8))
+    sess.sock.sendall(encode(close_payload(1000), CLOSE))
     while sess.read_frame():  # until the server's close frame
         pass
 

@@ -43,7 +43,10 @@ from typing import Any
 import gevent
 from gevent.pool import Pool
 
-from .rawclient import HOST, IO_TIMEOUT, MAX_HEAD, ProtocolError, connect, now, random_id, ws_frame
+from testkit.serverproc import raise_nofile
+from testkit.wsframe import CLOSE, OPCODE, PING, PONG, TEXT, encode, frame_at, parse_close, upgrade_request
+
+from .rawclient import HOST, IO_TIMEOUT, MAX_HEAD, ProtocolError, connect, now, random_id
 from .serverproc import (
     NOFILE,
     Server,
@@ -51,7 +54,6 @@ from .serverproc import (
     fd_count,
     nofile_limit,
     proc_status,
-    raise_nofile,
     rss_mb,
     server_closes,
     server_counts,
@@ -276,11 +278,7 @@ class IdleClient:
 
     def open_one(self, i: int) -> None:
         """Connect, upgrade, read the o frame; then hand the descriptor to the epoll."""
-        request = (
-            f"GET /echo/{random.randrange(1000):03d}/{random_id()}/websocket HTTP/1.1\r\nHost: {HOST}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode("latin-1")
+        request = upgrade_request(f"/echo/{random.randrange(1000):03d}/{random_id()}/websocket", HOST)
         sock = None
         try:
             sock = connect(IO_TIMEOUT)
@@ -378,22 +376,14 @@ class IdleClient:
         if held is not None:
             data = held + data
         pos, n = 0, len(data)
-        while n - pos >= 2 and self.fd[i] >= 0:
-            short = data[pos + 1] & 0x7F
-            head = 2 if short < 126 else 4 if short == 126 else 10
-            if n - pos < head:
-                break
-            size = short if short < 126 else int.from_bytes(data[pos + 2 : pos + head], "big")
-            end = pos + head + size
-            if end > n:
-                break
-            self.on_frame(i, data[pos] & 0x0F, data[pos + head : end], t)
-            pos = end
+        while self.fd[i] >= 0 and (frame := frame_at(data, pos)) is not None:
+            first, payload, pos, _ = frame
+            self.on_frame(i, first & OPCODE, payload, t)
         if pos < n and self.fd[i] >= 0:
             self.partial[i] = data[pos:]
 
     def on_frame(self, i: int, opcode: int, payload: bytes, t: float) -> None:
-        if opcode == 0x1:
+        if opcode == TEXT:
             c = payload[:1]
             if c == b"h":
                 gap = t - self.last[i]
@@ -423,16 +413,15 @@ class IdleClient:
             else:
                 T.error("bad_frame", f"session {i}: {payload[:100]!r}")
             self.last[i] = t
-        elif opcode == 0x8:
+        elif opcode == CLOSE:
             if self.state[i] == CLOSING:
                 self.closed += 1
                 self.end(i, CLOSED)
             else:
-                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-                self.die(i, f"ws_close_{code}", f"session {i}: {payload[:100]!r}")
-        elif opcode == 0x9:
-            self.write(i, ws_frame(payload, 0xA))
-        elif opcode != 0xA:
+                self.die(i, f"ws_close_{parse_close(payload)[0]}", f"session {i}: {payload[:100]!r}")
+        elif opcode == PING:
+            self.write(i, encode(payload, PONG))
+        elif opcode != PONG:
             T.error(f"ws_opcode_{opcode}", f"session {i}")
 
     # -- writing and ending --------------------------------------------------
@@ -530,7 +519,7 @@ class IdleClient:
                     last_check = now()
                     expire(last_check - timeout)
             pending[i] = now()
-            if not self.write(i, ws_frame(json.dumps([f"I:{i}"]).encode("ascii"))):
+            if not self.write(i, encode(json.dumps([f"I:{i}"]).encode("ascii"))):
                 pending.pop(i, None)
         deadline = now() + timeout
         while pending and now() < deadline:
@@ -547,7 +536,7 @@ class IdleClient:
                 gevent.sleep(0.002)
             self.state[i] = CLOSING
             self.closing += 1
-            self.write(i, ws_frame(CLOSE_1000, 0x8))
+            self.write(i, encode(CLOSE_1000, CLOSE))
         while self.closing and now() < deadline:
             gevent.sleep(0.05)
         for i in range(self.n):

@@ -1,14 +1,13 @@
-"""The raw client: just enough HTTP/1.1 and RFC 6455 to drive the server cheaply.
+"""The raw client: just enough HTTP/1.1 to drive the server cheaply (RFC 6455 frames: testkit.wsframe).
 
 No client library: one socket per connection, connected from a rotating
 source address (127.0.0.2, 127.0.0.3, ...) so that many connections to one
 server port do not run out of ephemeral ports; an HTTP/1.1 reader for
-heads, Content-Length and chunked bodies; masked client WebSocket frames.
+heads, Content-Length and chunked bodies.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import socket as _socket
 import string
@@ -143,23 +142,6 @@ def post(path: str, body: bytes = b"") -> bytes:
         f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
         "Content-Type: text/plain;charset=UTF-8\r\n\r\n"
     ).encode("latin-1") + body
-
-
-def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """One masked client frame (FIN)."""
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    key = os.urandom(4)
-    if n:
-        masked = (int.from_bytes(payload, "big") ^ int.from_bytes((key * (n // 4 + 1))[:n], "big")).to_bytes(n, "big")
-    else:
-        masked = b""
-    return head + key + masked
 
 
 def random_id(n: int = 16) -> str:

@@ -1,9 +1,9 @@
 """The test server subprocess and what /proc and GET /stats say about it.
 
 Starts ``python -m sockjs_gevent.testserver`` with the soak's heartbeat and
-disconnect delays, logs its output to a file (counting ERROR / WARNING /
-Traceback lines), and reads its VmRSS, VmHWM and descriptor count.
-RLIMIT_NOFILE is raised here for both processes.
+disconnect delays (through testkit.serverproc, with RLIMIT_NOFILE raised
+for it), logs its output to a file (counting ERROR / WARNING / Traceback
+lines), and reads its VmRSS, VmHWM and descriptor count.
 """
 
 from __future__ import annotations
@@ -11,33 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import resource
-import signal
-import sys
 from collections import Counter
 from typing import Any
 
-import gevent
-import gevent.subprocess as subprocess
-from gevent.event import Event
+from testkit.serverproc import start_server
 
 from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError
 
-READY = re.compile(r"listening on http://([\d.]+):(\d+)")
 NOFILE = 65536
-
-
-def raise_nofile(limit: int = NOFILE) -> int:
-    """Raise RLIMIT_NOFILE as far as allowed (root may raise the hard limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    for want in ((limit, max(limit, hard)), (min(limit, hard), hard)):
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, want)
-            break
-        except (ValueError, OSError):
-            continue
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+START_TIMEOUT = 30.0
+TROUBLE = ("Traceback", " ERROR ", " CRITICAL ", " WARNING ")
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -94,59 +77,34 @@ class Server:
     """The test server subprocess; its output goes to a log file and is scanned for trouble."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "sockjs_gevent.testserver",
-            "--host",
-            HOST,
-            "--port",
-            str(args.port),
-            "--heartbeat-delay",
-            str(args.heartbeat_delay),
-            "--disconnect-delay",
-            str(args.disconnect_delay),
-            *args.server_arg,
-        ]
-        root = os.path.abspath(args.server_root)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        options = ["--host", HOST, "--port", str(args.port)]
+        options += ["--heartbeat-delay", str(args.heartbeat_delay), "--disconnect-delay", str(args.disconnect_delay)]
         self.log_path = args.server_log
         self.log = open(self.log_path, "w")
         self.trouble: Counter[str] = Counter()  # ERROR / WARNING / Traceback lines
         self.examples: list[str] = []
-        self.ready = Event()
-        self.port = 0
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=lambda: raise_nofile(args.nofile),
-        )
-        self.pid = self.proc.pid
-        gevent.spawn(self._pump)
-        if not self.ready.wait(30) or not self.port:
-            self.proc.kill()
-            raise SystemExit(f"server did not start; see {self.log_path}")
+        try:
+            self.running = start_server(
+                ["-m", "sockjs_gevent.testserver", *options, *args.server_arg],
+                root=os.path.abspath(args.server_root),
+                nofile=args.nofile,
+                tee=self.log,
+                on_line=self._scan,
+                timeout=START_TIMEOUT,
+            )
+        except RuntimeError:
+            raise SystemExit(f"server did not start; see {self.log_path}") from None
+        self.proc = self.running.process
+        self.pid = self.running.pid
+        self.port = self.running.port
 
-    def _pump(self) -> None:
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace")
-            self.log.write(line)
-            self.log.flush()
-            if not self.port:
-                m = READY.search(line)
-                if m:
-                    self.port = int(m.group(2))
-                    self.ready.set()
-            for word in ("Traceback", " ERROR ", " CRITICAL ", " WARNING "):
-                if word in line:
-                    self.trouble[word.strip()] += 1
-                    if len(self.examples) < 10:
-                        self.examples.append(line.rstrip())
-        self.ready.set()
+    def _scan(self, line: str) -> None:
+        """Count a line of trouble (run by the output's reader thread)."""
+        for word in TROUBLE:
+            if word in line:
+                self.trouble[word.strip()] += 1
+                if len(self.examples) < 10:
+                    self.examples.append(line.rstrip())
 
     def stats(self) -> dict[str, Any] | None:
         """GET /stats (raw HTTP, no client library)."""
@@ -163,16 +121,14 @@ class Server:
             return None
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        gevent.sleep(0.2)  # let the pump read the last lines
-        self.log.close()
-        return self.proc.returncode
+        """SIGTERM (SIGKILL after ``timeout`` s), the last lines logged; the exit status."""
+        code = self.running.stop(timeout)
+        try:
+            self.running.out.wait_ended(5.0)
+            self.log.close()
+        except AssertionError:  # a child still holds the pipe: the reader goes on logging what it prints
+            pass
+        return code
 
 
 def services(stats: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -18,7 +18,20 @@ from gevent import socket
 from gevent.event import Event
 from gevent.lock import Semaphore
 
-from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError, connect, now, post, random_id, ws_frame
+from testkit.wsframe import (
+    CLOSE,
+    OPCODE,
+    PING,
+    PONG,
+    TEXT,
+    close_payload,
+    encode,
+    frame_at,
+    parse_close,
+    upgrade_request,
+)
+
+from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError, connect, now, post, random_id
 from .tally import B, T
 
 NEW, OPEN, CLOSING, DEAD = range(4)
@@ -279,13 +292,7 @@ class WsSession(Session):
     def open(self) -> None:
         """Connect, upgrade, and read the ``o`` frame (raises if any of it fails)."""
         self.sock = connect(IO_TIMEOUT)
-        key = "dGhlIHNhbXBsZSBub25jZQ=="
-        self.sock.sendall(
-            (
-                f"GET {self.base}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode("latin-1")
-        )
+        self.sock.sendall(upgrade_request(f"{self.base}/websocket", HOST))
         buf = self.buf
         while (end := buf.find(b"\r\n\r\n")) < 0:
             data = self.sock.recv(65536)
@@ -318,43 +325,33 @@ class WsSession(Session):
     def read_frame(self) -> bool:
         """Read one WebSocket frame and act on it; False after the close frame."""
         buf = self.buf
-        recv = self.sock.recv
-        while True:
-            have = len(buf)
-            if have >= 2:
-                short = buf[1] & 0x7F
-                head = 2 if short < 126 else 4 if short == 126 else 10
-                if have >= head:
-                    n = short if short < 126 else int.from_bytes(buf[2:head], "big")
-                    if have >= head + n:
-                        opcode = buf[0] & 0x0F
-                        payload = bytes(buf[head : head + n])
-                        del buf[: head + n]
-                        break
-            data = recv(65536)
+        while (frame := frame_at(buf)) is None:
+            data = self.sock.recv(65536)
             if not data:
                 raise EOFError("connection closed")
             buf += data
-        if opcode == 0x1:
+        first, payload, end, _ = frame
+        del buf[:end]
+        opcode = first & OPCODE
+        if opcode == TEXT:
             self.on_frame(payload.decode("utf-8"))
-        elif opcode == 0x8:
-            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+        elif opcode == CLOSE:
             if self.state != CLOSING:
-                T.error(f"ws_close_{code}", f"session {self.idx}: {payload!r}")
+                T.error(f"ws_close_{parse_close(payload)[0]}", f"session {self.idx}: {payload!r}")
             else:
                 try:
-                    self.sock.sendall(ws_frame(payload[:2], 0x8))
+                    self.sock.sendall(encode(payload[:2], CLOSE))
                 except OSError:
                     pass
             return False
-        elif opcode == 0x9:
-            self.sock.sendall(ws_frame(payload, 0xA))
-        elif opcode != 0xA:
+        elif opcode == PING:
+            self.sock.sendall(encode(payload, PONG))
+        elif opcode != PONG:
             T.error(f"ws_opcode_{opcode}")
         return True
 
     def transmit(self, payload: bytes) -> None:
-        self.sock.sendall(ws_frame(payload))
+        self.sock.sendall(encode(payload))
 
     def close(self, wait: float = 5.0) -> None:
         """Client-initiated close handshake; the reader sees the server's answer."""
@@ -363,7 +360,7 @@ class WsSession(Session):
         self.state = CLOSING
         T.open[self.kind] -= 1
         try:
-            self.sock.sendall(ws_frame((1000).to_bytes(2, "big"), 0x8))
+            self.sock.sendall(encode(close_payload(1000), CLOSE))
         except OSError:
             pass
         if self.greenlet is not None:

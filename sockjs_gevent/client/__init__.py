@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from ..compression import Compression
 from .connection import ClientConnection
 from .cookies import CookieJar
-from .http import HttpConnection, HttpError
+from .http import HttpClient, HttpError
 from .multiplex import MultiplexConnection, MultiplexStream, StreamOverflowError, connect_multiplex
 from .transports import TRANSPORTS, Transport, WebSocketTransport
 
@@ -78,7 +78,7 @@ def _tls_context(tls: bool, ssl_context: Any) -> Any:
 def info(url: str, timeout: float = 10.0, ssl_context: Any = None) -> dict[str, Any]:
     """GET the service's /info (websocket support, cookie_needed, ...)."""
     host, port, prefix, tls, query = _split(url)
-    http = HttpConnection(host, port, timeout, _tls_context(tls, ssl_context))
+    http = HttpClient(host, port, timeout, _tls_context(tls, ssl_context))
     try:
         response = http.request("GET", prefix + "/info" + (f"?{query}" if query else ""))
         body = http.read_body()

@@ -19,8 +19,8 @@ class HttpError(ConnectionError):
     """The server closed or broke the connection mid-request."""
 
 
-class Response:
-    """Status and headers of a response whose body is read separately."""
+class ResponseHead:
+    """Status and headers of a response (its head), whose body is read separately."""
 
     __slots__ = ("status", "headers")
 
@@ -36,7 +36,7 @@ class Response:
         return None
 
 
-class HttpConnection:
+class HttpClient:
     """One connection to ``host:port``; reopened by itself after the server closes it.
 
     ``timeout`` bounds connecting; ``read_timeout`` (the same unless changed)
@@ -71,7 +71,9 @@ class HttpConnection:
         conn = self._h11 = h11.Connection(h11.CLIENT)
         return conn, sock
 
-    def request(self, method: str, target: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> Response:
+    def request(
+        self, method: str, target: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> ResponseHead:
         """Send a request and read the response head (the body is left to read)."""
         conn, sock = self._h11, self._sock  # (both set, or both None)
         if conn is None or sock is None or conn.our_state is not h11.IDLE:
@@ -91,7 +93,7 @@ class HttpConnection:
         while True:
             event = self._next_event()
             if isinstance(event, h11.Response):
-                return Response(event.status_code, list(event.headers))
+                return ResponseHead(event.status_code, list(event.headers))
             if isinstance(event, h11.InformationalResponse):
                 continue
             raise HttpError(f"unexpected {event!r} while waiting for a response")

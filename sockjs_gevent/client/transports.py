@@ -21,7 +21,7 @@ from websockets.uri import parse_uri
 from ..compression import PERMESSAGE_DEFLATE, Compression
 from .connection import ClientConnection
 from .cookies import CookieJar
-from .http import HttpConnection, HttpError, wrap_tls
+from .http import HttpClient, HttpError, ResponseHead, wrap_tls
 
 Headers = Sequence[tuple[str, str]]
 
@@ -78,7 +78,9 @@ class Transport:
         """The request target of this session's ``name`` URL (``xhr_send``...), query included."""
         return f"{self.session_path}/{name}{self.query}"
 
-    def request(self, http: HttpConnection, method: str, name: str, headers: Headers = (), body: bytes = b"") -> Any:
+    def request(
+        self, http: HttpClient, method: str, name: str, headers: Headers = (), body: bytes = b""
+    ) -> ResponseHead:
         """One request of the session on ``http``: its headers, cookies and query; cookies learnt from the answer."""
         response = http.request(method, self.target(name), [*headers, *self.headers, *self.cookies.header()], body)
         self.cookies.learn(response.headers)
@@ -231,7 +233,7 @@ class HttpSender:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self.http = HttpConnection(transport.host, transport.port, transport.timeout, transport.ssl_context)
+        self.http = HttpClient(transport.host, transport.port, transport.timeout, transport.ssl_context)
         self.buffer: list[str] = []
         self.wakeup = Event()
         self.greenlet = gevent.spawn(self._run)
@@ -271,7 +273,7 @@ class HttpReceivingTransport(Transport):
 
     def start(self) -> None:
         self.sender = HttpSender(self)
-        self.http = HttpConnection(self.host, self.port, self.timeout, self.ssl_context)
+        self.http = HttpClient(self.host, self.port, self.timeout, self.ssl_context)
         # A poll or stream may rightly stay silent until the server's next
         # heartbeat (25 s by default), far longer than the connect timeout.
         self.http.read_timeout = self.idle_timeout

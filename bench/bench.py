@@ -13,7 +13,7 @@ Node's http client are there too, --node-flags '--ws ws --http node', at
 about 1.4 and 2 times the generator's CPU per message). --generator python
 runs the older gevent generator in this process instead (it saturates its
 core first: compare its CPU per operation, not its rates). Every server serves SockJS /echo and /broadcast
-with its default options (bench/sockjs_gevent_server.py,
+with its default options (bench/servers/sockjs_gevent_server.py,
 bench/peers/*_server.*). Scenarios (see scenarios.py):
 
   a  websocket echo: 100 sessions, one 64-byte message in flight each
@@ -28,13 +28,13 @@ bench/peers/*_server.*). Scenarios (see scenarios.py):
 Throughput figures are measured for --duration seconds after a 1 s
 warm-up, each with the server's CPU per operation and the generator's CPU
 share of its core; a figure whose generator passed 80% of it is starred
-and not claimed. "raw" (bench/raw_echo_server.py, no SockJS) runs (a)
+and not claimed. "raw" (bench/servers/raw_echo_server.py, no SockJS) runs (a)
 only. "sockjs-gevent-pywsgi" (serve(..., server="pywsgi")) is listed by
 default once serve() has that choice.
 
-The modules: servers.py (the peers), procs.py (starting them), scenarios.py
-(what runs where), nodegen.py / pygen.py (the generators), httpbench.py
-(wrk), table.py (the table).
+The modules, in bench/lib/: lineup.py (the peers), procs.py (starting them
+pinned), scenarios.py (what runs where), nodegen.py / pygen.py (the
+generators), httpbench.py (wrk), table.py (the table).
 """
 
 from __future__ import annotations
@@ -46,11 +46,15 @@ import subprocess
 import sys
 import time
 
-import nodegen
-from procs import BENCH, pin_to_client_core, raise_nofile_limit
-from scenarios import HOLD_SESSIONS, Settings, run_peer
-from servers import SCENARIOS, SERVERS, default_servers
-from table import header, table
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/bench.py`
+
+from bench.lib import nodegen
+from bench.lib.lineup import SCENARIOS, SERVERS, default_servers
+from bench.lib.procs import BENCH, pin_to_client_core, raise_nofile_limit
+from bench.lib.scenarios import HOLD_SESSIONS, Settings, run_peer
+from bench.lib.table import header, table
 
 
 def generator_name(kind: str, flags: str) -> str:

@@ -46,9 +46,12 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 from websockets.frames import Opcode
 from websockets.uri import parse_uri
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from procs import Server, pin_to_client_core, raise_nofile_limit  # noqa: E402
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/compression.py`
+
+from bench.lib.procs import pin_to_client_core, raise_nofile_limit, start_pinned
+from testkit.serverproc import RunningServer
 
 SETTINGS = [
     ("off", []),
@@ -175,7 +178,7 @@ class EchoRun:
     other_cores: float  # cores busy with other processes meanwhile (noise)
 
 
-def echo_run(server: Server, messages: list[str], connections: int, count: int, rate: float) -> EchoRun:
+def echo_run(server: RunningServer, messages: list[str], connections: int, count: int, rate: float) -> EchoRun:
     sessions = [Session(server.port, i, 1) for i in range(connections)]
     for s in sessions:
         s.wait_for("o")
@@ -251,7 +254,7 @@ def engine_alone(flags: list[str], messages: list[str], rounds: int = 5) -> floa
     return (time.perf_counter() - started) / (rounds * len(frames)) * 1e6
 
 
-def idle_rss(server: Server, count: int, message: str) -> tuple[float, float, bool]:
+def idle_rss(server: RunningServer, count: int, message: str) -> tuple[float, float, bool]:
     """KiB of server RSS per session: just opened, then after one message each way."""
     sources = max(1, count // 20000 + 1)
     base = server.rss_kb()
@@ -304,7 +307,7 @@ def main() -> None:
             "WARNING",
             *flags,
         ]
-        with Server(command) as server:
+        with start_pinned(command) as server:
             one_kb = echo_run(server, big, args.connections, args.messages, args.rate)
             tiny = echo_run(server, small, args.connections, args.messages, args.rate)
             opened, after, compressed = idle_rss(server, args.sessions, big[0])

@@ -10,7 +10,7 @@ sockjs_gevent/handoff), its /echo service driven over xhr-polling: a round
 trip is POST xhr_send with ["<64 bytes>"] (204), then POST xhr (200,
 a["<64 bytes>"]). Sessions are opened from this process first (their
 opening polls grouped by slot on keep-alive connections, so they move few
-connections), then wrk (bench/handoff_polling.lua, one thread per
+connections), then wrk (bench/lib/handoff_polling.lua, one thread per
 keep-alive connection) cycles through them. Servers run with
 --disconnect-delay 30 so that no session expires between the warm-up and
 the measured run. Each row is a fresh server: a 1 s wrk warm-up on
@@ -86,15 +86,18 @@ from collections import Counter
 
 import gevent
 from gevent.pool import Pool
-from httpbench import latency_ms
-from loadgen import MESSAGE, HttpConn, ProtocolError, cpu_seconds, http_request, perf
-from procs import BENCH, CLIENT_CORE, ROOT, SERVER_CORE, Server
 
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-from sockjs_gevent.handoff import slot_of  # noqa: E402  (the project, beside bench/)
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/handoff.py`
 
-LUA = os.path.join(BENCH, "handoff_polling.lua")
+from bench.lib.httpbench import latency_ms
+from bench.lib.loadgen import MESSAGE, HttpConn, ProtocolError, cpu_seconds, http_request, perf
+from bench.lib.procs import BENCH, CLIENT_CORE, SERVER_CORE, start_pinned
+from sockjs_gevent.handoff import slot_of
+from testkit.serverproc import RunningServer
+
+LUA = os.path.join(BENCH, "lib", "handoff_polling.lua")
 PREFIX = "/echo/000"  # service and server_id
 PAYLOAD = json.dumps([MESSAGE]).encode()
 ECHOED = b"a" + PAYLOAD + b"\n"
@@ -116,9 +119,9 @@ ALL_CORES = f"0-{(os.cpu_count() or 1) - 1}"
 # -- the server --------------------------------------------------------------------------------
 
 
-def start(workers: int, cores: str) -> Server:
+def start(workers: int, cores: str) -> RunningServer:
     """The test server with ``workers`` workers on a free port, under ``taskset -c cores``."""
-    return Server(
+    return start_pinned(
         [
             "-m",
             "sockjs_gevent.testserver",
@@ -151,18 +154,12 @@ def children_of(pid: int) -> list[int]:
     return sorted(found)
 
 
-def server_log(server: Server) -> str:
-    """What the runner and its workers logged so far (a new open file: the shared offset is left alone)."""
-    with open(f"/proc/self/fd/{server.log.fileno()}", "rb") as log:
-        return log.read().decode("utf-8", "replace")
-
-
-def workers_of(server: Server) -> dict[int, int | None]:
+def workers_of(server: RunningServer) -> dict[int, int | None]:
     """Worker pid -> slot (from its "holds slot" line); the server itself, slot None, when it has no workers."""
     children = children_of(server.pid)
     if not children:
         return {server.pid: None}
-    slots = {int(pid): int(slot) for pid, slot in HOLDS_SLOT.findall(server_log(server))}
+    slots = {int(pid): int(slot) for pid, slot in HOLDS_SLOT.findall(server.log())}
     return {pid: slots.get(pid) for pid in children}
 
 
@@ -322,7 +319,7 @@ def polling_row(workers: int, kind: str, connections: int, seconds: int, server_
         restarted = sorted(set(workers_of(server)) ^ set(pids))
     finally:
         server.stop()
-    log = server.stderr()
+    log = server.log()
     counts = final_counts(log)
     wall, requests = result["wall"], result["requests"]
     server_cpu = sum(used.values())
@@ -394,7 +391,7 @@ def share_row(workers: int, keepalive: bool) -> dict:
         pool.join()
     finally:
         server.stop()
-    log = server.stderr()
+    log = server.log()
     counts = final_counts(log)
     for c in counts:
         for name in ("unreachable", "too_large", "dropped"):

@@ -21,7 +21,12 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/http_plain.py`
+
+from bench.lib.loadgen import cpu_seconds
+from bench.lib.procs import CLIENT_CORE, SERVER_CORE, start_pinned
 
 PY_SERVER = r"""
 import sys
@@ -42,28 +47,11 @@ server.listen(+process.argv[2], "127.0.0.1", () => console.log("listening on htt
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start(cmd: list[str]) -> subprocess.Popen:
-    process = subprocess.Popen(
-        ["taskset", "-c", "0", *cmd], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    line = process.stdout.readline()
-    if "listening" not in line:
-        process.kill()
-        raise SystemExit(f"{cmd} did not start: {line}{process.stdout.read()}")
-    return process
-
-
 def wrk(port: int, duration: float, connections: int) -> tuple[float, float]:
     cmd = [
         "taskset",
         "-c",
-        "1",
+        str(CLIENT_CORE),
         "wrk",
         "-t1",
         f"-c{connections}",
@@ -78,9 +66,9 @@ def wrk(port: int, duration: float, connections: int) -> tuple[float, float]:
     return float(match.group(1)), 0.0
 
 
-def measure(name: str, cmd: list[str], port: int, duration: float, connections: int) -> dict:
-    server = start(cmd)
-    try:
+def measure(name: str, cmd: list[str], duration: float, connections: int) -> dict:
+    with start_pinned(cmd[1:], SERVER_CORE, program=cmd[:1]) as server:
+        port = server.port
         wrk(port, 1.0, connections)  # warm up
         before_server = cpu_seconds(server.pid)
         started = time.monotonic()
@@ -100,12 +88,6 @@ def measure(name: str, cmd: list[str], port: int, duration: float, connections: 
             "gen_cpu": gen_cpu,
             "us_per_request": server_cpu / rps * 1e6 if rps else float("nan"),
         }
-    finally:
-        server.terminate()
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def main() -> None:
@@ -113,7 +95,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--port", type=int, default=18431)
+    parser.add_argument("--port", type=int, default=0, help="the servers' port (default 0: a free one)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -134,7 +116,7 @@ def main() -> None:
         f"{args.connections} connections, {args.duration:g} s per server, wrk on core 1, servers on core 0", flush=True
     )
     for run in range(1, args.runs + 1):
-        results = {name: measure(name, cmd, args.port, args.duration, args.connections) for name, cmd in servers}
+        results = {name: measure(name, cmd, args.duration, args.connections) for name, cmd in servers}
         ours = results["httptools"]["rps"]
         line = [f"run {run}:"]
         for name, r in results.items():

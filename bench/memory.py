@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/memory.py [--sessions 10000] [--transport websocket|xhr-streaming] [--server ...]
 
-Starts the test server (bench/traced_server.py: tracemalloc on) pinned to
+Starts the test server (bench/servers/traced_server.py: tracemalloc on) pinned to
 core 0, snapshots it, opens N idle sessions on /echo from this process
 (raw sockets, core 1), snapshots again, and prints per session: the RSS
 growth, the Python allocations tracemalloc saw (by file and line, grouped
@@ -26,9 +26,12 @@ import time
 import tracemalloc
 from collections import Counter, defaultdict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from procs import Server, pin_to_client_core, raise_nofile_limit  # noqa: E402
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/memory.py`
+
+from bench.lib.procs import pin_to_client_core, raise_nofile_limit, server_module, start_pinned
+from testkit.serverproc import RunningServer
 
 #: What an allocation site is, by the file it is in (first match wins).
 GROUPS = [
@@ -69,7 +72,7 @@ def group_of(filename: str) -> str:
     return "other: " + filename.rsplit("site-packages/", 1)[-1].rsplit("/sockjs_gevent/", 1)[-1]
 
 
-def snapshot(server: Server, directory: str, n: int) -> tuple[tracemalloc.Snapshot, Counter]:
+def snapshot(server: RunningServer, directory: str, n: int) -> tuple[tracemalloc.Snapshot, Counter]:
     os.kill(server.pid, signal.SIGUSR1)
     done = os.path.join(directory, f"{n}.done")
     deadline = time.monotonic() + 120
@@ -128,9 +131,9 @@ def main() -> None:
     raise_nofile_limit()
     pin_to_client_core()
     with tempfile.TemporaryDirectory() as directory:
-        server = Server(
+        server = start_pinned(
             [
-                os.path.join(HERE, "traced_server.py"),
+                *server_module("traced_server"),
                 directory,
                 "--host",
                 "127.0.0.1",

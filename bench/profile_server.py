@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/profile_server.py ws-opens [--duration 5] [--top 30] [--sort tottime]
 
-Runs bench/sockjs_gevent_server.py under cProfile on core 0, drives it with
+Runs bench/servers/sockjs_gevent_server.py under cProfile on core 0, drives it with
 the Node generator on core 1 (bench/node/loadgen.js; scenarios: ws-echo,
 broadcast, ws-opens, xhr-streaming-opens, xhr-polling-echo,
 xhr-streaming-echo), stops it with SIGTERM and prints the profile. cProfile
@@ -17,10 +17,12 @@ import pstats
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import nodegen  # noqa: E402
-from procs import Server  # noqa: E402
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/profile_server.py`
+
+from bench.lib import nodegen
+from bench.lib.procs import server_module, start_pinned
 
 
 def main() -> None:
@@ -33,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         out = os.path.join(directory, "profile.out")
-        server = Server(["-m", "cProfile", "-o", out, os.path.join(HERE, "sockjs_gevent_server.py"), *args.server_arg])
+        server = start_pinned(["-m", "cProfile", "-o", out, *server_module("sockjs_gevent_server"), *args.server_arg])
         result = nodegen.run(args.scenario, server, args.duration + 10, duration=args.duration)
         server.stop()
         print({k: v for k, v in result.items() if not isinstance(v, (dict, list))})

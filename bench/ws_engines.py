@@ -4,10 +4,10 @@
     cd /work/main && .venv/bin/python bench/ws_engines.py [--duration 5] [--json out.json]
 
 Engines:
-  1. gevent-websocket 0.10.1's WebSocketHandler (bench/gws_server.py)
+  1. gevent-websocket 0.10.1's WebSocketHandler (bench/servers/gws_server.py)
   2. websockets' sans-I/O ServerProtocol as sockjs_gevent/websocket drives it
-     (the test server, and bench/wsengine_echo.py for the bare engine)
-  3. wsproto driven the same way (bench/wsproto_echo.py, bare only)
+     (the test server, and bench/servers/wsengine_echo.py for the bare engine)
+  3. wsproto driven the same way (bench/servers/wsproto_echo.py, bare only)
 
 Each server runs alone on core 0, this process on core 1. "SockJS raw echo"
 is the test server's /echo/websocket (session layer included); "bare echo"
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from dataclasses import dataclass
@@ -26,7 +27,12 @@ from importlib.metadata import version
 import gevent
 import websockets
 import wsproto  # noqa: F401  (fail early if the comparison cannot run)
-from loadgen import (
+
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)  # the repository root, for `python bench/ws_engines.py`
+
+from bench.lib.loadgen import (
     MAX_ROUNDS,
     MESSAGE,
     ProtocolError,
@@ -36,12 +42,12 @@ from loadgen import (
     perf,
     read_head,
     status_of,
-    upgrade_request,
 )
-from procs import Server, pin_to_client_core
-from pygen import websocket_echo
-from table import header, other_load
-from wsframe import CLOSE, encode, parse_close
+from bench.lib.procs import pin_to_client_core, server_module, start_pinned
+from bench.lib.pygen import websocket_echo
+from bench.lib.table import header, other_load
+from testkit.serverproc import RunningServer
+from testkit.wsframe import CLOSE, encode, parse_close, upgrade_request
 
 MIB = 1024 * 1024
 BIG_TIMEOUT = 60.0
@@ -64,17 +70,17 @@ class Engine:
 ENGINES = [
     Engine(
         f"gevent-websocket {version('gevent-websocket')}",
-        ["bench/gws_server.py"],
+        server_module("gws_server"),
         "/bare/websocket",
-        sockjs_server=["bench/gws_server.py"],
+        sockjs_server=server_module("gws_server"),
     ),
     Engine(
         f"websockets {websockets.version.version} sans-I/O (project)",
-        ["bench/wsengine_echo.py"],
+        server_module("wsengine_echo"),
         "/echo/websocket",
         sockjs_server=TESTSERVER,
     ),
-    Engine(f"wsproto {version('wsproto')}", ["bench/wsproto_echo.py"], "/echo/websocket"),
+    Engine(f"wsproto {version('wsproto')}", server_module("wsproto_echo"), "/echo/websocket"),
 ]
 
 
@@ -141,21 +147,21 @@ def close_check(port: int, path: str) -> str:
         ws.close(wait=False)
 
 
-def bad_key_statuses(server: Server, path: str) -> dict[str, str]:
+def bad_key_statuses(server: RunningServer, path: str) -> dict[str, str]:
     """The HTTP status answered to each malformed Sec-WebSocket-Key ("+exc": the server logged a traceback)."""
     statuses = {}
     for name, key in BAD_KEYS.items():
-        logged = server.stderr().count("Traceback")
+        logged = server.log().count("Traceback")
         sock = connect(server.port)
         try:
-            sock.sendall(upgrade_request(path, key))
+            sock.sendall(upgrade_request(path, key=key))
             answer = str(status_of(read_head(sock, bytearray())))
         except (EOFError, OSError) as exc:
             answer = f"no answer ({type(exc).__name__})"
         finally:
             sock.close()
         gevent.sleep(0.2)  # let the server finish (and log) the request
-        statuses[name] = answer + ("+exc" if server.stderr().count("Traceback") > logged else "")
+        statuses[name] = answer + ("+exc" if server.log().count("Traceback") > logged else "")
     return statuses
 
 
@@ -185,20 +191,20 @@ def size_probe(port: int, path: str, size: int = PROBE_SIZE) -> str:
 def measure_engine(engine: Engine, duration: float) -> dict:
     result: dict = {"engine": engine.name}
     if engine.sockjs_server:
-        with Server(engine.sockjs_server) as server:
+        with start_pinned(engine.sockjs_server) as server:
             result["sockjs_echo"] = websocket_echo(server, "/echo/websocket", False, 100, duration)
             result["close"] = close_check(server.port, engine.close_path)
             result["bad_keys"] = bad_key_statuses(server, "/echo/websocket")
             result["max_size"] = size_probe(server.port, "/echo/websocket")
-            result["server_errors"] = tracebacks(server.stderr())
-    with Server(engine.bare_server) as server:
+            result["server_errors"] = tracebacks(server.log())
+    with start_pinned(engine.bare_server) as server:
         result["bare_echo"] = websocket_echo(server, engine.bare_path, False, 100, duration)
         result["big"] = big_message(server.port, engine.bare_path)
         if not engine.sockjs_server:
             result["close"] = close_check(server.port, engine.close_path)
             result["bad_keys"] = bad_key_statuses(server, engine.bare_path)
             result["max_size"] = size_probe(server.port, engine.bare_path)
-            result["server_errors"] = tracebacks(server.stderr())
+            result["server_errors"] = tracebacks(server.log())
     return result
 
 

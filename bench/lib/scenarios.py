@@ -10,7 +10,7 @@
 
 (a)-(d) share one server process, run in that order with (c) last (its
 sessions linger until disconnect_delay); (e), (f) and (g) get a fresh one
-each, (g) the server's plain-HTTP counterpart (servers.Peer.hello). Each
+each, (g) the server's plain-HTTP counterpart (lineup.Peer.hello). Each
 scenario runs on the Node generator (nodegen) or, with --generator python,
 on the gevent one inside this process (pygen); (g) always on wrk.
 """
@@ -21,11 +21,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpbench
-import nodegen
-import pygen
-from procs import Server
-from servers import Peer
+from bench.lib import httpbench, nodegen, pygen
+from bench.lib.lineup import Peer
+from bench.lib.procs import messages
+from testkit.serverproc import RunningServer
 
 ECHO_SESSIONS = 100
 BROADCAST_SESSIONS = 1000
@@ -51,18 +50,18 @@ class Scenario:
     letter: str
     title: str
     process: str  # "shared": (a)-(d)'s server; "fresh": a server of its own; "hello": the plain-HTTP server
-    node: Callable[[Server, Peer, Settings], dict]
-    python: Callable[[Server, Peer, Settings], dict]
+    node: Callable[[RunningServer, Peer, Settings], dict]
+    python: Callable[[RunningServer, Peer, Settings], dict]
 
 
 def _node(name: str, seconds: Callable[[Settings], float] = lambda s: s.duration + WARMUP + 30, **options: object):
-    def run(server: Server, peer: Peer, s: Settings) -> dict:
+    def run(server: RunningServer, peer: Peer, s: Settings) -> dict:
         return nodegen.run(name, server, seconds(s), s.node_flags, duration=s.duration, warmup=WARMUP, **options)
 
     return run
 
 
-def _ws_echo_node(server: Server, peer: Peer, s: Settings) -> dict:
+def _ws_echo_node(server: RunningServer, peer: Peer, s: Settings) -> dict:
     return nodegen.run(
         "ws-echo",
         server,
@@ -75,12 +74,12 @@ def _ws_echo_node(server: Server, peer: Peer, s: Settings) -> dict:
     )
 
 
-def _ws_echo_python(server: Server, peer: Peer, s: Settings) -> dict:
+def _ws_echo_python(server: RunningServer, peer: Peer, s: Settings) -> dict:
     path = "/echo/0/ws{i}/websocket" if peer.sockjs else "/"
     return pygen.websocket_echo(server, path, peer.sockjs, ECHO_SESSIONS, s.duration)
 
 
-def _wrk(server: Server, peer: Peer, s: Settings) -> dict:
+def _wrk(server: RunningServer, peer: Peer, s: Settings) -> dict:
     return httpbench.plain_http(server, s.duration)
 
 
@@ -177,12 +176,12 @@ def run_peer(peer: Peer, peers: str, letters: str, settings: Settings) -> dict:
     results: dict = {}
     wanted = [s for s in SCENARIOS if applies(s, peer, letters)]
 
-    def run(scenario: Scenario, server: Server) -> None:
+    def run(scenario: Scenario, server: RunningServer) -> None:
         print(f"  {peer.name}: {scenario.title}", file=sys.stderr, flush=True)
         how = scenario.node if settings.generator == "node" else scenario.python
         results[scenario.key] = guarded(lambda: how(server, peer, settings))
 
-    def with_server(start: Callable[[], Server], scenarios: list[Scenario]) -> None:
+    def with_server(start: Callable[[], RunningServer], scenarios: list[Scenario]) -> None:
         try:
             server = start()
         except Exception as exc:
@@ -192,7 +191,7 @@ def run_peer(peer: Peer, peers: str, letters: str, settings: Settings) -> dict:
         with server:
             for scenario in scenarios:
                 run(scenario, server)
-            log = server.stderr()
+            log = messages(server)
         if log.strip():
             results["server_stderr_tail"] = results.get("server_stderr_tail", "") + log[-1500:]
 

@@ -1,6 +1,6 @@
 """The project's engine (``sockjs_gevent.websocket``, websockets' sans-I/O ServerProtocol) as a bare echo.
 
-    python bench/wsengine_echo.py [--port 0]
+    python -m bench.servers.wsengine_echo [--port 0]
 
 No SockJS session layer: ``/echo/websocket`` echoes each text message,
 ``/close/websocket`` closes with 3000 "Go away!". Served like the test

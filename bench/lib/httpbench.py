@@ -15,8 +15,9 @@ import re
 import resource
 import subprocess
 
-from loadgen import cpu_seconds, machine_busy, perf
-from procs import CLIENT_CORE, Server
+from bench.lib.loadgen import cpu_seconds, machine_busy, perf
+from bench.lib.procs import CLIENT_CORE
+from testkit.serverproc import RunningServer
 
 CONNECTIONS = 50
 WARMUP = 1.0
@@ -66,7 +67,7 @@ def latency_ms(output: str, percent: int) -> float | None:
     return round(float(match.group(1)) * UNITS[match.group(2)], 3) if match else None
 
 
-def plain_http(server: Server, duration: float) -> dict:
+def plain_http(server: RunningServer, duration: float) -> dict:
     """Requests per second, latency, CPU of wrk and of the server, errors."""
     check_answer(server.port)
     wrk(server.port, WARMUP)

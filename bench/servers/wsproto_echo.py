@@ -1,6 +1,6 @@
 """A bare WebSocket echo WSGI app on wsproto, driven like sockjs_gevent/websocket (engine 3 of ws_engines.py).
 
-    python bench/wsproto_echo.py [--port 0]
+    python -m bench.servers.wsproto_echo [--port 0]
 
 For the engine comparison only. Under gevent's pywsgi (the project's
 ``make_server``), the app validates the upgrade with wsproto's

@@ -1,6 +1,6 @@
 """A trivial gevent WebSocket echo server, no SockJS: the load generator's ceiling.
 
-    python bench/raw_echo_server.py [--port 0]
+    python -m bench.servers.raw_echo_server [--port 0]
 
 Prints ``raw-echo listening on http://127.0.0.1:PORT`` when ready.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from gevent.server import StreamServer
-from wsframe import CLOSE, PING, PONG, FrameReader, accept_token, encode
+
+from testkit.wsframe import CLOSE, PING, PONG, FrameReader, accept_token, encode
 
 MAX_HEAD = 16384
 MAX_FRAMES = 100_000_000  # per connection: a bound, never reached in a run
@@ -29,7 +30,7 @@ def handshake(sock) -> bytes:
     key = next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:"))
     sock.sendall(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept_token(key) + b"\r\n\r\n"
+        b"Sec-WebSocket-Accept: " + accept_token(key).encode() + b"\r\n\r\n"
     )
     return rest
 

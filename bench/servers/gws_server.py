@@ -1,6 +1,6 @@
 """The test server's services under gevent-websocket's handler (engine 1 of ws_engines.py).
 
-    python bench/gws_server.py [--port 0]
+    python -m bench.servers.gws_server [--port 0]
 
 Serves ``sockjs_gevent.testserver.build()`` with
 ``geventwebsocket.handler.WebSocketHandler``, so ``/echo/websocket`` and

@@ -17,7 +17,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from servers import REFERENCE
+from bench.lib.lineup import REFERENCE
 
 GENERATOR_BOUND = 0.8  # of the generator's core
 STAR = "*"

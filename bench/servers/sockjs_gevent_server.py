@@ -1,6 +1,6 @@
 """sockjs-gevent as bench/bench.py runs it beside the peers: SockJS /echo and /broadcast.
 
-    .venv/bin/python bench/sockjs_gevent_server.py [--port 0] [--app sockjs|hello]
+    .venv/bin/python -m bench.servers.sockjs_gevent_server [--port 0] [--app sockjs|hello]
         [--server NAME] [--serve-option KEY=VALUE ...]
 
 ``--app sockjs`` (the default): default options (as the peers in

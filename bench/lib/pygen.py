@@ -4,7 +4,7 @@ bench.py uses them with ``--generator python``; bench/ws_engines.py uses
 websocket_echo. They saturate the generator's core before the faster
 servers do (bench.py's default generator is bench/node/loadgen.js), so
 with them compare the CPU-per-operation figures, not the rates.
-Each takes the running Server and returns the same dict as the Node
+Each takes the RunningServer and returns the same dict as the Node
 generator: rate, p50_ms, p99_ms, cpu_cores {client, server, machine},
 server_us_per_op, counts, errors, error_count (and the memory figures
 for idle_memory and hold_idle).
@@ -21,7 +21,8 @@ import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 from gevent.queue import Queue
-from loadgen import (
+
+from bench.lib.loadgen import (
     MAX_ROUNDS,
     MESSAGE,
     TIMEOUT,
@@ -36,8 +37,8 @@ from loadgen import (
     run_loops,
     run_workers,
 )
-from procs import Server
-from wsframe import PING, PONG, encode
+from testkit.serverproc import RunningServer
+from testkit.wsframe import PING, PONG, encode
 
 WARMUP = 1.0
 SOCKJS_PAYLOAD = json.dumps([MESSAGE]).encode()  # what the client sends: ["<64 chars>"]
@@ -48,7 +49,7 @@ OPEN_TIMEOUT = 180.0  # opening 10,000 sessions on a slow server
 # -- (a) websocket echo, and the ceiling --------------------------------------
 
 
-def websocket_echo(server: Server, path: str, sockjs: bool, sessions: int, duration: float) -> dict:
+def websocket_echo(server: RunningServer, path: str, sockjs: bool, sessions: int, duration: float) -> dict:
     """``sessions`` websockets, each with one 64-byte message in flight."""
     port = server.port
     frame = encode(SOCKJS_PAYLOAD if sockjs else MESSAGE.encode())
@@ -81,7 +82,7 @@ def websocket_echo(server: Server, path: str, sockjs: bool, sessions: int, durat
 # -- (b) broadcast ------------------------------------------------------------
 
 
-def broadcast(server: Server, sessions: int, duration: float) -> dict:
+def broadcast(server: RunningServer, sessions: int, duration: float) -> dict:
     """One sender, ``sessions`` receivers (the sender is one of them), one message in flight.
 
     The next message goes once every session has the previous one (or after
@@ -146,7 +147,7 @@ def broadcast(server: Server, sessions: int, duration: float) -> dict:
 
 
 def session_opens(
-    server: Server,
+    server: RunningServer,
     concurrency: int,
     duration: float,
     open_session: Callable[[int, str], tuple[Any, Callable[[], bytes]]],
@@ -171,7 +172,7 @@ def session_opens(
     return run_workers(concurrency, loop, duration, WARMUP, server.pid).summary()
 
 
-def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
+def websocket_opens(server: RunningServer, concurrency: int, duration: float) -> dict:
     """Connect, handshake, read "o", close (client close frame, then hang up)."""
 
     def open_session(port: int, tag: str) -> tuple[WsClient, Callable[[], bytes]]:
@@ -181,7 +182,7 @@ def websocket_opens(server: Server, concurrency: int, duration: float) -> dict:
     return session_opens(server, concurrency, duration, open_session)
 
 
-def xhr_streaming_opens(server: Server, concurrency: int, duration: float) -> dict:
+def xhr_streaming_opens(server: RunningServer, concurrency: int, duration: float) -> dict:
     """POST xhr_streaming, read the prelude and "o", close the socket."""
 
     def open_session(port: int, tag: str) -> tuple[XhrStream, Callable[[], bytes]]:
@@ -194,7 +195,7 @@ def xhr_streaming_opens(server: Server, concurrency: int, duration: float) -> di
 # -- (d) xhr-polling and xhr-streaming echo -----------------------------------
 
 
-def xhr_streaming_echo(server: Server, prefix: str, sessions: int, duration: float) -> dict:
+def xhr_streaming_echo(server: RunningServer, prefix: str, sessions: int, duration: float) -> dict:
     """A held-open xhr_streaming response per session; messages via xhr_send."""
     port = server.port
     expected = SOCKJS_FRAME
@@ -239,7 +240,7 @@ def loop_stalls(stalls: list[float], tick: float = 0.05) -> None:
         stalls.append(perf() - before - tick)
 
 
-def xhr_polling_echo(server: Server, prefix: str, sessions: int, duration: float) -> dict:
+def xhr_polling_echo(server: RunningServer, prefix: str, sessions: int, duration: float) -> dict:
     """Per round trip: POST xhr_send, then POST xhr until the a-frame comes.
 
     A session the server forgot shows as 404 on xhr_send or as a new "o" on
@@ -407,7 +408,7 @@ def xhr_alive(port: int, streams: list[XhrStream], tag: str, errors: Counter) ->
     return alive
 
 
-def idle_memory(server: Server, kind: str, count: int) -> dict:
+def idle_memory(server: RunningServer, kind: str, count: int) -> dict:
     """Server RSS before and after opening ``count`` idle sessions (fresh server)."""
     errors: Counter = Counter()
     port = server.port
@@ -438,7 +439,7 @@ def idle_memory(server: Server, kind: str, count: int) -> dict:
     }
 
 
-def hold_idle(server: Server, count: int, hold: float) -> dict:
+def hold_idle(server: RunningServer, count: int, hold: float) -> dict:
     """Open ``count`` websocket sessions, hold them ``hold`` s reading heartbeats, then echo on each."""
     errors: Counter = Counter()
     before = server.rss_kb()

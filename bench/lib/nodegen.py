@@ -12,7 +12,8 @@ import os
 import subprocess
 from collections.abc import Sequence
 
-from procs import BENCH, CLIENT_CORE, Server, raise_nofile_limit
+from bench.lib.procs import BENCH, CLIENT_CORE, raise_nofile_limit
+from testkit.serverproc import RunningServer
 
 LOADGEN = os.path.join(BENCH, "node", "loadgen.js")
 WS_PACKAGE = os.path.join(BENCH, "node", "node_modules", "ws", "package.json")
@@ -23,7 +24,7 @@ def installed() -> bool:
     return os.path.exists(WS_PACKAGE)
 
 
-def run(scenario: str, server: Server, seconds: float, flags: Sequence[str] = (), **options: object) -> dict:
+def run(scenario: str, server: RunningServer, seconds: float, flags: Sequence[str] = (), **options: object) -> dict:
     """``node loadgen.js SCENARIO --port ... --server-pid ... FLAGS`` with ``options`` as --flags too.
 
     ``seconds``: how long the scenario should take; it is killed GRACE s later.

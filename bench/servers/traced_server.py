@@ -1,6 +1,6 @@
 """The test server with tracemalloc on, dumping snapshots on demand (for bench/memory.py).
 
-    python bench/traced_server.py SNAPSHOT_DIR [testserver arguments...]
+    python -m bench.servers.traced_server SNAPSHOT_DIR [testserver arguments...]
 
 On SIGUSR1 it runs a full GC pass and writes ``SNAPSHOT_DIR/<n>.snap`` (a
 tracemalloc snapshot) and ``<n>.types`` (live objects counted by type, as

@@ -1,6 +1,6 @@
 """The servers bench.py compares: how to start each, and its plain-HTTP counterpart.
 
-Each entry starts one process (procs.Server) that prints "listening on
+Each entry starts one process (procs.start_pinned) that prints "listening on
 http://HOST:PORT" when ready: the SockJS server for scenarios (a)-(f), and
 ``hello`` for (g), a 2-byte answer to any request. sockjs-node's column has
 Node's own ``http.createServer`` there, the baseline for any HTTP server.
@@ -13,10 +13,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from procs import BENCH, Server
+from bench.lib.procs import BENCH, server_module, start_pinned
+from testkit.serverproc import RunningServer
 
 SCENARIOS = "abcdefg"
-GEVENT_LAUNCHER = os.path.join(BENCH, "sockjs_gevent_server.py")
+GEVENT_LAUNCHER = server_module("sockjs_gevent_server")
 
 Args = Callable[[str], list[str]]  # peers dir -> the program's arguments
 
@@ -32,12 +33,12 @@ class Peer:
     scenarios: str = SCENARIOS
     sockjs: bool = True
 
-    def start(self, peers: str) -> Server:
-        return Server(self.args(peers), program=self.program(peers), env=self.env(peers))
+    def start(self, peers: str) -> RunningServer:
+        return start_pinned(self.args(peers), program=self.program(peers), env=self.env(peers))
 
-    def start_hello(self, peers: str) -> Server:
+    def start_hello(self, peers: str) -> RunningServer:
         assert self.hello is not None
-        return Server(self.hello(peers), program=self.program(peers), env=self.env(peers))
+        return start_pinned(self.hello(peers), program=self.program(peers), env=self.env(peers))
 
 
 def _in(peers: str, *parts: str) -> str:
@@ -45,11 +46,11 @@ def _in(peers: str, *parts: str) -> str:
 
 
 def gevent_peer(name: str, extra: list[str]) -> Peer:
-    """sockjs-gevent through bench/sockjs_gevent_server.py, ``extra`` going to its command line."""
+    """sockjs-gevent through bench/servers/sockjs_gevent_server.py, ``extra`` going to its command line."""
     return Peer(
         name,
-        lambda p: [GEVENT_LAUNCHER, "--port", "0", *extra],
-        hello=lambda p: [GEVENT_LAUNCHER, "--port", "0", "--app", "hello", *extra],
+        lambda p: [*GEVENT_LAUNCHER, "--port", "0", *extra],
+        hello=lambda p: [*GEVENT_LAUNCHER, "--port", "0", "--app", "hello", *extra],
     )
 
 
@@ -85,9 +86,7 @@ SERVERS = {
         needs=lambda p: _in(p, "venv-aiohttp", "bin", "python"),
     ),
     # No SockJS: a bare gevent websocket echo, (a) only; what the stack costs without us.
-    "raw": Peer(
-        "raw", lambda p: [os.path.join(BENCH, "raw_echo_server.py"), "--port", "0"], scenarios="a", sockjs=False
-    ),
+    "raw": Peer("raw", lambda p: [*server_module("raw_echo_server"), "--port", "0"], scenarios="a", sockjs=False),
 }
 REFERENCE = "sockjs-node"
 

@@ -17,7 +17,8 @@ from collections.abc import Callable
 import gevent
 from gevent import socket
 from gevent.pool import Pool
-from wsframe import CLIENT_KEY, CLOSE, FrameReader, close_payload, encode
+
+from testkit.wsframe import CLIENT_KEY, CLOSE, FrameReader, close_payload, encode, upgrade_request
 
 HOST = "127.0.0.1"
 TIMEOUT = 10.0  # per socket operation
@@ -41,13 +42,6 @@ def connect(port: int, timeout: float = TIMEOUT) -> socket.socket:
 
 
 # -- WebSocket ---------------------------------------------------------------
-
-
-def upgrade_request(path: str, key: str = CLIENT_KEY, extra: str = "") -> bytes:
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    ).encode("latin-1")
 
 
 def read_head(sock: socket.socket, buf: bytearray) -> bytes:
@@ -78,7 +72,7 @@ class WsClient:
 
     def __init__(self, port: int, path: str, key: str = CLIENT_KEY, timeout: float = TIMEOUT) -> None:
         self.sock = connect(port, timeout)
-        self.sock.sendall(upgrade_request(path, key))
+        self.sock.sendall(upgrade_request(path, HOST, key))
         buf = bytearray()
         head = read_head(self.sock, buf)
         self.status = status_of(head)

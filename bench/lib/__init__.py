@@ -1,0 +1,1 @@
+"""What the benchmark entry points share: processes and cores, load generators, scenarios, the table."""

@@ -199,7 +199,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker processes sharing the port; a session's requests reach its worker (default 1)",
     )
     group.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
-    group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see announce_ready
+    group.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)  # see workers.announce_ready
 
 
 def is_runner(args: argparse.Namespace) -> bool:

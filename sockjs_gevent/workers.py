@@ -10,7 +10,8 @@ socket and hand a session's requests to the session's worker. SIGTERM or
 SIGINT stops them all gracefully (each closes its sessions with 1001). A
 worker that fails at start with a configuration error (exit status 2
 before it is ready) stops the runner with that status. ``Supervisor`` is
-what this runner and ``sockjs_gevent.cluster`` share.
+what this runner and ``sockjs_gevent.cluster`` share. The flags, and
+``run_workers`` (the runner a command line starts), are in ``sockjs_gevent.cli``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Broadcast benchmark: deliveries/s and delivery latency to many WebSocket sessions.
 
-    .venv/bin/python scripts/bench_broadcast.py [--sessions 1000] [--burst 200]
+    .venv/bin/python bench/broadcast.py [--sessions 1000] [--burst 200]
 
 Two set-ups, each serving the /broadcast service of sockjs_gevent.testserver
 (every message a session sends is published to every session):
@@ -18,19 +18,17 @@ session into one frame: a peak, not a sustained rate. Latency is from the
 publisher's send to a session's receipt, on one clock (the load
 generator's); p99 is over every delivery.
 
-The load generator is cheap on purpose: raw sockets in gevent greenlets, a
-hand-rolled WebSocket handshake and frame reader (server frames are never
-masked), one ``json.loads`` per frame. It shares the machine with the
+The load generator is cheap on purpose: raw sockets in gevent greenlets,
+testkit's WebSocket framer (server frames are never masked), one
+``json.loads`` per frame. It shares the machine with the
 servers, so the figures are a floor, not a ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import re
 import socket as stdlib_socket
 import subprocess
 import sys
@@ -41,9 +39,11 @@ from gevent import socket
 from gevent.event import Event
 from gevent.pool import Pool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-READY = re.compile(rb"listening on http://([\d.]+):(\d+)")
+# Run as `python bench/broadcast.py`, this folder is on sys.path and the repository root is not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from testkit.serverproc import spawn, start_server, stop_process
+from testkit.wsframe import CLOSE, OPCODE, encode, frame_at, new_key, upgrade_request
 
 # -- processes -----------------------------------------------------------------
 
@@ -56,62 +56,24 @@ def free_port() -> int:
 
 def start_worker(redis_url: str | None) -> tuple[subprocess.Popen, int]:
     """``python -m sockjs_gevent sockjs_gevent.testserver:build`` on a free port; waits for its ready line."""
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    env.pop("SOCKJS_GEVENT_REDIS_URL", None)
-    if redis_url:
-        env["SOCKJS_GEVENT_REDIS_URL"] = redis_url
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sockjs_gevent",
-            "sockjs_gevent.testserver:build",
-            "--port",
-            "0",
-            "--log-level",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    worker = start_server(
+        ["-m", "sockjs_gevent", "sockjs_gevent.testserver:build", "--port", "0", "--log-level", "WARNING"],
+        {"SOCKJS_GEVENT_REDIS_URL": redis_url},  # None: not set, channels in-process
     )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:
-            gevent.spawn(_drain, process)  # keep reading so the worker never blocks on a full pipe
-            return process, int(match.group(2))
-    raise RuntimeError(f"worker exited with {process.wait()}")
-
-
-def _drain(process: subprocess.Popen) -> None:
-    stdout = process.stdout
-    assert stdout is not None
-    fd = stdout.fileno()
-    os.set_blocking(fd, False)
-    while True:
-        socket.wait_read(fd)
-        try:
-            if not os.read(fd, 65536):
-                return
-        except BlockingIOError:
-            continue
+    return worker.process, worker.port
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    process, out = spawn(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if b"Ready to accept connections" in line:
-            gevent.spawn(_drain, process)
-            return process, f"redis://127.0.0.1:{port}/0"
-    raise RuntimeError("redis-server did not start")
+    try:
+        out.wait_for("Ready to accept connections", 20.0)
+    except AssertionError:
+        stop_process(process, 0)
+        raise RuntimeError("redis-server did not start:\n" + out.text()) from None
+    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -119,10 +81,7 @@ def stop(processes: list[subprocess.Popen]) -> None:
         if process.poll() is None:
             process.terminate()
     for process in processes:
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 # -- the load generator --------------------------------------------------------
@@ -157,13 +116,8 @@ class Session:
         self.stats = stats
         self.sock = socket.create_connection((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
-            (
-                f"GET /broadcast/{index % 1000:03d}/bench{index}/websocket HTTP/1.1\r\n"
-                f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
+            upgrade_request(f"/broadcast/{index % 1000:03d}/bench{index}/websocket", f"{host}:{port}", new_key())
         )
         self.buffer = bytearray()
         while b"\r\n\r\n" not in self.buffer:
@@ -180,11 +134,8 @@ class Session:
         self.greenlet = gevent.spawn(self._read_loop)
 
     def send(self, message: str) -> None:
-        """A masked client text frame (a zero mask key: valid, and nothing to XOR)."""
-        payload = json.dumps([message]).encode()
-        length = len(payload)
-        header = bytes([0x81, 0x80 | length]) if length < 126 else bytes([0x81, 0x80 | 126]) + length.to_bytes(2, "big")
-        self.sock.sendall(header + b"\0\0\0\0" + payload)
+        """A masked client text frame."""
+        self.sock.sendall(encode(json.dumps([message])))
 
     def _read_loop(self) -> None:
         buffer = self.buffer
@@ -198,23 +149,9 @@ class Session:
                 return
             now = clock()
             pos = 0
-            while len(buffer) - pos >= 2:
-                length = buffer[pos + 1] & 0x7F
-                head = 2
-                if length == 126:
-                    if len(buffer) - pos < 4:
-                        break
-                    length, head = int.from_bytes(buffer[pos + 2 : pos + 4], "big"), 4
-                elif length == 127:
-                    if len(buffer) - pos < 10:
-                        break
-                    length, head = int.from_bytes(buffer[pos + 2 : pos + 10], "big"), 10
-                if len(buffer) - pos < head + length:
-                    break
-                opcode = buffer[pos] & 0x0F
-                payload = bytes(buffer[pos + head : pos + head + length])
-                pos += head + length
-                if opcode == 0x8:
+            while (frame := frame_at(buffer, pos)) is not None:
+                first, payload, pos, _ = frame
+                if first & OPCODE == CLOSE:
                     self.closed = True
                     return
                 kind = payload[:1]
@@ -288,14 +225,17 @@ def run(label: str, addresses: list[tuple[str, int]], sessions_wanted: int, burs
         for session in sessions:
             session.close()
 
+    one_rate = len(sessions) * one_by_one_count / one_by_one_elapsed
     print(f"{label}: {len(sessions)} websocket sessions")
     print(
-        f"  one broadcast at a time ({one_by_one_count}): {len(sessions) * one_by_one_count / one_by_one_elapsed:,.0f} deliveries/s; "
-        f"latency p50 {percentile(one_by_one_latencies, 50) * 1000:.1f} ms, p99 {percentile(one_by_one_latencies, 99) * 1000:.1f} ms"
+        f"  one broadcast at a time ({one_by_one_count}): {one_rate:,.0f} deliveries/s; "
+        f"latency p50 {percentile(one_by_one_latencies, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(one_by_one_latencies, 99) * 1000:.1f} ms"
     )
     print(
-        f"  burst of {burst} back to back: {len(sessions) * burst / elapsed:,.0f} deliveries/s in {burst_frames} frames "
-        f"(the server batches what queues up for a session); latency p50 {percentile(burst_latencies, 50) * 1000:.0f} ms, "
+        f"  burst of {burst} back to back: {len(sessions) * burst / elapsed:,.0f} deliveries/s "
+        f"in {burst_frames} frames (the server batches what queues up for a session); "
+        f"latency p50 {percentile(burst_latencies, 50) * 1000:.0f} ms, "
         f"p99 {percentile(burst_latencies, 99) * 1000:.0f} ms" + (f"  ({closed} sessions closed!)" if closed else "")
     )
 

@@ -22,7 +22,10 @@ Before anything is opened, ``prepare`` sizes what would otherwise stop the
 run midway: RLIMIT_NOFILE of both processes (N + 1024), the source
 addresses for the ephemeral port range (one source address reaches one
 server port through at most ip_local_port_range ports), and warns about
-conntrack, fs.nr_open, the listen backlog and memory.
+conntrack, fs.nr_open, the listen backlog and memory. ``idle`` then runs
+one function per phase (``start_run``, ``open_phase``, ``hold_phase``,
+``check_phase``, ``close_phase``), each returning what it measured, and
+reports (``print_summary``, ``outcome``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import select
 import socket as _socket
 import sys
 from array import array
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -159,9 +163,9 @@ def prepare(args: argparse.Namespace) -> None:
         flush=True,
     )
     if soft < n + FD_RESERVE:
+        bounding = "" if has_cap(CAP_SYS_RESOURCE, "CapBnd") else " (not even in its bounding set)"
         why = (
-            f"this process lacks CAP_SYS_RESOURCE{' (not even in its bounding set)' if not has_cap(CAP_SYS_RESOURCE, 'CapBnd') else ''}, "
-            f"so the hard limit ({hard}) cannot be raised"
+            f"this process lacks CAP_SYS_RESOURCE{bounding}, so the hard limit ({hard}) cannot be raised"
             if not has_cap(CAP_SYS_RESOURCE)
             else f"setrlimit refused {args.nofile}"
         )
@@ -487,18 +491,6 @@ class IdleClient:
         state, last = self.state, self.last
         return [i for i in range(self.n) if state[i] == OPEN and last[i] < cutoff]
 
-    def gap_percentile(self, p: float) -> float:
-        total = sum(self.gaps)
-        if not total:
-            return float("nan")
-        want = total * p / 100.0
-        seen = 0
-        for b, c in enumerate(self.gaps):
-            seen += c
-            if seen >= want:
-                return (b + 1) * GAP_STEP  # upper edge of the bucket
-        return GAP_TOP * GAP_STEP
-
     def echo_all(self, which: list[int], window: int, timeout: float) -> None:
         """Each chosen open session sends I:<i> once and must get it back; ``window`` in flight at most."""
         pending = self.pending
@@ -545,14 +537,149 @@ class IdleClient:
                 self.end(i, FAILED)
 
 
+@dataclass
+class Run:
+    """What the phases of one idle run share: the server, the client, and the report rows printed so far."""
+
+    args: argparse.Namespace
+    server: Server
+    client: IdleClient
+    srv_limit: int  # RLIMIT_NOFILE of the server ...
+    cli_limit: int  # ... and of this process
+    load_start: str  # machine_load() before opening
+    base: Snap  # before any session
+    started: float = field(default_factory=now)
+    phase: str = "opening"
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    prev: Snap | None = None  # at the previous report line (None: base)
+    prev_opened: int = 0
+
+    @property
+    def silent_after(self) -> float:
+        return 2 * self.args.heartbeat_delay + 5  # the soak's rule
+
+    def report_line(self) -> dict[str, Any]:
+        """One row: sessions open on both sides, RSS, CPU and heartbeats since the previous row; errors."""
+        client = self.client
+        stats = self.server.stats()
+        s_open, s_reg = server_counts(stats)
+        snap = Snap(self.server.pid, client.heartbeats)
+        p = self.prev or self.base
+        span = max(1e-6, snap.t - p.t)
+        row = {
+            "t": round(snap.t - self.started),
+            "phase": self.phase,
+            "client_open": client.open,
+            "failed": client.failed,
+            "server_open": s_open,
+            "server_registered": s_reg,
+            "open_per_s": round((client.opened - self.prev_opened) / span),
+            "server_rss_mb": round(snap.srv_rss, 1),
+            "server_fds": snap.srv_fds,
+            "server_cpu_pct": round(100 * (snap.srv_cpu - p.srv_cpu) / span, 1),
+            "client_rss_mb": round(snap.cli_rss, 1),
+            "client_cpu_pct": round(100 * (snap.cli_cpu - p.cli_cpu) / span, 1),
+            "heartbeats_per_s": round((snap.heartbeats - p.heartbeats) / span),
+            "late": client.late,
+            "max_gap_s": round(client.max_gap, 2),
+            "errors": dict(T.errors),
+            "server_errors": dict(server_errors(stats)),
+        }
+        self.prev, self.prev_opened = snap, client.opened
+        self.rows.append(row)
+        print(
+            f"{row['t']:>5} {row['phase']:<8} {client.open:>7} {client.failed:>5} {s_open:>7} {row['open_per_s']:>6} "
+            f"{row['server_rss_mb']:>8.1f} {row['server_fds']:>7} {row['server_cpu_pct']:>6.1f} "
+            f"{row['client_rss_mb']:>7.1f} {row['client_cpu_pct']:>6.1f} {row['heartbeats_per_s']:>6} "
+            f"{client.late:>6} {client.max_gap:>6.1f}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
+            flush=True,
+        )
+        return row
+
+    def reporter(self) -> None:
+        """The header, then a row every --interval seconds (a greenlet, killed once the server expired all)."""
+        print(
+            f"{'t(s)':>5} {'phase':<8} {'c_open':>7} {'fail':>5} {'s_open':>7} {'open/s':>6} {'srvRSS':>8} "
+            f"{'s_fds':>7} {'srvCPU':>6} {'cliRSS':>7} {'cliCPU':>6} {'hb/s':>6} {'late':>6} {'maxgap':>6}  errors",
+            flush=True,
+        )
+        while True:
+            gevent.sleep(self.args.interval - (now() - self.started) % self.args.interval)
+            self.report_line()
+
+
+@dataclass
+class Opened:
+    """The open phase: how long it took, and where and why it stopped early."""
+
+    time: float
+    cpu: Snap  # just after the last handshake
+    snap: Snap  # at the report line 2 s later
+    stopped_at: int | None
+    stop_reason: str
+
+
+@dataclass
+class Held:
+    """The hold: snapshots at its start and end, and the heartbeats' intervals and lateness within it."""
+
+    start: Snap
+    end: Snap
+    load_end: str  # machine_load() at its end
+    gaps: list[int]  # the heartbeat-interval histogram of the hold alone
+    late: int
+    max_gap: float
+    late_so_far: int  # client.late at its end, where the echo check's count starts
+    seen_silent: set[int]
+
+
+@dataclass
+class Checked:
+    """The echo check after the hold, and the server's /stats before the close."""
+
+    silent_end: list[int]
+    never: int  # open sessions that never heard a heartbeat
+    alive: list[int]
+    echoes: int  # sessions that sent one
+    window: int
+    time: float
+    row: dict[str, Any]  # the report line after it
+    beats: int
+    late: int
+    max_gap: float
+    stats: dict[str, Any] | None
+    beats_per_session: list[int]  # sorted, over the whole run
+
+
+@dataclass
+class Closed:
+    """After the close and the server's expiry: the last row, /stats, peak RSS, the server's exit status."""
+
+    row: dict[str, Any]
+    stats: dict[str, Any] | None
+    hwm: float
+    code: int | None
+
+
 def idle(args: argparse.Namespace, server: Server) -> int:
+    run = start_run(args, server)
+    if run is None:
+        return 1
+    reporter = gevent.spawn(run.reporter)
+    opened = open_phase(run)
+    held = hold_phase(run)
+    checked = check_phase(run, held)
+    closed = close_phase(run, reporter)
+    print_summary(run, opened, held, checked, closed)
+    return outcome(run, opened, held, checked, closed)
+
+
+def start_run(args: argparse.Namespace, server: Server) -> Run | None:
+    """The baseline before any session; None (the server stopped) when the descriptors cannot fit N sessions."""
     n = args.idle
     pid = server.pid
-    me = os.getpid()
-    hb = args.heartbeat_delay
-    silent_after = 2 * hb + 5  # the soak's rule
     gevent.sleep(1.0)
-    srv_limit, cli_limit = nofile_limit(pid), nofile_limit(me)
+    srv_limit, cli_limit = nofile_limit(pid), nofile_limit(os.getpid())
     print(
         f"server pid {pid} port {server.port}: RSS {rss_mb(pid):.1f} MB, {fd_count(pid)} fds before any session; "
         f"RLIMIT_NOFILE server {srv_limit}, client {cli_limit}",
@@ -567,73 +694,24 @@ def idle(args: argparse.Namespace, server: Server) -> int:
         )
         if not args.ignore_limits:
             server.stop()
-            return 1
-    client = IdleClient(n, hb)
+            return None
+    client = IdleClient(n, args.heartbeat_delay)
     load_start = machine_load()
-    base = Snap(pid, 0)
-    rows: list[dict[str, Any]] = []
-    started = now()
-    phase = {"name": "opening"}
-    prev = {"snap": base, "opened": 0}
+    return Run(args, server, client, srv_limit, cli_limit, load_start, Snap(pid, 0))
 
-    def report_line() -> dict[str, Any]:
-        stats = server.stats()
-        s_open, s_reg = server_counts(stats)
-        snap = Snap(pid, client.heartbeats)
-        p = prev["snap"]
-        span = max(1e-6, snap.t - p.t)
-        row = {
-            "t": round(snap.t - started),
-            "phase": phase["name"],
-            "client_open": client.open,
-            "failed": client.failed,
-            "server_open": s_open,
-            "server_registered": s_reg,
-            "open_per_s": round((client.opened - prev["opened"]) / span),
-            "server_rss_mb": round(snap.srv_rss, 1),
-            "server_fds": snap.srv_fds,
-            "server_cpu_pct": round(100 * (snap.srv_cpu - p.srv_cpu) / span, 1),
-            "client_rss_mb": round(snap.cli_rss, 1),
-            "client_cpu_pct": round(100 * (snap.cli_cpu - p.cli_cpu) / span, 1),
-            "heartbeats_per_s": round((snap.heartbeats - p.heartbeats) / span),
-            "late": client.late,
-            "max_gap_s": round(client.max_gap, 2),
-            "errors": dict(T.errors),
-            "server_errors": dict(server_errors(stats)),
-        }
-        prev["snap"], prev["opened"] = snap, client.opened
-        rows.append(row)
-        print(
-            f"{row['t']:>5} {row['phase']:<8} {client.open:>7} {client.failed:>5} {s_open:>7} {row['open_per_s']:>6} "
-            f"{row['server_rss_mb']:>8.1f} {row['server_fds']:>7} {row['server_cpu_pct']:>6.1f} "
-            f"{row['client_rss_mb']:>7.1f} {row['client_cpu_pct']:>6.1f} {row['heartbeats_per_s']:>6} "
-            f"{client.late:>6} {client.max_gap:>6.1f}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
-            flush=True,
-        )
-        return row
 
-    def reporter() -> None:
-        print(
-            f"{'t(s)':>5} {'phase':<8} {'c_open':>7} {'fail':>5} {'s_open':>7} {'open/s':>6} {'srvRSS':>8} "
-            f"{'s_fds':>7} {'srvCPU':>6} {'cliRSS':>7} {'cliCPU':>6} {'hb/s':>6} {'late':>6} {'maxgap':>6}  errors",
-            flush=True,
-        )
-        while True:
-            gevent.sleep(args.interval - (now() - started) % args.interval)
-            report_line()
-
-    rep = gevent.spawn(reporter)
-
-    # -- open, paced -----------------------------------------------------------
+def open_phase(run: Run) -> Opened:
+    """Open the N sessions, --concurrency handshakes at a time; stop early at too many failures or the fd limit."""
+    args, client, n = run.args, run.client, run.args.idle
     pool = Pool(args.concurrency)
     stopped_at: int | None = None
     stop_reason = ""
     for i in range(n):
         if client.failed >= args.max_open_errors:
             stop_reason = f"{client.failed} sessions failed to open (--max-open-errors)"
-        elif client.open + len(pool) >= cli_limit - FD_RESERVE:
+        elif client.open + len(pool) >= run.cli_limit - FD_RESERVE:
             stop_reason = (
-                f"this process's RLIMIT_NOFILE ({cli_limit}) is reached: {client.open} open + "
+                f"this process's RLIMIT_NOFILE ({run.cli_limit}) is reached: {client.open} open + "
                 f"{len(pool)} opening + {FD_RESERVE} kept for /proc and /stats"
             )
         if stop_reason:
@@ -641,8 +719,8 @@ def idle(args: argparse.Namespace, server: Server) -> int:
             break
         pool.spawn(client.open_one, i)
     pool.join()
-    open_time = now() - started
-    after_open_cpu = Snap(pid, client.heartbeats)
+    open_time = now() - run.started
+    after_open_cpu = Snap(run.server.pid, client.heartbeats)
     print(
         f"opened {client.opened}/{n} sessions in {open_time:.1f} s ({client.opened / max(open_time, 1e-9):.0f}/s, "
         f"{args.concurrency} handshakes at a time); {client.failed} failed"
@@ -652,35 +730,43 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     if client.first_failure:
         print(f"    first failure: {client.first_failure}", flush=True)
     gevent.sleep(2.0)
-    report_line()
-    open_snap = prev["snap"]
+    run.report_line()
+    assert run.prev is not None  # that line's snapshot
+    return Opened(open_time, after_open_cpu, run.prev, stopped_at, stop_reason)
 
-    # -- hold ------------------------------------------------------------------
-    phase["name"] = "idle"
-    hold_start = Snap(pid, client.heartbeats)
+
+def hold_phase(run: Run) -> Held:
+    """Hold the sessions --duration seconds while heartbeats flow, noting every session that falls silent."""
+    client = run.client
+    run.phase = "idle"
+    hold_start = Snap(run.server.pid, client.heartbeats)
     late0, gaps0 = client.late, list(client.gaps)
     client.max_gap = 0.0  # opening is over: from here on, the idle heartbeats only
     seen_silent: set[int] = set()
-    end_hold = hold_start.t + args.duration
+    end_hold = hold_start.t + run.args.duration
     while now() < end_hold:
-        gevent.sleep(min(args.interval, max(0.0, end_hold - now())))
-        for i in client.silent(silent_after):
+        gevent.sleep(min(run.args.interval, max(0.0, end_hold - now())))
+        for i in client.silent(run.silent_after):
             if i not in seen_silent:
                 seen_silent.add(i)
-                T.error("silent", f"session {i}: nothing for over {silent_after:.0f} s")
-    hold_end = Snap(pid, client.heartbeats)
+                T.error("silent", f"session {i}: nothing for over {run.silent_after:.0f} s")
+    hold_end = Snap(run.server.pid, client.heartbeats)
     load_end = machine_load()
-    hold_gaps = [a - b for a, b in zip(client.gaps, gaps0)]
-    hold_late, hold_max_gap = client.late - late0, client.max_gap
+    gaps = [a - b for a, b in zip(client.gaps, gaps0, strict=True)]
+    held = Held(hold_start, hold_end, load_end, gaps, client.late - late0, client.max_gap, client.late, seen_silent)
     client.max_gap = 0.0  # from here on: the echo check
-    report_line()
+    run.report_line()
+    return held
 
-    # -- check: heartbeats recent, echo once -----------------------------------
-    phase["name"] = "check"
-    silent_end = client.silent(silent_after)
+
+def check_phase(run: Run, held: Held) -> Checked:
+    """Every open session must still hear heartbeats, and --idle-echo of them (default all) echo a message once."""
+    args, client, n = run.args, run.client, run.args.idle
+    run.phase = "check"
+    silent_end = client.silent(run.silent_after)
     for i in silent_end:
-        if i not in seen_silent:
-            T.error("silent", f"session {i}: nothing for over {silent_after:.0f} s at the end")
+        if i not in held.seen_silent:
+            T.error("silent", f"session {i}: nothing for over {run.silent_after:.0f} s at the end")
     never = sum(1 for i in range(n) if client.state[i] == OPEN and client.beats[i] == 0)
     alive = [i for i in range(n) if client.state[i] == OPEN]
     k = len(alive) if args.idle_echo is None else min(args.idle_echo, len(alive))
@@ -694,14 +780,18 @@ def idle(args: argparse.Namespace, server: Server) -> int:
         f"in {echo_time:.1f} s",
         flush=True,
     )
-    before_close = report_line()
-    check_beats = client.heartbeats - hold_end.heartbeats
-    check_late, check_max_gap = client.late - late0 - hold_late, client.max_gap
-    stats_before_close = server.stats()
-    beats = sorted(client.beats[i] for i in alive) or [0]
+    row = run.report_line()
+    beats = client.heartbeats - held.end.heartbeats
+    late, max_gap = client.late - held.late_so_far, client.max_gap
+    stats = run.server.stats()
+    per_session = sorted(client.beats[i] for i in alive) or [0]
+    return Checked(silent_end, never, alive, k, window, echo_time, row, beats, late, max_gap, stats, per_session)
 
-    # -- close, let the server expire them -------------------------------------
-    phase["name"] = "closing"
+
+def close_phase(run: Run, reporter: gevent.Greenlet) -> Closed:
+    """Close handshake on every session, then wait for the server to expire them; stop the server."""
+    args, client, server = run.args, run.client, run.server
+    run.phase = "closing"
     T.shutdown_phase = True
     t0 = now()
     client.close_all(window=max(100, args.concurrency * 10), timeout=60.0)
@@ -713,118 +803,133 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     )
     client.stop()
     gevent.sleep(args.disconnect_delay + 5)
-    phase["name"] = "closed"
-    end = report_line()
-    rep.kill()
-    stats_end = server.stats()
-    hwm = proc_status(pid).get("VmHWM", 0) / 1024.0
-    code = server.stop()
+    run.phase = "closed"
+    row = run.report_line()
+    reporter.kill()
+    stats = server.stats()
+    hwm = proc_status(server.pid).get("VmHWM", 0) / 1024.0
+    return Closed(row, stats, hwm, server.stop())
 
-    # -- summary ---------------------------------------------------------------
-    opened = max(1, client.opened)
-    hold_wall = max(1e-6, hold_end.t - hold_start.t)
-    hold_beats = hold_end.heartbeats - hold_start.heartbeats
-    srv_cpu = hold_end.srv_cpu - hold_start.srv_cpu
-    cli_cpu = hold_end.cli_cpu - hold_start.cli_cpu
-    open_srv_cpu = after_open_cpu.srv_cpu - base.srv_cpu
-    open_cli_cpu = after_open_cpu.cli_cpu - base.cli_cpu
+
+def gap_percentile(gaps: list[int], p: float) -> float:
+    """The ``p``-th percentile of a heartbeat-interval histogram (the upper edge of its bucket), s."""
+    total = sum(gaps)
+    seen = 0
+    for b, c in enumerate(gaps):
+        seen += c
+        if total and seen >= total * p / 100.0:
+            return (b + 1) * GAP_STEP
+    return float("nan")
+
+
+def print_summary(run: Run, opened: Opened, held: Held, checked: Checked, closed: Closed) -> None:
+    """The idle summary: sessions, server RSS and CPU, heartbeats, echoes, descriptors, the client, errors."""
+    args, client, server, base = run.args, run.client, run.server, run.base
+    n, hb = args.idle, args.heartbeat_delay
+    start, end, at_open = held.start, held.end, opened.snap
+    sessions = max(1, client.opened)
+    hold_wall = max(1e-6, end.t - start.t)
+    hold_beats = end.heartbeats - start.heartbeats
+    srv_cpu = end.srv_cpu - start.srv_cpu
+    cli_cpu = end.cli_cpu - start.cli_cpu
+    open_srv_cpu = opened.cpu.srv_cpu - base.srv_cpu
+    open_cli_cpu = opened.cpu.cli_cpu - base.cli_cpu
     expected = client.opened / hb
-    s_open_end, s_reg_end = server_counts(stats_end)
-    soak_server_errors = server_errors(stats_before_close)
+    s_open_end, s_reg_end = server_counts(closed.stats)
+    beats = checked.beats_per_session
 
     def kib(mb_now: float, mb_base: float) -> float:
-        return (mb_now - mb_base) * 1024 / opened
-
-    def gap_pct(p: float) -> float:
-        total = sum(hold_gaps)
-        seen = 0
-        for b, c in enumerate(hold_gaps):
-            seen += c
-            if total and seen >= total * p / 100.0:
-                return (b + 1) * GAP_STEP
-        return float("nan")
+        return (mb_now - mb_base) * 1024 / sessions
 
     print()
     print("== idle summary ==")
     print(
-        f"sessions: {client.opened}/{n} websocket sessions on /echo opened in {open_time:.1f} s "
-        f"({client.opened / max(open_time, 1e-9):.0f}/s, {args.concurrency} handshakes at a time, "
+        f"sessions: {client.opened}/{n} websocket sessions on /echo opened in {opened.time:.1f} s "
+        f"({client.opened / max(opened.time, 1e-9):.0f}/s, {args.concurrency} handshakes at a time, "
         f"{max(1, args.source_ips)} source addresses); {client.failed} failed to open, {client.lost} died while held"
     )
-    if stopped_at is not None:
+    if opened.stopped_at is not None:
         print(
-            f"STOPPED opening at session {stopped_at} of {n}: {stop_reason}; first failure: {client.first_failure or '-'}"
+            f"STOPPED opening at session {opened.stopped_at} of {n}: {opened.stop_reason}; "
+            f"first failure: {client.first_failure or '-'}"
         )
-    print(f"machine: at the start {load_start}; at the end of the hold {load_end}")
+    print(f"machine: at the start {run.load_start}; at the end of the hold {held.load_end}")
     print(
-        f"server RSS: base {base.srv_rss:.1f} MB, after opening {open_snap.srv_rss:.1f} MB, "
-        f"end of the hold {hold_end.srv_rss:.1f} MB, after the echo check {before_close['server_rss_mb']:.1f} MB, "
-        f"after close {end['server_rss_mb']:.1f} MB, peak VmHWM {hwm:.1f} MB"
+        f"server RSS: base {base.srv_rss:.1f} MB, after opening {at_open.srv_rss:.1f} MB, "
+        f"end of the hold {end.srv_rss:.1f} MB, after the echo check {checked.row['server_rss_mb']:.1f} MB, "
+        f"after close {closed.row['server_rss_mb']:.1f} MB, peak VmHWM {closed.hwm:.1f} MB"
     )
     print(
-        f"server RSS per session: {kib(open_snap.srv_rss, base.srv_rss):.1f} KiB after opening, "
-        f"{kib(hold_end.srv_rss, base.srv_rss):.1f} KiB at the end of the {args.duration:.0f} s hold"
+        f"server RSS per session: {kib(at_open.srv_rss, base.srv_rss):.1f} KiB after opening, "
+        f"{kib(end.srv_rss, base.srv_rss):.1f} KiB at the end of the {args.duration:.0f} s hold"
     )
     print(
         f"server CPU while idle: {srv_cpu:.1f} s in {hold_wall:.0f} s = {100 * srv_cpu / hold_wall:.1f} % of a core, "
         f"{1e6 * srv_cpu / max(1, hold_beats):.1f} us per heartbeat; opening took {open_srv_cpu:.1f} s "
-        f"({1e6 * open_srv_cpu / opened:.0f} us per session)"
+        f"({1e6 * open_srv_cpu / sessions:.0f} us per session)"
     )
     print(
         f"heartbeats while idle: {hold_beats} = {hold_beats / hold_wall:.0f}/s of {expected:.0f}/s "
         f"(sessions / heartbeat delay {hb:g} s) = {100 * hold_beats / hold_wall / max(expected, 1e-9):.1f} %; "
-        f"interval p50 {gap_pct(50):.1f} s, p99 {gap_pct(99):.1f} s, max {hold_max_gap:.2f} s; "
-        f"{hold_late} over {client.late_after:g} s"
+        f"interval p50 {gap_percentile(held.gaps, 50):.1f} s, p99 {gap_percentile(held.gaps, 99):.1f} s, "
+        f"max {held.max_gap:.2f} s; {held.late} over {client.late_after:g} s"
     )
     print(
-        f"heartbeats during the echo check: {check_beats}, {check_late} over {client.late_after:g} s, "
-        f"longest interval {check_max_gap:.2f} s"
+        f"heartbeats during the echo check: {checked.beats}, {checked.late} over {client.late_after:g} s, "
+        f"longest interval {checked.max_gap:.2f} s"
     )
+    silent = len(held.seen_silent | set(checked.silent_end))
     print(
         f"heartbeats per session over the whole run: min {beats[0]}, median {beats[len(beats) // 2]}, max {beats[-1]}; "
-        f"{never} open sessions never heard one; {len(seen_silent | set(silent_end))} silent over {silent_after:g} s "
-        f"({len(silent_end)} at the end)"
+        f"{checked.never} open sessions never heard one; {silent} silent over {run.silent_after:g} s "
+        f"({len(checked.silent_end)} at the end)"
     )
     rt = client.rtts
     print(
-        f"echo check: {k} of {len(alive)} open sessions, {client.echoed} echoed once in {echo_time:.1f} s "
-        f"({window} in flight at most); "
+        f"echo check: {checked.echoes} of {len(checked.alive)} open sessions, {client.echoed} echoed once in "
+        f"{checked.time:.1f} s ({checked.window} in flight at most); "
         f"RTT p50 {1000 * percentile(rt, 50):.1f} ms, p99 {1000 * percentile(rt, 99):.1f} ms, "
         f"max {1000 * max(rt, default=float('nan')):.1f} ms"
     )
     print(
-        f"server fds: base {base.srv_fds}, after opening {open_snap.srv_fds}, end of the hold {hold_end.srv_fds}, "
-        f"after close {end['server_fds']}; RLIMIT_NOFILE server {srv_limit}, client {cli_limit}"
+        f"server fds: base {base.srv_fds}, after opening {at_open.srv_fds}, end of the hold {end.srv_fds}, "
+        f"after close {closed.row['server_fds']}; RLIMIT_NOFILE server {run.srv_limit}, client {run.cli_limit}"
     )
     print(
-        f"client (this process): RSS base {base.cli_rss:.1f} MB, after opening {open_snap.cli_rss:.1f} MB "
-        f"({kib(open_snap.cli_rss, base.cli_rss):.1f} KiB per session), end of the hold {hold_end.cli_rss:.1f} MB; "
+        f"client (this process): RSS base {base.cli_rss:.1f} MB, after opening {at_open.cli_rss:.1f} MB "
+        f"({kib(at_open.cli_rss, base.cli_rss):.1f} KiB per session), end of the hold {end.cli_rss:.1f} MB; "
         f"CPU while idle {cli_cpu:.1f} s = {100 * cli_cpu / hold_wall:.1f} % of a core "
         f"({1e6 * cli_cpu / max(1, hold_beats):.1f} us per heartbeat, vs the server's "
-        f"{1e6 * srv_cpu / max(1, hold_beats):.1f}); opening {open_cli_cpu:.1f} s ({1e6 * open_cli_cpu / opened:.0f} us per session)"
+        f"{1e6 * srv_cpu / max(1, hold_beats):.1f}); "
+        f"opening {open_cli_cpu:.1f} s ({1e6 * open_cli_cpu / sessions:.0f} us per session)"
     )
     print(f"client errors: {sum(T.errors.values())} {fmt_errors(T.errors)}")
     for kind, example in sorted(T.examples.items()):
         print(f"    e.g. {kind}: {example}")
     print(f"shutdown-phase client errors: {fmt_errors(T.shutdown_errors)}")
     print(
-        f"server /stats errors while held: {fmt_errors(soak_server_errors)}; "
-        f"closes while held: {fmt_errors(server_closes(stats_before_close))}"
+        f"server /stats errors while held: {fmt_errors(server_errors(checked.stats))}; "
+        f"closes while held: {fmt_errors(server_closes(checked.stats))}"
     )
     print(
-        f"server after close: {s_open_end} open, {s_reg_end} registered; errors {fmt_errors(server_errors(stats_end))}; "
-        f"closes {fmt_errors(server_closes(stats_end))}"
+        f"server after close: {s_open_end} open, {s_reg_end} registered; "
+        f"errors {fmt_errors(server_errors(closed.stats))}; closes {fmt_errors(server_closes(closed.stats))}"
     )
-    print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {code}")
+    print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {closed.code}")
     for line in server.examples:
         print("    " + line)
+
+
+def outcome(run: Run, opened: Opened, held: Held, checked: Checked, closed: Closed) -> int:
+    """The exit status, the RESULT line and the --json record: problems are errors and sessions not opened."""
+    args, client, server, n = run.args, run.client, run.server, run.args.idle
     problems = (
         sum(T.errors.values())
-        + sum(soak_server_errors.values())
+        + sum(server_errors(checked.stats).values())
         + server.trouble["ERROR"]
         + server.trouble["Traceback"]
     )
-    at_fd_limit = stopped_at is not None and stop_reason.startswith("this process's RLIMIT_NOFILE")
+    at_fd_limit = opened.stopped_at is not None and opened.stop_reason.startswith("this process's RLIMIT_NOFILE")
     if at_fd_limit and args.ignore_limits:
         # Asked to open what fits: the sessions it never tried are the
         # machine's limit, said above, not a failure of the server.
@@ -832,15 +937,15 @@ def idle(args: argparse.Namespace, server: Server) -> int:
     else:
         problems += n - client.opened  # failed, or never tried after too many failures
     record = {
-        "rows": rows,
+        "rows": run.rows,
         "errors": T.errors,
         "shutdown_errors": T.shutdown_errors,
         "server_log": server.trouble,
-        "base_rss": base.srv_rss,
-        "hwm": hwm,
-        "heartbeat_gaps": hold_gaps,
-        "rtts": rt,
-        "open_time": open_time,
+        "base_rss": run.base.srv_rss,
+        "hwm": closed.hwm,
+        "heartbeat_gaps": held.gaps,
+        "rtts": client.rtts,
+        "open_time": opened.time,
         "opened": client.opened,
     }
     ok = (
@@ -848,10 +953,11 @@ def idle(args: argparse.Namespace, server: Server) -> int:
         if client.opened < n
         else "OK"
     )
+    s_open_end, s_reg_end = server_counts(closed.stats)
     return verdict(
         problems,
         sessions_left=s_open_end != 0 or s_reg_end != 0,
-        exit_code=code,
+        exit_code=closed.code,
         json_path=args.json,
         record=record,
         ok=ok,

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable, Sized
+from typing import Any, Protocol
 
 from .budget import BUDGET
 from .handoff import HandOff
 from .responses import JSON, NO_CACHE, Environ, StartResponse, respond
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .app import SockJS
-
 
 #: Close codes counted as themselves: those RFC 6455 defines (1000-1003,
 #: 1005-1011, 1015) or registered beside them (1012-1014), SockJS's 2010
@@ -48,6 +44,36 @@ def close_code_label(code: int) -> str:
         if 4000 <= code <= 4999:
             return "4xxx"
     return "other"
+
+
+class _Opening(Protocol):
+    @property
+    def transport(self) -> str: ...
+
+
+class _Open(Protocol):
+    @property
+    def info(self) -> _Opening: ...
+
+
+class Counted(Protocol):
+    """A service as its counters are read (``app.SockJS``): its prefix, counters and sessions."""
+
+    @property
+    def prefix(self) -> str: ...
+
+    @property
+    def stats(self) -> Stats: ...
+
+    @property
+    def live(self) -> Collection[_Open]:
+        """Its open sessions (their ``info.transport`` is counted)."""
+        ...
+
+    @property
+    def sessions(self) -> Sized:
+        """Its session registry (its size is counted)."""
+        ...
 
 
 class Stats:
@@ -86,7 +112,7 @@ class Stats:
         """Count one session closed with ``code``, under ``close_code_label(code)``."""
         self.sessions_closed[close_code_label(code)] += 1
 
-    def snapshot(self, service: SockJS) -> dict[str, Any]:
+    def snapshot(self, service: Counted) -> dict[str, Any]:
         """A JSON-ready view, with the sessions open now by transport."""
         open_now = Counter(session.info.transport for session in list(service.live))
         return {
@@ -101,7 +127,7 @@ class Stats:
         }
 
 
-def stats_app(*services: SockJS) -> Any:
+def stats_app(*services: Counted) -> Any:
     """A WSGI app answering GET with every service's stats as JSON, by prefix."""
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

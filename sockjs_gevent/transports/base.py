@@ -7,16 +7,13 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from ..responses import Environ, Headers, StartResponse
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..app import SockJS
+from .service import Service
 
 #: Answers one request of a session: ``serve(service, session_id, environ, start_response)``.
-Serve = Callable[["SockJS", str, Environ, StartResponse], Iterable[bytes]]
+Serve = Callable[[Service, str, Environ, StartResponse], Iterable[bytes]]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ a vanished client live here once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from .. import protocol
 from ..http.lent import LentSocket
@@ -16,12 +15,9 @@ from ..peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
 from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 from ..session import ANOTHER_CONNECTION, EventReceiver, Session
 from ..waiting import wait_for
-from .base import CallbackError
+from .base import CallbackError, ReceivingTransport
 from .lentstream import StreamLink
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..app import SockJS
-    from .base import ReceivingTransport
+from .service import Service
 
 _GONE = object()  # what wait_frame's take returns when the client hung up
 
@@ -49,7 +45,7 @@ def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float
 
 def receive(
     transport: ReceivingTransport,
-    service: SockJS,
+    service: Service,
     session_id: str,
     environ: Environ,
     start_response: StartResponse,

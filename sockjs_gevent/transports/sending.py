@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_options_header
@@ -13,9 +12,10 @@ from ..budget import BUDGET
 from ..protocol import NOT_UTF8, PAYLOAD_EXPECTED, PayloadError, decode_payload
 from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
 from .base import SessionRoute
+from .service import Service
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..app import SockJS
+#: Turns a request body into the messages it carries (raises PayloadError).
+Decode = Callable[[bytes, Environ], list[str]]
 
 
 class BodyTooLarge(ValueError):
@@ -36,7 +36,7 @@ def read_body(environ: Environ, limit: int) -> bytes:
 
 
 def _deliver(
-    service: SockJS, session_id: str, environ: Environ, start_response: StartResponse, decode
+    service: Service, session_id: str, environ: Environ, start_response: StartResponse, decode: Decode
 ) -> Iterable[bytes] | None:
     """Decode the body and hand it to the session; an error answer or None."""
     session = service.sessions.get(session_id)
@@ -83,7 +83,7 @@ def _declared_length(environ: Environ) -> int:
         return 0
 
 
-def _over_budget(service: SockJS, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def _over_budget(service: Service, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     service.stats.error("over_budget")
     return error(
         environ,
@@ -111,7 +111,7 @@ def _jsonp_payload(body: bytes, environ: Environ) -> list[str]:
     return decode_payload(body)
 
 
-def xhr_send(service: SockJS, session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def xhr_send(service: Service, session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """POST /xhr_send: a JSON array of messages; 204 on success."""
     failed = _deliver(service, session_id, environ, start_response, _xhr_payload)
     if failed is not None:
@@ -120,7 +120,7 @@ def xhr_send(service: SockJS, session_id: str, environ: Environ, start_response:
     return respond(start_response, 204, headers)
 
 
-def jsonp_send(service: SockJS, session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def jsonp_send(service: Service, session_id: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """POST /jsonp_send: ``d=<JSON array>`` form or raw JSON; 200 ``ok``."""
     failed = _deliver(service, session_id, environ, start_response, _jsonp_payload)
     if failed is not None:

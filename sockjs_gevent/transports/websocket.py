@@ -16,7 +16,6 @@ until the end.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from .. import inbox, protocol
 from ..budget import BUDGET
@@ -26,9 +25,7 @@ from ..session import HANDLER_FAILED, INTERRUPTED, CallbackReceiver, Session
 from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
 from .heartbeats import wheel
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..app import SockJS
+from .service import Service
 
 #: How a session ends on a message that is not JSON (then the connection drops).
 BROKEN_JSON_CLOSE = (1007, protocol.BROKEN_JSON)
@@ -170,7 +167,7 @@ class WebSocketLink(CallbackReceiver):
 
 
 def sockjs_websocket(
-    service: SockJS, session_id: str, environ: Environ, start_response: StartResponse
+    service: Service, session_id: str, environ: Environ, start_response: StartResponse
 ) -> Iterable[bytes]:
     """GET /<server>/<session>/websocket: SockJS frames over RFC 6455."""
     return _serve(service, environ, start_response, raw=False)
@@ -180,12 +177,12 @@ def sockjs_websocket(
 ROUTE = SessionRoute("websocket", ("GET",), sockjs_websocket, http=False, websocket=True)
 
 
-def raw_websocket(service: SockJS, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+def raw_websocket(service: Service, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """GET /websocket: one application message per WebSocket text message."""
     return _serve(service, environ, start_response, raw=True)
 
 
-def _serve(service: SockJS, environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
+def _serve(service: Service, environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
     options = service.options
     handshake = accept(environ, start_response, options.max_message_size, options.websocket_compression)
     ws = handshake.websocket

@@ -1,8 +1,9 @@
 """One SockJS session: inbox, outbox, close state, expiry, handler greenlet.
 
 A session outlives the HTTP requests that carry it. Transports attach one
-*receiver* at a time (the request that writes frames to the client); the
-session wakes it when there is something to write. Nothing here does I/O.
+*outlet* at a time (what writes its frames to the client:
+``transports.outlets``); the session wakes it when there is something to
+write. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
-from gevent.event import Event
 
 from . import protocol
 from .budget import BUDGET
@@ -52,59 +52,15 @@ class State(enum.IntEnum):
     CLOSED = 3
 
 
-class Receiver(Protocol):
-    """What a transport attaches to a session to be told of new frames."""
+class Outlet(Protocol):
+    """What a transport attaches to a session: where its frames go out (``transports.outlets``).
+
+    Defined here, by the side that calls it: the session knows this much of
+    its transports and imports none of them.
+    """
 
     def wake(self) -> None:
         """Called (never blocking) when there are frames to write."""
-
-
-class EventReceiver:
-    """A receiver whose ``wake()`` sets an event a waiting greenlet blocks on.
-
-    ``peer`` (a ``PeerWatch``, set once the request watches its client)
-    answers ``hung_up()``.
-    """
-
-    __slots__ = ("wakeup", "peer")
-
-    def __init__(self) -> None:
-        self.wakeup = Event()
-        self.peer: Any = None
-
-    def wake(self) -> None:
-        self.wakeup.set()
-
-    def hung_up(self) -> bool:
-        """Whether this receiver's client has closed its connection (looked at now)."""
-        return self.peer is not None and self.peer.hung_up()
-
-
-class CallbackReceiver:
-    """A receiver that writes from the event loop: ``wake()`` schedules one ``push()`` per batch.
-
-    Messages the handler sends before it next yields go out in the same
-    push. Subclasses write in ``push`` (which must reset ``_scheduled``) and
-    set ``done`` when nothing more may be written.
-    """
-
-    __slots__ = ("_loop", "_scheduled", "done", "last_write")
-
-    def __init__(self) -> None:
-        self._loop = gevent.get_hub().loop
-        self._scheduled = False
-        #: No more writes: the connection is closing or gone.
-        self.done = False
-        #: Loop time of the last write (the heartbeat wheel reads it).
-        self.last_write = self._loop.now()
-
-    def wake(self) -> None:
-        if not self._scheduled and not self.done:
-            self._scheduled = True
-            self._loop.run_callback(self.push)
-
-    def push(self) -> None:
-        raise NotImplementedError
 
 
 class SessionOwner(Protocol):
@@ -153,7 +109,7 @@ class Session(CloseCallbacks):
         "info",
         "registry",
         "key",
-        "receiver",
+        "outlet",
         "close_frame",
         "close_code",
         "close_reason",
@@ -191,7 +147,7 @@ class Session(CloseCallbacks):
         self.raw = raw  # raw websocket: messages are not JSON-quoted
         self.registry = registry
         self.key = key
-        self.receiver: Receiver | None = None
+        self.outlet: Outlet | None = None
         self.close_frame: str | None = None
         self.close_code = 0
         self.close_reason = ""
@@ -315,9 +271,9 @@ class Session(CloseCallbacks):
             return False
         self.stats.messages_out += 1
         self._outbox.append(item)
-        receiver = self.receiver
-        if receiver is not None:
-            receiver.wake()
+        outlet = self.outlet
+        if outlet is not None:
+            outlet.wake()
         return True
 
     @property
@@ -387,9 +343,9 @@ class Session(CloseCallbacks):
             # disconnect_delay, as a client gets to come back.
             # (A one-shot timer stops itself; the loop lets go of it then.)
             gevent.get_hub().loop.timer(self._disconnect_delay).start(self._drop_unread)
-        receiver = self.receiver
-        if receiver is not None:
-            receiver.wake()
+        outlet = self.outlet
+        if outlet is not None:
+            outlet.wake()
         if self.owner is not None:
             try:
                 self.owner.session_closed(self)
@@ -475,38 +431,38 @@ class Session(CloseCallbacks):
         self._queued = 0
         return messages
 
-    def attach(self, receiver: Receiver) -> bool:
-        """Make ``receiver`` the one writing to the client; False if another one is.
+    def attach(self, outlet: Outlet) -> bool:
+        """Make ``outlet`` the one writing to the client; False if another one is.
 
-        An attached receiver whose client has hung up, unnoticed so far (its
+        An attached outlet whose client has hung up, unnoticed so far (its
         hang-up is reported by the event loop, and this request may come
         first), does not count: the session is interrupted (1002) as it
-        would have been a moment later, and ``receiver`` gets the close.
+        would have been a moment later, and ``outlet`` gets the close.
         """
-        current = self.receiver
+        current = self.outlet
         if current is not None:
             hung_up = getattr(current, "hung_up", None)
             if hung_up is None or not hung_up():
                 return False
-            if self.receiver is current:  # (a link may have let go of itself while looking)
-                self.receiver = None
+            if self.outlet is current:  # (a link may have let go of itself while looking)
+                self.outlet = None
                 current.wake()  # it finds itself detached and ends
             self.abort()
-        self.receiver = receiver
+        self.outlet = outlet
         if self._expiry is not None:
             self._expiry.stop()
         return True
 
-    def handover(self, attached: Receiver, successor: Receiver) -> None:
+    def handover(self, attached: Outlet, successor: Outlet) -> None:
         """Let ``successor`` write in place of ``attached`` (the same request, now served another way)."""
-        if self.receiver is not attached:
-            raise RuntimeError("handover from a receiver that is not attached")
-        self.receiver = successor
+        if self.outlet is not attached:
+            raise RuntimeError("handover from an outlet that is not attached")
+        self.outlet = successor
 
-    def detach(self, receiver: Receiver) -> None:
-        """The receiver is done; the session expires unless another attaches."""
-        if self.receiver is receiver:
-            self.receiver = None
+    def detach(self, outlet: Outlet) -> None:
+        """The outlet is done; the session expires unless another attaches."""
+        if self.outlet is outlet:
+            self.outlet = None
             if self.registry is not None:
                 self._arm_expiry()
 
@@ -528,8 +484,8 @@ class Session(CloseCallbacks):
         self._expiry.again(self._expire)
 
     def _expire(self) -> None:
-        """No receiver for disconnect_delay: the client left. Close and forget."""
-        if self.receiver is not None:
+        """No outlet for disconnect_delay: the client left. Close and forget."""
+        if self.outlet is not None:
             self._expiry.stop()  # type: ignore[union-attr]
             return
         self.forget()  # closes first if need be; nobody is left to read the frame

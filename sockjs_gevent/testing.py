@@ -41,8 +41,9 @@ from .callables import looks_like_handler, service_example
 from .protocol import json_text
 from .responses import Environ
 from .router import Router
-from .session import NORMAL_CLOSURE, EventReceiver, Session
+from .session import NORMAL_CLOSURE, Session
 from .transports import NAMES
+from .transports.outlets import GreenletOutlet
 from .waiting import ENDED, Ended, quiet_timeout, wait_for
 
 #: The longest ``settle`` yields to a handler that never waits (one that
@@ -133,7 +134,7 @@ class HandlerClient:
                 environ_base={"REMOTE_ADDR": remote_addr},
             )
             environ = builder.get_environ()
-        self._receiver = EventReceiver()
+        self._receiver = GreenletOutlet()
         self._received: deque[str] = deque()
         #: What the handler raised, if it did.
         self.error: BaseException | None = None

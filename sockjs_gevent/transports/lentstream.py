@@ -4,7 +4,7 @@ Under sockjs_gevent's own HTTP server a streaming transport (xhr-streaming,
 eventsource, htmlfile) sends its head and prelude from the request's
 greenlet, then borrows the socket (``http.lent``) and that greenlet ends.
 One ``StreamLink`` per answer then does what the greenlet did: it is the
-session's receiver (a new frame schedules one event-loop callback that
+session's outlet (a new frame schedules one event-loop callback that
 writes it), a read watcher notices a client that hung up, the shared wheel
 sends heartbeats, and once the answer is complete (the close frame, or
 ``response_limit`` bytes) the socket goes back to the server for the
@@ -24,9 +24,10 @@ from typing import Any
 from .. import protocol
 from ..http.lent import LentSocket
 from ..peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
-from ..session import CallbackReceiver, Session
+from ..session import Session
 from ..websocket.writers import SocketWriter
 from .heartbeats import wheel
+from .outlets import LoopOutlet
 
 #: The chunk that ends a chunked body.
 LAST_CHUNK = b"0\r\n\r\n"
@@ -34,7 +35,7 @@ LAST_CHUNK = b"0\r\n\r\n"
 Frame = Callable[[str, str | None], bytes]
 
 
-class StreamLink(CallbackReceiver):
+class StreamLink(LoopOutlet):
     """Writes one session's frames into one borrowed streaming answer, until it is complete."""
 
     __slots__ = ("session", "_lent", "_frame", "_callback", "_limit", "_sent", "_writer", "_watcher", "_timer")
@@ -54,7 +55,7 @@ class StreamLink(CallbackReceiver):
         self._timer: Any = None  # while a write waits for the client: its deadline
 
     def start(self, heartbeat_delay: float) -> None:
-        """Watch the client and write what is ready; the session must have this as its receiver."""
+        """Watch the client and write what is ready; the session must have this as its outlet."""
         self._watcher = self._loop.io(self._lent.sock.fileno(), 1)
         self._watcher.start(self._on_readable)
         wheel(heartbeat_delay).add(self)

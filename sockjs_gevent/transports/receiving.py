@@ -13,16 +13,17 @@ from .. import protocol
 from ..http.lent import LentSocket
 from ..peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
 from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
-from ..session import ANOTHER_CONNECTION, EventReceiver, Session
+from ..session import ANOTHER_CONNECTION, Session
 from ..waiting import wait_for
 from .base import CallbackError, ReceivingTransport
 from .lentstream import StreamLink
+from .outlets import GreenletOutlet
 from .service import Service
 
 _GONE = object()  # what wait_frame's take returns when the client hung up
 
 
-def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float, peer: PeerWatch) -> str | None:
+def wait_frame(session: Session, outlet: GreenletOutlet, heartbeat_delay: float, peer: PeerWatch) -> str | None:
     """Block until there is a frame to write, and take it.
 
     Returns the next frame (``o``, ``a[...]``, the close frame), ``h``
@@ -30,14 +31,14 @@ def wait_frame(session: Session, receiver: EventReceiver, heartbeat_delay: float
     """
 
     def take() -> object:
-        if session.receiver is not receiver:
+        if session.outlet is not outlet:
             return _GONE  # let go of: its client hung up and a new request took over
         frame = session.take_frame()
         if frame is None and peer.gone():
             return _GONE
         return frame
 
-    frame = wait_for(receiver.wakeup, take, heartbeat_delay)
+    frame = wait_for(outlet.wakeup, take, heartbeat_delay)
     if frame is None:
         return protocol.HEARTBEAT_FRAME
     return None if frame is _GONE else frame  # type: ignore[return-value]
@@ -65,8 +66,8 @@ def receive(
         headers += cors(environ)
 
     _discard_body(environ)
-    receiver = EventReceiver()
-    if not session.attach(receiver):
+    outlet = GreenletOutlet()
+    if not session.attach(outlet):
         if not transport.streaming:
             body = transport.frame(ANOTHER_CONNECTION, callback)
             return respond(start_response, 200, headers, body, transport.content_type)
@@ -77,14 +78,14 @@ def receive(
         lend = _lender(environ)
         if lend is not None:
             return _lend_and_stream(
-                session, receiver, transport, callback, options, environ, start_response, headers, lend
+                session, outlet, transport, callback, options, environ, start_response, headers, lend
             )
-    peer = receiver.peer = PeerWatch(find_socket(environ), receiver.wakeup)
+    peer = outlet.peer = PeerWatch(find_socket(environ), outlet.wakeup)
     if not transport.streaming:
         try:
-            text = wait_frame(session, receiver, options.heartbeat_delay, peer)
+            text = wait_frame(session, outlet, options.heartbeat_delay, peer)
         finally:
-            session.detach(receiver)
+            session.detach(outlet)
             peer.stop()
         if text is None:
             session.abort()
@@ -94,10 +95,10 @@ def receive(
     try:
         _start_stream(environ, start_response, transport, headers)
     except BaseException:
-        session.detach(receiver)
+        session.detach(outlet)
         peer.stop()
         raise
-    return _stream(session, receiver, transport, callback, peer, options)
+    return _stream(session, outlet, transport, callback, peer, options)
 
 
 def _start_stream(
@@ -118,7 +119,7 @@ def _lender(environ: Environ) -> Callable[[], LentSocket | None] | None:
 
 
 def _lend_and_stream(
-    session, receiver, transport, callback, options, environ, start_response, headers, lend
+    session, outlet, transport, callback, options, environ, start_response, headers, lend
 ) -> Iterable[bytes]:
     """A streaming answer whose frames are written from the event loop (``transports.lentstream``).
 
@@ -132,14 +133,14 @@ def _lend_and_stream(
         write(transport.prelude(callback))
         lent = lend()
     except BaseException:
-        session.detach(receiver)
+        session.detach(outlet)
         session.abort()  # (as when the greenlet's own stream fails)
         raise
     if lent is None:
-        peer = PeerWatch(find_socket(environ), receiver.wakeup)
-        return _stream(session, receiver, transport, callback, peer, options, prelude_sent=True)
+        peer = PeerWatch(find_socket(environ), outlet.wakeup)
+        return _stream(session, outlet, transport, callback, peer, options, prelude_sent=True)
     link = StreamLink(session, lent, transport.frame, callback, options.response_limit)
-    session.handover(receiver, link)
+    session.handover(outlet, link)
     link.start(options.heartbeat_delay)
     return []
 
@@ -164,7 +165,7 @@ def _discard_body(environ: Environ, limit: int = 65536) -> None:
             pass
 
 
-def _stream(session, receiver, transport, callback, peer, options, prelude_sent: bool = False) -> Iterator[bytes]:
+def _stream(session, outlet, transport, callback, peer, options, prelude_sent: bool = False) -> Iterator[bytes]:
     """The body of a streaming answer: the prelude, then one frame per write.
 
     Every yield is one write (one chunk on HTTP/1.1), so clients and proxies
@@ -186,7 +187,7 @@ def _stream(session, receiver, transport, callback, peer, options, prelude_sent:
         limit = options.response_limit
         heartbeat_delay = options.heartbeat_delay
         while True:
-            text = wait_frame(session, receiver, heartbeat_delay, peer)
+            text = wait_frame(session, outlet, heartbeat_delay, peer)
             if text is None:
                 return  # the client hung up: abort below
             chunk = frame(text, callback)
@@ -198,7 +199,7 @@ def _stream(session, receiver, transport, callback, peer, options, prelude_sent:
                 break  # the close frame is out, or the client opens a new request for the rest
         finished = True
     finally:
-        session.detach(receiver)
+        session.detach(outlet)
         peer.stop()
         if not finished:
             session.abort()

@@ -3,7 +3,7 @@
 A websocket session lives exactly as long as its socket: it is not in the
 session registry. One ``WebSocketLink`` per session joins it to its
 socket, both ways, with no greenlet of its own: it is the session's
-receiver (when the handler sends, it schedules one event-loop callback
+outlet (when the handler sends, it schedules one event-loop callback
 that frames everything queued by then and writes it without blocking),
 it takes what the socket reads (messages into the inbox, pausing the
 socket while the handler is behind), and it ends the session when the
@@ -21,10 +21,11 @@ from .. import inbox, protocol
 from ..budget import BUDGET
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
-from ..session import HANDLER_FAILED, INTERRUPTED, CallbackReceiver, Session
+from ..session import HANDLER_FAILED, INTERRUPTED, Session
 from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from .base import SessionRoute
 from .heartbeats import wheel
+from .outlets import LoopOutlet
 from .service import Service
 
 #: How a session ends on a message that is not JSON (then the connection drops).
@@ -59,7 +60,7 @@ def client_close(code: int, reason: str) -> tuple[int, str]:
     return code, reason or CLOSE_CODE_NAMES.get(code, "")
 
 
-class WebSocketLink(CallbackReceiver):
+class WebSocketLink(LoopOutlet):
     """Joins one session to its websocket: frames out, messages in, the end of either."""
 
     __slots__ = ("session", "ws", "raw")

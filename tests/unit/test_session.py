@@ -3,7 +3,8 @@
 import pytest
 
 from sockjs_gevent.connection import Connection, ConnectionInfo
-from sockjs_gevent.session import EventReceiver, Session, SessionRegistry
+from sockjs_gevent.session import Session, SessionRegistry
+from sockjs_gevent.transports.outlets import GreenletOutlet
 
 
 def make_session(registry=None, delay=5.0, handler=None):
@@ -49,13 +50,13 @@ def test_close_delivers_pending_messages_then_the_close_frame_forever():
     assert session.send("dropped") is False
 
 
-def test_send_wakes_the_attached_receiver():
+def test_send_wakes_the_attached_outlet():
     session = make_session()
-    receiver = EventReceiver()
-    assert session.attach(receiver)
-    assert not session.attach(EventReceiver())  # only one at a time
+    outlet = GreenletOutlet()
+    assert session.attach(outlet)
+    assert not session.attach(GreenletOutlet())  # only one at a time
     session.send("x")
-    assert receiver.wakeup.is_set()
+    assert outlet.wakeup.is_set()
 
 
 def test_recv_returns_queued_messages_then_none_after_close():
@@ -75,9 +76,9 @@ def test_recv_timeout():
 def test_unattached_session_expires_and_leaves_the_registry():
     registry = SessionRegistry()
     session = make_session(registry, delay=0.05)
-    receiver = EventReceiver()
-    session.attach(receiver)
-    session.detach(receiver)
+    outlet = GreenletOutlet()
+    session.attach(outlet)
+    session.detach(outlet)
     assert session.recv(timeout=2) is None  # the handler sees the close
     assert registry.get("sid") is None
 
@@ -85,10 +86,10 @@ def test_unattached_session_expires_and_leaves_the_registry():
 def test_attaching_cancels_expiry():
     registry = SessionRegistry()
     session = make_session(registry, delay=0.05)
-    first = EventReceiver()
+    first = GreenletOutlet()
     session.attach(first)
     session.detach(first)
-    session.attach(EventReceiver())
+    session.attach(GreenletOutlet())
     with pytest.raises(TimeoutError):
         session.recv(timeout=0.2)
     assert registry.get("sid") is session

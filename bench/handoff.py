@@ -177,7 +177,7 @@ def cores_busy() -> list[tuple[int, int]]:
 def final_counts(log: str) -> list[dict[str, int]]:
     """Each worker's hand-off counters, from the line it logged at SIGTERM."""
     names = ("sent", "received", "unreachable", "too_large", "dropped", "slot")
-    return [dict(zip(names, map(int, match))) for match in HANDOFF_LINE.findall(log)]
+    return [dict(zip(names, map(int, match), strict=True)) for match in HANDOFF_LINE.findall(log)]
 
 
 def log_problems(log: str) -> list[str]:
@@ -283,7 +283,7 @@ def run_wrk(port: int, lines: list[list[str]], seconds: int, cores: str) -> dict
     errors: Counter = Counter()
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     if socket_errors:
-        for kind, count in zip(("connect", "read", "write", "timeout"), socket_errors.groups()):
+        for kind, count in zip(("connect", "read", "write", "timeout"), socket_errors.groups(), strict=True):
             errors[f"wrk socket {kind} errors"] += int(count)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non_2xx:
@@ -335,7 +335,7 @@ def polling_row(workers: int, kind: str, connections: int, seconds: int, server_
         server_us=1e6 * server_cpu / max(1, requests),
         wrk_cores=result["wrk_cpu"] / wall,
         wrk_us=1e6 * result["wrk_cpu"] / max(1, requests),
-        core_busy=[(b1 - b0) / max(1, t1 - t0) for (b0, t0), (b1, t1) in zip(busy0, busy1)],
+        core_busy=[(b1 - b0) / max(1, t1 - t0) for (b0, t0), (b1, t1) in zip(busy0, busy1, strict=True)],
         slot_share=[cpu / server_cpu if server_cpu else 0.0 for _, cpu in by_slot] if workers > 1 else None,
         lifetime_requests=len(ids) + warm["requests"] + requests,
         handed=sum(c["sent"] for c in counts) if workers > 1 else None,
@@ -496,13 +496,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"   {'':36}{'requests/s':>12}{'us/request':>11}{'us/round trip':>14}{'server cores':>13}"
-        f"{'other, core ' + str(SERVER_CORE):>14}{'CPU by slot':>12}{'p99 ms':>8}   {'handed off (workers, lifetime)':<32}"
-        f"{'wrk, core ' + str(CLIENT_CORE):>11}"
+        f"{'other, core ' + str(SERVER_CORE):>14}{'CPU by slot':>12}{'p99 ms':>8}   "
+        f"{'handed off (workers, lifetime)':<32}{'wrk, core ' + str(CLIENT_CORE):>11}"
     )
     for label, r in rows1:
+        other = max(0.0, r["core_busy"][SERVER_CORE] - r["server_cores"])
         print(
             f"   {label:<36}{r['rate']:>11,.0f}{starred(r)}{r['server_us']:>11.1f}{2 * r['server_us']:>14.1f}"
-            f"{r['server_cores']:>13.2f}{max(0.0, r['core_busy'][SERVER_CORE] - r['server_cores']):>14.2f}{slots_text(r):>12}{(r['p99_ms'] or 0):>8.2f}   "
+            f"{r['server_cores']:>13.2f}{other:>14.2f}{slots_text(r):>12}{(r['p99_ms'] or 0):>8.2f}   "
             f"{handed_text(r):<32}{pct(r['wrk_cores']):>11}"
         )
         notes_for(f"1 {label}", r, notes, max(0.0, r["core_busy"][SERVER_CORE] - r["server_cores"]))

@@ -42,8 +42,13 @@ serve(app, "127.0.0.1", int(sys.argv[2]), server=sys.argv[1], ready=print_ready)
 
 NODE_SERVER = r"""
 const http = require("http");
-const server = http.createServer((req, res) => { res.writeHead(200, {"Content-Type": "text/plain", "Content-Length": "2"}); res.end("OK"); });
-server.listen(+process.argv[2], "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
+const server = http.createServer((req, res) => {
+  res.writeHead(200, {"Content-Type": "text/plain", "Content-Length": "2"});
+  res.end("OK");
+});
+server.listen(+process.argv[2], "127.0.0.1", () => {
+  console.log("listening on http://127.0.0.1:" + server.address().port);
+});
 """
 
 

@@ -178,9 +178,8 @@ def report(args, before, after, types_before, types_after, rss_before, rss_after
     print(f"\ntop {args.top} allocation sites (bytes per session):")
     for stat in stats[: args.top]:
         frame = stat.traceback[0]
-        print(
-            f"  {stat.size_diff / n:8.0f} B  {stat.count_diff / n:5.1f} blocks  {frame.filename.rsplit('/', 2)[-2:]}:{frame.lineno}"
-        )
+        where = f"{frame.filename.rsplit('/', 2)[-2:]}:{frame.lineno}"
+        print(f"  {stat.size_diff / n:8.0f} B  {stat.count_diff / n:5.1f} blocks  {where}")
     gained = {t: types_after[t] - types_before.get(t, 0) for t in types_after}
     print("\nlive objects gained per session, by type:")
     for t, count in sorted(gained.items(), key=lambda kv: -kv[1])[:15]:

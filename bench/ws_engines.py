@@ -214,7 +214,7 @@ def tracebacks(log: str) -> list[str]:
     found = []
     for i, line in enumerate(lines):
         if line.startswith("Traceback"):
-            tail = next((l for l in lines[i + 1 :] if l and not l.startswith(" ")), "?")
+            tail = next((later for later in lines[i + 1 :] if later and not later.startswith(" ")), "?")
             if tail not in found:
                 found.append(tail)
     return found
@@ -252,7 +252,8 @@ def table(results: list[dict], duration: float) -> str:
     noisy = [o for r in results for o in (other_load(r["bare_echo"]),) if o is not None and o > 0.3]
     if noisy:
         lines.append(
-            f"WARNING: other processes used up to {max(noisy):.1f} cores during the runs; rates are low, CPU us/msg still hold."
+            f"WARNING: other processes used up to {max(noisy):.1f} cores during the runs; "
+            "rates are low, CPU us/msg still hold."
         )
     for r in results:
         if r.get("server_errors"):

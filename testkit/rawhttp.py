@@ -104,7 +104,7 @@ def request(
     if isinstance(body, str):
         body = body.encode("utf-8")
     status, data, r = http(server, method, path, body, headers, timeout)
-    return Response(status, r.reason, "HTTP/1.%d" % (r.version - 10), r.getheaders(), data)
+    return Response(status, r.reason, f"HTTP/1.{r.version - 10}", r.getheaders(), data)
 
 
 class Raw:
@@ -178,7 +178,7 @@ class Raw:
         deadline = time.monotonic() + (timeout or self.timeout)
         while b"\r\n\r\n" not in self.buf:
             if self.peer_closed:
-                raise ConnectionError("connection closed before a response head: %r" % self.buf)
+                raise ConnectionError(f"connection closed before a response head: {self.buf!r}")
             self.recv_some(deadline)
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         lines = head.decode("latin-1").split("\r\n")
@@ -242,7 +242,7 @@ class Raw:
                 elif self.chunk_left == 0:
                     if len(self.buf) < 2:
                         return
-                    assert self.buf[:2] == b"\r\n", "bad chunk terminator %r" % self.buf[:10]
+                    assert self.buf[:2] == b"\r\n", f"bad chunk terminator {self.buf[:10]!r}"
                     self.chunked_wire += b"\r\n"
                     self.buf = self.buf[2:]
                     self.chunk_left = -1
@@ -264,7 +264,7 @@ class Raw:
                 self._pump()
                 if test(self.body):
                     break
-                raise ConnectionError("body ended before expected data: %r" % self.body[-300:])
+                raise ConnectionError(f"body ended before expected data: {self.body[-300:]!r}")
             self.recv_some(deadline)
             self._pump()
         return self.body

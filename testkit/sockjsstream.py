@@ -116,7 +116,7 @@ class Receiver:
             self.prelude(timeout)
         self.raw.read_until(lambda b: self.pattern.match(b, self.pos) is not None or self.raw.done, timeout)
         if self.pattern.match(self.raw.body, self.pos) is None:
-            assert self.raw.body[self.pos :] == b"", "junk at the end: %r" % self.raw.body[self.pos :]
+            assert self.raw.body[self.pos :] == b"", f"junk at the end: {self.raw.body[self.pos :]!r}"
             return None
         return self.frame(timeout)
 

@@ -1,4 +1,7 @@
-"""Fixtures that run a folder's tests against every way of serving: sockjs_gevent's httptools server, gevent's pywsgi, and three workers on one port (the project's runner, and gunicorn).
+"""Fixtures that run a folder's tests against every way of serving.
+
+The ways: sockjs_gevent's httptools server, gevent's pywsgi, and three
+workers on one port (the project's runner, and gunicorn).
 
 A folder's conftest.py imports them (``from tests.both_servers import *``); they
 override the ``server`` and ``server_factory`` fixtures of tests/conftest.py

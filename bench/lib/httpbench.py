@@ -79,7 +79,7 @@ def plain_http(server: RunningServer, duration: float) -> dict:
     errors = {}
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     if socket_errors:
-        for kind, n in zip(("connect", "read", "write", "timeout"), socket_errors.groups()):
+        for kind, n in zip(("connect", "read", "write", "timeout"), socket_errors.groups(), strict=True):
             if int(n):
                 errors[f"socket {kind} errors"] = int(n)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

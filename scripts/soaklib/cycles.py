@@ -133,7 +133,8 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
         rows.append(row)
         print(
             f"{label:<8} {row['cycles']:>7} {row['t']:>7} {row['rate']:>6} {row['server_rss_mb']:>8.1f} "
-            f"{row['server_fds']:>6} {s_open:>6} {s_reg:>6}  {fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
+            f"{row['server_fds']:>6} {s_open:>6} {s_reg:>6}  "
+            f"{fmt_errors(T.errors)} srv:{fmt_errors(server_errors(stats))}",
             flush=True,
         )
         return row
@@ -185,8 +186,8 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
     for kind, example in sorted(T.examples.items()):
         print(f"    e.g. {kind}: {example}")
     print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {code}")
-    for l in server.examples:
-        print("    " + l)
+    for line in server.examples:
+        print("    " + line)
     problems = sum(T.errors.values()) + server.trouble["ERROR"] + server.trouble["Traceback"]
     unexpected = server_errors(stats_end) - Counter({"aborted": 10**12})
     problems += sum(unexpected.values())

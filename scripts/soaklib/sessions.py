@@ -255,7 +255,7 @@ class Session:
         if conn is not None and now() - conn.used > 15:
             conn.close()
             conn = self.sender = None
-        for attempt in range(2):
+        for _attempt in range(2):
             fresh = conn is None
             if fresh:
                 conn = self.sender = Http(IO_TIMEOUT)
@@ -492,7 +492,7 @@ def parse_mix(text: str) -> list[tuple[str, float]]:
     if len(parts) != 3 or sum(parts) <= 0 or min(parts) < 0:
         raise argparse.ArgumentTypeError("--mix wants three weights like 80/15/5 (websocket/xhr-streaming/xhr-polling)")
     total = sum(parts)
-    return [(k, p / total) for k, p in zip(("ws", "xs", "xp"), parts)]
+    return [(k, p / total) for k, p in zip(("ws", "xs", "xp"), parts, strict=True)]
 
 
 def kinds_for(n: int, mix: list[tuple[str, float]]) -> list[str]:

@@ -170,7 +170,8 @@ def soak(args: argparse.Namespace, server: Server) -> int:
     pool.join()
     gevent.joinall([s.greenlet for s in sessions if s.greenlet is not None], timeout=30)
     print(
-        f"closed all sessions in {now() - t0:.1f} s; waiting {args.disconnect_delay + 5:.0f} s for the server to expire them",
+        f"closed all sessions in {now() - t0:.1f} s; "
+        f"waiting {args.disconnect_delay + 5:.0f} s for the server to expire them",
         flush=True,
     )
     gevent.sleep(args.disconnect_delay + 5)
@@ -219,7 +220,8 @@ def soak(args: argparse.Namespace, server: Server) -> int:
     steady = max(1.0, args.duration)
     print(
         f"heartbeats: {sum(T.heartbeats.values())} ({dict(T.heartbeats)}), "
-        f"{sum(T.heartbeats.values()) / steady:.0f}/s vs at most {opened / args.heartbeat_delay:.0f}/s for silent sessions; "
+        f"{sum(T.heartbeats.values()) / steady:.0f}/s "
+        f"vs at most {opened / args.heartbeat_delay:.0f}/s for silent sessions; "
         f"xhr-streaming re-opens {T.reopens}, polls {T.polls}"
     )
     print(f"client errors: {sum(T.errors.values())} {fmt_errors(T.errors)}")
@@ -231,8 +233,8 @@ def soak(args: argparse.Namespace, server: Server) -> int:
         f"closes during the soak: {fmt_errors(server_closes(stats_before_close))}"
     )
     print(
-        f"server after shutdown: {s_open_end} open, {s_reg_end} registered; errors {fmt_errors(server_errors(stats_end))}; "
-        f"closes {fmt_errors(server_closes(stats_end))}"
+        f"server after shutdown: {s_open_end} open, {s_reg_end} registered; "
+        f"errors {fmt_errors(server_errors(stats_end))}; closes {fmt_errors(server_closes(stats_end))}"
     )
     print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {code}")
     for line in server.examples:

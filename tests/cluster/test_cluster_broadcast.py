@@ -54,7 +54,7 @@ def test_publish_skips_the_sender_and_send_to_reaches_one_connection_on_another_
     target_id = next(m for m in target.messages if m.startswith("id "))[3:]
     sender.conn.send("hello all")
     sender.conn.send(f"to {target_id} just you")
-    for key, collector in sessions.items():
+    for collector in sessions.values():
         if collector is target:
             collector.wait_for(lambda got: "just you" in got, 20.0, "the direct message")
         elif collector is not sender:

@@ -120,7 +120,7 @@ def test_workers_exit_when_the_runner_is_killed() -> None:
         exits = [os.pidfd_open(pid) for pid in pids]  # readable once the process has exited
         runner.process.kill()
         runner.process.wait(10)
-        for pid, fd in zip(pids, exits):
+        for pid, fd in zip(pids, exits, strict=True):
             readable, _, _ = select.select([fd], [], [], 10)
             os.close(fd)
             assert readable, f"worker {pid} outlived its killed runner"

@@ -54,7 +54,7 @@ def check_escaping(frame_bytes: bytes, message: str) -> None:
             unescaped.append(cp)
         elif 0x20 <= cp and cp in MUST_ESCAPE:
             assert how == "u", hex(cp)  # \uXXXX, not a short escape
-    assert not unescaped, "sent raw: " + " ".join("U+%04X" % cp for cp in unescaped[:20])
+    assert not unescaped, "sent raw: " + " ".join(f"U+{cp:04X}" for cp in unescaped[:20])
     assert json.loads(text[1:]) == [message]
 
 

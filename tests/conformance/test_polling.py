@@ -78,7 +78,7 @@ def test_polling_request_is_held_until_a_frame_arrives(server, transport):
         raw.send_request("POST", session_path("/echo", sid, "xhr"))
     else:
         raw.send_request("GET", session_path("/echo", sid, "jsonp") + "?c=cb")
-    assert raw.quiet_for(0.3), "poll answered before any frame existed: %r" % raw.buf
+    assert raw.quiet_for(0.3), f"poll answered before any frame existed: {raw.buf!r}"
     send(server, "/echo", sid, ["late"])
     head = raw.read_head()
     body = raw.read_body()

@@ -147,8 +147,8 @@ def test_raw_websocket_close_service_sends_close_frame_3000_go_away(server):
 def test_raw_websocket_handshake_versions_8_and_13(server, version):
     raw, head = ws_connect_raw(server, "/echo/websocket", version)
     assert head.header("Upgrade").lower() == "websocket"
-    ws_send(raw, "v%d ✓" % version)
-    assert ws_recv(raw) == (1, ("v%d ✓" % version).encode())
+    ws_send(raw, f"v{version} ✓")
+    assert ws_recv(raw) == (1, f"v{version} ✓".encode())
     raw.close()
 
 

@@ -147,7 +147,7 @@ class Gunicorn:
                 self.process.wait()
         for pid in pids:
             try:
-                poll_until(lambda: not _alive(pid), 10, f"arbiter {pid} to exit", interval=0.05)
+                poll_until(lambda pid=pid: not _alive(pid), 10, f"arbiter {pid} to exit", interval=0.05)
             except AssertionError:
                 for child in children(pid):
                     _kill(child, signal.SIGKILL)

@@ -163,7 +163,9 @@ def start_nginx(
         process, out = spawn([binary, "-e", "stderr", "-p", tmpdir + os.sep, "-c", conf, "-g", globals_], root=tmpdir)
         running = RunningNginx(process, HOST, port, out, tmpdir=tmpdir, config=text)
         try:
-            poll_until(lambda: process.poll() is not None or _accepts(port), START_TIMEOUT, "nginx to listen")
+            poll_until(
+                lambda p=process, at=port: p.poll() is not None or _accepts(at), START_TIMEOUT, "nginx to listen"
+            )
         except AssertionError:
             running.stop()
             raise RuntimeError("nginx did not start listening:\n" + out.text()) from None

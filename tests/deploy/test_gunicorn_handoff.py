@@ -30,7 +30,7 @@ def session_ids(slots: int, per_slot: int, tag: str) -> list[str]:
         n += 1
         if len(chosen[slot_of(sid, slots)]) < per_slot:
             chosen[slot_of(sid, slots)].append(sid)
-    return [sid for ids in zip(*chosen.values()) for sid in ids]
+    return [sid for ids in zip(*chosen.values(), strict=True) for sid in ids]
 
 
 def handoff_totals(running: Gunicorn) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""gunicorn -k sockjs_gevent.gunicorn.Worker serving: transports, binds, limits, the access and error logs, the scheme, TLS.
+"""gunicorn -k sockjs_gevent.gunicorn.Worker serving: transports, binds, limits, access and error logs, scheme, TLS.
 
 Most tests share one gunicorn (two workers, a TCP and a Unix bind, small
 request limits, an access log file); the timeout and TLS tests start their

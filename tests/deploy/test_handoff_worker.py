@@ -1,4 +1,4 @@
-"""One worker of two on a port, with the test itself holding the other slot: what the worker hands over, and when it cannot.
+"""One worker of two on a port, the test holding the other slot: what the worker hands over, and when it cannot.
 
 The test binds the port, starts one worker process (``--listen-fd``) that
 takes slot 0, and takes slot 1 itself. A request for a session that slot 1

@@ -210,7 +210,7 @@ def test_header_streams_where_nginx_would_buffer() -> None:
         ignored = start_nginx(upstream, edit=_ignoring_the_header)
         held = [Raw(ignored) for _ in STREAMS]
         try:
-            for raw, transport in zip(held, STREAMS):
+            for raw, transport in zip(held, STREAMS, strict=True):
                 method, suffix, _ = STREAMING[transport]
                 raw.send_request(method, session_path("/echo", new_sid(), transport) + suffix)
             for transport in STREAMS:
@@ -222,7 +222,7 @@ def test_header_streams_where_nginx_would_buffer() -> None:
             # Half a second after the requests (a hundred times what the
             # header's answers took), not one byte, head included, has come.
             readable, _, _ = select.select([raw.sock for raw in held], [], [], 0.5)
-            arrived = {t: raw.sock.recv(80) for raw, t in zip(held, STREAMS) if raw.sock in readable}
+            arrived = {t: raw.sock.recv(80) for raw, t in zip(held, STREAMS, strict=True) if raw.sock in readable}
             assert not arrived, f"nginx passed these on while buffering: {arrived}"
         finally:
             for raw in held:

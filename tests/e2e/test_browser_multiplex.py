@@ -172,7 +172,8 @@ SESSION_CLOSE = """async ({url, options, tag, byServer}) => {
   const reports = [];
   for (const name of ['echo', 'shout']) {
     const prefix = 'closed ' + tag + ' ' + name + ' ';
-    await watcher.client.until('report of ' + name, () => watcher.get('events').messages.some((m) => m.startsWith(prefix)));
+    const reported = () => watcher.get('events').messages.some((m) => m.startsWith(prefix));
+    await watcher.client.until('report of ' + name, reported);
     reports.push(watcher.get('events').messages.find((m) => m.startsWith(prefix)));
   }
   return {closed: closed, reports: reports, summary: mux.summary()};
@@ -195,7 +196,7 @@ def test_session_closed_by_the_page_ends_every_stream(mp: MuxPage) -> None:
     t = tag()
     result = mp.run(SESSION_CLOSE, tag=t, byServer=False)
     assert result["closed"]["code"] == 1000
-    for name, report in zip(("echo", "shout"), result["reports"]):
+    for name, report in zip(("echo", "shout"), result["reports"], strict=True):
         assert report.startswith(f"closed {t} {name} "), report
 
 

@@ -136,7 +136,8 @@ AWKWARD = r"""async ({url, options}) => {
   list.push('', ' ', '%', '%25', '%0A%0D%00', '\r\n', '\r\n\r\ndata: x\r\n\r\n', 'a["x"]', 'c[3000,"Go away!"]',
             'o', 'h', '[]', '["a","b"]', '</script><script>window.bad = 1</script>', '<!--', ']]>', '&amp;');
   list.push('\u{1F600}', '\u{1F44D}\u{1F3FD}', '\u{1F468}\u200d\u{1F469}\u200d\u{1F467}\u200d\u{1F466}',
-            '\u{1F3F3}\ufe0f\u200d\u{1F308}', '\u{1D11E}', 'mixed \u6f22\u5b57 \u00fcn\u00efc\u00f6d\u00e9 \u{1F600} \u0000 \u2028 "q" \\b');
+            '\u{1F3F3}\ufe0f\u200d\u{1F308}', '\u{1D11E}',
+            'mixed \u6f22\u5b57 \u00fcn\u00efc\u00f6d\u00e9 \u{1F600} \u0000 \u2028 "q" \\b');
   const unit = 'The quick "brown" fox \\ jumps \u{1F98A} over \u2028 the lazy dog\u0000 \u00e9\u6f22. ';
   let big = '';
   while (big.length < 102400) big += unit;

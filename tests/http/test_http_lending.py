@@ -50,7 +50,7 @@ def open_stream(server, sid: str, version: str = "HTTP/1.1", extra: str = "") ->
 
 
 def xhr_send(server, sid: str, message: str) -> None:
-    body = ('["%s"]' % message).encode()
+    body = f'["{message}"]'.encode()
     wire = Wire(server)
     wire.send(
         b"POST /echo/000/%s/xhr_send HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"

@@ -44,7 +44,7 @@ def test_quote_keeps_ordinary_unicode_unescaped():
 @pytest.mark.parametrize("cp", [0x00, 0x1F, 0x200C, 0x2028, 0x2029, 0x2060, 0x206F, 0xFFF0, 0xFFFF, 0xD800, 0xDFFF])
 def test_quote_escapes_the_dangerous_ranges(cp):
     encoded = quote(chr(cp))
-    assert encoded.lower() == '"\\u%04x"' % cp
+    assert encoded.lower() == f'"\\u{cp:04x}"'
     assert json.loads(encoded) == chr(cp)
 
 

@@ -250,12 +250,13 @@ def start_server(
     ``how`` is ``spawn``'s: root, core, nofile, pass_fds, tee, on_line.
     RuntimeError with what it printed if it does not start.
     """
-    process, out = spawn([*(program or [sys.executable]), *args], env, **how)
+    argv = [*(program or [sys.executable]), *args]
+    process, out = spawn(argv, env, **how)
     try:
         match = out.wait_for(ready, timeout)
     except AssertionError:
         stop_process(process, 0)
-        raise RuntimeError(f"{' '.join(process.args)} did not start:\n{out.text()}") from None
+        raise RuntimeError(f"{' '.join(argv)} did not start:\n{out.text()}") from None
     return RunningServer(process, match.group(2), int(match.group(3)), out, match.group(1))
 
 

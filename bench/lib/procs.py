@@ -33,7 +33,7 @@ def start_pinned(
     args: Sequence[str],
     core: int | str = SERVER_CORE,
     program: Sequence[str] | None = None,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
 ) -> RunningServer:
     """``python ARGS`` (``program`` instead: ``["node"]``, a peer venv's python) pinned to ``core``, once ready."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]

@@ -658,7 +658,7 @@ class Closed:
     row: dict[str, Any]
     stats: dict[str, Any] | None
     hwm: float
-    code: int | None
+    code: int
 
 
 def idle(args: argparse.Namespace, server: Server) -> int:

@@ -120,7 +120,7 @@ class Server:
         except (OSError, EOFError, ValueError, ProtocolError):
             return None
 
-    def stop(self, timeout: float = 20.0) -> int | None:
+    def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM (SIGKILL after ``timeout`` s), the last lines logged; the exit status."""
         code = self.running.stop(timeout)
         try:

@@ -7,12 +7,15 @@ a vanished client live here once.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final
 
 from .. import protocol
 from ..http.lent import LentSocket
 from ..peerwatch import TAKE_SOCKET_KEY, PeerWatch, find_socket
-from ..responses import NO_CACHE, Environ, StartResponse, cors, error, respond
+from ..responses import NO_CACHE, Environ, Headers, StartResponse, cors, error, respond
 from ..session import ANOTHER_CONNECTION, Session
 from ..waiting import wait_for
 from .base import CallbackError, ReceivingTransport
@@ -20,17 +23,57 @@ from .lentstream import StreamLink
 from .outlets import GreenletOutlet
 from .service import Service
 
-_GONE = object()  # what wait_frame's take returns when the client hung up
+
+class _Gone(enum.Enum):
+    """The type of ``_GONE`` (an enum, so that ``x is _GONE`` narrows a type)."""
+
+    GONE = "gone"
 
 
-def wait_frame(session: Session, outlet: GreenletOutlet, heartbeat_delay: float, peer: PeerWatch) -> str | None:
+#: What wait_frame's take gives once its client hung up, or a new request took over.
+_GONE: Final = _Gone.GONE
+
+
+@dataclass(slots=True)
+class Receiving:
+    """One receiving request while it is answered: for which session, through which transport, how.
+
+    What the steps of an answer share (waiting for frames, streaming,
+    lending the socket), built once by ``receive``.
+    """
+
+    transport: ReceivingTransport
+    session: Session
+    #: Attached to the session while this request writes for it.
+    outlet: GreenletOutlet
+    #: The JSONP or htmlfile callback name (None for the other transports).
+    callback: str | None
+    environ: Environ
+    start_response: StartResponse
+    #: The answer's headers but Content-Type (``_start_stream`` adds what streaming needs).
+    headers: Headers
+    heartbeat_delay: float
+    #: A streaming answer ends after this many body bytes (the client opens another).
+    response_limit: int
+
+    def frame(self, text: str) -> bytes:
+        """A SockJS frame as this transport writes it."""
+        return self.transport.frame(text, self.callback)
+
+    def prelude(self) -> bytes:
+        """What a streaming transport writes first."""
+        return self.transport.prelude(self.callback)
+
+
+def wait_frame(request: Receiving, peer: PeerWatch) -> str | None:
     """Block until there is a frame to write, and take it.
 
     Returns the next frame (``o``, ``a[...]``, the close frame), ``h``
     after ``heartbeat_delay`` of silence, or None if the client hung up.
     """
+    session, outlet = request.session, request.outlet
 
-    def take() -> object:
+    def take() -> str | _Gone | None:
         if session.outlet is not outlet:
             return _GONE  # let go of: its client hung up and a new request took over
         frame = session.take_frame()
@@ -38,10 +81,10 @@ def wait_frame(session: Session, outlet: GreenletOutlet, heartbeat_delay: float,
             return _GONE
         return frame
 
-    frame = wait_for(outlet.wakeup, take, heartbeat_delay)
+    frame = wait_for(outlet.wakeup, take, request.heartbeat_delay)
     if frame is None:
         return protocol.HEARTBEAT_FRAME
-    return None if frame is _GONE else frame  # type: ignore[return-value]
+    return None if frame is _GONE else frame
 
 
 def receive(
@@ -50,7 +93,7 @@ def receive(
     session_id: str,
     environ: Environ,
     start_response: StartResponse,
-) -> Iterator[bytes]:
+) -> Iterable[bytes]:
     """Answer one receiving request of an HTTP transport."""
     try:
         callback = transport.callback(environ)
@@ -67,50 +110,57 @@ def receive(
 
     _discard_body(environ)
     outlet = GreenletOutlet()
+    request = Receiving(
+        transport,
+        session,
+        outlet,
+        callback,
+        environ,
+        start_response,
+        headers,
+        options.heartbeat_delay,
+        options.response_limit,
+    )
     if not session.attach(outlet):
         if not transport.streaming:
-            body = transport.frame(ANOTHER_CONNECTION, callback)
-            return respond(start_response, 200, headers, body, transport.content_type)
-        _start_stream(environ, start_response, transport, headers)
-        return _refusal_stream(transport, callback)
+            return respond(start_response, 200, headers, request.frame(ANOTHER_CONNECTION), transport.content_type)
+        _start_stream(request)
+        return _refusal_stream(request)
 
     if transport.streaming:
         lend = _lender(environ)
         if lend is not None:
-            return _lend_and_stream(
-                session, outlet, transport, callback, options, environ, start_response, headers, lend
-            )
+            return _lend_and_stream(request, lend)
     peer = outlet.peer = PeerWatch(find_socket(environ), outlet.wakeup)
     if not transport.streaming:
         try:
-            text = wait_frame(session, outlet, options.heartbeat_delay, peer)
+            text = wait_frame(request, peer)
         finally:
             session.detach(outlet)
             peer.stop()
         if text is None:
             session.abort()
             return respond(start_response, 200, headers, b"", transport.content_type)
-        return respond(start_response, 200, headers, transport.frame(text, callback), transport.content_type)
+        return respond(start_response, 200, headers, request.frame(text), transport.content_type)
 
     try:
-        _start_stream(environ, start_response, transport, headers)
+        _start_stream(request)
     except BaseException:
         session.detach(outlet)
         peer.stop()
         raise
-    return _stream(session, outlet, transport, callback, peer, options)
+    return _stream(request, peer)
 
 
-def _start_stream(
-    environ: Environ, start_response: StartResponse, transport: ReceivingTransport, headers: list
-) -> Callable[[bytes], object]:
+def _start_stream(request: Receiving) -> Callable[[bytes], object]:
     """Start a streaming answer (no length: chunked, or ended by the close on HTTP/1.0); returns ``write``."""
-    if environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
+    headers = request.headers
+    if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.0":
         headers.append(("Connection", "close"))  # no chunking: the close ends the body
     # nginx buffers proxied answers by default (proxy_buffering on): this
     # turns it off for this answer only, so each frame goes out when written.
     headers.append(("X-Accel-Buffering", "no"))
-    return start_response("200 OK", [("Content-Type", transport.content_type), *headers])
+    return request.start_response("200 OK", [("Content-Type", request.transport.content_type), *headers])
 
 
 def _lender(environ: Environ) -> Callable[[], LentSocket | None] | None:
@@ -118,9 +168,7 @@ def _lender(environ: Environ) -> Callable[[], LentSocket | None] | None:
     return getattr(environ.get(TAKE_SOCKET_KEY), "lend", None)
 
 
-def _lend_and_stream(
-    session, outlet, transport, callback, options, environ, start_response, headers, lend
-) -> Iterable[bytes]:
+def _lend_and_stream(request: Receiving, lend: Callable[[], LentSocket | None]) -> Iterable[bytes]:
     """A streaming answer whose frames are written from the event loop (``transports.lentstream``).
 
     The head and the prelude go out from this greenlet, in one send; then
@@ -128,27 +176,28 @@ def _lend_and_stream(
     lend it (TLS, a pipelined request read already), this greenlet writes
     the rest as it would have.
     """
+    session, outlet = request.session, request.outlet
     try:
-        write = _start_stream(environ, start_response, transport, headers)
-        write(transport.prelude(callback))
+        write = _start_stream(request)
+        write(request.prelude())
         lent = lend()
     except BaseException:
         session.detach(outlet)
         session.abort()  # (as when the greenlet's own stream fails)
         raise
     if lent is None:
-        peer = PeerWatch(find_socket(environ), outlet.wakeup)
-        return _stream(session, outlet, transport, callback, peer, options, prelude_sent=True)
-    link = StreamLink(session, lent, transport.frame, callback, options.response_limit)
+        peer = PeerWatch(find_socket(request.environ), outlet.wakeup)
+        return _stream(request, peer, prelude_sent=True)
+    link = StreamLink(session, lent, request.transport.frame, request.callback, request.response_limit)
     session.handover(outlet, link)
-    link.start(options.heartbeat_delay)
+    link.start(request.heartbeat_delay)
     return []
 
 
-def _refusal_stream(transport: ReceivingTransport, callback: str | None) -> Iterator[bytes]:
+def _refusal_stream(request: Receiving) -> Iterator[bytes]:
     """The 2010 answer of a streaming transport: the prelude, then the close frame, one write each."""
-    yield transport.prelude(callback)
-    yield transport.frame(ANOTHER_CONNECTION, callback)
+    yield request.prelude()
+    yield request.frame(ANOTHER_CONNECTION)
 
 
 def _discard_body(environ: Environ, limit: int = 65536) -> None:
@@ -165,7 +214,7 @@ def _discard_body(environ: Environ, limit: int = 65536) -> None:
             pass
 
 
-def _stream(session, outlet, transport, callback, peer, options, prelude_sent: bool = False) -> Iterator[bytes]:
+def _stream(request: Receiving, peer: PeerWatch, prelude_sent: bool = False) -> Iterator[bytes]:
     """The body of a streaming answer: the prelude, then one frame per write.
 
     Every yield is one write (one chunk on HTTP/1.1), so clients and proxies
@@ -175,22 +224,21 @@ def _stream(session, outlet, transport, callback, peer, options, prelude_sent: b
     item: servers skip it, and the loop variable then stops holding the
     last chunk (the 2 KiB prelude, or a big message) while the stream waits.
     """
+    session, outlet = request.session, request.outlet
     finished = False
-    frame = transport.frame
     try:
         if not prelude_sent:
-            chunk = transport.prelude(callback)
+            chunk = request.prelude()
             yield chunk
             chunk = b""
             yield b""
         sent = 0
-        limit = options.response_limit
-        heartbeat_delay = options.heartbeat_delay
+        limit = request.response_limit
         while True:
-            text = wait_frame(session, outlet, heartbeat_delay, peer)
+            text = wait_frame(request, peer)
             if text is None:
                 return  # the client hung up: abort below
-            chunk = frame(text, callback)
+            chunk = request.frame(text)
             sent += len(chunk)
             yield chunk
             chunk = b""

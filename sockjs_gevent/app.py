@@ -72,11 +72,18 @@ _IFRAME_PAGE = """<!DOCTYPE html>
 
 _random = random.SystemRandom()
 
-#: Werkzeug's main branch deprecates http.parse_etags for ETags.from_header;
-#: use that where it exists (3.1 has only the function).
-_parse_etags = getattr(ETags, "from_header", None)
-if _parse_etags is None:  # pragma: no cover (Werkzeug < 3.2)
-    from werkzeug.http import parse_etags as _parse_etags
+
+def _etags_parser() -> Callable[[str | None], ETags]:
+    """``ETags.from_header`` where Werkzeug has it (its main branch deprecates ``http.parse_etags``), else that."""
+    from_header: Callable[[str | None], ETags] | None = getattr(ETags, "from_header", None)
+    if from_header is not None:  # pragma: no cover (Werkzeug >= 3.2)
+        return from_header
+    from werkzeug.http import parse_etags
+
+    return parse_etags
+
+
+_parse_etags = _etags_parser()
 
 WRONG_SERVER = (
     "SockJS cannot run on Werkzeug's development server (Flask's app.run() or `flask run`): it cannot hold "
@@ -309,11 +316,10 @@ class SockJS:
             return preflight(environ, start_response, "OPTIONS, GET")
         if method != "GET":
             return method_not_allowed(environ, start_response, ("OPTIONS", "GET"))
-        body = '{"websocket":%s,"cookie_needed":%s,"origins":["*:*"],"entropy":%d}' % (
-            "true" if self.options.websocket else "false",
-            "true" if self.options.jsessionid else "false",
-            _random.randint(0, 2**32 - 1),
-        )
+        websocket = "true" if self.options.websocket else "false"
+        cookie_needed = "true" if self.options.jsessionid else "false"
+        entropy = _random.randint(0, 2**32 - 1)
+        body = f'{{"websocket":{websocket},"cookie_needed":{cookie_needed},"origins":["*:*"],"entropy":{entropy}}}'
         return respond(start_response, 200, [*NO_CACHE, *cors(environ)], body.encode("ascii"), JSON)
 
     def _iframe(self, method: str, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

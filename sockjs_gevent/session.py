@@ -21,6 +21,8 @@ from .inbox import Inbox
 from .stats import Stats
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gevent._types import _TimerWatcher  # (the stubs' type of a loop's timer)
+
     from .connection import Connection, ConnectionInfo
 
 log = logging.getLogger("sockjs_gevent.session")
@@ -77,7 +79,7 @@ class CloseCallbacks:
     it starts closing.
     """
 
-    __slots__ = ()
+    __slots__ = ("_close_callbacks",)
     _state: State
     _close_callbacks: list[Callable[[Any], object]] | None
 
@@ -123,7 +125,6 @@ class Session(CloseCallbacks):
         "handler_done",
         "connection",
         "raw",
-        "_close_callbacks",
         "_queued",
         "_max_queued",
         "stats",
@@ -156,7 +157,7 @@ class Session(CloseCallbacks):
         self._outbox: list[str] = []  # quoted messages not yet written
         self._inbox = Inbox(max_inbox_bytes)
         self._disconnect_delay = disconnect_delay
-        self._expiry = None
+        self._expiry: _TimerWatcher | None = None  # one timer, re-armed on each detach
         self.handler_greenlet: gevent.Greenlet | None = None
         #: The handler has returned (or raised): closing now is its own doing.
         self.handler_done = False
@@ -419,8 +420,9 @@ class Session(CloseCallbacks):
             frames.append(protocol.OPEN_FRAME)
         if self._outbox:
             frames.append(protocol.message_frame(self.take_messages()))
-        if self._state >= State.CLOSING:
-            frames.append(self.close_frame)
+        close_frame = self.close_frame  # (set as the session starts closing)
+        if close_frame is not None:
+            frames.append(close_frame)
         return frames
 
     def take_messages(self) -> list[str]:
@@ -479,14 +481,16 @@ class Session(CloseCallbacks):
         # session, re-armed in place: a fresh one per poll would be garbage
         # that survives long enough to make the cyclic GC's full passes
         # (hundreds of ms with 10,000 sessions) frequent.
-        if self._expiry is None:
-            self._expiry = gevent.get_hub().loop.timer(self._disconnect_delay, self._disconnect_delay)
-        self._expiry.again(self._expire)
+        expiry = self._expiry
+        if expiry is None:
+            expiry = self._expiry = gevent.get_hub().loop.timer(self._disconnect_delay, self._disconnect_delay)
+        expiry.again(self._expire)
 
     def _expire(self) -> None:
         """No outlet for disconnect_delay: the client left. Close and forget."""
         if self.outlet is not None:
-            self._expiry.stop()  # type: ignore[union-attr]
+            if self._expiry is not None:  # (it is: this runs as its callback)
+                self._expiry.stop()
             return
         self.forget()  # closes first if need be; nobody is left to read the frame
         if self.registry is not None:

@@ -8,7 +8,7 @@ from .base import ReceivingTransport, callback_param, line_frame
 
 
 def _jsonp_frame(frame: str, callback: str | None) -> bytes:
-    return ("/**/%s(%s);\r\n" % (callback, protocol.quote(frame))).encode("utf-8")
+    return f"/**/{callback}({protocol.quote(frame)});\r\n".encode()
 
 
 XHR = ReceivingTransport(

@@ -43,7 +43,7 @@ def _htmlfile_frame(frame: str, callback: str | None) -> bytes:
     # "<script" makes the HTML parser swallow later frames whole; written
     # as \u003c, "<" is the same JS string and the parser never sees one.
     quoted = protocol.quote(frame).replace("<", "\\u003c")
-    return ("<script>\np(%s);\n</script>\r\n" % quoted).encode("utf-8")
+    return f"<script>\np({quoted});\n</script>\r\n".encode()
 
 
 XHR_STREAMING = ReceivingTransport(

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from .. import inbox, protocol
 from ..budget import BUDGET
+from ..compression import Compression
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, Session
@@ -185,7 +186,11 @@ def raw_websocket(service: Service, environ: Environ, start_response: StartRespo
 
 def _serve(service: Service, environ: Environ, start_response: StartResponse, raw: bool) -> Iterable[bytes]:
     options = service.options
-    handshake = accept(environ, start_response, options.max_message_size, options.websocket_compression)
+    # Options stores websocket_compression normalised (None or a Compression); its field is typed as given.
+    compression = options.websocket_compression
+    handshake = accept(
+        environ, start_response, options.max_message_size, compression if isinstance(compression, Compression) else None
+    )
     ws = handshake.websocket
     if ws is None:
         service.stats.error("handshake")

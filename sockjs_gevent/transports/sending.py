@@ -18,20 +18,24 @@ from .service import Service
 Decode = Callable[[bytes, Environ], list[str]]
 
 
-class BodyTooLarge(ValueError):
-    """A request body over the service's max_message_size (answered 413)."""
+class SendBodyTooLarge(ValueError):
+    """An xhr_send or jsonp_send body over the service's max_message_size (answered 413).
+
+    Not ``http.input.RequestBodyTooLarge``, the server's limit on any
+    request body: this is the service's limit on what one send carries.
+    """
 
 
 def read_body(environ: Environ, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes."""
     if _declared_length(environ) > limit:
-        raise BodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
+        raise SendBodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
     body = stream.read(limit + 1)
     if len(body) > limit:
-        raise BodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
+        raise SendBodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
     return body
 
 
@@ -47,7 +51,7 @@ def _deliver(
     try:
         body = read_body(environ, service.options.max_message_size)
         messages = decode(body, environ)
-    except BodyTooLarge as exc:
+    except SendBodyTooLarge as exc:
         service.stats.error("payload")
         return error(environ, start_response, 413, str(exc))
     except PayloadError as exc:

@@ -25,7 +25,7 @@ from .. import protocol
 from ..http.lent import LentSocket
 from ..peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
 from ..session import Session
-from ..websocket.writers import SocketWriter
+from ..sockwriter import SocketWriter
 from .heartbeats import wheel
 from .outlets import LoopOutlet
 

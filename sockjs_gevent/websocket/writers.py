@@ -11,99 +11,13 @@ waited has been written (``_drained``) or the connection broke (``_lost``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import gevent
 
-
-class Owner(Protocol):
-    def _drained(self) -> None: ...
-
-    def _lost(self) -> None: ...
-
-
-class _Writer:
-    """What both writers share: the bytes waiting, the owner to tell, and breaking off."""
-
-    __slots__ = ("_owner", "_out", "broken")
-
-    def __init__(self, owner: Owner) -> None:
-        self._owner: Owner | None = owner
-        self._out = bytearray()
-        self.broken = False
-
-    @property
-    def buffered(self) -> int:
-        """Bytes written but not yet taken by the client's TCP stack."""
-        return len(self._out)
-
-    def discard(self) -> None:
-        """Throw away what waits and write no more (the owner hears nothing more)."""
-        self.broken = True
-        self._out.clear()
-        self._owner = None  # (owner and writer refer to each other: no cycle left for the GC)
-
-    def _fail(self) -> None:
-        """The connection broke: stop, and tell the owner once."""
-        owner = self._owner
-        self.discard()
-        if owner is not None:
-            owner._lost()
-
-
-class SocketWriter(_Writer):
-    """Writes to a non-blocking OS socket: now what it takes, the rest when it is writable."""
-
-    __slots__ = ("_sock", "_watcher")
-
-    def __init__(self, owner: Owner, sock: Any) -> None:
-        super().__init__(owner)
-        self._sock = sock  # a non-blocking socket whose send() never waits
-        self._watcher: Any = None  # a write watcher, while the socket is full
-
-    def write(self, data: bytes) -> None:
-        if self.broken:
-            return
-        out = self._out
-        if out:  # behind already: keep the order, the watcher writes it
-            out += data
-            return
-        try:
-            sent = self._sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self._fail()
-            return
-        if sent == len(data):
-            return
-        out += memoryview(data)[sent:]
-        self._watcher = gevent.get_hub().loop.io(self._sock.fileno(), 2)
-        self._watcher.start(self._on_writable)
-
-    def _on_writable(self) -> None:
-        try:
-            sent = self._sock.send(self._out)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._fail()
-            return
-        del self._out[:sent]
-        if not self._out:
-            self._stop_watcher()
-            if self._owner is not None:
-                self._owner._drained()
-
-    def discard(self) -> None:
-        super().discard()
-        self._stop_watcher()
-
-    def _stop_watcher(self) -> None:
-        if self._watcher is not None:
-            self._watcher.stop()
-            self._watcher.close()
-            self._watcher = None
+from ..sockwriter import Owner
+from ..sockwriter import SocketWriter as SocketWriter  # (the package's modules take both writers from here)
+from ..sockwriter import Writer as _Writer
 
 
 class GreenletWriter(_Writer):

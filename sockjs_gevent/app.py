@@ -37,7 +37,6 @@ from .responses import (
 from .session import HANDLER_FAILED, OVER_BUDGET, SERVER_BUSY, Session, SessionRegistry
 from .stats import Stats
 from .transports import routes
-from .transports.receiving import receive
 from .transports.websocket import raw_websocket
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +48,7 @@ Handler = Callable[[Connection], Any]
 BeforeOpen = Callable[[Connection], bool | None]
 
 #: Session URLs' last segment -> what answers it.
-_ROUTES = routes(receive)
+_ROUTES = routes()
 _SESSION_PATH = re.compile(r"^/([^/.]+)/([^/.]+)/([^/.]+)$")
 _IFRAME_PATH = re.compile(r"^/iframe[0-9a-z._-]*\.html$")
 _GREETING = b"Welcome to SockJS!\n"

@@ -1,5 +1,6 @@
 """What a transport declares: the route it answers, and for receiving HTTP
-transports their framing, headers and callback rules."""
+transports their framing, headers and callback rules; what a transport
+module declares (``Family``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 from ..responses import Environ, Headers, StartResponse
@@ -32,6 +34,15 @@ class SessionRoute:
     preflight: bool = False
     http: bool = True
     websocket: bool = False
+
+
+class Family(Protocol):
+    """A transport module, as ``transports`` reads it (a module is one: these are its globals)."""
+
+    #: The session routes it answers.
+    ROUTES: tuple[SessionRoute, ...]
+    #: The names its sessions go by (``conn.transport``); none for routes that only feed a session.
+    NAMES: tuple[str, ...]
 
 
 _CALLBACK = re.compile(r"[a-zA-Z0-9\-_.]+")  # used with fullmatch: "$" would let "cb\n" through
@@ -90,6 +101,10 @@ class ReceivingTransport:
     headers: Headers = field(default_factory=list)
     methods: tuple[str, ...] = ("POST",)
 
-    def route(self, receive: Callable[..., Iterable[bytes]]) -> SessionRoute:
+    def route(self, receive: Receive) -> SessionRoute:
         """Its route, served by ``receive(transport, service, session_id, environ, start_response)``."""
         return SessionRoute(self.path, self.methods, functools.partial(receive, self), preflight=self.preflight)
+
+
+#: Serves a receiving transport's route (``receiving.receive``): ``Serve`` with the transport first.
+Receive = Callable[[ReceivingTransport, Service, str, Environ, StartResponse], Iterable[bytes]]

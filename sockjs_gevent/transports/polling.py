@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import protocol
 from ..responses import JAVASCRIPT
-from .base import ReceivingTransport, callback_param, line_frame
+from .base import ReceivingTransport, SessionRoute, callback_param, line_frame
+from .receiving import receive
 
 
 def _jsonp_frame(frame: str, callback: str | None) -> bytes:
@@ -31,3 +32,6 @@ JSONP = ReceivingTransport(
     headers=[("X-Content-Type-Options", "nosniff")],
     methods=("GET",),
 )
+
+ROUTES: tuple[SessionRoute, ...] = (XHR.route(receive), JSONP.route(receive))
+NAMES: tuple[str, ...] = (XHR.name, JSONP.name)

@@ -134,7 +134,10 @@ def jsonp_send(service: Service, session_id: str, environ: Environ, start_respon
 
 
 #: Their routes: xhr_send answers CORS preflights, jsonp_send (a form post) needs none.
-ROUTES = (
+ROUTES: tuple[SessionRoute, ...] = (
     SessionRoute("xhr_send", ("POST",), xhr_send, preflight=True),
     SessionRoute("jsonp_send", ("POST",), jsonp_send),
 )
+
+#: None: a send only feeds a session another transport opened.
+NAMES: tuple[str, ...] = ()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import protocol
 from ..responses import HTML, JAVASCRIPT
-from .base import ReceivingTransport, callback_param, line_frame
+from .base import ReceivingTransport, SessionRoute, callback_param, line_frame
+from .receiving import receive
 
 _XHR_PRELUDE = b"h" * 2048 + b"\n"
 
@@ -78,3 +79,6 @@ HTMLFILE = ReceivingTransport(
     callback=callback_param(max_length=None),
     methods=("GET",),
 )
+
+ROUTES: tuple[SessionRoute, ...] = (XHR_STREAMING.route(receive), EVENTSOURCE.route(receive), HTMLFILE.route(receive))
+NAMES: tuple[str, ...] = (XHR_STREAMING.name, EVENTSOURCE.name, HTMLFILE.name)

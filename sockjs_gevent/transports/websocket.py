@@ -175,8 +175,10 @@ def sockjs_websocket(
     return _serve(service, environ, start_response, raw=False)
 
 
-#: GET /<server>/<session>/websocket (no cookie: the upgrade is one long connection).
-ROUTE = SessionRoute("websocket", ("GET",), sockjs_websocket, http=False, websocket=True)
+#: GET /<server>/<session>/websocket (no cookie: the upgrade is one long connection). The raw
+#: websocket (``/websocket``) is not a session URL: the app serves it with ``raw_websocket``.
+ROUTES: tuple[SessionRoute, ...] = (SessionRoute("websocket", ("GET",), sockjs_websocket, http=False, websocket=True),)
+NAMES: tuple[str, ...] = ("websocket", "raw-websocket")
 
 
 def raw_websocket(service: Service, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

@@ -50,7 +50,7 @@ GROUPS = [
         (
             "sockjs_gevent/transports/",
             "sockjs_gevent/websocket/",
-            "sockjs_gevent/receiver.py",
+            "sockjs_gevent/sockwriter.py",
             "sockjs_gevent/peerwatch.py",
         ),
     ),

@@ -12,9 +12,14 @@ shares its base, ``Writer``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import gevent
+
+if TYPE_CHECKING:  # pragma: no cover
+    import _socket
+
+    from gevent._types import _IoWatcher  # (the stubs' type of a loop's io watcher)
 
 
 class Owner(Protocol):
@@ -59,10 +64,10 @@ class SocketWriter(Writer):
 
     __slots__ = ("_sock", "_watcher")
 
-    def __init__(self, owner: Owner, sock: Any) -> None:
+    def __init__(self, owner: Owner, sock: _socket.socket) -> None:
         super().__init__(owner)
         self._sock = sock  # a non-blocking socket whose send() never waits
-        self._watcher: Any = None  # a write watcher, while the socket is full
+        self._watcher: _IoWatcher | None = None  # a write watcher, while the socket is full
 
     def write(self, data: bytes) -> None:
         if self.broken:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable, Sized
+from collections.abc import Callable, Collection, Iterable, Sized
 from typing import Any, Protocol
 
 from .budget import BUDGET
@@ -127,7 +127,7 @@ class Stats:
         }
 
 
-def stats_app(*services: Counted) -> Any:
+def stats_app(*services: Counted) -> Callable[[Environ, StartResponse], Iterable[bytes]]:
     """A WSGI app answering GET with every service's stats as JSON, by prefix."""
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

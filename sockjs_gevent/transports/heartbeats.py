@@ -13,9 +13,12 @@ never sees a silent connection.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import gevent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gevent._types import _TimerWatcher  # (the stubs' type of a loop's timer)
 
 #: Wheel ticks per heartbeat delay.
 TICKS_PER_DELAY = 8
@@ -44,7 +47,7 @@ class HeartbeatWheel:
         self._loop = gevent.get_hub().loop
         self._slots: dict[int, list[Beating]] = {}
         self._next = int(self._loop.now() / self._tick)  # the first slot not yet looked at
-        self._timer: Any = None
+        self._timer: _TimerWatcher | None = None
 
     def add(self, member: Beating) -> None:
         """Watch ``member`` (until it is ``done``); its ``last_write`` must be set."""
@@ -78,9 +81,10 @@ class HeartbeatWheel:
                     member.heartbeat()
                     due = member.last_write + early
                 self._place(member, due)
-        if not self._slots:
-            self._timer.stop()
-            self._timer.close()
+        timer = self._timer  # (set: this is its callback)
+        if not self._slots and timer is not None:
+            timer.stop()
+            timer.close()
             self._timer = None
 
 

@@ -19,7 +19,7 @@ timeout is dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import protocol
 from ..http.lent import LentSocket
@@ -28,6 +28,9 @@ from ..session import Session
 from ..sockwriter import SocketWriter
 from .heartbeats import wheel
 from .outlets import LoopOutlet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gevent._types import _IoWatcher, _TimerWatcher  # (the stubs' types of a loop's watchers)
 
 #: The chunk that ends a chunked body.
 LAST_CHUNK = b"0\r\n\r\n"
@@ -51,8 +54,8 @@ class StreamLink(LoopOutlet):
         self._limit = limit  # response_limit
         self._sent = sent  # body bytes written so far
         self._writer = SocketWriter(self, lent.sock)
-        self._watcher: Any = None  # reads: a client that hangs up
-        self._timer: Any = None  # while a write waits for the client: its deadline
+        self._watcher: _IoWatcher | None = None  # reads: a client that hangs up
+        self._timer: _TimerWatcher | None = None  # while a write waits for the client: its deadline
 
     def start(self, heartbeat_delay: float) -> None:
         """Watch the client and write what is ready; the session must have this as its outlet."""

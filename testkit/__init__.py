@@ -2,7 +2,7 @@
 
     serverproc   start a server subprocess and wait for its ready line; its output, its stop
     wsframe      RFC 6455 by hand: the one WebSocket framer (handshake, frames, close codes)
-    rawhttp      an HTTP/1.x client on a raw socket, for tests about the wire
+    rawhttp      the one raw HTTP/1.x client: requests built, answers read (heads, bodies, chunks)
     rawws        WebSocket over a rawhttp connection, framed by wsframe
     sockjshttp   SockJS sessions over plain HTTP requests: polling, sending
     sockjsstream SockJS frames out of streaming answers

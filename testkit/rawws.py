@@ -8,9 +8,7 @@ client frames masked, server frames read whole from ``Raw.buf``.
 
 from __future__ import annotations
 
-import time
-
-from testkit.rawhttp import TIMEOUT, Raw, Response
+from testkit.rawhttp import TIMEOUT, ConnectionClosed, Raw, Response
 from testkit.serverproc import RunningServer
 from testkit.wsframe import FIN, OPCODE, TEXT, accept_token, encode, frame_at, handshake_headers, new_key
 
@@ -18,14 +16,13 @@ from testkit.wsframe import FIN, OPCODE, TEXT, accept_token, encode, frame_at, h
 def ws_connect_raw(
     server: RunningServer, path: str, version: int = 13, connection: str = "Upgrade"
 ) -> tuple[Raw, Response]:
-    """Open a WebSocket by hand; the 101 answer must carry the right Accept."""
+    """Open a WebSocket by hand; the 101 answer must carry the right Accept (no HTTP body follows it)."""
     key = new_key()
     raw = Raw(server)
     raw.send_request("GET", path, handshake_headers(key, version, connection))
     head = raw.read_head()
     assert head.status == 101, (head.status, head.headers)
     assert head.header("Sec-WebSocket-Accept") == accept_token(key)
-    raw.done = True  # no HTTP body after 101; the socket now carries frames
     return raw, head
 
 
@@ -36,14 +33,13 @@ def ws_send(raw: Raw, payload: bytes | str, opcode: int = TEXT) -> None:
 
 def ws_recv_frame(raw: Raw, timeout: float = TIMEOUT) -> tuple[int, bytes]:
     """One whole server frame, as it came: (first byte, payload); server frames are never masked."""
-    deadline = time.monotonic() + timeout
+    deadline = raw.deadline(timeout)
     while (frame := frame_at(raw.buf)) is None:
-        if raw.peer_closed:
-            raise ConnectionError("socket closed")
-        raw.recv_some(deadline)
+        if not raw.recv_some(deadline):
+            raise ConnectionClosed("socket closed")
     first, payload, end, masked = frame
     assert not masked, "server frames must not be masked"
-    raw.buf = raw.buf[end:]
+    del raw.buf[:end]
     return first, payload
 
 

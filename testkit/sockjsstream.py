@@ -93,14 +93,20 @@ class Receiver:
         self.pos = prelude_length(self.transport, self.raw.body)
         return self.raw.body[: self.pos]
 
-    def frame(self, timeout: float | None = None) -> str:
-        """The next frame, decoded to its SockJS text (``o``, ``a[...]``, ...)."""
+    def _after_prelude(self, timeout: float | None) -> int:
+        """Where the next frame starts in the body (the prelude read first if it was not)."""
         if self.pos is None:
             self.prelude(timeout)
-        match: list = []
+        assert self.pos is not None
+        return self.pos
+
+    def frame(self, timeout: float | None = None) -> str:
+        """The next frame, decoded to its SockJS text (``o``, ``a[...]``, ...)."""
+        pos = self._after_prelude(timeout)
+        match: list[re.Match[bytes]] = []
 
         def found(body: bytes) -> bool:
-            m = self.pattern.match(body, self.pos)
+            m = self.pattern.match(body, pos)
             match[:] = [m] if m else []
             return m is not None
 
@@ -112,11 +118,10 @@ class Receiver:
 
     def frame_or_end(self, timeout: float | None = None) -> str | None:
         """The next frame, or None when the response ended instead."""
-        if self.pos is None:
-            self.prelude(timeout)
-        self.raw.read_until(lambda b: self.pattern.match(b, self.pos) is not None or self.raw.done, timeout)
-        if self.pattern.match(self.raw.body, self.pos) is None:
-            assert self.raw.body[self.pos :] == b"", f"junk at the end: {self.raw.body[self.pos :]!r}"
+        pos = self._after_prelude(timeout)
+        self.raw.read_until(lambda b: self.pattern.match(b, pos) is not None or self.raw.done, timeout)
+        if self.pattern.match(self.raw.body, pos) is None:
+            assert self.raw.body[pos:] == b"", f"junk at the end: {self.raw.body[pos:]!r}"
             return None
         return self.frame(timeout)
 
@@ -152,7 +157,7 @@ class Receiver:
         for chunk in chunks[1:]:
             m = self.pattern.fullmatch(chunk)
             one = m is not None and chunk.count(FRAME_END[self.transport]) == 1
-            assert one, f"chunk is not exactly one {self.transport} frame: {chunk[:300]!r}"
+            assert m is not None and one, f"chunk is not exactly one {self.transport} frame: {chunk[:300]!r}"
             frames.append(decode_frame(self.transport, m.group(1)))
         self.pos = sum(len(c) for c in chunks)
         return frames

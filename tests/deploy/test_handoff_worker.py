@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from sockjs_gevent.handoff import DIRECTORY_ENV, SLOTS_ENV, Slots, wire
-from testkit.rawhttp import read_answer as read_raw_answer
+from testkit.rawhttp import HttpConnection, Response
 from testkit.serverproc import spawn
 from tests.deploy.gunicornproc import session_in_slot
 
@@ -107,10 +107,9 @@ def request(path: str, body: bytes = b"", method: str = "POST") -> bytes:
     return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-def read_answer(client: socket.socket) -> bytes:
-    """One whole answer (head and body) of the worker's own."""
-    head, body = read_raw_answer(client)
-    return head + b"\r\n\r\n" + body
+def read_answer(client: socket.socket) -> Response:
+    """One whole answer, head and body, of the worker's own."""
+    return HttpConnection(client).read_response()
 
 
 def test_a_foreign_session_request_reaches_its_slot_with_the_bytes_read(pair):
@@ -139,7 +138,7 @@ def test_local_sessions_stay_and_the_connection_moves_on_its_first_foreign_reque
     local, foreign = session_in_slot(0), session_in_slot(1)
     client = worker.connect()
     client.sendall(request(f"{PREFIX}/000/{local}/xhr"))
-    assert read_answer(client).endswith(b"o\n")  # served by the worker itself
+    assert read_answer(client).body.endswith(b"o\n")  # served by the worker itself
     client.sendall(request(f"{PREFIX}/000/{foreign}/xhr"))
     handed = wire.receive(slot1.accept())
     assert isinstance(handed, wire.Handed) and handed.data == request(f"{PREFIX}/000/{foreign}/xhr")
@@ -157,7 +156,7 @@ def test_pipelined_requests_behind_a_foreign_one_travel_unparsed(pair):
         request(f"{PREFIX}/000/{local}/xhr_send", b'["x"]'),
     )
     client.sendall(first + second + third)
-    assert read_answer(client).endswith(b"o\n")
+    assert read_answer(client).body.endswith(b"o\n")
     handed = wire.receive(slot1.accept())
     assert isinstance(handed, wire.Handed) and handed.data == second + third
     os.close(handed.fd)
@@ -178,7 +177,7 @@ def test_a_stalled_body_is_handed_over_at_once_and_costs_the_worker_nothing(pair
     os.close(handed.fd)
     other = worker.connect()  # and the worker serves on
     other.sendall(request(f"{PREFIX}/000/{session_in_slot(0)}/xhr"))
-    assert read_answer(other).endswith(b"o\n")
+    assert read_answer(other).body.endswith(b"o\n")
 
 
 def test_a_huge_head_is_refused_by_the_worker_that_read_it(pair):
@@ -188,13 +187,13 @@ def test_a_huge_head_is_refused_by_the_worker_that_read_it(pair):
     client.sendall(
         f"POST {PREFIX}/000/{session_in_slot(1)}/xhr HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 20000}\r\n\r\n".encode()
     )
-    assert read_answer(client).startswith(b"HTTP/1.1 431")
+    assert read_answer(client).status == 431
     slot1.sock.settimeout(0.3)
     with pytest.raises(socket.timeout):
         slot1.accept()  # nothing was handed over
 
 
-@pytest.mark.parametrize("transport, status", [("xhr", b"503"), ("xhr_streaming", b"503"), ("xhr_send", b"404")])
+@pytest.mark.parametrize("transport, status", [("xhr", 503), ("xhr_streaming", 503), ("xhr_send", 404)])
 def test_with_nobody_on_the_owners_slot_the_answer_comes_within_a_second(pair, transport, status):
     worker, slot1 = pair  # slot 1 held (locked) but not listening: its worker is gone
     client = worker.connect()
@@ -203,7 +202,7 @@ def test_with_nobody_on_the_owners_slot_the_answer_comes_within_a_second(pair, t
         request(f"{PREFIX}/000/{session_in_slot(1)}/{transport}", b'["x"]' if transport == "xhr_send" else b"")
     )
     answer = read_answer(client)
-    assert answer.split(b" ")[1] == status, answer
+    assert answer.status == status, answer
     assert time.monotonic() - started < 1.5  # the hand-off timeout (1 s) and the answer
 
 
@@ -224,7 +223,7 @@ def test_a_full_owner_queue_gets_an_answer_and_other_clients_are_served(pair):
     assert answered and answered[0].startswith(b"HTTP/1.1 404")  # not taken in time: a send to a gone session
     other = worker.connect()
     other.sendall(request(f"{PREFIX}/000/{session_in_slot(0)}/xhr"))
-    assert read_answer(other).endswith(b"o\n")
+    assert read_answer(other).body.endswith(b"o\n")
 
 
 def test_junk_and_dead_connections_sent_to_a_worker_are_dropped(pair, tmp_path):
@@ -249,4 +248,4 @@ def test_junk_and_dead_connections_sent_to_a_worker_are_dropped(pair, tmp_path):
     worker.out.wait_for(r"dropped a hand-off: 0 descriptors")
     other = worker.connect()  # the worker serves on
     other.sendall(request(f"{PREFIX}/000/{session_in_slot(0)}/xhr"))
-    assert read_answer(other).endswith(b"o\n")
+    assert read_answer(other).body.endswith(b"o\n")

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from testkit.rawhttp import read_answer
+from testkit.rawhttp import HttpConnection
 
 PREFIX = "/echo"
 ANOTHER = b'c[2010,"Another connection still open"]'
@@ -31,9 +31,7 @@ def send_xhr(server, sid: str, transport: str = "xhr") -> socket.socket:
 
 def body_of(conn: socket.socket) -> bytes:
     """The body of one Content-Length answer."""
-    head, body = read_answer(conn)
-    assert head, "the server closed without answering"
-    return body
+    return HttpConnection(conn).read_response().body
 
 
 @pytest.fixture

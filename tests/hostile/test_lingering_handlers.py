@@ -16,7 +16,7 @@ import uuid
 
 from websockets.sync.client import connect
 
-from testkit.rawhttp import read_answer
+from testkit.rawhttp import HttpConnection
 from tests.hostile.hostile import rss_mib, stats
 
 FLOOD_SECONDS = 4.0
@@ -49,7 +49,7 @@ def open_stubborn(server) -> bytes:
         conn.sendall(
             f"POST /stubborn/1/{uuid.uuid4().hex}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
         )
-        return read_answer(conn)[1]
+        return HttpConnection(conn).read_response().body
 
 
 def echo_time(server) -> float:

@@ -103,8 +103,8 @@ def test_bad_requests_get_a_clear_answer_and_a_closed_connection(server, caplog,
     wire.send(data)
     head, body = wire.response()
     assert head.status == status, body
-    assert head.get("Connection") == "close" and body
-    assert wire.closed()
+    assert head.header("Connection") == "close" and body
+    assert wire.read_to_close() == b""
     settle(server)
     assert server.calls == []
     assert len([r for r in caplog.records if r.name.startswith("sockjs_gevent")]) <= 1
@@ -118,7 +118,7 @@ def test_a_chunked_body_over_max_body_size_is_413(server):
         wire.send(b"12c\r\n" + b"x" * 300 + b"\r\n")
     head, _ = wire.response()
     assert head.status == 413
-    assert wire.closed()
+    assert wire.read_to_close() == b""
 
 
 def test_requests_before_a_bad_one_are_answered_first(server):
@@ -126,7 +126,7 @@ def test_requests_before_a_bad_one_are_answered_first(server):
     wire.send(b"GET /fine HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nBad header\r\n\r\n")
     assert wire.response()[0].status == 200
     assert wire.response()[0].status == 400
-    assert wire.closed()
+    assert wire.read_to_close() == b""
     assert server.calls == ["/fine"]
 
 
@@ -141,7 +141,7 @@ def test_app_raising_before_start_response_is_500_with_one_traceback(start_serve
     wire.get("/boom")
     head, body = wire.response()
     assert head.status == 500 and body and b"boom" not in body
-    assert wire.closed()
+    assert wire.read_to_close() == b""
     records = [r for r in caplog.records if r.name.startswith("sockjs_gevent")]
     assert len(records) == 1 and records[0].levelname == "ERROR" and records[0].exc_info
     assert_serves(server)
@@ -156,9 +156,9 @@ def test_app_raising_after_the_head_closes_the_connection(start_server, caplog):
     server = start_server(app)
     wire = Wire(server)
     wire.get("/")
-    head = wire.head()
-    assert head.status == 200 and wire.chunk() == b"partial"
-    assert wire.closed()  # no last chunk: the client knows the body is incomplete
+    head = wire.read_head()
+    assert head.status == 200 and wire.read_chunk() == b"partial"
+    assert wire.read_to_close() == b""  # no last chunk: the client knows the body is incomplete
     assert len([r for r in caplog.records if r.name.startswith("sockjs_gevent")]) == 1
 
 
@@ -177,7 +177,7 @@ def test_a_client_reset_leaves_at_most_one_debug_line(server, caplog, data):
     wire.send(data)
     if b"\r\n\r\n" in data:
         assert server.called.wait(5)  # the app is reading the body
-    wire.reset()
+    wire.abort()
     settle(server)
     records = [r for r in caplog.records if r.name.startswith("sockjs_gevent")]
     assert len(records) <= 1 and all(r.levelno == logging.DEBUG for r in records), records

@@ -70,13 +70,13 @@ def test_upgrade_hands_the_socket_over_with_the_bytes_sent_after_the_head(start_
     server = start_server(echo_upgrade)
     wire = Wire(server)
     wire.send(b"GET /x HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nsent with the head")
-    head = wire.head()
+    head = wire.read_head()
     assert head.status == 101
-    assert head.get("Transfer-Encoding") is None and head.get("Content-Length") is None
-    assert wire.exactly(18) == b"SENT WITH THE HEAD"
+    assert head.header("Transfer-Encoding") is None and head.header("Content-Length") is None
+    assert wire.read_exactly(18) == b"SENT WITH THE HEAD"
     settle(server)  # the connection's greenlet is gone, and did not close the socket
     wire.send(b"more")
-    assert wire.exactly(4) == b"MORE"
+    assert wire.read_exactly(4) == b"MORE"
     wire.close()
 
 
@@ -86,7 +86,7 @@ def test_upgrade_over_http10_is_400(start_server):
     wire.send(b"GET /x HTTP/1.0\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
     head, _ = wire.response()
     assert head.status == 400
-    assert wire.closed()
+    assert wire.read_to_close() == b""
 
 
 def test_a_declined_upgrade_is_answered_and_closed(start_server):
@@ -94,8 +94,8 @@ def test_a_declined_upgrade_is_answered_and_closed(start_server):
     wire = Wire(server)
     wire.send(b"GET /x HTTP/1.1\r\nHost: t\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n\x00\x01binary")
     head, _ = wire.response()
-    assert head.status == 400 and head.get("Connection") == "close"
-    assert wire.closed()
+    assert head.status == 400 and head.header("Connection") == "close"
+    assert wire.read_to_close() == b""
 
 
 def test_sockjs_websocket_gets_a_frame_sent_with_the_handshake(start_server):
@@ -117,7 +117,7 @@ def test_sockjs_websocket_gets_a_frame_sent_with_the_handshake(start_server):
         + mask
         + bytes(b ^ mask[i % 4] for i, b in enumerate(frame))
     )
-    assert wire.head().status == 101
-    assert wire.exactly(3) == b"\x81\x01o"
-    assert wire.exactly(12) == b"\x81\x0a" + b'a["first"]'
+    assert wire.read_head().status == 101
+    assert wire.read_exactly(3) == b"\x81\x01o"
+    assert wire.read_exactly(12) == b"\x81\x0a" + b'a["first"]'
     wire.close()

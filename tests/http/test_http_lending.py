@@ -65,23 +65,23 @@ def test_the_request_greenlet_ends_and_the_connection_serves_again_after_the_ans
     app = service()
     server = start_server(app)
     wire = open_stream(server, "s1")
-    head = wire.head()
-    assert head.status == 200 and head.get("Transfer-Encoding") == "chunked"
-    assert wire.chunk() == PRELUDE
-    assert wire.chunk() == b"o\n"
+    head = wire.read_head()
+    assert head.status == 200 and head.header("Transfer-Encoding") == "chunked"
+    assert wire.read_chunk() == PRELUDE
+    assert wire.read_chunk() == b"o\n"
     settle(server)  # no connection greenlet is left: the frames come from the event loop
     xhr_send(server, "s1", "hello")
-    assert wire.chunk() == b'a["hello"]\n'
+    assert wire.read_chunk() == b'a["hello"]\n'
     xhr_send(server, "s1", "big 5000")  # crosses response_limit: the answer ends after this frame
-    assert wire.chunk() == b'a["' + b"z" * 5000 + b'"]\n'
-    assert wire.chunk() == b""
+    assert wire.read_chunk() == b'a["' + b"z" * 5000 + b'"]\n'
+    assert wire.read_chunk() is None
     wire.get("/echo/info")  # keep-alive: the same connection takes the next request
     head, body = wire.response()
     assert head.status == 200 and b"websocket" in body
     wire.send(b"POST /echo/000/s1/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
-    assert wire.head().status == 200 and wire.chunk() == PRELUDE  # and the session goes on
+    assert wire.read_head().status == 200 and wire.read_chunk() == PRELUDE  # and the session goes on
     xhr_send(server, "s1", "again")
-    assert wire.chunk() == b'a["again"]\n'
+    assert wire.read_chunk() == b'a["again"]\n'
     wire.close()
 
 
@@ -94,11 +94,11 @@ def test_a_pipelined_request_is_answered_once_the_stream_ends(start_server, when
     info = b"GET /echo/info HTTP/1.1\r\nHost: t\r\n\r\n"
     stream = b"POST /echo/000/s2/xhr_streaming HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
     wire.send(stream + info if when == "with the streaming request" else stream)
-    assert wire.head().status == 200 and wire.chunk() == PRELUDE and wire.chunk() == b"o\n"
+    assert wire.read_head().status == 200 and wire.read_chunk() == PRELUDE and wire.read_chunk() == b"o\n"
     if when == "while it streams":
         wire.send(info)
     xhr_send(server, "s2", "big 5000")
-    assert wire.chunk().startswith(b'a["zzz') and wire.chunk() == b""
+    assert wire.read_chunk().startswith(b'a["zzz') and wire.read_chunk() is None
     head, _ = wire.response()
     assert head.status == 200
     wire.close()
@@ -107,21 +107,21 @@ def test_a_pipelined_request_is_answered_once_the_stream_ends(start_server, when
 def test_http10_stream_ends_with_the_connection(start_server):
     server = start_server(service())
     wire = open_stream(server, "s4", "HTTP/1.0")
-    head = wire.head()
-    assert head.status == 200 and head.get("Transfer-Encoding") is None and head.get("Connection") == "close"
-    assert wire.exactly(len(PRELUDE) + 2) == PRELUDE + b"o\n"
+    head = wire.read_head()
+    assert head.status == 200 and head.header("Transfer-Encoding") is None and head.header("Connection") == "close"
+    assert wire.read_exactly(len(PRELUDE) + 2) == PRELUDE + b"o\n"
     xhr_send(server, "s4", "big 5000")
-    assert wire.rest() == b'a["' + b"z" * 5000 + b'"]\n'
+    assert wire.read_to_close() == b'a["' + b"z" * 5000 + b'"]\n'
 
 
 def test_heartbeats_and_a_server_close_reach_a_lent_stream(start_server):
     server = start_server(service(heartbeat_delay=0.1))
     wire = open_stream(server, "s5")
-    assert wire.head().status == 200 and wire.chunk() == PRELUDE and wire.chunk() == b"o\n"
-    assert wire.chunk() == b"h\n"
+    assert wire.read_head().status == 200 and wire.read_chunk() == PRELUDE and wire.read_chunk() == b"o\n"
+    assert wire.read_chunk() == b"h\n"
     xhr_send(server, "s5", "close")
-    assert wire.chunk() == b'c[3000,"Go away!"]\n'
-    assert wire.chunk() == b""
+    assert wire.read_chunk() == b'c[3000,"Go away!"]\n'
+    assert wire.read_chunk() is None
     wire.get("/echo/info")
     assert wire.response()[0].status == 200
     wire.close()
@@ -131,7 +131,7 @@ def test_a_client_that_hangs_up_ends_its_session_at_once(start_server):
     app = service()
     server = start_server(app)
     wire = open_stream(server, "s6")
-    assert wire.head().status == 200 and wire.chunk() == PRELUDE and wire.chunk() == b"o\n"
+    assert wire.read_head().status == 200 and wire.read_chunk() == PRELUDE and wire.read_chunk() == b"o\n"
     session = app.sessions.get("s6")
     wire.close()
     wait_until(lambda: session.closed)

@@ -43,7 +43,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(start_server):
         wire.get("/")
         head, body = wire.response()
         assert (head.status, body) == (200, b"hello")
-        assert head.get("Connection") is None
+        assert head.header("Connection") is None
     wire.close()
 
 
@@ -82,8 +82,8 @@ def test_connection_close_is_honoured(start_server):
     wire = Wire(server)
     wire.get("/", "Connection: close\r\n")
     head, body = wire.response()
-    assert (head.status, body, head.get("Connection")) == (200, b"hello", "close")
-    assert wire.closed()
+    assert (head.status, body, head.header("Connection")) == (200, b"hello", "close")
+    assert wire.read_to_close() == b""
 
 
 def test_http10_closes_unless_keep_alive_was_asked_and_the_length_is_known(start_server):
@@ -97,23 +97,23 @@ def test_http10_closes_unless_keep_alive_was_asked_and_the_length_is_known(start
     wire = Wire(server)
     wire.get("/", version="HTTP/1.0")
     head, body = wire.response()
-    assert (head.version, body, head.get("Content-Length"), head.get("Connection")) == (
+    assert (head.version, body, head.header("Content-Length"), head.header("Connection")) == (
         "HTTP/1.1",
         b"fixed",
         "5",
         "close",
     )
-    assert wire.closed()
+    assert wire.read_to_close() == b""
 
     wire = Wire(server)
     wire.get("/", "Connection: keep-alive\r\n", version="HTTP/1.0")
     head, body = wire.response()
-    assert (body, head.get("Connection")) == (b"fixed", "keep-alive")
+    assert (body, head.header("Connection")) == (b"fixed", "keep-alive")
     wire.get("/stream", "Connection: keep-alive\r\n", version="HTTP/1.0")
-    head = wire.head()
-    assert head.get("Transfer-Encoding") is None and head.get("Content-Length") is None
-    assert head.get("Connection") == "close"
-    assert wire.rest() == b"ab"  # no chunking: the close ends the body
+    head = wire.read_head()
+    assert head.header("Transfer-Encoding") is None and head.header("Content-Length") is None
+    assert head.header("Connection") == "close"
+    assert wire.read_to_close() == b"ab"  # no chunking: the close ends the body
 
 
 def test_head_writes_no_body_but_keeps_the_content_length(start_server):
@@ -127,11 +127,11 @@ def test_head_writes_no_body_but_keeps_the_content_length(start_server):
     server = start_server(app)
     wire = Wire(server)
     wire.send(b"HEAD /set HTTP/1.1\r\nHost: t\r\n\r\n")
-    head = wire.head()
-    assert (head.status, head.get("Content-Length")) == (200, "42")
+    head = wire.read_head()
+    assert (head.status, head.header("Content-Length")) == (200, "42")
     wire.send(b"HEAD /list HTTP/1.1\r\nHost: t\r\n\r\n")
-    head = wire.head()
-    assert head.get("Content-Length") == "8"
+    head = wire.read_head()
+    assert head.header("Content-Length") == "8"
     wire.get("/list")  # the connection is still in step: no body bytes were written
     head, body = wire.response()
     assert body == b"computed"
@@ -156,12 +156,12 @@ def test_head_of_an_endless_stream_ends_after_the_head(start_server):
     server = start_server(app)
     wire = Wire(server)
     wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
-    head = wire.head()
-    assert head.status == 200 and head.get("Transfer-Encoding") is None
+    head = wire.read_head()
+    assert head.status == 200 and head.header("Transfer-Encoding") is None
     assert closed.wait(5)  # the app's iterable was closed, not drained forever
     wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    assert wire.head().status == 200
-    assert wire.closed()  # and nothing but the two heads was written
+    assert wire.read_head().status == 200
+    assert wire.read_to_close() == b""  # and nothing but the two heads was written
 
 
 def test_100_continue_is_sent_only_when_the_app_reads_the_body(start_server):
@@ -179,7 +179,7 @@ def test_100_continue_is_sent_only_when_the_app_reads_the_body(start_server):
     server = start_server(app)
     wire = Wire(server)
     wire.send(b"POST /read HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
-    head = wire.head()
+    head = wire.read_head()
     assert (head.status, head.reason) == (100, "Continue")
     assert reading.is_set()
     wire.send(b"body")
@@ -191,7 +191,7 @@ def test_100_continue_is_sent_only_when_the_app_reads_the_body(start_server):
     wire.send(b"POST /skip HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
     head, body = wire.response("POST")
     assert (head.status, body) == (200, b"ignored")
-    assert wire.closed()
+    assert wire.read_to_close() == b""
 
 
 @pytest.mark.parametrize(
@@ -247,5 +247,5 @@ def test_unread_large_body_closes_the_connection(start_server):
     wire.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\nxx")
     head, body = wire.response("POST")
     assert body == b"hello"
-    assert wire.closed()
+    assert wire.read_to_close() == b""
     settle(server)

@@ -27,7 +27,7 @@ def config(**changes) -> HttpConfig:
 def closed_after(wire: Wire) -> float:
     """Seconds until the server closes the connection (reading what it sends)."""
     start = time.monotonic()
-    wire.rest()
+    wire.read_to_close()
     return time.monotonic() - start
 
 
@@ -40,7 +40,7 @@ def test_the_head_has_a_total_deadline_whatever_the_progress(start_server):
         for _ in range(100):  # a byte every 50 ms: progress, but never a whole head
             wire.send(b"a")
             gevent.sleep(0.05)
-    assert wire.closed()
+    assert wire.read_to_close() == b""
     assert SHORT * 0.9 <= time.monotonic() - start < SHORT + 1.0
     settle(server)
 
@@ -129,10 +129,10 @@ def test_an_upgraded_connection_is_exempt_from_every_timeout(start_server):
     )
     wire = Wire(server)
     wire.send(b"GET / HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-    assert wire.head().status == 101
+    assert wire.read_head().status == 101
     gevent.sleep(0.4)  # idle past every timer
     wire.send(b"still here")
-    assert wire.exactly(10) == b"STILL HERE"
+    assert wire.read_exactly(10) == b"STILL HERE"
     wire.close()
 
 

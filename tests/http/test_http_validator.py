@@ -49,7 +49,7 @@ def test_the_validator_finds_nothing(start_server, caplog):
         wire.close()
         wire = Wire(server)
         wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert wire.head().get("Content-Length") == "5"
+        assert wire.read_head().header("Content-Length") == "5"
         wire.get("/write", version="HTTP/1.0")
         assert wire.response()[1] == b"written returned"
         wire.close()

@@ -42,6 +42,7 @@ from gevent.pool import Pool
 # Run as `python bench/broadcast.py`, this folder is on sys.path and the repository root is not.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from testkit.rawhttp import HttpConnection
 from testkit.serverproc import spawn, start_server, stop_process
 from testkit.wsframe import CLOSE, OPCODE, encode, frame_at, new_key, upgrade_request
 
@@ -119,16 +120,11 @@ class Session:
         self.sock.sendall(
             upgrade_request(f"/broadcast/{index % 1000:03d}/bench{index}/websocket", f"{host}:{port}", new_key())
         )
-        self.buffer = bytearray()
-        while b"\r\n\r\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("closed during the handshake")
-            self.buffer += chunk
-        head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise ConnectionError(f"handshake refused: {head[:80]!r}")
-        self.buffer = bytearray(rest)
+        handshake = HttpConnection(self.sock, host)
+        head = handshake.read_head()
+        if head.status != 101:
+            raise ConnectionError(f"handshake refused: {head.status} {head.reason}")
+        self.buffer = handshake.buf  # the frames that came with the 101
         self.opened = Event()
         self.closed = False
         self.greenlet = gevent.spawn(self._read_loop)

@@ -92,9 +92,10 @@ sys.path.insert(
 )  # the repository root, for `python bench/handoff.py`
 
 from bench.lib.httpbench import latency_ms
-from bench.lib.loadgen import MESSAGE, HttpConn, ProtocolError, cpu_seconds, http_request, perf
+from bench.lib.loadgen import MESSAGE, ProtocolError, cpu_seconds, http_connection, http_request, perf
 from bench.lib.procs import BENCH, CLIENT_CORE, SERVER_CORE, start_pinned
 from sockjs_gevent.handoff import slot_of
+from testkit.rawhttp import HttpConnection
 from testkit.serverproc import RunningServer
 
 LUA = os.path.join(BENCH, "lib", "handoff_polling.lua")
@@ -202,10 +203,9 @@ def session_ids(count: int, slot: int | None = None, slots: int = 1) -> list[str
     return ids
 
 
-def exchange(conn: HttpConn, transport: str, sid: str, body: bytes = b"") -> tuple[int, bytes]:
-    conn.send(http_request("POST", f"{PREFIX}/{sid}/{transport}", body))
-    status, head = conn.head()
-    return status, conn.body(status, head)
+def exchange(conn: HttpConnection, transport: str, sid: str, body: bytes = b"") -> tuple[int, bytes]:
+    answer = conn.round_trip(http_request("POST", f"{PREFIX}/{sid}/{transport}", body))
+    return answer.status, answer.body
 
 
 def open_sessions(port: int, ids: list[str], slots: int) -> None:
@@ -215,7 +215,7 @@ def open_sessions(port: int, ids: list[str], slots: int) -> None:
         groups.setdefault(slot_of(sid, slots), []).append(sid)
 
     def opener(group: list[str]) -> None:
-        conn = HttpConn(port)
+        conn = http_connection(port)
         try:
             for sid in group:
                 status, body = exchange(conn, "xhr", sid)
@@ -370,7 +370,7 @@ def share_row(workers: int, keepalive: bool) -> dict:
             try:
                 for transport, body, expected in steps:
                     if conn is None:
-                        conn = HttpConn(port)
+                        conn = http_connection(port)
                     status, answer = exchange(conn, transport, sid, body)
                     requests += 1
                     if status != (204 if transport == "xhr_send" else 200) or answer != expected:

@@ -40,12 +40,11 @@ from bench.lib.loadgen import (
     connect,
     open_all,
     perf,
-    read_head,
-    status_of,
 )
 from bench.lib.procs import pin_to_client_core, server_module, start_pinned
 from bench.lib.pygen import websocket_echo
 from bench.lib.table import header, other_load
+from testkit.rawhttp import HttpConnection
 from testkit.serverproc import RunningServer
 from testkit.wsframe import CLOSE, encode, parse_close, upgrade_request
 
@@ -155,7 +154,7 @@ def bad_key_statuses(server: RunningServer, path: str) -> dict[str, str]:
         sock = connect(server.port)
         try:
             sock.sendall(upgrade_request(path, key=key))
-            answer = str(status_of(read_head(sock, bytearray())))
+            answer = str(HttpConnection(sock).read_head().status)
         except (EOFError, OSError) as exc:
             answer = f"no answer ({type(exc).__name__})"
         finally:

@@ -1,9 +1,10 @@
-"""The load generator: gevent, raw sockets, minimal WebSocket and HTTP/1.1 clients.
+"""The load generator: gevent, raw sockets, testkit's WebSocket framer and HTTP/1.1 client.
 
 Everything here runs in the bench process (pinned to its own core). The
 clients do the least work per message: request bytes and masked frames
-are built once and reused, responses are parsed just enough to find the
-frame inside.
+are built once and reused (``http_request``, ``wsframe.encode``), and
+answers are read by testkit.rawhttp's ``HttpConnection`` with no timeout
+of its own (the socket's ``TIMEOUT`` bounds each recv).
 """
 
 from __future__ import annotations
@@ -18,21 +19,17 @@ import gevent
 from gevent import socket
 from gevent.pool import Pool
 
+from testkit.rawhttp import HttpConnection, ProtocolError, build_request
 from testkit.wsframe import CLIENT_KEY, CLOSE, FrameReader, close_payload, encode, upgrade_request
 
 HOST = "127.0.0.1"
 TIMEOUT = 10.0  # per socket operation
-MAX_HEAD = 65536
-MAX_READS = 100_000  # bound on recv calls for one HTTP head or chunk
+MAX_READS = 100_000  # bound on chunks read while waiting for one frame of a stream
 MAX_ROUNDS = 10_000_000  # bound on iterations of any worker loop
 MESSAGE = ("sockjs-gevent-bench-" * 4)[:64]  # the 64-byte message
 
 perf = time.perf_counter
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class ProtocolError(Exception):
-    """The server answered something the benchmark did not expect."""
 
 
 def connect(port: int, timeout: float = TIMEOUT) -> socket.socket:
@@ -41,28 +38,12 @@ def connect(port: int, timeout: float = TIMEOUT) -> socket.socket:
     return sock
 
 
+def http_connection(port: int, timeout: float = TIMEOUT) -> HttpConnection:
+    """A keep-alive HTTP/1.1 connection (TCP_NODELAY, ``timeout`` per socket operation)."""
+    return HttpConnection(connect(port, timeout), HOST)
+
+
 # -- WebSocket ---------------------------------------------------------------
-
-
-def read_head(sock: socket.socket, buf: bytearray) -> bytes:
-    """Read until the end of an HTTP head; returns it and leaves the rest in ``buf``."""
-    for _ in range(MAX_READS):
-        end = buf.find(b"\r\n\r\n")
-        if end >= 0:
-            head = bytes(buf[:end])
-            del buf[: end + 4]
-            return head
-        if len(buf) > MAX_HEAD:
-            raise ProtocolError("HTTP head too long")
-        data = sock.recv(65536)
-        if not data:
-            raise EOFError("connection closed before the end of the HTTP head")
-        buf += data
-    raise ProtocolError("HTTP head never ended")
-
-
-def status_of(head: bytes) -> int:
-    return int(head.split(b" ", 2)[1])
 
 
 class WsClient:
@@ -72,14 +53,13 @@ class WsClient:
 
     def __init__(self, port: int, path: str, key: str = CLIENT_KEY, timeout: float = TIMEOUT) -> None:
         self.sock = connect(port, timeout)
-        self.sock.sendall(upgrade_request(path, HOST, key))
-        buf = bytearray()
-        head = read_head(self.sock, buf)
-        self.status = status_of(head)
+        handshake = HttpConnection(self.sock, HOST)
+        handshake.send(upgrade_request(path, HOST, key))
+        self.status = handshake.read_head().status
         if self.status != 101:
             self.sock.close()
             raise ProtocolError(f"handshake answered {self.status}")
-        self.reader = FrameReader(self.sock, bytes(buf))
+        self.reader = FrameReader(self.sock, bytes(handshake.buf))
 
     def send_frame(self, frame: bytes) -> None:
         self.sock.sendall(frame)
@@ -115,102 +95,13 @@ class WsClient:
 # -- HTTP/1.1 ----------------------------------------------------------------
 
 
+#: The Content-Type of a request with a body (what a browser's xhr sends).
+BODY_TYPE = [("Content-Type", "text/plain;charset=UTF-8")]
+
+
 def http_request(method: str, path: str, body: bytes = b"") -> bytes:
     """A keep-alive HTTP/1.1 request, as bytes to send again and again."""
-    head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
-    if body:
-        head += "Content-Type: text/plain;charset=UTF-8\r\n"
-    return (head + "\r\n").encode("latin-1") + body
-
-
-def header_value(head: bytes, wanted: bytes) -> bytes | None:
-    """The value of header ``wanted`` (lower-case name) in a raw head, or None."""
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == wanted:
-            return value.strip()
-    return None
-
-
-def content_length(head: bytes) -> int:
-    value = header_value(head, b"content-length")
-    if value is None:
-        raise ProtocolError("expected Content-Length")
-    return int(value)
-
-
-class HttpConn:
-    """One keep-alive connection: send a request, read the head, the body or chunks."""
-
-    __slots__ = ("sock", "buf")
-
-    def __init__(self, port: int, timeout: float = TIMEOUT) -> None:
-        self.sock = connect(port, timeout)
-        self.buf = bytearray()
-
-    def send(self, request: bytes) -> None:
-        self.sock.sendall(request)
-
-    def head(self) -> tuple[int, bytes]:
-        """(status, raw head); the head's header names are matched case-insensitively later."""
-        head = read_head(self.sock, self.buf)
-        return status_of(head), head
-
-    def _fill(self, n: int) -> None:
-        buf = self.buf
-        for _ in range(MAX_READS):
-            if len(buf) >= n:
-                return
-            data = self.sock.recv(262144)
-            if not data:
-                raise EOFError("connection closed in a response body")
-            buf += data
-        raise ProtocolError("body never completed")
-
-    def _line(self) -> bytes:
-        buf = self.buf
-        for _ in range(MAX_READS):
-            end = buf.find(b"\r\n")
-            if end >= 0:
-                line = bytes(buf[:end])
-                del buf[: end + 2]
-                return line
-            self._fill(len(buf) + 1)
-        raise ProtocolError("line never ended")
-
-    def body(self, status: int, head: bytes) -> bytes:
-        """The whole body of a response with Content-Length or chunked (sockjs-node's polls)."""
-        if status in (204, 304):
-            return b""
-        if b"content-length" not in head.lower():
-            encoding = header_value(head, b"transfer-encoding")
-            if encoding is not None and encoding.lower() == b"chunked":
-                chunks = []
-                for _ in range(MAX_READS):
-                    chunk = self.chunk()
-                    if chunk is None:
-                        return b"".join(chunks)
-                    chunks.append(chunk)
-                raise ProtocolError("chunked body never ended")
-        length = content_length(head)
-        self._fill(length)
-        data = bytes(self.buf[:length])
-        del self.buf[:length]
-        return data
-
-    def chunk(self) -> bytes | None:
-        """The next chunk of a chunked body; None after the last one."""
-        size = int(self._line().split(b";", 1)[0], 16)
-        if size == 0:
-            self._line()  # the empty line after the last chunk (no trailers)
-            return None
-        self._fill(size + 2)
-        data = bytes(self.buf[:size])
-        del self.buf[: size + 2]
-        return data
-
-    def close(self) -> None:
-        self.sock.close()
+    return build_request(method, path, HOST, BODY_TYPE if body else (), body)
 
 
 class XhrStream:
@@ -219,7 +110,7 @@ class XhrStream:
     __slots__ = ("conn", "request", "pending", "reopens")
 
     def __init__(self, port: int, url: str) -> None:
-        self.conn = HttpConn(port)
+        self.conn = http_connection(port)
         self.request = http_request("POST", url + "/xhr_streaming")
         self.pending = b""  # dechunked bytes not yet split into frames
         self.reopens = 0
@@ -227,7 +118,7 @@ class XhrStream:
 
     def _open(self) -> None:
         self.conn.send(self.request)
-        status, _ = self.conn.head()
+        status = self.conn.read_head().status
         if status != 200:
             raise ProtocolError(f"xhr_streaming answered {status}")
 
@@ -240,7 +131,7 @@ class XhrStream:
                 if line and line[0] != 0x68:  # not the prelude nor "h"
                     return line
                 continue
-            data = self.conn.chunk()
+            data = self.conn.read_chunk()
             if data is None:  # response_limit reached: the client re-opens
                 self.reopens += 1
                 self._open()

@@ -26,17 +26,18 @@ from bench.lib.loadgen import (
     MAX_ROUNDS,
     MESSAGE,
     TIMEOUT,
-    HttpConn,
     ProtocolError,
     Samples,
     WsClient,
     XhrStream,
+    http_connection,
     http_request,
     open_all,
     perf,
     run_loops,
     run_workers,
 )
+from testkit.rawhttp import HttpConnection
 from testkit.serverproc import RunningServer
 from testkit.wsframe import PING, PONG, encode
 
@@ -205,7 +206,7 @@ def xhr_streaming_echo(server: RunningServer, prefix: str, sessions: int, durati
         stream = XhrStream(port, url)
         if stream.frame() != b"o":
             raise ProtocolError("no open frame")
-        return stream, HttpConn(port), http_request("POST", url + "/xhr_send", SOCKJS_PAYLOAD)
+        return stream, http_connection(port), http_request("POST", url + "/xhr_send", SOCKJS_PAYLOAD)
 
     def loop(session: tuple, samples: Samples, end: float) -> None:
         stream, sender, request = session
@@ -213,9 +214,7 @@ def xhr_streaming_echo(server: RunningServer, prefix: str, sessions: int, durati
             sent = perf()
             if sent >= end:
                 return
-            sender.send(request)
-            status, head = sender.head()
-            sender.body(status, head)
+            status = sender.round_trip(request).status
             if status != 204:
                 raise ProtocolError(f"xhr_send answered {status}")
             if stream.frame() != expected:
@@ -258,19 +257,17 @@ def xhr_polling_echo(server: RunningServer, prefix: str, sessions: int, duration
     stalls: list[float] = []
     t0 = perf()
 
-    def poll_once(conn: HttpConn, poll: bytes) -> bytes:
+    def poll_once(conn: HttpConnection, poll: bytes) -> bytes:
         """One xhr request; the frame it answers (heartbeats skipped)."""
         for _ in range(100):  # normally once: "h" comes only after 25 s
-            conn.send(poll)
-            status, head = conn.head()
-            body = conn.body(status, head)
+            body = conn.round_trip(poll).body
             if body != b"h\n":
                 return body
         raise ProtocolError("only heartbeats")
 
     def opener(i: int) -> list:
         url = f"{prefix}/0/xp{i}"
-        conn = HttpConn(port)
+        conn = http_connection(port)
         poll = http_request("POST", url + "/xhr")
         if poll_once(conn, poll) != b"o\n":
             raise ProtocolError("no open frame")
@@ -293,9 +290,7 @@ def xhr_polling_echo(server: RunningServer, prefix: str, sessions: int, duration
             sent = perf()
             if sent >= end:
                 return
-            conn.send(send)
-            status, head = conn.head()
-            conn.body(status, head)
+            status = conn.round_trip(send).status
             if status == 404:  # the server forgot the session: open it again
                 samples.counts["expired"] += 1
                 expired(session, "xhr_send 404", sent, previous_poll_end)
@@ -387,14 +382,12 @@ def xhr_alive(port: int, streams: list[XhrStream], tag: str, errors: Counter) ->
     """How many xhr-streaming sessions still echo (xhr_send on 50 shared connections)."""
     senders: Queue = Queue()
     for _ in range(50):
-        senders.put(HttpConn(port))
+        senders.put(http_connection(port))
 
     def check(i: int) -> bool:
         conn = senders.get()
         try:
-            conn.send(http_request("POST", f"/echo/0/{tag}{i}/xhr_send", SOCKJS_PAYLOAD))
-            status, head = conn.head()
-            conn.body(status, head)
+            status = conn.round_trip(http_request("POST", f"/echo/0/{tag}{i}/xhr_send", SOCKJS_PAYLOAD)).status
             return status == 204 and streams[i].frame() == SOCKJS_FRAME
         except Exception as exc:
             errors[f"echo: {type(exc).__name__}: {str(exc)[:60]}"] += 1

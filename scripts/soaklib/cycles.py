@@ -14,9 +14,10 @@ from typing import Any
 import gevent
 from gevent.pool import Pool
 
+from testkit.rawhttp import ProtocolError
 from testkit.wsframe import CLOSE, close_payload, encode
 
-from .rawclient import IO_TIMEOUT, Http, ProtocolError, now, post
+from .rawclient import IO_TIMEOUT, Http, now, post
 from .serverproc import Server, fd_count, proc_status, rss_mb, server_closes, server_counts, server_errors
 from .sessions import (
     CLASSES,
@@ -38,11 +39,11 @@ def one_cycle(i: int, kind: str, args: argparse.Namespace, pad: str) -> None:
     sess = CLASSES[kind](i, kind, False, "/echo")
     try:
         with gevent.Timeout(args.timeout, TimeoutError(f"cycle took over {args.timeout} s")):
-            if kind == "ws":
+            if isinstance(sess, WsSession):
                 cycle_ws(sess, pad)
-            elif kind == "xs":
+            elif isinstance(sess, XhrStreamingSession):
                 cycle_xs(sess, pad)
-            else:
+            elif isinstance(sess, XhrPollingSession):
                 cycle_xp(sess, pad)
     except Exception as exc:
         T.error(f"{kind}_{type(exc).__name__}", f"cycle {i}: {exc!r}")
@@ -69,7 +70,7 @@ def cycle_ws(sess: WsSession, pad: str) -> None:
     while sess.pending and sess.state == OPEN:
         sess.read_frame()
     leave(sess)
-    sess.sock.sendall(encode(close_payload(1000), CLOSE))
+    sess.live_sock.sendall(encode(close_payload(1000), CLOSE))
     while sess.read_frame():  # until the server's close frame
         pass
 
@@ -186,8 +187,8 @@ def cycles(args: argparse.Namespace, server: Server) -> int:
     for kind, example in sorted(T.examples.items()):
         print(f"    e.g. {kind}: {example}")
     print(f"server log ({server.log_path}): {fmt_errors(server.trouble)}; exit status {code}")
-    for line in server.examples:
-        print("    " + line)
+    for example in server.examples:
+        print("    " + example)
     problems = sum(T.errors.values()) + server.trouble["ERROR"] + server.trouble["Traceback"]
     unexpected = server_errors(stats_end) - Counter({"aborted": 10**12})
     problems += sum(unexpected.values())

@@ -47,10 +47,11 @@ from typing import Any
 import gevent
 from gevent.pool import Pool
 
+from testkit.rawhttp import HttpConnection, ProtocolError
 from testkit.serverproc import raise_nofile
 from testkit.wsframe import CLOSE, OPCODE, PING, PONG, TEXT, encode, frame_at, parse_close, upgrade_request
 
-from .rawclient import HOST, IO_TIMEOUT, MAX_HEAD, ProtocolError, connect, now, random_id
+from .rawclient import HOST, IO_TIMEOUT, connect, now, random_id
 from .serverproc import (
     NOFILE,
     Server,
@@ -134,7 +135,7 @@ def exc_kind(exc: BaseException) -> str:
         return "eof"
     if isinstance(exc, ProtocolError):
         return "protocol"
-    if isinstance(exc, OSError) and exc.errno in errno.errorcode:
+    if isinstance(exc, OSError) and exc.errno is not None and exc.errno in errno.errorcode:
         return errno.errorcode[exc.errno]
     return type(exc).__name__
 
@@ -286,26 +287,15 @@ class IdleClient:
         sock = None
         try:
             sock = connect(IO_TIMEOUT)
-            sock.sendall(request)
-            buf = b""
-            while (end := buf.find(b"\r\n\r\n")) < 0:
-                if len(buf) > MAX_HEAD:
-                    raise ProtocolError("HTTP head too long")
-                data = sock.recv(4096)
-                if not data:
-                    raise EOFError("closed during the handshake")
-                buf += data
-            status = buf[:end].split(b" ", 2)[1]
-            if status != b"101":
-                raise ProtocolError(f"handshake answered {status.decode('latin-1')}")
-            rest = buf[end + 4 :]
-            while len(rest) < 3:
-                data = sock.recv(4096)
-                if not data:
-                    raise EOFError("closed before the o frame")
-                rest += data
-            if rest[:3] != OPEN_FRAME:
-                raise ProtocolError(f"first frame was {rest[:20]!r}, not o")
+            handshake = HttpConnection(sock, HOST)
+            handshake.send(request)
+            status = handshake.read_head().status
+            if status != 101:
+                raise ProtocolError(f"handshake answered {status}")
+            first = handshake.read_exactly(3)
+            if first != OPEN_FRAME:
+                raise ProtocolError(f"first frame was {first + bytes(handshake.buf[:17])!r}, not o")
+            rest = bytes(handshake.buf)  # what came after the o frame
             fd = sock.detach()
             sock = None
         except Exception as exc:
@@ -326,8 +316,8 @@ class IdleClient:
         self.opened += 1
         self.open += 1
         self.ep.register(fd, select.EPOLLIN)
-        if len(rest) > 3:
-            self.feed(i, rest[3:], t)
+        if rest:
+            self.feed(i, rest, t)
 
     # -- reading -------------------------------------------------------------
 

@@ -1,9 +1,9 @@
-"""The raw client: just enough HTTP/1.1 to drive the server cheaply (RFC 6455 frames: testkit.wsframe).
+"""The soak's connections: sockets from many source addresses, testkit's HTTP/1.1 client on them.
 
 No client library: one socket per connection, connected from a rotating
 source address (127.0.0.2, 127.0.0.3, ...) so that many connections to one
-server port do not run out of ephemeral ports; an HTTP/1.1 reader for
-heads, Content-Length and chunked bodies.
+server port do not run out of ephemeral ports; ``Http`` is testkit's
+``HttpConnection`` on such a socket, ``post`` a request to send again.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ import time
 
 from gevent import socket
 
+from testkit.rawhttp import HttpConnection, build_request
+
 HOST = "127.0.0.1"
 IP_BIND_ADDRESS_NO_PORT = getattr(_socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 IO_TIMEOUT = 10.0  # per socket operation of request/response exchanges
-MAX_HEAD = 65536
 
 now = time.monotonic
-
-
-class ProtocolError(Exception):
-    pass
 
 
 class Net:
@@ -50,98 +47,23 @@ def connect(timeout: float | None) -> socket.socket:
     return sock
 
 
-class Http:
-    """One keep-alive HTTP/1.1 connection: heads, bodies and chunks, parsed just enough."""
+class Http(HttpConnection):
+    """One keep-alive HTTP/1.1 connection (testkit's client) from the next source address; ``used``: when made."""
 
-    __slots__ = ("sock", "buf", "used")
+    __slots__ = ("used",)
 
     def __init__(self, timeout: float | None) -> None:
-        self.sock = connect(timeout)
-        self.buf = bytearray()
+        super().__init__(connect(timeout), HOST)
         self.used = now()
 
-    def _more(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError("connection closed by the server")
-        self.buf += data
 
-    def head(self) -> tuple[int, dict[bytes, bytes]]:
-        buf = self.buf
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            if len(buf) > MAX_HEAD:
-                raise ProtocolError("HTTP head too long")
-            self._more()
-        lines = bytes(buf[:end]).split(b"\r\n")
-        del buf[: end + 4]
-        try:
-            status = int(lines[0].split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            raise ProtocolError(f"bad status line {lines[0][:60]!r}") from None
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        return status, headers
-
-    def _line(self) -> bytes:
-        while True:
-            end = self.buf.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self.buf[:end])
-                del self.buf[: end + 2]
-                return line
-            self._more()
-
-    def _take(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            self._more()
-        data = bytes(self.buf[:n])
-        del self.buf[:n]
-        return data
-
-    def chunk(self) -> bytes | None:
-        """The next chunk of a chunked body; None after the last."""
-        size = int(self._line().split(b";", 1)[0], 16)
-        if size == 0:
-            self._line()
-            return None
-        data = self._take(size + 2)
-        return data[:-2]
-
-    def body(self, status: int, headers: dict[bytes, bytes]) -> bytes:
-        if status in (101, 204, 304):
-            return b""
-        if b"content-length" in headers:
-            return self._take(int(headers[b"content-length"]))
-        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            parts = []
-            while (part := self.chunk()) is not None:
-                parts.append(part)
-            return b"".join(parts)
-        data = bytes(self.buf)  # read to EOF
-        self.buf.clear()
-        while True:
-            more = self.sock.recv(65536)
-            if not more:
-                return data
-            data += more
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+#: What a browser's xhr says its body is.
+BODY_TYPE = [("Content-Type", "text/plain;charset=UTF-8")]
 
 
 def post(path: str, body: bytes = b"") -> bytes:
-    return (
-        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
-        "Content-Type: text/plain;charset=UTF-8\r\n\r\n"
-    ).encode("latin-1") + body
+    """A keep-alive POST, as bytes to send again and again."""
+    return build_request("POST", path, HOST, BODY_TYPE, body)
 
 
 def random_id(n: int = 16) -> str:

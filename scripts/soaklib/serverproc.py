@@ -14,9 +14,10 @@ import os
 from collections import Counter
 from typing import Any
 
+from testkit.rawhttp import ProtocolError
 from testkit.serverproc import start_server
 
-from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError
+from .rawclient import HOST, IO_TIMEOUT, Http
 
 NOFILE = 65536
 START_TIMEOUT = 30.0
@@ -111,12 +112,11 @@ class Server:
         try:
             conn = Http(IO_TIMEOUT)
             try:
-                conn.sock.sendall(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                status, headers = conn.head()
-                body = conn.body(status, headers)
+                conn.send_request("GET", "/stats", {"Connection": "close"})
+                answer = conn.read_response()
             finally:
                 conn.close()
-            return json.loads(body) if status == 200 else None
+            return json.loads(answer.body) if answer.status == 200 else None
         except (OSError, EOFError, ValueError, ProtocolError):
             return None
 

@@ -18,6 +18,7 @@ from gevent import socket
 from gevent.event import Event
 from gevent.lock import Semaphore
 
+from testkit.rawhttp import HttpConnection, ProtocolError
 from testkit.wsframe import (
     CLOSE,
     OPCODE,
@@ -31,7 +32,7 @@ from testkit.wsframe import (
     upgrade_request,
 )
 
-from .rawclient import HOST, IO_TIMEOUT, Http, ProtocolError, connect, now, post, random_id
+from .rawclient import HOST, IO_TIMEOUT, Http, connect, now, post, random_id
 from .tally import B, T
 
 NEW, OPEN, CLOSING, DEAD = range(4)
@@ -245,7 +246,15 @@ class Session:
         finally:
             self.sending = False
 
+    def run(self, gate: Semaphore) -> None:
+        """Open (at most as many at a time as ``gate`` lets), then read until the session ends (a greenlet)."""
+        raise NotImplementedError
+
     def transmit(self, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def close(self, wait: float = 0) -> None:
+        """Leave the session the way its transport does."""
         raise NotImplementedError
 
     def http_send(self, payload: bytes) -> None:
@@ -257,12 +266,10 @@ class Session:
             conn = self.sender = None
         for _attempt in range(2):
             fresh = conn is None
-            if fresh:
+            if conn is None:
                 conn = self.sender = Http(IO_TIMEOUT)
             try:
-                conn.sock.sendall(request)
-                status, headers = conn.head()
-                conn.body(status, headers)
+                status = conn.round_trip(request).status
             except (OSError, EOFError) as exc:
                 conn.close()
                 conn = self.sender = None
@@ -289,20 +296,21 @@ class WsSession(Session):
         self.sock: socket.socket | None = None
         self.buf = bytearray()
 
+    @property
+    def live_sock(self) -> socket.socket:
+        """The socket, once ``open`` connected it."""
+        assert self.sock is not None, "the session was not opened"
+        return self.sock
+
     def open(self) -> None:
         """Connect, upgrade, and read the ``o`` frame (raises if any of it fails)."""
         self.sock = connect(IO_TIMEOUT)
-        self.sock.sendall(upgrade_request(f"{self.base}/websocket", HOST))
-        buf = self.buf
-        while (end := buf.find(b"\r\n\r\n")) < 0:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError("closed during the handshake")
-            buf += data
-        status = bytes(buf[:end]).split(b" ", 2)[1]
-        del buf[: end + 4]
-        if status != b"101":
-            raise ProtocolError(f"handshake answered {status.decode()}")
+        handshake = HttpConnection(self.sock, HOST)
+        handshake.send(upgrade_request(f"{self.base}/websocket", HOST))
+        status = handshake.read_head().status
+        self.buf = handshake.buf  # the frames that came with the 101
+        if status != 101:
+            raise ProtocolError(f"handshake answered {status}")
         self.read_frame()  # the "o" frame
         if self.state != OPEN:
             raise ProtocolError("first frame was not o")
@@ -311,7 +319,7 @@ class WsSession(Session):
         try:
             with gate:
                 self.open()
-            self.sock.settimeout(None)
+            self.live_sock.settimeout(None)
             while self.state in (OPEN, CLOSING):
                 if not self.read_frame():
                     break
@@ -326,7 +334,7 @@ class WsSession(Session):
         """Read one WebSocket frame and act on it; False after the close frame."""
         buf = self.buf
         while (frame := frame_at(buf)) is None:
-            data = self.sock.recv(65536)
+            data = self.live_sock.recv(65536)
             if not data:
                 raise EOFError("connection closed")
             buf += data
@@ -340,18 +348,18 @@ class WsSession(Session):
                 T.error(f"ws_close_{parse_close(payload)[0]}", f"session {self.idx}: {payload!r}")
             else:
                 try:
-                    self.sock.sendall(encode(payload[:2], CLOSE))
+                    self.live_sock.sendall(encode(payload[:2], CLOSE))
                 except OSError:
                     pass
             return False
         elif opcode == PING:
-            self.sock.sendall(encode(payload, PONG))
+            self.live_sock.sendall(encode(payload, PONG))
         elif opcode != PONG:
             T.error(f"ws_opcode_{opcode}")
         return True
 
     def transmit(self, payload: bytes) -> None:
-        self.sock.sendall(encode(payload))
+        self.live_sock.sendall(encode(payload))
 
     def close(self, wait: float = 5.0) -> None:
         """Client-initiated close handshake; the reader sees the server's answer."""
@@ -360,7 +368,7 @@ class WsSession(Session):
         self.state = CLOSING
         T.open[self.kind] -= 1
         try:
-            self.sock.sendall(encode(close_payload(1000), CLOSE))
+            self.live_sock.sendall(encode(close_payload(1000), CLOSE))
         except OSError:
             pass
         if self.greenlet is not None:
@@ -378,6 +386,12 @@ class HttpSession(Session):
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
         self.conn: Http | None = None
+
+    @property
+    def live_conn(self) -> Http:
+        """The receiving connection, once ``run`` made it."""
+        assert self.conn is not None, "the session was not opened"
+        return self.conn
 
     def transmit(self, payload: bytes) -> None:
         self.http_send(payload)
@@ -419,14 +433,14 @@ class XhrStreamingSession(HttpSession):
             self.close_http()
 
     def _start(self, request: bytes) -> None:
-        self.conn.sock.sendall(request)
-        status, headers = self.conn.head()
+        self.live_conn.send(request)
+        status = self.live_conn.read_head().status
         if status != 200:
             raise ProtocolError(f"xhr_streaming answered {status}")
         self.lines = b""
 
     def _read_chunk(self, request: bytes) -> None:
-        data = self.conn.chunk()
+        data = self.live_conn.read_chunk()
         if data is None:  # response_limit reached: open the next response
             T.reopens += 1
             if self.lines:
@@ -471,10 +485,8 @@ class XhrPollingSession(HttpSession):
             self.close_http()
 
     def _poll(self, request: bytes) -> None:
-        conn = self.conn
-        conn.sock.sendall(request)
-        status, headers = conn.head()
-        body = conn.body(status, headers)
+        answer = self.live_conn.round_trip(request)
+        status, body = answer.status, answer.body
         T.polls += 1
         if status != 200:
             raise ProtocolError(f"xhr answered {status}")

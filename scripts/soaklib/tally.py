@@ -28,7 +28,7 @@ class Tally:
         self.heartbeats: Counter[str] = Counter()  # by transport
         self.reopens = 0  # xhr-streaming responses that reached response_limit
         self.polls = 0
-        self.open = Counter()  # sessions open now, by transport (client view)
+        self.open: Counter[str] = Counter()  # sessions open now, by transport (client view)
         self.latencies: list[float] = []  # echo round trips in the current report interval
         self.all_latencies: list[float] = []
         self.shutdown_phase = False

@@ -21,6 +21,7 @@ from gevent.queue import Queue
 from sockjs_gevent import SockJS
 from sockjs_gevent.client import connect
 from sockjs_gevent.server import SERVERS, build_server
+from testkit.rawhttp import HttpConnection
 from testkit.wsframe import CLOSE, encode, new_key, upgrade_request
 
 TIMEOUT = 5.0
@@ -45,22 +46,14 @@ def served(request) -> Iterator[tuple[int, Queue]]:
 
 def close_by_hand(port: int, path: str, payload: bytes) -> None:
     """Open a websocket at ``path``, send one Close frame, read until the server's Close frame, hang up."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-    sock.sendall(upgrade_request(path, key=new_key()))
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, data
-        data += chunk
-    assert data.startswith(b"HTTP/1.1 101 "), data
-    sock.sendall(encode(payload, CLOSE))  # a masked client Close frame
-    data = data.partition(b"\r\n\r\n")[2]
-    while b"\x88" not in data:  # the server's Close frame (after the "o" frame on the SockJS path)
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    sock.close()
+    with HttpConnection(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)) as conn:
+        conn.send(upgrade_request(path, key=new_key()))
+        head = conn.read_head()
+        assert head.status == 101, head
+        conn.send(encode(payload, CLOSE))  # a masked client Close frame
+        while b"\x88" not in conn.buf:  # the server's Close frame (after the "o" frame on the SockJS path)
+            if not conn.recv_some():
+                break
 
 
 @pytest.mark.parametrize("path", PATHS.values(), ids=PATHS.keys())

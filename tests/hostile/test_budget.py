@@ -9,12 +9,12 @@ get 503, new sessions 1013, websockets pause; nothing accepted is lost.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import uuid
 
 from websockets.sync.client import connect
 
+from testkit.rawhttp import Raw
 from testkit.serverproc import poll_until
 from tests.hostile.hostile import rss_mib, stats
 
@@ -25,33 +25,25 @@ SENDS = 5
 MESSAGE = json.dumps(["x" * 1_000_000]).encode()
 
 
-def request(method: str, path: str, body: bytes = b"") -> bytes:
-    return f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-
-
 def status_of(server, path: str, body: bytes) -> int:
     """POST on a new connection; the answer's status (0 if the server closed before answering)."""
-    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+    with Raw(server, timeout=10) as conn:
         try:
-            conn.sendall(request("POST", path, body))
+            conn.send_request("POST", path, (), body)
         except OSError:
             pass  # refused before the whole body was read: the answer is still there to read
         try:
-            head = conn.recv(64)
-        except OSError:
+            return conn.read_head().status
+        except OSError:  # (ConnectionClosed is one)
             return 0
-        return int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
 
 
-def open_stream(server, prefix: str, sid: str) -> socket.socket:
+def open_stream(server, prefix: str, sid: str) -> Raw:
     """An xhr-streaming session, its stream open (read up to the ``o`` frame)."""
-    conn = socket.create_connection((server.host, server.port), timeout=10)
-    conn.sendall(request("POST", f"{prefix}/000/{sid}/xhr_streaming"))
-    data = b""
-    while b"o\n" not in data:
-        chunk = conn.recv(65536)
-        assert chunk, data
-        data += chunk
+    conn = Raw(server, timeout=10)
+    conn.send_request("POST", f"{prefix}/000/{sid}/xhr_streaming")
+    assert conn.read_head().status == 200
+    conn.read_until(lambda body: b"o\n" in body)
     return conn
 
 
@@ -113,19 +105,16 @@ def test_over_the_budget_new_sessions_get_1013_websockets_wait_and_nothing_is_lo
     assert stats(server, "/echo")["problems"]["over_budget"] > 0
 
 
+def _answer(server, method: str, path: str) -> bytes:
+    """The body of the answer to one request on a new connection."""
+    with Raw(server) as conn:
+        conn.send_request(method, path, {"Connection": "close"})
+        return conn.read_response().body
+
+
 def _post(server, path: str) -> bytes:
-    with socket.create_connection((server.host, server.port), timeout=5) as conn:
-        conn.sendall(request("POST", path)[:-4] + b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    return data.partition(b"\r\n\r\n")[2]
+    return _answer(server, "POST", path)
 
 
 def _get(server, path: str) -> bytes:
-    with socket.create_connection((server.host, server.port), timeout=5) as conn:
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    return data.partition(b"\r\n\r\n")[2]
+    return _answer(server, "GET", path)

@@ -66,7 +66,7 @@ def rss_kb(pid: int) -> int:
 
 
 class Output:
-    """What a subprocess prints, collected line by line by a reader thread.
+    """What a subprocess prints on ``stream`` (its stdout, or its stderr), collected line by line by a reader thread.
 
     ``wait_for`` blocks until a line matching a pattern has been read: log
     lines travel through a pipe and a thread, so a client can see the effect
@@ -76,7 +76,7 @@ class Output:
 
     def __init__(
         self,
-        process: Any,
+        stream: IO[str],
         tee: IO[str] | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> None:
@@ -85,7 +85,7 @@ class Output:
         self._tee = tee
         self._on_line = on_line
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
     def _pump(self, stream: IO[str]) -> None:
@@ -215,11 +215,14 @@ def spawn(
     pass_fds: Sequence[int] = (),
     tee: IO[str] | None = None,
     on_line: Callable[[str], None] | None = None,
+    stderr_apart: bool = False,
 ) -> tuple[subprocess.Popen, Output]:
     """Run ``argv`` in ``root`` (also put first on PYTHONPATH), its output collected; returns at once.
 
     ``env`` adds variables (None removes one); ``core`` pins it (``taskset -c core``, which
-    execs it: same pid); ``nofile`` raises its RLIMIT_NOFILE that far.
+    execs it: same pid); ``nofile`` raises its RLIMIT_NOFILE that far. The output is stdout
+    and stderr merged, or with ``stderr_apart`` stdout alone (``Output(process.stderr)``
+    collects the other).
     """
     command = list(argv) if core is None else ["taskset", "-c", str(core), *argv]
     process = subprocess.Popen(
@@ -227,13 +230,14 @@ def spawn(
         cwd=root,
         env=child_env(env, root),
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE if stderr_apart else subprocess.STDOUT,
         text=True,
         errors="replace",
         pass_fds=pass_fds,
         preexec_fn=None if nofile is None else lambda: raise_nofile(nofile),
     )
-    return process, Output(process, tee, on_line)
+    assert process.stdout is not None
+    return process, Output(process.stdout, tee, on_line)
 
 
 def start_server(

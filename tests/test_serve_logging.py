@@ -7,16 +7,13 @@ the program wrote on stderr.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-import types
 
 import pytest
 from websockets.sync.client import connect
 
-from testkit.serverproc import READY, ROOT, START_TIMEOUT, Output
+from testkit.serverproc import READY, START_TIMEOUT, Output, spawn, stop_process
 
 PROGRAM = """
 from gevent import monkey; monkey.patch_all()
@@ -40,33 +37,29 @@ TRACEBACK_END = "RuntimeError: the handler fails on purpose"
 TIMESTAMPED = re.compile(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 
 
-def run(before: str = "", keywords: str = "") -> str:
-    """Serve PROGRAM, fail its handler once, stop it (SIGTERM): everything it wrote on stderr."""
-    code = PROGRAM.format(before=before, keywords=keywords)
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"},
-    )
-    out, err = Output(process), Output(types.SimpleNamespace(stdout=process.stderr))
+def fail_once(argv: list[str], traceback_end: str) -> str:
+    """Run ``argv`` (a server of a /fails service on port 0), fail its handler once over a websocket, stop it
+    (SIGTERM, exit status 0): everything it wrote on stderr."""
+    process, out = spawn(argv, stderr_apart=True)
+    assert process.stderr is not None
+    err = Output(process.stderr)
     try:
         ready = out.wait_for(READY, START_TIMEOUT)
         with connect(f"ws://127.0.0.1:{ready.group(3)}/fails/0/a/websocket", open_timeout=5) as ws:
             assert ws.recv(timeout=5) == "o"
             ws.send('["boom"]')
             assert ws.recv(timeout=5) == 'c[1011,"Internal error"]'
-        err.wait_for(re.escape(TRACEBACK_END))
-        process.terminate()
-        assert process.wait(timeout=15) == 0
+        err.wait_for(re.escape(traceback_end))
+        assert stop_process(process, 15) == 0
         err.wait_ended()
         return err.text()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_process(process, 0)  # (killed, if an assertion left it running)
+
+
+def run(before: str = "", keywords: str = "") -> str:
+    """Serve PROGRAM, fail its handler once, stop it: everything it wrote on stderr."""
+    return fail_once([sys.executable, "-c", PROGRAM.format(before=before, keywords=keywords)], TRACEBACK_END)
 
 
 def test_without_logging_configured_a_handler_traceback_is_formatted_at_info():
@@ -101,30 +94,10 @@ def test_a_handler_on_the_librarys_logger_counts_as_configured():
 
 def test_the_command_line_configures_logging_once():
     """python -m sockjs_gevent sets logging up itself (--log-level): serve() adds nothing."""
-    process = subprocess.Popen(
+    log = fail_once(
         [sys.executable, "-m", "sockjs_gevent", "sockjs_gevent.testserver:crash", "--prefix", "/fails", "--port", "0"],
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"},
+        "RuntimeError: the /crash service fails on purpose",
     )
-    out, err = Output(process), Output(types.SimpleNamespace(stdout=process.stderr))
-    try:
-        ready = out.wait_for(READY, START_TIMEOUT)
-        with connect(f"ws://127.0.0.1:{ready.group(3)}/fails/0/a/websocket", open_timeout=5) as ws:
-            assert ws.recv(timeout=5) == "o"
-            ws.send('["boom"]')
-            assert ws.recv(timeout=5) == 'c[1011,"Internal error"]'
-        err.wait_for("RuntimeError: the /crash service fails on purpose")
-        process.terminate()
-        assert process.wait(timeout=15) == 0
-        err.wait_ended()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    log = err.text()
     assert re.search(r"(?m)^\S+ \S+ ERROR sockjs_gevent\.session: handler crash failed", log), log
     assert log.count("handler crash failed") == 1, log
 

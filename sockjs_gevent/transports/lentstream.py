@@ -70,9 +70,11 @@ class StreamLink(LoopOutlet):
         """Write the frames ready now, one write each, while the client keeps up."""
         self._scheduled = False
         session = self.session
+        if session is None:  # (done: the link has let go of it)
+            return
         writer = self._writer
         while not self.done and not writer.buffered:
-            text = session.take_frame()  # type: ignore[union-attr]  # (None only once done)
+            text = session.take_frame()
             if text is None:
                 return
             self._write_frame(text)

@@ -46,7 +46,7 @@ from .handoff import HandOff
 from .transports import NAMES as TRANSPORTS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import SockJS
+    from .stats import Counted
 
 #: The problem kinds Stats counts today; a kind not listed here is still
 #: exported once it happens, only not at 0 before.
@@ -85,7 +85,7 @@ def _prometheus() -> Any:
     return prometheus_client
 
 
-def service_label(service: SockJS) -> str:
+def service_label(service: Counted) -> str:
     """The ``service`` label of a service: its prefix, ``/`` for none (as in the JSON stats)."""
     return service.prefix or "/"
 
@@ -98,7 +98,7 @@ class SockJSCollector:
         prometheus_client.REGISTRY.register(SockJSCollector(echo, chat))
     """
 
-    def __init__(self, *services: SockJS) -> None:
+    def __init__(self, *services: Counted) -> None:
         self._core = _prometheus().core
         labels = [service_label(s) for s in services]
         twice = sorted({label for label in labels if labels.count(label) > 1})
@@ -184,7 +184,7 @@ class _Everything:
         return self.registry.collect()
 
 
-def metrics_app(*services: SockJS, registry: Any = DEFAULT_REGISTRY) -> Any:
+def metrics_app(*services: Counted, registry: Any = DEFAULT_REGISTRY) -> Any:
     """A WSGI app answering GET with the services' metrics in the Prometheus text format.
 
     ``registry``: also expose what this prometheus_client registry holds. By

@@ -3,7 +3,7 @@
 gevent does not tell a greenlet blocked on an Event that the client closed
 the TCP connection; it would only learn at the next write (the next
 heartbeat, 25 s later). A libev io watcher on the socket costs no greenlet:
-when the socket turns readable, the waiting receiver is woken and peeks: an
+when the socket turns readable, the waiting outlet is woken and peeks: an
 empty read means the peer is gone.
 """
 

@@ -59,7 +59,6 @@ class Stream(CloseCallbacks):
         "_inbox",
         "_close_code",
         "_close_reason",
-        "_close_callbacks",
         "_prefix",
         "_quoted_prefix",
         "_id",

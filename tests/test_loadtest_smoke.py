@@ -12,15 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testkit.serverproc import ROOT, RunningServer
+from testkit.serverproc import ROOT
 
 TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "xhr-polling"]
 KINDS = ["connect", "echo rtt", "broadcast"]
 RUN_SECONDS = 5
 
 
-def run_locust(server: RunningServer, prefix: Path) -> subprocess.CompletedProcess:
-    """Locust headless in a subprocess: 20 users, echo every 0.5 s, broadcast every 1 s."""
+def run_locust(host: str, prefix: Path, timeout: float = 25) -> subprocess.CompletedProcess:
+    """Locust headless in a subprocess against ``host``: 20 users, echo every 0.5 s, broadcast every 1 s.
+
+    Its CSV statistics go to ``prefix`` (``read_stats`` reads them).
+    """
     command = [
         sys.executable,
         "-m",
@@ -28,7 +31,7 @@ def run_locust(server: RunningServer, prefix: Path) -> subprocess.CompletedProce
         "-f",
         os.path.join(ROOT, "loadtests", "locustfile.py"),
         "--host",
-        server.base_url,
+        host,
         "--headless",
         "-u",
         "20",
@@ -48,19 +51,25 @@ def run_locust(server: RunningServer, prefix: Path) -> subprocess.CompletedProce
         "--broadcast-interval",
         "1",
     ]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=25)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def read_stats(prefix: Path) -> tuple[dict[tuple[str, str], dict[str, str]], list[dict[str, str]]]:
+    """Locust's CSV statistics written to ``prefix``: the rows by (type, name), and the failures."""
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        failures = list(csv.DictReader(f))
+    return rows, failures
 
 
 def test_locust_run_has_samples_of_every_kind_and_no_failures(server_factory, tmp_path: Path) -> None:
     server = server_factory()  # its own /broadcast channel, shared with no other test
-    result = run_locust(server, tmp_path / "smoke")
+    result = run_locust(server.base_url, tmp_path / "smoke")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
 
-    with open(tmp_path / "smoke_stats.csv", newline="") as f:
-        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
-    with open(tmp_path / "smoke_failures.csv", newline="") as f:
-        failures = list(csv.DictReader(f))
+    rows, failures = read_stats(tmp_path / "smoke")
 
     assert failures == [], output
     assert rows[("", "Aggregated")]["Failure Count"] == "0", output

@@ -10,22 +10,19 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from testkit.serverproc import ROOT, poll_until
+from testkit.serverproc import poll_until
 from tests.deploy.gunicornproc import Gunicorn, session_in_slot, start_gunicorn
 from tests.deploy.nginxproc import problems, start_nginx
-from tests.test_loadtest_smoke import KINDS, TRANSPORTS
+from tests.test_loadtest_smoke import KINDS, TRANSPORTS, read_stats, run_locust
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None or shutil.which("nginx") is None,
@@ -92,50 +89,17 @@ def test_a_broadcast_reaches_a_session_another_gunicorn_worker_holds(workers):
     assert delivered()  # (each worker subscribed to Redis before it took any request)
 
 
-def run_locust(host: str, prefix: Path) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        os.path.join(ROOT, "loadtests", "locustfile.py"),
-        "--host",
-        host,
-        "--headless",
-        "-u",
-        "20",
-        "-r",
-        "20",
-        "-t",
-        "5s",
-        "--stop-timeout",
-        "2",
-        "--csv",
-        str(prefix),
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-        "--message-interval",
-        "0.5",
-        "--broadcast-interval",
-        "1",
-    ]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=40)
-
-
 def test_locust_through_nginx_and_two_gunicorn_workers_fails_nothing(workers, tmp_path: Path):
     nginx = start_nginx([(workers.host, workers.port)])
     nginx.backends = []
     try:
-        result = run_locust(nginx.base_url, tmp_path / "deploy")
+        result = run_locust(nginx.base_url, tmp_path / "deploy", timeout=40)
     finally:
         nginx.stop()
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    with open(tmp_path / "deploy_stats.csv", newline="") as f:
-        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
-    with open(tmp_path / "deploy_failures.csv", newline="") as f:
-        assert list(csv.DictReader(f)) == [], output
+    rows, failures = read_stats(tmp_path / "deploy")
+    assert failures == [], output
     assert rows[("", "Aggregated")]["Failure Count"] == "0", output
     for kind in KINDS:
         for transport in TRANSPORTS:

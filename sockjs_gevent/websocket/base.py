@@ -33,7 +33,7 @@ class EngineWebSocket:
     ``SocketWriter`` or ``GreenletWriter``) as it is built.
     """
 
-    __slots__ = ("_engine", "_sock", "_writer", "_paused", "_close_timer", "_end_output", "_cut")
+    __slots__ = ("_engine", "_sock", "_writer", "_paused", "_close_timer", "_end_output", "_cut", "_write_shut")
 
     _writer: SocketWriter | GreenletWriter
 
@@ -46,6 +46,9 @@ class EngineWebSocket:
         #: The connection is over on our side (cut, or a write failed): the
         #: reader must see the end, never pause again.
         self._cut = False
+        #: Our side of the stream is ended (shutdown SHUT_WR or SHUT_RDWR done): closing
+        #: the socket needs no shutdown first, which would fail once the client closed too.
+        self._write_shut = False
 
     # -- what the client said ---------------------------------------------------
 
@@ -185,8 +188,10 @@ class EngineWebSocket:
             self._close_timer = None
 
     def _shutdown(self, how: int) -> None:
-        if self._sock is None:
+        if self._sock is None or (how == socket.SHUT_WR and self._write_shut):
             return
+        if how != socket.SHUT_RD:
+            self._write_shut = True
         try:
             self._sock.shutdown(how)
         except OSError:

@@ -13,9 +13,16 @@ arrives (never more than the size limit of one message, fragments counted
 together, so a zip bomb closes 1009) and compresses what is sent.
 
 Without extensions the protocol object is made only when a frame needs it
-(a control frame, a fragment, the close): an open connection that only
-exchanges plain text messages never has one, which is 1 KiB less per idle
-session and its construction less per open.
+(a ping or pong, a fragment, a malformed frame, a close we start): an open
+connection that only exchanges plain text messages never has one, which is
+1 KiB less per idle session and its construction less per open.
+
+The client's close takes the short path too when it is well formed (empty,
+or a code the protocol accepts and a UTF-8 reason) and no message is half
+received: it is echoed as the protocol echoes it, and the engine is closed
+at once (the server ends the TCP connection first, RFC 6455 7.1.1), so a
+session the client ends never builds the protocol either. Any other close
+frame goes to the protocol, which fails the connection as before.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import logging
 from collections.abc import Iterable
 
 from websockets.exceptions import InvalidState
-from websockets.frames import Frame, Opcode, apply_mask
+from websockets.frames import EXTERNAL_CLOSE_CODES, Frame, Opcode, apply_mask
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import BytesLike
@@ -42,6 +49,8 @@ MAX_FRAGMENTS = 1024
 #: A final, unfragmented text frame with no extension bits: the message of
 #: nearly every frame a client sends.
 _FIN_TEXT = 0x81
+#: A close frame (final, no extension bits).
+_FIN_CLOSE = 0x88
 _NOTHING = (b"", False)
 #: A frame longer than this that has not fully arrived streams through the
 #: protocol instead of waiting here whole.
@@ -65,12 +74,13 @@ class Engine:
     text frame with no extension is unmasked and decoded here, and a text
     message sent is framed here (server frames are not masked), about a
     third of the per-message cost of going through the protocol's
-    generator-based parser. Every other frame (control frames, fragments,
-    frames over the size limit, anything once extensions are negotiated or
-    the connection is closing) goes to the protocol whole, so its parser
-    never holds a partial frame and the two never disagree about where a
-    frame begins. A test drives both paths with the same random frames
-    and compares.
+    generator-based parser. A well-formed close frame from the client is
+    answered here too (``_close_fast``), which ends the engine. Every other
+    frame (pings, pongs, fragments, malformed close frames, frames over the
+    size limit, anything once extensions are negotiated or the connection
+    is closing) goes to the protocol whole, so its parser never holds a
+    partial frame and the two never disagree about where a frame begins. A
+    test drives both paths with the same random frames and compares.
     """
 
     __slots__ = (
@@ -87,6 +97,7 @@ class Engine:
         "_failed",
         "_touched",
         "_protocol_ran",
+        "_ended",
     )
 
     def __init__(self, protocol: ServerProtocol | None, short_path: bool = True, max_size: int | None = None) -> None:
@@ -108,6 +119,7 @@ class Engine:
         self._failed = False  # we failed the connection: nothing after that is a message
         self._touched = False  # the protocol may have output (only the short path ran since it was asked)
         self._protocol_ran = False  # anything went through the protocol (it may have closed)
+        self._ended = False  # the short path answered the client's close: the connection is over
 
     def _made(self) -> ServerProtocol:
         """The protocol, made now if it was not yet (it starts open, as the connection did)."""
@@ -124,21 +136,26 @@ class Engine:
 
     @property
     def open(self) -> bool:
+        if self._ended:
+            return False
         return self._protocol is None or self._protocol.state is State.OPEN
 
     @property
     def closed(self) -> bool:
         """The connection is over: closing handshake done, or the stream ended."""
+        if self._ended:
+            return True
         return self._protocol is not None and self._protocol.state is State.CLOSED
 
     @property
     def over(self) -> bool:
         """Reading should end: the connection is closed, or we failed it (its last bytes are unwanted).
 
-        Only the protocol's own work can end it; while the short path alone
-        has run, this asks nothing of the protocol.
+        Only the protocol's own work or a close the short path answered can
+        end it; while the short path alone has run, this asks nothing of the
+        protocol.
         """
-        return self._failed or (self._protocol_ran and self._made().state is State.CLOSED)
+        return self._ended or self._failed or (self._protocol_ran and self._made().state is State.CLOSED)
 
     # -- bytes in -------------------------------------------------------------------
 
@@ -146,6 +163,8 @@ class Engine:
         """Feed what arrived (``b""`` for the end of the stream); the complete text messages in it."""
         messages: list[str] = []
         protocol: ServerProtocol | None
+        if self._ended:
+            return messages  # the closing handshake is done: whatever follows is discarded
         if not data:
             protocol = self._made()
             if self._pending_in:
@@ -218,6 +237,11 @@ class Engine:
                     messages.append(payload.decode("utf-8"))
                 except UnicodeDecodeError:
                     self.fail(1007, "Invalid UTF-8 in text message")
+            elif (
+                first == _FIN_CLOSE and self._fragments is None and self._close_fast(buf[pos + head - 4 : pos + total])
+            ):
+                self._pending_in = b""
+                return messages  # the rest of the read comes after the close: discarded
             else:
                 protocol = self._made()
                 protocol.receive_data(buf[pos : pos + total])
@@ -231,6 +255,41 @@ class Engine:
         else:
             self._pending_in = buf[pos:] if pos < end else b""  # the start of a frame still coming
         return messages
+
+    def _close_fast(self, frame: bytes) -> bool:
+        """Answer the client's close frame (``frame``: its mask and payload) as the protocol would.
+
+        False, having done nothing, when the protocol should see it: a
+        one-byte payload, a code it refuses, a reason that is not UTF-8.
+        """
+        payload = apply_mask(frame[4:], frame[:4]) if len(frame) > 4 else b""
+        length = len(payload)
+        if length:
+            if length == 1:
+                return False
+            code = int.from_bytes(payload[:2], "big")
+            if not (code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000):
+                return False
+            try:
+                reason = payload[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+        else:
+            code, reason = 1005, ""  # no status received
+        self.close_code = code
+        self.close_reason = reason
+        self._ended = True
+        out = self._out
+        protocol = self._protocol
+        if protocol is not None:
+            earlier = protocol.data_to_send()  # a pong, say: it goes first
+            if earlier:
+                out.extend(earlier)
+        # The protocol echoes the payload it received, then ends the stream (the empty chunk).
+        out.append(bytes((_FIN_CLOSE, length)) + payload)
+        out.append(b"")
+        self._touched = True
+        return True
 
     def _events(self, messages: list[str]) -> None:
         """Turn the protocol's parsed frames into messages (and note a close)."""
@@ -276,6 +335,8 @@ class Engine:
 
     def send_texts(self, texts: Iterable[str]) -> bool:
         """Frame text messages; False once the connection is not open."""
+        if self._ended:
+            return False
         protocol = self._protocol
         if self._protocol_only or (protocol is not None and protocol.state is not State.OPEN):
             protocol = self._made()
@@ -303,6 +364,8 @@ class Engine:
         return True
 
     def ping(self) -> bool:
+        if self._ended:
+            return False
         self._touched = True
         try:
             self._made().send_ping(b"")
@@ -312,6 +375,8 @@ class Engine:
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake (if still open)."""
+        if self._ended:
+            return
         protocol = self._made()
         if protocol.state is State.OPEN:
             self._touched = True
@@ -319,6 +384,8 @@ class Engine:
 
     def fail(self, code: int, reason: str) -> None:
         """Close at once for a protocol problem: a close frame, then the end of the stream."""
+        if self._ended:
+            return
         self._failed = True
         self._touched = True
         self._made().fail(code, reason)
@@ -332,7 +399,8 @@ class Engine:
             self._out = []
             return b"".join(out), False
         self._touched = False
-        chunks = self._made().data_to_send()
+        protocol = self._protocol  # (None only after a close answered on the short path)
+        chunks = protocol.data_to_send() if protocol is not None else []
         if out:
             if chunks:
                 out.extend(chunks)

@@ -34,7 +34,10 @@ class EventLoopWebSocket(EngineWebSocket):
     """Reads with a libev watcher; ``start(reader)`` begins, ``reader.on_end()`` says it is over.
 
     After ``on_end``, ``release()`` closes the socket once the last bytes
-    are out (or the close timer fires).
+    are out (or the close timer fires). When the client started the closing
+    handshake, the engine is over as soon as its close is answered: the
+    socket closes right after the echo and the FIN, with no wait for the
+    client's EOF (a server closes the TCP connection first, RFC 6455 7.1.1).
     """
 
     __slots__ = ("_reader", "_watcher", "_release_when_drained")
@@ -121,5 +124,6 @@ class EventLoopWebSocket(EngineWebSocket):
         self._end_reading()
         self._stop_close_timer()
         self._writer.discard()
-        self._shutdown(socket.SHUT_RDWR)
+        if not self._write_shut:  # (once it is, close() alone ends the connection)
+            self._shutdown(socket.SHUT_RDWR)
         self._sock.close()

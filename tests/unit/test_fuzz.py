@@ -76,10 +76,16 @@ def test_routing_answers_every_path_and_method(path, method, body):
         response.close()
 
 
+#: A masked close frame's head and mask, then any payload (valid or not, shorter or longer than it says).
+close_frames = st.tuples(st.integers(0, 127), st.binary(min_size=4, max_size=4), st.binary(max_size=130)).map(
+    lambda t: bytes((0x88, 0x80 | t[0])) + t[1] + t[2]
+)
+
+
 @FUZZ
-@given(st.lists(st.binary(min_size=1, max_size=64), max_size=8))
-def test_websocket_frame_path_survives_arbitrary_bytes(chunks):
-    engine = Engine(ServerProtocol(state=State.OPEN, max_size=1024))
+@given(st.lists(st.one_of(st.binary(min_size=1, max_size=64), close_frames), max_size=8), st.booleans())
+def test_websocket_frame_path_survives_arbitrary_bytes(chunks, lazy):
+    engine = Engine(None, max_size=1024) if lazy else Engine(ServerProtocol(state=State.OPEN, max_size=1024))
     for chunk in [*chunks, b""]:
         messages = engine.feed(chunk)
         assert all(isinstance(message, str) for message in messages)

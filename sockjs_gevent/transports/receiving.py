@@ -131,8 +131,15 @@ def receive(
         lend = _lender(environ)
         if lend is not None:
             return _lend_and_stream(request, lend)
-    peer = outlet.peer = PeerWatch(find_socket(environ), outlet.wakeup)
     if not transport.streaming:
+        # A frame ready now (the echo of a send, say) is answered without
+        # watching the client: the watch costs a libev watcher and a
+        # system call or two, for an answer that never waits.
+        text = session.take_frame()
+        if text is not None:
+            session.detach(outlet)
+            return respond(start_response, 200, headers, request.frame(text), transport.content_type)
+        peer = outlet.peer = PeerWatch(find_socket(environ), outlet.wakeup)
         try:
             text = wait_frame(request, peer)
         finally:
@@ -143,6 +150,7 @@ def receive(
             return respond(start_response, 200, headers, b"", transport.content_type)
         return respond(start_response, 200, headers, request.frame(text), transport.content_type)
 
+    peer = outlet.peer = PeerWatch(find_socket(environ), outlet.wakeup)
     try:
         _start_stream(request)
     except BaseException:

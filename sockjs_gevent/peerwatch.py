@@ -25,12 +25,36 @@ SOCKET_KEY = "sockjs_gevent.socket"
 #: the handler then neither reads, writes nor closes it. It returns a plain,
 #: non-blocking ``socket.socket`` (not gevent's wrapper, which keeps two
 #: event watchers per connection): the caller reads it from the event loop.
+#: The takers of sockjs_gevent's servers (``sockettaker``) can also hand over
+#: the head of the answer, not sent yet (``take_with_head``), for the caller
+#: to send with its first bytes.
 TAKE_SOCKET_KEY = "sockjs_gevent.take_socket"
 
 
+#: Or'd into a socket's type, it makes CPython build the object in non-blocking
+#: mode (timeout 0.0) without a syscall (Linux; 0 where there is no such flag).
+_NONBLOCK_TYPE = getattr(_socket, "SOCK_NONBLOCK", 0)
+
+
 def detach_socket(sock: Any) -> _socket.socket:
-    """The OS socket under gevent's ``sock``, as a plain non-blocking socket; ``sock`` lets go of it."""
-    taken = _socket.socket(fileno=sock.detach())
+    """The OS socket under gevent's ``sock``, as a plain non-blocking socket; ``sock`` lets go of it.
+
+    It costs no syscall to ask the kernel what it knows already: family,
+    type and protocol are passed on (CPython would otherwise ask with
+    ``getsockopt``; it still checks the descriptor with one ``getsockname``),
+    and a descriptor gevent made non-blocking (gevent's sockets always are:
+    their OS socket's timeout is 0.0) is not made so again; the new object
+    is told it is through its type (``SOCK_NONBLOCK``): timeout 0.0, and
+    ``recv``/``send`` raise ``BlockingIOError`` instead of waiting. Any
+    other socket is set non-blocking with ``setblocking(False)``.
+    """
+    family, kind, proto = sock.family, sock.type, sock.proto
+    inner = getattr(sock, "_sock", sock)
+    nonblocking = _NONBLOCK_TYPE and isinstance(inner, _socket.socket) and inner.gettimeout() == 0.0
+    fileno = sock.detach()
+    if nonblocking:
+        return _socket.socket(family, kind | _NONBLOCK_TYPE, proto, fileno)
+    taken = _socket.socket(family, kind, proto, fileno)
     taken.setblocking(False)
     return taken
 

@@ -7,6 +7,13 @@ for the rest of a streaming answer (``LendingSocketTaker.lend``, see
 ``http.lent``); the receiving transports look for ``lend`` and stream from
 their own greenlet when it is missing (the pywsgi handler cannot lend).
 
+Both servers' takers can also hand over the head of the answer with the
+socket (``take_with_head``): the 101 of an upgrade, rendered as the server
+would have sent it but not sent, so that the caller sends it with its first
+bytes in one send (a SockJS websocket's 101 and ``o`` frame). The server
+counts the head as sent (its state, its access log): sending it is then
+the caller's duty, before anything else and without delay.
+
 A taker holds its connection weakly: a bound method in the environ (which
 the connection holds) would make every request a reference cycle, garbage
 only the cyclic GC frees, and an environ kept by a session would keep the
@@ -17,16 +24,30 @@ from __future__ import annotations
 
 import _socket
 import weakref
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .http.lent import LentSocket
+
+
+class TakenSocket(NamedTuple):
+    """A socket taken for good with the head of the answer it owes (``take_with_head``)."""
+
+    #: A plain non-blocking socket (see ``peerwatch.detach_socket``).
+    sock: _socket.socket
+    #: The answer's head, not sent: the taker sends it before anything else.
+    #: b"" when it was out already, or no answer was started.
+    head: bytes
 
 
 class SocketOwner(Protocol):
     """A connection whose socket can be taken (what ``SocketTaker`` needs of it)."""
 
     def take_socket(self) -> _socket.socket: ...
+
+    def take_socket_with_head(self) -> TakenSocket:
+        """The socket, and the head of the answer ``start_response`` began, rendered but not sent."""
+        ...
 
 
 class SocketLender(SocketOwner, Protocol):
@@ -60,6 +81,17 @@ class _WeakTaker(Generic[_Owner]):
     def __call__(self) -> _socket.socket:
         """The socket, for good: a plain non-blocking socket (see ``peerwatch.detach_socket``)."""
         return self._current().take_socket()
+
+    def take_with_head(self) -> TakenSocket:
+        """The socket for good, and the head of the answer the app started, not sent.
+
+        Call it after ``start_response`` and before ``write``: the server
+        renders the head (status line, headers, its Date) exactly as it would
+        have sent it, counts it as sent, and leaves it to the caller, who
+        must send it first, with its first bytes (one send for both) or
+        alone, at once. ``head`` is b"" if it was out already.
+        """
+        return self._current().take_socket_with_head()
 
 
 class SocketTaker(_WeakTaker[SocketOwner]):

@@ -60,18 +60,43 @@ class Writer:
 
 
 class SocketWriter(Writer):
-    """Writes to a non-blocking OS socket: now what it takes, the rest when it is writable."""
+    """Writes to a non-blocking OS socket: now what it takes, the rest when it is writable.
 
-    __slots__ = ("_sock", "_watcher")
+    ``hold(head)`` keeps bytes to go out first, in the same send as the
+    next write (an upgrade's 101 with the first frame: one syscall, one
+    TCP segment); ``send_held()`` sends them alone when nothing is written
+    right after.
+    """
+
+    __slots__ = ("_sock", "_watcher", "_held")
 
     def __init__(self, owner: Owner, sock: _socket.socket) -> None:
         super().__init__(owner)
         self._sock = sock  # a non-blocking socket whose send() never waits
         self._watcher: _IoWatcher | None = None  # a write watcher, while the socket is full
+        self._held = b""  # to go out first, with the next write (``hold``)
+
+    def hold(self, data: bytes) -> None:
+        """Send ``data`` first, with the next ``write`` (in one send).
+
+        The owner must make sure a write follows at once, or call
+        ``send_held()``: nothing sends held bytes by itself. They are not
+        ``buffered`` (nothing of them is written yet).
+        """
+        if not self.broken:
+            self._held += data
+
+    def send_held(self) -> None:
+        """Send what ``hold`` kept, now, if no write took it."""
+        if self._held:
+            self.write(b"")
 
     def write(self, data: bytes) -> None:
         if self.broken:
             return
+        if self._held:
+            data = self._held + data
+            self._held = b""
         out = self._out
         if out:  # behind already: keep the order, the watcher writes it
             out += data
@@ -105,6 +130,7 @@ class SocketWriter(Writer):
 
     def discard(self) -> None:
         super().discard()
+        self._held = b""
         self._stop_watcher()
 
     def _stop_watcher(self) -> None:

@@ -24,7 +24,7 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from ..handoff.owner import SENDING_TRANSPORTS
 from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
-from ..sockettaker import LendingSocketTaker
+from ..sockettaker import LendingSocketTaker, TakenSocket
 from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
 from .input import (
@@ -608,15 +608,30 @@ class HttpConnection:
 
     def take_socket(self) -> _socket.socket:
         """The socket, for good: this connection then neither reads, writes nor closes it."""
-        if self._taken:
-            raise RuntimeError("the socket was already taken")
-        if isinstance(self.io, TlsIO):
-            raise RuntimeError("a TLS connection cannot be handed over; read it through the request")
+        self._check_takeable()
         self._taken = True
         self.response.close = True
         io = self.io
         io.release()
         return detach_socket(io.sock)
+
+    def take_socket_with_head(self) -> TakenSocket:
+        """The socket, for good, and the head of the current answer rendered but not sent (``take_head``).
+
+        The caller sends the head first (an upgrade's 101 with the new
+        protocol's first bytes, in one send). b"" if the head is out, or
+        the app has not called ``start_response``.
+        """
+        self._check_takeable()
+        response = self.response
+        head = b"" if response.head_sent or response.status is None else response.take_head()
+        return TakenSocket(self.take_socket(), head)
+
+    def _check_takeable(self) -> None:
+        if self._taken:
+            raise RuntimeError("the socket was already taken")
+        if isinstance(self.io, TlsIO):
+            raise RuntimeError("a TLS connection cannot be handed over; read it through the request")
 
     # -- llhttp callbacks ------------------------------------------------------------
 

@@ -12,7 +12,9 @@ Framing is decided when the head goes out:
   each sent at once; on HTTP/1.0 it ends by closing the connection.
 
 A 101 goes out as soon as the app calls ``write`` (``write(b"")`` sends it
-alone) and the connection then belongs to the new protocol.
+alone) and the connection then belongs to the new protocol; or the app
+takes the socket with the head unsent (``take_head``) and sends it itself,
+with the new protocol's first bytes.
 """
 
 from __future__ import annotations
@@ -219,6 +221,20 @@ class Response:
 
         ``complete`` is the whole body's length when ``data`` is all of it.
         """
+        payload = self._render_head(data, complete)
+        self.io.send(payload, None if self.upgraded else self.write_timeout)
+
+    def take_head(self) -> bytes:
+        """The head, as ``send_head`` would send it with no body, for the caller to send.
+
+        The answer then counts as started (``head_sent``, its code and
+        framing set): the server writes nothing more of it. For a taken
+        socket's first bytes (an upgrade's 101, see ``sockettaker``).
+        """
+        return self._render_head(b"", None)
+
+    def _render_head(self, data: bytes, complete: int | None) -> bytes:
+        """The bytes ``send_head`` sends; the answer's state as if they were sent."""
         status = self.status
         if status is None:
             raise AssertionError("the app returned without calling start_response()")
@@ -308,7 +324,7 @@ class Response:
         else:
             payload = head
         self.head_sent = True  # (only now: a bad item above still gets the app a 500)
-        self.io.send(payload, None if self.upgraded else self.write_timeout)
+        return payload
 
     def send_continue(self) -> None:
         self.io.send(b"HTTP/1.1 100 Continue\r\n\r\n", self.write_timeout)

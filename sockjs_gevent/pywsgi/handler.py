@@ -27,7 +27,7 @@ from gevent.pywsgi import OldMessage, WSGIHandler, WSGIServer
 
 from ..acceptguard import AcceptGuard
 from ..peerwatch import SOCKET_KEY, TAKE_SOCKET_KEY, detach_socket
-from ..sockettaker import SocketTaker
+from ..sockettaker import SocketTaker, TakenSocket
 from ..waiting import quiet_timeout
 from ._bodyrate import BoundedDrainInput, MinRateInput
 from ._headers import Headers
@@ -111,6 +111,38 @@ class SockJSHandler(_PywsgiHandler):
         self.close_connection = True
         self._taken = True
         return detach_socket(self.socket)
+
+    def take_socket_with_head(self) -> TakenSocket:
+        """The connection for good, and the head of the answer started, rendered as pywsgi would send it.
+
+        The caller sends the head first (an upgrade's 101 with the new
+        protocol's first bytes, in one send); pywsgi counts it as sent (the
+        access log shows the status and its length, as when pywsgi sends
+        it). b"" if the head is out, or the app has not called ``start_response``.
+        """
+        head = b""
+        if self.status and not self.headers_sent:
+            head = self._render_head()
+        return TakenSocket(self.take_socket(), head)
+
+    def _render_head(self) -> bytes:
+        """What pywsgi's ``_write_with_headers`` sends before a body; its state as if it had sent it."""
+        self.headers_sent = True
+        self.finalize_headers()
+        # (pywsgi keeps status and headers latin-1 encoded; the stubs say str)
+        status = cast(bytes, self.status)
+        headers = cast("list[tuple[bytes, bytes]]", self.response_headers)
+        head = bytearray(b"HTTP/1.1 ")
+        head += status
+        head += b"\r\n"
+        for name, value in headers:
+            head += name
+            head += b": "
+            head += value
+            head += b"\r\n"
+        head += b"\r\n"
+        self.response_length += len(head)
+        return bytes(head)
 
     def log_request(self) -> None:
         # pywsgi formats the access-log line even when it is thrown away.

@@ -191,7 +191,11 @@ def _serve(service: Service, environ: Environ, start_response: StartResponse, ra
     # Options stores websocket_compression normalised (None or a Compression); its field is typed as given.
     compression = options.websocket_compression
     handshake = accept(
-        environ, start_response, options.max_message_size, compression if isinstance(compression, Compression) else None
+        environ,
+        start_response,
+        options.max_message_size,
+        compression if isinstance(compression, Compression) else None,
+        hold_head=True,  # the 101 goes with the open frame, in one send (see send_head below)
     )
     ws = handshake.websocket
     if ws is None:
@@ -199,20 +203,26 @@ def _serve(service: Service, environ: Environ, start_response: StartResponse, ra
         return handshake.answer
     if ws.compressed:
         service.stats.websocket_compressed += 1
-    session = service.open_session(None, environ, "raw-websocket" if raw else "websocket", raw=raw)
-    link = WebSocketLink(session, ws, raw)
+    if getattr(service, "before_open", None) is not None:
+        handshake.send_head()  # the hook may wait (a database): the 101 must not wait with it
+    session: Session | None = None
     try:
+        session = service.open_session(None, environ, "raw-websocket" if raw else "websocket", raw=raw)
+        link = WebSocketLink(session, ws, raw)
         session.attach(link)
-        link.push()  # the open frame, and whatever the handler sent already
+        link.push()  # the open frame (the 101 goes with it), and whatever the handler sent already
+        handshake.send_head()  # the 101 alone, now, if nothing was written (a raw websocket has no open frame)
         wheel(service.options.heartbeat_delay).add(link)
         if isinstance(ws, EventLoopWebSocket):
             ws.start(link, handshake.pending)
             return handshake.answer  # read from the event loop; this request's greenlet ends now
     except BaseException:
-        # A websocket session never expires: one that failed to start must
-        # be closed here, or it would stay among the live sessions for good.
-        session.close(*HANDLER_FAILED)
-        ws.hang_up_later(0)
+        handshake.send_head()  # (the client sees the upgrade, then the cut)
+        if session is not None:
+            # A websocket session never expires: one that failed to start must
+            # be closed here, or it would stay among the live sessions for good.
+            session.close(*HANDLER_FAILED)
+            ws.hang_up_later(0)
         raise
     try:
         while True:

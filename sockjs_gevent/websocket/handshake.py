@@ -6,7 +6,10 @@ to serve and its first bytes, or the error answer to return. The
 connection is then read from the event loop when the server hands its
 socket over (``take_socket``), by the request's greenlet otherwise (gevent's
 stock pywsgi handler, TLS), or through gevent-websocket's object when that
-handler already upgraded.
+handler already upgraded. The 101 is sent here (``write(b"")``), unless
+the caller asks to hold it (``hold_head``) and the server hands the socket
+over with the head unsent (sockjs_gevent's servers: ``take_with_head``):
+then it goes out with the first frame, in one send.
 
 The check is the websockets library's ``ServerProtocol.accept``, except
 for the request every browser sends when no extension is configured
@@ -47,6 +50,7 @@ from .base import READ_SIZE
 from .blocking import BlockingWebSocket
 from .engine import Engine, engine_log
 from .evented import EventLoopWebSocket
+from .writers import SocketWriter
 
 AnyWebSocket = EventLoopWebSocket | BlockingWebSocket | GeventWebSocketAdapter
 
@@ -72,16 +76,33 @@ class Handshake:
     ``pending`` the bytes the client sent right after its handshake;
     ``answer`` is what the app returns to the server: the error page of a
     refusal, or nothing after the 101.
+
+    The 101 may still wait, to go out with the first frame in one send
+    (the server handed the socket over with the head unsent, see
+    ``sockettaker``): the caller writes its first frames at once, then
+    calls ``send_head()``, which sends the 101 alone if no frame took it.
     """
 
-    __slots__ = ("websocket", "pending", "answer")
+    __slots__ = ("websocket", "pending", "answer", "_head_writer")
 
     def __init__(
-        self, websocket: AnyWebSocket | None, answer: Iterable[bytes] = _NO_BODY, pending: bytes = b""
+        self,
+        websocket: AnyWebSocket | None,
+        answer: Iterable[bytes] = _NO_BODY,
+        pending: bytes = b"",
+        head_writer: SocketWriter | None = None,
     ) -> None:
         self.websocket = websocket
         self.answer = answer
         self.pending = pending
+        self._head_writer = head_writer  # holds the 101 until the first write
+
+    def send_head(self) -> None:
+        """Make sure the 101 is out: sent now if no write has taken it yet (a no-op once it has)."""
+        writer = self._head_writer
+        if writer is not None:
+            self._head_writer = None
+            writer.send_held()
 
 
 def _handshake_request(environ: Environ) -> Request:
@@ -129,7 +150,11 @@ def plain_upgrade(environ: Environ) -> list[tuple[str, str]] | None:
 
 
 def accept(
-    environ: Environ, start_response: StartResponse, max_message_size: int, compression: Compression | None = None
+    environ: Environ,
+    start_response: StartResponse,
+    max_message_size: int,
+    compression: Compression | None = None,
+    hold_head: bool = False,
 ) -> Handshake:
     """Upgrade this request to a WebSocket, or refuse it (400).
 
@@ -137,6 +162,11 @@ def accept(
     offers it (the websockets library negotiates, and compresses); a
     client that does not offer it gets a plain connection. Under
     gevent-websocket's handler, which has upgraded already, there is none.
+
+    ``hold_head``: where the server can (``take_with_head``), the 101 waits
+    to go out with the first frame; the caller writes its first frames at
+    once and then calls ``Handshake.send_head()``. Otherwise the 101 is
+    sent before this returns.
     """
     existing = environ.get("wsgi.websocket")
     if existing is not None:  # gevent-websocket's handler already upgraded
@@ -169,8 +199,13 @@ def accept(
         engine = Engine(protocol)
         headers = [(k, v) for k, v in response.headers.raw_items() if k.lower() != "date"]
     write = start_response("101 Switching Protocols", headers)
-    write(b"")  # send the 101 now
     sock = find_socket(environ)
+    take_socket = environ.get(TAKE_SOCKET_KEY)
+    # sockjs_gevent's servers can hand the socket over with the 101 unsent:
+    # it goes out with the first frame, in one send (``Handshake.send_head``).
+    take_with_head = getattr(take_socket, "take_with_head", None) if hold_head else None
+    if take_with_head is None or sock is None or isinstance(sock, ssl.SSLSocket) or not hasattr(stream, "peek"):
+        write(b"")  # send the 101 now
     if sock is None or not hasattr(stream, "peek"):
         return Handshake(BlockingWebSocket(engine, sock, read, write))  # the server hides the socket
     pending = _take_buffered(stream, sock)
@@ -180,16 +215,24 @@ def accept(
     if isinstance(sock, ssl.SSLSocket):
         sock.settimeout(None)  # an idle WebSocket is normal; heartbeats watch it
         return Handshake(BlockingWebSocket(engine, sock, sock.recv, write, pending))
-    take_socket = environ.get(TAKE_SOCKET_KEY)
     if take_socket is None:  # gevent's stock handler: its greenlet reads until the end
         sock.settimeout(None)
         return Handshake(BlockingWebSocket(engine, sock, sock.recv, None, pending))
     # sockjs_gevent's servers hand the socket over: it is read from the event
     # loop and the request's greenlet ends now.
-    taken = take_socket()
+    if take_with_head is None:
+        taken, head = take_socket(), b""
+    else:
+        taken, head = take_with_head()
     if not isinstance(taken, _socket.socket):
         raise TypeError(f"{TAKE_SOCKET_KEY} must return a socket.socket, got {taken!r}")
-    return Handshake(EventLoopWebSocket(engine, taken), pending=pending)
+    ws = EventLoopWebSocket(engine, taken)
+    if not head:
+        return Handshake(ws, pending=pending)
+    writer = ws._writer  # (this package's: an EventLoopWebSocket writes through a SocketWriter)
+    assert isinstance(writer, SocketWriter)
+    writer.hold(head)
+    return Handshake(ws, pending=pending, head_writer=writer)
 
 
 def _take_buffered(stream: Any, sock: Any) -> bytes:

@@ -15,7 +15,7 @@ import re
 import resource
 import subprocess
 
-from bench.lib.loadgen import cpu_seconds, machine_busy, perf
+from bench.lib.loadgen import cpu_split, machine_busy, perf
 from bench.lib.procs import CLIENT_CORE
 from testkit.serverproc import RunningServer
 
@@ -71,9 +71,10 @@ def plain_http(server: RunningServer, duration: float) -> dict:
     """Requests per second, latency, CPU of wrk and of the server, errors."""
     check_answer(server.port)
     wrk(server.port, WARMUP)
-    server_before, (busy0, total0) = cpu_seconds(server.pid), machine_busy()
+    (server_before, system_before), (busy0, total0) = cpu_split(server.pid), machine_busy()
     output, wrk_cpu, wall = wrk(server.port, duration)
-    server_cpu = cpu_seconds(server.pid) - server_before
+    server_after, system_after = cpu_split(server.pid)
+    server_cpu, server_system = server_after - server_before, system_after - system_before
     busy1, total1 = machine_busy()
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = {}
@@ -97,6 +98,7 @@ def plain_http(server: RunningServer, duration: float) -> dict:
             "machine": round((busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1), 3),
         },
         "server_us_per_op": round(1e6 * server_cpu / max(1, requests), 1),
+        "server_system_us_per_op": round(1e6 * server_system / max(1, requests), 1),
         "client_us_per_op": round(1e6 * wrk_cpu / max(1, requests), 1),
         "errors": errors,
         "error_count": sum(errors.values()),

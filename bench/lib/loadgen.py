@@ -196,9 +196,15 @@ class Samples:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used."""
+    return cpu_split(pid)[0]
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user + system, system) CPU seconds a process has used: the second is its time in the kernel."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    system = int(fields[12])
+    return (int(fields[11]) + system) / CLOCK_TICKS, system / CLOCK_TICKS
 
 
 def machine_busy() -> tuple[int, int]:

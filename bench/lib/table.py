@@ -77,6 +77,7 @@ def throughput(title: str, key: str, per: str, p99: str | None = None, p99_spec:
     if p99:
         rows.append(Row(f"    {p99}, ms", key, _get("p99_ms"), p99_spec))
     rows.append(Row(f"    server CPU us per {per}", key, _get("server_us_per_op"), ".1f"))
+    rows.append(Row("      of it in the kernel (system time)", key, _get("server_system_us_per_op"), ".1f"))
     rows.append(Row("    generator CPU, % of its core", key, _percent, ".0f", ratio=False))
     return rows
 

@@ -14,11 +14,12 @@ function round(x, digits) {
     return Math.round(x * f) / f;
 }
 
-/** User + system CPU seconds of a process (all its threads), from /proc/PID/stat. */
+/** [user + system, system] CPU seconds of a process (all its threads), from /proc/PID/stat. */
 function cpuSeconds(pid, ticks) {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticks; // utime, stime
+    const system = Number(fields[12]); // stime: in the kernel (system calls, the TCP stack)
+    return [(Number(fields[11]) + system) / ticks, system / ticks]; // utime + stime, stime
 }
 
 /** [busy, all] jiffies of every CPU together, from /proc/stat (idle and iowait are not busy). */
@@ -38,7 +39,8 @@ function rssKb(pid) {
 
 /**
  * CPU cores used between start() and stop(), by name: "client" (this
- * process, the generator), "server" (--server-pid) and "machine" (all CPUs).
+ * process, the generator), "server" (--server-pid), "server_system" (the
+ * server's share spent in the kernel) and "machine" (all CPUs).
  */
 class CpuMeter {
     constructor(o) {
@@ -51,7 +53,9 @@ class CpuMeter {
         const out = {};
         for (const [name, pid] of Object.entries(this.pids)) {
             try {
-                out[name] = cpuSeconds(pid, this.ticks);
+                const [all, system] = cpuSeconds(pid, this.ticks);
+                out[name] = all;
+                if (name === 'server') out.server_system = system;
             } catch (err) {
                 // the process is gone: its figure is left out
             }
@@ -139,6 +143,7 @@ class Window {
             samples: this.latencies.length,
             cpu_cores: cores,
             server_us_per_op: perOp('server'),
+            server_system_us_per_op: perOp('server_system'),
             client_us_per_op: perOp('client'),
             generator_max_stall_s: round(Math.max(0, this.maxStall) / 1000, 3),
             counts: this.counts,

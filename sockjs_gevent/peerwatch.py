@@ -48,9 +48,15 @@ def detach_socket(sock: Any) -> _socket.socket:
     ``recv``/``send`` raise ``BlockingIOError`` instead of waiting. Any
     other socket is set non-blocking with ``setblocking(False)``.
     """
-    family, kind, proto = sock.family, sock.type, sock.proto
     inner = getattr(sock, "_sock", sock)
-    nonblocking = _NONBLOCK_TYPE and isinstance(inner, _socket.socket) and inner.gettimeout() == 0.0
+    if isinstance(inner, _socket.socket):
+        # (the OS socket's own attributes are plain ints; gevent's wrapper
+        # turns each into an enum member, a call apiece)
+        family, kind, proto = inner.family, inner.type, inner.proto
+        nonblocking = _NONBLOCK_TYPE and inner.gettimeout() == 0.0
+    else:
+        family, kind, proto = sock.family, sock.type, sock.proto
+        nonblocking = False
     fileno = sock.detach()
     if nonblocking:
         return _socket.socket(family, kind | _NONBLOCK_TYPE, proto, fileno)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -48,9 +49,20 @@ def blocked_at(greenlet: gevent.Greenlet) -> str:
 
 
 class Reaper:
-    """The handlers of one service still running after their session closed."""
+    """The handlers of one service still running after their session closed.
 
-    __slots__ = ("timeout", "service", "stats", "lingering", "_logged")
+    Almost every handler returns as soon as its session closes (its ``for
+    message in conn`` ends once the close wakes it), so ``watch`` only
+    notes the session, and looks again once the event loop has run the
+    wake-ups the close scheduled; only a handler still running then costs
+    a timer and a greenlet link. (Per closed session, thousands a second,
+    those were a libev timer started and stopped, and a link that leaves
+    a callback object on the greenlet for as long as its session keeps
+    it: more objects for every full pass of the cyclic GC to walk.) A
+    noted session counts in ``len()`` until that look.
+    """
+
+    __slots__ = ("timeout", "service", "stats", "lingering", "_noted", "_looking", "_logged")
 
     def __init__(self, timeout: float, service: str, stats: Stats) -> None:
         self.timeout = timeout  # 0: never stop them (still counted)
@@ -58,22 +70,50 @@ class Reaper:
         self.stats = stats
         #: handler greenlet -> its timer (None with no timeout).
         self.lingering: dict[gevent.Greenlet, Any] = {}
+        #: Sessions closed under a running handler since the last look was scheduled.
+        self._noted: list[Session] | None = None
+        self._looking = 0  # noted sessions not looked at again yet
         self._logged: set[tuple[str, str]] = set()
 
     def __len__(self) -> int:
-        return len(self.lingering)
+        return len(self.lingering) + self._looking
 
     def watch(self, session: Session) -> None:
         """``session`` has closed and its handler has not returned: count it, and stop it if it does not."""
         handler = session.handler_greenlet
         if handler is None or session.handler_done or handler.dead or handler in self.lingering:
             return
-        timer: Any | None = None
-        if self.timeout > 0:
-            timer = gevent.get_hub().loop.timer(self.timeout)
-            timer.start(self._expired, handler)
-        self.lingering[handler] = timer
-        handler.rawlink(self._returned)
+        self._looking += 1
+        noted = self._noted
+        if noted is None:
+            noted = self._noted = []
+            gevent.get_hub().loop.run_callback(self._pass_on)
+        noted.append(session)
+
+    def _pass_on(self) -> None:
+        """Look at the noted sessions after the wake-ups scheduled so far (the loop runs callbacks in order).
+
+        This callback may run before the wake-up of a session noted after
+        it was scheduled (the same loop turn); one more hop puts the look
+        behind every one of them.
+        """
+        noted, self._noted = self._noted, None
+        if noted:
+            gevent.get_hub().loop.run_callback(self._look, noted)
+
+    def _look(self, noted: list[Session]) -> None:
+        """The noted handlers still running: a timer each, and a link for when they return."""
+        self._looking -= len(noted)
+        for session in noted:
+            handler = session.handler_greenlet
+            if handler is None or session.handler_done or handler.dead or handler in self.lingering:
+                continue
+            timer: Any | None = None
+            if self.timeout > 0:
+                timer = gevent.get_hub().loop.timer(self.timeout)
+                timer.start(self._expired, handler)
+            self.lingering[handler] = timer
+            handler.rawlink(self._returned)
 
     def _returned(self, handler: gevent.Greenlet) -> None:
         timer = self.lingering.pop(handler, None)
@@ -102,7 +142,19 @@ class Reaper:
             self.timeout,
             where,
         )
-        handler.kill(gevent.GreenletExit, block=False)
+        if not handler:  # (never started: gevent's kill cancels the start)
+            handler.kill(gevent.GreenletExit, block=False)
+            return
+        # What kill(block=False) does from its callback, done here (this is
+        # the event loop): the handler runs its finally blocks now. Once it
+        # has returned it is uncounted at once, before anyone who joined it
+        # (its links, which run later) hears of its end.
+        try:
+            handler.throw(gevent.GreenletExit)
+        except BaseException:  # (as gevent's kill: the greenlet's own error, reported, not raised here)
+            gevent.get_hub().handle_error(handler, *sys.exc_info())
+        if handler.dead:
+            self._returned(handler)
 
     def stop_all(self) -> None:
         """Forget every timer (the service is going away)."""

@@ -62,7 +62,12 @@ class LentSocket:
         """The answer cannot be completed (the client left, or stopped reading): drop the connection."""
         if self._server is not None:
             self._server = None
-            self._close(socket.SHUT_RDWR)
+            # close() alone: this object is the socket's only owner, so the
+            # kernel ends the connection as shutdown(SHUT_RDWR) would have
+            # (a FIN after whatever is still unsent; a reset if the client's
+            # bytes are left unread, with or without the shutdown), and a
+            # system call fewer on every client that leaves a stream.
+            self.sock.close()
 
     def _close(self, how: int) -> None:
         try:

@@ -26,7 +26,7 @@ from ..http.lent import LentSocket
 from ..peerwatch import HUNG_UP, NOTHING, SENT_MORE, peek
 from ..session import Session
 from ..sockwriter import SocketWriter
-from .heartbeats import wheel
+from .heartbeats import HeartbeatWheel, wheel
 from .outlets import LoopOutlet
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,7 +41,18 @@ Frame = Callable[[str, str | None], bytes]
 class StreamLink(LoopOutlet):
     """Writes one session's frames into one borrowed streaming answer, until it is complete."""
 
-    __slots__ = ("session", "_lent", "_frame", "_callback", "_limit", "_sent", "_writer", "_watcher", "_timer")
+    __slots__ = (
+        "session",
+        "_lent",
+        "_frame",
+        "_callback",
+        "_limit",
+        "_sent",
+        "_writer",
+        "_watcher",
+        "_timer",
+        "_wheel",
+    )
 
     def __init__(
         self, session: Session, lent: LentSocket, frame: Frame, callback: str | None, limit: int, sent: int = 0
@@ -56,12 +67,14 @@ class StreamLink(LoopOutlet):
         self._writer = SocketWriter(self, lent.sock)
         self._watcher: _IoWatcher | None = None  # reads: a client that hangs up
         self._timer: _TimerWatcher | None = None  # while a write waits for the client: its deadline
+        self._wheel: HeartbeatWheel | None = None  # the heartbeat wheel, from start() until the end
 
     def start(self, heartbeat_delay: float) -> None:
         """Watch the client and write what is ready; the session must have this as its outlet."""
         self._watcher = self._loop.io(self._lent.sock.fileno(), 1)
         self._watcher.start(self._on_readable)
-        wheel(heartbeat_delay).add(self)
+        self._wheel = wheel(heartbeat_delay)
+        self._wheel.add(self)
         self.push()
 
     # -- frames out --------------------------------------------------------------
@@ -133,6 +146,9 @@ class StreamLink(LoopOutlet):
         self.done = True
         self.session = None
         self._stop_reading()
+        if self._wheel is not None:
+            self._wheel.remove(self)  # (or it would hold this link, its socket and writer, up to heartbeat_delay)
+            self._wheel = None
         if session is not None:
             session.detach(self)
         return session

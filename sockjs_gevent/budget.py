@@ -36,7 +36,7 @@ DEFAULT_LIMIT = 512 * 1024 * 1024
 class Budget:
     """Bytes held for clients in this process, against ``limit``."""
 
-    __slots__ = ("limit", "held", "resume_at", "_waiting")
+    __slots__ = ("limit", "held", "resume_at", "waiting")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
@@ -44,7 +44,9 @@ class Budget:
         self.held = 0
         #: Paused readers resume once ``held`` is down to this.
         self.resume_at = limit * 3 // 4
-        self._waiting: list[Callable[[], Any]] = []
+        #: Paused readers' callbacks (``on_room``). The hot paths change ``held``
+        #: themselves, then call ``release(0)`` only when this is not empty.
+        self.waiting: list[Callable[[], Any]] = []
 
     def configure(self, limit: int) -> None:
         """Set the limit (bytes, at least 1 MiB)."""
@@ -66,8 +68,8 @@ class Budget:
 
     def release(self, amount: int) -> None:
         self.held -= amount
-        if self._waiting and self.held <= self.resume_at:
-            waiting, self._waiting = self._waiting, []
+        if self.waiting and self.held <= self.resume_at:
+            waiting, self.waiting = self.waiting, []
             for callback in waiting:
                 callback()
 
@@ -76,10 +78,10 @@ class Budget:
         if self.held <= self.resume_at:
             callback()
         else:
-            self._waiting.append(callback)
+            self.waiting.append(callback)
 
     def snapshot(self) -> dict[str, int]:
-        return {"held": self.held, "limit": self.limit, "paused_readers": len(self._waiting)}
+        return {"held": self.held, "limit": self.limit, "paused_readers": len(self.waiting)}
 
 
 def _limit_from_environment() -> int:

@@ -252,7 +252,7 @@ class Connection:
         return self._session.recv(timeout)
 
     def __iter__(self) -> Iterator[str]:
-        recv = self._session.recv
+        recv = self._session.receiver()  # (Session.recv, one call less per message)
         while True:
             message = recv()
             if message is None:

@@ -8,8 +8,11 @@ client that sends faster than the handler reads grow the server without
 bound. ``on_room`` wakes them when the handler has caught up.
 
 gevent's ``Queue`` keeps three deques (about 2.5 KB) per session; an inbox
-needs one deque, made when the first message comes, and one event, made
-when a reader first has to wait.
+needs one deque, made when the first message comes. A reader with no
+timeout waits on a ``Waiter`` of its own (the handler reading with
+``for message in conn``: one greenlet switch back when a message comes,
+no event to clear, set and notify through); a second reader at the same
+time, or one with a timeout, waits on an event, made when first needed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 
 import gevent
 from gevent.event import Event
+from gevent.hub import Waiter
 
 from .budget import BUDGET
 from .waiting import ENDED, Ended, wait_for
@@ -44,11 +48,12 @@ class Inbox:
     the reader has brought it down to half the limit.
     """
 
-    __slots__ = ("_items", "_ready", "_closed", "queued", "limit", "_on_room", "_streak")
+    __slots__ = ("_items", "_ready", "_waiter", "_closed", "queued", "limit", "_on_room", "_streak")
 
     def __init__(self, limit: int = 4 * 1024 * 1024) -> None:
         self._items: deque[str] | None = None
-        self._ready: Event | None = None
+        self._ready: Event | None = None  # readers with a timeout, and any beside the one below
+        self._waiter: Waiter[None] | None = None  # the one reader waiting with no timeout, if any
         self._closed = False
         #: The cost of what is waiting.
         self.queued = 0
@@ -72,9 +77,20 @@ class Inbox:
         items.extend(messages)
         amount = cost(messages) if amount is None else amount
         self.queued += amount
-        BUDGET.take(amount)
+        BUDGET.held += amount  # (BUDGET.take, without the call)
+        waiter = self._waiter
+        if waiter is not None:  # (_wake_reader, inline)
+            self._waiter = None
+            waiter.hub.loop.run_callback(waiter.switch, None)
         if self._ready is not None:
             self._ready.set()
+
+    def _wake_reader(self) -> None:
+        """The reader waiting on its ``Waiter`` takes again (from the event loop, as an event would wake it)."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None  # woken once: a second put before it runs schedules nothing more
+            waiter.hub.loop.run_callback(waiter.switch, None)  # (its reader's hub)
 
     def on_room(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` once the reader has taken the inbox down to half its limit."""
@@ -86,6 +102,8 @@ class Inbox:
     def close(self) -> None:
         """No more messages: readers get None once the inbox is empty."""
         self._closed = True
+        if self._waiter is not None:
+            self._wake_reader()
         if self._ready is not None:
             self._ready.set()
 
@@ -106,14 +124,45 @@ class Inbox:
 
         Raises TimeoutError after ``timeout`` seconds with nothing to return.
         """
-        item = self._take()
-        if item is None:
-            if self._ready is None:
-                self._ready = Event()
-            item = wait_for(self._ready, self._take, timeout)
-            if item is None:
-                raise TimeoutError(f"no message within {timeout} s")
-        return None if item is ENDED else item
+        while True:
+            items = self._items
+            if items:
+                streak = self._streak + 1
+                if streak >= YIELD_EVERY:  # _take yields first
+                    item = self._take()
+                    if item is None:
+                        continue  # dropped meanwhile: wait
+                    return None if item is ENDED else item
+                # _take's common case, inline: every message read comes here.
+                self._streak = streak
+                message = items.popleft()
+                taken = len(message) + MESSAGE_OVERHEAD
+                self.queued -= taken
+                BUDGET.held -= taken  # (BUDGET.release, called only if a reader waits for room)
+                if BUDGET.waiting:
+                    BUDGET.release(0)
+                if self._on_room is not None and self.queued <= self.limit // 2:
+                    self._wake_writer()
+                return message
+            self._streak = 0
+            if self._closed:
+                return None
+            if timeout is not None or self._waiter is not None:
+                if self._ready is None:
+                    self._ready = Event()
+                item = wait_for(self._ready, self._take, timeout)
+                if item is None:
+                    raise TimeoutError(f"no message within {timeout} s")
+                return None if item is ENDED else item
+            # The common reader: no timeout, nobody else waiting. A late wake
+            # (this greenlet was killed meanwhile) only finds its waiter spent.
+            waiter: Waiter[None] = Waiter()
+            self._waiter = waiter
+            try:
+                waiter.get()
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
 
     def _take(self) -> str | Ended | None:
         """A message, ``ENDED`` once closed and drained, or None."""
@@ -129,7 +178,9 @@ class Inbox:
         message = items.popleft()
         taken = len(message) + MESSAGE_OVERHEAD
         self.queued -= taken
-        BUDGET.release(taken)
+        BUDGET.held -= taken  # (BUDGET.release, called only if a reader waits for room)
+        if BUDGET.waiting:
+            BUDGET.release(0)
         if self._on_room is not None and self.queued <= self.limit // 2:
             self._wake_writer()
         return message

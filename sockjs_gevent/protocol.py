@@ -8,8 +8,9 @@ finds nothing, and a single join per batch.
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 OPEN_FRAME = "o"
@@ -23,7 +24,10 @@ _ESCAPABLE = re.compile("[\u200c-\u200f\u2028-\u202f\u2060-\u206f\ufff0-\uffff\u
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A value as compact JSON text (what ``send_json`` sends, on connections, streams and test clients).
 json_text = _dumps
-_raw_decode = json.JSONDecoder().raw_decode
+#: What ``_dumps`` does with a str, called directly (the encoder's ``encode`` is Python around it).
+_dumps_str: Callable[[str], str] = json.encoder.encode_basestring  # (the one ensure_ascii=False picks)
+#: ``JSONDecoder().raw_decode(text)`` less its Python wrapper: (value, end), StopIteration when no value starts at 0.
+_scan_once: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]  # (the stubs omit it)
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -32,7 +36,7 @@ def _escape_char(match: re.Match[str]) -> str:
 
 def quote(message: str) -> str:
     """Encode one message as a JSON string literal with SockJS escaping."""
-    encoded = _dumps(message)
+    encoded = _dumps_str(message)
     if _ESCAPABLE.search(encoded) is None:
         return encoded
     return _ESCAPABLE.sub(_escape_char, encoded)
@@ -92,18 +96,21 @@ def decode_websocket_message(text: str) -> list[str]:
     if not text:
         return []
     try:
-        # raw_decode skips json.loads' two whitespace scans; text with
-        # whitespace around it (rare, and allowed) takes the full path.
-        decoded, end = _raw_decode(text)
+        # The scanner (raw_decode's) skips json.loads' two whitespace scans;
+        # text with whitespace after the value (rare, and allowed) takes the full path.
+        decoded, end = _scan_once(text, 0)
         if end != len(text):
             decoded = json.loads(text)
-    except (ValueError, RecursionError):
+    except (StopIteration, ValueError, RecursionError):
         raise PayloadError(BROKEN_JSON) from None
+    if isinstance(decoded, list):
+        for message in decoded:  # (_strings, inline)
+            if not isinstance(message, str):
+                raise PayloadError(BROKEN_JSON)
+        return decoded
     if isinstance(decoded, str):
         return [decoded]
-    if not isinstance(decoded, list):
-        raise PayloadError(BROKEN_JSON)
-    return _strings(decoded)
+    raise PayloadError(BROKEN_JSON)
 
 
 def _strings(messages: list[Any]) -> list[str]:

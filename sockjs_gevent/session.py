@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .connection import Connection, ConnectionInfo
 
 log = logging.getLogger("sockjs_gevent.session")
+_quote = protocol.quote
 
 #: Close frames with a fixed meaning in the protocol.
 ANOTHER_CONNECTION = protocol.close_frame(2010, "Another connection still open")
@@ -52,6 +53,11 @@ class State(enum.IntEnum):
     OPEN = 1
     CLOSING = 2
     CLOSED = 3
+
+
+#: ``State.CLOSING`` as a module global: the hot paths compare with it (a
+#: lookup on the enum class costs more than the comparison).
+_CLOSING = State.CLOSING
 
 
 class Outlet(Protocol):
@@ -88,7 +94,7 @@ class CloseCallbacks:
 
         Callbacks may run in the event loop (a session's expiry), so they must not block.
         """
-        if self._state >= State.CLOSING:
+        if self._state >= _CLOSING:
             callback(self)
         elif self._close_callbacks is None:
             self._close_callbacks = [callback]
@@ -190,12 +196,12 @@ class Session(CloseCallbacks):
     @property
     def closed(self) -> bool:
         """Closed by either side (CLOSING or CLOSED)."""
-        return self._state >= State.CLOSING
+        return self._state >= _CLOSING
 
     @property
     def refused(self) -> bool:
         """Closed before it ever opened (``refuse``): the handler never ran."""
-        return self._state >= State.CLOSING and self.handler_greenlet is None
+        return self._state >= _CLOSING and self.handler_greenlet is None
 
     def forget(self) -> None:
         """Nothing will ask for this session again (expired, or its websocket ended)."""
@@ -254,19 +260,32 @@ class Session(CloseCallbacks):
         queued: ValueError, rather than closing a client that is keeping up
         as a slow consumer.
         """
-        if self._state >= State.CLOSING:
+        if self._state >= _CLOSING:
             return False
-        item = message if self.raw else protocol.quote(message)
-        if len(item) > self._max_queued:
+        item = message if self.raw else _quote(message)
+        size = len(item)
+        if size > self._max_queued:
             raise ValueError(
-                f"a message of {len(item)} characters is larger than max_queued_bytes ({self._max_queued}): "
+                f"a message of {size} characters is larger than max_queued_bytes ({self._max_queued}): "
                 f"raise max_queued_bytes for this service, or send it in parts"
             )
-        return self._enqueue(item)
+        # _enqueue(item), inline: this is every message's path.
+        self._queued += size
+        BUDGET.held += size  # (BUDGET.take, without the call)
+        if self._queued > self._max_queued:
+            self.overflow()
+            return False
+        self.stats.messages_out += 1
+        self._outbox.append(item)
+        outlet = self.outlet
+        if outlet is not None:
+            outlet.wake()
+        return True
 
     def _enqueue(self, item: str) -> bool:
-        self._queued += len(item)
-        BUDGET.take(len(item))
+        size = len(item)
+        self._queued += size
+        BUDGET.held += size  # (BUDGET.take)
         if self._queued > self._max_queued:
             self.overflow()
             return False
@@ -288,7 +307,7 @@ class Session(CloseCallbacks):
         Better than holding ever more memory for it.
         """
         self.take_messages()
-        if self._state >= State.CLOSING:
+        if self._state >= _CLOSING:
             return
         self.stats.error("slow_consumer")
         log.warning(
@@ -304,7 +323,7 @@ class Session(CloseCallbacks):
 
         Broadcasts quote once and hand the same string to every member.
         """
-        if self._state >= State.CLOSING:
+        if self._state >= _CLOSING:
             return False
         item = message if self.raw else quoted
         if len(item) > self._max_queued:
@@ -328,9 +347,13 @@ class Session(CloseCallbacks):
         """
         return self._inbox.get(timeout)
 
+    def receiver(self) -> Callable[[], str | None]:
+        """``recv`` with no timeout, as one bound method (what ``for message in conn`` calls)."""
+        return self._inbox.get
+
     def close(self, code: int, reason: str) -> None:
         """Close the session: pending messages go out, then ``c[code,reason]``."""
-        if self._state >= State.CLOSING:
+        if self._state >= _CLOSING:
             return
         self._move(State.CLOSING)
         self.close_code = code
@@ -363,7 +386,7 @@ class Session(CloseCallbacks):
         Always takes them: the transport checks ``inbox_has_room`` first, or
         stops reading once this returns True (the inbox is past its limit).
         """
-        if self._state >= State.CLOSING:
+        if self._state >= _CLOSING:
             return False
         self.stats.messages_in += len(messages)
         inbox = self._inbox
@@ -418,8 +441,14 @@ class Session(CloseCallbacks):
         if self._owes_open_frame:
             self._owes_open_frame = False
             frames.append(protocol.OPEN_FRAME)
-        if self._outbox:
-            frames.append(protocol.message_frame(self.take_messages()))
+        messages = self._outbox
+        if messages:  # (take_messages, inline)
+            self._outbox = []
+            BUDGET.held -= self._queued  # (BUDGET.release, called only if a reader waits for room)
+            self._queued = 0
+            if BUDGET.waiting:
+                BUDGET.release(0)
+            frames.append("a[" + ",".join(messages) + "]")  # (protocol.message_frame, inline)
         close_frame = self.close_frame  # (set as the session starts closing)
         if close_frame is not None:
             frames.append(close_frame)
@@ -470,7 +499,7 @@ class Session(CloseCallbacks):
 
     def abort(self) -> None:
         """The attached request was dropped by the network: close the session."""
-        if self._state < State.CLOSING:
+        if self._state < _CLOSING:
             self.stats.error("aborted")
         self.close(*INTERRUPTED)
 

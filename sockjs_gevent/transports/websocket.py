@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import inbox, protocol
+from .. import protocol
 from ..budget import BUDGET
 from ..compression import Compression
+from ..inbox import MESSAGE_OVERHEAD
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, Session
 from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
+from ..websocket.base import EngineWebSocket
 from .base import SessionRoute
 from .heartbeats import wheel
 from .outlets import LoopOutlet
@@ -64,13 +66,18 @@ def client_close(code: int, reason: str) -> tuple[int, str]:
 class WebSocketLink(LoopOutlet):
     """Joins one session to its websocket: frames out, messages in, the end of either."""
 
-    __slots__ = ("session", "ws", "raw")
+    __slots__ = ("session", "ws", "raw", "_send_counted", "_max_queued", "_max_inbox")
 
     def __init__(self, session: Session, ws: AnyWebSocket, raw: bool) -> None:
         super().__init__()
         self.session = session
         self.ws = ws
         self.raw = raw  # raw websocket: no SockJS framing either way
+        # Sends that tell what is left buffered in the same call (sockjs_gevent's own websockets).
+        self._send_counted = ws.send_counted if isinstance(ws, EngineWebSocket) else None
+        # The session's limits, fixed as it was made (read once per message otherwise).
+        self._max_queued = session.max_queued_bytes
+        self._max_inbox = session.max_inbox_bytes
 
     # -- frames out --------------------------------------------------------------
 
@@ -83,12 +90,20 @@ class WebSocketLink(LoopOutlet):
         frames = session.take_messages() if self.raw else session.take_frames()
         if frames:
             self.last_write = self._loop.now()
-            if not ws.send_many(frames):
+            send_counted = self._send_counted
+            if send_counted is not None:
+                buffered = send_counted(frames)
+                if buffered < 0:
+                    self.done = True
+                    return
+            elif ws.send_many(frames):
+                buffered = ws.buffered
+            else:
                 self.done = True
                 return
-            if ws.buffered > session.max_queued_bytes:
+            if buffered > self._max_queued:
                 session.overflow()  # the client is not reading: it is closed, below
-        if session.closed:
+        if session.close_frame is not None:  # (session.closed: the frame is set as it starts closing)
             if self.raw:
                 ws.close(session.close_code, session.close_reason)
             elif session.close_code == BROKEN_JSON_CLOSE[0]:
@@ -107,23 +122,23 @@ class WebSocketLink(LoopOutlet):
     # -- messages in ---------------------------------------------------------------
 
     def on_message(self, text: str) -> None:
-        """One text message from the client (never blocks)."""
-        if self.raw:
-            self._deliver([text])
-            return
-        try:
-            messages = decode_websocket_message(text)
-        except PayloadError:
-            self.session.close(*BROKEN_JSON_CLOSE)
-            return
-        if messages:
-            self._deliver(messages)
+        """One text message from the client (never blocks): into the inbox.
 
-    def _deliver(self, messages: list[str]) -> None:
-        """Into the inbox; when the handler falls behind, reading stops until it catches up."""
+        When the handler falls behind, reading stops until it catches up.
+        """
+        if self.raw:
+            messages = [text]
+        else:
+            try:
+                messages = decode_websocket_message(text)
+            except PayloadError:
+                self.session.close(*BROKEN_JSON_CLOSE)
+                return
+            if not messages:
+                return
         session = self.session
-        amount = inbox.cost(messages)
-        if amount > session.max_inbox_bytes:
+        amount = sum(map(len, messages)) + MESSAGE_OVERHEAD * len(messages)  # (inbox.cost, inline)
+        if amount > self._max_inbox:
             session.stats.error("inbox_full")
             session.close(*TOO_MANY_MESSAGES)
             return
@@ -131,7 +146,7 @@ class WebSocketLink(LoopOutlet):
             session.stats.error("inbox_full")
             self.ws.pause_reading(PAUSED_FOR_INBOX)
             session.on_inbox_room(self._resume)
-        if BUDGET.over():  # the process holds too much for clients: this one waits too
+        if BUDGET.held > BUDGET.limit:  # (BUDGET.over()) the process holds too much for clients: this one waits too
             session.stats.error("over_budget")
             self.ws.pause_reading(PAUSED_FOR_BUDGET)
             BUDGET.on_room(self._resume_budget)

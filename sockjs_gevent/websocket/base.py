@@ -78,9 +78,27 @@ class EngineWebSocket:
 
     def send_many(self, texts: Iterable[str]) -> bool:
         """Send several text messages in one write; False once the connection is no longer open."""
-        if not self._engine.send_texts(texts):
-            return False
-        return self._flush()
+        return self.send_counted(texts) >= 0
+
+    def send_counted(self, texts: Iterable[str]) -> int:
+        """``send_many``, telling ``buffered`` after it: -1 once the connection is no longer open."""
+        engine = self._engine
+        writer = self._writer
+        data = engine.frame_now(texts)
+        if data is None:  # something goes first (a pong, a close), or the protocol frames: the long way
+            if not engine.send_texts(texts) or not self._flush():
+                return -1
+            return writer.buffered
+        # _flush() of what frame_now() framed, which cannot end the stream.
+        if writer.broken:
+            return -1
+        if not data:
+            return writer.buffered  # (nothing to send: no write, which would send what the writer holds)
+        writer.write(data)
+        buffered = writer.buffered
+        if buffered > OUTPUT_HIGH_WATER:
+            self.pause_reading(PAUSED_FOR_OUTPUT)
+        return -1 if writer.broken else buffered
 
     def ping(self) -> bool:
         return self._engine.ping() and self._flush()
@@ -120,8 +138,12 @@ class EngineWebSocket:
             if writer.buffered:
                 self._end_output = True  # once the rest is written (_drained)
             else:
-                self._shutdown(socket.SHUT_WR)
+                self._end_stream()
         return not writer.broken
+
+    def _end_stream(self) -> None:
+        """The engine ended the stream and nothing waits to be written: send the FIN."""
+        self._shutdown(socket.SHUT_WR)
 
     # -- the writer's news ------------------------------------------------------
 

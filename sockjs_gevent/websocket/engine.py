@@ -59,6 +59,21 @@ _LONG_FRAME = 65536
 _OPCODES = frozenset((0, 1, 2, 8, 9, 10))
 
 
+def _frame_texts(texts: Iterable[str]) -> bytes:
+    """Text messages as unmasked, final, unfragmented frames (the short path's framing), joined."""
+    framed = []
+    for text in texts:
+        payload = text.encode("utf-8")
+        length = len(payload)
+        if length < 126:
+            framed.append(bytes((_FIN_TEXT, length)) + payload)
+        elif length < 65536:
+            framed.append(bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big") + payload)
+        else:
+            framed.append(bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big") + payload)
+    return b"".join(framed)
+
+
 def _refused_header(first: int, second: int, length: int) -> bool:
     """A frame header the protocol fails the connection for, as soon as it reads it."""
     opcode = first & 0x0F
@@ -98,6 +113,7 @@ class Engine:
         "_touched",
         "_protocol_ran",
         "_ended",
+        "plain",
     )
 
     def __init__(self, protocol: ServerProtocol | None, short_path: bool = True, max_size: int | None = None) -> None:
@@ -120,6 +136,9 @@ class Engine:
         self._touched = False  # the protocol may have output (only the short path ran since it was asked)
         self._protocol_ran = False  # anything went through the protocol (it may have closed)
         self._ended = False  # the short path answered the client's close: the connection is over
+        #: Only the short path has run, and it ended nothing: ``over`` is False without asking
+        #: (a reader checks this attribute first, once per read).
+        self.plain = True
 
     def _made(self) -> ServerProtocol:
         """The protocol, made now if it was not yet (it starts open, as the connection did)."""
@@ -214,7 +233,9 @@ class Engine:
                     break
                 length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 head = 10
-            if (max_size is not None and length > max_size) or _refused_header(first, second, length):
+            if (max_size is not None and length > max_size) or (
+                (first != _FIN_TEXT or second < 0x80) and _refused_header(first, second, length)
+            ):  # (a masked final text frame is never refused: no call for it)
                 handover = True  # the protocol fails the connection at this header: let it, now
                 break
             head += 4  # the mask (a client's frames are masked, or refused just above)
@@ -279,6 +300,7 @@ class Engine:
         self.close_code = code
         self.close_reason = reason
         self._ended = True
+        self.plain = False
         out = self._out
         protocol = self._protocol
         if protocol is not None:
@@ -295,6 +317,7 @@ class Engine:
         """Turn the protocol's parsed frames into messages (and note a close)."""
         protocol = self._made()
         self._touched = self._protocol_ran = True  # it may answer (a pong, a close), or have closed
+        self.plain = False
         for frame in protocol.events_received():
             assert isinstance(frame, Frame)  # (the handshake was over before the protocol saw a byte)
             opcode = frame.opcode
@@ -352,15 +375,9 @@ class Engine:
             earlier = protocol.data_to_send()  # a pong, say: it goes first
             if earlier:
                 out.extend(earlier)
-        for text in texts:
-            payload = text.encode("utf-8")
-            length = len(payload)
-            if length < 126:
-                out.append(bytes((_FIN_TEXT, length)) + payload)
-            elif length < 65536:
-                out.append(bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big") + payload)
-            else:
-                out.append(bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big") + payload)
+        framed = _frame_texts(texts)
+        if framed:  # (never an empty chunk: in output() that means the end of the stream)
+            out.append(framed)
         return True
 
     def ping(self) -> bool:
@@ -387,8 +404,45 @@ class Engine:
         if self._ended:
             return
         self._failed = True
+        self.plain = False
         self._touched = True
         self._made().fail(code, reason)
+
+    def frame_now(self, texts: Iterable[str]) -> bytes | None:
+        """``texts`` framed, to write now, when nothing else waits to go before them; else None (nothing done).
+
+        The common send: no protocol output pending, no frame of ours
+        waiting, the short path open. It is ``send_texts`` then
+        ``output()``, without the list between them. None: call those.
+        """
+        if self._touched or self._out or self._protocol_only or self._ended:
+            return None
+        protocol = self._protocol
+        earlier = b""
+        if protocol is not None:
+            if protocol.state is not State.OPEN:
+                return None
+            chunks = protocol.data_to_send()  # a pong, say: it goes first
+            if chunks:
+                earlier = b"".join(chunks)
+        framed = []  # (_frame_texts, inline: every message sent comes here)
+        for text in texts:
+            payload = text.encode("utf-8")
+            length = len(payload)
+            if length < 126:
+                framed.append(bytes((_FIN_TEXT, length)) + payload)
+            elif length < 65536:
+                framed.append(bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big") + payload)
+            else:
+                framed.append(bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big") + payload)
+        if earlier:
+            framed.insert(0, earlier)
+        return b"".join(framed)
+
+    @property
+    def has_output(self) -> bool:
+        """Whether ``output()`` may have something (False: it would return nothing)."""
+        return self._touched or bool(self._out)
 
     def output(self) -> tuple[bytes, bool]:
         """What to write now, and whether to end the TCP stream after it."""

@@ -40,7 +40,7 @@ class EventLoopWebSocket(EngineWebSocket):
     client's EOF (a server closes the TCP connection first, RFC 6455 7.1.1).
     """
 
-    __slots__ = ("_reader", "_watcher", "_release_when_drained")
+    __slots__ = ("_reader", "_watcher", "_release_when_drained", "_ending", "_fin_owed")
 
     def __init__(self, engine: Engine, sock: Any) -> None:
         super().__init__(engine, sock)
@@ -48,13 +48,18 @@ class EventLoopWebSocket(EngineWebSocket):
         self._reader: Reader | None = None
         self._watcher: Any = None
         self._release_when_drained = False
+        #: Reading ends in this callback: a FIN the engine asks for may wait for the close just after.
+        self._ending = False
+        #: The engine asked for the FIN, nothing waits to be written, and the socket is about to
+        #: close (close() sends it): no shutdown(SHUT_WR) before the close.
+        self._fin_owed = False
 
     def start(self, reader: Reader, pending: bytes = b"") -> None:
         """Begin reading; ``pending``: bytes that came with the handshake (a pipelined frame)."""
         self._reader = reader
         self._start_watching()
         if pending:
-            gevent.get_hub().loop.run_callback(self._take, pending)
+            gevent.get_hub().loop.run_callback(self._on_readable, pending)
 
     def _start_watching(self) -> None:
         if self._reader is None:
@@ -67,32 +72,56 @@ class EventLoopWebSocket(EngineWebSocket):
         if self._watcher is not None:
             self._watcher.stop()
 
-    def _on_readable(self) -> None:
-        try:
-            data = self._sock.recv(READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        try:
-            self._take(data)
-        except Exception:  # a bug must not leave the session hanging in the event loop
-            log.exception("websocket read failed; closing the connection")
-            self._engine.fail(1011, "Internal error")
-            self._flush()
-            self._take(b"")
-
-    def _take(self, data: bytes) -> None:
+    def _on_readable(self, data: bytes | None = None) -> None:
+        """The socket is readable (the watcher's callback); or take ``data``: what came with the handshake,
+        or ``b""`` to end."""
+        if data is None:
+            try:
+                data = self._sock.recv(READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
         reader = self._reader
         if reader is None:
             return  # already ended
         engine = self._engine
-        for text in engine.feed(data):
-            reader.on_message(text)
-        self._flush()
-        if not data or engine.over or self._cut:
-            self._end_reading()
-            reader.on_end()
+        try:
+            for text in engine.feed(data):
+                reader.on_message(text)
+            if not data or not engine.plain and engine.over:
+                # Reading ends below, and the socket closes with it when nothing
+                # waits to be written: a FIN the engine asks for goes with close().
+                self._ending = True
+                try:
+                    if engine.has_output:
+                        self._flush()
+                    self._end_reading()
+                    reader.on_end()
+                finally:
+                    self._ending = False
+                    if self._fin_owed:  # the reader kept the socket open: the FIN goes now
+                        self._fin_owed = False
+                        self._shutdown(socket.SHUT_WR)
+                return
+            if engine._touched or engine._out:  # (engine.has_output: a read that only brought messages writes nothing)
+                self._flush()
+            if self._cut:
+                self._end_reading()
+                reader.on_end()
+        except Exception:  # a bug must not leave the session hanging in the event loop
+            log.exception("websocket read failed; closing the connection")
+            engine.fail(1011, "Internal error")
+            self._flush()
+            if self._reader is not None:  # (the failed engine has no message left: reading just ends)
+                self._end_reading()
+                reader.on_end()
+
+    def _end_stream(self) -> None:
+        if self._ending:
+            self._fin_owed = True  # _close_socket, just after, or the end of _on_readable
+        else:
+            super()._end_stream()
 
     def _end_reading(self) -> None:
         self._reader = None
@@ -124,6 +153,10 @@ class EventLoopWebSocket(EngineWebSocket):
         self._end_reading()
         self._stop_close_timer()
         self._writer.discard()
-        if not self._write_shut:  # (once it is, close() alone ends the connection)
+        if self._fin_owed:
+            # The engine ended the stream and everything is written: close()
+            # sends the FIN (a shutdown first would be one more syscall).
+            self._fin_owed = False
+        elif not self._write_shut:  # (once it is, close() alone ends the connection)
             self._shutdown(socket.SHUT_RDWR)
         self._sock.close()

@@ -97,11 +97,15 @@ def decode_websocket_message(text: str) -> list[str]:
         return []
     try:
         # The scanner (raw_decode's) skips json.loads' two whitespace scans;
-        # text with whitespace after the value (rare, and allowed) takes the full path.
-        decoded, end = _scan_once(text, 0)
+        # text with whitespace around the value (rare, and allowed: JSON
+        # permits it, as sockjs-node does) takes the full path.
+        try:
+            decoded, end = _scan_once(text, 0)
+        except StopIteration:  # no value at the start: whitespace first, or not JSON
+            decoded, end = None, -1
         if end != len(text):
             decoded = json.loads(text)
-    except (StopIteration, ValueError, RecursionError):
+    except (ValueError, RecursionError):
         raise PayloadError(BROKEN_JSON) from None
     if isinstance(decoded, list):
         for message in decoded:  # (_strings, inline)

@@ -106,7 +106,13 @@ def test_decode_websocket_message_accepts_array_or_single_string():
     assert decode_websocket_message("[]") == []
 
 
-@pytest.mark.parametrize("text", ['["a', "{}", "1", "[null]"])
+@pytest.mark.parametrize("text", [' ["a"]', '\t\n"a"', '["a"] ', ' "a" \r\n'])
+def test_decode_websocket_message_allows_whitespace_around_the_json(text):
+    """JSON allows it, and sockjs-node takes it: leading whitespace was refused as broken JSON."""
+    assert decode_websocket_message(text) == ["a"]
+
+
+@pytest.mark.parametrize("text", ['["a', "{}", "1", "[null]", " ", " x", ' ["a"', "[" * 100_000])
 def test_decode_websocket_message_rejects_other_shapes(text):
     with pytest.raises(PayloadError):
         decode_websocket_message(text)

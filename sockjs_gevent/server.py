@@ -318,7 +318,8 @@ def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "S
             close_idle()
     sessions = close_all_sessions(code, reason)
     log.info("shutting down: closed %d session(s) with %d %r", len(sessions), code, reason)
-    handlers = [s.handler_greenlet for s in sessions if s.handler_greenlet is not None]
+    # Handlers still running (one that has returned left a shared dead greenlet, or None if refused).
+    handlers = [g for g in (s.handler_greenlet for s in sessions) if g is not None and not g.dead]
     gevent.joinall(handlers, timeout=max(0.0, deadline - time.monotonic()))
     unfinished = [g for g in handlers if not g.dead]
     if unfinished:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +22,7 @@ from .inbox import Inbox
 from .stats import Stats
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gevent._types import _TimerWatcher  # (the stubs' type of a loop's timer)
+    from gevent._types import _Loop, _TimerWatcher  # (the stubs' types of a loop and its timer)
 
     from .connection import Connection, ConnectionInfo
 
@@ -125,10 +126,11 @@ class Session(CloseCallbacks):
         "_owes_open_frame",
         "_outbox",
         "_inbox",
-        "_expiry",
+        "_expires_at",
         "_disconnect_delay",
         "handler_greenlet",
         "handler_done",
+        "_started",
         "connection",
         "raw",
         "_queued",
@@ -160,13 +162,22 @@ class Session(CloseCallbacks):
         self.close_reason = ""
         self._state = State.CONNECTING
         self._owes_open_frame = False  # opened, and "o" not yet taken by a transport
-        self._outbox: list[str] = []  # quoted messages not yet written
+        #: Quoted messages not yet written (None while there are none: a
+        #: session waiting to expire holds no empty list for the GC to walk).
+        self._outbox: list[str] | None = None
         self._inbox = Inbox(max_inbox_bytes)
         self._disconnect_delay = disconnect_delay
-        self._expiry: _TimerWatcher | None = None  # one timer, re-armed on each detach
+        #: Loop time at which it expires, None while a request is attached
+        #: (or never detached). See ``ExpiryQueue``.
+        self._expires_at: float | None = None
+        #: The handler's greenlet while it runs; once it has returned, a
+        #: shared dead greenlet (``handler_returned()``), so a session
+        #: waiting to expire keeps no dead greenlet and its links. None if
+        #: the handler never ran (refused).
         self.handler_greenlet: gevent.Greenlet | None = None
         #: The handler has returned (or raised): closing now is its own doing.
         self.handler_done = False
+        self._started = False  # the handler was started (``refused`` is False for good)
         self.connection: Connection | None = None
         self._close_callbacks: list[Callable[[Session], object]] | None = None
         self._queued = 0  # characters in the outbox
@@ -201,7 +212,7 @@ class Session(CloseCallbacks):
     @property
     def refused(self) -> bool:
         """Closed before it ever opened (``refuse``): the handler never ran."""
-        return self._state >= _CLOSING and self.handler_greenlet is None
+        return self._state >= _CLOSING and not self._started
 
     def forget(self) -> None:
         """Nothing will ask for this session again (expired, or its websocket ended)."""
@@ -218,6 +229,7 @@ class Session(CloseCallbacks):
         assert self._state is State.CONNECTING, self._state
         self._move(State.OPEN)
         self._owes_open_frame = True
+        self._started = True
         self.connection = connection
         self.handler_greenlet = gevent.spawn(self._run_handler, handler, connection)
 
@@ -250,8 +262,12 @@ class Session(CloseCallbacks):
             # The session is closed: drop the back-reference so session and
             # connection are freed by reference counting, not left as a
             # cycle for the cyclic GC (whose full passes are slow with many
-            # live sessions). The connection keeps its session.
+            # live sessions). The connection keeps its session. Likewise
+            # the greenlet, done but for this return: a session waiting out
+            # disconnect_delay would keep it and its link list (two more
+            # objects per waiting session for every full GC pass).
             self.connection = None
+            self.handler_greenlet = handler_returned()
 
     def send(self, message: str) -> bool:
         """Queue one message for the client; False if the session is closed.
@@ -276,7 +292,11 @@ class Session(CloseCallbacks):
             self.overflow()
             return False
         self.stats.messages_out += 1
-        self._outbox.append(item)
+        outbox = self._outbox
+        if outbox is None:
+            self._outbox = [item]
+        else:
+            outbox.append(item)
         outlet = self.outlet
         if outlet is not None:
             outlet.wake()
@@ -290,7 +310,11 @@ class Session(CloseCallbacks):
             self.overflow()
             return False
         self.stats.messages_out += 1
-        self._outbox.append(item)
+        outbox = self._outbox
+        if outbox is None:
+            self._outbox = [item]
+        else:
+            outbox.append(item)
         outlet = self.outlet
         if outlet is not None:
             outlet.wake()
@@ -443,7 +467,7 @@ class Session(CloseCallbacks):
             frames.append(protocol.OPEN_FRAME)
         messages = self._outbox
         if messages:  # (take_messages, inline)
-            self._outbox = []
+            self._outbox = None
             BUDGET.held -= self._queued  # (BUDGET.release, called only if a reader waits for room)
             self._queued = 0
             if BUDGET.waiting:
@@ -457,10 +481,10 @@ class Session(CloseCallbacks):
     def take_messages(self) -> list[str]:
         """Empty the outbox: its messages (as queued: quoted unless raw)."""
         messages = self._outbox
-        self._outbox = []
-        BUDGET.release(self._queued)
+        self._outbox = None
+        BUDGET.release(self._queued)  # (even with no list: an overflowing send counted its message first)
         self._queued = 0
-        return messages
+        return messages if messages is not None else []
 
     def attach(self, outlet: Outlet) -> bool:
         """Make ``outlet`` the one writing to the client; False if another one is.
@@ -480,8 +504,7 @@ class Session(CloseCallbacks):
                 current.wake()  # it finds itself detached and ends
             self.abort()
         self.outlet = outlet
-        if self._expiry is not None:
-            self._expiry.stop()
+        self._expires_at = None  # (its entry in the expiry queue, if any, is skipped when due)
         return True
 
     def handover(self, attached: Outlet, successor: Outlet) -> None:
@@ -504,29 +527,141 @@ class Session(CloseCallbacks):
         self.close(*INTERRUPTED)
 
     def _arm_expiry(self) -> None:
-        # again(), not stop() and start(): gevent's libev timer, stopped and
-        # started again, keeps its first deadline (the session would expire
-        # disconnect_delay after it opened, however busy). One timer per
-        # session, re-armed in place: a fresh one per poll would be garbage
-        # that survives long enough to make the cyclic GC's full passes
-        # (hundreds of ms with 10,000 sessions) frequent.
-        expiry = self._expiry
-        if expiry is None:
-            expiry = self._expiry = gevent.get_hub().loop.timer(self._disconnect_delay, self._disconnect_delay)
-        expiry.again(self._expire)
+        """Expire disconnect_delay from now unless an outlet attaches first (``ExpiryQueue``)."""
+        expiry_queue(self._disconnect_delay).add(self)
 
     def _expire(self) -> None:
         """No outlet for disconnect_delay: the client left. Close and forget."""
         if self.outlet is not None:
-            if self._expiry is not None:  # (it is: this runs as its callback)
-                self._expiry.stop()
             return
         self.forget()  # closes first if need be; nobody is left to read the frame
         if self.registry is not None:
             self.registry.remove(self)
-        if self._expiry is not None:
-            self._expiry.close()
-            self._expiry = None
+
+
+#: Due entries within this many seconds of their deadline expire together
+#: (one timer callback for a batch; well within a loop's timer precision).
+EXPIRY_SLACK = 0.001
+
+
+class ExpiryQueue:
+    """Expires the sessions of one disconnect_delay, from one timer.
+
+    A timer per session waiting to expire cost a libev watcher and its
+    bound method, two more objects per session for every full pass of the
+    cyclic GC (tens of thousands at thousands of sessions opened a second).
+    Here a session arming its expiry sets ``_expires_at`` and joins the
+    back of the queue; as every entry waits the same delay, the queue is in
+    deadline order and one timer, set for the front's deadline, is enough.
+    An entry whose session's ``_expires_at`` is no longer its deadline
+    (re-armed: a later entry stands for it; or None: a request attached)
+    is dropped as it comes due. The queue holds each session at most
+    disconnect_delay past its last arming, as its timer did; entries are
+    two deques, a session and its deadline (a float), so a waiting session
+    costs no object of its own here. There is an entry per request ended
+    within the last delay (a polled session leaves one per poll, each
+    dropped as it comes due), so the queue is bounded by the request rate
+    times the delay, a few bytes each; a session re-armed with nothing
+    queued behind it moves its entry on rather than adding one.
+    """
+
+    __slots__ = ("delay", "_loop", "_sessions", "_deadlines", "_timer")
+
+    def __init__(self, delay: float, loop: _Loop) -> None:
+        self.delay = delay
+        self._loop = loop
+        self._sessions: deque[Session] = deque()
+        self._deadlines: deque[float] = deque()  # each entry's deadline, beside _sessions
+        self._timer: _TimerWatcher | None = None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, session: Session) -> None:
+        """Expire ``session`` ``delay`` seconds from now (loop time), unless it re-arms or attaches first."""
+        loop = self._loop
+        # From the time now, not the loop turn's start (which may be long
+        # past on a busy server): what the per-session timer's again() did.
+        loop.update_now()
+        deadline = session._expires_at = loop.now() + self.delay
+        sessions = self._sessions
+        if sessions:
+            if sessions[-1] is session:
+                self._deadlines[-1] = deadline  # its entry is the last one: moved on in place
+                return
+            sessions.append(session)
+            self._deadlines.append(deadline)
+            return  # (the timer is set for the front, or _due sets it as it ends)
+        sessions.append(session)
+        self._deadlines.append(deadline)
+        if self._timer is None:
+            self._start(self.delay)
+
+    def _start(self, after: float) -> None:
+        timer = self._timer = self._loop.timer(after)
+        timer.start(self._due)
+
+    def _due(self) -> None:
+        timer = self._timer
+        if timer is not None:  # (it is: this is its callback; a one-shot timer has stopped)
+            timer.close()
+            self._timer = None
+        sessions, deadlines = self._sessions, self._deadlines
+        now = self._loop.now()
+        horizon = now + EXPIRY_SLACK
+        try:
+            while deadlines and deadlines[0] <= horizon:
+                deadline = deadlines.popleft()
+                session = sessions.popleft()
+                if session._expires_at != deadline:
+                    continue  # re-armed (a later entry) or attached since
+                session._expires_at = None
+                try:
+                    session._expire()
+                except Exception:
+                    log.exception("expiring %r failed", session)
+        finally:
+            if deadlines and self._timer is None:
+                self._start(max(deadlines[0] - now, 0.0))
+
+
+#: The hub attribute holding its ``ExpiryQueue``s (one per delay, made as first needed).
+_QUEUES = "_sockjs_expiry_queues"
+#: The hub attribute holding its ``handler_returned()`` greenlet.
+_RETURNED = "_sockjs_handler_returned"
+
+
+def expiry_queue(delay: float) -> ExpiryQueue:
+    """This thread's hub's queue for ``delay`` (made lazily, so a process that forks before serving, as a
+    gunicorn master, makes none, and each hub's timer is its own)."""
+    hub = gevent.get_hub()
+    queues: dict[float, ExpiryQueue] | None = getattr(hub, _QUEUES, None)
+    if queues is None:
+        queues = {}
+        setattr(hub, _QUEUES, queues)
+    queue = queues.get(delay)
+    if queue is None:
+        queue = queues[delay] = ExpiryQueue(delay, hub.loop)
+    return queue
+
+
+def _returned() -> None:  # pragma: no cover  (never runs: its greenlet is killed before it starts)
+    pass
+
+
+def handler_returned() -> gevent.Greenlet:
+    """The dead greenlet a session's ``handler_greenlet`` becomes once its handler has returned.
+
+    One per hub, shared: ``dead`` and ``ready()`` are True, ``join()`` and
+    ``kill()`` return at once, as for the handler's own greenlet.
+    """
+    hub = gevent.get_hub()
+    marker: gevent.Greenlet | None = getattr(hub, _RETURNED, None)
+    if marker is None:
+        marker = gevent.Greenlet(_returned)
+        marker.kill(block=False)  # (never started: dead at once, nothing scheduled)
+        setattr(hub, _RETURNED, marker)
+    return marker
 
 
 class SessionRegistry:

@@ -154,7 +154,7 @@ class HandlerClient:
         #: The server-side session; messages are kept unquoted for reading.
         self.session: Session = service.open_session(None, environ, transport, raw=True, handler=recording)
         self.session.attach(self._receiver)
-        if self.session.handler_greenlet is not None:  # (not when refused)
+        if not self.session.refused:
             settle(lambda: started)
 
     def settle(self, timeout: float | None = None) -> None:

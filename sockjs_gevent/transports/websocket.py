@@ -27,7 +27,7 @@ from ..session import HANDLER_FAILED, INTERRUPTED, Session
 from ..websocket import PAUSED_FOR_BUDGET, PAUSED_FOR_INBOX, AnyWebSocket, EventLoopWebSocket, accept
 from ..websocket.base import EngineWebSocket
 from .base import SessionRoute
-from .heartbeats import wheel
+from .heartbeats import HeartbeatWheel, wheel
 from .outlets import LoopOutlet
 from .service import Service
 
@@ -66,7 +66,7 @@ def client_close(code: int, reason: str) -> tuple[int, str]:
 class WebSocketLink(LoopOutlet):
     """Joins one session to its websocket: frames out, messages in, the end of either."""
 
-    __slots__ = ("session", "ws", "raw", "_send_counted", "_max_queued", "_max_inbox")
+    __slots__ = ("session", "ws", "raw", "_send_counted", "_max_queued", "_max_inbox", "wheel")
 
     def __init__(self, session: Session, ws: AnyWebSocket, raw: bool) -> None:
         super().__init__()
@@ -78,6 +78,8 @@ class WebSocketLink(LoopOutlet):
         # The session's limits, fixed as it was made (read once per message otherwise).
         self._max_queued = session.max_queued_bytes
         self._max_inbox = session.max_inbox_bytes
+        #: The heartbeat wheel holding this link (``join_wheel``), until it ends.
+        self.wheel: HeartbeatWheel | None = None
 
     # -- frames out --------------------------------------------------------------
 
@@ -159,6 +161,11 @@ class WebSocketLink(LoopOutlet):
         if self.ws is not None:
             self.ws.resume_reading(PAUSED_FOR_BUDGET)
 
+    def join_wheel(self, heartbeat_delay: float) -> None:
+        """Get heartbeats from the process's wheel for ``heartbeat_delay`` (until ``on_end``)."""
+        found = self.wheel = wheel(heartbeat_delay)
+        found.add(self)
+
     # -- the end -------------------------------------------------------------------
 
     def on_end(self) -> None:
@@ -173,9 +180,14 @@ class WebSocketLink(LoopOutlet):
         self.done = True
         session.detach(self)
         session.forget()
-        # The heartbeat wheel may hold this link until its slot comes round
-        # (up to one heartbeat_delay): it must not keep the session and
-        # its socket alive that long.
+        # Out of the heartbeat wheel now: it would hold this link until its
+        # slot came round (up to heartbeat_delay), one more object for
+        # every full GC pass; and, should anything still hold the link,
+        # it keeps neither the session nor its socket.
+        found = self.wheel
+        if found is not None:
+            self.wheel = None
+            found.remove(self)
         self.session = self.ws = None  # type: ignore[assignment]
         if isinstance(ws, EventLoopWebSocket):
             ws.release()
@@ -227,7 +239,7 @@ def _serve(service: Service, environ: Environ, start_response: StartResponse, ra
         session.attach(link)
         link.push()  # the open frame (the 101 goes with it), and whatever the handler sent already
         handshake.send_head()  # the 101 alone, now, if nothing was written (a raw websocket has no open frame)
-        wheel(service.options.heartbeat_delay).add(link)
+        link.join_wheel(service.options.heartbeat_delay)
         if isinstance(ws, EventLoopWebSocket):
             ws.start(link, handshake.pending)
             return handshake.answer  # read from the event loop; this request's greenlet ends now

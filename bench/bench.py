@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench.py [--duration 5] [--json out.json]
         [--servers sockjs-gevent,sockjs-node,sockjs-tornado,aiohttp-sockjs,raw]
         [--scenarios a,b,c,d,e,f,g] [--hold 30] [--generator node|python] [--node-flags '--ws ws']
-        [--peers-dir bench/.peers]
+        [--peers-dir bench/.peers] [--interleave]
 
 Each server runs alone, pinned to core 0 (taskset -c 0); the load
 generator, bench/node/loadgen.js, runs on core 1, one Node.js process per
@@ -91,6 +91,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--peers-dir", default=os.path.join(BENCH, ".peers"), help="where bench/peers/install.sh put the peers"
     )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run scenario by scenario, each server in turn (a fresh server per scenario letter), instead of "
+        "server by server: the two figures of a ratio are then measured seconds apart",
+    )
     args = parser.parse_args(argv)
     if not 0.5 <= args.duration <= 60:
         parser.error("--duration must be between 0.5 and 60 seconds")
@@ -127,10 +133,19 @@ def main(argv: list[str] | None = None) -> None:
     generator = generator_name(args.generator, args.node_flags)
     settings = Settings(args.duration, args.hold, args.generator, tuple(args.node_flags.split()))
     started = time.monotonic()
-    results: dict = {}
-    for name in args.servers:
-        results[name] = run_peer(SERVERS[name], args.peers_dir, args.scenarios, settings)
-        time.sleep(1.0)  # let the closed sockets settle between servers
+    results: dict = {name: {} for name in args.servers}
+    if args.interleave:
+        # Scenario by scenario, every server in turn: the figures a ratio
+        # compares are measured seconds apart, not a whole column apart,
+        # so a neighbour's load that comes and goes skews it less.
+        for letter in args.scenarios:
+            for name in args.servers:
+                results[name].update(run_peer(SERVERS[name], args.peers_dir, letter, settings))
+                time.sleep(1.0)  # let the closed sockets settle between servers
+    else:
+        for name in args.servers:
+            results[name] = run_peer(SERVERS[name], args.peers_dir, args.scenarios, settings)
+            time.sleep(1.0)
     print(table(results, args.servers, args.duration, args.hold, generator))
     print(f"\n(total {time.monotonic() - started:.0f} s)")
     if args.json:

@@ -1,7 +1,7 @@
 """Several full runs of bench/bench.py, summed up: each row's ratio to sockjs-node, per run and its spread.
 
     .venv/bin/python bench/runs.py RUN.json [RUN.json ...] [--markdown]
-    .venv/bin/python bench/runs.py --run 5 --out-dir DIR [bench.py options]   # runs them first
+    .venv/bin/python bench/runs.py --run 5 --out-dir DIR [bench.py options]   # runs them first, --interleave
 
 One machine's figures move by 10-30 % between runs of the same code, and
 sockjs-node's move as much as ours; a claim is a ratio that holds on every
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench.py")
         for k in range(1, args.run + 1):
             out = os.path.join(args.out_dir, f"run-{k}.json")
-            command = [sys.executable, bench, "--servers", f"{OURS},{THEIRS}", "--json", out, *bench_args]
+            command = [sys.executable, bench, "--servers", f"{OURS},{THEIRS}", "--interleave", "--json", out]
+            command += bench_args
             print(f"run {k}/{args.run}: {' '.join(command[1:])}", file=sys.stderr)
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             files.append(out)

@@ -216,14 +216,6 @@ class Response:
         elif self.mode == UNTIL_CLOSE:
             self.close = True
 
-    def send_head(self, data: bytes, complete: int | None) -> None:
-        """The head, and ``data`` framed after it, in one send.
-
-        ``complete`` is the whole body's length when ``data`` is all of it.
-        """
-        payload = self._render_head(data, complete)
-        self.io.send(payload, None if self.upgraded else self.write_timeout)
-
     def take_head(self) -> bytes:
         """The head, as ``send_head`` would send it with no body, for the caller to send.
 
@@ -231,10 +223,16 @@ class Response:
         framing set): the server writes nothing more of it. For a taken
         socket's first bytes (an upgrade's 101, see ``sockettaker``).
         """
-        return self._render_head(b"", None)
+        return self.send_head(b"", None, send=False)
 
-    def _render_head(self, data: bytes, complete: int | None) -> bytes:
-        """The bytes ``send_head`` sends; the answer's state as if they were sent."""
+    def send_head(self, data: bytes, complete: int | None, send: bool = True) -> bytes:
+        """The head, and ``data`` framed after it, in one send; returns what was sent.
+
+        ``complete`` is the whole body's length when ``data`` is all of it.
+        ``send=False`` only renders it (``take_head``): the answer's state is
+        as if it were sent. (One function, not a renderer and a sender: this
+        runs once per answer, and a call more is a measurable share of it.)
+        """
         status = self.status
         if status is None:
             raise AssertionError("the app returned without calling start_response()")
@@ -324,6 +322,8 @@ class Response:
         else:
             payload = head
         self.head_sent = True  # (only now: a bad item above still gets the app a 500)
+        if send:
+            self.io.send(payload, None if self.upgraded else self.write_timeout)
         return payload
 
     def send_continue(self) -> None:

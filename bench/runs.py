@@ -118,7 +118,7 @@ def summary(runs: list[dict], markdown: bool) -> str:
         ours = f"{min(c[1] for c in present):{figure.spec}}-{max(c[1] for c in present):{figure.spec}}"
         theirs = f"{min(c[2] for c in present):{figure.spec}}-{max(c[2] for c in present):{figure.spec}}"
         if markdown:
-            title = figure.title.strip() if not figure.title.startswith(" ") else "&nbsp;&nbsp;" + figure.title.strip()
+            title = "&nbsp;" * (len(figure.title) - len(figure.title.lstrip())) + figure.title.strip()
             lines.append(f"| {title} | " + " | ".join(texts) + f" | {spread} | {ours} | {theirs} |")
         else:
             lines.append(f"{figure.title:44}" + "".join(f"{t:>10}" for t in texts) + f"{spread:>16}  {ours} / {theirs}")

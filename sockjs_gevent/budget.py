@@ -36,7 +36,7 @@ DEFAULT_LIMIT = 512 * 1024 * 1024
 class Budget:
     """Bytes held for clients in this process, against ``limit``."""
 
-    __slots__ = ("limit", "held", "resume_at", "waiting")
+    __slots__ = ("limit", "held", "resume_at", "_waiting")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
@@ -44,9 +44,7 @@ class Budget:
         self.held = 0
         #: Paused readers resume once ``held`` is down to this.
         self.resume_at = limit * 3 // 4
-        #: Paused readers' callbacks (``on_room``). The hot paths change ``held``
-        #: themselves, then call ``release(0)`` only when this is not empty.
-        self.waiting: list[Callable[[], Any]] = []
+        self._waiting: list[Callable[[], Any]] = []
 
     def configure(self, limit: int) -> None:
         """Set the limit (bytes, at least 1 MiB)."""
@@ -68,8 +66,8 @@ class Budget:
 
     def release(self, amount: int) -> None:
         self.held -= amount
-        if self.waiting and self.held <= self.resume_at:
-            waiting, self.waiting = self.waiting, []
+        if self._waiting and self.held <= self.resume_at:
+            waiting, self._waiting = self._waiting, []
             for callback in waiting:
                 callback()
 
@@ -78,10 +76,10 @@ class Budget:
         if self.held <= self.resume_at:
             callback()
         else:
-            self.waiting.append(callback)
+            self._waiting.append(callback)
 
     def snapshot(self) -> dict[str, int]:
-        return {"held": self.held, "limit": self.limit, "paused_readers": len(self.waiting)}
+        return {"held": self.held, "limit": self.limit, "paused_readers": len(self._waiting)}
 
 
 def _limit_from_environment() -> int:

@@ -77,11 +77,8 @@ class Inbox:
         items.extend(messages)
         amount = cost(messages) if amount is None else amount
         self.queued += amount
-        BUDGET.held += amount  # (BUDGET.take, without the call)
-        waiter = self._waiter
-        if waiter is not None:  # (_wake_reader, inline)
-            self._waiter = None
-            waiter.hub.loop.run_callback(waiter.switch, None)
+        BUDGET.take(amount)
+        self._wake_reader()
         if self._ready is not None:
             self._ready.set()
 
@@ -125,28 +122,9 @@ class Inbox:
         Raises TimeoutError after ``timeout`` seconds with nothing to return.
         """
         while True:
-            items = self._items
-            if items:
-                streak = self._streak + 1
-                if streak >= YIELD_EVERY:  # _take yields first
-                    item = self._take()
-                    if item is None:
-                        continue  # dropped meanwhile: wait
-                    return None if item is ENDED else item
-                # _take's common case, inline: every message read comes here.
-                self._streak = streak
-                message = items.popleft()
-                taken = len(message) + MESSAGE_OVERHEAD
-                self.queued -= taken
-                BUDGET.held -= taken  # (BUDGET.release, called only if a reader waits for room)
-                if BUDGET.waiting:
-                    BUDGET.release(0)
-                if self._on_room is not None and self.queued <= self.limit // 2:
-                    self._wake_writer()
-                return message
-            self._streak = 0
-            if self._closed:
-                return None
+            item = self._take()
+            if item is not None:
+                return None if item is ENDED else item
             if timeout is not None or self._waiter is not None:
                 if self._ready is None:
                     self._ready = Event()
@@ -178,9 +156,7 @@ class Inbox:
         message = items.popleft()
         taken = len(message) + MESSAGE_OVERHEAD
         self.queued -= taken
-        BUDGET.held -= taken  # (BUDGET.release, called only if a reader waits for room)
-        if BUDGET.waiting:
-            BUDGET.release(0)
+        BUDGET.release(taken)
         if self._on_room is not None and self.queued <= self.limit // 2:
             self._wake_writer()
         return message

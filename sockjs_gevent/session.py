@@ -285,27 +285,12 @@ class Session(CloseCallbacks):
                 f"a message of {size} characters is larger than max_queued_bytes ({self._max_queued}): "
                 f"raise max_queued_bytes for this service, or send it in parts"
             )
-        # _enqueue(item), inline: this is every message's path.
-        self._queued += size
-        BUDGET.held += size  # (BUDGET.take, without the call)
-        if self._queued > self._max_queued:
-            self.overflow()
-            return False
-        self.stats.messages_out += 1
-        outbox = self._outbox
-        if outbox is None:
-            self._outbox = [item]
-        else:
-            outbox.append(item)
-        outlet = self.outlet
-        if outlet is not None:
-            outlet.wake()
-        return True
+        return self._enqueue(item)
 
     def _enqueue(self, item: str) -> bool:
         size = len(item)
         self._queued += size
-        BUDGET.held += size  # (BUDGET.take)
+        BUDGET.take(size)
         if self._queued > self._max_queued:
             self.overflow()
             return False
@@ -465,14 +450,8 @@ class Session(CloseCallbacks):
         if self._owes_open_frame:
             self._owes_open_frame = False
             frames.append(protocol.OPEN_FRAME)
-        messages = self._outbox
-        if messages:  # (take_messages, inline)
-            self._outbox = None
-            BUDGET.held -= self._queued  # (BUDGET.release, called only if a reader waits for room)
-            self._queued = 0
-            if BUDGET.waiting:
-                BUDGET.release(0)
-            frames.append("a[" + ",".join(messages) + "]")  # (protocol.message_frame, inline)
+        if self._outbox:
+            frames.append(protocol.message_frame(self.take_messages()))
         close_frame = self.close_frame  # (set as the session starts closing)
         if close_frame is not None:
             frames.append(close_frame)

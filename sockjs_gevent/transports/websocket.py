@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import protocol
+from .. import inbox, protocol
 from ..budget import BUDGET
 from ..compression import Compression
-from ..inbox import MESSAGE_OVERHEAD
 from ..protocol import PayloadError, decode_websocket_message
 from ..responses import Environ, StartResponse
 from ..session import HANDLER_FAILED, INTERRUPTED, Session
@@ -139,7 +138,7 @@ class WebSocketLink(LoopOutlet):
             if not messages:
                 return
         session = self.session
-        amount = sum(map(len, messages)) + MESSAGE_OVERHEAD * len(messages)  # (inbox.cost, inline)
+        amount = inbox.cost(messages)
         if amount > self._max_inbox:
             session.stats.error("inbox_full")
             session.close(*TOO_MANY_MESSAGES)
@@ -148,7 +147,7 @@ class WebSocketLink(LoopOutlet):
             session.stats.error("inbox_full")
             self.ws.pause_reading(PAUSED_FOR_INBOX)
             session.on_inbox_room(self._resume)
-        if BUDGET.held > BUDGET.limit:  # (BUDGET.over()) the process holds too much for clients: this one waits too
+        if BUDGET.over():  # the process holds too much for clients: this one waits too
             session.stats.error("over_budget")
             self.ws.pause_reading(PAUSED_FOR_BUDGET)
             BUDGET.on_room(self._resume_budget)

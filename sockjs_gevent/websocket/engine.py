@@ -425,19 +425,8 @@ class Engine:
             chunks = protocol.data_to_send()  # a pong, say: it goes first
             if chunks:
                 earlier = b"".join(chunks)
-        framed = []  # (_frame_texts, inline: every message sent comes here)
-        for text in texts:
-            payload = text.encode("utf-8")
-            length = len(payload)
-            if length < 126:
-                framed.append(bytes((_FIN_TEXT, length)) + payload)
-            elif length < 65536:
-                framed.append(bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big") + payload)
-            else:
-                framed.append(bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big") + payload)
-        if earlier:
-            framed.insert(0, earlier)
-        return b"".join(framed)
+        framed = _frame_texts(texts)
+        return earlier + framed if earlier else framed
 
     @property
     def has_output(self) -> bool:

@@ -104,7 +104,7 @@ class EventLoopWebSocket(EngineWebSocket):
                         self._fin_owed = False
                         self._shutdown(socket.SHUT_WR)
                 return
-            if engine._touched or engine._out:  # (engine.has_output: a read that only brought messages writes nothing)
+            if engine.has_output:  # a read that only brought messages writes nothing
                 self._flush()
             if self._cut:
                 self._end_reading()

@@ -8,7 +8,10 @@ room.join(conn)
 room.publish(text, exclude=conn)      # everyone but the sender
 channels.send_to(conn_id, text)       # one connection, on any worker
 service.publish("lobby", text)        # outside a handler: a service's room (SockJS.publish)
+room.join(conn, info={"name": "ann"})  # info: what presence() shows of conn
+room.presence()                       # member id -> info, on every worker
 channels.configure(channels.RedisBackend("redis://127.0.0.1:6379/0"))
+channels.configure(channels.RedisClusterBackend("redis://127.0.0.1:7000"))
 """
 
 from .hub import (
@@ -17,6 +20,7 @@ from .hub import (
     ChannelHub,
     LocalBackend,
     Member,
+    PresenceUnavailable,
     channel,
     configure,
     default_hub,
@@ -26,6 +30,7 @@ from .hub import (
     wait_for_bus,
 )
 from .redis import RedisBackend
+from .redis_cluster import RedisClusterBackend
 
 __all__ = [
     "Backend",
@@ -33,7 +38,9 @@ __all__ = [
     "ChannelHub",
     "LocalBackend",
     "Member",
+    "PresenceUnavailable",
     "RedisBackend",
+    "RedisClusterBackend",
     "channel",
     "configure",
     "default_hub",

@@ -9,10 +9,17 @@ A member is anything that behaves like a ``Connection`` for this purpose:
 ``id``, ``closed``, ``on_close(callback)`` and ``send_quoted(message,
 quoted)``. A connection that has joined any channel can also be sent to by
 its id (``send_to``), from any process.
+
+A backend that spans processes may follow local membership (``subscribe``
+/ ``unsubscribe``: Redis then sends a worker only the channels it has
+members in) and keep presence across processes (``add_presence`` /
+``remove_presence`` / ``presence``); the hub calls these when the backend
+has them, and answers presence from its own members otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -30,6 +37,8 @@ REDIS_URL_ENV = "SOCKJS_GEVENT_REDIS_URL"
 _SCOPE_SEPARATOR = "\x00"
 #: Key prefix of the private channel that reaches one connection by id.
 _DIRECT = "\x01"
+#: The most a member's presence info may take, as JSON text in UTF-8.
+MAX_INFO_BYTES = 2048
 
 
 class Member(Protocol):
@@ -123,9 +132,17 @@ class Channel:
         self.key = key
         self._hub = hub
 
-    def join(self, conn: Member) -> None:
-        """Add ``conn``; it leaves by itself when it closes."""
-        self._hub.join(self.key, conn)
+    def join(self, conn: Member, info: Any = None) -> None:
+        """Add ``conn``; it leaves by itself when it closes.
+
+        ``info`` is what ``presence()`` shows for it to everyone: small,
+        public, JSON-encodable (a user name, say; at most ``MAX_INFO_BYTES``
+        as JSON). Joining again replaces it. With a backend across
+        processes, ``join`` returns once publishes from every process reach
+        ``conn`` (at most the backend's ``join_timeout``, and at once while
+        it is disconnected).
+        """
+        self._hub.join(self.key, conn, info)
 
     def leave(self, conn: Member) -> None:
         self._hub.leave(self.key, conn)
@@ -153,7 +170,23 @@ class Channel:
         """This process's members (a property: ``room.members``)."""
         return self._hub.members(self.key)
 
+    def presence(self, timeout: float = 2.0) -> dict[str, Any]:
+        """Who is in the channel in every process: member id -> the ``info`` it joined with.
+
+        In-process, this process's members. With Redis, every worker's,
+        asked of Redis (one round trip or two, waited for at most
+        ``timeout`` seconds); a worker that died drops out within the
+        backend's ``presence_ttl``. Raises ``PresenceUnavailable`` when the
+        backend cannot answer (Redis down).
+        """
+        return self._hub.presence(self.key, timeout)
+
+    def count(self, timeout: float = 2.0) -> int:
+        """How many members the channel has in every process (``len(presence())``); ``len()`` is this process's."""
+        return len(self.presence(timeout))
+
     def __len__(self) -> int:
+        """This process's members only (``count()`` asks every process)."""
         return self._hub.count(self.key)
 
     def __contains__(self, conn: Member) -> bool:
@@ -161,6 +194,28 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"<Channel {self.name!r} with {len(self)} local members>"
+
+
+class PresenceUnavailable(ConnectionError):
+    """``presence()`` could not be answered: the backend's store (Redis) did not reply in time."""
+
+
+def _info_text(info: Any) -> str:
+    """``info`` as the JSON text presence stores; a TypeError or ValueError saying what to pass instead."""
+    try:
+        text = protocol.json_text(info)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"join(conn, info=...) takes a JSON-encodable value for presence ({exc}): dicts, lists, "
+            "str, numbers, booleans or None"
+        ) from exc
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_INFO_BYTES:
+        raise ValueError(
+            f"presence info is at most {MAX_INFO_BYTES} bytes as JSON, got {size}: attach a name or an id "
+            "and keep the rest elsewhere"
+        )
+    return text
 
 
 def _member_id(member: Member | str | None) -> str | None:
@@ -174,11 +229,18 @@ class ChannelHub:
 
     def __init__(self, backend: Backend | None = None) -> None:
         self.backend: Backend = backend if backend is not None else LocalBackend()
-        # channel key -> members (a dict keeps join order)
-        self._members: dict[str, dict[Member, None]] = {}
+        # channel key -> members and their presence info as JSON text (a dict keeps join order)
+        self._members: dict[str, dict[Member, str]] = {}
         # member -> the keys of its channels; member id -> member
         self._rooms: dict[Member, dict[str, None]] = {}
         self._by_id: dict[str, Member] = {}
+        hooks = self.backend
+        self._subscribe: Callable[[str], None] | None = getattr(hooks, "subscribe", None)
+        self._unsubscribe: Callable[[str], None] | None = getattr(hooks, "unsubscribe", None)
+        self._wait_subscribed: Callable[[str], bool] | None = getattr(hooks, "wait_subscribed", None)
+        self._add_presence: Callable[[str, str, str], None] | None = getattr(hooks, "add_presence", None)
+        self._remove_presence: Callable[[str, str], None] | None = getattr(hooks, "remove_presence", None)
+        self._presence: Callable[[str, float], dict[str, str]] | None = getattr(hooks, "presence", None)
         self.backend.start(self.deliver)
 
     def channel(self, name: str, scope: str = "") -> Channel:
@@ -243,27 +305,42 @@ class ChannelHub:
 
     # -- membership ----------------------------------------------------------
 
-    def join(self, key: str, member: Member) -> None:
+    def join(self, key: str, member: Member, info: Any = None) -> None:
+        text = _info_text(info)
         if member.closed:
             return
-        members = self._members.setdefault(key, {})
-        if member in members:
+        members = self._members.get(key)
+        if members is None:
+            members = self._members[key] = {}
+            if self._subscribe is not None:
+                self._subscribe(key)
+        if members.get(member) == text:
             return
-        members[member] = None
+        members[member] = text
         rooms = self._rooms.get(member)
         if rooms is None:
             # First channel: one close callback does every channel's leaving.
             rooms = self._rooms[member] = {}
             self._by_id[member.id] = member
             member.on_close(self._forget)
+            if self._subscribe is not None:
+                self._subscribe(_DIRECT + member.id)
         rooms[key] = None
+        if self._add_presence is not None:
+            self._add_presence(key, member.id, text)
+        if self._wait_subscribed is not None and self._wait_subscribed(key):
+            self._wait_subscribed(_DIRECT + member.id)
 
     def leave(self, key: str, member: Member) -> None:
         members = self._members.get(key)
-        if members is not None:
-            members.pop(member, None)
+        if members is not None and member in members:
+            del members[member]
+            if self._remove_presence is not None:
+                self._remove_presence(key, member.id)
             if not members:
                 del self._members[key]
+                if self._unsubscribe is not None:
+                    self._unsubscribe(key)
         rooms = self._rooms.get(member)
         if rooms is not None:
             rooms.pop(key, None)
@@ -273,9 +350,19 @@ class ChannelHub:
             self.leave(key, member)
         if self._by_id.get(member.id) is member:
             del self._by_id[member.id]
+            if self._unsubscribe is not None:
+                self._unsubscribe(_DIRECT + member.id)
 
     def members(self, key: str) -> list[Member]:
         return list(self._members.get(key, ()))
+
+    def presence(self, key: str, timeout: float = 2.0) -> dict[str, Any]:
+        """Member id -> info of ``key``'s members in every process (this one's without a presence backend)."""
+        if self._presence is None:
+            texts = {member.id: text for member, text in self._members.get(key, {}).items()}
+        else:
+            texts = self._presence(key, timeout)
+        return {member_id: json.loads(text) for member_id, text in texts.items()}
 
     def count(self, key: str) -> int:
         return len(self._members.get(key, ()))
@@ -292,18 +379,24 @@ def default_hub() -> ChannelHub:
 
     In-process, unless ``configure()`` was called or the environment
     variable SOCKJS_GEVENT_REDIS_URL names a Redis server (as the cluster
-    runner sets it for its workers).
+    runner sets it for its workers) or, as ``redis+cluster://host:port``, a
+    Redis Cluster.
     """
     global _default_hub
     if _default_hub is None:
         url = os.environ.get(REDIS_URL_ENV)
-        if url:
-            from .redis import RedisBackend
-
-            _default_hub = ChannelHub(RedisBackend(url))
-        else:
-            _default_hub = ChannelHub()
+        _default_hub = ChannelHub(backend_for_url(url) if url else None)
     return _default_hub
+
+
+def backend_for_url(url: str) -> Backend:
+    """The Redis backend ``url`` names: ``redis+cluster://`` a Redis Cluster, ``redis://`` (and the rest) one server."""
+    from .redis import RedisBackend
+    from .redis_cluster import CLUSTER_SCHEME, RedisClusterBackend
+
+    if url.startswith(CLUSTER_SCHEME):
+        return RedisClusterBackend(url)
+    return RedisBackend(url)
 
 
 def configure(backend: Backend) -> ChannelHub:

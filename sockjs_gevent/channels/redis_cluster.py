@@ -1,0 +1,83 @@
+"""A channel backend on a Redis Cluster: sharded pub/sub spreads channels over the masters.
+
+Publishes go out with ``SPUBLISH`` and a worker ``SSUBSCRIBE``s, on the
+master that owns each channel's hash slot, to the channels it has members
+in: a publish travels to one shard and to the workers that need it, so
+adding masters adds pub/sub capacity. Slot moves and failovers are
+followed (``shards``); what is published to a shard while it has no
+master (between a master's death and its replica's promotion, about the
+cluster's node timeout plus a second) is lost for the other workers, as
+for any publish while Redis is unreachable. Presence lives in the cluster
+too (one hash per channel, in the channel's slot).
+
+``SOCKJS_GEVENT_REDIS_URL=redis+cluster://host:port`` makes the default hub
+use it; any node of the cluster will do as the address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .relay import MAX_PENDING, RedisRelay, Subscriptions
+from .shards import ShardedSubscriptions
+
+#: The URL scheme ``default_hub`` reads as a cluster.
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+class RedisClusterBackend(RedisRelay):
+    """Channels across processes through a Redis Cluster's sharded pub/sub (``url``: any node).
+
+    The options are ``RedisBackend``'s; the cluster is reached lazily, so a
+    worker starts while it is down and connects when it answers.
+    """
+
+    publish_command = "spublish"
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:7000",
+        prefix: str = "sockjs:",
+        max_backoff: float = 5.0,
+        max_pending: int = MAX_PENDING,
+        join_timeout: float = 1.0,
+        presence_ttl: float = 15.0,
+        ping_interval: float = 10.0,
+    ) -> None:
+        import redis  # imported here: only Redis deployments need the package
+
+        if url.startswith(CLUSTER_SCHEME):
+            url = "redis://" + url[len(CLUSTER_SCHEME) :]
+        super().__init__(url, prefix, max_backoff, max_pending, join_timeout, presence_ttl, ping_interval)
+        self._redis = redis
+        pool = redis.ConnectionPool.from_url(url)  # parses the URL (TLS, auth); connects nothing
+        self._connection_class = pool.connection_class
+        self._node_kwargs = {
+            key: value for key, value in pool.connection_kwargs.items() if key not in ("host", "port", "db")
+        }
+
+    def _make_client(self) -> Any:
+        return None  # made by _get_client once the cluster answers
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            from redis.cluster import RedisCluster
+
+            # Reads the slot map now: raises while the cluster is unreachable; the callers retry.
+            self._client = RedisCluster.from_url(self.url, socket_connect_timeout=2.0, socket_timeout=10.0)
+        return self._client
+
+    def _make_subscriptions(self) -> Subscriptions:
+        return ShardedSubscriptions(
+            self._get_client,
+            self._connection,
+            self._on_message,
+            max_backoff=self.max_backoff,
+            ping_interval=self.ping_interval,
+            on_up=self._on_up,
+        )
+
+    def _connection(self, host: str, port: int) -> Any:
+        """A fresh connection to one node for its subscriber: no socket timeout, no health checks."""
+        kwargs = dict(self._node_kwargs, socket_timeout=None, socket_connect_timeout=2.0, health_check_interval=0)
+        return self._connection_class(host=host, port=port, **kwargs)

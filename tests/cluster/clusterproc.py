@@ -1,6 +1,7 @@
 """Real Redis, sockjs-gevent workers and HAProxy as subprocesses on 127.0.0.1.
 
-``start_cluster()`` starts a ``redis-server`` on a free port, three workers
+``start_cluster()`` starts a ``redis-server`` on a free port
+(testkit.redisservers.RedisServer, also imported from here), three workers
 (``python -m sockjs_gevent sockjs_gevent.testserver:build``: the test
 services, with channels on that Redis) and HAProxy with
 examples/haproxy.cfg in front of them. Readiness is waited for on ready
@@ -16,27 +17,21 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 
 import gevent
 
 from sockjs_gevent.client.http import HttpClient, HttpError
+from testkit.redisservers import RedisServer, free_port
 from testkit.serverproc import ROOT, poll_until, spawn, stop_process
 
 HAPROXY_CFG = os.path.join(ROOT, "examples", "haproxy.cfg")
 WORKER_NAMES = ("w1", "w2", "w3")
 START_TIMEOUT = 20.0
 WORKER_READY = re.compile(r"listening on http://([\d.]+):(\d+)")
-REDIS_READY = re.compile(r"Ready to accept connections")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel's pick)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+T = TypeVar("T")
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02) -> object:
@@ -45,6 +40,11 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
     gevent.sleep between polls lets the clients' greenlets run.
     """
     return poll_until(predicate, timeout, what, interval, sleep=gevent.sleep)
+
+
+def in_threadpool(wait: Callable[[], T]) -> T:
+    """Run a blocking wait in gevent's thread pool, so greenlets (the tests' client sessions) run meanwhile."""
+    return gevent.get_hub().threadpool.apply(wait)
 
 
 class Proc:
@@ -69,7 +69,7 @@ class Proc:
         client sessions) keep running meanwhile.
         """
         try:
-            return gevent.get_hub().threadpool.apply(self.out.wait_for, (pattern, timeout, start))
+            return in_threadpool(lambda: self.out.wait_for(pattern, timeout, start))
         except AssertionError as exc:
             raise AssertionError(f"{self.name}: {exc}") from None
 
@@ -85,43 +85,6 @@ class Proc:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM; SIGKILL if it lingers."""
         stop_process(self.process, timeout)
-
-
-class RedisServer:
-    """``redis-server`` with no persistence on a fixed loopback port (restartable on it)."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.proc: Proc | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.starts += 1
-        self.proc = Proc(
-            f"redis-{self.starts}",
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "notice",
-            ],
-        )
-        self.proc.wait_for(REDIS_READY)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
 
 
 class Worker:
@@ -181,7 +144,7 @@ class Cluster:
         if not (shutil.which("haproxy") and shutil.which("redis-server")):
             raise RuntimeError("the cluster tests need haproxy and redis-server (scripts/apt-packages.txt)")
         self.backend = backend
-        self.redis = RedisServer()
+        self.redis = RedisServer(blocking=in_threadpool)
         self.workers: dict[str, Worker] = {}
         self.haproxy: Proc | None = None
         self.port = free_port()

@@ -39,6 +39,8 @@ _SCOPE_SEPARATOR = "\x00"
 _DIRECT = "\x01"
 #: The most a member's presence info may take, as JSON text in UTF-8.
 MAX_INFO_BYTES = 2048
+#: The longest channel name, in UTF-8 (a name is a Redis channel and key with Redis).
+MAX_NAME_BYTES = 16384
 
 
 class Member(Protocol):
@@ -253,6 +255,9 @@ class ChannelHub:
             raise ValueError(f"channel names are non-empty strings, got {name!r}")
         if _SCOPE_SEPARATOR in name or name.startswith(_DIRECT):
             raise ValueError(f"channel names cannot contain control characters \\x00 or start with \\x01: {name!r}")
+        size = len(name.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            raise ValueError(f"channel names are at most {MAX_NAME_BYTES} bytes in UTF-8, got {size}: {name[:40]!r}...")
         return Channel(self, name, f"{scope}{_SCOPE_SEPARATOR}{name}" if scope else name)
 
     def channels(self) -> Iterator[str]:

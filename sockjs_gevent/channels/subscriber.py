@@ -114,17 +114,21 @@ class Subscriber:
     def want(self, channel: bytes) -> None:
         if channel not in self.wanted:
             self.wanted.add(channel)
-            self._changed[channel] = None
-            self._wake.set()
+            self._changed_now(channel)
 
     def drop(self, channel: bytes) -> None:
         if channel in self.wanted:
             self.wanted.discard(channel)
-            self._changed[channel] = None
-            self._wake.set()
+            self._changed_now(channel)
             waiter = self._waiters.pop(channel, None)
             if waiter is not None:
                 waiter.set()
+
+    def _changed_now(self, channel: bytes) -> None:
+        # While disconnected nothing is recorded: the next connection subscribes to all of ``wanted``.
+        if self._conn is not None:
+            self._changed[channel] = None
+            self._wake.set()
 
     def is_confirmed(self, channel: bytes) -> bool:
         return channel in self._confirmed

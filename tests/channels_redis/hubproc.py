@@ -124,19 +124,21 @@ class Commands:
         self.hub.send_to(member, message)
         return {}
 
-    def op_presence(self, channel: str, **timeout: float) -> dict[str, Any]:
-        """The channel's presence; ``timeout`` is passed on only if the command has it."""
-        room: Any = self.hub.channel(channel)
-        return {"presence": room.presence(**timeout)}
+    def op_presence(self, channel: str, wait: float = 2.0) -> dict[str, Any]:
+        """The channel's presence, asking the backend for at most ``wait`` s (its ``timeout``)."""
+        return {"presence": self.hub.channel(channel).presence(timeout=wait)}
 
     def op_members(self, channel: str) -> dict[str, Any]:
         """This process's members of ``channel``, by id."""
         return {"members": [member.id for member in self.hub.channel(channel).members]}
 
-    def op_connected(self, timeout: float = 0.0) -> dict[str, Any]:
-        """Whether the backend says it is connected, waiting up to ``timeout`` for it."""
+    def op_connected(self, wait: float = 0.0) -> dict[str, Any]:
+        """Whether the backend says it is connected, waiting up to ``wait`` s for it.
+
+        (``wait``, not ``timeout``: ``Hub.call`` keeps ``timeout`` for its own wait for the reply.)
+        """
         connected = getattr(self.backend, "connected", None)
-        return {"connected": True if connected is None else bool(connected.wait(timeout))}
+        return {"connected": True if connected is None else bool(connected.wait(wait))}
 
     def op_stats(self) -> dict[str, Any]:
         stats = getattr(self.backend, "stats", None)

@@ -162,3 +162,17 @@ def test_the_url_scheme_picks_the_backend() -> None:
 
 def test_presence_unavailable_is_a_connection_error() -> None:
     assert issubclass(channels.PresenceUnavailable, ConnectionError)
+
+
+def test_channel_names_are_bounded_and_odd_characters_are_names_like_any() -> None:
+    hub = ChannelHub()
+    from sockjs_gevent.channels.hub import MAX_NAME_BYTES
+
+    assert hub.channel("é" * (MAX_NAME_BYTES // 2)).name  # two bytes each: exactly the bound
+    with pytest.raises(ValueError, match=f"at most {MAX_NAME_BYTES} bytes"):
+        hub.channel("x" * (MAX_NAME_BYTES + 1))
+    for name in ("{tag}room", "a*b?[c]", "line\nbreak", "\udc80lone surrogate", "🙂"):
+        member = FakeMember(name)
+        room = hub.channel(name)
+        room.join(member, info=name)
+        assert room.presence() == {name: name}

@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         help="worker i listens on base-port + i (default 9001; 0: each picks a free port)",
     )
     parser.add_argument("--prefix", default="", help="base URL when TARGET is a handler, e.g. /echo")
-    parser.add_argument("--redis", help="redis:// URL of the channel bus shared by the workers")
+    parser.add_argument(
+        "--redis",
+        help="redis:// URL (or redis+cluster://host:port, a Redis Cluster) of the channel bus shared by the workers",
+    )
     args = parser.parse_args(argv)
     if args.base_port and args.base_port + args.workers - 1 > 65535:
         parser.error(f"--base-port {args.base_port} with {args.workers} workers goes past port 65535")

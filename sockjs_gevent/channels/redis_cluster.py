@@ -8,7 +8,8 @@ followed (``shards``); what is published to a shard while it has no
 master (between a master's death and its replica's promotion, about the
 cluster's node timeout plus a second) is lost for the other workers, as
 for any publish while Redis is unreachable. Presence lives in the cluster
-too (one hash per channel, in the channel's slot).
+too: one hash per channel, ``<prefix>presence:<channel>``, in that key's
+own slot (usually not the channel's, so often on another master).
 
 ``SOCKJS_GEVENT_REDIS_URL=redis+cluster://host:port`` makes the default hub
 use it; any node of the cluster will do as the address.

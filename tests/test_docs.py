@@ -192,6 +192,20 @@ def check_channels(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
             assert a.recv() == "psst"
 
 
+def check_channels_presence(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockjs_gevent import SockJS
+
+    ns = run_block(block, monkeypatch)
+    service = SockJS(ns["chat"], "/docs-presence")
+    with HandlerClient(service) as ann, HandlerClient(service) as bob:
+        ann.send("ann")
+        assert ann.recv() == "here: ann"
+        bob.send("bob")
+        assert bob.recv() == "here: ann, bob"
+        bob.send("hi")
+        assert ann.recv() == "bob: hi"
+
+
 def check_channels_outside(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
     import gevent
 
@@ -315,6 +329,7 @@ CHECKS: dict[str, Callable[[Block, pytest.MonkeyPatch], None]] = {
     "before-open": check_before_open,
     "channels": check_channels,
     "channels-outside": check_channels_outside,
+    "channels-presence": check_channels_presence,
     "client": check_client,
     "compression": check_compression,
     "echo": check_echo,

@@ -24,7 +24,7 @@ from typing import TypeVar
 import gevent
 
 from sockjs_gevent.client.http import HttpClient, HttpError
-from testkit.redisservers import RedisServer, free_port
+from testkit.redisservers import RedisCluster, RedisServer, free_port
 from testkit.serverproc import ROOT, poll_until, spawn, stop_process
 
 HAPROXY_CFG = os.path.join(ROOT, "examples", "haproxy.cfg")
@@ -138,22 +138,37 @@ def http_get(host: str, port: int, path: str) -> tuple[int, bytes, str | None]:
 
 
 class Cluster:
-    """Redis + three workers + HAProxy; ``url(path)`` goes through HAProxy."""
+    """Redis + three workers + HAProxy; ``url(path)`` goes through HAProxy.
 
-    def __init__(self, backend: str = "workers") -> None:
+    ``sharded``: the workers' channels go through a Redis Cluster
+    (``redis+cluster://``: SPUBLISH/SSUBSCRIBE) instead of one redis-server.
+    """
+
+    def __init__(self, backend: str = "workers", sharded: bool = False) -> None:
         if not (shutil.which("haproxy") and shutil.which("redis-server")):
             raise RuntimeError("the cluster tests need haproxy and redis-server (scripts/apt-packages.txt)")
         self.backend = backend
         self.redis = RedisServer(blocking=in_threadpool)
+        self.sharded = RedisCluster() if sharded else None
         self.workers: dict[str, Worker] = {}
         self.haproxy: Proc | None = None
         self.port = free_port()
         self._placement: dict[tuple[str, str], str] = {}
 
+    @property
+    def bus_url(self) -> str:
+        """What the workers get as SOCKJS_GEVENT_REDIS_URL."""
+        if self.sharded is not None:
+            return "redis+cluster://" + self.sharded.url.removeprefix("redis://")
+        return self.redis.url
+
     def start(self) -> Cluster:
-        self.redis.start()
+        if self.sharded is not None:
+            self.sharded.start()
+        else:
+            self.redis.start()
         # All three start at once; then their ready lines are awaited in turn.
-        self.workers = {name: Worker(name, self.redis.url) for name in WORKER_NAMES}
+        self.workers = {name: Worker(name, self.bus_url) for name in WORKER_NAMES}
         for worker in self.workers.values():
             worker.wait_ready()
         env = {f"SOCKJS_WORKER{i + 1}": self.workers[name].address for i, name in enumerate(WORKER_NAMES)}
@@ -183,6 +198,8 @@ class Cluster:
         for worker in self.workers.values():
             worker.proc.stop()
         self.redis.stop()
+        if self.sharded is not None:
+            self.sharded.stop()
 
     # -- addressing ---------------------------------------------------------
 
@@ -235,9 +252,9 @@ class Cluster:
         ]
 
 
-def start_cluster(backend: str = "workers") -> Cluster:
+def start_cluster(backend: str = "workers", sharded: bool = False) -> Cluster:
     """A started Cluster (stopped again if any part fails to start)."""
-    cluster = Cluster(backend)
+    cluster = Cluster(backend, sharded)
     try:
         return cluster.start()
     except BaseException:

@@ -1,4 +1,4 @@
-"""Broadcasts across three workers through HAProxy and Redis, on every transport."""
+"""Broadcasts across three workers through HAProxy and Redis (one server, or a Redis Cluster), on every transport."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ pytestmark = pytest.mark.cluster
 MESSAGES_PER_PUBLISHER = 40
 
 
-def test_every_session_gets_every_broadcast_once_and_in_order(cluster: Cluster) -> None:
+@pytest.fixture(params=["redis", "redis-cluster"])
+def any_bus(request: pytest.FixtureRequest) -> Cluster:
+    """The three workers with their channels on one redis-server, then on a Redis Cluster."""
+    return request.getfixturevalue("cluster" if request.param == "redis" else "sharded_cluster")
+
+
+def test_every_session_gets_every_broadcast_once_and_in_order(any_bus: Cluster) -> None:
+    cluster = any_bus
     sessions = open_everywhere(cluster, "/broadcast")
     # Each worker's own /stats confirms where HAProxy put the sessions.
     assert cluster.open_sessions("/broadcast") == {
@@ -45,8 +52,9 @@ def test_every_session_gets_every_broadcast_once_and_in_order(cluster: Cluster) 
         collector.close()
 
 
-def test_publish_skips_the_sender_and_send_to_reaches_one_connection_on_another_worker(cluster: Cluster) -> None:
+def test_publish_skips_the_sender_and_send_to_reaches_one_connection_on_another_worker(any_bus: Cluster) -> None:
     """/rooms: each message to everyone else in the room; 'to ID TEXT' to one connection, via Redis."""
+    cluster = any_bus
     sessions = open_everywhere(cluster, "/rooms")
     sender, target = sessions[("w1", "websocket")], sessions[("w3", "xhr-streaming")]
     target.conn.send("id?")

@@ -120,6 +120,7 @@ def test_odd_and_long_channel_names_cross_workers(redis_server: RedisServer, hub
     a.join(name, "m", info={"name": name[:100]})
     b.publish(name, "odd")
     assert a.wait_delivered("m", "odd") == ["odd"]
+    assert a.call("flush")["flushed"]  # a's presence write is in Redis
     assert b.call("presence", channel=name)["presence"] == {"m": {"name": name[:100]}}
 
 

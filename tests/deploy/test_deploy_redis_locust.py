@@ -86,7 +86,10 @@ def test_a_broadcast_reaches_a_session_another_gunicorn_worker_holds(workers):
         status, body = workers.post(f"/broadcast/000/{second}/xhr")
         return status == 200 and b"across" in body
 
-    assert delivered()  # (each worker subscribed to Redis before it took any request)
+    # The second session's worker subscribes to the room when its handler joins, a moment after "o":
+    # probe until a broadcast crosses, then one more must cross at once.
+    poll_until(delivered, 10.0, "a broadcast to cross to the other worker")
+    assert delivered()
 
 
 def test_locust_through_nginx_and_two_gunicorn_workers_fails_nothing(workers, tmp_path: Path):

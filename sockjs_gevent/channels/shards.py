@@ -12,7 +12,6 @@ retrying with backoff, and each failure asks for another refresh.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,8 +51,6 @@ class ShardedSubscriptions:
         self._placed: dict[bytes, str] = {}
         #: channel -> the node Redis ended or refused it on (for the next remap's count of moves)
         self._revoked_from: dict[bytes, str] = {}
-        #: node name -> set once its new subscriber's first connection is up or failed
-        self._first_attempt: dict[str, Event] = {}
         self._refresh = Event()
         self._greenlet: gevent.Greenlet | None = None
         self._mapped = False
@@ -81,9 +78,8 @@ class ShardedSubscriptions:
         if self._greenlet is not None:
             self._greenlet.kill()
             self._greenlet = None
-        for name, node in self._nodes.items():
+        for node in self._nodes.values():
             node.stop()
-            self._first_attempted(name)
         self._nodes.clear()
         self.connected.clear()
 
@@ -104,16 +100,6 @@ class ShardedSubscriptions:
         name = self._placed.get(channel)
         if name is None:
             return False
-        first_attempt = self._first_attempt.get(name)
-        if first_attempt is not None:
-            # The node's subscriber was just made (this channel is the first on
-            # that master): it is not connected yet, which its ``wait`` would
-            # take for Redis being down. Let its first connection answer first.
-            started = time.monotonic()
-            first_attempt.wait(timeout)
-            timeout = max(0.0, timeout - (time.monotonic() - started))
-            if self._placed.get(channel) != name:
-                return False
         return self._nodes[name].wait(channel, timeout)
 
     # -- placement ---------------------------------------------------------------
@@ -144,29 +130,21 @@ class ShardedSubscriptions:
                 name=name,
                 max_backoff=self.max_backoff,
                 ping_interval=self.ping_interval,
-                on_up=lambda: self._node_up(name),
-                on_down=lambda exc: self._node_down(name, exc),
+                on_up=self._node_up,
+                on_down=self._node_down,
                 on_revoked=lambda channel: self._revoked(name, channel),
             )
-            self._first_attempt[name] = Event()
             node.start()
             self.connected.clear()
         return node
 
-    def _node_up(self, name: str) -> None:
-        self._first_attempted(name)
+    def _node_up(self) -> None:
         self._update_connected()
         self._on_up()
 
-    def _node_down(self, name: str, exc: BaseException) -> None:
-        self._first_attempted(name)
+    def _node_down(self, exc: BaseException) -> None:
         self.connected.clear()
         self._refresh.set()
-
-    def _first_attempted(self, name: str) -> None:
-        first_attempt = self._first_attempt.pop(name, None)
-        if first_attempt is not None:
-            first_attempt.set()
 
     def _revoked(self, name: str, channel: bytes) -> None:
         """Redis ended or refused ``channel`` on node ``name``: find its owner again."""
@@ -214,7 +192,6 @@ class ShardedSubscriptions:
         for name, node in list(self._nodes.items()):
             if not node.wanted:
                 node.stop()
-                self._first_attempted(name)
                 self._retired_received += node.received
                 self._retired_bytes += node.received_bytes
                 del self._nodes[name]

@@ -94,6 +94,10 @@ class Subscriber:
         self._conn: Any = None
         self._last_read = 0.0
         self._greenlet: gevent.Greenlet | None = None
+        self._sender: gevent.Greenlet | None = None
+        #: Set once the first connection is up or has failed (or the subscriber stopped): until
+        #: then ``wait`` waits for it, rather than taking "not connected" for Redis being down.
+        self._attempted = Event()
         #: Set while connected and every subscription sent at connect time is acknowledged.
         self.connected = Event()
         #: Messages and payload bytes received (for the bench and stats).
@@ -106,10 +110,13 @@ class Subscriber:
         self._greenlet = gevent.spawn(self._run)
 
     def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill()
-            self._greenlet = None
-        self.connected.clear()
+        """End the subscriptions: the greenlets, the connection, and any ``wait`` under way."""
+        for greenlet in (self._greenlet, self._sender):
+            if greenlet is not None:
+                greenlet.kill()
+        self._greenlet = self._sender = None
+        self._close()
+        self._attempted.set()
 
     def want(self, channel: bytes) -> None:
         if channel not in self.wanted:
@@ -130,15 +137,20 @@ class Subscriber:
             self._changed[channel] = None
             self._wake.set()
 
-    def is_confirmed(self, channel: bytes) -> bool:
-        return channel in self._confirmed
-
     def count(self) -> int:
         """How many channels (or patterns) are wanted."""
         return len(self.wanted)
 
     def wait(self, channel: bytes, timeout: float) -> bool:
-        """Until Redis acknowledged ``channel``'s subscription; at once False while disconnected."""
+        """Until Redis acknowledged ``channel``'s subscription (at most ``timeout`` s).
+
+        A new subscriber's first connection is waited for; after it, False
+        at once while disconnected.
+        """
+        if not self._attempted.is_set():
+            started = time.monotonic()
+            self._attempted.wait(timeout)
+            timeout = max(0.0, timeout - (time.monotonic() - started))
         if channel in self._confirmed:
             return True
         if not self.connected.is_set() or channel not in self.wanted:
@@ -154,19 +166,20 @@ class Subscriber:
     def _run(self) -> None:
         backoff = 0.1
         while True:
-            sender = None
             try:
                 conn = self._open()
                 backoff = 0.1
-                sender = gevent.spawn(self._send_loop, conn)
+                self._sender = gevent.spawn(self._send_loop, conn)
                 self._read_loop(conn)
             except Exception as exc:  # noqa: BLE001 (this greenlet must outlive any error)
-                if sender is not None:
-                    sender.kill()
+                if self._sender is not None:
+                    self._sender.kill()
+                    self._sender = None
                 self._close()
                 log.warning(
                     "redis subscription lost on %s (%s); reconnecting in %.1f s", self.name, describe(exc), backoff
                 )
+                self._attempted.set()
                 if self._on_down is not None:
                     self._on_down(exc)
                 gevent.sleep(backoff)
@@ -201,6 +214,7 @@ class Subscriber:
     def _up(self) -> None:
         if not self.connected.is_set():
             self.connected.set()
+            self._attempted.set()
             log.info("subscribed to %d channel(s) on %s", len(self._sent), self.name)
             if self._on_up is not None:
                 self._on_up()
@@ -279,10 +293,7 @@ class Subscriber:
         if not self._expected or self._expected[0] != channel:
             # Not an answer to us: Redis ended it (the slot of a sharded channel moved away).
             if not subscribed:
-                self._sent.discard(channel)
-                self._confirmed.discard(channel)
-                if channel in self.wanted and self._on_revoked is not None:
-                    self._on_revoked(channel)
+                self._revoked(channel)
             return
         self._expected.popleft()
         self._answered(channel, subscribed)
@@ -292,9 +303,14 @@ class Subscriber:
         if not self._expected or self.mode.per_command != 1:
             raise exc  # nothing of ours to pin it on: start over on a new connection
         channel = self._expected.popleft()
-        self._sent.discard(channel)
         log.warning("redis %s refused channel %r: %s", self.name, channel, describe(exc))
         self._answered(channel, subscribed=False)
+        self._revoked(channel)
+
+    def _revoked(self, channel: bytes) -> None:
+        """Redis holds no subscription to ``channel`` here any more, though we sent one: tell the backend."""
+        self._sent.discard(channel)
+        self._confirmed.discard(channel)
         if channel in self.wanted and self._on_revoked is not None:
             self._on_revoked(channel)
 

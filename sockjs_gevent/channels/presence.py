@@ -68,8 +68,8 @@ class PresenceStore:
 
     def resync(self, client: Any) -> None:
         """Make Redis hold exactly our local entries for the keys we touched (after an outage)."""
+        ours = self.field("")  # the start of each of our fields
         for key in list(self.dirty):
-            ours = self.worker_id.encode() + b":"
             keep = {self.field(member_id) for member_id in self.local.get(key, ())}
             stale = [field for field in client.hkeys(self.hash_of(key)) if field.startswith(ours) and field not in keep]
             if stale:

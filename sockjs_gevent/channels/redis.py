@@ -49,25 +49,20 @@ class RedisBackend(RedisRelay):
         presence_ttl: float = 15.0,
         ping_interval: float = 10.0,
     ) -> None:
-        import redis  # imported here: only Redis deployments need the package
-
         if subscribe not in SUBSCRIBE_MODES:
             raise ValueError(f"subscribe is 'channel' (the default) or 'pattern', got {subscribe!r}")
         super().__init__(url, prefix, max_backoff, max_pending, join_timeout, presence_ttl, ping_interval)
-        self._redis = redis
-        pool = redis.ConnectionPool.from_url(url)  # parses the URL (TLS, unix sockets, db, auth); connects nothing
-        self._connection_class = pool.connection_class
-        self._pool_kwargs = pool.connection_kwargs
         self.subscribe_mode = subscribe
         self.follows_members = subscribe == "channel"
 
     def _make_client(self) -> Any:
+        import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         # One immediate retry (a pooled connection that went stale while Redis
         # restarted), then the error reaches our loops, which log it and back off.
-        return self._redis.Redis.from_url(
+        return redis.Redis.from_url(
             self.url,
             socket_connect_timeout=2.0,
             socket_timeout=10.0,
@@ -77,7 +72,7 @@ class RedisBackend(RedisRelay):
 
     def _make_subscriptions(self) -> Subscriptions:
         subscriber = Subscriber(
-            self._connection,
+            self._subscriber_connection,
             CHANNELS if self.follows_members else PATTERNS,
             self._on_message,
             name=self.url,
@@ -88,8 +83,3 @@ class RedisBackend(RedisRelay):
         if not self.follows_members:
             subscriber.want((self.prefix + "*").encode("utf-8", "surrogatepass"))
         return subscriber
-
-    def _connection(self) -> Any:
-        """A fresh connection for the subscriber: no socket timeout (it waits for messages), no health checks."""
-        kwargs = dict(self._pool_kwargs, socket_timeout=None, socket_connect_timeout=2.0, health_check_interval=0)
-        return self._connection_class(**kwargs)

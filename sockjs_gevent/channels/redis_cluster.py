@@ -45,40 +45,26 @@ class RedisClusterBackend(RedisRelay):
         presence_ttl: float = 15.0,
         ping_interval: float = 10.0,
     ) -> None:
-        import redis  # imported here: only Redis deployments need the package
-
         if url.startswith(CLUSTER_SCHEME):
             url = "redis://" + url[len(CLUSTER_SCHEME) :]
         super().__init__(url, prefix, max_backoff, max_pending, join_timeout, presence_ttl, ping_interval)
-        self._redis = redis
-        pool = redis.ConnectionPool.from_url(url)  # parses the URL (TLS, auth); connects nothing
-        self._connection_class = pool.connection_class
-        self._node_kwargs = {
-            key: value for key, value in pool.connection_kwargs.items() if key not in ("host", "port", "db")
-        }
 
     def _make_client(self) -> Any:
-        return None  # made by _get_client once the cluster answers
+        from redis.cluster import RedisCluster
 
-    def _get_client(self) -> Any:
-        if self._client is None:
-            from redis.cluster import RedisCluster
-
-            # Reads the slot map now: raises while the cluster is unreachable; the callers retry.
-            self._client = RedisCluster.from_url(self.url, socket_connect_timeout=2.0, socket_timeout=10.0)
-        return self._client
+        # Reads the slot map now: raises while the cluster is unreachable; the callers retry.
+        return RedisCluster.from_url(self.url, socket_connect_timeout=2.0, socket_timeout=10.0)
 
     def _make_subscriptions(self) -> Subscriptions:
         return ShardedSubscriptions(
             self._get_client,
-            self._connection,
+            self._node_connection,
             self._on_message,
             max_backoff=self.max_backoff,
             ping_interval=self.ping_interval,
             on_up=self._on_up,
         )
 
-    def _connection(self, host: str, port: int) -> Any:
-        """A fresh connection to one node for its subscriber: no socket timeout, no health checks."""
-        kwargs = dict(self._node_kwargs, socket_timeout=None, socket_connect_timeout=2.0, health_check_interval=0)
-        return self._connection_class(host=host, port=port, **kwargs)
+    def _node_connection(self, host: str, port: int) -> Any:
+        """A subscriber's connection to one node (database 0: the only one a cluster has)."""
+        return self._subscriber_connection(host=host, port=port, db=0)

@@ -82,12 +82,18 @@ class RedisRelay:
         presence_ttl: float,
         ping_interval: float,
     ) -> None:
-        _check_positive(max_backoff=max_backoff, join_timeout=join_timeout, presence_ttl=presence_ttl)
-        _check_positive(ping_interval=ping_interval)
+        _check_positive(
+            max_backoff=max_backoff, join_timeout=join_timeout, presence_ttl=presence_ttl, ping_interval=ping_interval
+        )
         if not isinstance(max_pending, int) or max_pending < 1:
             raise ValueError(f"max_pending is a positive number of messages, got {max_pending!r}")
         if not isinstance(prefix, str):
             raise TypeError(f"prefix is a str (e.g. 'sockjs:'), got {type(prefix).__name__}")
+        import redis  # imported here: only Redis deployments need the package
+
+        pool = redis.ConnectionPool.from_url(url)  # parses the URL (TLS, unix sockets, db, auth); connects nothing
+        self._connection_class = pool.connection_class
+        self._connection_kwargs = pool.connection_kwargs
         self.url = url
         self.prefix = prefix
         self.max_backoff = max_backoff
@@ -110,12 +116,24 @@ class RedisRelay:
     # -- what a backend provides ----------------------------------------------
 
     def _make_client(self) -> Any:
-        """The redis-py client publishes and presence go through."""
+        """The redis-py client publishes and presence go through (may raise while Redis is unreachable)."""
         raise NotImplementedError
 
     def _get_client(self) -> Any:
-        """The client; a backend that connects lazily raises here while Redis is unreachable."""
+        """The client, made on first use: a backend whose client connects when made starts while Redis is down."""
+        if self._client is None:
+            self._client = self._make_client()
         return self._client
+
+    def _subscriber_connection(self, **address: Any) -> Any:
+        """A fresh connection for a subscriber (to ``address``: host and port, else the URL's).
+
+        No socket timeout (it waits for messages) and no health checks (it pings on its own).
+        """
+        options = dict(
+            self._connection_kwargs, socket_timeout=None, socket_connect_timeout=2.0, health_check_interval=0
+        )
+        return self._connection_class(**dict(options, **address))
 
     def _make_subscriptions(self) -> Subscriptions:
         raise NotImplementedError
@@ -132,7 +150,6 @@ class RedisRelay:
                 "call gevent.monkey.patch_all() at the top of your program (python -m sockjs_gevent does)"
             )
         self._deliver = deliver
-        self._client = self._make_client()
         self._subscriptions = self._make_subscriptions()
         self.connected = self._subscriptions.connected
         self._subscriptions.start()

@@ -261,17 +261,23 @@ class RedisRelay:
         try:
             self._outgoing.put_nowait(item)
         except Full:
-            if isinstance(item, tuple):
-                if item[0] == "publish":
-                    self.dropped += 1
-                    if self.dropped % 1000 == 1:
-                        log.warning(
-                            "the Redis writer is %d messages behind; new publishes reach local members only",
-                            self._outgoing.maxsize,
-                        )
-                else:
-                    self._presence.lost([item[1]])
-                    self._resync_due = True
+            if isinstance(item, tuple) and self._lost([item]) and self.dropped % 1000 == 1:
+                log.warning(
+                    "the Redis writer is %d messages behind; new publishes reach local members only",
+                    self._outgoing.maxsize,
+                )
+
+    def _lost(self, ops: list[tuple[str, str, str, str | None]]) -> int:
+        """``ops`` will not reach Redis: count the publishes as dropped, and write presence again later.
+
+        Returns how many publishes were lost.
+        """
+        publishes = sum(1 for op in ops if op[0] == "publish")
+        self.dropped += publishes
+        if publishes < len(ops):
+            self._presence.lost(op[1] for op in ops if op[0] != "publish")
+            self._resync_due = True
+        return publishes
 
     def _heartbeat_loop(self) -> None:
         while True:
@@ -287,10 +293,11 @@ class RedisRelay:
             ops = [item for item in batch if isinstance(item, tuple)]
             flushes = [item for item in batch if isinstance(item, AsyncResult)]
             try:
-                pipe = self._get_client().pipeline(transaction=False)
+                client = self._get_client()
+                pipe = client.pipeline(transaction=False)
                 if self._resync_due:
                     self._resync_due = False
-                    self._presence.resync(self._get_client())  # the heartbeat included
+                    self._presence.resync(client)  # the heartbeat included
                 elif _WAKE in batch:
                     self._presence.queue_heartbeat(pipe)
                 self._queue_ops(pipe, ops)
@@ -304,10 +311,8 @@ class RedisRelay:
                 pending = [self._outgoing.get_nowait() for _ in range(self._outgoing.qsize())]
                 ops += [item for item in pending if isinstance(item, tuple)]
                 flushes += [item for item in pending if isinstance(item, AsyncResult)]
-                lost = sum(1 for op in ops if op[0] == "publish")
-                self.dropped += lost
-                self._presence.lost(op[1] for op in ops if op[0] != "publish")
-                self._resync_due = True
+                lost = self._lost(ops)
+                self._resync_due = True  # whatever was lost: Redis may come back empty
                 for flushed in flushes:
                     flushed.set(False)
                 if lost:

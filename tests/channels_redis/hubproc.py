@@ -104,9 +104,9 @@ class Commands:
             member = self.members[member_id] = FakeMember(member_id)
         return member
 
-    def op_join(self, channel: str, member: str, **info: Any) -> dict[str, Any]:
-        """Join; ``info`` is passed on only if the command has it (an argument of newer hubs)."""
-        self.hub.channel(channel).join(self.member(member), **info)
+    def op_join(self, channel: str, member: str, info: Any = None) -> dict[str, Any]:
+        """Join, with ``info`` for presence."""
+        self.hub.channel(channel).join(self.member(member), info)
         return {}
 
     def op_leave(self, channel: str, member: str) -> dict[str, Any]:
@@ -181,12 +181,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def build_backend(kind: str, url: str, options: dict[str, Any]) -> Any:
-    """``RedisBackend(url, **options)``, or ``RedisClusterBackend`` (imported only when asked for)."""
-    if kind == "cluster":
-        from sockjs_gevent.channels import RedisClusterBackend  # type: ignore[attr-defined,unused-ignore]
-
-        return RedisClusterBackend(url, **options)
-    return channels.RedisBackend(url, **options)
+    """``RedisBackend(url, **options)``, or ``RedisClusterBackend`` for ``kind`` "cluster"."""
+    backend = channels.RedisClusterBackend if kind == "cluster" else channels.RedisBackend
+    return backend(url, **options)
 
 
 def serve(commands: Commands) -> None:

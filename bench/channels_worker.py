@@ -78,11 +78,11 @@ from gevent.fileobject import FileObjectPosix
 
 from sockjs_gevent import channels
 
-#: mode -> (the backend class in sockjs_gevent.channels, its keywords besides the URL).
-MODES: dict[str, tuple[str, dict[str, Any]]] = {
-    "pattern": ("RedisBackend", {"subscribe": "pattern"}),  # PSUBSCRIBE sockjs:* (every publish reaches every worker)
-    "channel": ("RedisBackend", {"subscribe": "channel"}),  # SUBSCRIBE per channel with local members
-    "cluster": ("RedisClusterBackend", {}),  # SPUBLISH / SSUBSCRIBE on a Redis Cluster
+#: mode -> (the backend class, its keywords besides the URL).
+MODES: dict[str, tuple[Callable[..., channels.Backend], dict[str, Any]]] = {
+    "pattern": (channels.RedisBackend, {"subscribe": "pattern"}),  # PSUBSCRIBE sockjs:* (every publish, every worker)
+    "channel": (channels.RedisBackend, {"subscribe": "channel"}),  # SUBSCRIBE per channel with local members
+    "cluster": (channels.RedisClusterBackend, {}),  # SPUBLISH / SSUBSCRIBE on a Redis Cluster
 }
 
 #: Publishes per batch at full speed, and batches that may wait for the backend's writer.
@@ -98,9 +98,8 @@ BUCKET_FLOOR = 1e-6
 
 def backend_for(mode: str, url: str) -> channels.Backend:
     """The backend of ``mode`` on ``url``."""
-    name, keywords = MODES[mode]
-    backend: channels.Backend = getattr(channels, name)(url, **keywords)
-    return backend
+    backend, keywords = MODES[mode]
+    return backend(url, **keywords)
 
 
 def channel_name(index: int) -> str:

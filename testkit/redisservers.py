@@ -422,13 +422,16 @@ class RedisCluster:
         """The (first, last) slot ranges the master at ``port`` serves."""
         return [(first, last) for first, last, master, _ in self.slot_table() if master == port]
 
-    def names_on(self, port: int, prefix: str = "room-") -> Iterator[str]:
-        """Names ``prefix + n`` whose slot the master at ``port`` serves (a channel on a chosen shard)."""
+    def names_on(self, port: int, prefix: str = "room-", key: Callable[[str], str] = str) -> Iterator[str]:
+        """Names ``prefix + n`` whose slot the master at ``port`` serves (a channel on a chosen shard).
+
+        ``key`` gives the Redis name a name stands for (e.g. the backend's prefix added); the slot is its.
+        """
         ranges = self.slots_of(port)
         n = 0
         while True:
             name = f"{prefix}{n}"
-            slot = self.slot_of(name)
+            slot = self.slot_of(key(name))
             if any(first <= slot <= last for first, last in ranges):
                 yield name
             n += 1

@@ -40,13 +40,7 @@ def slot(cluster: RedisCluster, name: str) -> int:
 
 def channel_on(cluster: RedisCluster, port: int, stem: str, within: str = "") -> str:
     """The first name ``stem-n`` whose channel (``within`` it, prefixed) the master at ``port`` serves."""
-    ranges = cluster.slots_of(port)
-    n = 0
-    while True:
-        name = f"{stem}-{n}"
-        if any(first <= slot(cluster, within + name) <= last for first, last in ranges):
-            return name
-        n += 1
+    return next(cluster.names_on(port, f"{stem}-", key=lambda name: PREFIX + within + name))
 
 
 def one_per_master(cluster: RedisCluster, stem: str) -> dict[int, str]:

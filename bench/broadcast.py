@@ -43,7 +43,8 @@ from gevent.pool import Pool
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from testkit.rawhttp import HttpConnection
-from testkit.serverproc import spawn, start_server, stop_process
+from testkit.redisservers import RedisServer
+from testkit.serverproc import start_server, stop_process
 from testkit.wsframe import CLOSE, OPCODE, encode, frame_at, new_key, upgrade_request
 
 # -- processes -----------------------------------------------------------------
@@ -65,16 +66,9 @@ def start_worker(redis_url: str | None) -> tuple[subprocess.Popen, int]:
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process, out = spawn(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    )
-    try:
-        out.wait_for("Ready to accept connections", 20.0)
-    except AssertionError:
-        stop_process(process, 0)
-        raise RuntimeError("redis-server did not start:\n" + out.text()) from None
-    return process, f"redis://127.0.0.1:{port}/0"
+    server = RedisServer().start()
+    assert server.process is not None
+    return server.process, server.url
 
 
 def stop(processes: list[subprocess.Popen]) -> None:

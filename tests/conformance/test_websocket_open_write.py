@@ -38,6 +38,16 @@ def split_head(data: bytes, key: str) -> bytes:
     return data[end + 4 :]
 
 
+def read_past_head(sock: socket.socket) -> bytes:
+    """What the socket sent until its response head had ended (and any bytes after it in the same reads)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        assert more, data
+        data += more
+    return data
+
+
 def read_frames(sock: socket.socket, buf: bytes, count: int) -> list[tuple[int, bytes]]:
     """``count`` whole server frames, (opcode, payload), from ``buf`` and then the socket."""
     frames = []
@@ -68,11 +78,7 @@ def test_the_101_and_the_open_frame_come_in_one_read(server):
 def test_a_raw_websocket_gets_its_101_at_once_and_no_frame(server):
     sock, key = upgrade(server, "/echo/websocket")
     with sock:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            more = sock.recv(65536)
-            assert more, data
-            data += more
+        data = read_past_head(sock)
         assert split_head(data, key) == b""
         sock.settimeout(0.3)
         with pytest.raises(TimeoutError):
@@ -92,11 +98,7 @@ def test_a_raw_websocket_gets_its_101_at_once_and_no_frame(server):
 def test_what_a_handler_sends_as_it_opens_comes_after_o(server, prefix, after_o):
     sock, key = upgrade(server, f"{prefix}/000/{new_sid()}/websocket")
     with sock:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            more = sock.recv(65536)
-            assert more, data
-            data += more
+        data = read_past_head(sock)
         frames = read_frames(sock, split_head(data, key), 2)
         assert frames[0] == (TEXT, b"o")
         if after_o is not None:
@@ -108,10 +110,6 @@ def test_what_a_handler_sends_as_it_opens_comes_after_o(server, prefix, after_o)
 def test_a_session_closed_as_it_opens_sends_o_then_its_close(server):
     sock, key = upgrade(server, f"/close/000/{new_sid()}/websocket")
     with sock:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            more = sock.recv(65536)
-            assert more, data
-            data += more
+        data = read_past_head(sock)
         frames = read_frames(sock, split_head(data, key), 2)
         assert frames == [(TEXT, b"o"), (TEXT, b'c[3000,"Go away!"]')]

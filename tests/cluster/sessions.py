@@ -8,9 +8,11 @@ greenlet so a test can wait for a count or a marker.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import string
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -149,6 +151,28 @@ class Collector:
     def close(self) -> None:
         self.conn.close()
         self.greenlet.kill(block=False)
+
+
+def send_until_received(sender: Collector, receivers: list[Collector], stem: str, timeout: float = 10.0) -> str:
+    """Send ``stem n`` from ``sender`` until one reaches every receiver (each try waits 0.5 s); which one did.
+
+    A worker subscribes to a channel on Redis when its first member's
+    handler joins it, a moment after that session has opened, and after
+    Redis restarts only once it reconnects: a publish sent at once may miss it.
+    """
+    deadline = time.monotonic() + timeout
+    for n in itertools.count():
+        probe = f"{stem} {n}"
+        sender.conn.send(probe)
+        try:
+            for receiver in receivers:
+                receiver.wait_for(lambda got, probe=probe: probe in got, 0.5, repr(probe))
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            continue
+        return probe
+    raise AssertionError("unreachable")
 
 
 def open_everywhere(cluster: Cluster, prefix: str) -> dict[tuple[str, str], Collector]:

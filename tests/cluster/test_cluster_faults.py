@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from sockjs_gevent.client import ConnectError
 from tests.cluster.clusterproc import WORKER_NAMES, Cluster, wait_until
-from tests.cluster.sessions import SERVER_NAME, TRANSPORTS, Collector, open_everywhere, open_session
+from tests.cluster.sessions import (
+    SERVER_NAME,
+    TRANSPORTS,
+    Collector,
+    open_everywhere,
+    open_session,
+    send_until_received,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -88,19 +93,7 @@ def test_redis_restart_local_delivery_continues_and_cross_worker_resumes(cluster
         worker.proc.wait_for("subscribed to", 15.0, start=marks[name])
 
     # Cross-worker delivery is back by itself: probe until w1's publish reaches w2 and w3.
-    probes = itertools.count()
-
-    def crossed() -> bool:
-        probe = f"probe {next(probes)}"
-        publisher["w1"].conn.send(probe)
-        try:
-            for collector in by_worker["w2"] + by_worker["w3"]:
-                collector.wait_for(lambda got: probe in got, 0.5, probe)
-        except AssertionError:
-            return False
-        return True
-
-    wait_until(crossed, 15.0, "cross-worker delivery to resume")
+    send_until_received(publisher["w1"], by_worker["w2"] + by_worker["w3"], "probe", 15.0)
     for w in WORKER_NAMES:
         broadcast_and_check(publisher[w], everyone, f"after from {w}")
     # What was published during the outage reached its own worker only: it

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tests.cluster.clusterproc import Proc, RedisServer
-from tests.cluster.sessions import Collector, open_session
+from tests.cluster.sessions import Collector, open_session, send_until_received
 
 pytestmark = pytest.mark.cluster
 
@@ -70,8 +70,7 @@ def test_runner_restarts_a_dead_worker_and_stops_cleanly() -> None:
         # The workers share Redis: a broadcast on one reaches the other.
         a = Collector(open_session(f"http://127.0.0.1:{base}/broadcast", "websocket", "000"))
         b = Collector(open_session(f"http://127.0.0.1:{base + 1}/broadcast", "xhr-streaming", "000"))
-        a.conn.send("across")
-        b.wait_for(lambda got: "across" in got, 10.0, "the broadcast from the other worker")
+        send_until_received(a, [b], "across")  # (b's worker subscribes as b's handler joins)
 
         mark = len(runner.lines)
         os.kill(pids[base + 1], signal.SIGKILL)

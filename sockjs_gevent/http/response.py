@@ -11,6 +11,11 @@ Framing is decided when the head goes out:
 - anything else is chunked on HTTP/1.1, one chunk per item the app yields,
   each sent at once; on HTTP/1.0 it ends by closing the connection.
 
+The app's part of a head (the status line and its header lines, checked
+for line breaks) is worked out once per distinct status and header list
+and kept in a bounded cache; what depends on the request is added per
+answer.
+
 A 101 goes out as soon as the app calls ``write`` (``write(b"")`` sends it
 alone) and the connection then belongs to the new protocol; or the app
 takes the socket with the head unsent (``take_head``) and sends it itself,
@@ -22,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 
 from .sockio import PlainIO
 
@@ -45,6 +50,31 @@ _SPECIAL = {
 
 _STATUS_LINES: dict[str, tuple[bytes, int]] = {}
 _STATUS_MAX = 256
+
+
+class _Head(NamedTuple):
+    """What a status and header list come to, whatever the request: worked out once per distinct answer."""
+
+    #: The status line and the app's header lines (without the blank line that ends the head).
+    start: bytes
+    code: int
+    #: The app's Content-Length, None if it set none.
+    length: int | None
+    #: The app set a Connection header (the server adds none), and whether it says close.
+    has_connection: bool
+    connection_close: bool
+    #: The app set a Date header (the server adds none).
+    has_date: bool
+
+
+#: ``(status, tuple(headers))`` -> its ``_Head``. Apps answer with a few
+#: header sets over and over; one that echoes request data (an Origin, a
+#: length) makes new keys, so the cache is emptied when full, and a long
+#: head is not kept (what a client's echoed headers can make it hold stays
+#: under about 2 x 512 x 2 KiB).
+_HEADS: dict[tuple[str, tuple[tuple[str, str], ...]], _Head] = {}
+_HEADS_MAX = 512
+_HEAD_CACHED_MAX = 2048
 
 
 class _DateLine:
@@ -93,6 +123,41 @@ def _status_line(status: str) -> tuple[bytes, int]:
     if len(_STATUS_LINES) < _STATUS_MAX:
         _STATUS_LINES[status] = line
     return line
+
+
+def _head(status: str, headers: list[tuple[str, str]]) -> _Head:
+    """Work out a status and the app's headers (``Response.send_head`` caches it): ValueError if they are bad."""
+    line, code = _STATUS_LINES.get(status) or _status_line(status)
+    length: str | None = None
+    has_date = has_connection = connection_close = drop_te = False
+    for name, value in headers:
+        kind = _kind(name)
+        if kind == _CONTENT_LENGTH:
+            length = value
+        elif kind == _CONNECTION:
+            has_connection = True
+            if "close" in value.lower():
+                connection_close = True
+        elif kind == _DATE:
+            has_date = True
+        elif kind == _TRANSFER_ENCODING:
+            drop_te = True  # hop-by-hop: the server frames the body itself
+    if drop_te:
+        headers = [(k, v) for k, v in headers if _kind(k) != _TRANSFER_ENCODING]
+    number = None
+    if length is not None:
+        if not length.isdigit():
+            length = length.strip(" \t")
+            if not length.isdigit():
+                raise ValueError(f"the app's Content-Length {length!r} is not a number")
+        number = int(length)
+    if headers:
+        text = "\r\n".join(map(": ".join, headers))
+        lines = len(headers) - 1
+        if text.count("\n") != lines or text.count("\r") != lines:
+            raise ValueError("a response header contains a line break (header injection?)")
+        line += (text + "\r\n").encode("latin-1")
+    return _Head(line, code, number, has_connection, connection_close, has_date)
 
 
 def error_response(code: int, reason: str, message: str) -> bytes:
@@ -236,28 +301,24 @@ class Response:
         status = self.status
         if status is None:
             raise AssertionError("the app returned without calling start_response()")
-        line, code = _STATUS_LINES.get(status) or _status_line(status)
-        self.code = code
         headers = self.headers
-        length: str | None = None
-        has_date = has_connection = drop_te = False
-        for name, value in headers:
-            kind = _KINDS.get(name)
-            if kind is None:
-                kind = _kind(name)
-            if kind:
-                if kind == _CONTENT_LENGTH:
-                    length = value
-                elif kind == _CONNECTION:
-                    has_connection = True
-                    if "close" in value.lower():
-                        self.close = True
-                elif kind == _DATE:
-                    has_date = True
-                else:
-                    drop_te = True  # hop-by-hop: the server frames the body itself
-        if drop_te:
-            headers = [(k, v) for k, v in headers if _kind(k) != _TRANSFER_ENCODING]
+        key = (status, tuple(headers))
+        try:
+            known = _HEADS.get(key)
+            cacheable = True
+        except TypeError:  # (an unhashable header: a list, say, where WSGI says tuple)
+            known = None
+            cacheable = False
+        if known is None:
+            known = _head(status, headers)
+            if cacheable and len(known.start) <= _HEAD_CACHED_MAX:
+                if len(_HEADS) >= _HEADS_MAX:
+                    _HEADS.clear()
+                _HEADS[key] = known
+        start, code, length, has_connection, connection_close, has_date = known
+        self.code = code
+        if connection_close:
+            self.close = True
         extra = []
         if code < 200 or code == 204 or code == 304:
             mode = NO_BODY
@@ -271,11 +332,7 @@ class Response:
                 extra.append(f"Content-Length: {complete:d}")
         elif length is not None:
             mode = LENGTH
-            if not length.isdigit():
-                length = length.strip(" \t")
-                if not length.isdigit():
-                    raise ValueError(f"the app's Content-Length {length!r} is not a number")
-            self.left = int(length)
+            self.left = length
         elif complete is not None:
             mode = LENGTH
             self.left = complete
@@ -298,16 +355,10 @@ class Response:
                 _date.second = now
                 _date.line = "Date: " + formatdate(now, usegmt=True)
             extra.append(_date.line)
-        if headers:
-            text = "\r\n".join(map(": ".join, headers))
-            if extra:
-                text = text + "\r\n" + "\r\n".join(extra)
+        if extra:
+            head = start + ("\r\n".join(extra) + "\r\n\r\n").encode("latin-1")
         else:
-            text = "\r\n".join(extra)
-        lines = len(headers) + len(extra) - 1
-        if text.count("\n") != lines or text.count("\r") != lines:
-            raise ValueError("a response header contains a line break (header injection?)")
-        head = line + text.encode("latin-1") + b"\r\n\r\n"
+            head = start + b"\r\n"
         if data and mode != NO_BODY:
             if mode == CHUNKED:
                 payload = head + b"%x\r\n%b\r\n" % (len(data), data)

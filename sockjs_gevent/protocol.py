@@ -79,12 +79,28 @@ def decode_payload(body: bytes | str) -> list[str]:
         except UnicodeDecodeError:
             raise PayloadError(NOT_UTF8) from None
     try:
-        messages = json.loads(body)
+        messages = _parse_json(body)
     except (ValueError, RecursionError):  # RecursionError: "[[[[...]]]]" nested past the stack
         raise PayloadError(BROKEN_JSON) from None
     if not isinstance(messages, list):
         raise PayloadError(BROKEN_JSON)
     return _strings(messages)
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads(text)``, through the scanner alone when the value fills the text (as clients send it).
+
+    The scanner skips json.loads' two whitespace scans and its Python
+    wrappers; text with whitespace around the value (rare, and allowed:
+    JSON permits it, as sockjs-node does) takes the full path.
+    """
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:  # no value at the start: whitespace first, or not JSON
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
 
 
 def decode_websocket_message(text: str) -> list[str]:
@@ -96,15 +112,7 @@ def decode_websocket_message(text: str) -> list[str]:
     if not text:
         return []
     try:
-        # The scanner (raw_decode's) skips json.loads' two whitespace scans;
-        # text with whitespace around the value (rare, and allowed: JSON
-        # permits it, as sockjs-node does) takes the full path.
-        try:
-            decoded, end = _scan_once(text, 0)
-        except StopIteration:  # no value at the start: whitespace first, or not JSON
-            decoded, end = None, -1
-        if end != len(text):
-            decoded = json.loads(text)
+        decoded = _parse_json(text)
     except (ValueError, RecursionError):
         raise PayloadError(BROKEN_JSON) from None
     if isinstance(decoded, list):

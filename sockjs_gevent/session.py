@@ -444,6 +444,21 @@ class Session(CloseCallbacks):
             return protocol.message_frame(self.take_messages())
         return self.close_frame
 
+    def take_frame_unattached(self) -> str | None:
+        """``take_frame`` for a request that answers at once, if it can without attaching.
+
+        None when an outlet is attached (the request must ``attach``, and
+        hears 2010 or replaces a client that hung up) or nothing is ready.
+        A frame taken counts as a request that attached and detached: the
+        session expires disconnect_delay from now unless another comes.
+        """
+        if self.outlet is not None:
+            return None
+        frame = self.take_frame()
+        if frame is not None and self.registry is not None:
+            self._arm_expiry()
+        return frame
+
     def take_frames(self) -> list[str]:
         """Every frame ready now, in order; the close frame, if any, is last."""
         frames = []

@@ -109,6 +109,13 @@ def receive(
         headers += cors(environ)
 
     _discard_body(environ)
+    if not transport.streaming:
+        # A frame ready now (the echo of a send, say) is answered at once,
+        # with no outlet and no watch of the client (a libev watcher and a
+        # system call or two) for an answer that never waits.
+        text = session.take_frame_unattached()
+        if text is not None:
+            return respond(start_response, 200, headers, transport.frame(text, callback), transport.content_type)
     outlet = GreenletOutlet()
     request = Receiving(
         transport,
@@ -132,9 +139,7 @@ def receive(
         if lend is not None:
             return _lend_and_stream(request, lend)
     if not transport.streaming:
-        # A frame ready now (the echo of a send, say) is answered without
-        # watching the client: the watch costs a libev watcher and a
-        # system call or two, for an answer that never waits.
+        # (Attached in place of a client that hung up: its frame may be ready.)
         text = session.take_frame()
         if text is not None:
             session.detach(outlet)
@@ -214,8 +219,12 @@ def _discard_body(environ: Environ, limit: int = 65536) -> None:
     Unread bytes would keep the socket readable, which the hang-up watch
     would take for a pipelined request and stop watching.
     """
+    if environ.get("REQUEST_METHOD") != "POST" or (
+        environ.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in environ
+    ):
+        return  # no body (the common case: not worth a read)
     stream = environ.get("wsgi.input")
-    if stream is not None and environ.get("REQUEST_METHOD") == "POST":
+    if stream is not None:
         try:
             stream.read(limit)
         except (OSError, ValueError):

@@ -26,9 +26,9 @@ class SendBodyTooLarge(ValueError):
     """
 
 
-def read_body(environ: Environ, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes."""
-    if _declared_length(environ) > limit:
+def read_body(environ: Environ, limit: int, declared: int | None = None) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (``declared``: its Content-Length, if read)."""
+    if (_declared_length(environ) if declared is None else declared) > limit:
         raise SendBodyTooLarge(f"Payload too large: the limit is {limit} bytes.")
     stream = environ.get("wsgi.input")
     if stream is None:
@@ -46,10 +46,11 @@ def _deliver(
     session = service.sessions.get(session_id)
     if session is None:
         return error(environ, start_response, 404, "Not found: no such session.")
-    if BUDGET.over() or not BUDGET.fits(_declared_length(environ)):  # (before reading what would not fit)
+    declared = _declared_length(environ)
+    if not BUDGET.fits(declared):  # (over the budget already, or would be: before reading what would not fit)
         return _over_budget(service, environ, start_response)
     try:
-        body = read_body(environ, service.options.max_message_size)
+        body = read_body(environ, service.options.max_message_size, declared)
         messages = decode(body, environ)
     except SendBodyTooLarge as exc:
         service.stats.error("payload")

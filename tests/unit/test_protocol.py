@@ -76,6 +76,8 @@ def test_close_frame():
         (b"[]", []),
         ('["\\u2028x"]', ["\u2028x"]),
         ('["\\ud800"]', ["\ud800"]),
+        (b' ["a"] ', ["a"]),  # whitespace around the value: json.loads' path, as before
+        (b'\n["a",\t"b"]\r\n', ["a", "b"]),
     ],
 )
 def test_decode_payload(body, expected):
@@ -87,6 +89,10 @@ def test_decode_payload(body, expected):
     [
         (b"", protocol.PAYLOAD_EXPECTED),
         (b'["a', protocol.BROKEN_JSON),
+        (b'["a"]x', protocol.BROKEN_JSON),  # (the scanner stops at "]": what follows is not ignored)
+        (b'["a"] ["b"]', protocol.BROKEN_JSON),
+        ('\ufeff["a"]'.encode(), protocol.BROKEN_JSON),  # a byte order mark, as json.loads refuses it
+        (b"   ", protocol.BROKEN_JSON),
         (b'{"a": 1}', protocol.BROKEN_JSON),
         (b'"a"', protocol.BROKEN_JSON),
         (b"[1, 2]", protocol.BROKEN_JSON),

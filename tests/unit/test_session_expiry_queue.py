@@ -68,6 +68,25 @@ def test_a_session_expires_disconnect_delay_after_its_request_ended():
     assert session._expires_at is None
 
 
+def test_a_poll_answered_at_once_rearms_the_expiry_as_an_attached_request_does():
+    """``take_frame_unattached``: a polling request whose frame is ready takes it without an outlet."""
+    registry = SessionRegistry()
+    session = make_session(registry, "u", 0.1)
+    leave(session)
+    first = session._expires_at
+    gevent.sleep(0.02)
+    assert session.take_frame_unattached() == "o"
+    assert session._expires_at is not None and session._expires_at > first  # from now, as attach+detach
+    assert session.take_frame_unattached() is None  # nothing ready: nothing taken or re-armed
+    outlet = GreenletOutlet()
+    assert session.attach(outlet)
+    session.send("x")
+    assert session.take_frame_unattached() is None  # another request holds the session: it must attach
+    assert session.take_frame() == 'a["x"]'
+    session.detach(outlet)
+    wait_until(lambda: registry.get("u") is None)
+
+
 def test_a_new_request_rearms_the_expiry():
     registry = SessionRegistry()
     session = make_session(registry, "b", 0.15)

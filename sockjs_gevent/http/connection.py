@@ -711,12 +711,14 @@ class HttpConnection:
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or method_name(raw_method)
         environ["REQUEST_METHOD"] = method
-        if url[:1] == b"/" and b"?" not in url and b"%" not in url and b"#" not in url:
-            environ["PATH_INFO"] = environ["RAW_URI"] = url.decode("latin-1")
+        # (The checks on the str: ``b"?" in url`` first tries b"?" as an
+        # int, raising and clearing a TypeError inside, for every request.)
+        target = environ["RAW_URI"] = url.decode("latin-1")
+        if target[:1] == "/" and "?" not in target and "%" not in target and "#" not in target:
+            environ["PATH_INFO"] = target
             environ["QUERY_STRING"] = ""
         else:
             environ["PATH_INFO"], environ["QUERY_STRING"] = split_target(url)
-            environ["RAW_URI"] = url.decode("latin-1")
         flags = self._flags
         keep_alive = http11
         expect_continue = False

@@ -96,6 +96,6 @@ def split_target(target: bytes) -> tuple[str, str]:
     if hash_at >= 0:
         target = target[:hash_at]
     path, _, query = target.partition(b"?")
-    if b"%" in path:
+    if path.find(b"%") >= 0:  # (not ``b"%" in path``: that raises and clears a TypeError inside)
         path = unquote_to_bytes(path)
     return path.decode("latin-1"), query.decode("latin-1")

@@ -311,7 +311,8 @@ class Response:
             cacheable = False
         if known is None:
             known = _head(status, headers)
-            if cacheable and len(known.start) <= _HEAD_CACHED_MAX:
+            # (A 101 carries its connection's own Sec-WebSocket-Accept: never seen again.)
+            if cacheable and known.code != 101 and len(known.start) <= _HEAD_CACHED_MAX:
                 if len(_HEADS) >= _HEADS_MAX:
                     _HEADS.clear()
                 _HEADS[key] = known

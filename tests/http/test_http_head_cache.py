@@ -128,3 +128,20 @@ def test_echoed_values_keep_the_cache_bounded_and_long_heads_out(start_server):
     assert head.header("X-Echo") == long_value and body == b"ok"
     assert response._HEADS == {}  # answered, not kept
     wire.close()
+
+
+def test_an_upgrade_answer_is_not_kept(start_server):
+    """Every 101 carries its connection's own Sec-WebSocket-Accept: keeping it would only push others out."""
+
+    def app(environ, start_response):
+        start_response("101 Switching Protocols", [("Upgrade", "test"), ("X-Key", environ["HTTP_X_KEY"])])
+        return [b""]
+
+    server = start_server(app)
+    for key in ("a", "b"):
+        wire = Wire(server)
+        wire.send(f"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: test\r\nX-Key: {key}\r\n\r\n".encode())
+        head = wire.read_head()
+        assert head.status == 101 and head.header("X-Key") == key
+        wire.close()
+    assert response._HEADS == {}

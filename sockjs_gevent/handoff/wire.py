@@ -19,6 +19,8 @@ _BY_BYTE = {byte: family for family, byte in _FAMILIES.items()}
 #: read (64 KiB by default), with room to spare. The sender refuses more.
 MAX_MESSAGE = 256 * 1024
 _FD_SPACE = socket.CMSG_SPACE(array.array("i").itemsize * 4)
+#: (A plain int: or-ing the enum members runs enum.Flag.__or__ in Python for every message.)
+_TRUNCATED = int(socket.MSG_TRUNC | socket.MSG_CTRUNC)
 
 
 class Handed(NamedTuple):
@@ -62,7 +64,7 @@ def receive(sock: Any) -> Handed | str | None:
     if not message and not fds:
         return None
     problem = None
-    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+    if flags & _TRUNCATED:
         problem = "truncated message"
     elif len(fds) != 1:
         problem = f"{len(fds)} descriptors in one message"

@@ -15,13 +15,13 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from testkit.redisservers import free_port  # below the ephemeral range: no outgoing connection takes it meanwhile
 from testkit.serverproc import ROOT, START_TIMEOUT, Output, child_env, poll_until, spawn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,13 +31,6 @@ WORKER = "sockjs_gevent.gunicorn.Worker"
 #: then shadow the standard library's.
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
 READY = re.compile(r"sockjs-gevent worker ready \(pid: (\d+)\)")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (gunicorn binds it with SO_REUSEADDR)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _control_socket_args() -> list[str]:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from testkit.rawhttp import http
+from testkit.redisservers import free_port  # below the ephemeral range: no outgoing connection takes it meanwhile
 from testkit.serverproc import (
     ROOT,
     START_TIMEOUT,
@@ -106,12 +107,6 @@ def render_config(
     if os.geteuid() == 0:
         text = "user root;\n" + text
     return text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _accepts(port: int) -> bool:

@@ -11,7 +11,8 @@ there, so every test that uses either runs once per kind:
 - ``workers``: ``--workers 3``, the project's runner: three workers share
   the port and hand each session's requests to the worker that holds it;
 - ``gunicorn``: gunicorn ``-w 3`` with ``sockjs_gevent.gunicorn.Worker``,
-  the same hand-off. For both, once a whole run's tests are done, the
+  the same hand-off. For both, once a server has served more than 100
+  tests (a run's share of them, in each pytest-xdist process), the
   workers' logs must show that connections were handed over (the suite's
   sessions are spread over them).
 """
@@ -25,7 +26,7 @@ import pytest
 
 from testkit.serverproc import RunningServer, start_gunicorn_testserver, start_testserver
 
-__all__ = ["server_kind", "server", "server_factory", "one_process", "KINDS", "start"]
+__all__ = ["server_kind", "server", "server_factory", "one_process", "_count_server_use", "KINDS", "start"]
 
 KINDS = {
     "httptools": ("--server", "httptools"),
@@ -67,14 +68,30 @@ def one_process(server_kind: str) -> None:
         )
 
 
+#: How many tests used each running ``server`` (by id): under pytest-xdist a process runs a share
+#: of a kind's tests, and may start that kind's server more than once.
+_uses: dict[int, int] = {}
+
+
 @pytest.fixture(scope="session")
-def server(server_kind: str, request) -> Iterator[RunningServer]:
+def server(server_kind: str) -> Iterator[RunningServer]:
     """The conformance test server with default options, on one kind."""
     running = start(server_kind)
+    _uses[id(running)] = 0
     yield running
     running.stop()
-    if server_kind in SEVERAL and len(request.session.items) > 100:  # (a whole run, not a few picked tests)
+    uses = _uses.pop(id(running))
+    if server_kind in SEVERAL and uses > 100:  # (a run's share, not a few picked tests)
         assert handed_off(running) > 0, "no connection was handed to another worker:\n" + running.log()
+
+
+@pytest.fixture(autouse=True)
+def _count_server_use(request) -> Iterator[None]:
+    """Count a test that used the ``server`` against it (for the hand-off check above)."""
+    yield
+    running = request.node.funcargs.get("server")
+    if id(running) in _uses:
+        _uses[id(running)] += 1
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+import pytest
 from websockets.sync.client import connect
 
 from testkit.rawhttp import HttpConnection
@@ -62,6 +63,7 @@ def echo_time(server) -> float:
         return time.monotonic() - started
 
 
+@pytest.mark.serial  # its bounds (memory growth, echo times) hold for the flood alone, not beside other tests
 def test_a_flood_of_sessions_against_a_stuck_handler_levels_off(server_factory):
     server = server_factory("--disconnect-delay", "0.2", "--handler-close-timeout", "0.3")
     stop = threading.Event()

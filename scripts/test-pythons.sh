@@ -4,6 +4,8 @@
 # Each gets its own virtualenv, .venv-3.X, made by pyenv's interpreter (or
 # python3.X on PATH). An interpreter that is missing is skipped with a line,
 # unless --require is given (CI gives it). Extra arguments go to pytest.
+# The versions run at the same time, each in two processes (pytest-xdist;
+# -n 0 among the arguments: in one); their outputs follow in turn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 require=0
@@ -21,15 +23,32 @@ find_python() {
   return 1
 }
 
+processes=(-n 2)
+for arg in "$@"; do
+  case $arg in
+    -n* | --numprocesses* | *no:xdist | --pdb | --trace) processes=() ;;
+  esac
+done
+
 status=0
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=() versions=()
 for version in 3.12 3.13; do
   if ! python=$(find_python "$version"); then
     echo "test-pythons: no Python $version found (install it with pyenv)"
     [ "$require" = 1 ] && status=1
     continue
   fi
-  ensure_venv ".venv-$version" "$python" requirements-test.txt
-  echo "test-pythons: Python $version"
-  ".venv-$version/bin/python" -m pytest -p no:cacheprovider tests/unit tests/http tests/conformance "$@" || status=1
+  (
+    ensure_venv ".venv-$version" "$python" requirements-test.txt
+    echo "test-pythons: Python $version"
+    exec ".venv-$version/bin/python" -m pytest -p no:cacheprovider "${processes[@]}" tests/unit tests/http tests/conformance "$@"
+  ) >"$logs/$version" 2>&1 &
+  pids+=($!) versions+=("$version")
+done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || status=1
+  cat "$logs/${versions[$i]}"
 done
 exit $status

@@ -242,13 +242,16 @@ def _take_buffered(stream: Any, sock: Any) -> bytes:
     request stream allocates its whole buffer before it waits (64 KiB held
     by every idle websocket); ``sock.recv`` waits first.
     """
-    sock.settimeout(0.0)  # peek must not wait for the client
+    waits = sock.gettimeout() != 0.0  # (gevent's socket under pywsgi; the httptools server's never waits)
+    if waits:
+        sock.settimeout(0.0)  # peek must not wait for the client
     try:
         pending = stream.peek(READ_SIZE)
     except OSError:
         pending = b""
     finally:
-        sock.settimeout(None)
+        if waits:
+            sock.settimeout(None)
     if pending:
         stream.read(len(pending))
     return pending

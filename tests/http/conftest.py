@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from gevent.pool import Pool
 
 from sockjs_gevent.http import HttpConfig, HttpServer
 from tests.http.httpwire import FAST
@@ -18,7 +17,6 @@ def start_server() -> Iterator[Callable[..., HttpServer]]:
     servers: list[HttpServer] = []
 
     def start(app: Callable, config: HttpConfig | None = None, **kwargs: Any) -> HttpServer:
-        kwargs.setdefault("spawn", Pool())
         server = HttpServer(("127.0.0.1", 0), app, config or FAST, **kwargs)
         server.start()
         servers.append(server)

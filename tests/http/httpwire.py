@@ -1,9 +1,10 @@
 """testkit's raw HTTP/1.1 client on gevent sockets, and helpers for in-process HttpServer tests.
 
 The server and the tests share one gevent hub: the client's socket calls
-yield to it, so the server runs while a test waits for bytes. Every
-connection greenlet runs in a Pool, so a test can wait for the server to
-be done with a connection (``server.pool.join()``) instead of sleeping.
+yield to it, so the server runs while a test waits for bytes. The server
+counts the connections it serves (its reusing spawner, or a Pool given as
+``spawn``), so a test can wait for it to be done with them (``settle``)
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class Where(NamedTuple):
 
 def settle(server: HttpServer, timeout: float = TIMEOUT) -> None:
     """Wait until the server has finished with every connection."""
-    assert server.pool.join(timeout=timeout), "connections still open"
+    tracker = server.pool if server.pool is not None else server.reuse
+    assert tracker is not None, "a server without a pool or its reusing spawner: nothing to wait on"
+    assert tracker.join(timeout=timeout), "connections still open"
 
 
 class Wire(Raw):

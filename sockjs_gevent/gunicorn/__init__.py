@@ -20,9 +20,10 @@ How gunicorn's settings map:
 ``bind``, ``backlog``,       the arbiter's listeners, each served by one
 ``reuse_port``, ``umask``    HttpServer (TCP, IPv6, ``unix:PATH``, ``fd://N``)
 ``workers``                  processes; above 1, the hand-off between them
-``worker_connections``       one gevent Pool per worker: connections served by
-                             a greenlet at once (requests in progress, waiting
-                             polls, idle keep-alive connections); a websocket
+``worker_connections``       per worker, the connections served by a greenlet
+                             at once (requests in progress, waiting polls, idle
+                             keep-alive connections; greenlets are reused,
+                             ``sockjs_gevent.http.reuse``); a websocket
                              or a stream runs from the event loop once its
                              opening answer is out, and leaves the pool: bound
                              sessions with the services' ``max_sessions``

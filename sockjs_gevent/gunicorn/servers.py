@@ -6,9 +6,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from gevent.pool import Pool
-
 from ..http import HttpServer
+from ..http.reuse import ReusingSpawner
 from .requests import ErrorStream
 from .settings import http_config
 
@@ -61,7 +60,7 @@ def start_servers_with_handoff(worker: Worker, app: WSGIApp) -> tuple[list[HttpS
 
         ssl_context = gunicorn_ssl_context(cfg)
     config = http_config(cfg)
-    pool = Pool(cfg.worker_connections)
+    pool = ReusingSpawner(limit=cfg.worker_connections)  # (shared: a worker's connections in all)
     environ = {"wsgi.multiprocess": cfg.workers > 1, "wsgi.errors": ErrorStream(cfg)}
     servers: list[HttpServer] = []
     for listener in worker.sockets:

@@ -107,8 +107,13 @@ class HttpServer(AcceptGuard, PlainAccept):
                 "several workers on one port cannot serve TLS themselves (a TLS connection cannot "
                 "move to another process): terminate TLS in front (nginx), or run one worker"
             )
-        #: The default ``spawn``: connections served by reused greenlets (None with another spawn).
-        self.reuse = ReusingSpawner() if isinstance(spawn, str) and spawn == "default" else None
+        #: Connections served by reused greenlets: the default ``spawn``, or a ReusingSpawner
+        #: given (None with another spawn).
+        self.reuse: ReusingSpawner | None = None
+        if isinstance(spawn, ReusingSpawner):
+            self.reuse = spawn
+        elif isinstance(spawn, str) and spawn == "default":
+            self.reuse = ReusingSpawner()
         spawner: Any = self.reuse or spawn  # (gevent's stubs want its spawn to return the greenlet)
         super().__init__(listener, backlog=backlog, spawn=spawner)
         self.application = application
@@ -163,6 +168,32 @@ class HttpServer(AcceptGuard, PlainAccept):
             return
         spawn = self._spawn or gevent.spawn  # a full pool makes the hand-off wait: backpressure to the sender
         spawn(HttpConnection(self, sock, address, False, data, True).run)
+
+    def full(self) -> bool:
+        """True while a ``ReusingSpawner`` with a limit serves that many (accepting pauses until one ends)."""
+        reuse = self.reuse
+        if reuse is None:
+            return super().full()
+        if reuse.full():
+            reuse.when_free(self._resume_accepting)
+            return True
+        return False
+
+    def _resume_accepting(self) -> None:
+        if self.started:  # (not once stopped)
+            self.start_accepting()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Close the listener and idle connections; wait up to ``timeout`` s for the others, then stop them.
+
+        (gevent's default: ``stop_timeout``, 1 s.) Connections served in a
+        gevent ``Pool`` are waited for by gevent's own ``stop``.
+        """
+        super().stop(timeout)
+        reuse = self.reuse
+        if reuse is not None and reuse.running:
+            if not reuse.join(self.stop_timeout if timeout is None else timeout):
+                reuse.kill(timeout=1.0)
 
     def close_idle_connections(self) -> None:
         """Close connections idle between requests; the others close after their current answer."""

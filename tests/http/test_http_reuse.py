@@ -109,6 +109,59 @@ def test_a_gevent_spawn_gives_each_connection_its_own_greenlet_again(start_serve
     assert len(set(seen)) == 2 and all(isinstance(each, gevent.Greenlet) for each in seen)
 
 
+def test_a_limit_pauses_accepting_while_full_and_resumes_when_one_ends():
+    release = Event()
+    inside = []
+
+    def app(environ, start_response):
+        inside.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] != "/third":
+            release.wait(5)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = HttpServer(("127.0.0.1", 0), app, spawn=ReusingSpawner(limit=2))
+    server.start()
+    try:
+        first, second, third = Wire(server), Wire(server), Wire(server)
+        first.get("/first")
+        second.get("/second")
+        while len(inside) < 2:
+            gevent.sleep(0.001)
+        third.get("/third")
+        gevent.sleep(0.05)  # (time for the server to take the third, had it not paused)
+        assert server.full() and len(inside) == 2
+        release.set()
+        for wire in (first, second, third):
+            assert wire.response()[1] == b"ok"
+            wire.close()
+        assert inside[2] == "/third"
+        settle(server)
+    finally:
+        server.stop(timeout=1)
+
+
+def test_stop_waits_for_the_connections_then_stops_them():
+    stopped = []
+
+    def app(environ, start_response):
+        try:
+            gevent.sleep(10)
+        finally:
+            stopped.append(environ["PATH_INFO"])
+        return []
+
+    server = HttpServer(("127.0.0.1", 0), app)
+    server.start()
+    wire = Wire(server)
+    wire.get("/slow")
+    while not server.reuse.running:
+        gevent.sleep(0.001)
+    server.stop(timeout=0.01)
+    assert stopped == ["/slow"] and server.reuse.running == 0
+    wire.close()
+
+
 # -- the spawner alone -------------------------------------------------------------
 
 
@@ -198,6 +251,49 @@ def test_max_idle_zero_never_reuses():
 def test_a_wrong_max_idle_is_refused_when_built(bad):
     with pytest.raises(ValueError, match="max_idle must be a whole number >= 0"):
         ReusingSpawner(max_idle=bad)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, "10", False])
+def test_a_wrong_limit_is_refused_when_built(bad):
+    with pytest.raises(ValueError, match="limit must be a whole number >= 1, or None"):
+        ReusingSpawner(limit=bad)
+
+
+def test_when_free_is_told_once_when_a_full_spawner_frees_a_place():
+    spawner = ReusingSpawner(limit=1)
+    release = Event()
+    told = []
+    spawner(release.wait)
+    assert spawner.full()
+
+    def note() -> None:
+        told.append(1)
+
+    spawner.when_free(note)
+    spawner.when_free(note)  # (the same callback twice: told once)
+    release.set()
+    assert spawner.join(5) and told == [1] and not spawner.full()
+    spawner(lambda: None)
+    assert spawner.join(5) and told == [1]
+    spawner.clear()
+
+
+def test_kill_stops_the_running_functions_and_their_finally_blocks_run():
+    spawner = ReusingSpawner()
+    cleaned = []
+
+    def waits(name):
+        try:
+            gevent.sleep(10)
+        finally:
+            cleaned.append(name)
+
+    spawner(waits, "a")
+    spawner(waits, "b")
+    gevent.sleep(0)  # (both started)
+    spawner(waits, "c")  # scheduled, not started: it starts, then is stopped
+    assert spawner.kill(timeout=5)
+    assert sorted(cleaned) == ["a", "b", "c"] and spawner.running == 0 and spawner.idle == 0
 
 
 def test_the_default_bound():

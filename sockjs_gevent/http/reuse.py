@@ -136,7 +136,10 @@ class ReusingSpawner:
         if self._when_free and not self.full():
             waiting, self._when_free = self._when_free, []
             for callback in waiting:
-                callback()
+                try:
+                    callback()
+                except Exception:  # (one waiter's failure is reported, and the others are still told)
+                    self._hub.handle_error(callback, *sys.exc_info())
 
     def kill(self, timeout: float | None = None) -> bool:
         """Stop every running function with ``GreenletExit`` (its ``finally`` blocks run); True once all returned.

@@ -11,6 +11,7 @@ from typing import Any
 
 import gevent
 from gevent import ssl as gevent_ssl
+from gevent.event import Event
 from gevent.server import StreamServer
 
 from ..acceptguard import AcceptGuard
@@ -157,14 +158,28 @@ class HttpServer(AcceptGuard, PlainAccept):
         if self.draining or self.closed:
             sock.close()
             return
-        # (Not through the server's spawn: a full pool would block, and this
-        # runs in the event loop. The connection closes its socket itself.)
+        # (Not through a gevent Pool: a full one would block, and this runs in
+        # the event loop; a ReusingSpawner never blocks. The connection closes
+        # its socket itself.)
         (self.reuse or gevent.spawn)(HttpConnection(self, sock, address, False).run, True)
 
     def adopt(self, sock: Any, address: Any, data: bytes) -> None:
         """Serve a connection another worker handed over, with the bytes it had read (its first request is ours)."""
         if self.draining or self.closed:
             sock.close()
+            return
+        reuse = self.reuse
+        if reuse is not None:
+            # As a full gevent Pool's spawn would: the hand-off waits for a
+            # place, backpressure to the worker that sends it.
+            while reuse.full():
+                freed = Event()
+                reuse.when_free(freed.set)
+                freed.wait()
+                if self.draining or self.closed:
+                    sock.close()
+                    return
+            reuse(HttpConnection(self, sock, address, False, data, True).run)
             return
         spawn = self._spawn or gevent.spawn  # a full pool makes the hand-off wait: backpressure to the sender
         spawn(HttpConnection(self, sock, address, False, data, True).run)

@@ -8,6 +8,7 @@ import weakref
 
 import gevent
 import pytest
+from gevent import socket
 from gevent.event import Event
 from greenlet import getcurrent
 
@@ -136,6 +137,45 @@ def test_a_limit_pauses_accepting_while_full_and_resumes_when_one_ends():
             assert wire.response()[1] == b"ok"
             wire.close()
         assert inside[2] == "/third"
+        settle(server)
+    finally:
+        server.stop(timeout=1)
+
+
+def test_a_connection_handed_over_by_another_worker_waits_for_a_place_when_full():
+    release = Event()
+    served = []
+
+    def app(environ, start_response):
+        served.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/hold":
+            release.wait(5)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = HttpServer(("127.0.0.1", 0), app, spawn=ReusingSpawner(limit=1))
+    server.start()
+    try:
+        holder = Wire(server)
+        holder.get("/hold")
+        while not served:
+            gevent.sleep(0.001)
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        adopting = gevent.spawn(server.adopt, ours, ("127.0.0.1", 5555), b"GET /handed HTTP/1.1\r\nHost: t\r\n\r\n")
+        gevent.sleep(0.05)  # (time to serve it, had it not waited)
+        assert not adopting.dead and served == ["/hold"]  # the hand-off waits: backpressure to its sender
+        release.set()
+        assert holder.response()[1] == b"ok"
+        assert not adopting.dead  # (a kept-alive connection still holds its place)
+        holder.close()
+        adopting.join(5)
+        theirs.settimeout(5)
+        answer = b""
+        while not answer.endswith(b"ok"):
+            answer += theirs.recv(1000)
+        assert answer.startswith(b"HTTP/1.1 200 OK") and served == ["/hold", "/handed"]
+        theirs.close()
         settle(server)
     finally:
         server.stop(timeout=1)

@@ -75,6 +75,8 @@ class _Head(NamedTuple):
 _HEADS: dict[tuple[str, tuple[tuple[str, str], ...]], _Head] = {}
 _HEADS_MAX = 512
 _HEAD_CACHED_MAX = 2048
+_SWITCHING = "101 Switching Protocols"
+_ACCEPT = "Sec-WebSocket-Accept"
 
 
 class _DateLine:
@@ -302,6 +304,16 @@ class Response:
         if status is None:
             raise AssertionError("the app returned without calling start_response()")
         headers = self.headers
+        accept = None
+        if status == _SWITCHING and headers and headers[-1][0] == _ACCEPT:
+            # A websocket's 101: its Sec-WebSocket-Accept is its own, what
+            # comes before it the same for every one. The rest is kept; the
+            # value (base64) is checked here for what could break the line.
+            accept = headers[-1][1]
+            if type(accept) is str and accept.isascii() and accept.isprintable():
+                headers = headers[:-1]
+            else:
+                accept = None  # (worked out, and refused, with the rest)
         key = (status, tuple(headers))
         try:
             known = _HEADS.get(key)
@@ -311,12 +323,14 @@ class Response:
             cacheable = False
         if known is None:
             known = _head(status, headers)
-            # (A 101 carries its connection's own Sec-WebSocket-Accept: never seen again.)
-            if cacheable and known.code != 101 and len(known.start) <= _HEAD_CACHED_MAX:
+            # (Any other 101 may carry values of its connection's own: never seen again.)
+            if cacheable and (known.code != 101 or accept is not None) and len(known.start) <= _HEAD_CACHED_MAX:
                 if len(_HEADS) >= _HEADS_MAX:
                     _HEADS.clear()
                 _HEADS[key] = known
         start, code, length, has_connection, connection_close, has_date = known
+        if accept is not None:
+            start += b"Sec-WebSocket-Accept: " + accept.encode("ascii") + b"\r\n"
         self.code = code
         if connection_close:
             self.close = True

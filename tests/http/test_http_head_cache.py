@@ -131,7 +131,7 @@ def test_echoed_values_keep_the_cache_bounded_and_long_heads_out(start_server):
 
 
 def test_an_upgrade_answer_is_not_kept(start_server):
-    """Every 101 carries its connection's own Sec-WebSocket-Accept: keeping it would only push others out."""
+    """A 101 may carry values of its connection's own: keeping it would only push others out."""
 
     def app(environ, start_response):
         start_response("101 Switching Protocols", [("Upgrade", "test"), ("X-Key", environ["HTTP_X_KEY"])])
@@ -143,5 +143,50 @@ def test_an_upgrade_answer_is_not_kept(start_server):
         wire.send(f"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: test\r\nX-Key: {key}\r\n\r\n".encode())
         head = wire.read_head()
         assert head.status == 101 and head.header("X-Key") == key
+        wire.close()
+    assert response._HEADS == {}
+
+
+def upgrade_app(environ, start_response):
+    """A websocket-shaped 101: what comes before Sec-WebSocket-Accept is the same for every one."""
+    start_response(
+        "101 Switching Protocols",
+        [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", environ["HTTP_X_ACCEPT"])],
+    )
+    return [b""]
+
+
+def upgrade(server, accept: str):
+    wire = Wire(server)
+    wire.send(
+        f"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: test\r\nX-Accept: {accept}\r\n\r\n".encode()
+    )
+    return wire
+
+
+def test_a_websocket_101_keeps_what_every_one_shares_and_carries_its_own_accept(start_server):
+    server = start_server(upgrade_app)
+    for accept in ("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "dGhlIHNhbXBsZSBub25jZQ==", "x:y z"):
+        wire = upgrade(server, accept)
+        head = wire.read_head()
+        assert head.status == 101 and head.header("Sec-WebSocket-Accept") == accept
+        assert head.header("Upgrade") == "websocket" and head.header("Connection") == "Upgrade"
+        assert head.header("Date")
+        wire.close()
+    assert len(response._HEADS) == 1  # the shared part, once
+
+
+def test_a_101_accept_value_that_would_break_its_line_is_refused_as_any_header(start_server):
+    def app(environ, start_response):
+        start_response(
+            "101 Switching Protocols", [("Upgrade", "websocket"), ("Sec-WebSocket-Accept", "a\r\nX-Evil: 1")]
+        )
+        return [b""]
+
+    server = start_server(app)
+    for _ in range(2):
+        wire = upgrade(server, "unused")
+        head = wire.read_head()
+        assert head.status == 500 and head.header("X-Evil") is None
         wire.close()
     assert response._HEADS == {}

@@ -1,6 +1,6 @@
 """The Python cost of a request, with no kernel and no load generator: what a change to the code changes.
 
-    .venv/bin/python bench/inprocess.py [--scenario plain|post|polling|all] [--count N] [--runs 5]
+    .venv/bin/python bench/inprocess.py [--scenario plain|post|polling|wsopen|all] [--count N] [--runs 5]
         [--instructions]
 
 One ``HttpConnection`` serves requests from a socket stand-in that hands it
@@ -13,7 +13,12 @@ request that a change in this repository can cut:
 - ``post``: an xhr_send-shaped POST with a 9-byte body, answered by the same app;
 - ``polling``: an xhr-polling echo round trip through ``Router`` and ``SockJS``:
   the POST to ``xhr_send``, the echo handler's turn (its greenlet runs, as the
-  event loop would run it before the poll arrives), the POST to ``xhr``.
+  event loop would run it before the poll arrives), the POST to ``xhr``;
+- ``wsopen``: a websocket session opened (the 101 and ``o``), then closed by
+  its client's close frame, as row (c) does; the one scenario over real
+  sockets (a socketpair each, the client's end a gevent socket), since the
+  socket is handed over to the event loop. It counts the client's side and
+  the loop's turns too (but not the accept, which no scenario has).
 
 Prints microseconds per operation (the best of ``--runs``, each of
 ``--count`` operations). Timings move with whatever else runs on the
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+from gevent import socket as gevent_socket
 
 sys.path.insert(
     0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,7 +56,7 @@ from sockjs_gevent.http.config import HttpConfig
 from sockjs_gevent.http.connection import HttpConnection
 from sockjs_gevent.http.environ import base_environ
 
-SCENARIOS = ("plain", "post", "polling")
+SCENARIOS = ("plain", "post", "polling", "wsopen")
 HOST = "127.0.0.1:8080"
 
 
@@ -154,7 +161,44 @@ def polling(count: int) -> None:
 
 
 POLLING_APP = Router([SockJS(echo, "/echo")])
-RUNNERS: dict[str, Callable[[int], None]] = {"plain": plain, "post": post_only, "polling": polling}
+
+#: A websocket open as the bench's Node generator sends it (bench/node/clients.js ``openWs``).
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+#: The client's close frame (masked, code 1000), as a browser ends a session.
+CLOSE_FRAME = bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2])
+
+
+def wsopen(count: int) -> None:
+    """``count`` websocket sessions, each opened, sent ``o``, closed by its client: row (c)'s operation.
+
+    The one scenario over real sockets (a socketpair per session; no TCP
+    and no generator): the socket is handed over to the event loop, which
+    reads the close frame, so the loop's own turns are in the figure.
+    """
+    for _ in range(count):
+        ours, server_side = socket.socketpair()
+        client = gevent_socket.socket(fileno=ours.detach())  # (its waits let the event loop run)
+        try:
+            client.sendall(
+                f"GET /echo/0/w{next(_sessions)}/websocket HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            server_side.setblocking(False)
+            HttpConnection(Server(POLLING_APP), server_side, ("127.0.0.1", 5555), False).run()
+            client.sendall(CLOSE_FRAME)
+            received = b""
+            while True:
+                piece = client.recv(4096)
+                if not piece:
+                    break
+                received += piece
+        finally:
+            client.close()
+        if not received.startswith(b"HTTP/1.1 101") or b"\r\n\r\n\x81\x01o" not in received:
+            raise SystemExit(f"no 101 and o frame: {received[:300]!r}")
+
+
+RUNNERS: dict[str, Callable[[int], None]] = {"plain": plain, "post": post_only, "polling": polling, "wsopen": wsopen}
 
 
 def timed(name: str, count: int, runs: int) -> float:
@@ -203,7 +247,9 @@ def instructions(name: str, count: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all")
-    parser.add_argument("--count", type=int, default=None, help="operations per run (default 50,000; 2,000 counted)")
+    parser.add_argument(
+        "--count", type=int, default=None, help="operations per run (default 50,000, 5,000 wsopen; counted: 2,000, 500)"
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
     parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # (one run, no output: --instructions)
@@ -216,9 +262,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     for name in names:
         if args.instructions:
-            print(f"{name:8} {instructions(name, args.count or 2000):>10,.0f} instructions per operation")
+            count = args.count or (500 if name == "wsopen" else 2000)  # (an open is 5-10 requests' work)
+            print(f"{name:8} {instructions(name, count):>10,.0f} instructions per operation")
         else:
-            best = timed(name, args.count or 50000, args.runs)
+            best = timed(name, args.count or (5000 if name == "wsopen" else 50000), args.runs)
             print(f"{name:8} {best:>10.2f} us per operation (best of {args.runs})")
 
 

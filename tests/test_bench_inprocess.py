@@ -19,5 +19,5 @@ def test_every_scenario_runs_and_prints_its_figure():
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["plain", "post", "polling"]
+    assert [line.split()[0] for line in lines] == ["plain", "post", "polling", "wsopen"]
     assert all(re.search(r"\d+\.\d+ us per operation", line) for line in lines), lines

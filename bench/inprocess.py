@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     names = SCENARIOS if args.scenario == "all" else (args.scenario,)
     sockio.PlainIO._wait = lambda self, events, deadline, rearm=None: None  # type: ignore[method-assign]
+    if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
+        # As serve() and the gunicorn worker do: gevent's greenlet-tree tracking
+        # walks ten frames for every greenlet spawned (a session's handler's).
+        gevent.config.track_greenlet_tree = False
     if args.quiet:
         for name in names:
             RUNNERS[name](args.count or 1000)

@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gevent
@@ -186,12 +187,7 @@ def wsopen(count: int) -> None:
             server_side.setblocking(False)
             HttpConnection(Server(POLLING_APP), server_side, ("127.0.0.1", 5555), False).run()
             client.sendall(CLOSE_FRAME)
-            received = b""
-            while True:
-                piece = client.recv(4096)
-                if not piece:
-                    break
-                received += piece
+            received = b"".join(iter(partial(client.recv, 4096), b""))  # (up to the server's close)
         finally:
             client.close()
         if not received.startswith(b"HTTP/1.1 101") or b"\r\n\r\n\x81\x01o" not in received:

@@ -110,19 +110,30 @@ def test_a_gevent_spawn_gives_each_connection_its_own_greenlet_again(start_serve
     assert len(set(seen)) == 2 and all(isinstance(each, gevent.Greenlet) for each in seen)
 
 
-def test_a_limit_pauses_accepting_while_full_and_resumes_when_one_ends():
-    release = Event()
-    inside = []
+def holding_app(seen: list[str], release: Event, free: str):
+    """A WSGI app that notes each request's path and holds every one but ``free`` until ``release`` is set."""
 
     def app(environ, start_response):
-        inside.append(environ["PATH_INFO"])
-        if environ["PATH_INFO"] != "/third":
+        seen.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] != free:
             release.wait(5)
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
 
-    server = HttpServer(("127.0.0.1", 0), app, spawn=ReusingSpawner(limit=2))
+    return app
+
+
+def limited_server(limit: int, free: str) -> tuple[HttpServer, list[str], Event]:
+    """A started server of ``holding_app`` whose ReusingSpawner serves ``limit`` connections at most."""
+    release = Event()
+    seen: list[str] = []
+    server = HttpServer(("127.0.0.1", 0), holding_app(seen, release, free), spawn=ReusingSpawner(limit=limit))
     server.start()
+    return server, seen, release
+
+
+def test_a_limit_pauses_accepting_while_full_and_resumes_when_one_ends():
+    server, inside, release = limited_server(2, free="/third")
     try:
         first, second, third = Wire(server), Wire(server), Wire(server)
         first.get("/first")
@@ -143,18 +154,7 @@ def test_a_limit_pauses_accepting_while_full_and_resumes_when_one_ends():
 
 
 def test_a_connection_handed_over_by_another_worker_waits_for_a_place_when_full():
-    release = Event()
-    served = []
-
-    def app(environ, start_response):
-        served.append(environ["PATH_INFO"])
-        if environ["PATH_INFO"] == "/hold":
-            release.wait(5)
-        start_response("200 OK", [("Content-Length", "2")])
-        return [b"ok"]
-
-    server = HttpServer(("127.0.0.1", 0), app, spawn=ReusingSpawner(limit=1))
-    server.start()
+    server, served, release = limited_server(1, free="/handed")
     try:
         holder = Wire(server)
         holder.get("/hold")

@@ -23,12 +23,8 @@ find_python() {
   return 1
 }
 
-processes=(-n 2)
-for arg in "$@"; do
-  case $arg in
-    -n* | --numprocesses* | *no:xdist | --pdb | --trace) processes=() ;;
-  esac
-done
+. scripts/xdist.sh
+xdist_processes "$@"
 
 status=0
 logs=$(mktemp -d)

@@ -5,10 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-processes=(-n 2)
-for arg in "$@"; do
-  case $arg in
-    -n* | --numprocesses* | *no:xdist | --pdb | --trace) processes=() ;;
-  esac
-done
+. scripts/xdist.sh
+xdist_processes "$@"
 exec .venv/bin/python -m pytest "${processes[@]}" "$@"

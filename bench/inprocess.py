@@ -56,6 +56,7 @@ from sockjs_gevent.http import sockio
 from sockjs_gevent.http.config import HttpConfig
 from sockjs_gevent.http.connection import HttpConnection
 from sockjs_gevent.http.environ import base_environ
+from sockjs_gevent.server import untrack_greenlet_tree
 
 SCENARIOS = ("plain", "post", "polling", "wsopen")
 HOST = "127.0.0.1:8080"
@@ -252,10 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     names = SCENARIOS if args.scenario == "all" else (args.scenario,)
     sockio.PlainIO._wait = lambda self, events, deadline, rearm=None: None  # type: ignore[method-assign]
-    if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
-        # As serve() and the gunicorn worker do: gevent's greenlet-tree tracking
-        # walks ten frames for every greenlet spawned (a session's handler's).
-        gevent.config.track_greenlet_tree = False
+    untrack_greenlet_tree()  # (as serve() and the gunicorn worker do)
     if args.quiet:
         for name in names:
             RUNNERS[name](args.count or 1000)

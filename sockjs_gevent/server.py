@@ -282,8 +282,7 @@ def serve(
         budget.configure(max_buffered_bytes)
     if freeze_gc:
         gcfreeze.enable()
-    if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
-        gevent.config.track_greenlet_tree = False
+    untrack_greenlet_tree()
     if handoff is not None:
         handoff.serve([running])
     running.start()
@@ -297,6 +296,17 @@ def serve(
     (ready or print_ready)(running)  # by default, say where it listens (logging may not be set up)
     stopping.wait()
     shutdown(running, grace, shutdown_code, shutdown_reason)
+
+
+def untrack_greenlet_tree() -> None:
+    """Turn off gevent's greenlet-tree tracking unless ``GEVENT_TRACK_GREENLET_TREE`` is set.
+
+    A debugging aid: it walks the stack and keeps ten frame records on
+    every greenlet spawned, one per session here (about 50,000 CPU
+    instructions on every websocket open, 8 % of it).
+    """
+    if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
+        gevent.config.track_greenlet_tree = False
 
 
 def shutdown(server: Any, grace: float = 5.0, code: int = 1001, reason: str = "Server shutting down") -> None:

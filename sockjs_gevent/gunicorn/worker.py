@@ -17,7 +17,7 @@ from gevent import socket as gevent_socket
 from gunicorn.workers import base
 
 from .. import budget
-from ..server import shutdown
+from ..server import shutdown, untrack_greenlet_tree
 from .requests import (
     RESPONSE_HEADERS,
     STARTED,
@@ -62,8 +62,7 @@ class Worker(base.Worker):
         # Before anything of the app is imported (base.Worker.init_process loads it).
         monkey.patch_all()
         budget.configure_from_environment()  # (gunicorn's raw_env may have come after this package's import)
-        if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
-            gevent.config.track_greenlet_tree = False
+        untrack_greenlet_tree()
         self.listener_names = [str(listener) for listener in self.sockets]  # (before they are detached)
         # (gunicorn's listeners pass family and detach() through to their socket)
         self.sockets = [

@@ -18,8 +18,10 @@ HEARTBEAT_FRAME = "h"
 
 #: Characters that browsers or proxies mangle; they must travel as \\uXXXX.
 #: JSON itself already escapes U+0000-U+001F, so after ``json.dumps`` only
-#: the remaining ranges (and lone surrogates) need a second look.
-_ESCAPABLE = re.compile("[\u200c-\u200f\u2028-\u202f\u2060-\u206f\ufff0-\uffff\ud800-\udfff]")
+#: the remaining ranges (and lone surrogates) need a second look. (The
+#: surrogates are written with chr(): a compiled build takes no surrogate in
+#: a string literal.)
+_ESCAPABLE = re.compile("[\u200c-\u200f\u2028-\u202f\u2060-\u206f\ufff0-\uffff" + chr(0xD800) + "-" + chr(0xDFFF) + "]")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A value as compact JSON text (what ``send_json`` sends, on connections, streams and test clients).

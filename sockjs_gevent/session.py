@@ -26,6 +26,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .connection import Connection, ConnectionInfo
 
+try:  # mypyc reads the decorator's arguments as it compiles; at run time it changes nothing
+    from mypy_extensions import mypyc_attr
+except ImportError:  # (mypy_extensions comes with mypy, which an install need not have)
+
+    def mypyc_attr(*_: object, **__: object) -> Callable[[type], type]:  # type: ignore[misc]
+        return lambda cls: cls
+
+
 log = logging.getLogger("sockjs_gevent.session")
 _quote = protocol.quote
 
@@ -78,6 +86,7 @@ class SessionOwner(Protocol):
     def session_closed(self, session: Session) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # (a multiplexed Stream, interpreted, is one)
 class CloseCallbacks:
     """``on_close`` for a session or a multiplexed stream: callbacks kept until it closes, then each run once.
 
@@ -86,7 +95,7 @@ class CloseCallbacks:
     it starts closing.
     """
 
-    __slots__ = ("_close_callbacks",)
+    __slots__ = ("_close_callbacks", "_state")  # (here, not in a subclass: a compiled build keeps them here)
     _state: State
     _close_callbacks: list[Callable[[Any], object]] | None
 
@@ -122,7 +131,6 @@ class Session(CloseCallbacks):
         "close_frame",
         "close_code",
         "close_reason",
-        "_state",
         "_owes_open_frame",
         "_outbox",
         "_inbox",

@@ -14,10 +14,13 @@ bytes in one send (a SockJS websocket's 101 and ``o`` frame). The server
 counts the head as sent (its state, its access log): sending it is then
 the caller's duty, before anything else and without delay.
 
-A taker holds its connection weakly: a bound method in the environ (which
-the connection holds) would make every request a reference cycle, garbage
-only the cyclic GC frees, and an environ kept by a session would keep the
-connection (parser, buffers) alive.
+An environ kept by a session must not keep the connection (parser,
+buffers) alive, and no request may leave a reference cycle behind for the
+cyclic GC (connection -> environ -> taker -> connection). The pywsgi
+handler's taker holds its handler weakly. The httptools server's holds its
+connection until the connection ends and calls ``release``, which breaks
+that cycle: its connection may be compiled (the optional mypyc build), and
+a compiled class takes no weak reference.
 """
 
 from __future__ import annotations
@@ -63,14 +66,16 @@ class SocketLender(SocketOwner, Protocol):
 _Owner = TypeVar("_Owner", bound=SocketOwner)
 
 
-class _WeakTaker(Generic[_Owner]):
-    __slots__ = ("_owner",)
+class _Taker(Generic[_Owner]):
+    """What both takers do with the connection they hold (``_owner_now``; None once it ended)."""
 
-    def __init__(self, owner: _Owner) -> None:
-        self._owner = weakref.ref(owner)
+    __slots__ = ()
+
+    def _owner_now(self) -> _Owner | None:
+        raise NotImplementedError
 
     def _current(self) -> _Owner:
-        owner = self._owner()
+        owner = self._owner_now()
         if owner is None or not self._in_request(owner):
             raise RuntimeError("the request is over: its socket is gone")
         return owner
@@ -94,16 +99,35 @@ class _WeakTaker(Generic[_Owner]):
         return self._current().take_socket_with_head()
 
 
-class SocketTaker(_WeakTaker[SocketOwner]):
-    """Takes the socket of a connection that can only hand it over (the pywsgi handler)."""
+class SocketTaker(_Taker[SocketOwner]):
+    """Takes the socket of a connection that can only hand it over (the pywsgi handler), held weakly."""
 
-    __slots__ = ()
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: SocketOwner) -> None:
+        self._owner = weakref.ref(owner)
+
+    def _owner_now(self) -> SocketOwner | None:
+        return self._owner()
 
 
-class LendingSocketTaker(_WeakTaker[SocketLender]):
-    """Takes or lends the socket of the current request of a connection (the httptools server's)."""
+class LendingSocketTaker(_Taker[SocketLender]):
+    """Takes or lends the socket of the current request of a connection (the httptools server's).
 
-    __slots__ = ()
+    It holds the connection until ``release``, which the connection calls as it ends.
+    """
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: SocketLender) -> None:
+        self._owner: SocketLender | None = owner
+
+    def _owner_now(self) -> SocketLender | None:
+        return self._owner
+
+    def release(self) -> None:
+        """Let the connection go: it ended, and an environ kept by a session must not keep it."""
+        self._owner = None
 
     def _in_request(self, owner: SocketLender) -> bool:
         return owner.request is not None

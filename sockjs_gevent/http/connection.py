@@ -150,8 +150,10 @@ class HttpConnection:
         "_handed",
         "_drain_deadline",
         "address",
-        "__weakref__",
+        "_taker",
     )
+    #: What ``_release`` deletes (a compiled build allows ``del`` of these alone).
+    __deletable__ = ("parser", "template")
 
     def __init__(
         self, server: HttpServer, sock: Any, address: Any, tls: bool, pending: bytes = b"", handed: bool = False
@@ -166,9 +168,8 @@ class HttpConnection:
         self.io = (TlsIO if tls else PlainIO)(sock, config.read_size)
         self.parser = HttpRequestParser(self)
         self.queue: deque[Request] = deque()
-        self.template = connection_environ(
-            server.base_environ, sock, address, LendingSocketTaker(self), TAKE_SOCKET_KEY
-        )
+        self._taker = LendingSocketTaker(self)
+        self.template = connection_environ(server.base_environ, sock, address, self._taker, TAKE_SOCKET_KEY)
         self.response = Response(self.io, config.write_timeout)
         self.request: Request | None = None
         self._environ: dict[str, Any] | None = None  # the head being parsed
@@ -238,6 +239,7 @@ class HttpConnection:
         self._upgrade_body = None
         self._pending = self._head_raw = b""
         del self.parser, self.template  # (the parser refers to this connection: a cycle)
+        self._taker.release()  # (an environ a session keeps refers to it)
 
     def _next_request(self, first: bool) -> Request | None:
         """The next request, reading for it if none is queued; None to close."""
@@ -297,11 +299,11 @@ class HttpConnection:
         began = self._in_head
         try:
             self.parser.feed_data(data)
-        except HttpParserUpgrade as exc:
+        except HttpParserUpgrade as upgrade:  # (one name per exception type: a compiled build types it once)
             self._stop_reading = True
             body = self._upgrade_body
             if body is not None:
-                body.leftover(data[exc.args[0] :])
+                body.leftover(data[upgrade.args[0] :])
             return
         except HttpParserError as exc:
             self._stop_reading = True

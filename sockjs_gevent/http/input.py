@@ -11,35 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from .errors import BodyError, BodyTimeout, ClientDisconnected, MalformedBody, RequestBodyTooLarge
 
-class BodyError(OSError):
-    """Reading the request body failed; ``status`` is the answer the server gives, if it still can."""
-
-    status = 400
-
-
-class ClientDisconnected(BodyError):
-    """The client closed or reset the connection before the body was complete."""
-
-    status = 0  # nobody left to answer
-
-
-class BodyTimeout(BodyError):
-    """The body did not arrive in time (HttpConfig.body_timeout / body_min_rate)."""
-
-    status = 408
-
-
-class RequestBodyTooLarge(BodyError):
-    """The body is larger than HttpConfig.max_body_size."""
-
-    status = 413
-
-
-class MalformedBody(BodyError):
-    """Bad chunked framing."""
-
-    status = 400
+__all__ = [
+    "BodyError",
+    "BodySource",
+    "BodyTimeout",
+    "ClientDisconnected",
+    "MalformedBody",
+    "RequestBody",
+    "RequestBodyTooLarge",
+]
 
 
 class BodySource(Protocol):

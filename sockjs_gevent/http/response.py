@@ -25,7 +25,7 @@ with the new protocol's first bytes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from email.utils import formatdate
 from typing import Any, NamedTuple
 
@@ -127,8 +127,12 @@ def _status_line(status: str) -> tuple[bytes, int]:
     return line
 
 
-def _head(status: str, headers: list[tuple[str, str]]) -> _Head:
-    """Work out a status and the app's headers (``Response.send_head`` caches it): ValueError if they are bad."""
+def _head(status: str, headers: Sequence[Sequence[str]]) -> _Head:
+    """Work out a status and the app's headers (``Response.send_head`` caches it): ValueError if they are bad.
+
+    (Pairs, not ``tuple[str, str]``: WSGI says tuples, apps send lists too, and
+    a compiled build would check each pair against the annotation.)
+    """
     line, code = _STATUS_LINES.get(status) or _status_line(status)
     length: str | None = None
     has_date = has_connection = connection_close = drop_te = False

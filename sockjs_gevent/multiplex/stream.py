@@ -55,7 +55,6 @@ class Stream(CloseCallbacks):
         "wire_name",
         "_conn",
         "_streams",
-        "_state",
         "_inbox",
         "_close_code",
         "_close_reason",

@@ -13,7 +13,7 @@ never sees a silent connection.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gevent
 
@@ -49,10 +49,11 @@ class HeartbeatWheel:
 
     __slots__ = ("delay", "_tick", "_loop", "_slots", "_next", "_timer")
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, loop: Any = None) -> None:
+        """``loop``: the event loop whose clock and timers it uses (the hub's; a test passes a clock it moves)."""
         self.delay = delay
         self._tick = delay / TICKS_PER_DELAY
-        self._loop = gevent.get_hub().loop
+        self._loop = gevent.get_hub().loop if loop is None else loop
         #: slot -> its members (a dict as an ordered set). Members are due
         #: at most ``delay`` ahead, so about TICKS_PER_DELAY slots are held.
         self._slots: dict[int, dict[Beating, None]] = {}

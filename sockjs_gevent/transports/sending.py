@@ -52,12 +52,12 @@ def _deliver(
     try:
         body = read_body(environ, service.options.max_message_size, declared)
         messages = decode(body, environ)
-    except SendBodyTooLarge as exc:
+    except SendBodyTooLarge as too_large:  # (one name per exception type: a compiled build types it once)
         service.stats.error("payload")
-        return error(environ, start_response, 413, str(exc))
-    except PayloadError as exc:
+        return error(environ, start_response, 413, str(too_large))
+    except PayloadError as unreadable:
         service.stats.error("payload")
-        return error(environ, start_response, 500, str(exc))
+        return error(environ, start_response, 500, str(unreadable))
     except OSError:  # too slow (the server's minimum body rate), or gone
         service.stats.error("payload")
         return error(environ, start_response, 408, "Request timeout: the body did not arrive in time.")

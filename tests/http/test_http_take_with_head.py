@@ -20,10 +20,12 @@ from gevent.event import Event
 from gevent.pool import Pool
 
 from sockjs_gevent import SockJS
+from sockjs_gevent.http.connection import HttpConnection
 from sockjs_gevent.peerwatch import TAKE_SOCKET_KEY
 from sockjs_gevent.pywsgi import make_server
 from sockjs_gevent.websocket import EventLoopWebSocket, accept
 from testkit.wsframe import accept_token, frame_at, new_key, upgrade_request
+from tests.http.httpwire import Wire, settle
 
 TIMEOUT = 5.0
 DATE = re.compile(rb"\r\nDate: [^\r]*")
@@ -192,3 +194,28 @@ def test_accept_sends_the_101_itself_unless_asked_to_hold_it(serve):
         assert head.startswith(b"HTTP/1.1 101 ") and accept_token(key).encode() in head and rest == b""
     assert len(started) == 1
     gevent.sleep(0.05)  # (the server sees the end, and closes its socket)
+
+
+def test_a_kept_environ_lets_its_connection_go_once_it_ends(start_server):
+    """The taker in an environ a session keeps holds its connection only until the connection ends.
+
+    (It used to hold it weakly; a compiled build's connection takes no weak reference.)
+    """
+    kept: list[dict] = []
+
+    def app(environ, start_response):
+        kept.append(environ)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = start_server(app)
+    wire = Wire(server)
+    wire.get("/")
+    assert wire.response()[1] == b"ok"
+    taker = kept[0][TAKE_SOCKET_KEY]
+    assert type(taker._owner) is HttpConnection  # (while the connection lasts)
+    wire.close()
+    settle(server)
+    assert taker._owner is None
+    with pytest.raises(RuntimeError, match="the request is over: its socket is gone"):
+        taker()

@@ -54,13 +54,8 @@ class Member:
 
 def make_wheel(delay: float, start: float) -> tuple[HeartbeatWheel, Clock]:
     clock = Clock(start)
-    wheel = HeartbeatWheel.__new__(HeartbeatWheel)
-    wheel.delay = delay
-    wheel._tick = delay / TICKS_PER_DELAY
-    wheel._loop = clock
-    wheel._slots = {}
-    wheel._next = int(start / wheel._tick)
-    wheel._timer = None
+    wheel = HeartbeatWheel(delay, loop=clock)
+    assert wheel._tick == delay / TICKS_PER_DELAY and wheel._next == int(start / wheel._tick)
     return wheel, clock
 
 

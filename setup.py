@@ -1,7 +1,10 @@
 """Packaging for sockjs-gevent (the library) and flask_sockjs (the Flask extension)."""
 
+import importlib.util
 import os
 import re
+import sys
+from typing import Any
 
 from setuptools import find_packages, setup
 
@@ -15,6 +18,43 @@ def read_version() -> str:
     if match is None:
         raise RuntimeError('no __version__ = "..." line in sockjs_gevent/__init__.py')
     return match.group(1)
+
+
+BUILDINFO = os.path.join("sockjs_gevent", "buildinfo.py")
+#: The commands that build the extension modules (a PEP 517 wheel build runs bdist_wheel).
+BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "install", "develop", "editable_wheel"}
+
+
+def load_buildinfo() -> Any:
+    """sockjs_gevent/buildinfo.py, loaded by path: importing the package needs its dependencies."""
+    spec = importlib.util.spec_from_file_location("_sockjs_gevent_buildinfo", os.path.join(HERE, BUILDINFO))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compiled_extensions() -> list[Any]:
+    """The compiled build's extension modules (mypyc) when SOCKJS_GEVENT_COMPILE=1; none otherwise."""
+    buildinfo = load_buildinfo()
+    wanted = os.environ.get(buildinfo.COMPILE_VARIABLE, "")
+    if wanted in ("", "0"):
+        return []
+    if wanted != "1":
+        raise SystemExit(f"{buildinfo.COMPILE_VARIABLE} is 1 (compile) or 0 (do not), not {wanted!r}")
+    if not BUILD_COMMANDS & set(sys.argv[1:]):
+        return []  # metadata only (egg_info, dist_info, --version): what pip asks before the build's requirements
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        raise SystemExit(
+            f"{buildinfo.COMPILE_VARIABLE}=1 needs mypy (mypyc) where the package is built: pip's isolated build"
+            " gets it from the build backend; with --no-build-isolation, pip install mypy types-gevent first"
+        ) from None
+    sources = [os.path.relpath(buildinfo.source_path(HERE, name), HERE) for name in buildinfo.COMPILED_MODULES]
+    # The optional extras (redis, prometheus-client, flask) are not in the build environment; the
+    # compiled modules do not use them, but mypy follows the package's imports to them.
+    return mypycify(["--ignore-missing-imports", *sources], opt_level="3")
 
 
 with open("requirements.txt") as f:
@@ -34,6 +74,7 @@ setup(
     license="MIT",
     license_files=["LICENSE"],
     install_requires=requirements,
+    ext_modules=compiled_extensions(),
     extras_require={
         "flask": ["flask>=3.0"],
         "redis": ["redis>=5.0"],

@@ -29,8 +29,8 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from typing import Any, NoReturn  # noqa: E402
 
-from . import __version__  # noqa: E402
 from .app import SockJS  # noqa: E402
+from .buildinfo import version_line  # noqa: E402
 from .callables import check_wsgi_app, looks_like_handler  # noqa: E402
 from .channels import wait_for_bus  # noqa: E402
 from .cli import (  # noqa: E402
@@ -129,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m sockjs_gevent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("target", help="module:name (or path/to/file.py:name) of a handler function or a WSGI app")
-    parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8080, help="port to listen on (default 8080; 0 picks one)")
     parser.add_argument("--prefix", default=None, help="base URL when TARGET is a handler, e.g. /echo (default: root)")

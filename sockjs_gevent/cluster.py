@@ -27,7 +27,7 @@ import os
 import sys
 import time
 
-from . import __version__
+from .buildinfo import version_line
 from .cli import CommandLineParser, port_number, positive_int
 from .server import LOG_FORMAT
 from .workers import Supervisor
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", help="module:name of a handler or WSGI app (as for python -m sockjs_gevent)")
-    parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument(
         "--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: one per CPU)"
     )

@@ -29,7 +29,8 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from . import Connection, Router, SockJS, __version__, channels
+from . import Connection, Router, SockJS, channels
+from .buildinfo import version_line
 from .cli import (
     CommandLineParser,
     UsageError,
@@ -289,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"sockjs-gevent {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--freeze-gc",

@@ -160,7 +160,9 @@ def test_version(module):
     result = subprocess.run(
         [sys.executable, "-m", module, "--version"], cwd=ROOT, capture_output=True, text=True, timeout=20
     )
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"sockjs-gevent {sockjs_gevent.__version__}\n", "")
+    kind = "compiled" if os.environ.get("SOCKJS_GEVENT_EXPECT_COMPILED") == "1" else "interpreted"
+    expected = f"sockjs-gevent {sockjs_gevent.__version__} ({kind})\n"
+    assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
 
 
 def test_setup_py_takes_the_version_from_the_package(tmp_path):
@@ -168,6 +170,8 @@ def test_setup_py_takes_the_version_from_the_package(tmp_path):
     for name in ("setup.py", "README.md", "requirements.txt"):
         (tmp_path / name).write_text(open(os.path.join(ROOT, name), encoding="utf-8").read(), encoding="utf-8")
     (tmp_path / "sockjs_gevent").mkdir()
+    buildinfo = os.path.join("sockjs_gevent", "buildinfo.py")  # (setup.py reads the compiled build's list there)
+    (tmp_path / buildinfo).write_text(open(os.path.join(ROOT, buildinfo), encoding="utf-8").read(), encoding="utf-8")
     init = open(os.path.join(ROOT, "sockjs_gevent", "__init__.py"), encoding="utf-8").read()
     assert '\n__version__ = "' in init
     (tmp_path / "sockjs_gevent" / "__init__.py").write_text(

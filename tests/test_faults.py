@@ -13,6 +13,7 @@ import gevent
 import pytest
 
 from sockjs_gevent import SockJS
+from sockjs_gevent.buildinfo import compiled_modules
 from sockjs_gevent.client import ConnectError, connect
 from sockjs_gevent.testing import HandlerClient
 from testkit.rawhttp import http
@@ -120,6 +121,10 @@ def test_expired_sessions_are_freed(server_factory):
     wait_until(lambda: stats(server)["sessions_registered"] == 0 and stats(server)["sessions_open"] == {})
 
 
+@pytest.mark.skipif(
+    "sockjs_gevent.transports.websocket" in compiled_modules(),
+    reason="the fault is injected by replacing a module's function, which compiled code does not look up",
+)
 @pytest.mark.parametrize("kind", ["httptools", "pywsgi"])
 def test_a_websocket_session_that_fails_to_start_is_not_left_live(monkeypatch, kind):
     """Websocket sessions never expire: if setting one up raises, it must be

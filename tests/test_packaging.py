@@ -21,6 +21,7 @@ from testkit.serverproc import ROOT
 
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",
+    ".build",
     ".venv",
     ".venv-*",
     "site",
@@ -38,6 +39,7 @@ NOT_SOURCE = shutil.ignore_patterns(
 
 def run(args: list[str], cwd: Path) -> None:
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("SOCKJS_GEVENT_COMPILE", None)  # (the default build: pure Python)
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
 
@@ -61,6 +63,8 @@ def test_sdist_and_wheel_carry_the_license_and_py_typed(tmp_path: Path) -> None:
         "requirements.txt",
         "README.md",
         "pyproject.toml",
+        "buildsupport/sockjs_gevent_build.py",  # (pyproject.toml's build backend)
+        "sockjs_gevent/buildinfo.py",
     } <= in_sdist
 
     run(
@@ -90,6 +94,9 @@ def test_sdist_and_wheel_carry_the_license_and_py_typed(tmp_path: Path) -> None:
     assert {"sockjs_gevent/py.typed", "flask_sockjs/py.typed"} <= in_wheel
     assert "License-File: LICENSE" in metadata
     assert "sockjs_gevent/metrics.py" in in_wheel
+    # Without SOCKJS_GEVENT_COMPILE, pure Python for every platform (scripts/test-compiled.sh builds the other).
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
+    assert not [name for name in in_wheel if name.endswith(".so")]
 
 
 def test_the_classifiers_name_the_pythons_ci_tests() -> None:

@@ -71,7 +71,7 @@ setup(
     package_dir={"flask_sockjs": "flask_ext"},
     # PEP 561: the packages' type hints are meant to be used by type checkers.
     package_data={"sockjs_gevent": ["py.typed"], "flask_sockjs": ["py.typed"]},
-    license="MIT",
+    license="MIT",  # (an SPDX expression: setuptools 77 and later deprecate the license classifier)
     license_files=["LICENSE"],
     install_requires=requirements,
     ext_modules=compiled_extensions(),
@@ -100,6 +100,5 @@ setup(
         "Typing :: Typed",
         "Framework :: Flask",
         "Topic :: Internet :: WWW/HTTP :: WSGI :: Server",
-        "License :: OSI Approved :: MIT License",
     ],
 )

@@ -42,8 +42,9 @@ from tests.deploy.nginxproc import (
 STREAMS = ["xhr_streaming", "eventsource", "htmlfile"]
 #: Seconds from sending a request to reading its first frame, or from sending a message to reading it
 #: on a stream. A correctness bound (a buffering nginx holds frames until a buffer fills or the answer
-#: ends: seconds, or for ever), generous for a loaded two-core machine on loopback.
-PROMPT = 0.1
+#: ends: for ever, for a stream of a few frames), not a speed: 0.1 s was exceeded once (145 ms) on a
+#: loaded two-core machine, where a new nginx, its new upstream connection and the server share the cores.
+PROMPT = 0.5
 
 
 @pytest.fixture(scope="module", params=available_backends())
@@ -219,9 +220,9 @@ def test_header_streams_where_nginx_would_buffer() -> None:
                     assert rx.frame() == "o"
                     elapsed = time.monotonic() - started
                 assert elapsed < PROMPT, f"{transport}: o took {elapsed * 1000:.0f} ms over HTTP/1.0 with the header"
-            # Half a second after the requests (a hundred times what the
-            # header's answers took), not one byte, head included, has come.
-            readable, _, _ = select.select([raw.sock for raw in held], [], [], 0.5)
+            # Twice PROMPT after the requests (the header's answers took a
+            # few ms), not one byte, head included, has come.
+            readable, _, _ = select.select([raw.sock for raw in held], [], [], 2 * PROMPT)
             arrived = {t: raw.sock.recv(80) for raw, t in zip(held, STREAMS, strict=True) if raw.sock in readable}
             assert not arrived, f"nginx passed these on while buffering: {arrived}"
         finally:

@@ -20,45 +20,40 @@ def read_version() -> str:
     return match.group(1)
 
 
-BUILDINFO = os.path.join("sockjs_gevent", "buildinfo.py")
-#: The commands that build the extension modules (a PEP 517 wheel build runs bdist_wheel).
-BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "install", "develop", "editable_wheel"}
-
-
 def load_buildinfo() -> Any:
     """sockjs_gevent/buildinfo.py, loaded by path: importing the package needs its dependencies."""
-    spec = importlib.util.spec_from_file_location("_sockjs_gevent_buildinfo", os.path.join(HERE, BUILDINFO))
+    path = os.path.join(HERE, "sockjs_gevent", "buildinfo.py")
+    spec = importlib.util.spec_from_file_location("_sockjs_gevent_buildinfo", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+#: The compiled build's module list, and the requirements and compile switch it shares with the build backend.
+BUILDINFO = load_buildinfo()
+#: The commands that build the extension modules (a PEP 517 wheel build runs bdist_wheel).
+BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "install", "develop", "editable_wheel"}
+
+
 def compiled_extensions() -> list[Any]:
     """The compiled build's extension modules (mypyc) when SOCKJS_GEVENT_COMPILE=1; none otherwise."""
-    buildinfo = load_buildinfo()
-    wanted = os.environ.get(buildinfo.COMPILE_VARIABLE, "")
-    if wanted in ("", "0"):
+    if not BUILDINFO.compile_requested(os.environ):
         return []
-    if wanted != "1":
-        raise SystemExit(f"{buildinfo.COMPILE_VARIABLE} is 1 (compile) or 0 (do not), not {wanted!r}")
     if not BUILD_COMMANDS & set(sys.argv[1:]):
         return []  # metadata only (egg_info, dist_info, --version): what pip asks before the build's requirements
     try:
         from mypyc.build import mypycify
     except ImportError:
         raise SystemExit(
-            f"{buildinfo.COMPILE_VARIABLE}=1 needs mypy (mypyc) where the package is built: pip's isolated build"
+            f"{BUILDINFO.COMPILE_VARIABLE}=1 needs mypy (mypyc) where the package is built: pip's isolated build"
             " gets it from the build backend; with --no-build-isolation, pip install mypy types-gevent first"
         ) from None
-    sources = [os.path.relpath(buildinfo.source_path(HERE, name), HERE) for name in buildinfo.COMPILED_MODULES]
+    sources = [os.path.relpath(BUILDINFO.source_path(HERE, name), HERE) for name in BUILDINFO.COMPILED_MODULES]
     # The optional extras (redis, prometheus-client, flask) are not in the build environment; the
     # compiled modules do not use them, but mypy follows the package's imports to them.
     return mypycify(["--ignore-missing-imports", *sources], opt_level="3")
 
-
-with open("requirements.txt") as f:
-    requirements = [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
 setup(
     name="sockjs-gevent",
@@ -73,7 +68,7 @@ setup(
     package_data={"sockjs_gevent": ["py.typed"], "flask_sockjs": ["py.typed"]},
     license="MIT",  # (an SPDX expression: setuptools 77 and later deprecate the license classifier)
     license_files=["LICENSE"],
-    install_requires=requirements,
+    install_requires=BUILDINFO.runtime_requirements(HERE),
     ext_modules=compiled_extensions(),
     extras_require={
         "flask": ["flask>=3.0"],

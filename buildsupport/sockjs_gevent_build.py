@@ -10,6 +10,7 @@ backend unchanged.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -20,25 +21,31 @@ from setuptools.build_meta import *  # noqa: F403 (every hook of setuptools', tw
 COMPILER_REQUIRES = ["mypy>=1.15,<3", "types-gevent"]
 
 
-def _compile_wanted() -> bool:
-    return os.environ.get("SOCKJS_GEVENT_COMPILE", "") not in ("", "0")
+def _buildinfo() -> Any:
+    """sockjs_gevent/buildinfo.py (as setup.py loads it: by path, the package's dependencies may be missing)."""
+    spec = importlib.util.spec_from_file_location(
+        "_sockjs_gevent_buildinfo", os.path.join("sockjs_gevent", "buildinfo.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
     """setuptools' requirements, and for a compiled build mypy, gevent's stubs and the runtime dependencies."""
     requires = _setuptools.get_requires_for_build_wheel(config_settings)
-    if not _compile_wanted():
+    buildinfo = _buildinfo()
+    if not buildinfo.compile_requested(os.environ):
         return requires
-    with open("requirements.txt") as f:
-        runtime = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-    return [*requires, *COMPILER_REQUIRES, *runtime]
+    return [*requires, *COMPILER_REQUIRES, *buildinfo.runtime_requirements(".")]
 
 
 def build_editable(
     wheel_directory: str, config_settings: dict[str, Any] | None = None, metadata_directory: str | None = None
 ) -> str:
     """setuptools' editable build; refused for a compiled build, whose modules would hide every edit."""
-    if _compile_wanted():
+    if _buildinfo().compile_requested(os.environ):
         raise SystemExit(
             "SOCKJS_GEVENT_COMPILE=1 makes a regular install, not an editable one: compiled modules in the"
             " source tree would hide every later edit of their .py files. Run `pip install .` for a compiled"

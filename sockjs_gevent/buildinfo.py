@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import os
+from collections.abc import Mapping
 
 #: The modules a compiled build compiles (setup.py reads this list).
 COMPILED_MODULES: tuple[str, ...] = (
@@ -54,6 +55,25 @@ COMPILED_MODULES: tuple[str, ...] = (
 
 #: The environment variable that asks setup.py for the compiled build.
 COMPILE_VARIABLE = "SOCKJS_GEVENT_COMPILE"
+
+
+def compile_requested(environ: Mapping[str, str]) -> bool:
+    """Whether ``environ`` asks for the compiled build: COMPILE_VARIABLE is 1; unset, empty or 0 is no.
+
+    Any other value stops the build (SystemExit) with what to write instead.
+    """
+    value = environ.get(COMPILE_VARIABLE, "")
+    if value in ("", "0"):
+        return False
+    if value != "1":
+        raise SystemExit(f"{COMPILE_VARIABLE} is 1 (compile) or 0 (do not), not {value!r}")
+    return True
+
+
+def runtime_requirements(root: str) -> list[str]:
+    """The requirements of ``root``/requirements.txt: what an install needs, and what mypyc type-checks against."""
+    with open(os.path.join(root, "requirements.txt"), encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
 
 
 def source_path(root: str, module: str) -> str:

@@ -89,6 +89,15 @@ def test_the_backend_asks_for_the_compiler_and_the_dependencies_only_for_a_compi
     assert compiled == [*plain, *backend.COMPILER_REQUIRES, *runtime]
 
 
+def test_the_backend_refuses_a_compile_switch_it_does_not_know(monkeypatch):
+    """As setup.py does, before pip fetches a compiler for a build that setup.py would refuse."""
+    backend = load_backend()
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(buildinfo.COMPILE_VARIABLE, "yes")
+    with pytest.raises(SystemExit, match="SOCKJS_GEVENT_COMPILE is 1 \\(compile\\) or 0 \\(do not\\), not 'yes'"):
+        backend.get_requires_for_build_wheel()
+
+
 def test_the_backend_refuses_an_editable_compiled_build(monkeypatch, tmp_path):
     backend = load_backend()
     monkeypatch.chdir(ROOT)

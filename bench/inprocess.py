@@ -99,17 +99,17 @@ class Stand:
 
 
 class Server:
-    """What an ``HttpConnection`` reads of its server."""
+    """What an ``HttpConnection`` reads of its server (its config and base environ made once, as a server's are)."""
 
     access_log = None
     handoff = None
     handoff_index = 0
     draining = False
+    config = HttpConfig()
+    base_environ = base_environ("127.0.0.1", 8080, False)
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.application = app
-        self.config = HttpConfig()
-        self.base_environ = base_environ("127.0.0.1", 8080, False)
         self.idle: set[Any] = set()
 
 

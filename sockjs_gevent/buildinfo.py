@@ -26,6 +26,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "sockjs_gevent.http.connection",
     "sockjs_gevent.http.environ",
     "sockjs_gevent.http.input",
+    "sockjs_gevent.http.limits",
     "sockjs_gevent.http.response",
     "sockjs_gevent.inbox",
     "sockjs_gevent.protocol",

@@ -25,7 +25,6 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 from ..handoff.owner import SENDING_TRANSPORTS
 from ..peerwatch import TAKE_SOCKET_KEY, detach_socket
 from ..sockettaker import LendingSocketTaker, TakenSocket
-from .config import HttpConfig
 from .environ import _METHODS, connection_environ, header_key, method_name, split_target
 from .input import (
     EMPTY_BODY,
@@ -37,6 +36,7 @@ from .input import (
     RequestBodyTooLarge,
 )
 from .lent import LentSocket
+from .limits import limits_of
 from .response import CHUNKED, UNTIL_CLOSE, Response, error_response, iterate
 from .sockio import Closed, DeadlinePassed, PlainIO, TlsIO
 
@@ -117,7 +117,7 @@ class HttpConnection:
     __slots__ = (
         "server",
         "app",
-        "config",
+        "limits",
         "io",
         "parser",
         "queue",
@@ -163,14 +163,13 @@ class HttpConnection:
         self.address = address
         self.app = server.application
         self.access_log = server.access_log
-        config: HttpConfig = server.config
-        self.config = config
-        self.io = (TlsIO if tls else PlainIO)(sock, config.read_size)
+        limits = self.limits = limits_of(server.config)
+        self.io = (TlsIO if tls else PlainIO)(sock, limits.read_size)
         self.parser = HttpRequestParser(self)
         self.queue: deque[Request] = deque()
         self._taker = LendingSocketTaker(self)
         self.template = connection_environ(server.base_environ, sock, address, self._taker, TAKE_SOCKET_KEY)
-        self.response = Response(self.io, config.write_timeout)
+        self.response = Response(self.io, limits.write_timeout)
         self.request: Request | None = None
         self._environ: dict[str, Any] | None = None  # the head being parsed
         self._url = b""
@@ -201,8 +200,8 @@ class HttpConnection:
         io = self.io
         try:
             if not resumed:
-                if self.config.header_timeout is not None:
-                    self._head_deadline = io.now() + self.config.header_timeout
+                if self.limits.header_timeout is not None:
+                    self._head_deadline = io.now() + self.limits.header_timeout
                 io.handshake(self._head_deadline)
             first = not resumed
             while True:
@@ -248,10 +247,10 @@ class HttpConnection:
             return queue.popleft()
         io = self.io
         server = self.server
-        config = self.config
+        limits = self.limits
         idle_deadline = None
-        if not first and config.keepalive_timeout is not None:
-            idle_deadline = io.now() + config.keepalive_timeout
+        if not first and limits.keepalive_timeout is not None:
+            idle_deadline = io.now() + limits.keepalive_timeout
         after_answer = not first  # the client is still reading our answer
         while True:
             if self._refused is not None:
@@ -263,8 +262,8 @@ class HttpConnection:
                 data = self._pending
                 self._pending = b""
             elif self._in_head or first:
-                if self._head_deadline is None and config.header_timeout is not None:
-                    self._head_deadline = io.now() + config.header_timeout
+                if self._head_deadline is None and limits.header_timeout is not None:
+                    self._head_deadline = io.now() + limits.header_timeout
                 try:
                     data = io.recv(self._head_deadline, after_answer)
                 except DeadlinePassed:
@@ -275,7 +274,7 @@ class HttpConnection:
                 idle.add(self)
                 try:
                     if after_answer:  # the common wait: no new timer
-                        data = io.recv_idle(config.keepalive_timeout)
+                        data = io.recv_idle(limits.keepalive_timeout)
                     else:  # (bytes came, but no request yet: the same deadline goes on)
                         data = io.recv(idle_deadline)
                 except DeadlinePassed:
@@ -320,10 +319,10 @@ class HttpConnection:
         if self._in_head:
             if began:
                 self._head_fed += len(data)
-            if max(self._head_fed, self._head_size) > self.config.max_head_size:
+            if max(self._head_fed, self._head_size) > self.limits.max_head_size:
                 self._stop_reading = True
                 self._refused = RequestRefused(
-                    431, f"Request header block larger than {self.config.max_head_size} bytes."
+                    431, f"Request header block larger than {self.limits.max_head_size} bytes."
                 )
 
     def _feed_split(self, data: bytes) -> None:
@@ -483,14 +482,14 @@ class HttpConnection:
             if not self.response.head_sent:
                 self.response.send_continue()
         io = self.io
-        config = self.config
+        limits = self.limits
         if body.started is None:
             body.started = io.now()
         deadline = None
-        if config.body_timeout is not None:
-            deadline = body.started + config.body_timeout
-            if config.body_min_rate:
-                deadline += body.received / config.body_min_rate
+        if limits.body_timeout is not None:
+            deadline = body.started + limits.body_timeout
+            if limits.body_min_rate:
+                deadline += body.received / limits.body_min_rate
         drain_deadline = self._drain_deadline
         if drain_deadline is not None and (deadline is None or drain_deadline < deadline):
             deadline = drain_deadline
@@ -523,15 +522,15 @@ class HttpConnection:
         if request.expect_continue and not self._continue_sent:
             return False  # the client may still be waiting to send it
         length = request.environ.get("CONTENT_LENGTH")
-        if length and int(length) - body.received > self.config.max_drain_size:
+        if length and int(length) - body.received > self.limits.max_drain_size:
             return False
         body.discard_from(self)
         start = body.received
         # What the app left must come at once: linger_timeout, not the body's own deadline.
-        self._drain_deadline = self.io.now() + self.config.linger_timeout
+        self._drain_deadline = self.io.now() + self.limits.linger_timeout
         try:
             while not body.complete:
-                if body.received - start > self.config.max_drain_size:
+                if body.received - start > self.limits.max_drain_size:
                     return False
                 self.pull(body)
                 if body.error is not None:
@@ -559,7 +558,7 @@ class HttpConnection:
     def _send_error(self, code: int, reason: str, message: str) -> None:
         io = self.io
         try:
-            io.send(error_response(code, reason, message), self.config.write_timeout)
+            io.send(error_response(code, reason, message), self.limits.write_timeout)
         except (Closed, DeadlinePassed):
             return
         self._linger()
@@ -572,7 +571,7 @@ class HttpConnection:
         """
         io = self.io
         io.shutdown_write()
-        deadline = io.now() + self.config.linger_timeout
+        deadline = io.now() + self.limits.linger_timeout
         try:
             while io.recv(deadline):
                 pass
@@ -606,7 +605,7 @@ class HttpConnection:
             return None
         chunked = response.mode == CHUNKED
         keep_alive = chunked and not response.close
-        return LentSocket(self.take_socket(), chunked, keep_alive, self.config.write_timeout, self.server, self.address)
+        return LentSocket(self.take_socket(), chunked, keep_alive, self.limits.write_timeout, self.server, self.address)
 
     def take_socket(self) -> _socket.socket:
         """The socket, for good: this connection then neither reads, writes nor closes it."""
@@ -650,21 +649,21 @@ class HttpConnection:
     def on_url(self, piece: bytes) -> None:
         url = self._url + piece if self._url else piece
         self._url = url
-        if len(url) > self.config.max_url_size:
-            self._refused = RequestRefused(414, f"Request target longer than {self.config.max_url_size} bytes.")
+        if len(url) > self.limits.max_url_size:
+            self._refused = RequestRefused(414, f"Request target longer than {self.limits.max_url_size} bytes.")
             raise _Abort()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         count = self._headers = self._headers + 1
         size = self._head_size = self._head_size + len(name) + len(value) + 4
-        config = self.config
-        if count > config.max_headers:
-            self._refused = RequestRefused(431, f"More than {config.max_headers} request headers.")
+        limits = self.limits
+        if count > limits.max_headers:
+            self._refused = RequestRefused(431, f"More than {limits.max_headers} request headers.")
             raise _Abort()
-        if size > config.max_head_size:
-            self._refused = RequestRefused(431, f"Request header block larger than {config.max_head_size} bytes.")
+        if size > limits.max_head_size:
+            self._refused = RequestRefused(431, f"Request header block larger than {limits.max_head_size} bytes.")
             raise _Abort()
-        max_field = config.max_field_size
+        max_field = limits.max_field_size
         if max_field is not None and len(name) + len(value) + 2 > max_field:
             self._refused = RequestRefused(431, f"A request header line longer than {max_field} bytes.")
             raise _Abort()
@@ -707,8 +706,8 @@ class HttpConnection:
         else:
             self._refused = RequestRefused(505, f"HTTP/{version} is not supported; use HTTP/1.1.")
             raise _Abort()
-        if self._head_size + len(url) > self.config.max_head_size:
-            self._refused = RequestRefused(431, f"Request header block larger than {self.config.max_head_size} bytes.")
+        if self._head_size + len(url) > self.limits.max_head_size:
+            self._refused = RequestRefused(431, f"Request header block larger than {self.limits.max_head_size} bytes.")
             raise _Abort()
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or method_name(raw_method)
@@ -752,7 +751,7 @@ class HttpConnection:
                 expect_continue = http11
             if flags & _LENGTH_SEEN:
                 length = environ["CONTENT_LENGTH"] = environ["CONTENT_LENGTH"].strip()
-                max_body = self.config.max_body_size
+                max_body = self.limits.max_body_size
                 if max_body is not None and int(length) > max_body:
                     self._refused = RequestRefused(413, f"Request body larger than {max_body} bytes.")
                     raise _Abort()
@@ -779,7 +778,7 @@ class HttpConnection:
         body = self._body
         assert body is not None  # (on_headers_complete set it)
         body.feed(data)
-        max_body = self.config.max_body_size
+        max_body = self.limits.max_body_size
         if max_body is not None and body.received > max_body:
             self._refused = RequestRefused(413, f"Request body larger than {max_body} bytes.")
             raise _Abort()

@@ -46,8 +46,8 @@ class Budget:
         self.resume_at = limit * 3 // 4
         self._waiting: list[Callable[[], Any]] = []
 
-    def configure(self, limit: int) -> None:
-        """Set the limit (bytes, at least 1 MiB)."""
+    def configure(self, limit: Any) -> None:
+        """Set the limit (bytes, an int of at least 1 MiB; anything else raises ValueError saying so)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1024 * 1024:
             raise ValueError(f"max_buffered_bytes must be an int of at least 1 MiB (1048576), got {limit!r}")
         self.limit = limit
@@ -99,7 +99,7 @@ def _limit_from_environment() -> int:
 BUDGET = Budget(_limit_from_environment())
 
 
-def configure(max_buffered_bytes: int) -> None:
+def configure(max_buffered_bytes: Any) -> None:
     """Set the process's limit (see the module docstring)."""
     BUDGET.configure(max_buffered_bytes)
 

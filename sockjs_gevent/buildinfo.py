@@ -2,13 +2,19 @@
 
 ``SOCKJS_GEVENT_COMPILE=1 pip install sockjs-gevent`` compiles the modules
 below with mypyc (setup.py reads this list), from the same sources the
-interpreted install runs: the HTTP server's per-request path, the SockJS
-protocol, sessions and transports, the websocket path. Everything else
-(configuration, the command line, channels, gunicorn) stays interpreted, and
-so do the classes a user may subclass or give attributes (``Connection``,
-``Router``, a multiplexed ``Stream``): a compiled class takes neither. The
-socket I/O (``http/sockio.py``) stays interpreted too: bench/inprocess.py
-replaces its wait with a stand-in (docs/benchmarks.md, "The compiled build").
+interpreted install runs: the HTTP server's per-request path (with
+``http/limits.py``, the config's values as a connection reads them), the
+SockJS protocol, sessions and transports, the websocket path, and what they
+call on every request (the process's budget, origins, cookies, counters).
+Everything else (configuration, the command line, channels, gunicorn) stays
+interpreted, and so do the classes a user may subclass or give attributes
+(``Connection``, ``Router``, a multiplexed ``Stream``): a compiled class
+takes neither. ``HttpConfig`` and ``Options`` stay interpreted so that a
+wrong value gets their message, not the TypeError a compiled class raises
+for an argument of the wrong type (a compiled function that checks what a
+user gave it takes ``Any``). The socket I/O (``http/sockio.py``) stays
+interpreted too: bench/inprocess.py replaces its wait with a stand-in
+(docs/benchmarks.md, "The compiled build").
 
 This module imports nothing of the package's dependencies: setup.py loads
 it by path, before they are installed.
@@ -23,16 +29,20 @@ from collections.abc import Mapping
 
 #: The modules a compiled build compiles (setup.py reads this list).
 COMPILED_MODULES: tuple[str, ...] = (
+    "sockjs_gevent.budget",
+    "sockjs_gevent.cookies",
     "sockjs_gevent.http.connection",
     "sockjs_gevent.http.environ",
     "sockjs_gevent.http.input",
     "sockjs_gevent.http.limits",
     "sockjs_gevent.http.response",
     "sockjs_gevent.inbox",
+    "sockjs_gevent.origins",
     "sockjs_gevent.protocol",
     "sockjs_gevent.responses",
     "sockjs_gevent.session",
     "sockjs_gevent.sockwriter",
+    "sockjs_gevent.stats",
     "sockjs_gevent.transports",
     "sockjs_gevent.transports.base",
     "sockjs_gevent.transports.heartbeats",
@@ -44,6 +54,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "sockjs_gevent.transports.service",
     "sockjs_gevent.transports.streaming",
     "sockjs_gevent.transports.websocket",
+    "sockjs_gevent.waiting",
     "sockjs_gevent.websocket",
     "sockjs_gevent.websocket.adapter",
     "sockjs_gevent.websocket.base",

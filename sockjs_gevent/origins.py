@@ -127,7 +127,7 @@ def _safe_csp_source(origin: str) -> bool:
     return _PATTERN_SHAPE.match(origin) is not None and not any(c in origin for c in ";,'\"*@")
 
 
-def _patterns(patterns: list[str]) -> OriginCheck:
+def _patterns(patterns: list[Any]) -> OriginCheck:
     """Match origins against patterns such as ``https://*.example.com`` or ``http://localhost:*``."""
     for pattern in patterns:
         if not isinstance(pattern, str) or not pattern:

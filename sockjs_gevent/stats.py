@@ -25,7 +25,7 @@ from .responses import JSON, NO_CACHE, Environ, StartResponse, respond
 STANDARD_CLOSE_CODES = frozenset((*range(1000, 1004), *range(1005, 1016), 2010, 3003))
 
 
-def close_code_label(code: int) -> str:
+def close_code_label(code: object) -> str:
     """The label a session's close code is counted under.
 
     Clients choose close codes (a websocket client may close with any of

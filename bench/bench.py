@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench.py [--duration 5] [--json out.json]
         [--servers sockjs-gevent,sockjs-node,sockjs-tornado,aiohttp-sockjs,raw]
         [--scenarios a,b,c,d,e,f,g] [--hold 30] [--generator node|python] [--node-flags '--ws ws']
-        [--peers-dir bench/.peers] [--interleave]
+        [--peers-dir bench/.peers] [--interleave [--rounds N]]
 
 Each server runs alone, pinned to core 0 (taskset -c 0); the load
 generator, bench/node/loadgen.js, runs on core 1, one Node.js process per
@@ -25,6 +25,12 @@ bench/peers/*_server.*). Scenarios (see scenarios.py):
   g  plain HTTP: a 2-byte answer to 50 keep-alive connections (wrk), against
      sockjs-gevent's serve() and Node's http.createServer (sockjs-node's column)
 
+--interleave runs scenario by scenario, each server in turn, so the two
+figures of a ratio are measured seconds apart; --rounds N (with it) runs
+each letter N times, the servers' order reversed every other round, and
+gives each figure as the median of its rounds (bench/lib/rounds.py; the
+rounds are in the JSON).
+
 Throughput figures are measured for --duration seconds after a 1 s
 warm-up, each with the server's CPU per operation and the generator's CPU
 share of its core; a figure whose generator passed 80% of it is starred
@@ -34,7 +40,7 @@ default once serve() has that choice.
 
 The modules, in bench/lib/: lineup.py (the peers), procs.py (starting them
 pinned), scenarios.py (what runs where), nodegen.py / pygen.py (the
-generators), httpbench.py (wrk), table.py (the table).
+generators), httpbench.py (wrk), table.py (the table), rounds.py (--rounds).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ sys.path.insert(
 from bench.lib import nodegen
 from bench.lib.lineup import SCENARIOS, SERVERS, default_servers
 from bench.lib.procs import BENCH, pin_to_client_core, raise_nofile_limit
+from bench.lib.rounds import combine, turns
 from bench.lib.scenarios import HOLD_SESSIONS, Settings, run_peer
 from bench.lib.table import header, table
 
@@ -97,9 +104,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="run scenario by scenario, each server in turn (a fresh server per scenario letter), instead of "
         "server by server: the two figures of a ratio are then measured seconds apart",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --interleave: run each scenario letter N times, the servers' order reversed every other "
+        "round, and give each figure as the median of its N rounds (bench/lib/rounds.py; default 1)",
+    )
     args = parser.parse_args(argv)
     if not 0.5 <= args.duration <= 60:
         parser.error("--duration must be between 0.5 and 60 seconds")
+    if not 1 <= args.rounds <= 9:
+        parser.error("--rounds must be between 1 and 9")
+    if args.rounds > 1 and not args.interleave:
+        parser.error("--rounds takes --interleave (the servers take turns within each round)")
     if not 1 <= args.hold <= 600:
         parser.error("--hold must be between 1 and 600 seconds")
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()] if args.servers else default_servers()
@@ -139,14 +157,20 @@ def main(argv: list[str] | None = None) -> None:
         # compares are measured seconds apart, not a whole column apart,
         # so a neighbour's load that comes and goes skews it less.
         for letter in args.scenarios:
+            rounds: dict[str, list[dict]] = {name: [] for name in args.servers}
+            for index in range(args.rounds):
+                for name in turns(args.servers, index):
+                    rounds[name].append(run_peer(SERVERS[name], args.peers_dir, letter, settings))
+                    time.sleep(1.0)  # let the closed sockets settle between servers
             for name in args.servers:
-                results[name].update(run_peer(SERVERS[name], args.peers_dir, letter, settings))
-                time.sleep(1.0)  # let the closed sockets settle between servers
+                results[name].update(combine(rounds[name]))
     else:
         for name in args.servers:
             results[name] = run_peer(SERVERS[name], args.peers_dir, args.scenarios, settings)
             time.sleep(1.0)
     print(table(results, args.servers, args.duration, args.hold, generator))
+    if args.rounds > 1:
+        print(f"\nEach figure: the median of {args.rounds} rounds, the servers taking turns (bench/lib/rounds.py).")
     print(f"\n(total {time.monotonic() - started:.0f} s)")
     if args.json:
         with open(args.json, "w") as out:
@@ -154,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "header": header(generator=generator),
                     "duration": args.duration,
+                    "rounds": args.rounds,
                     "hold": args.hold,
                     "generator": args.generator,
                     "servers": results,

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/runs.py RUN.json [RUN.json ...] [--markdown]
     .venv/bin/python bench/runs.py --run 5 --out-dir DIR [bench.py options]   # runs them first, --interleave
+    .venv/bin/python bench/runs.py --run 5 --out-dir DIR --rounds 3 ...       # each figure the median of 3 rounds
 
 One machine's figures move by 10-30 % between runs of the same code, and
 sockjs-node's move as much as ours; a claim is a ratio that holds on every
@@ -121,6 +122,13 @@ def summary(runs: list[dict], markdown: bool) -> str:
         "Ratios are sockjs-gevent / sockjs-node of the same run: above 1 is ahead for rates, below 1 for CPU "
         "and memory. * generator-bound (over 80 % of its core): not claimed, not in the spread."
     )
+    rounds = sorted({run.get("rounds", 1) for run in runs})
+    if rounds != [1]:
+        counts = ", ".join(map(str, rounds))
+        lines.append(
+            f"Each figure of a run is the median of its {counts} rounds, sockjs-gevent and sockjs-node taking "
+            "turns to go first (bench/lib/rounds.py)."
+        )
     return "\n".join(lines)
 
 

@@ -132,14 +132,46 @@ def summary(runs: list[dict], markdown: bool) -> str:
     return "\n".join(lines)
 
 
+#: runs.py's own options that take a value; every other argument is a file, or with --run, bench.py's.
+_OWN_WITH_VALUE = ("--run", "--out-dir")
+
+
+def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """runs.py's own arguments, and the rest (files; with --run, bench.py's options, values and all).
+
+    So ``--duration 5`` reaches bench.py whole: a parser that also takes
+    file names would take its 5 for one.
+    """
+    own: list[str] = []
+    rest: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument in ("--markdown", "-h", "--help"):
+            own.append(argument)
+        elif argument in _OWN_WITH_VALUE:
+            own += [argument, next(arguments, "")]
+        elif argument.startswith(tuple(f"{name}=" for name in _OWN_WITH_VALUE)):
+            own.append(argument)
+        else:
+            rest.append(argument)
+    return own, rest
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="*", help="bench.py --json outputs")
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [--markdown] (RUN.json ... | --run N [--out-dir DIR] [bench.py options])",
+    )
     parser.add_argument("--markdown", action="store_true", help="a Markdown table (for docs/benchmarks.md)")
     parser.add_argument("--run", type=int, metavar="N", help="run bench.py N times first (its JSON into --out-dir)")
     parser.add_argument("--out-dir", default=".", help="where --run writes run-K.json (default .)")
-    args, bench_args = parser.parse_known_args(argv)
-    files = list(args.files)
+    own, rest = split_arguments(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(own)
+    files: list[str] = [] if args.run else rest
+    bench_args = rest if args.run else []
+    if not args.run and any(name.startswith("-") for name in files):
+        parser.error(f"bench.py options ({' '.join(n for n in files if n.startswith('-'))}) need --run N")
     if args.run:
         os.makedirs(args.out_dir, exist_ok=True)
         bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench.py")

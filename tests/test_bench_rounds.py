@@ -40,3 +40,11 @@ def test_a_failure_in_any_round_is_the_result():
 def test_one_round_is_passed_on_as_it_is():
     only = _round(100.0, 10.0, 0.5)
     assert combine([only]) == only
+
+
+def test_runs_py_passes_bench_options_on_with_their_values():
+    from bench.runs import split_arguments
+
+    own, rest = split_arguments(["--run", "5", "--rounds", "3", "--duration", "4", "--out-dir=/tmp/x", "--markdown"])
+    assert own == ["--run", "5", "--out-dir=/tmp/x", "--markdown"]
+    assert rest == ["--rounds", "3", "--duration", "4"]

@@ -38,19 +38,29 @@ class Router:
             check_wsgi_app(fallback, "Router(fallback=...)")
         self.fallback = fallback
         self._by_prefix: dict[str, SockJS] = {}
+        #: How many segments the mounted prefixes have, most first ("/echo": 1, "": 0).
+        self._depths: tuple[int, ...] = ()
         #: The mounted services, longest prefix first.
         self.services: list[SockJS] = []
         for service in services:
             self.add(service)
 
     def service_for(self, path: str) -> SockJS | None:
-        """The service whose prefix is ``path`` or a leading run of its segments."""
+        """The service whose prefix is ``path`` or a leading run of its segments, the longest."""
         by_prefix = self._by_prefix
-        while True:  # /a/b/c, then /a/b, /a, "": at most one lookup per segment
-            service = by_prefix.get(path)
-            if service is not None or not path:
+        # One lookup per depth a prefix has (one, for services mounted at
+        # one segment each), not one per segment of the path: a session
+        # URL has three below its prefix.
+        for depth in self._depths:
+            end = 0
+            for _ in range(depth):
+                end = path.find("/", end + 1)
+                if end < 0:
+                    break
+            service = by_prefix.get(path if end < 0 else path[:end])
+            if service is not None:
                 return service
-            path = path[: path.rfind("/")]
+        return None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         service = self.service_for(environ.get("PATH_INFO", ""))
@@ -68,6 +78,7 @@ class Router:
             raise ValueError(f"two services share the prefix {service.prefix!r}")
         self._by_prefix[service.prefix] = service
         self.services = sorted(self._by_prefix.values(), key=lambda s: len(s.prefix), reverse=True)
+        self._depths = tuple(sorted({prefix.count("/") for prefix in self._by_prefix}, reverse=True))
 
 
 def _not_a_service(obj: object) -> str:

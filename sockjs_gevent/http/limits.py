@@ -14,7 +14,7 @@ from .config import HttpConfig
 
 
 class Limits:
-    """The values of one ``HttpConfig`` (see there for each); ``int`` timeouts are made ``float``."""
+    """The values of one ``HttpConfig`` (see there for each); ``int`` timeouts and rates are made ``float``."""
 
     __slots__ = (
         "config",
@@ -36,11 +36,11 @@ class Limits:
     def __init__(self, config: HttpConfig) -> None:
         #: The config these values are copied from.
         self.config = config
-        self.header_timeout = _seconds(config.header_timeout)
-        self.keepalive_timeout = _seconds(config.keepalive_timeout)
-        self.body_timeout = _seconds(config.body_timeout)
-        self.body_min_rate = _seconds(config.body_min_rate)
-        self.write_timeout = _seconds(config.write_timeout)
+        self.header_timeout = _float_or_none(config.header_timeout)
+        self.keepalive_timeout = _float_or_none(config.keepalive_timeout)
+        self.body_timeout = _float_or_none(config.body_timeout)
+        self.body_min_rate = _float_or_none(config.body_min_rate)
+        self.write_timeout = _float_or_none(config.write_timeout)
         self.linger_timeout = float(config.linger_timeout)
         self.max_head_size: int = config.max_head_size
         self.max_url_size: int = config.max_url_size
@@ -51,7 +51,8 @@ class Limits:
         self.read_size: int = config.read_size
 
 
-def _seconds(value: float | None) -> float | None:
+def _float_or_none(value: float | None) -> float | None:
+    """A timeout or a rate as a float (an int given in HttpConfig is one too); None stays None."""
     return None if value is None else float(value)
 
 
